@@ -1,0 +1,1 @@
+"""Faithful fake network servers for the built-in channel plugins, one module per network."""
