@@ -1,0 +1,737 @@
+"""The conformance suite every channel plugin runs: the host's expectations, as tests.
+
+Use it as a pytest base class, against the plugin's fake network::
+
+    from plugins.testing.conformance import ChannelConformance
+
+    class TestMyChannel(ChannelConformance):
+        @pytest.fixture(scope="class")
+        @classmethod
+        def plugin_class(cls):
+            return MyChannel
+
+        @pytest.fixture(scope="class")
+        @classmethod
+        def fake(cls):
+            return MyFake()          # a FakeNetwork with a make_account() helper
+
+        @pytest.fixture
+        def sample_drafts(self):
+            return {Format.POST: Draft(text="Bonjour"), Format.PHOTO: Draft(text="…", format=Format.PHOTO, media=(...))}
+
+The static checks are also plain functions (:func:`plugin_class_problems` and friends) that
+return the problems found, for use outside pytest.
+
+What it checks:
+
+* identity and capabilities: key and name set, a supported contract version, every declared
+  :class:`Feature` backed by an implemented operation and every implemented operation
+  declared (*capability honesty*), coherent format and media rules, a valid sample draft for
+  every declared format;
+* the happy path of every declared operation, against the fake over real HTTP;
+* dry run: ``prepare_publish`` describes the request without sending it, and without secrets;
+* error mapping through ``fake.fail_next``: ``rate_limited`` → :class:`RateLimited` with a
+  positive ``retry_after``; ``expired`` → :class:`CredentialsExpired`; ``rejected`` →
+  :class:`Rejected` carrying the network's message; ``server_error``, ``timeout``, ``drop``
+  → :class:`Transient`;
+* ``reconcile``: idempotent, and ``None`` for a draft never published — also after a publish
+  whose answer came too late;
+* every successful response's rate-limit headers reach the :class:`UsageRecorder`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+import httpx
+import msgspec
+import pytest
+
+from core.channels import (
+    CONTRACT_VERSION,
+    AccountMetrics,
+    AccountRef,
+    AuthorizationRequest,
+    Capabilities,
+    ChannelError,
+    ChannelPlugin,
+    ChannelSettings,
+    Credentials,
+    CredentialsExpired,
+    Draft,
+    Feature,
+    Format,
+    InboxKind,
+    InboxPage,
+    MediaKind,
+    PostMetrics,
+    PreparedRequest,
+    PublishResult,
+    RateLimited,
+    Rejected,
+    RemoteItem,
+    TokenSet,
+    Transient,
+    UsageReport,
+    validate_draft,
+)
+from plugins.testing.fake import FakeNetwork, serve_in_thread
+
+# ---------------------------------------------------------------------- what "honest" means
+
+#: the operations a declared feature promises; every one must be implemented
+REQUIRED_OPERATIONS: dict[Feature, tuple[str, ...]] = {
+    Feature.PUBLISH: ("publish", "prepare_publish"),  # dry run is part of publishing
+    Feature.REPOST: ("repost",),
+    Feature.DELETE: ("delete",),
+    Feature.RECONCILE: ("reconcile",),
+    Feature.INBOX: ("fetch_inbox",),
+    Feature.PRIVATE_MESSAGES: ("fetch_inbox",),  # messages arrive through the inbox
+    Feature.REPLY: ("reply",),
+    Feature.OAUTH: ("authorization_url", "exchange_code"),
+    Feature.WEBHOOKS: ("verify_webhook", "parse_webhook"),
+}
+#: features satisfied by at least one of several operations (some networks only count posts)
+ANY_OPERATION: dict[Feature, tuple[str, ...]] = {
+    Feature.METRICS: ("fetch_account_metrics", "fetch_post_metrics"),
+}
+#: the features that allow an operation to be implemented; implementing it without one is dishonest
+OPERATION_FEATURES: dict[str, tuple[Feature, ...]] = {
+    "publish": (Feature.PUBLISH,),
+    "prepare_publish": (Feature.PUBLISH,),
+    "repost": (Feature.REPOST,),
+    "delete": (Feature.DELETE,),
+    "reconcile": (Feature.RECONCILE,),
+    "fetch_inbox": (Feature.INBOX, Feature.PRIVATE_MESSAGES),
+    "reply": (Feature.REPLY,),
+    "fetch_account_metrics": (Feature.METRICS,),
+    "fetch_post_metrics": (Feature.METRICS,),
+    "authorization_url": (Feature.OAUTH,),
+    "exchange_code": (Feature.OAUTH,),
+    "refresh": (Feature.OAUTH,),
+    "webhook_challenge": (Feature.WEBHOOKS,),
+    "verify_webhook": (Feature.WEBHOOKS,),
+    "parse_webhook": (Feature.WEBHOOKS,),
+}
+#: features that only make sense on top of another one
+FEATURE_NEEDS: dict[Feature, Feature] = {Feature.QUOTE: Feature.PUBLISH}
+#: formats whose media must include a kind
+FORMAT_MEDIA: dict[Format, tuple[MediaKind, ...]] = {
+    Format.PHOTO: (MediaKind.IMAGE,),
+    Format.VIDEO: (MediaKind.VIDEO,),
+    Format.REEL: (MediaKind.VIDEO,),
+    Format.CAROUSEL: (MediaKind.IMAGE, MediaKind.VIDEO),
+}
+_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+#: response headers that carry rate-limit state, across the networks we know
+RATE_HEADER = re.compile(r"^(x-)?(rate-?limit|app-usage|business-use-case-usage|ad-account-usage)", re.IGNORECASE)
+
+
+def implements(plugin_class: type[ChannelPlugin], operation: str) -> bool:
+    """Whether the class overrides ``operation`` (the base one only raises NotSupported)."""
+    return getattr(plugin_class, operation, None) is not getattr(ChannelPlugin, operation)
+
+
+def identity_problems(plugin_class: type[ChannelPlugin]) -> list[str]:
+    problems: list[str] = []
+    key = getattr(plugin_class, "key", None)
+    if not isinstance(key, str) or not _KEY.match(key):
+        problems.append(f"key {key!r} must be a short lower-case identifier (it names settings and entry points)")
+    if not str(getattr(plugin_class, "name", "") or "").strip():
+        problems.append("name must be set: it is shown to people")
+    base = getattr(plugin_class, "default_base_url", None)
+    if not isinstance(base, str) or not base.startswith(("https://", "http://")):
+        problems.append(f"default_base_url {base!r} must be an http(s) URL")
+    if CONTRACT_VERSION not in getattr(plugin_class, "contract_versions", ()):
+        problems.append(
+            f"contract_versions {sorted(getattr(plugin_class, 'contract_versions', ()))} "
+            f"does not include the host's {CONTRACT_VERSION!r}"
+        )
+    if not isinstance(getattr(plugin_class, "capabilities", None), Capabilities):
+        problems.append("capabilities must be a core.channels.Capabilities")
+    return problems
+
+
+def honesty_problems(plugin_class: type[ChannelPlugin]) -> list[str]:
+    """Declared features without their operation, and operations without their feature."""
+    features = plugin_class.capabilities.features
+    problems = [
+        f"declares {feature.value} but does not implement {operation}()"
+        for feature, operations in REQUIRED_OPERATIONS.items()
+        if feature in features
+        for operation in operations
+        if not implements(plugin_class, operation)
+    ]
+    problems += [
+        f"declares {feature.value} but implements none of {', '.join(operations)}"
+        for feature, operations in ANY_OPERATION.items()
+        if feature in features and not any(implements(plugin_class, op) for op in operations)
+    ]
+    problems += [
+        f"implements {operation}() but declares none of {', '.join(f.value for f in allowed)}"
+        for operation, allowed in OPERATION_FEATURES.items()
+        if implements(plugin_class, operation) and not features.intersection(allowed)
+    ]
+    problems += [
+        f"declares {feature.value} without {needed.value}"
+        for feature, needed in FEATURE_NEEDS.items()
+        if feature in features and needed not in features
+    ]
+    return problems
+
+
+def format_problems(capabilities: Capabilities) -> list[str]:
+    """Format and media rules that contradict themselves (and so would refuse every draft)."""
+    problems: list[str] = []
+    if capabilities.text.limit <= 0:
+        problems.append(f"text limit {capabilities.text.limit} must be positive")
+    if not capabilities.formats:
+        problems.append("no format declared")
+    seen = [rules.format for rules in capabilities.formats]
+    problems += [f"format {fmt.value} declared twice" for fmt in set(seen) if seen.count(fmt) > 1]
+    for rules in capabilities.formats:
+        problems += [f"{rules.format.value}: {problem}" for problem in _one_format_problems(rules)]
+    return problems
+
+
+def _one_format_problems(rules: Any) -> list[str]:
+    problems: list[str] = []
+    if not 0 <= rules.min_media <= rules.max_media:
+        problems.append(f"needs 0 <= min_media ({rules.min_media}) <= max_media ({rules.max_media})")
+    kinds = [media.kind for media in rules.media]
+    if rules.max_media > 0 and not kinds:
+        problems.append(f"accepts {rules.max_media} media but declares no media rules")
+    if not rules.text_allowed and rules.max_media == 0:
+        problems.append("allows neither text nor media")
+    problems += [f"media kind {kind.value} declared twice" for kind in set(kinds) if kinds.count(kind) > 1]
+    expected = FORMAT_MEDIA.get(rules.format, ())
+    if expected and not set(expected) & set(kinds):
+        problems.append(f"accepts no {' or '.join(k.value for k in expected)}")
+    for media in rules.media:
+        problems += [f"{media.kind.value}: {problem}" for problem in _media_problems(media, rules.max_media)]
+    return problems
+
+
+def _media_problems(media: Any, max_media: int) -> list[str]:
+    problems: list[str] = []
+    if not 1 <= media.max_count <= max(max_media, 1):
+        problems.append(f"max_count {media.max_count} must be between 1 and the format's max_media {max_media}")
+    if media.max_bytes is not None and media.max_bytes <= 0:
+        problems.append("max_bytes must be positive")
+    for low, high, what in (
+        (media.min_aspect_ratio, media.max_aspect_ratio, "aspect ratio"),
+        (media.min_duration_s, media.max_duration_s, "duration"),
+    ):
+        if low is not None and high is not None and low > high:
+            problems.append(f"{what} minimum {low} is above its maximum {high}")
+    if media.kind is MediaKind.IMAGE and (media.min_duration_s or media.max_duration_s):
+        problems.append("images have no duration")
+    if any("/" not in content_type for content_type in media.content_types):
+        problems.append(f"content types must be MIME types: {sorted(media.content_types)}")
+    return problems
+
+
+def sample_problems(capabilities: Capabilities, samples: Mapping[Format, Draft]) -> list[str]:
+    """Every declared format needs a sample draft, and each must pass ``validate_draft``."""
+    problems: list[str] = []
+    for rules in capabilities.formats:
+        draft = samples.get(rules.format)
+        if draft is None:
+            problems.append(f"no sample draft for declared format {rules.format.value} (override sample_drafts)")
+            continue
+        if draft.format != rules.format:
+            problems.append(f"sample for {rules.format.value} has format {draft.format.value}")
+        problems += [f"{rules.format.value} sample: {v.code}: {v.message}" for v in validate_draft(capabilities, draft)]
+    declared = {rules.format for rules in capabilities.formats}
+    problems += [f"sample for undeclared format {fmt.value}" for fmt in samples if fmt not in declared]
+    return problems
+
+
+def plugin_class_problems(plugin_class: type[ChannelPlugin], samples: Mapping[Format, Draft] | None = None) -> list[str]:
+    """All static problems of a plugin class; empty when it conforms."""
+    problems = identity_problems(plugin_class)
+    if not isinstance(getattr(plugin_class, "capabilities", None), Capabilities):
+        return problems
+    problems += honesty_problems(plugin_class) + format_problems(plugin_class.capabilities)
+    if samples is not None:
+        problems += sample_problems(plugin_class.capabilities, samples)
+    return problems
+
+
+def assert_no_problems(problems: list[str], what: str) -> None:
+    assert not problems, f"{what}:\n  - " + "\n  - ".join(problems)
+
+
+# ---------------------------------------------------------------------- recording helpers
+
+
+class RecordingUsageRecorder:
+    """A UsageRecorder that keeps every report, for assertions."""
+
+    def __init__(self) -> None:
+        self.reports: list[UsageReport] = []
+
+    def record(self, report: UsageReport) -> None:
+        self.reports.append(report)
+
+
+class ResponseLog:
+    """Every response the plugin's HTTP client received (an httpx event hook, not a mock)."""
+
+    def __init__(self) -> None:
+        self.responses: list[httpx.Response] = []
+
+    async def __call__(self, response: httpx.Response) -> None:
+        self.responses.append(response)
+
+    def rate_limited_headers(self) -> list[dict[str, str]]:
+        """The rate-limit headers of each successful response that carried some."""
+        found = []
+        for response in self.responses:
+            headers = {k.lower(): v for k, v in response.headers.items() if RATE_HEADER.match(k)}
+            if headers and response.status_code < 400:
+                found.append(headers)
+        return found
+
+
+def unique(draft: Draft, marker: str | None = None) -> Draft:
+    """The draft with a fresh client_ref, and the ref appended to its text: networks refuse duplicates."""
+    marker = marker or f"cf-{uuid.uuid4().hex[:10]}"
+    text = f"{draft.text} {marker}" if draft.text else draft.text
+    return msgspec.structs.replace(draft, client_ref=marker, text=text)
+
+
+PluginFactory = Callable[..., ChannelPlugin]
+Operation = Callable[[ChannelPlugin, AccountRef], Awaitable[object]]
+
+
+# ---------------------------------------------------------------------- the suite
+
+
+class ChannelConformance:
+    """Base class of a plugin's conformance tests. Override the fixtures marked *override*.
+
+    Operations whose feature is not declared are skipped, so the report lists what a plugin
+    does not offer.
+    """
+
+    #: client timeout used when the fake is told to answer too late (seconds)
+    timeout_s: ClassVar[float] = 0.5
+    #: how far the reconcile window reaches around the attempt
+    reconcile_margin: ClassVar[timedelta] = timedelta(minutes=5)
+
+    # ------------------------------------------------------------------ fixtures to override
+    @pytest.fixture(scope="class")
+    @classmethod
+    def plugin_class(cls) -> type[ChannelPlugin]:
+        """*override*: the plugin under test."""
+        raise NotImplementedError("override the plugin_class fixture")
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def fake(cls) -> FakeNetwork:
+        """*override*: an instance of the plugin's fake network (class-scoped: served once)."""
+        raise NotImplementedError("override the fake fixture")
+
+    @pytest.fixture
+    def sample_drafts(self) -> Mapping[Format, Draft]:
+        """*override*: one valid draft per declared format (the suite makes each unique)."""
+        return {Format.POST: Draft(text="Conformance check from Porte-voix")}
+
+    @pytest.fixture
+    def account(self, fake: FakeNetwork) -> AccountRef:
+        """An account the fake accepts; by default from the fake's ``make_account()``."""
+        make_account = getattr(fake, "make_account", None)
+        if make_account is None:
+            raise NotImplementedError("give the fake a make_account() or override the account fixture")
+        return make_account()  # type: ignore[no-any-return]
+
+    @pytest.fixture
+    def channel_settings(self, fake_url: str) -> ChannelSettings:
+        """Settings pointing the plugin at the fake; override to add ``extra`` hosts."""
+        return ChannelSettings(
+            base_url=fake_url,
+            client_id="conformance-client",
+            client_secret="conformance-client-secret-7f3a9c",
+            redirect_uri="http://127.0.0.1/oauth/callback",
+            webhook_secret="conformance-webhook-secret-91d0e4",
+        )
+
+    @pytest.fixture
+    def oauth_code(self) -> str:
+        """An authorization code the fake's token endpoint accepts."""
+        return "conformance-code"
+
+    def seed_inbox(self, fake: FakeNetwork, account: AccountRef, remote_id: str) -> list[str]:
+        """*override*: make the fake hold inbox items answering post ``remote_id``; return their ids."""
+        return []
+
+    async def reply_target(self, plugin: ChannelPlugin, account: AccountRef, fake: FakeNetwork, post: PublishResult) -> RemoteItem:
+        """*override* if replies need a real comment: what the reply test answers."""
+        ids = self.seed_inbox(fake, account, post.remote_id)
+        if ids and plugin.capabilities.supports(Feature.INBOX):
+            items = await _all_inbox_items(plugin, account)
+            return next(item for item in items if item.remote_id == ids[0])
+        return RemoteItem(
+            remote_id=post.remote_id,
+            kind=InboxKind.COMMENT,
+            text="",
+            author_id=account.external_id,
+            created_at=datetime.now(UTC),
+            thread_id=post.remote_id,
+        )
+
+    def late_answer_path(self, fake: FakeNetwork) -> str | None:
+        """*override* when the request creating a post has a varying path: a regex matching it."""
+        return None
+
+    # ------------------------------------------------------------------ plumbing fixtures
+    @pytest.fixture(scope="class")
+    @classmethod
+    def fake_url(cls, fake: FakeNetwork) -> Iterator[str]:
+        with serve_in_thread(fake) as url:
+            yield url
+
+    @pytest.fixture(autouse=True)
+    def _fresh_fake(self, fake: FakeNetwork) -> Iterator[None]:
+        fake.reset()  # forget requests and pending failures of earlier tests
+        yield
+        fake.reset()
+
+    @pytest.fixture
+    def usage(self) -> RecordingUsageRecorder:
+        return RecordingUsageRecorder()
+
+    @pytest.fixture
+    def response_log(self) -> ResponseLog:
+        return ResponseLog()
+
+    @pytest.fixture
+    async def make_plugin(
+        self,
+        plugin_class: type[ChannelPlugin],
+        channel_settings: ChannelSettings,
+        usage: RecordingUsageRecorder,
+        response_log: ResponseLog,
+    ) -> AsyncIterator[PluginFactory]:
+        """Build the plugin as the host does, against the fake; ``timeout=`` shortens the client's."""
+        built: list[ChannelPlugin] = []
+
+        def build(*, timeout: float = 10.0) -> ChannelPlugin:
+            http = httpx.AsyncClient(timeout=httpx.Timeout(timeout), event_hooks={"response": [response_log]})
+            built.append(plugin_class(channel_settings, http=http, usage=usage))
+            return built[-1]
+
+        yield build
+        for plugin in built:
+            await plugin.aclose()
+
+    @pytest.fixture
+    def plugin(self, make_plugin: PluginFactory) -> ChannelPlugin:
+        return make_plugin()
+
+    # ------------------------------------------------------------------ static checks
+    def test_identity_and_contract_version(self, plugin_class: type[ChannelPlugin]) -> None:
+        assert_no_problems(identity_problems(plugin_class), f"{plugin_class.__qualname__} identity")
+
+    def test_capability_honesty(self, plugin_class: type[ChannelPlugin]) -> None:
+        assert_no_problems(honesty_problems(plugin_class), f"{plugin_class.__qualname__} is not honest about its capabilities")
+
+    def test_format_rules_are_coherent(self, plugin_class: type[ChannelPlugin]) -> None:
+        assert_no_problems(format_problems(plugin_class.capabilities), f"{plugin_class.__qualname__} format rules")
+
+    def test_sample_drafts_validate(self, plugin_class: type[ChannelPlugin], sample_drafts: Mapping[Format, Draft]) -> None:
+        assert_no_problems(sample_problems(plugin_class.capabilities, sample_drafts), "sample drafts")
+
+    # ------------------------------------------------------------------ happy paths
+    @pytest.mark.anyio
+    async def test_publish_each_format(
+        self, plugin: ChannelPlugin, account: AccountRef, fake: FakeNetwork, sample_drafts: Mapping[Format, Draft]
+    ) -> None:
+        _require(plugin, Feature.PUBLISH)
+        for rules in plugin.capabilities.formats:
+            sent_before = len(fake.received)
+            result = await plugin.publish(account, unique(sample_drafts[rules.format]))
+            _check_result(result, f"publish {rules.format.value}")
+            assert len(fake.received) > sent_before, f"publish {rules.format.value} sent nothing to the fake (base URL ignored?)"
+
+    @pytest.mark.anyio
+    async def test_prepare_publish_is_a_dry_run(
+        self,
+        plugin: ChannelPlugin,
+        account: AccountRef,
+        fake: FakeNetwork,
+        channel_settings: ChannelSettings,
+        sample_drafts: Mapping[Format, Draft],
+    ) -> None:
+        _require(plugin, Feature.PUBLISH)
+        for rules in plugin.capabilities.formats:
+            prepared = await plugin.prepare_publish(account, unique(sample_drafts[rules.format]))
+            assert prepared and all(isinstance(r, PreparedRequest) for r in prepared), "no PreparedRequest returned"
+            for request in prepared:
+                _check_prepared(request, channel_settings, _secrets(account.credentials, channel_settings))
+        assert fake.received == [], f"prepare_publish sent {len(fake.received)} request(s) to the network"
+
+    @pytest.mark.anyio
+    async def test_repost(self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]) -> None:
+        _require(plugin, Feature.REPOST)
+        original = await self._publish(plugin, account, sample_drafts)
+        _check_result(await plugin.repost(account, original.remote_id), "repost")
+
+    @pytest.mark.anyio
+    async def test_delete(self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]) -> None:
+        _require(plugin, Feature.DELETE)
+        post = await self._publish(plugin, account, sample_drafts)
+        assert await plugin.delete(account, post.remote_id) is None
+
+    @pytest.mark.anyio
+    async def test_reply(
+        self, plugin: ChannelPlugin, account: AccountRef, fake: FakeNetwork, sample_drafts: Mapping[Format, Draft]
+    ) -> None:
+        _require(plugin, Feature.REPLY)
+        post = await self._publish(plugin, account, sample_drafts)
+        target = await self.reply_target(plugin, account, fake, post)
+        answer = msgspec.structs.replace(unique(sample_drafts[Format.POST]), reply_to=target.remote_id)
+        result = await plugin.reply(account, target, answer)
+        _check_result(result, "reply")
+        assert result.remote_id != target.remote_id, "reply returned the id of the item answered"
+
+    @pytest.mark.anyio
+    async def test_fetch_inbox_pages_through_everything(
+        self, plugin: ChannelPlugin, account: AccountRef, fake: FakeNetwork, sample_drafts: Mapping[Format, Draft]
+    ) -> None:
+        _require(plugin, Feature.INBOX)
+        post = await self._publish(plugin, account, sample_drafts)
+        expected = self.seed_inbox(fake, account, post.remote_id)
+        items = await _all_inbox_items(plugin, account)
+        ids = [item.remote_id for item in items]
+        assert len(ids) == len(set(ids)), f"the cursor served items twice: {ids}"
+        missing = set(expected) - set(ids)
+        assert not missing, f"inbox items never returned: {sorted(missing)}"
+
+    @pytest.mark.anyio
+    async def test_metrics(self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]) -> None:
+        _require(plugin, Feature.METRICS)
+        if implements(type(plugin), "fetch_account_metrics"):
+            assert isinstance(await plugin.fetch_account_metrics(account), AccountMetrics)
+        if implements(type(plugin), "fetch_post_metrics"):
+            post = await self._publish(plugin, account, sample_drafts)
+            metrics = await plugin.fetch_post_metrics(account, [post.remote_id])
+            assert all(isinstance(m, PostMetrics) for m in metrics)
+            assert [m.remote_id for m in metrics] == [post.remote_id], "post metrics must name the posts asked for"
+
+    @pytest.mark.anyio
+    async def test_oauth_round_trip(self, plugin: ChannelPlugin, oauth_code: str) -> None:
+        _require(plugin, Feature.OAUTH)
+        request = plugin.authorization_url(state="conformance-state")
+        assert isinstance(request, AuthorizationRequest) and request.state == "conformance-state"
+        assert request.url.startswith(("https://", "http://")) and "conformance-state" in request.url
+        tokens = await plugin.exchange_code(code=oauth_code, code_verifier=request.code_verifier)
+        assert isinstance(tokens, TokenSet) and tokens.access_token, "exchange_code gave no access token"
+        if implements(type(plugin), "refresh") and tokens.refresh_token:
+            refreshed = await plugin.refresh(Credentials(access_token=tokens.access_token, refresh_token=tokens.refresh_token))
+            assert isinstance(refreshed, TokenSet) and refreshed.access_token, "refresh gave no access token"
+
+    # ------------------------------------------------------------------ reconcile
+    @pytest.mark.anyio
+    async def test_reconcile_finds_a_published_post_every_time(
+        self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]
+    ) -> None:
+        _require(plugin, Feature.RECONCILE)
+        draft, start = unique(sample_drafts[Format.POST]), datetime.now(UTC)
+        published = await plugin.publish(account, draft)
+        window = self._window(start)
+        first = await plugin.reconcile(account, draft, **window)
+        second = await plugin.reconcile(account, draft, **window)
+        assert first is not None and second is not None, "reconcile did not find a post just published"
+        assert first.remote_id == second.remote_id == published.remote_id
+
+    @pytest.mark.anyio
+    async def test_reconcile_returns_none_for_a_draft_never_published(
+        self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]
+    ) -> None:
+        _require(plugin, Feature.RECONCILE)
+        await plugin.publish(account, unique(sample_drafts[Format.POST]))  # something else is there
+        never = unique(sample_drafts[Format.POST])
+        assert await plugin.reconcile(account, never, **self._window(datetime.now(UTC))) is None
+
+    @pytest.mark.anyio
+    async def test_late_answer_is_transient_then_reconciled(
+        self, make_plugin: PluginFactory, account: AccountRef, fake: FakeNetwork, sample_drafts: Mapping[Format, Draft]
+    ) -> None:
+        """The dangerous case: the network posted, but the answer never arrived in time."""
+        plugin = make_plugin(timeout=self.timeout_s)
+        _require(plugin, Feature.RECONCILE)
+        await plugin.publish(account, unique(sample_drafts[Format.POST]))
+        # Only the request that creates the post answers late: for a multi-step publish
+        # (upload, then create) that is the last one.
+        last_path = "^" + re.escape(fake.received[-1].path) + "$"
+        draft, start = unique(sample_drafts[Format.POST]), datetime.now(UTC)
+        fake.fail_next("slow", delay=self.timeout_s + 0.5, path=self.late_answer_path(fake) or last_path)
+        try:
+            await plugin.publish(account, draft)
+        except Transient:
+            pass
+        else:
+            pytest.fail("publish succeeded although the answer came late: override late_answer_path()")
+        assert await plugin.reconcile(account, draft, **self._window(start)) is not None, "the late post was not found"
+
+    # ------------------------------------------------------------------ errors
+    @pytest.mark.anyio
+    @pytest.mark.parametrize("kind", ["rate_limited", "expired", "rejected", "server_error"])
+    async def test_errors_are_typed_on_every_operation(
+        self,
+        kind: str,
+        plugin: ChannelPlugin,
+        account: AccountRef,
+        fake: FakeNetwork,
+        sample_drafts: Mapping[Format, Draft],
+        oauth_code: str,
+    ) -> None:
+        operations = await self._operations(plugin, account, sample_drafts, oauth_code)
+        for name, operation in operations.items():
+            message = f"conformance: refused by the network ({uuid.uuid4().hex[:6]})"
+            fake.fail_next(kind, retry_after=7, message=message)  # type: ignore[arg-type]
+            with pytest.raises(ChannelError) as caught:
+                await operation(plugin, account)
+            _check_error(kind, caught.value, message, name)
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize("kind", ["timeout", "drop"])
+    async def test_transport_failures_are_transient(
+        self,
+        kind: str,
+        make_plugin: PluginFactory,
+        account: AccountRef,
+        fake: FakeNetwork,
+        sample_drafts: Mapping[Format, Draft],
+    ) -> None:
+        plugin = make_plugin(timeout=self.timeout_s)
+        _require(plugin, Feature.PUBLISH)
+        fake.fail_next(kind, delay=self.timeout_s + 0.5)  # type: ignore[arg-type]
+        with pytest.raises(Transient):
+            await plugin.publish(account, unique(sample_drafts[Format.POST]))
+
+    # ------------------------------------------------------------------ usage
+    @pytest.mark.anyio
+    async def test_rate_limit_headers_reach_the_usage_recorder(
+        self,
+        plugin: ChannelPlugin,
+        account: AccountRef,
+        sample_drafts: Mapping[Format, Draft],
+        oauth_code: str,
+        usage: RecordingUsageRecorder,
+        response_log: ResponseLog,
+    ) -> None:
+        for operation in (await self._operations(plugin, account, sample_drafts, oauth_code)).values():
+            await operation(plugin, account)
+        emitted = response_log.rate_limited_headers()
+        if not emitted:
+            pytest.skip("the fake emits no rate-limit headers")
+        assert len(usage.reports) >= len(emitted), (
+            f"{len(emitted)} responses carried rate-limit headers, {len(usage.reports)} usage reports recorded"
+        )
+        assert all(report.channel == plugin.key for report in usage.reports), "reports must name the channel key"
+        remaining = {report.remaining for report in usage.reports}
+        for headers in emitted:
+            for name, value in headers.items():
+                if name.endswith("remaining") and value.isdigit():
+                    assert int(value) in remaining, f"{name}: {value} never reached the usage recorder"
+
+    # ------------------------------------------------------------------ helpers
+    async def _publish(self, plugin: ChannelPlugin, account: AccountRef, samples: Mapping[Format, Draft]) -> PublishResult:
+        return await plugin.publish(account, unique(samples[Format.POST] if Format.POST in samples else next(iter(samples.values()))))
+
+    def _window(self, start: datetime) -> dict[str, datetime]:
+        return {"not_before": start - self.reconcile_margin, "not_after": datetime.now(UTC) + self.reconcile_margin}
+
+    async def _operations(
+        self, plugin: ChannelPlugin, account: AccountRef, samples: Mapping[Format, Draft], oauth_code: str
+    ) -> dict[str, Operation]:
+        """Each declared network operation, ready to call; the ones that need a post get a fresh one."""
+        features = plugin.capabilities.features
+        draft = samples.get(Format.POST) or next(iter(samples.values()))
+        post = await self._publish(plugin, account, samples) if features & {Feature.REPOST, Feature.DELETE, Feature.METRICS} else None
+        post_id = post.remote_id if post else ""
+        operations: dict[str, Operation] = {}
+        if Feature.PUBLISH in features:
+            operations["publish"] = lambda p, a: p.publish(a, unique(draft))
+        if Feature.REPOST in features:
+            operations["repost"] = lambda p, a: p.repost(a, post_id)
+        if Feature.DELETE in features:
+            operations["delete"] = lambda p, a: p.delete(a, post_id)
+        if Feature.RECONCILE in features:
+            operations["reconcile"] = lambda p, a: p.reconcile(a, unique(draft), **self._window(datetime.now(UTC)))
+        if features & {Feature.INBOX, Feature.PRIVATE_MESSAGES}:
+            operations["fetch_inbox"] = lambda p, a: p.fetch_inbox(a, None)
+        if Feature.METRICS in features and implements(type(plugin), "fetch_post_metrics"):
+            operations["fetch_post_metrics"] = lambda p, a: p.fetch_post_metrics(a, [post_id])
+        if Feature.METRICS in features and implements(type(plugin), "fetch_account_metrics"):
+            operations["fetch_account_metrics"] = lambda p, a: p.fetch_account_metrics(a)
+        if Feature.OAUTH in features:
+            operations["exchange_code"] = lambda p, a: p.exchange_code(code=oauth_code)
+        return operations
+
+
+# ---------------------------------------------------------------------- assertions
+
+
+def _require(plugin: ChannelPlugin, feature: Feature) -> None:
+    if not plugin.capabilities.supports(feature):
+        pytest.skip(f"{plugin.key} does not declare {feature.value}")
+
+
+def _check_result(result: object, what: str) -> None:
+    assert isinstance(result, PublishResult), f"{what} returned {type(result).__name__}, not PublishResult"
+    assert result.remote_id, f"{what} returned an empty remote_id"
+    assert not result.requests, f"{what}: a real publish must not carry dry-run requests"
+
+
+def _secrets(credentials: Credentials, settings: ChannelSettings) -> list[str]:
+    candidates = [credentials.access_token, credentials.refresh_token, settings.client_secret, settings.webhook_secret]
+    # very short values ("x") would match by accident; real secrets are long
+    return [secret for secret in candidates if secret and len(secret) >= 8]
+
+
+def _check_prepared(request: PreparedRequest, settings: ChannelSettings, secrets: list[str]) -> None:
+    bases = [settings.base_url.rstrip("/"), *(url.rstrip("/") for url in settings.extra.values() if "://" in url)]
+    assert request.method.upper() in {"GET", "POST", "PUT", "PATCH", "DELETE"}, f"odd method {request.method!r}"
+    assert any(request.url.startswith(base) for base in bases), f"{request.url} ignores the configured base URL"
+    encoded = msgspec.json.encode(request).decode()
+    leaked = [secret[:4] + "…" for secret in secrets if secret in encoded]
+    assert not leaked, f"prepare_publish leaks secrets starting with {leaked}: redact them"
+
+
+def _check_error(kind: str, error: ChannelError, message: str, operation: str) -> None:
+    expected: dict[str, type[ChannelError]] = {
+        "rate_limited": RateLimited,
+        "expired": CredentialsExpired,
+        "rejected": Rejected,
+        "server_error": Transient,
+    }
+    wanted = expected[kind]
+    assert isinstance(error, wanted), f"{operation}: {kind} raised {type(error).__name__}, expected {wanted.__name__}"
+    if isinstance(error, RateLimited):
+        assert error.retry_after > 0, f"{operation}: retry_after must be positive, got {error.retry_after}"
+    if isinstance(error, Rejected):
+        assert message in error.network_message, (
+            f"{operation}: the network's message must reach the author; got {error.network_message!r}"
+        )
+
+
+async def _all_inbox_items(plugin: ChannelPlugin, account: AccountRef, max_pages: int = 50) -> list[RemoteItem]:
+    items: list[RemoteItem] = []
+    cursor: str | None = None
+    for _ in range(max_pages):
+        page = await plugin.fetch_inbox(account, cursor)
+        assert isinstance(page, InboxPage), f"fetch_inbox returned {type(page).__name__}"
+        items += page.items
+        if page.next_cursor is None:
+            return items
+        assert page.next_cursor != cursor, "fetch_inbox returned the same cursor again"
+        cursor = page.next_cursor
+    raise AssertionError(f"fetch_inbox still had a next_cursor after {max_pages} pages")
