@@ -13,6 +13,8 @@ from personas.schema import PersonaFile
 
 #: where the seed's personas live
 SEED_DIR = Path(__file__).parent / "data"
+#: files of a persona folder that are not personas (the elections calendar lives beside them)
+NOT_PERSONAS = frozenset({"elections.toml"})
 
 
 class PersonaFileError(Exception):
@@ -49,7 +51,7 @@ def load_dir(
     directory: Path | str, *, known_channels: Collection[str], known_formats: Collection[str]
 ) -> list[PersonaFile]:
     """Every ``*.toml`` persona of a folder, all checked before any is returned (all or nothing)."""
-    files = sorted(Path(directory).glob("*.toml"))
+    files = [f for f in sorted(Path(directory).glob("*.toml")) if f.name not in NOT_PERSONAS]
     if not files:
         raise PersonaFileError(directory, "(folder)", "no *.toml persona file here")
     personas = [load_file(f, known_channels=known_channels, known_formats=known_formats) for f in files]

@@ -1,0 +1,104 @@
+"""The state sets of the domain, shared by the models, the services and the API."""
+
+from __future__ import annotations
+
+import enum
+
+from personas.schema import AccountMode, PersonaKind
+
+__all__ = [
+    "AccountMode",
+    "AccountStatus",
+    "DeliveryKind",
+    "DeliveryState",
+    "Employer",
+    "InboxKind",
+    "InboxStatus",
+    "MediaOrigin",
+    "PersonaKind",
+    "ReplyState",
+    "Role",
+]
+
+
+class AccountStatus(enum.StrEnum):
+    CONNECTED = "connected"
+    NEEDS_REAUTH = "needs_reauth"
+    DISABLED = "disabled"
+
+
+class Role(enum.StrEnum):
+    """A staff member's role on one persona, from most to least."""
+
+    MANAGER = "manager"  # approves, manages the persona's accounts
+    EDITOR = "editor"  # composes, schedules, publishes within policy
+    CONTRIBUTOR = "contributor"  # composes; needs a manager's or editor's approval
+    MODERATOR = "moderator"  # inbox only
+    VIEWER = "viewer"
+
+    @property
+    def rank(self) -> int:
+        return _RANK[self]
+
+    def at_least(self, other: Role) -> bool:
+        return self.rank >= other.rank
+
+
+_RANK = {Role.VIEWER: 0, Role.MODERATOR: 1, Role.CONTRIBUTOR: 2, Role.EDITOR: 3, Role.MANAGER: 4}
+
+
+class DeliveryState(enum.StrEnum):
+    DRAFT = "draft"
+    PENDING_APPROVAL = "pending_approval"
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"  # a send was interrupted; nobody knows yet if the network took it
+    CANCELED = "canceled"
+
+
+class DeliveryKind(enum.StrEnum):
+    POST = "post"
+    REPOST = "repost"  # retweet, share, reshare of a network post
+
+
+class InboxKind(enum.StrEnum):
+    COMMENT = "comment"
+    REPLY = "reply"
+    MENTION = "mention"
+    MESSAGE = "message"
+
+
+class InboxStatus(enum.StrEnum):
+    NEW = "new"
+    ASSIGNED = "assigned"
+    ANSWERED = "answered"
+    CLOSED = "closed"
+
+
+class ReplyState(enum.StrEnum):
+    DRAFT = "draft"
+    QUEUED = "queued"
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+    FAILED = "failed"
+    UNCERTAIN = "uncertain"
+
+
+class Employer(enum.StrEnum):
+    """Who employs a staff member: what L52-8 cares about (institution staff off campaign accounts)."""
+
+    INSTITUTION = "institution"
+    CABINET = "cabinet"  # the official's own team
+    CAMPAIGN = "campaign"
+    OTHER = "other"
+
+
+class MediaOrigin(enum.StrEnum):
+    """Where a media asset comes from (L52-8: institution-owned media off the official's accounts)."""
+
+    REGION_DAM = "region_dam"
+    PERSONAL = "personal"
+    CAMPAIGN = "campaign"

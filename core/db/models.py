@@ -1,0 +1,373 @@
+"""The domain model (SQLAlchemy 2, typed). Constraints live in the database, not only here.
+
+Every timestamp is timezone-aware and stored in UTC (:class:`UTCDateTime`); every state
+column is a VARCHAR with a CHECK constraint listing the valid states.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from core.db.enums import (
+    AccountMode,
+    AccountStatus,
+    DeliveryKind,
+    DeliveryState,
+    Employer,
+    InboxKind,
+    InboxStatus,
+    MediaOrigin,
+    PersonaKind,
+    ReplyState,
+    Role,
+)
+from core.db.types import JSONType, UTCDateTime, enum_column, utcnow
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType, list[Any]: JSONType}
+
+
+class Timestamped:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def _id() -> Mapped[uuid.UUID]:
+    return mapped_column(sa.Uuid, primary_key=True, default=uuid.uuid4)
+
+
+class Persona(Timestamped, Base):
+    """A public voice: the institution, or an elected official."""
+
+    __tablename__ = "personas"
+
+    id: Mapped[uuid.UUID] = _id()
+    slug: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[PersonaKind] = mapped_column(enum_column(PersonaKind, "persona_kind"))
+    embodies: Mapped[bool]
+    timezone: Mapped[str] = mapped_column(sa.String(64))
+    language: Mapped[str] = mapped_column(sa.String(8), default="fr")
+    editorial_line: Mapped[str] = mapped_column(sa.Text, default="")
+    #: the whole persona file as loaded (rules, office holders…), for the policy engine
+    definition: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    paused: Mapped[bool] = mapped_column(default=False)
+    pause_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    channel_policies: Mapped[list[ChannelPolicy]] = relationship(
+        back_populates="persona", cascade="all, delete-orphan", order_by="ChannelPolicy.channel"
+    )
+    accounts: Mapped[list[Account]] = relationship(back_populates="persona", order_by="Account.channel")
+    assignments: Mapped[list[Assignment]] = relationship(back_populates="persona", cascade="all, delete-orphan")
+
+
+class ChannelPolicy(Base):
+    """How a persona speaks on one network, or why it does not."""
+
+    __tablename__ = "channel_policies"
+    __table_args__ = (
+        sa.UniqueConstraint("persona_id", "channel"),
+        sa.CheckConstraint("allowed OR refusal_reason IS NOT NULL", name="refusal_has_reason"),
+        sa.CheckConstraint("posts_per_day IS NULL OR posts_per_day >= 0", name="posts_per_day_not_negative"),
+        sa.CheckConstraint("reposts_per_day IS NULL OR reposts_per_day >= 0", name="reposts_per_day_not_negative"),
+        sa.CheckConstraint("audience IS NULL OR audience >= 0", name="audience_not_negative"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    persona_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("personas.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(sa.String(32))
+    allowed: Mapped[bool] = mapped_column(default=True)
+    refusal_reason: Mapped[str | None] = mapped_column(sa.Text)
+    main: Mapped[bool] = mapped_column(default=False)
+    audience: Mapped[int | None]
+    tone: Mapped[str] = mapped_column(sa.Text, default="")
+    purpose: Mapped[str] = mapped_column(sa.Text, default="")
+    posts_per_day: Mapped[int | None]
+    reposts_per_day: Mapped[int | None]
+    formats: Mapped[list[Any]] = mapped_column(default=list)
+
+    persona: Mapped[Persona] = relationship(back_populates="channel_policies")
+
+
+class Account(Timestamped, Base):
+    """One persona's presence on one channel."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (sa.UniqueConstraint("persona_id", "channel", "external_id"),)
+
+    id: Mapped[uuid.UUID] = _id()
+    # RESTRICT: an account with history is disabled, not deleted with its persona's past.
+    persona_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("personas.id", ondelete="RESTRICT"), index=True)
+    channel: Mapped[str] = mapped_column(sa.String(32))
+    handle: Mapped[str] = mapped_column(sa.String(200))
+    external_id: Mapped[str] = mapped_column(sa.String(200))
+    display_name: Mapped[str] = mapped_column(sa.String(200), default="")
+    status: Mapped[AccountStatus] = mapped_column(enum_column(AccountStatus, "account_status"), default=AccountStatus.CONNECTED)
+    mode: Mapped[AccountMode] = mapped_column(enum_column(AccountMode, "account_mode"), default=AccountMode.LIVE)
+    #: Fernet token of the msgspec-encoded Credentials; never stored in clear
+    credentials_encrypted: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
+    token_expires_at: Mapped[datetime | None]
+    #: the network asked us to slow down: nothing is sent on this account before this time
+    throttled_until: Mapped[datetime | None]
+    inbox_cursor: Mapped[str | None] = mapped_column(sa.Text)
+
+    persona: Mapped[Persona] = relationship(back_populates="accounts")
+
+
+class Staff(Timestamped, Base):
+    """A person who logs in."""
+
+    __tablename__ = "staff"
+    __table_args__ = (sa.CheckConstraint("locale IN ('fr', 'en')", name="locale_known"),)
+
+    id: Mapped[uuid.UUID] = _id()
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(200))
+    password_hash: Mapped[str] = mapped_column(sa.String(200))
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    locale: Mapped[str] = mapped_column(sa.String(8), default="fr")
+    employer: Mapped[Employer] = mapped_column(enum_column(Employer, "staff_employer"), default=Employer.INSTITUTION)
+    last_login_at: Mapped[datetime | None]
+
+    assignments: Mapped[list[Assignment]] = relationship(back_populates="staff", cascade="all, delete-orphan")
+
+
+class Assignment(Timestamped, Base):
+    """Staff × persona × role: nobody sees a persona without one."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (sa.UniqueConstraint("staff_id", "persona_id"),)
+
+    id: Mapped[uuid.UUID] = _id()
+    staff_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("staff.id", ondelete="CASCADE"))
+    persona_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("personas.id", ondelete="CASCADE"), index=True)
+    role: Mapped[Role] = mapped_column(enum_column(Role, "assignment_role"))
+
+    staff: Mapped[Staff] = relationship(back_populates="assignments")
+    persona: Mapped[Persona] = relationship(back_populates="assignments")
+
+
+class ApiToken(Base):
+    """A personal API token: shown once, stored hashed, revocable."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[uuid.UUID] = _id()
+    staff_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(100))
+    token_hash: Mapped[str] = mapped_column(sa.String(128), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Post(Timestamped, Base):
+    """What a persona wants to say; fans out to one delivery per target account."""
+
+    __tablename__ = "posts"
+    __table_args__ = (
+        sa.CheckConstraint("kind = 'post' OR repost_of IS NOT NULL", name="repost_has_target"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    persona_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("personas.id", ondelete="RESTRICT"), index=True)
+    author_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
+    kind: Mapped[DeliveryKind] = mapped_column(enum_column(DeliveryKind, "post_kind"), default=DeliveryKind.POST)
+    text: Mapped[str] = mapped_column(sa.Text, default="")
+    link: Mapped[str | None] = mapped_column(sa.Text)
+    format: Mapped[str] = mapped_column(sa.String(16), default="post")
+    #: the network post (URL or id) a repost shares
+    repost_of: Mapped[str | None] = mapped_column(sa.Text)
+    #: per-channel text variants: {"x": "…", "linkedin": "…"}
+    variants: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    deliveries: Mapped[list[Delivery]] = relationship(back_populates="post", cascade="all, delete-orphan")
+    media: Mapped[list[Media]] = relationship(back_populates="post", order_by="Media.position")
+
+
+class Media(Timestamped, Base):
+    """An image or video attached to a post, with its alt text and origin."""
+
+    __tablename__ = "media"
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('image', 'video', 'gif')", name="kind_known"),
+        sa.CheckConstraint("size_bytes >= 0", name="size_not_negative"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    persona_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("personas.id", ondelete="CASCADE"), index=True)
+    post_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(default=0)
+    kind: Mapped[str] = mapped_column(sa.String(8))
+    content_type: Mapped[str] = mapped_column(sa.String(100))
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    storage_path: Mapped[str] = mapped_column(sa.Text)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    size_bytes: Mapped[int]
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    duration_s: Mapped[float | None]
+    alt_text: Mapped[str] = mapped_column(sa.Text, default="")
+    has_captions: Mapped[bool] = mapped_column(default=False)
+    origin: Mapped[MediaOrigin] = mapped_column(enum_column(MediaOrigin, "media_origin"), default=MediaOrigin.REGION_DAM)
+
+    post: Mapped[Post | None] = relationship(back_populates="media")
+
+
+class Delivery(Timestamped, Base):
+    """One post on one account, with its own schedule and state."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        sa.UniqueConstraint("account_id", "client_ref"),
+        sa.CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+        sa.CheckConstraint("state != 'published' OR remote_id IS NOT NULL", name="published_has_remote_id"),
+        sa.CheckConstraint("state != 'publishing' OR lease_until IS NOT NULL", name="publishing_has_lease"),
+        sa.Index("ix_deliveries_due", "state", "scheduled_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    post_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    # RESTRICT: a delivery's account cannot vanish under it; disable the account instead.
+    account_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("accounts.id", ondelete="RESTRICT"), index=True)
+    kind: Mapped[DeliveryKind] = mapped_column(enum_column(DeliveryKind, "delivery_kind"), default=DeliveryKind.POST)
+    state: Mapped[DeliveryState] = mapped_column(enum_column(DeliveryState, "delivery_state"), default=DeliveryState.DRAFT)
+    scheduled_at: Mapped[datetime | None]
+    #: stable reference sent to networks that accept one, and used to reconcile
+    client_ref: Mapped[str] = mapped_column(sa.String(64))
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime | None]
+    lease_until: Mapped[datetime | None]
+    leased_by: Mapped[str | None] = mapped_column(sa.String(100))
+    remote_id: Mapped[str | None] = mapped_column(sa.String(200))
+    remote_url: Mapped[str | None] = mapped_column(sa.Text)
+    published_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    error_kind: Mapped[str | None] = mapped_column(sa.String(32))
+    approved_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
+    approval_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    post: Mapped[Post] = relationship(back_populates="deliveries")
+    account: Mapped[Account] = relationship()
+    events: Mapped[list[DeliveryEvent]] = relationship(
+        back_populates="delivery", cascade="all, delete-orphan", order_by="DeliveryEvent.at"
+    )
+
+
+class DeliveryEvent(Base):
+    """A delivery's history: attempts, errors, approvals, the dry-run request."""
+
+    __tablename__ = "delivery_events"
+
+    id: Mapped[uuid.UUID] = _id()
+    delivery_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("deliveries.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    delivery: Mapped[Delivery] = relationship(back_populates="events")
+
+
+class InboxItem(Timestamped, Base):
+    """A comment, reply, mention or private message received on an account."""
+
+    __tablename__ = "inbox_items"
+    __table_args__ = (
+        sa.UniqueConstraint("account_id", "remote_id"),
+        sa.Index("ix_inbox_items_account_status", "account_id", "status"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    account_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("accounts.id", ondelete="CASCADE"))
+    remote_id: Mapped[str] = mapped_column(sa.String(200))
+    kind: Mapped[InboxKind] = mapped_column(enum_column(InboxKind, "inbox_kind"))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("inbox_items.id", ondelete="SET NULL"))
+    thread_remote_id: Mapped[str | None] = mapped_column(sa.String(200))
+    author_remote_id: Mapped[str] = mapped_column(sa.String(200))
+    author_handle: Mapped[str] = mapped_column(sa.String(200), default="")
+    author_name: Mapped[str] = mapped_column(sa.String(200), default="")
+    text: Mapped[str] = mapped_column(sa.Text)
+    url: Mapped[str | None] = mapped_column(sa.Text)
+    received_at: Mapped[datetime]
+    status: Mapped[InboxStatus] = mapped_column(enum_column(InboxStatus, "inbox_status"), default=InboxStatus.NEW)
+    assignee_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
+    first_response_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+
+    account: Mapped[Account] = relationship()
+    replies: Mapped[list[Reply]] = relationship(back_populates="item", cascade="all, delete-orphan")
+
+
+class Reply(Timestamped, Base):
+    """An answer to an inbox item, delivered through the queue like a delivery."""
+
+    __tablename__ = "replies"
+    __table_args__ = (
+        sa.CheckConstraint("state != 'published' OR remote_id IS NOT NULL", name="published_has_remote_id"),
+        sa.UniqueConstraint("client_ref"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    item_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("inbox_items.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(sa.Text)
+    state: Mapped[ReplyState] = mapped_column(enum_column(ReplyState, "reply_state"), default=ReplyState.QUEUED)
+    client_ref: Mapped[str] = mapped_column(sa.String(64))
+    attempts: Mapped[int] = mapped_column(default=0)
+    lease_until: Mapped[datetime | None]
+    remote_id: Mapped[str | None] = mapped_column(sa.String(200))
+    sent_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+
+    item: Mapped[InboxItem] = relationship(back_populates="replies")
+
+
+class UsageSample(Base):
+    """One point of an account's usage time series (posts sent, quota, followers…)."""
+
+    __tablename__ = "usage_samples"
+    __table_args__ = (sa.Index("ix_usage_samples_series", "account_id", "metric", "at"),)
+
+    id: Mapped[uuid.UUID] = _id()
+    account_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("accounts.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    metric: Mapped[str] = mapped_column(sa.String(64))
+    value: Mapped[float]
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AuditEvent(Base):
+    """Who did what, when, to what. Append-only: the database refuses UPDATE and DELETE."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (sa.Index("ix_audit_events_entity", "entity_type", "entity_id"),)
+
+    id: Mapped[uuid.UUID] = _id()
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # No foreign keys: a deleted staff member or persona must not rewrite the past.
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    actor_label: Mapped[str] = mapped_column(sa.String(254))
+    action: Mapped[str] = mapped_column(sa.String(64))
+    entity_type: Mapped[str] = mapped_column(sa.String(32))
+    entity_id: Mapped[str | None] = mapped_column(sa.String(64))
+    persona_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid, index=True)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    reason: Mapped[str | None] = mapped_column(sa.Text)

@@ -1,0 +1,61 @@
+"""The demo: the seed's teams with fictional names, created once on an empty database."""
+
+from __future__ import annotations
+
+import secrets
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.enums import Employer, Role
+from core.db.models import Persona
+from core.services.audit import Actor
+from core.services.staff import assign, create_staff, staff_count
+
+
+class DemoLogin(msgspec.Struct, frozen=True):
+    email: str
+    password: str
+    who: str
+
+
+# (e-mail, display name, employer, admin, {persona slug: role}, what they do)
+DEMO_TEAM = [
+    ("admin@demo.portevoix.fr", "Alex Martin", Employer.INSTITUTION, True, {}, "site admin"),
+    (
+        "cm.region@demo.portevoix.fr", "Léa Fabre", Employer.INSTITUTION, False,
+        {"region-occitanie": Role.EDITOR}, "community manager of the Région (editor)",
+    ),
+    (
+        "apprentie.region@demo.portevoix.fr", "Inès Roussel", Employer.INSTITUTION, False,
+        {"region-occitanie": Role.CONTRIBUTOR}, "apprentice community manager of the Région (contributor)",
+    ),
+    (
+        "cm.presidente@demo.portevoix.fr", "Hugo Bernard", Employer.CABINET, False,
+        {"presidente-region": Role.EDITOR}, "the president's community manager (editor)",
+    ),
+    (
+        "dircom.region@demo.portevoix.fr", "Nadia Cazals", Employer.INSTITUTION, False,
+        {"region-occitanie": Role.MANAGER}, "head of communication of the Région (manager)",
+    ),
+]
+
+
+async def seed_demo_staff(session: AsyncSession) -> list[DemoLogin]:
+    """Create the demo team when there is no staff at all; return their logins (else nothing)."""
+    if await staff_count(session):
+        return []
+    actor = Actor.system("demo")
+    personas = {p.slug: p for p in (await session.scalars(select(Persona))).all()}
+    logins: list[DemoLogin] = []
+    for email, name, employer, is_admin, roles, who in DEMO_TEAM:
+        password = secrets.token_urlsafe(9)
+        staff = await create_staff(
+            session, email=email, display_name=name, password=password, actor=actor, is_admin=is_admin, employer=employer
+        )
+        for slug, role in roles.items():
+            if slug in personas:
+                await assign(session, staff, personas[slug], role, actor)
+        logins.append(DemoLogin(email=email, password=password, who=who))
+    return logins

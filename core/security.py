@@ -1,0 +1,70 @@
+"""Password hashing (argon2) and encryption of account credentials at rest (Fernet)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+
+import msgspec
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet, InvalidToken
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from core.channels import Credentials
+
+_hasher = PasswordHasher()
+MIN_PASSWORD_LENGTH = 10
+
+
+class WeakPassword(ValueError):
+    pass
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    return _hasher.check_needs_rehash(password_hash)
+
+
+def new_api_token() -> tuple[str, str]:
+    """A fresh API token and the hash that is stored (the token itself is shown once)."""
+    token = "pv_" + secrets.token_urlsafe(32)
+    return token, hash_api_token(token)
+
+
+def hash_api_token(token: str) -> str:
+    # Tokens are long random strings: a fast hash is enough, and lets us look them up by hash.
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class CredentialVault:
+    """Encrypts account credentials with a key derived from SECRET_KEY."""
+
+    def __init__(self, secret_key: str) -> None:
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"portevoix.credentials", info=b"fernet").derive(
+            secret_key.encode()
+        )
+        self._fernet = Fernet(base64.urlsafe_b64encode(key))
+
+    def encrypt(self, credentials: Credentials) -> bytes:
+        return self._fernet.encrypt(msgspec.json.encode(credentials))
+
+    def decrypt(self, token: bytes) -> Credentials:
+        try:
+            return msgspec.json.decode(self._fernet.decrypt(token), type=Credentials)
+        except InvalidToken as exc:
+            raise ValueError("credentials cannot be decrypted with this SECRET_KEY") from exc

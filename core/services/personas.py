@@ -1,0 +1,106 @@
+"""Personas in the database: loaded from persona files, upserted by slug, all or nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from core.channels import Format
+from core.channels.registry import ChannelRegistry
+from core.db.models import Account, ChannelPolicy, Persona
+from core.services.audit import Actor, record, snapshot
+from personas import PersonaFile
+
+_PERSONA_FIELDS = ("name", "kind", "embodies", "timezone", "language", "editorial_line")
+KNOWN_FORMATS = frozenset(f.value for f in Format)
+
+
+def known_channels(registry: ChannelRegistry) -> set[str]:
+    """Channels a persona file may name: installed plugins, including broken ones (disabled, not unknown)."""
+    return set(registry.keys()) | {broken.name for broken in registry.broken}
+
+
+async def upsert_personas(session: AsyncSession, files: Sequence[PersonaFile], actor: Actor) -> list[Persona]:
+    """Create or update each persona by slug. The caller's transaction makes it all-or-nothing."""
+    return [await _upsert_one(session, file, actor) for file in files]
+
+
+async def _upsert_one(session: AsyncSession, file: PersonaFile, actor: Actor) -> Persona:
+    persona = await session.scalar(
+        select(Persona)
+        .where(Persona.slug == file.slug)
+        .options(selectinload(Persona.channel_policies), selectinload(Persona.accounts))
+    )
+    created = persona is None
+    if persona is None:
+        persona = Persona(slug=file.slug)
+        persona.channel_policies = []
+        persona.accounts = []
+        session.add(persona)
+    before = None if created else {**snapshot(persona, _PERSONA_FIELDS), "definition": persona.definition}
+    persona.name = file.name
+    persona.kind = file.kind
+    persona.embodies = file.embodies
+    persona.timezone = file.timezone
+    persona.language = file.language
+    persona.editorial_line = file.editorial_line.strip()
+    persona.definition = msgspec.to_builtins(file)
+    _replace_policies(persona, file)
+    _merge_accounts(persona, file)
+    await session.flush()
+    after = {**snapshot(persona, _PERSONA_FIELDS), "definition": persona.definition}
+    if created or before != after:
+        record(
+            session,
+            actor,
+            "persona.created" if created else "persona.updated",
+            "persona",
+            persona.id,
+            persona_id=persona.id,
+            before=before,
+            after=after,
+        )
+    return persona
+
+
+def _replace_policies(persona: Persona, file: PersonaFile) -> None:
+    existing = {policy.channel: policy for policy in persona.channel_policies}
+    kept: list[ChannelPolicy] = []
+    for channel, spec in file.channels.items():
+        policy = existing.get(channel) or ChannelPolicy(channel=channel)
+        policy.allowed = spec.allowed
+        policy.refusal_reason = (spec.refusal_reason or "").strip() or None
+        policy.main = spec.main
+        policy.audience = spec.audience
+        policy.tone = spec.tone
+        policy.purpose = spec.purpose
+        policy.posts_per_day = spec.posts_per_day
+        policy.reposts_per_day = spec.reposts_per_day
+        policy.formats = list(spec.formats)
+        kept.append(policy)
+    persona.channel_policies = kept
+
+
+def _merge_accounts(persona: Persona, file: PersonaFile) -> None:
+    # Accounts are never deleted by a persona file: they carry history. New ones are added,
+    # known ones get their handle and name refreshed.
+    existing = {(a.channel, a.external_id): a for a in persona.accounts}
+    for seed in file.accounts:
+        account = existing.get((seed.channel, seed.external_id))
+        if account is None:
+            persona.accounts.append(
+                Account(
+                    channel=seed.channel,
+                    handle=seed.handle,
+                    external_id=seed.external_id,
+                    display_name=seed.display_name,
+                    mode=seed.mode,
+                )
+            )
+        else:
+            account.handle = seed.handle
+            account.display_name = seed.display_name

@@ -1,0 +1,1 @@
+"""The Litestar app: JSON API under /api, the HTML admin, auth, guards, templates, translations."""

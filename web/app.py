@@ -1,0 +1,134 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from litestar import Litestar, Request
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine as Jinja
+from litestar.response import Redirect, Response, Template
+from litestar.security.session_auth import SessionAuth
+from litestar.static_files import create_static_files_router
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.stores.redis import RedisStore
+from litestar.template.config import TemplateConfig
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.runtime import Runtime
+from core.settings import Settings, load_settings
+from web import i18n
+from web.auth import StaffUser, retrieve_staff
+from web.controllers.admin import AdminController, AuthController
+from web.controllers.api_personas import PersonaApiController
+from web.controllers.health import health
+
+HERE = Path(__file__).parent
+SESSION_MAX_AGE = 12 * 3600
+
+
+async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: committed when the handler succeeds, rolled back otherwise."""
+    runtime: Runtime = request.app.state.runtime
+    async with runtime.session() as session:
+        yield session
+
+
+def _jinja_environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        extensions=["jinja2.ext.i18n"],
+        undefined=jinja2.StrictUndefined,
+    )
+    env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
+    env.filters["local"] = i18n.format_local
+    env.filters["number"] = i18n.format_number
+    env.globals["current_locale"] = i18n.current_locale
+    env.globals["locales"] = i18n.LOCALES
+    return env
+
+
+def _choose_locale(request: Request[Any, Any, Any]) -> None:
+    session = request.scope.get("session") or {}
+    locale = session.get("locale") if isinstance(session, dict) else None
+    i18n.set_locale(locale or i18n.negotiate(request.headers.get("accept-language")) or i18n.DEFAULT_LOCALE)
+
+
+def _wants_html(request: Request[Any, Any, Any]) -> bool:
+    return not request.url.path.startswith(("/api", "/schema", "/health"))
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, NotAuthorizedException) and _wants_html(request):
+        return Redirect(f"/login?next={request.url.path}", status_code=303)
+    if _wants_html(request):
+        return Template("admin/error.html", context={"status": exc.status_code, "detail": exc.detail}, status_code=exc.status_code)
+    body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
+    if exc.extra:
+        body["extra"] = exc.extra
+    return Response(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+
+def _server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # Logged with its stack trace; the user sees none of it.
+    request.logger.exception("unhandled error", exc_info=exc)
+    if _wants_html(request):
+        return Template("admin/error.html", context={"status": 500, "detail": None}, status_code=500)
+    return Response({"status_code": 500, "detail": "Internal Server Error"}, status_code=HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Litestar:
+    runtime = runtime or Runtime(settings or load_settings())
+    settings = runtime.settings
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await runtime.aclose()
+
+    session_auth = SessionAuth[StaffUser, ServerSideSessionBackend](
+        retrieve_user_handler=retrieve_staff,
+        session_backend_config=ServerSideSessionConfig(
+            max_age=SESSION_MAX_AGE, httponly=True, samesite="lax", secure=settings.cookie_secure, key="pv_session"
+        ),
+        exclude=["^/static/", "^/schema", "^/health$", "^/login$"],
+    )
+    return Litestar(
+        route_handlers=[
+            health,
+            AuthController,
+            AdminController,
+            PersonaApiController,
+            create_static_files_router(path="/static", directories=[HERE / "static"], name="static", include_in_schema=False),
+        ],
+        dependencies={"db_session": Provide(provide_db_session)},
+        on_app_init=[session_auth.on_app_init],
+        stores={"sessions": RedisStore(Redis.from_url(runtime.redis_url), namespace="portevoix:sessions")},
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key, cookie_name="pv_csrf", header_name="x-csrftoken", cookie_secure=settings.cookie_secure
+        ),
+        template_config=TemplateConfig(instance=Jinja.from_environment(_jinja_environment())),
+        openapi_config=OpenAPIConfig(
+            title="Porte-voix API", version="1", path="/schema", render_plugins=[ScalarRenderPlugin()]
+        ),
+        before_request=_choose_locale,
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        lifespan=[lifespan],
+        state=State({"runtime": runtime}),
+        debug=False,
+        signature_namespace={"AsyncSession": AsyncSession, "StaffUser": StaffUser},
+    )

@@ -1,0 +1,260 @@
+"""The ``portevoix`` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from core.db import migrate
+from core.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    return asyncio.run(coro)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group()
+@click.version_option(package_name="porte-voix")
+def cli() -> None:
+    """Porte-voix: persona-aware social-media management for public institutions."""
+
+
+# ---------------------------------------------------------------- database
+@cli.group()
+def db() -> None:
+    """Database schema migrations (Alembic)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Bring the schema up to REVISION (default: the newest)."""
+    migrate.upgrade(_settings().database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Take the schema back to REVISION ("base" empties it)."""
+    migrate.downgrade(_settings().database_url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Print the schema revision of the database and of this code."""
+    from core.db.engine import make_engine
+
+    async def current() -> str | None:
+        engine = make_engine(_settings().database_url)
+        try:
+            return await migrate.current_revision(engine)
+        finally:
+            await engine.dispose()
+
+    click.echo(f"database: {_run(current()) or '(empty)'}\ncode:     {migrate.head_revision()}")
+
+
+# ---------------------------------------------------------------- personas
+@cli.group()
+def personas() -> None:
+    """Persona files: check them, load them."""
+
+
+def _persona_vocabulary() -> tuple[set[str], frozenset[str]]:
+    from core.channels.registry import discover
+    from core.services.personas import KNOWN_FORMATS, known_channels
+
+    return known_channels(discover()), KNOWN_FORMATS
+
+
+@personas.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def personas_check(files: tuple[Path, ...]) -> None:
+    """Check persona FILES without touching the database."""
+    from personas import PersonaFileError, load_file
+
+    channels, formats = _persona_vocabulary()
+    failed = False
+    for file in files:
+        try:
+            persona = load_file(file, known_channels=channels, known_formats=formats)
+        except PersonaFileError as exc:
+            click.echo(f"error: {exc}", err=True)
+            failed = True
+        else:
+            click.echo(f"ok: {file} ({persona.slug}, {len(persona.channels)} channels, {len(persona.accounts)} accounts)")
+    if failed:
+        sys.exit(1)
+
+
+@personas.command("load")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False), required=False)
+def personas_load(directory: Path | None) -> None:
+    """Load every persona of DIRECTORY (default: the seed) into the database, all or nothing."""
+    from personas import SEED_DIR, PersonaFileError
+
+    try:
+        slugs = _run(_load_personas(_settings(), directory or SEED_DIR))
+    except PersonaFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"loaded: {', '.join(slugs)}")
+
+
+async def _load_personas(settings: Settings, directory: Path) -> list[str]:
+    from core.runtime import Runtime
+    from core.services.audit import Actor
+    from core.services.personas import KNOWN_FORMATS, known_channels, upsert_personas
+    from personas import load_dir
+
+    runtime = Runtime(settings)
+    try:
+        await migrate.ensure_schema_current(runtime.engine)
+        files = load_dir(directory, known_channels=known_channels(runtime.channels), known_formats=KNOWN_FORMATS)
+        async with runtime.session() as session:
+            loaded = await upsert_personas(session, files, Actor.system("cli"))
+            return [p.slug for p in loaded]
+    finally:
+        await runtime.aclose()
+
+
+# ---------------------------------------------------------------- staff
+@cli.group()
+def staff() -> None:
+    """Staff accounts."""
+
+
+@staff.command("add")
+@click.option("--email", required=True)
+@click.option("--name", "display_name", default="")
+@click.option("--admin", "is_admin", is_flag=True, help="site administrator (manages staff and assignments)")
+@click.option("--employer", type=click.Choice(["institution", "cabinet", "campaign", "other"]), default="institution")
+@click.option("--locale", type=click.Choice(["fr", "en"]), default="fr")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input")
+def staff_add(email: str, display_name: str, is_admin: bool, employer: str, locale: str, password_stdin: bool) -> None:
+    """Create a staff member (asks for the password)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    from core.db.enums import Employer
+    from core.security import WeakPassword
+    from core.services.staff import StaffError
+
+    try:
+        _run(_add_staff(_settings(), email, display_name, password, is_admin, Employer(employer), locale))
+    except (StaffError, WeakPassword) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"created: {email}")
+
+
+async def _add_staff(settings: Settings, email: str, name: str, password: str, is_admin: bool, employer: Any, locale: str) -> None:
+    from core.runtime import Runtime
+    from core.services.audit import Actor
+    from core.services.staff import create_staff
+
+    runtime = Runtime(settings)
+    try:
+        await migrate.ensure_schema_current(runtime.engine)
+        async with runtime.session() as session:
+            await create_staff(
+                session, email=email, display_name=name, password=password, actor=Actor.system("cli"),
+                is_admin=is_admin, employer=employer, locale=locale,
+            )
+    finally:
+        await runtime.aclose()
+
+
+# ---------------------------------------------------------------- serving
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from core.db.engine import make_engine
+
+    async def check() -> None:
+        engine = make_engine(settings.database_url)
+        try:
+            await migrate.ensure_schema_current(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        _run(check())
+    except migrate.SchemaBehind as exc:
+        raise click.ClickException(str(exc)) from None
+    from web.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(), proxy_headers=False)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """Serve the admin and the API (the schema must be current)."""
+    _serve(_settings(), host, port)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def run(host: str, port: int) -> None:
+    """All in one: migrate, load the personas, create the demo team, serve (embedded database and queue)."""
+    # The demo talks to simulated networks unless told otherwise.
+    os.environ.setdefault("PORTEVOIX_SIMULATED_NETWORKS", "true")
+    settings = _settings()
+    migrate.upgrade(settings.database_url)
+    from personas import SEED_DIR, PersonaFileError
+
+    try:
+        slugs = _run(_load_personas(settings, SEED_DIR))
+    except PersonaFileError as exc:
+        raise click.ClickException(str(exc)) from None
+    logins = _run(_seed(settings))
+    click.echo(f"personas: {', '.join(slugs)}")
+    if logins:
+        click.echo("\nDemo team (fictional people) — write these down, they are shown once:")
+        for login in logins:
+            click.echo(f"  {login.email:38} {login.password:16} {login.who}")
+    click.echo(f"\nAdmin: http://{host}:{port}/admin    API: http://{host}:{port}/schema\n")
+    _serve(settings, host, port)
+
+
+async def _seed(settings: Settings) -> list[Any]:
+    from core.demo import seed_demo_staff
+    from core.runtime import Runtime
+
+    runtime = Runtime(settings)
+    try:
+        async with runtime.session() as session:
+            logins = await seed_demo_staff(session)
+    finally:
+        await runtime.aclose()
+    if logins:
+        path = settings.data_path / "demo-logins.txt"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.writelines(f"{l.email}\t{l.password}\t{l.who}\n" for l in logins)
+    return logins
+
+
+@cli.command()
+def worker() -> None:
+    """Run an arq worker against REDIS_URL (distributed mode)."""
+    raise click.ClickException("the worker arrives with the publishing pipeline (issue 4)")

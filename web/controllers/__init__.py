@@ -1,0 +1,1 @@
+"""Route handlers: ``api_*`` modules serve JSON under /api/v1, ``admin_*`` modules serve the HTML admin."""
