@@ -33,7 +33,8 @@ from core.channels import (
     validate_draft,
 )
 from plugins.channels.x import XPlugin
-from plugins.testing import serve_in_thread
+from plugins.testing import FakeNetwork, serve_in_thread
+from plugins.testing.conformance import ChannelConformance
 from plugins.testing.fakes.x import FakeX
 
 CLIENT_ID, CLIENT_SECRET, WEBHOOK_SECRET = "fake-x-client", "fake-x-secret", "consumer-secret"
@@ -454,3 +455,33 @@ async def test_fake_refuses_malformed_requests(server: tuple[FakeX, str], fake: 
     assert extra.status_code == 400 and "$.status" in extra.json()["errors"][0]["message"]
     assert unknown.status_code == 404 and unknown.json()["errors"][0]["code"] == 34
     assert wrong_verb.status_code == 405 and wrong_verb.json()["title"] == "Method Not Allowed"
+
+
+# ---------------------------------------------------------------------- the host's conformance suite
+class TestXConformance(ChannelConformance):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def plugin_class(cls) -> type[XPlugin]:
+        return XPlugin
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def fake(cls) -> FakeX:
+        fake = FakeX(client_id="conformance-client", client_secret="conformance-client-secret-7f3a9c", standing_code="conformance-code")
+        fake.video_check_after_secs = 0
+        return fake
+
+    @pytest.fixture
+    def sample_drafts(self, tmp_path: Path) -> dict[Format, Draft]:
+        photo = MediaItem(kind=MediaKind.IMAGE, content_type="image/jpeg", alt_text="La place du Capitole", path=media_file(tmp_path, "capitole.jpg", 700))
+        video = MediaItem(kind=MediaKind.VIDEO, content_type="video/mp4", path=media_file(tmp_path, "session.mp4", 1500), duration_s=30)
+        return {
+            Format.POST: Draft(text="La Région vote son budget aujourd'hui.", link="https://www.laregion.fr/budget"),
+            Format.PHOTO: Draft(text="La place du Capitole.", format=Format.PHOTO, media=(photo,)),
+            Format.VIDEO: Draft(text="La session plénière en vidéo.", format=Format.VIDEO, media=(video,)),
+        }
+
+    def seed_inbox(self, fake: FakeNetwork, account: AccountRef, remote_id: str) -> list[str]:
+        assert isinstance(fake, FakeX)
+        post = fake.tweets[remote_id]
+        return [fake.add_mention(account, f"Réponse n°{n}", author=f"citoyen{n % 4}", reply_to=post).id for n in range(230)]

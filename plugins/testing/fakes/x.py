@@ -155,10 +155,13 @@ class FakeX(FakeNetwork):
     key: ClassVar[str] = "x"
     name: ClassVar[str] = "X (fake)"
 
-    def __init__(self, *, client_id: str = "fake-x-client", client_secret: str = "fake-x-secret") -> None:
+    def __init__(self, *, client_id: str = "fake-x-client", client_secret: str = "fake-x-secret", standing_code: str | None = None) -> None:
         super().__init__()
         self.client_id = client_id
         self.client_secret = client_secret
+        #: an authorization code always accepted without PKCE check (conformance suite, demo);
+        #: codes obtained through /i/oauth2/authorize are single use and PKCE-checked
+        self.standing_code = standing_code
         #: seconds X asks to wait between video STATUS polls; tests set 0
         self.video_check_after_secs = 1
         #: how many STATUS polls a video stays "in_progress"
@@ -327,6 +330,8 @@ class FakeX(FakeNetwork):
         return form.get("client_id") == self.client_id
 
     def _grant_code(self, form: dict[str, str]) -> FakeResponse:
+        if self.standing_code and form.get("code") == self.standing_code:
+            return self._token_response(self._first_user().id, " ".join(("tweet.read", "tweet.write", "users.read", "offline.access")))
         query = self.codes.pop(form.get("code", ""), None)
         if query is None or form.get("redirect_uri") != query["redirect_uri"]:
             return _oauth_error("invalid_request", "Value passed for the authorization code was invalid.")
@@ -334,8 +339,11 @@ class FakeX(FakeNetwork):
         expected = pkce_challenge(verifier) if query["code_challenge_method"] == "S256" else verifier
         if not secrets.compare_digest(expected, query["code_challenge"]):
             return _oauth_error("invalid_request", "Value passed for the code verifier did not match the code challenge.")
-        user = next(iter(self.users.values()), None) or self.add_user("RegionOccitanie", "Région Occitanie")
-        return self._token_response(user.id, query["scope"])
+        return self._token_response(self._first_user().id, query["scope"])
+
+    def _first_user(self) -> FakeUser:
+        """Who approves the consent screen: the first account made, else a new one."""
+        return next(iter(self.users.values()), None) or self.add_user("RegionOccitanie", "Région Occitanie")
 
     def _grant_refresh(self, form: dict[str, str]) -> FakeResponse:
         # refresh tokens are single use: the old one dies when a new pair is issued
