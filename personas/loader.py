@@ -9,6 +9,7 @@ from pathlib import Path
 
 import msgspec
 
+from personas.policy import setting_problems
 from personas.schema import PersonaFile
 
 #: where the seed's personas live
@@ -95,6 +96,8 @@ def _semantic_problems(persona: PersonaFile, channels: set[str], formats: set[st
             problems.append((where, f"no [channels.{account.channel}] policy for this account"))
         elif not policy.allowed:
             problems.append((where, f"channel {account.channel!r} is refused for this persona"))
+    # [rules.*]: unknown rule id, a severity the law fixes, params the rule does not take
+    problems += setting_problems(persona.rules)
     return problems
 
 
