@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 import zoneinfo
 from collections.abc import Collection
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import msgspec
 
 from personas.policy import setting_problems
-from personas.schema import PersonaFile
+from personas.schema import ChannelPolicy, PersonaFile, RuleSetting
 
 #: where the seed's personas live
 SEED_DIR = Path(__file__).parent / "data"
@@ -40,6 +41,7 @@ def load_file(
         persona = msgspec.toml.decode(text, type=PersonaFile)
     except msgspec.ValidationError as exc:
         field, reason = _split_validation_message(str(exc))
+        field = _name_the_key(text, field)
         raise PersonaFileError(path, field, reason, _locate(text, field)) from exc
     except msgspec.DecodeError as exc:
         raise PersonaFileError(path, "(syntax)", str(exc), _toml_line(str(exc))) from exc
@@ -108,6 +110,23 @@ def _split_validation_message(message: str) -> tuple[str, str]:
     match = _VALIDATION.match(message)
     assert match is not None  # the pattern matches any string
     return match.group("field") or "$", match.group("reason")
+
+
+# Tables keyed by name in a persona file, and the type of their values.
+_KEYED_TABLES: dict[str, type[msgspec.Struct]] = {"channels": ChannelPolicy, "rules": RuleSetting}
+
+
+def _name_the_key(text: str, field: str) -> str:
+    """msgspec says ``$.channels[...].x`` for a dict value; find which key it was."""
+    table = field.removeprefix("$.").split("[...]", 1)[0]
+    if "[...]" not in field or table not in _KEYED_TABLES:
+        return field
+    for key, value in tomllib.loads(text).get(table, {}).items():
+        try:
+            msgspec.convert(value, _KEYED_TABLES[table])
+        except msgspec.ValidationError:
+            return field.replace("[...]", f".{key}", 1)
+    return field
 
 
 def _toml_line(message: str) -> int | None:
