@@ -1,0 +1,386 @@
+"""A faithful fake of the Facebook Pages Graph API (reference §1).
+
+One Page with its token, posts (text/link, photos, multi-photo, videos), comments,
+Messenger conversations and insights; Facebook Login token endpoints; Graph errors, cursors
+and usage headers (see :mod:`plugins.testing.fakes._meta`). Seed inbox data with
+:meth:`FakeFacebook.seed_comment` and :meth:`FakeFacebook.seed_conversation`, sign webhook
+bodies with :meth:`FakeFacebook.sign`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.channels import AccountRef, Credentials
+from plugins.testing.fake import FakeResponse
+from plugins.testing.fakes._meta import GraphError, GraphFake, GraphRequest, graph, graph_time, no_object, page_of
+
+PAGE_ID = "104857600123456"
+PAGE_NAME = "Région Occitanie"
+PAGE_TOKEN = "EAAfake-page-token"
+WEB = "https://www.facebook.com"
+PAGE_METRICS = {
+    "page_media_view": 5400,
+    "page_total_media_view_unique": 3100,
+    "page_post_engagements": 420,
+    "page_daily_follows": 37,
+    "page_follows": 175_000,
+}
+POST_METRICS: dict[str, Any] = {
+    "post_total_media_view_unique": 2300,
+    "post_reactions_by_type_total": {"like": 120, "love": 14, "wow": 3},
+    "post_clicks": 87,
+}
+# Removed by Meta (reference §1.5): asking for them is an "invalid metric" error.
+DEPRECATED_METRICS = {"page_impressions", "page_impressions_unique", "page_fans", "page_engaged_users", "post_impressions_unique"}
+
+
+class FakeFacebook(GraphFake):
+    key = "facebook"
+    name = "Facebook (simulated)"
+    buc_type = "pages"
+
+    def __init__(self) -> None:
+        self.page_id = PAGE_ID
+        self.page_token = PAGE_TOKEN
+        self.business_id = PAGE_ID
+        super().__init__()
+        self.tokens[self.page_token] = "page"
+
+    def setup(self) -> None:
+        super().setup()
+        self.posts: dict[str, dict[str, Any]] = {}
+        self.photos: dict[str, dict[str, Any]] = {}
+        self.videos: dict[str, dict[str, Any]] = {}
+        self.comments: dict[str, dict[str, Any]] = {}  # comment id → comment (with "post_id")
+        self.conversations: dict[str, dict[str, Any]] = {}
+        self.followers_count = 175_000
+        self.fan_count = 171_250
+
+    # ------------------------------------------------------------------ helpers for tests
+    def make_account(self) -> AccountRef:
+        return AccountRef(
+            external_id=self.page_id,
+            handle="RegionOccitanie",
+            credentials=Credentials(access_token=self.page_token, refresh_token=self.user_token, extra={"page_id": self.page_id}),
+        )
+
+    def seed_post(self, message: str, *, created: datetime | None = None) -> str:
+        post_id = f"{self.page_id}_{self.new_id()}"
+        self.posts[post_id] = {"id": post_id, "message": message, "created": created or self.now(), "kind": "status"}
+        return post_id
+
+    def seed_comment(
+        self,
+        post_id: str,
+        message: str,
+        *,
+        author: tuple[str, str] = ("6200000000000001", "Camille Martin"),
+        parent_id: str | None = None,
+        created: datetime | None = None,
+    ) -> str:
+        comment_id = f"{post_id.split('_')[-1]}_{self.new_id()}"
+        self.comments[comment_id] = {
+            "id": comment_id,
+            "post_id": post_id,
+            "message": message,
+            "from": {"id": author[0], "name": author[1]},
+            "created": created or self.now(),
+            "parent_id": parent_id,
+        }
+        return comment_id
+
+    def seed_conversation(self, psid: str, name: str, messages: list[str]) -> str:
+        """A Messenger conversation where ``psid`` wrote ``messages`` (oldest first)."""
+        conversation_id = f"t_{self.new_id()}"
+        start = self.now() - timedelta(minutes=len(messages))
+        self.conversations[conversation_id] = {
+            "id": conversation_id,
+            "participant": {"id": psid, "name": name},
+            "messages": [
+                {"id": f"m_{secrets.token_urlsafe(12)}", "message": text, "from": {"id": psid, "name": name},
+                 "created": start + timedelta(minutes=i)}
+                for i, text in enumerate(messages)
+            ],
+        }
+        return conversation_id
+
+    def sign(self, body: bytes) -> str:
+        """The ``X-Hub-Signature-256`` Meta would send for ``body``."""
+        return "sha256=" + hmac.new(self.app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+    def permalink(self, post_id: str) -> str:
+        page, _, short = post_id.partition("_")
+        return f"{WEB}/{page}/posts/{short}"
+
+    # ------------------------------------------------------------------ publishing
+    @graph(
+        "POST",
+        "/{version}/{page_id}/feed",
+        allowed=("message", "link", "published", "scheduled_publish_time", "attached_media[*]"),
+        token="page",
+    )
+    async def create_post(self, request: GraphRequest, page_id: str) -> FakeResponse:
+        self._own_page(page_id, "post")
+        params = request.params
+        media = [self._attachable(params[k], k) for k in sorted(params) if k.startswith("attached_media[")]
+        if not (params.get("message") or params.get("link") or media):
+            raise GraphError(100, "(#100) Missing message or attachment")
+        post_id = f"{page_id}_{self.new_id()}"
+        self.posts[post_id] = {
+            "id": post_id, "message": params.get("message", ""), "link": params.get("link"),
+            "attached_media": media, "created": self.now(), "kind": "status" if not media else "album",
+        }
+        for fbid in media:
+            self.photos[fbid]["post_id"] = post_id
+        return FakeResponse(json={"id": post_id})
+
+    def _attachable(self, raw: str, name: str) -> str:
+        try:
+            fbid = str(json.loads(raw)["media_fbid"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise GraphError(100, f"(#100) param {name} must be a JSON object with media_fbid") from exc
+        photo = self.photos.get(fbid)
+        if photo is None or photo["published"] or photo.get("post_id"):
+            raise GraphError(100, f"(#100) {name}: media_fbid {fbid} is not an unpublished photo of this Page")
+        return fbid
+
+    @graph("POST", "/{version}/{page_id}/photos", allowed=("url", "message", "caption", "published", "no_story"), token="page")
+    async def create_photo(self, request: GraphRequest, page_id: str) -> FakeResponse:
+        self._own_page(page_id, "post")
+        params = request.params
+        if not params.get("url") and "source" not in request.files:
+            raise GraphError(324, "(#324) Requires upload file", type_="OAuthException")
+        published = params.get("published", "true") != "false"
+        photo_id = self.new_id()
+        self.photos[photo_id] = {"id": photo_id, "url": params.get("url"), "published": published,
+                                 "uploaded": request.files.get("source", ("", b""))[0]}
+        if not published:
+            return FakeResponse(json={"id": photo_id})
+        post_id = f"{page_id}_{self.new_id()}"
+        message = params.get("message") or params.get("caption", "")
+        self.posts[post_id] = {"id": post_id, "message": message, "created": self.now(), "kind": "photo", "photo": photo_id}
+        self.photos[photo_id]["post_id"] = post_id
+        return FakeResponse(json={"id": photo_id, "post_id": post_id})
+
+    @graph("POST", "/{version}/{page_id}/videos", allowed=("file_url", "description", "title", "published"), token="page")
+    async def create_video(self, request: GraphRequest, page_id: str) -> FakeResponse:
+        self._own_page(page_id, "post")
+        if not request.params.get("file_url") and "source" not in request.files:
+            raise GraphError(100, "(#100) The video file you selected is in a format that we don't support.")
+        video_id = self.new_id()
+        self.videos[video_id] = {
+            "id": video_id, "file_url": request.params.get("file_url"), "description": request.params.get("description", ""),
+            "title": request.params.get("title"), "created": self.now(),
+        }
+        return FakeResponse(json={"id": video_id})
+
+    @graph("DELETE", "/{version}/{object_id}", token="page")
+    async def delete_object(self, request: GraphRequest, object_id: str) -> FakeResponse:
+        for store in (self.posts, self.videos, self.photos, self.comments):
+            if object_id in store:
+                del store[object_id]
+                return FakeResponse(json={"success": True})
+        raise no_object(object_id, "delete")
+
+    @graph("GET", "/{version}/{page_id}/feed", allowed=("fields", "since", "until", "limit", "after"))
+    async def read_feed(self, request: GraphRequest, page_id: str) -> FakeResponse:
+        self._own_page(page_id, "get")
+        since, until = _bound(request.params.get("since")), _bound(request.params.get("until"))
+        posts = sorted(self.posts.values(), key=lambda p: p["created"], reverse=True)
+        window = [p for p in posts if (since is None or p["created"].timestamp() >= since)
+                  and (until is None or p["created"].timestamp() <= until)]
+        names = request.field_names() or {"id", "message", "created_time"}
+        data = [self._post_fields(p, names) for p in window]
+        return FakeResponse(json=self.page(request, data, f"{page_id}/feed", keep=("fields", "since", "until")))
+
+    def _post_fields(self, post: dict[str, Any], names: set[str]) -> dict[str, Any]:
+        values = {"id": post["id"], "message": post.get("message"), "created_time": graph_time(post["created"]),
+                  "permalink_url": self.permalink(post["id"])}
+        return {k: v for k, v in values.items() if k in names | {"id"} and v not in (None, "")}
+
+    # ------------------------------------------------------------------ objects
+    @graph("GET", "/{version}/{object_id}", allowed=("fields",))
+    async def read_object(self, request: GraphRequest, object_id: str) -> FakeResponse:
+        names = request.field_names() or {"id", "name"}
+        if object_id == self.page_id:
+            return FakeResponse(json=self._page_fields(request, names))
+        if object_id in self.posts:
+            return FakeResponse(json=self._post_fields(self.posts[object_id], names))
+        raise no_object(object_id, "get")
+
+    def _page_fields(self, request: GraphRequest, names: set[str]) -> dict[str, Any]:
+        if "access_token" in names and self.tokens.get(request.token or "") != "user":
+            raise GraphError(190, "(#190) A user access token is required to read a Page's access_token")
+        values = {"id": self.page_id, "name": PAGE_NAME, "followers_count": self.followers_count,
+                  "fan_count": self.fan_count, "access_token": self.page_token}
+        unknown = names - values.keys()
+        if unknown:
+            raise GraphError(100, f"(#100) Tried accessing nonexisting field ({sorted(unknown)[0]}) on node type (Page)")
+        return {k: v for k, v in values.items() if k in names | {"id"}}
+
+    @graph("GET", "/{version}/me/accounts", allowed=("fields", "limit", "after"), token="user")
+    async def my_pages(self, request: GraphRequest) -> FakeResponse:
+        names = request.field_names() or {"id", "name", "access_token"}
+        page = {"id": self.page_id, "name": PAGE_NAME, "access_token": self.page_token, "category": "Government Organization",
+                "tasks": ["ANALYZE", "ADVERTISE", "MODERATE", "CREATE_CONTENT", "MESSAGING", "MANAGE"]}
+        data = [{k: v for k, v in page.items() if k in names | {"id"}}]
+        return FakeResponse(json=self.page(request, data, "me/accounts", keep=("fields",)))
+
+    # ------------------------------------------------------------------ insights
+    @graph("GET", "/{version}/{object_id}/insights", allowed=("metric", "period", "since", "until", "date_preset"), required=("metric",))
+    async def insights(self, request: GraphRequest, object_id: str) -> FakeResponse:
+        if object_id == self.page_id:
+            known: dict[str, Any] = PAGE_METRICS
+        elif object_id in self.posts:
+            known = POST_METRICS
+        else:
+            raise no_object(object_id, "get")
+        data = []
+        for name in request.params["metric"].split(","):
+            if name in DEPRECATED_METRICS or name not in known:
+                raise GraphError(100, f"(#100) The value must be a valid insights metric: {name}")
+            period = request.params.get("period", "lifetime" if object_id != self.page_id else "day")
+            end = graph_time(self.now())
+            data.append({"name": name, "period": period, "values": [{"value": known[name], "end_time": end}],
+                         "title": name, "description": name, "id": f"{object_id}/insights/{name}/{period}"})
+        return FakeResponse(json={"data": data})
+
+    # ------------------------------------------------------------------ comments
+    @graph("GET", "/{version}/{object_id}/comments", allowed=("fields", "filter", "order", "limit", "after", "summary", "since"))
+    async def read_comments(self, request: GraphRequest, object_id: str) -> FakeResponse:
+        if object_id not in self.posts and object_id not in self.comments:
+            raise no_object(object_id, "get")
+        if request.params.get("filter", "toplevel") not in ("stream", "toplevel"):
+            raise GraphError(100, "(#100) filter must be one of the following values: toplevel, stream")
+        found = [c for c in self.comments.values() if self._under(c, object_id, request.params.get("filter", "toplevel"))]
+        found.sort(key=lambda c: c["created"], reverse=request.params.get("order") == "reverse_chronological")
+        names = request.field_names() or {"id", "message", "created_time", "from"}
+        data = [self._comment_fields(c, names) for c in found]
+        keep = ("fields", "filter", "order")
+        return FakeResponse(json=self.page(request, data, f"{object_id}/comments", keep=keep))
+
+    def _under(self, comment: dict[str, Any], object_id: str, filter_: str) -> bool:
+        if object_id in self.comments:  # a comment's comments are its replies
+            return comment["parent_id"] == object_id
+        if comment["post_id"] != object_id:
+            return False
+        return filter_ == "stream" or comment["parent_id"] is None
+
+    def _comment_fields(self, comment: dict[str, Any], names: set[str]) -> dict[str, Any]:
+        post_id = comment["post_id"]
+        values: dict[str, Any] = {
+            "id": comment["id"], "message": comment["message"], "from": comment["from"],
+            "created_time": graph_time(comment["created"]),
+            "permalink_url": f"{self.permalink(post_id)}?comment_id={comment['id'].split('_')[-1]}",
+            "like_count": 0, "comment_count": sum(1 for c in self.comments.values() if c["parent_id"] == comment["id"]),
+        }
+        parent = self.comments.get(comment["parent_id"] or "")
+        if parent is not None:
+            values["parent"] = {"id": parent["id"], "message": parent["message"], "from": parent["from"],
+                                "created_time": graph_time(parent["created"])}
+        return {k: v for k, v in values.items() if k in names | {"id"}}
+
+    @graph("POST", "/{version}/{object_id}/comments", allowed=("message", "attachment_url", "attachment_id"), token="page")
+    async def create_comment(self, request: GraphRequest, object_id: str) -> FakeResponse:
+        if not request.params.get("message") and not request.params.get("attachment_url"):
+            raise GraphError(100, "(#100) Missing message or attachment")
+        if object_id in self.posts:
+            post_id, parent = object_id, None
+        elif object_id in self.comments:
+            post_id, parent = self.comments[object_id]["post_id"], object_id
+        else:
+            raise no_object(object_id, "post")
+        comment_id = self.seed_comment(post_id, request.params.get("message", ""), author=(self.page_id, PAGE_NAME), parent_id=parent)
+        return FakeResponse(json={"id": comment_id})
+
+    # ------------------------------------------------------------------ Messenger
+    @graph("GET", "/{version}/{page_id}/conversations", allowed=("platform", "fields", "limit", "after", "folder", "user_id"), token="page")
+    async def read_conversations(self, request: GraphRequest, page_id: str) -> FakeResponse:
+        self._own_page(page_id, "get")
+        if request.params.get("platform", "messenger") != "messenger":
+            raise GraphError(100, "(#100) platform must be one of the following values: instagram, messenger")
+        conversations = sorted(self.conversations.values(), key=lambda c: c["messages"][-1]["created"], reverse=True)
+        data = [self._conversation_fields(request, c) for c in conversations]
+        return FakeResponse(json=self.page(request, data, f"{page_id}/conversations", keep=("platform", "fields")))
+
+    def _conversation_fields(self, request: GraphRequest, conversation: dict[str, Any]) -> dict[str, Any]:
+        latest = conversation["messages"][-1]
+        values: dict[str, Any] = {"id": conversation["id"], "updated_time": graph_time(latest["created"]),
+                                  "snippet": latest["message"][:100], "message_count": len(conversation["messages"])}
+        names = request.field_names() or {"id", "updated_time"}
+        result = {k: v for k, v in values.items() if k in names | {"id"}}
+        nested = request.field("messages")
+        if nested is not None:
+            sub_names = {f.name for f in nested.sub} or {"id", "created_time"}
+            limit = int(nested.modifiers.get("limit", "25"))
+            messages = [self._message_fields(m, sub_names) for m in reversed(conversation["messages"])]
+            result["messages"] = page_of(messages, limit=limit, after=None,
+                                         next_base=self.edge_url(request, f"{conversation['id']}/messages"))
+        return result
+
+    @staticmethod
+    def _message_fields(message: dict[str, Any], names: set[str]) -> dict[str, Any]:
+        values = {"id": message["id"], "message": message["message"], "from": message["from"],
+                  "created_time": graph_time(message["created"])}
+        return {k: v for k, v in values.items() if k in names | {"id"}}
+
+    @graph("GET", "/{version}/{conversation_id}/messages", allowed=("fields", "limit", "after"), token="page")
+    async def read_messages(self, request: GraphRequest, conversation_id: str) -> FakeResponse:
+        conversation = self.conversations.get(conversation_id)
+        if conversation is None:
+            raise no_object(conversation_id, "get")
+        names = request.field_names() or {"id", "created_time"}
+        data = [self._message_fields(m, names) for m in reversed(conversation["messages"])]
+        return FakeResponse(json=self.page(request, data, f"{conversation_id}/messages", keep=("fields",)))
+
+    @graph(
+        "POST",
+        "/{version}/{page_id}/messages",
+        allowed=("recipient", "messaging_type", "message", "tag", "notification_type"),
+        required=("recipient", "messaging_type", "message"),
+        token="page",
+    )
+    async def send_message(self, request: GraphRequest, page_id: str) -> FakeResponse:
+        self._own_page(page_id, "post")
+        if request.params["messaging_type"] not in ("RESPONSE", "UPDATE", "MESSAGE_TAG"):
+            raise GraphError(100, "(#100) Param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG}")
+        recipient, text = _json_param(request, "recipient").get("id"), _json_param(request, "message").get("text")
+        conversation = next((c for c in self.conversations.values() if c["participant"]["id"] == recipient), None)
+        if conversation is None:
+            raise GraphError(100, "(#100) No matching user found", subcode=2018001)
+        if not text:
+            raise GraphError(100, "(#100) Must send either message or state")
+        message_id = f"m_{secrets.token_urlsafe(12)}"
+        conversation["messages"].append({"id": message_id, "message": text, "from": {"id": page_id, "name": PAGE_NAME},
+                                         "created": self.now()})
+        return FakeResponse(json={"recipient_id": recipient, "message_id": message_id})
+
+    # ------------------------------------------------------------------ checks
+    def _own_page(self, page_id: str, method: str) -> None:
+        if page_id != self.page_id:
+            raise no_object(page_id, method)
+
+
+def _bound(raw: str | None) -> float | None:
+    if not raw:
+        return None
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise GraphError(100, f"(#100) since/until must be a unix timestamp, got {raw!r}") from exc
+
+
+def _json_param(request: GraphRequest, name: str) -> dict[str, Any]:
+    try:
+        value = json.loads(request.params[name])
+    except ValueError as exc:
+        raise GraphError(100, f"(#100) param {name} must be a JSON object") from exc
+    if not isinstance(value, dict):
+        raise GraphError(100, f"(#100) param {name} must be a JSON object")
+    return value
