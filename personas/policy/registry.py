@@ -200,10 +200,10 @@ def setting_problems(settings: Mapping[str, RuleSetting]) -> list[tuple[str, str
         try:
             msgspec.convert(setting.params, type=spec.params)
         except msgspec.ValidationError as exc:
-            message = str(exc)
-            reason, _, path = message.partition(" - at `")
-            suffix = path.rstrip("`").removeprefix("$")
-            problems.append((f"{where}.params{suffix}", reason))
+            # the field stays "...params" (the loader can point at that line); the key inside goes in the reason
+            reason, _, path = str(exc).partition(" - at `")
+            inner = path.rstrip("`").removeprefix("$").lstrip(".")
+            problems.append((f"{where}.params", f"{inner}: {reason}" if inner else reason))
     return problems
 
 
