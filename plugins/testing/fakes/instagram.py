@@ -1,0 +1,361 @@
+"""A faithful fake of the Instagram API with Facebook Login (graph.facebook.com, reference §2).
+
+One professional account (IG user) linked to a Facebook Page. Publishing follows the
+container flow: ``POST /{ig-user-id}/media`` creates a container IN_PROGRESS that turns
+FINISHED after ``processing_polls`` reads of its ``status_code`` (or ERROR when told with
+:meth:`FakeInstagram.fail_next_container`), then ``POST /{ig-user-id}/media_publish``
+publishes it against the ``content_publishing_limit`` quota. Comments and replies are seeded
+with :meth:`FakeInstagram.seed_media` and :meth:`FakeInstagram.seed_comment`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from datetime import datetime
+from typing import Any
+
+from core.channels import AccountRef, Credentials
+from plugins.testing.fake import FakeResponse
+from plugins.testing.fakes._meta import GraphError, GraphFake, GraphRequest, graph, graph_time, no_object, page_of
+
+IG_USER_ID = "17841400000000001"
+PAGE_ID = "104857600123456"
+USERNAME = "occitanie"
+CONTAINER_PARAMS = (
+    "image_url", "video_url", "media_type", "caption", "alt_text", "is_carousel_item", "children", "location_id",
+    "user_tags", "product_tags", "collaborators", "share_to_feed", "cover_url", "thumb_offset", "audio_name",
+)
+USER_METRICS = {"reach": 8200, "views": 15400, "accounts_engaged": 610, "total_interactions": 1320, "follower_count": 41}
+MEDIA_METRICS = {"views": 2100, "reach": 1800, "likes": 240, "comments": 12, "shares": 9, "saved": 31, "total_interactions": 292}
+DEPRECATED_METRICS = {"impressions", "plays", "video_views", "clips_replays_count", "ig_reels_aggregated_all_plays_count"}
+STATUS_TEXT = {
+    "IN_PROGRESS": "In Progress: Media is still being processed.",
+    "FINISHED": "Finished: Media has been uploaded and it is ready to be published.",
+    "ERROR": "Error: Media upload has failed with error code 2207026",
+    "EXPIRED": "Expired: The container was not published within 24 hours.",
+    "PUBLISHED": "Published: Media has been published.",
+}
+
+
+class FakeInstagram(GraphFake):
+    key = "instagram"
+    name = "Instagram (simulated)"
+    buc_type = "instagram"
+
+    def __init__(self, *, quota_total: int = 50, processing_polls: int = 1) -> None:
+        self.ig_user_id = IG_USER_ID
+        self.business_id = IG_USER_ID
+        self.quota_total = quota_total
+        self.processing_polls = processing_polls
+        super().__init__()
+
+    def setup(self) -> None:
+        super().setup()
+        self.containers: dict[str, dict[str, Any]] = {}
+        self.media: dict[str, dict[str, Any]] = {}
+        self.comments: dict[str, dict[str, Any]] = {}
+        self.quota_usage = 0
+        self.followers_count = 99_000
+        self.follows_count = 180
+        self._next_container_status: list[str] = []
+
+    # ------------------------------------------------------------------ helpers for tests
+    def make_account(self) -> AccountRef:
+        return AccountRef(
+            external_id=self.ig_user_id,
+            handle=USERNAME,
+            credentials=Credentials(access_token=self.user_token, extra={"page_id": PAGE_ID}),
+        )
+
+    def fail_next_container(self, status: str = "ERROR") -> None:
+        """The next container created ends in ``status`` (ERROR or EXPIRED) instead of FINISHED."""
+        self._next_container_status.append(status)
+
+    def seed_media(self, caption: str, *, created: datetime | None = None, product: str = "FEED") -> str:
+        media_id = self.new_id()
+        self.media[media_id] = {
+            "id": media_id, "caption": caption, "media_type": "IMAGE", "media_product_type": product,
+            "created": created or self.now(), "shortcode": f"C{media_id[-8:]}",
+        }
+        return media_id
+
+    def seed_comment(
+        self, media_id: str, text: str, *, username: str = "camille.m", user_id: str = "17800000000000999",
+        parent_id: str | None = None, created: datetime | None = None,
+    ) -> str:
+        comment_id = self.new_id()
+        self.comments[comment_id] = {
+            "id": comment_id, "media_id": media_id, "text": text, "username": username,
+            "from": {"id": user_id, "username": username}, "parent_id": parent_id, "created": created or self.now(),
+        }
+        return comment_id
+
+    def sign(self, body: bytes) -> str:
+        return "sha256=" + hmac.new(self.app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+    # ------------------------------------------------------------------ containers
+    @graph("POST", "/{version}/{ig_user_id}/media", allowed=CONTAINER_PARAMS)
+    async def create_container(self, request: GraphRequest, ig_user_id: str) -> FakeResponse:
+        self._own_user(ig_user_id, "post")
+        container = self._container_from(request.params)
+        container_id = self.new_id()
+        final = self._next_container_status.pop(0) if self._next_container_status else "FINISHED"
+        self.containers[container_id] = {**container, "id": container_id, "polls_left": self.processing_polls,
+                                         "final": final, "status_code": "IN_PROGRESS", "created": self.now()}
+        return FakeResponse(json={"id": container_id})
+
+    def _container_from(self, params: dict[str, str]) -> dict[str, Any]:
+        media_type = params.get("media_type", "IMAGE")
+        carousel_item = params.get("is_carousel_item") == "true"
+        checks = {
+            "IMAGE": self._image_container,
+            "REELS": self._reel_container,
+            "VIDEO": self._video_item_container,
+            "STORIES": self._story_container,
+            "CAROUSEL": self._carousel_container,
+        }
+        if media_type not in checks:
+            raise GraphError(100, "(#100) media_type must be one of the following values: CAROUSEL, REELS, STORIES, VIDEO")
+        if carousel_item and params.get("caption"):
+            raise GraphError(100, "(#100) The parameter caption is not supported for carousel items")
+        if carousel_item and media_type not in ("IMAGE", "VIDEO"):
+            raise GraphError(100, "(#100) Only images and videos can be carousel items")
+        checks[media_type](params, carousel_item)
+        for url_param in ("image_url", "video_url"):
+            if params.get(url_param) and not params[url_param].startswith("https://"):
+                raise GraphError(9004, "The media could not be fetched from this URI", subcode=2207052)
+        return {"media_type": media_type, "params": dict(params), "carousel_item": carousel_item}
+
+    @staticmethod
+    def _image_container(params: dict[str, str], carousel_item: bool) -> None:
+        if not params.get("image_url"):
+            raise GraphError(100, "(#100) The parameter image_url is required")
+        if params.get("video_url"):
+            raise GraphError(100, "(#100) video_url requires media_type REELS, STORIES or VIDEO")
+
+    @staticmethod
+    def _reel_container(params: dict[str, str], carousel_item: bool) -> None:
+        if not params.get("video_url"):
+            raise GraphError(100, "(#100) The parameter video_url is required")
+        if params.get("image_url") or params.get("alt_text"):
+            raise GraphError(100, "(#100) image_url and alt_text are not supported for REELS")
+
+    @staticmethod
+    def _video_item_container(params: dict[str, str], carousel_item: bool) -> None:
+        # Since 2023 a single feed video is a reel; VIDEO only exists as a carousel child.
+        if not carousel_item:
+            raise GraphError(100, "(#100) media_type VIDEO is only supported for carousel items; use REELS")
+        if not params.get("video_url") or params.get("alt_text"):
+            raise GraphError(100, "(#100) A VIDEO carousel item needs video_url and takes no alt_text")
+
+    @staticmethod
+    def _story_container(params: dict[str, str], carousel_item: bool) -> None:
+        if bool(params.get("image_url")) == bool(params.get("video_url")):
+            raise GraphError(100, "(#100) A story needs exactly one of image_url or video_url")
+        if params.get("caption") or params.get("alt_text"):
+            raise GraphError(100, "(#100) caption and alt_text are not supported for STORIES")
+
+    def _carousel_container(self, params: dict[str, str], carousel_item: bool) -> None:
+        children = [c for c in params.get("children", "").split(",") if c]
+        if not 2 <= len(children) <= 10:
+            raise GraphError(100, "(#100) The carousel needs between 2 and 10 children", subcode=2207027)
+        for child in children:
+            container = self.containers.get(child)
+            if container is None or not container["carousel_item"]:
+                raise GraphError(100, f"(#100) {child} is not a carousel item container of this account")
+            if container["status_code"] != "FINISHED":
+                raise GraphError(9007, "The media is not ready for publishing, please wait for a moment", subcode=2207027)
+        if params.get("image_url") or params.get("video_url") or params.get("alt_text"):
+            raise GraphError(100, "(#100) A CAROUSEL container takes children, not media URLs")
+
+    # ------------------------------------------------------------------ publishing
+    @graph("POST", "/{version}/{ig_user_id}/media_publish", allowed=("creation_id",), required=("creation_id",))
+    async def publish(self, request: GraphRequest, ig_user_id: str) -> FakeResponse:
+        self._own_user(ig_user_id, "post")
+        container = self.containers.get(request.params["creation_id"])
+        if container is None or container["carousel_item"]:
+            raise GraphError(100, "(#100) creation_id is not a publishable container", subcode=2207027)
+        if container["status_code"] != "FINISHED":
+            raise GraphError(9007, "The media is not ready for publishing, please wait for a moment", subcode=2207027)
+        if self.quota_usage >= self.quota_total:
+            raise GraphError(9, "Application request limit reached", subcode=2207042,
+                             user_title="Publishing limit", user_msg="You reached maximum number of posts that is allowed to be published.")
+        self.quota_usage += 1
+        container["status_code"] = "PUBLISHED"
+        media_id = self.new_id()
+        kind = {"REELS": ("VIDEO", "REELS"), "STORIES": ("IMAGE", "STORY"), "CAROUSEL": ("CAROUSEL_ALBUM", "FEED")}
+        media_type, product = kind.get(container["media_type"], ("IMAGE", "FEED"))
+        self.media[media_id] = {"id": media_id, "caption": container["params"].get("caption"), "media_type": media_type,
+                                "media_product_type": product, "created": self.now(), "shortcode": f"C{media_id[-8:]}",
+                                "container": container["id"]}
+        return FakeResponse(json={"id": media_id})
+
+    @graph("GET", "/{version}/{ig_user_id}/content_publishing_limit", allowed=("fields", "since"))
+    async def publishing_limit(self, request: GraphRequest, ig_user_id: str) -> FakeResponse:
+        self._own_user(ig_user_id, "get")
+        names = request.field_names() or {"quota_usage"}
+        entry: dict[str, Any] = {"quota_usage": self.quota_usage}
+        if "config" in names:
+            entry["config"] = {"quota_total": self.quota_total, "quota_duration": 86400}
+        return FakeResponse(json={"data": [entry]})
+
+    # ------------------------------------------------------------------ objects
+    @graph("GET", "/{version}/{object_id}", allowed=("fields",))
+    async def read_object(self, request: GraphRequest, object_id: str) -> FakeResponse:
+        names = request.field_names() or {"id"}
+        if object_id == self.ig_user_id:
+            values: dict[str, Any] = {"id": object_id, "username": USERNAME, "name": "Occitanie",
+                                      "followers_count": self.followers_count, "follows_count": self.follows_count,
+                                      "media_count": len(self.media)}
+        elif object_id in self.containers:
+            values = self._poll(self.containers[object_id])
+        elif object_id in self.media:
+            values = self._media_fields(self.media[object_id])
+        else:
+            raise no_object(object_id, "get")
+        unknown = names - values.keys()
+        if unknown:
+            raise GraphError(100, f"(#100) Tried accessing nonexisting field ({sorted(unknown)[0]})")
+        return FakeResponse(json={k: v for k, v in values.items() if k in names | {"id"}})
+
+    def _poll(self, container: dict[str, Any]) -> dict[str, Any]:
+        if container["status_code"] == "IN_PROGRESS":
+            if container["polls_left"] > 0:
+                container["polls_left"] -= 1
+            else:
+                container["status_code"] = container["final"]
+        status = container["status_code"]
+        return {"id": container["id"], "status_code": status, "status": STATUS_TEXT[status]}
+
+    def _media_fields(self, media: dict[str, Any]) -> dict[str, Any]:
+        values = {"id": media["id"], "caption": media.get("caption"), "media_type": media["media_type"],
+                  "media_product_type": media["media_product_type"], "timestamp": graph_time(media["created"]),
+                  "permalink": f"https://www.instagram.com/p/{media['shortcode']}/", "username": USERNAME,
+                  "comments_count": sum(1 for c in self.comments.values() if c["media_id"] == media["id"])}
+        return {k: v for k, v in values.items() if v is not None}
+
+    @graph("DELETE", "/{version}/{object_id}")
+    async def delete_object(self, request: GraphRequest, object_id: str) -> FakeResponse:
+        if object_id in self.media:
+            del self.media[object_id]
+        elif object_id in self.comments:
+            del self.comments[object_id]
+        else:
+            raise no_object(object_id, "delete")
+        return FakeResponse(json={"success": True})
+
+    @graph("GET", "/{version}/{ig_user_id}/media", allowed=("fields", "since", "until", "limit", "after"))
+    async def list_media(self, request: GraphRequest, ig_user_id: str) -> FakeResponse:
+        return self._list(request, ig_user_id, stories=False)
+
+    @graph("GET", "/{version}/{ig_user_id}/stories", allowed=("fields", "limit", "after"))
+    async def list_stories(self, request: GraphRequest, ig_user_id: str) -> FakeResponse:
+        return self._list(request, ig_user_id, stories=True)
+
+    def _list(self, request: GraphRequest, ig_user_id: str, *, stories: bool) -> FakeResponse:
+        self._own_user(ig_user_id, "get")
+        since, until = request.params.get("since"), request.params.get("until")
+        found = [m for m in self.media.values() if (m["media_product_type"] == "STORY") == stories
+                 and (not since or m["created"].timestamp() >= float(since))
+                 and (not until or m["created"].timestamp() <= float(until))]
+        found.sort(key=lambda m: m["created"], reverse=True)
+        names = request.field_names() or {"id"}
+        data = [{k: v for k, v in self._media_fields(m).items() if k in names | {"id"}} for m in found]
+        edge = "stories" if stories else "media"
+        return FakeResponse(json=self.page(request, data, f"{ig_user_id}/{edge}", keep=("fields", "since", "until")))
+
+    # ------------------------------------------------------------------ comments
+    @graph("GET", "/{version}/{media_id}/comments", allowed=("fields", "limit", "after"))
+    async def list_comments(self, request: GraphRequest, media_id: str) -> FakeResponse:
+        if media_id not in self.media:
+            raise no_object(media_id, "get")
+        top = sorted((c for c in self.comments.values() if c["media_id"] == media_id and not c["parent_id"]),
+                     key=lambda c: c["created"])
+        data = [self._comment_fields(request, c) for c in top]
+        return FakeResponse(json=self.page(request, data, f"{media_id}/comments", keep=("fields",)))
+
+    @graph("GET", "/{version}/{comment_id}/replies", allowed=("fields", "limit", "after"))
+    async def list_replies(self, request: GraphRequest, comment_id: str) -> FakeResponse:
+        if comment_id not in self.comments:
+            raise no_object(comment_id, "get")
+        names = request.field_names() or {"id", "text", "timestamp"}
+        data = [self._plain_comment(c, names) for c in self._replies(comment_id)]
+        return FakeResponse(json=self.page(request, data, f"{comment_id}/replies", keep=("fields",)))
+
+    def _replies(self, comment_id: str) -> list[dict[str, Any]]:
+        return sorted((c for c in self.comments.values() if c["parent_id"] == comment_id), key=lambda c: c["created"])
+
+    def _comment_fields(self, request: GraphRequest, comment: dict[str, Any]) -> dict[str, Any]:
+        result = self._plain_comment(comment, request.field_names() or {"id", "text", "timestamp"})
+        nested = request.field("replies")
+        if nested is not None:
+            sub = {f.name for f in nested.sub} or {"id", "text", "timestamp"}
+            replies = [self._plain_comment(r, sub) for r in self._replies(comment["id"])]
+            limit = int(nested.modifiers.get("limit", "25"))
+            if replies:
+                result["replies"] = page_of(replies, limit=limit, after=None,
+                                            next_base=self.edge_url(request, f"{comment['id']}/replies"))
+        return result
+
+    @staticmethod
+    def _plain_comment(comment: dict[str, Any], names: set[str]) -> dict[str, Any]:
+        values = {"id": comment["id"], "text": comment["text"], "timestamp": graph_time(comment["created"]),
+                  "username": comment["username"], "from": comment["from"], "parent_id": comment["parent_id"],
+                  "like_count": 0, "media": {"id": comment["media_id"]}}
+        return {k: v for k, v in values.items() if k in names | {"id"} and v is not None}
+
+    @graph("POST", "/{version}/{comment_id}/replies", allowed=("message",), required=("message",))
+    async def create_reply(self, request: GraphRequest, comment_id: str) -> FakeResponse:
+        comment = self.comments.get(comment_id)
+        if comment is None:
+            raise no_object(comment_id, "post")
+        if comment["parent_id"]:
+            raise GraphError(100, "(#100) Replies can only be made to top-level comments")
+        reply_id = self.seed_comment(comment["media_id"], request.params["message"], username=USERNAME,
+                                     user_id=self.ig_user_id, parent_id=comment_id)
+        return FakeResponse(json={"id": reply_id})
+
+    @graph("POST", "/{version}/{media_id}/comments", allowed=("message",), required=("message",))
+    async def create_comment(self, request: GraphRequest, media_id: str) -> FakeResponse:
+        if media_id not in self.media:
+            raise no_object(media_id, "post")
+        comment_id = self.seed_comment(media_id, request.params["message"], username=USERNAME, user_id=self.ig_user_id)
+        return FakeResponse(json={"id": comment_id})
+
+    # ------------------------------------------------------------------ insights
+    @graph("GET", "/{version}/{object_id}/insights", allowed=("metric", "period", "metric_type", "since", "until", "breakdown", "timeframe"), required=("metric",))
+    async def insights(self, request: GraphRequest, object_id: str) -> FakeResponse:
+        if object_id == self.ig_user_id:
+            known, period = USER_METRICS, request.params.get("period")
+            if not period:
+                raise GraphError(100, "(#100) The parameter period is required")
+        elif object_id in self.media:
+            known, period = MEDIA_METRICS, "lifetime"
+        else:
+            raise no_object(object_id, "get")
+        total = request.params.get("metric_type") == "total_value"
+        data = []
+        for name in request.params["metric"].split(","):
+            if name in DEPRECATED_METRICS or name not in known:
+                raise GraphError(100, f"(#100) metric[0] must be one of the following values: {', '.join(known)}")
+            entry: dict[str, Any] = {"name": name, "period": period, "title": name, "description": name,
+                                     "id": f"{object_id}/insights/{name}/{period}"}
+            if total:
+                entry["total_value"] = {"value": known[name]}
+            else:
+                entry["values"] = [{"value": known[name], "end_time": graph_time(self.now())}]
+            data.append(entry)
+        return FakeResponse(json={"data": data})
+
+    # ------------------------------------------------------------------ account discovery
+    @graph("GET", "/{version}/me/accounts", allowed=("fields", "limit", "after"), token="user")
+    async def my_pages(self, request: GraphRequest) -> FakeResponse:
+        names = request.field_names() or {"id", "name"}
+        page = {"id": PAGE_ID, "name": "Région Occitanie", "instagram_business_account": {"id": self.ig_user_id}}
+        data = [{k: v for k, v in page.items() if k in names | {"id"}}]
+        return FakeResponse(json=self.page(request, data, "me/accounts", keep=("fields",)))
+
+    def _own_user(self, ig_user_id: str, method: str) -> None:
+        if ig_user_id != self.ig_user_id:
+            raise no_object(ig_user_id, method)
