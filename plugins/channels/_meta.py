@@ -12,7 +12,6 @@ import binascii
 import hashlib
 import hmac
 import json
-import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -147,7 +146,9 @@ class Graph:
         if response.status_code >= 400 or (isinstance(body, dict) and "error" in body):
             raise graph_error(self.channel, response.status_code, body, response.headers)
         if not isinstance(body, dict):
-            raise Transient(f"{self.channel}: unreadable answer to {call.method} {call.path}", status=response.status_code)
+            raise Transient(
+                f"{self.channel}: unreadable answer to {call.method} {call.path}", status=response.status_code
+            )
         return body
 
     async def _request(self, call: GraphCall, headers: dict[str, str]) -> httpx.Response:
@@ -158,7 +159,9 @@ class Graph:
         upload = call.upload
         with Path(upload.path).open("rb") as handle:
             files = {upload.field: (Path(upload.path).name, handle, upload.content_type)}
-            return await self.http.request(call.method, url, params=params, data=call.form, files=files, headers=headers)
+            return await self.http.request(
+                call.method, url, params=params, data=call.form, files=files, headers=headers
+            )
 
     def _report_usage(self, response: httpx.Response, account_id: str | None) -> None:
         for report in usage_reports(self.channel, response.headers, account_id):
@@ -314,6 +317,11 @@ def next_after(body: Mapping[str, Any]) -> str | None:
     return values[-1] if values else None
 
 
+def as_dict(value: Any) -> dict[str, Any]:
+    """``value`` when Graph gave an object there, else an empty one (absent or null field)."""
+    return value if isinstance(value, dict) else {}
+
+
 def data_of(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     data = body.get("data")
     return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
@@ -399,7 +407,9 @@ def authorization_request(settings: ChannelSettings, *, state: str, scopes: Sequ
         "response_type": "code",
         "scope": ",".join(scopes),  # Facebook Login takes comma-separated scopes
     }
-    return AuthorizationRequest(url=f"{base}/{graph_version(settings)}/dialog/oauth?{urlencode(query)}", state=query["state"])
+    return AuthorizationRequest(
+        url=f"{base}/{graph_version(settings)}/dialog/oauth?{urlencode(query)}", state=query["state"]
+    )
 
 
 def code_exchange_call(settings: ChannelSettings, code: str) -> GraphCall:

@@ -17,6 +17,7 @@ import httpx
 from core.channels import (
     AccountMetrics,
     AccountRef,
+    AuthorizationRequest,
     Capabilities,
     ChannelPlugin,
     ChannelSettings,
@@ -42,7 +43,6 @@ from core.channels import (
     WebhookChallenge,
     WebhookRequest,
 )
-from core.channels import AuthorizationRequest
 from plugins.channels import _meta
 from plugins.channels._meta import Fetch, Graph, GraphCall, Upload
 
@@ -470,7 +470,7 @@ def _conversations(page: str, size: str, body: dict[str, Any]) -> tuple[list[Rem
     follow: list[Fetch] = []
     for conversation in _meta.data_of(body):
         conversation_id = str(conversation["id"])
-        nested = conversation.get("messages") if isinstance(conversation.get("messages"), dict) else {}
+        nested = _meta.as_dict(conversation.get("messages"))
         items.extend(_messages(page, conversation_id, nested))
         after = _meta.next_after(nested)
         if after:  # the rest of a long conversation comes from its own messages edge

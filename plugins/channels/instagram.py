@@ -61,21 +61,41 @@ _JPEG = frozenset({"image/jpeg"})
 _VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
 # Feed images: JPEG ≤ 8 MiB, 4:5 (portrait) to 1.91:1 (landscape) — error 36003 otherwise.
 _FEED_IMAGE = MediaRules(
-    kind=MediaKind.IMAGE, max_count=10, max_bytes=8 * MIB, content_types=_JPEG, min_aspect_ratio=0.8, max_aspect_ratio=1.91
+    kind=MediaKind.IMAGE,
+    max_count=10,
+    max_bytes=8 * MIB,
+    content_types=_JPEG,
+    min_aspect_ratio=0.8,
+    max_aspect_ratio=1.91,
 )
 # Reels: 3 s – 15 min; 300 MB is the older documented cap (newer text says 1 GB): the
 # stricter value never lets through what Meta might refuse.
 _REEL_VIDEO = MediaRules(
-    kind=MediaKind.VIDEO, max_count=1, max_bytes=300 * MIB, content_types=_VIDEO_TYPES, min_duration_s=3, max_duration_s=900
+    kind=MediaKind.VIDEO,
+    max_count=1,
+    max_bytes=300 * MIB,
+    content_types=_VIDEO_TYPES,
+    min_duration_s=3,
+    max_duration_s=900,
 )
 # Carousel videos follow the feed-video limits (3–60 s).
 _CAROUSEL_VIDEO = MediaRules(
-    kind=MediaKind.VIDEO, max_count=10, max_bytes=300 * MIB, content_types=_VIDEO_TYPES, min_duration_s=3, max_duration_s=60
+    kind=MediaKind.VIDEO,
+    max_count=10,
+    max_bytes=300 * MIB,
+    content_types=_VIDEO_TYPES,
+    min_duration_s=3,
+    max_duration_s=60,
 )
 # Stories: 9:16 is expected, so no feed aspect-ratio bounds; videos 3–60 s, ≤ 100 MB.
 _STORY_IMAGE = MediaRules(kind=MediaKind.IMAGE, max_count=1, max_bytes=8 * MIB, content_types=_JPEG)
 _STORY_VIDEO = MediaRules(
-    kind=MediaKind.VIDEO, max_count=1, max_bytes=100 * MIB, content_types=_VIDEO_TYPES, min_duration_s=3, max_duration_s=60
+    kind=MediaKind.VIDEO,
+    max_count=1,
+    max_bytes=100 * MIB,
+    content_types=_VIDEO_TYPES,
+    min_duration_s=3,
+    max_duration_s=60,
 )
 
 DEFAULT_SCOPES = (
@@ -107,7 +127,9 @@ class InstagramPlugin(ChannelPlugin):
             FormatRules(format=Format.CAROUSEL, media=(_FEED_IMAGE, _CAROUSEL_VIDEO), min_media=2, max_media=10),
             FormatRules(format=Format.REEL, media=(_REEL_VIDEO,), min_media=1, max_media=1),
             # Stories carry no caption: the API has none for them.
-            FormatRules(format=Format.STORY, media=(_STORY_IMAGE, _STORY_VIDEO), min_media=1, max_media=1, text_allowed=False),
+            FormatRules(
+                format=Format.STORY, media=(_STORY_IMAGE, _STORY_VIDEO), min_media=1, max_media=1, text_allowed=False
+            ),
         ),
         features=frozenset(
             {Feature.PUBLISH, Feature.REPLY, Feature.INBOX, Feature.METRICS, Feature.OAUTH, Feature.RECONCILE}
@@ -123,7 +145,11 @@ class InstagramPlugin(ChannelPlugin):
     ) -> None:
         super().__init__(settings, http=http, usage=usage)
         self.graph = Graph(
-            channel=self.key, http=self.http, base_url=self.base_url, version=_meta.graph_version(settings), usage=self.usage
+            channel=self.key,
+            http=self.http,
+            base_url=self.base_url,
+            version=_meta.graph_version(settings),
+            usage=self.usage,
         )
         self.poll_interval = _meta.float_setting(settings, "poll_interval", 3.0)
         self.poll_attempts = _meta.int_setting(settings, "poll_attempts", 40)
@@ -140,8 +166,14 @@ class InstagramPlugin(ChannelPlugin):
     async def prepare_publish(self, account: AccountRef, draft: Draft) -> tuple[PreparedRequest, ...]:
         ig = account.external_id
         items = _media_with_urls(draft)
-        calls = [GraphCall("GET", f"/{ig}/content_publishing_limit", params={"fields": "quota_usage,config"},
-                           note="check the 24 h publishing quota")]
+        calls = [
+            GraphCall(
+                "GET",
+                f"/{ig}/content_publishing_limit",
+                params={"fields": "quota_usage,config"},
+                note="check the 24 h publishing quota",
+            )
+        ]
         if _is_carousel(draft):
             placeholders = [f"{{child-{i}-id}}" for i in range(1, len(items) + 1)]
             for item, placeholder in zip(items, placeholders, strict=True):
@@ -163,10 +195,14 @@ class InstagramPlugin(ChannelPlugin):
             container = await self._container(account, _single_call(account.external_id, draft, items[0]))
         body = await self._send(account, _publish_call(account.external_id, container))
         media_id = str(body["id"])
-        return PublishResult(remote_id=media_id, url=await self._permalink(account, media_id), published_at=datetime.now(UTC))
+        return PublishResult(
+            remote_id=media_id, url=await self._permalink(account, media_id), published_at=datetime.now(UTC)
+        )
 
     async def _check_quota(self, account: AccountRef) -> None:
-        call = GraphCall("GET", f"/{account.external_id}/content_publishing_limit", params={"fields": "quota_usage,config"})
+        call = GraphCall(
+            "GET", f"/{account.external_id}/content_publishing_limit", params={"fields": "quota_usage,config"}
+        )
         entries = _meta.data_of(await self._send(account, call))
         if not entries:
             return
@@ -190,7 +226,9 @@ class InstagramPlugin(ChannelPlugin):
                 return container_id
             if status in TERMINAL_FAILURES:
                 detail = str(body.get("status") or status)
-                raise Rejected(f"instagram: container {container_id} {status}: {detail}", code=status, network_message=detail)
+                raise Rejected(
+                    f"instagram: container {container_id} {status}: {detail}", code=status, network_message=detail
+                )
             if attempt + 1 < self.poll_attempts:
                 await asyncio.sleep(self.poll_interval)
         # Nothing was published: an unpublished container simply expires, so a retry is safe.
@@ -242,7 +280,12 @@ class InstagramPlugin(ChannelPlugin):
             "replies": lambda fetch, body: (_replies(account, fetch.ctx["media"], _meta.data_of(body)), []),
         }
         return await _meta.walk_inbox(
-            self.graph, token=account.credentials.access_token, account_id=ig, cursor=cursor, start=start, handlers=handlers
+            self.graph,
+            token=account.credentials.access_token,
+            account_id=ig,
+            cursor=cursor,
+            start=start,
+            handlers=handlers,
         )
 
     def _on_media(self, fetch: Fetch, body: dict[str, Any]) -> tuple[list[RemoteItem], list[Fetch]]:
@@ -312,13 +355,19 @@ class InstagramPlugin(ChannelPlugin):
         params = {"fields": "id,name,instagram_business_account"}
         pages = _meta.data_of(await self.graph.send(GraphCall("GET", "/me/accounts", params=params), token=token))
         linked = [
-            {"page_id": str(p["id"]), "page_name": str(p.get("name", "")), "ig_user_id": str(p["instagram_business_account"]["id"])}
+            {
+                "page_id": str(p["id"]),
+                "page_name": str(p.get("name", "")),
+                "ig_user_id": str(p["instagram_business_account"]["id"]),
+            }
             for p in pages
             if isinstance(p.get("instagram_business_account"), dict)
         ]
         if not linked:
-            raise Rejected("instagram: no professional account linked to the person's Pages",
-                           network_message="No Instagram professional account found")
+            raise Rejected(
+                "instagram: no professional account linked to the person's Pages",
+                network_message="No Instagram professional account found",
+            )
         extra = {"ig_user_id": linked[0]["ig_user_id"], "page_id": linked[0]["page_id"], "accounts": json.dumps(linked)}
         return TokenSet(access_token=token, refresh_token=token, expires_at=_meta.expires_at(user), extra=extra)
 
@@ -327,7 +376,9 @@ class InstagramPlugin(ChannelPlugin):
         token = credentials.refresh_token or credentials.access_token
         user = await self.graph.send(_meta.long_lived_call(self.settings, token), token=None)
         fresh = str(user["access_token"])
-        return TokenSet(access_token=fresh, refresh_token=fresh, expires_at=_meta.expires_at(user), extra=dict(credentials.extra))
+        return TokenSet(
+            access_token=fresh, refresh_token=fresh, expires_at=_meta.expires_at(user), extra=dict(credentials.extra)
+        )
 
     # ------------------------------------------------------------------ plumbing
     async def _send(self, account: AccountRef, call: GraphCall) -> dict[str, Any]:
@@ -340,7 +391,9 @@ class InstagramPlugin(ChannelPlugin):
 def _configured_capabilities(settings: ChannelSettings, delete_enabled: bool) -> Capabilities:
     caps = InstagramPlugin.capabilities
     if settings.extra.get("max_hashtags"):
-        caps = msgspec.structs.replace(caps, text=msgspec.structs.replace(caps.text, max_hashtags=int(settings.extra["max_hashtags"])))
+        caps = msgspec.structs.replace(
+            caps, text=msgspec.structs.replace(caps.text, max_hashtags=int(settings.extra["max_hashtags"]))
+        )
     if delete_enabled:
         caps = msgspec.structs.replace(caps, features=caps.features | {Feature.DELETE})
     return caps
@@ -351,8 +404,11 @@ def _configured_capabilities(settings: ChannelSettings, delete_enabled: bool) ->
 
 def _media_with_urls(draft: Draft) -> list[MediaItem]:
     if not draft.media:
-        raise Rejected("instagram: every post needs an image or a video; Instagram has no text-only post",
-                       code="media_missing", network_message="Instagram needs at least one image or video")
+        raise Rejected(
+            "instagram: every post needs an image or a video; Instagram has no text-only post",
+            code="media_missing",
+            network_message="Instagram needs at least one image or video",
+        )
     for index, item in enumerate(draft.media, start=1):
         if not item.url:
             raise Rejected(
@@ -380,7 +436,10 @@ def _media_params(item: MediaItem, *, video_type: str) -> dict[str, str]:
 
 def _single_call(ig: str, draft: Draft, item: MediaItem) -> GraphCall:
     if draft.format is Format.STORY:
-        form = {"media_type": "STORIES", **({"image_url": str(item.url)} if item.kind is not MediaKind.VIDEO else {"video_url": str(item.url)})}
+        form = {
+            "media_type": "STORIES",
+            **({"image_url": str(item.url)} if item.kind is not MediaKind.VIDEO else {"video_url": str(item.url)}),
+        }
         return GraphCall("POST", f"/{ig}/media", form=form, note="create the story container")
     # Since July 2023 a single feed video is published as a reel.
     form = _media_params(item, video_type="REELS")
@@ -417,7 +476,7 @@ def _noted(call: GraphCall, note: str) -> GraphCall:
 
 
 def _comment_item(account: AccountRef, media_id: str, raw: dict[str, Any]) -> RemoteItem | None:
-    author = raw.get("from") if isinstance(raw.get("from"), dict) else {}
+    author = _meta.as_dict(raw.get("from"))
     author_id = str(author.get("id", ""))
     username = str(raw.get("username") or author.get("username") or "")
     if author_id == account.external_id or username == account.handle:
@@ -439,19 +498,33 @@ def _replies(account: AccountRef, media_id: str, raws: list[dict[str, Any]]) -> 
     return [item for raw in raws if (item := _comment_item(account, media_id, raw)) is not None]
 
 
-def _comments(account: AccountRef, media_id: str, size: str, body: dict[str, Any]) -> tuple[list[RemoteItem], list[Fetch]]:
+def _comments(
+    account: AccountRef, media_id: str, size: str, body: dict[str, Any]
+) -> tuple[list[RemoteItem], list[Fetch]]:
     items: list[RemoteItem] = []
     follow: list[Fetch] = []
     for raw in _meta.data_of(body):
         item = _comment_item(account, media_id, raw)
         if item is not None:
             items.append(item)
-        nested = raw.get("replies") if isinstance(raw.get("replies"), dict) else {}
+        nested = _meta.as_dict(raw.get("replies"))
         # Nested replies come without parent_id unless asked; the parent is this comment.
-        items.extend(_replies(account, media_id, [{**r, "parent_id": r.get("parent_id") or raw["id"]} for r in _meta.data_of(nested)]))
+        items.extend(
+            _replies(
+                account, media_id, [{**r, "parent_id": r.get("parent_id") or raw["id"]} for r in _meta.data_of(nested)]
+            )
+        )
         after = _meta.next_after(nested)
         if after:  # more replies than the nested page: read the comment's replies edge
-            follow.append(Fetch("replies", f"/{raw['id']}/replies", {"fields": COMMENT_FIELDS, "limit": size}, after, ctx={"media": media_id}))
+            follow.append(
+                Fetch(
+                    "replies",
+                    f"/{raw['id']}/replies",
+                    {"fields": COMMENT_FIELDS, "limit": size},
+                    after,
+                    ctx={"media": media_id},
+                )
+            )
     return items, follow
 
 

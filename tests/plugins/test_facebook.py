@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -13,6 +14,7 @@ import pytest
 from core.channels import (
     AccountRef,
     ChannelSettings,
+    Credentials,
     CredentialsExpired,
     Draft,
     Format,
@@ -27,7 +29,7 @@ from core.channels import (
     WebhookRequest,
 )
 from plugins.channels.facebook import FacebookPlugin
-from plugins.testing import serve_in_thread
+from plugins.testing import ReceivedRequest, serve_in_thread
 from plugins.testing.fakes.facebook import PAGE_ID, PAGE_TOKEN, FakeFacebook
 
 pytestmark = pytest.mark.anyio
@@ -74,7 +76,9 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture
-async def plugin(served: tuple[FakeFacebook, str], fake: FakeFacebook, recorder: Recorder) -> AsyncIterator[FacebookPlugin]:
+async def plugin(
+    served: tuple[FakeFacebook, str], fake: FakeFacebook, recorder: Recorder
+) -> AsyncIterator[FacebookPlugin]:
     client = httpx.AsyncClient(timeout=httpx.Timeout(1.0))
     plugin = FacebookPlugin(settings_for(served[1]), http=client, usage=recorder)
     yield plugin
@@ -86,7 +90,7 @@ def account(fake: FakeFacebook) -> AccountRef:
     return fake.make_account()
 
 
-def only(fake: FakeFacebook, method: str, path: str):  # type: ignore[no-untyped-def]
+def only(fake: FakeFacebook, method: str, path: str) -> ReceivedRequest:
     found = fake.requests_to(method, path)
     assert len(found) == 1, [(r.method, r.path) for r in fake.received]
     return found[0]
@@ -134,7 +138,8 @@ async def test_publish_multi_photo_uses_unpublished_photos_and_attached_media(
     plugin: FacebookPlugin, fake: FakeFacebook, account: AccountRef
 ) -> None:
     images = tuple(
-        MediaItem(kind=MediaKind.IMAGE, content_type="image/jpeg", url=f"https://cdn.example.org/{n}.jpg") for n in (1, 2)
+        MediaItem(kind=MediaKind.IMAGE, content_type="image/jpeg", url=f"https://cdn.example.org/{n}.jpg")
+        for n in (1, 2)
     )
     result = await plugin.publish(account, Draft(text="Deux vues", format=Format.PHOTO, media=images))
 
@@ -154,8 +159,8 @@ async def test_publish_multi_photo_uses_unpublished_photos_and_attached_media(
 
 
 async def test_publish_photo_from_a_local_file_is_a_multipart_upload(
-    plugin: FacebookPlugin, fake: FakeFacebook, account: AccountRef, tmp_path
-) -> None:  # type: ignore[no-untyped-def]
+    plugin: FacebookPlugin, fake: FakeFacebook, account: AccountRef, tmp_path: Path
+) -> None:
     path = tmp_path / "carcassonne.jpg"
     path.write_bytes(b"\xff\xd8\xff\xe0fake-jpeg")
     image = MediaItem(kind=MediaKind.IMAGE, content_type="image/jpeg", path=str(path))
@@ -186,7 +191,10 @@ async def test_publish_video_by_url(plugin: FacebookPlugin, fake: FakeFacebook, 
 async def test_prepare_publish_builds_the_requests_without_sending_them(
     plugin: FacebookPlugin, fake: FakeFacebook, account: AccountRef
 ) -> None:
-    images = tuple(MediaItem(kind=MediaKind.IMAGE, content_type="image/jpeg", url=f"https://cdn.example.org/{n}.jpg") for n in (1, 2))
+    images = tuple(
+        MediaItem(kind=MediaKind.IMAGE, content_type="image/jpeg", url=f"https://cdn.example.org/{n}.jpg")
+        for n in (1, 2)
+    )
     prepared = await plugin.prepare_publish(account, Draft(text="Deux vues", format=Format.PHOTO, media=images))
 
     assert fake.received == []
@@ -227,13 +235,18 @@ async def test_delete(plugin: FacebookPlugin, fake: FakeFacebook, account: Accou
 # --------------------------------------------------------------------------- reconcile
 
 
-async def test_reconcile_finds_the_post_in_the_window(plugin: FacebookPlugin, fake: FakeFacebook, account: AccountRef) -> None:
+async def test_reconcile_finds_the_post_in_the_window(
+    plugin: FacebookPlugin, fake: FakeFacebook, account: AccountRef
+) -> None:
     fake.seed_post("Autre chose")
     post_id = fake.seed_post("Le texte envoyé  avant la panne")
     now = datetime.now(UTC)
 
     found = await plugin.reconcile(
-        account, Draft(text="Le texte envoyé avant la panne"), not_before=now - timedelta(minutes=5), not_after=now + timedelta(minutes=1)
+        account,
+        Draft(text="Le texte envoyé avant la panne"),
+        not_before=now - timedelta(minutes=5),
+        not_after=now + timedelta(minutes=1),
     )
 
     assert found is not None and found.remote_id == post_id
@@ -244,11 +257,15 @@ async def test_reconcile_finds_the_post_in_the_window(plugin: FacebookPlugin, fa
     assert int(request.q("until") or 0) == int((now + timedelta(minutes=1)).timestamp())
 
 
-async def test_reconcile_not_found_outside_the_window(plugin: FacebookPlugin, fake: FakeFacebook, account: AccountRef) -> None:
+async def test_reconcile_not_found_outside_the_window(
+    plugin: FacebookPlugin, fake: FakeFacebook, account: AccountRef
+) -> None:
     fake.seed_post("Le texte envoyé", created=datetime.now(UTC) - timedelta(days=2))
     now = datetime.now(UTC)
 
-    found = await plugin.reconcile(account, Draft(text="Le texte envoyé"), not_before=now - timedelta(hours=1), not_after=now)
+    found = await plugin.reconcile(
+        account, Draft(text="Le texte envoyé"), not_before=now - timedelta(hours=1), not_after=now
+    )
 
     assert found is None
 
@@ -265,7 +282,9 @@ async def test_inbox_walks_comments_and_messages_across_pages(
     fake.seed_comment(post, "Quand ?", created=start + timedelta(minutes=1))
     fake.seed_comment(post, "Merci", created=start + timedelta(minutes=2))
     reply = fake.seed_comment(post, "Moi aussi", parent_id=first, created=start + timedelta(minutes=3))
-    fake.seed_comment(post, "Réponse de la Région", author=(PAGE_ID, "Région"), parent_id=first, created=start + timedelta(minutes=4))
+    fake.seed_comment(
+        post, "Réponse de la Région", author=(PAGE_ID, "Région"), parent_id=first, created=start + timedelta(minutes=4)
+    )
     fake.seed_conversation("7100000000000001", "Léa", ["Bonjour", "Une question", "sur les bus", "merci"])
     fake.seed_conversation("7100000000000002", "Paul", ["Salut"])
 
@@ -298,13 +317,19 @@ async def test_inbox_walks_comments_and_messages_across_pages(
     assert tails and all(r.q("after") for r in tails)
 
 
-async def test_reply_to_a_comment_and_to_a_reply(plugin: FacebookPlugin, fake: FakeFacebook, account: AccountRef) -> None:
+async def test_reply_to_a_comment_and_to_a_reply(
+    plugin: FacebookPlugin, fake: FakeFacebook, account: AccountRef
+) -> None:
     post = fake.seed_post("Post")
     comment = fake.seed_comment(post, "Question ?")
     reply = fake.seed_comment(post, "Précision", parent_id=comment)
     now = datetime.now(UTC)
-    item = RemoteItem(remote_id=comment, kind=InboxKind.COMMENT, text="Question ?", author_id="1", created_at=now, thread_id=post)
-    nested = RemoteItem(remote_id=reply, kind=InboxKind.REPLY, text="Précision", author_id="1", created_at=now, parent_id=comment)
+    item = RemoteItem(
+        remote_id=comment, kind=InboxKind.COMMENT, text="Question ?", author_id="1", created_at=now, thread_id=post
+    )
+    nested = RemoteItem(
+        remote_id=reply, kind=InboxKind.REPLY, text="Précision", author_id="1", created_at=now, parent_id=comment
+    )
 
     first = await plugin.reply(account, item, Draft(text="Réponse"))
     second = await plugin.reply(account, nested, Draft(text="Encore"))
@@ -318,8 +343,12 @@ async def test_reply_to_a_comment_and_to_a_reply(plugin: FacebookPlugin, fake: F
 async def test_reply_to_a_private_message(plugin: FacebookPlugin, fake: FakeFacebook, account: AccountRef) -> None:
     conversation = fake.seed_conversation("7100000000000001", "Léa", ["Bonjour"])
     item = RemoteItem(
-        remote_id="m_1", kind=InboxKind.MESSAGE, text="Bonjour", author_id="7100000000000001",
-        created_at=datetime.now(UTC), thread_id="7100000000000001",
+        remote_id="m_1",
+        kind=InboxKind.MESSAGE,
+        text="Bonjour",
+        author_id="7100000000000001",
+        created_at=datetime.now(UTC),
+        thread_id="7100000000000001",
     )
 
     result = await plugin.reply(account, item, Draft(text="Bonjour Léa"))
@@ -350,9 +379,13 @@ async def test_account_and_post_metrics(plugin: FacebookPlugin, fake: FakeFacebo
     assert post_metrics.extra == {"post_clicks": 87.0}
 
 
-async def test_deprecated_metric_is_rejected(served: tuple[FakeFacebook, str], fake: FakeFacebook, account: AccountRef) -> None:
+async def test_deprecated_metric_is_rejected(
+    served: tuple[FakeFacebook, str], fake: FakeFacebook, account: AccountRef
+) -> None:
     settings = settings_for(served[1])
-    settings = ChannelSettings(base_url=settings.base_url, extra={**settings.extra, "page_insights_metrics": "page_fans"})
+    settings = ChannelSettings(
+        base_url=settings.base_url, extra={**settings.extra, "page_insights_metrics": "page_fans"}
+    )
     plugin = FacebookPlugin(settings)
     try:
         with pytest.raises(Rejected, match="valid insights metric"):
@@ -386,7 +419,10 @@ async def test_exchange_code_then_refresh(plugin: FacebookPlugin, fake: FakeFace
     exchange, long_lived = fake.requests_to("GET", r"^/v23\.0/oauth/access_token$")
     assert exchange.q("code") == code and exchange.q("client_secret") == FakeFacebook.app_secret
     assert exchange.q("redirect_uri") == "https://portevoix.example/oauth/facebook/callback"
-    assert long_lived.q("grant_type") == "fb_exchange_token" and long_lived.q("fb_exchange_token", ) != FakeFacebook.user_token
+    assert (
+        long_lived.q("grant_type") == "fb_exchange_token"
+        and long_lived.q("fb_exchange_token") != FakeFacebook.user_token
+    )
     accounts = only(fake, "GET", r"^/v23\.0/me/accounts$")
     assert accounts.headers["authorization"] == f"Bearer {FakeFacebook.user_token}"
     assert tokens.access_token == PAGE_TOKEN and tokens.refresh_token == FakeFacebook.user_token
@@ -399,21 +435,29 @@ async def test_exchange_code_then_refresh(plugin: FacebookPlugin, fake: FakeFace
     fake.reset()
     refreshed = await plugin.refresh(fake.make_account().credentials)
     [exchange] = fake.requests_to("GET", r"^/v23\.0/oauth/access_token$")
-    assert exchange.q("grant_type") == "fb_exchange_token" and exchange.q("fb_exchange_token") == FakeFacebook.user_token
+    assert (
+        exchange.q("grant_type") == "fb_exchange_token" and exchange.q("fb_exchange_token") == FakeFacebook.user_token
+    )
     assert refreshed.access_token == PAGE_TOKEN and refreshed.extra["page_id"] == PAGE_ID
 
 
 # --------------------------------------------------------------------------- webhooks
 
 
-def webhook(method: str, body: bytes = b"", headers: dict[str, str] | None = None, **query: str) -> WebhookRequest:
-    return WebhookRequest(method=method, headers=headers or {}, query=query, body=body)
+def webhook(
+    method: str, body: bytes = b"", headers: dict[str, str] | None = None, query: dict[str, str] | None = None
+) -> WebhookRequest:
+    return WebhookRequest(method=method, headers=headers or {}, query=query or {}, body=body)
 
 
 def test_webhook_challenge(served: tuple[FakeFacebook, str]) -> None:
     plugin = FacebookPlugin(settings_for(served[1]))
-    ok = plugin.webhook_challenge(webhook("GET", **{"hub.mode": "subscribe", "hub.verify_token": "verify-me", "hub.challenge": "1158201444"}))
-    bad = plugin.webhook_challenge(webhook("GET", **{"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"}))
+    ok = plugin.webhook_challenge(
+        webhook("GET", query={"hub.mode": "subscribe", "hub.verify_token": "verify-me", "hub.challenge": "1158201444"})
+    )
+    bad = plugin.webhook_challenge(
+        webhook("GET", query={"hub.mode": "subscribe", "hub.verify_token": "nope", "hub.challenge": "1"})
+    )
 
     assert ok is not None and (ok.status, ok.body) == (200, "1158201444")
     assert bad is not None and bad.status == 403
@@ -430,23 +474,47 @@ def test_webhook_signature_and_parsing(served: tuple[FakeFacebook, str]) -> None
                 "id": PAGE_ID,
                 "time": 1752000000,
                 "changes": [
-                    {"field": "feed", "value": {
-                        "item": "comment", "verb": "add", "comment_id": "111_222", "post_id": f"{PAGE_ID}_111",
-                        "parent_id": f"{PAGE_ID}_111", "created_time": 1752000000, "from": {"id": "42", "name": "Zoé"},
-                        "message": "Génial ! äöå",
-                    }},
-                    {"field": "feed", "value": {
-                        "item": "comment", "verb": "add", "comment_id": "111_333", "post_id": f"{PAGE_ID}_111",
-                        "parent_id": "111_222", "created_time": 1752000060, "from": {"id": "43", "name": "Tom"},
-                        "message": "+1",
-                    }},
+                    {
+                        "field": "feed",
+                        "value": {
+                            "item": "comment",
+                            "verb": "add",
+                            "comment_id": "111_222",
+                            "post_id": f"{PAGE_ID}_111",
+                            "parent_id": f"{PAGE_ID}_111",
+                            "created_time": 1752000000,
+                            "from": {"id": "42", "name": "Zoé"},
+                            "message": "Génial ! äöå",
+                        },
+                    },
+                    {
+                        "field": "feed",
+                        "value": {
+                            "item": "comment",
+                            "verb": "add",
+                            "comment_id": "111_333",
+                            "post_id": f"{PAGE_ID}_111",
+                            "parent_id": "111_222",
+                            "created_time": 1752000060,
+                            "from": {"id": "43", "name": "Tom"},
+                            "message": "+1",
+                        },
+                    },
                     {"field": "feed", "value": {"item": "reaction", "verb": "add", "reaction_type": "love"}},
                 ],
                 "messaging": [
-                    {"sender": {"id": "7100"}, "recipient": {"id": PAGE_ID}, "timestamp": 1752000000123,
-                     "message": {"mid": "m_abc", "text": "Bonjour"}},
-                    {"sender": {"id": PAGE_ID}, "recipient": {"id": "7100"}, "timestamp": 1752000000456,
-                     "message": {"mid": "m_echo", "text": "Bonjour !", "is_echo": True, "app_id": 1}},
+                    {
+                        "sender": {"id": "7100"},
+                        "recipient": {"id": PAGE_ID},
+                        "timestamp": 1752000000123,
+                        "message": {"mid": "m_abc", "text": "Bonjour"},
+                    },
+                    {
+                        "sender": {"id": PAGE_ID},
+                        "recipient": {"id": "7100"},
+                        "timestamp": 1752000000456,
+                        "message": {"mid": "m_echo", "text": "Bonjour !", "is_echo": True, "app_id": 1},
+                    },
                 ],
             }
         ],
@@ -489,13 +557,15 @@ async def test_expired_token(plugin: FacebookPlugin, fake: FakeFacebook, account
 
 
 async def test_unknown_token_is_credentials_expired(plugin: FacebookPlugin, fake: FakeFacebook) -> None:
-    stranger = AccountRef(external_id=PAGE_ID, handle="x", credentials=fake.make_account().credentials.__class__(access_token="EAAwrong"))
+    stranger = AccountRef(external_id=PAGE_ID, handle="x", credentials=Credentials(access_token="EAAwrong"))
     with pytest.raises(CredentialsExpired):
         await plugin.publish(stranger, Draft(text="Bonjour"))
     assert fake.posts == {}
 
 
-async def test_rejected_carries_the_user_message(plugin: FacebookPlugin, fake: FakeFacebook, account: AccountRef) -> None:
+async def test_rejected_carries_the_user_message(
+    plugin: FacebookPlugin, fake: FakeFacebook, account: AccountRef
+) -> None:
     fake.fail_next("rejected", message="Ce contenu enfreint nos Standards de la communauté.")
     with pytest.raises(Rejected) as caught:
         await plugin.publish(account, Draft(text="Bonjour"))
@@ -523,10 +593,25 @@ async def test_fake_refuses_undocumented_parameters(served: tuple[FakeFacebook, 
     async with httpx.AsyncClient(base_url=served[1]) as client:
         typo = await client.post(f"/v23.0/{PAGE_ID}/feed", data={"mesage": "x"}, headers={"Authorization": AUTH})
         no_version = await client.post(f"/{PAGE_ID}/feed", data={"message": "x"}, headers={"Authorization": AUTH})
-        wrong_method = await client.put(f"/v23.0/{PAGE_ID}/feed", data={"message": "x"}, headers={"Authorization": AUTH})
+        wrong_method = await client.put(
+            f"/v23.0/{PAGE_ID}/feed", data={"message": "x"}, headers={"Authorization": AUTH}
+        )
         query_token = await client.get(f"/v23.0/{PAGE_ID}", params={"fields": "fan_count", "access_token": PAGE_TOKEN})
     assert typo.status_code == 400 and typo.json()["error"]["code"] == 100
     assert no_version.status_code == 400 and no_version.json()["error"]["code"] in (100, 2500)
     assert wrong_method.status_code == 400 and wrong_method.json()["error"]["error_subcode"] == 33
     assert query_token.status_code == 200 and query_token.json() == {"id": PAGE_ID, "fan_count": 171_250}
     assert "x-app-usage" in query_token.headers and "x-business-use-case-usage" in query_token.headers
+
+
+async def test_fake_works_mounted_under_a_prefix(fake: FakeFacebook) -> None:
+    # As a "simulated network" inside the app, the fake sits under a mount prefix (root_path).
+    transport = httpx.ASGITransport(app=fake, root_path="/simulated/facebook")  # type: ignore[arg-type]  # base class types scope as dict
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver/simulated/facebook") as client:
+        plugin = FacebookPlugin(
+            ChannelSettings(base_url="http://testserver/simulated/facebook", extra={"graph_version": "v23.0"}),
+            http=client,
+        )
+        result = await plugin.publish(fake.make_account(), Draft(text="Depuis la démo"))
+    assert fake.posts[result.remote_id]["message"] == "Depuis la démo"
+    assert only(fake, "POST", rf"^/v23\.0/{PAGE_ID}/feed$").path == f"/v23.0/{PAGE_ID}/feed"

@@ -45,7 +45,9 @@ def image(n: int = 1, **kw: object) -> MediaItem:
 
 
 def video(n: int = 1) -> MediaItem:
-    return MediaItem(kind=MediaKind.VIDEO, content_type="video/mp4", url=f"https://cdn.example.org/{n}.mp4", duration_s=20)
+    return MediaItem(
+        kind=MediaKind.VIDEO, content_type="video/mp4", url=f"https://cdn.example.org/{n}.mp4", duration_s=20
+    )
 
 
 class Recorder:
@@ -92,8 +94,12 @@ def recorder() -> Recorder:
 
 
 @pytest.fixture
-async def plugin(served: tuple[FakeInstagram, str], fake: FakeInstagram, recorder: Recorder) -> AsyncIterator[InstagramPlugin]:
-    plugin = InstagramPlugin(settings_for(served[1]), http=httpx.AsyncClient(timeout=httpx.Timeout(1.0)), usage=recorder)
+async def plugin(
+    served: tuple[FakeInstagram, str], fake: FakeInstagram, recorder: Recorder
+) -> AsyncIterator[InstagramPlugin]:
+    plugin = InstagramPlugin(
+        settings_for(served[1]), http=httpx.AsyncClient(timeout=httpx.Timeout(1.0)), usage=recorder
+    )
     yield plugin
     await plugin.aclose()
 
@@ -105,7 +111,11 @@ def account(fake: FakeInstagram) -> AccountRef:
 
 def trail(fake: FakeInstagram) -> list[tuple[str, str]]:
     """The calls received, ids replaced by their role, to compare whole flows."""
-    names = {IG_USER_ID: "{ig}", **{cid: "{container}" for cid in fake.containers}, **{mid: "{media}" for mid in fake.media}}
+    names = {
+        IG_USER_ID: "{ig}",
+        **{cid: "{container}" for cid in fake.containers},
+        **{mid: "{media}" for mid in fake.media},
+    }
     return [(r.method, "/".join(names.get(part, part) for part in r.path.split("/"))) for r in fake.received]
 
 
@@ -119,7 +129,9 @@ def container_forms(fake: FakeInstagram) -> list[dict[str, str]]:
 async def test_publish_photo_runs_the_container_flow(
     plugin: InstagramPlugin, fake: FakeInstagram, account: AccountRef, recorder: Recorder
 ) -> None:
-    draft = Draft(text="Le cirque de Gavarnie #occitanie", format=Format.PHOTO, media=(image(alt_text="Le cirque enneigé"),))
+    draft = Draft(
+        text="Le cirque de Gavarnie #occitanie", format=Format.PHOTO, media=(image(alt_text="Le cirque enneigé"),)
+    )
     result = await plugin.publish(account, draft)
 
     assert trail(fake) == [
@@ -142,13 +154,18 @@ async def test_publish_photo_runs_the_container_flow(
     assert publish.form == {"creation_id": container_id}
     assert permalink.q("fields") == "permalink"
     assert all(r.headers["authorization"] == AUTH and "access_token" not in r.query for r in fake.received)
-    assert result.remote_id in fake.media and result.url == f"https://www.instagram.com/p/{fake.media[result.remote_id]['shortcode']}/"
+    assert (
+        result.remote_id in fake.media
+        and result.url == f"https://www.instagram.com/p/{fake.media[result.remote_id]['shortcode']}/"
+    )
     assert fake.quota_usage == 1
     assert {"app", "buc:instagram"} <= {r.endpoint for r in recorder.reports}
     assert {r.account_external_id for r in recorder.reports if r.endpoint == "buc:instagram"} == {IG_USER_ID}
 
 
-async def test_a_single_image_post_is_a_photo(plugin: InstagramPlugin, fake: FakeInstagram, account: AccountRef) -> None:
+async def test_a_single_image_post_is_a_photo(
+    plugin: InstagramPlugin, fake: FakeInstagram, account: AccountRef
+) -> None:
     await plugin.publish(account, Draft(text="Post", format=Format.POST, media=(image(),)))
     assert container_forms(fake) == [{"image_url": "https://cdn.example.org/1.jpg", "caption": "Post"}]
 
@@ -156,7 +173,9 @@ async def test_a_single_image_post_is_a_photo(plugin: InstagramPlugin, fake: Fak
 async def test_publish_carousel_creates_children_then_the_album(
     plugin: InstagramPlugin, fake: FakeInstagram, account: AccountRef
 ) -> None:
-    result = await plugin.publish(account, Draft(text="Trois vues", format=Format.CAROUSEL, media=(image(1), video(2), image(3))))
+    result = await plugin.publish(
+        account, Draft(text="Trois vues", format=Format.CAROUSEL, media=(image(1), video(2), image(3)))
+    )
 
     forms = container_forms(fake)
     children = list(fake.containers)[:3]
@@ -182,7 +201,9 @@ async def test_publish_reel(plugin: InstagramPlugin, fake: FakeInstagram, accoun
 
 
 @pytest.mark.parametrize("media", [image(), video()], ids=["image", "video"])
-async def test_publish_story(plugin: InstagramPlugin, fake: FakeInstagram, account: AccountRef, media: MediaItem) -> None:
+async def test_publish_story(
+    plugin: InstagramPlugin, fake: FakeInstagram, account: AccountRef, media: MediaItem
+) -> None:
     result = await plugin.publish(account, Draft(text="", format=Format.STORY, media=(media,)))
 
     url_param = "image_url" if media.kind is MediaKind.IMAGE else "video_url"
@@ -202,17 +223,31 @@ async def test_media_without_url_is_rejected_before_any_call(
 
 
 async def test_prepare_publish_carousel(plugin: InstagramPlugin, fake: FakeInstagram, account: AccountRef) -> None:
-    prepared = await plugin.prepare_publish(account, Draft(text="Deux", format=Format.CAROUSEL, media=(image(1), image(2))))
+    prepared = await plugin.prepare_publish(
+        account, Draft(text="Deux", format=Format.CAROUSEL, media=(image(1), image(2)))
+    )
 
     assert fake.received == []
     steps = [(p.method, urlsplit(p.url).path, p.form) for p in prepared]
     assert steps == [
         ("GET", f"/v23.0/{IG_USER_ID}/content_publishing_limit", None),
-        ("POST", f"/v23.0/{IG_USER_ID}/media", {"image_url": "https://cdn.example.org/1.jpg", "is_carousel_item": "true"}),
+        (
+            "POST",
+            f"/v23.0/{IG_USER_ID}/media",
+            {"image_url": "https://cdn.example.org/1.jpg", "is_carousel_item": "true"},
+        ),
         ("GET", "/v23.0/{child-1-id}", None),
-        ("POST", f"/v23.0/{IG_USER_ID}/media", {"image_url": "https://cdn.example.org/2.jpg", "is_carousel_item": "true"}),
+        (
+            "POST",
+            f"/v23.0/{IG_USER_ID}/media",
+            {"image_url": "https://cdn.example.org/2.jpg", "is_carousel_item": "true"},
+        ),
         ("GET", "/v23.0/{child-2-id}", None),
-        ("POST", f"/v23.0/{IG_USER_ID}/media", {"media_type": "CAROUSEL", "children": "{child-1-id},{child-2-id}", "caption": "Deux"}),
+        (
+            "POST",
+            f"/v23.0/{IG_USER_ID}/media",
+            {"media_type": "CAROUSEL", "children": "{child-1-id},{child-2-id}", "caption": "Deux"},
+        ),
         ("GET", "/v23.0/{container-id}", None),
         ("POST", f"/v23.0/{IG_USER_ID}/media_publish", {"creation_id": "{container-id}"}),
     ]
@@ -230,7 +265,9 @@ async def test_publishing_limit_reached(plugin: InstagramPlugin, fake: FakeInsta
 
 
 @pytest.mark.parametrize("status", ["ERROR", "EXPIRED"])
-async def test_container_error_is_rejected(plugin: InstagramPlugin, fake: FakeInstagram, account: AccountRef, status: str) -> None:
+async def test_container_error_is_rejected(
+    plugin: InstagramPlugin, fake: FakeInstagram, account: AccountRef, status: str
+) -> None:
     fake.fail_next_container(status)
     with pytest.raises(Rejected) as caught:
         await plugin.publish(account, Draft(text="Flou", format=Format.PHOTO, media=(image(),)))
@@ -256,10 +293,19 @@ async def test_reconcile_found_and_not_found(plugin: InstagramPlugin, fake: Fake
     fake.seed_media("Ancien", created=now - timedelta(days=3))
     media_id = fake.seed_media("Le  texte\nenvoyé", created=now - timedelta(minutes=2))
 
-    found = await plugin.reconcile(account, Draft(text="Le texte envoyé"), not_before=now - timedelta(minutes=10), not_after=now)
-    missing = await plugin.reconcile(account, Draft(text="Ancien"), not_before=now - timedelta(minutes=10), not_after=now)
+    found = await plugin.reconcile(
+        account, Draft(text="Le texte envoyé"), not_before=now - timedelta(minutes=10), not_after=now
+    )
+    missing = await plugin.reconcile(
+        account, Draft(text="Ancien"), not_before=now - timedelta(minutes=10), not_after=now
+    )
 
-    assert found is not None and found.remote_id == media_id and found.url and found.url.startswith("https://www.instagram.com/p/")
+    assert (
+        found is not None
+        and found.remote_id == media_id
+        and found.url
+        and found.url.startswith("https://www.instagram.com/p/")
+    )
     assert missing is None
     request = fake.requests_to("GET", rf"{V}/{IG_USER_ID}/media$")[0]
     assert request.q("fields") == "id,caption,timestamp,permalink"
@@ -276,7 +322,9 @@ async def test_reconcile_story_by_window(plugin: InstagramPlugin, fake: FakeInst
     assert fake.requests_to("GET", rf"{V}/{IG_USER_ID}/stories$")
 
 
-async def test_delete_is_opt_in(served: tuple[FakeInstagram, str], plugin: InstagramPlugin, fake: FakeInstagram, account: AccountRef) -> None:
+async def test_delete_is_opt_in(
+    served: tuple[FakeInstagram, str], plugin: InstagramPlugin, fake: FakeInstagram, account: AccountRef
+) -> None:
     media_id = fake.seed_media("À retirer")
     assert not plugin.capabilities.supports(Feature.DELETE)
     with pytest.raises(NotSupported):
@@ -302,8 +350,18 @@ async def test_inbox_walks_comments_and_replies_across_pages(
     first = fake.seed_comment(media, "Magnifique", created=start + timedelta(minutes=1))
     fake.seed_comment(media, "Où est-ce ?", created=start + timedelta(minutes=2))
     fake.seed_comment(media, "😍", created=start + timedelta(minutes=3))
-    replies = [fake.seed_comment(media, f"réponse {n}", parent_id=first, created=start + timedelta(minutes=4 + n)) for n in range(3)]
-    fake.seed_comment(media, "Merci !", username="occitanie", user_id=IG_USER_ID, parent_id=first, created=start + timedelta(minutes=9))
+    replies = [
+        fake.seed_comment(media, f"réponse {n}", parent_id=first, created=start + timedelta(minutes=4 + n))
+        for n in range(3)
+    ]
+    fake.seed_comment(
+        media,
+        "Merci !",
+        username="occitanie",
+        user_id=IG_USER_ID,
+        parent_id=first,
+        created=start + timedelta(minutes=9),
+    )
 
     pages, cursor = [], None
     while True:
@@ -328,18 +386,29 @@ async def test_inbox_walks_comments_and_replies_across_pages(
     assert tail.q("after")
 
 
-async def test_reply_goes_to_the_top_level_comment(plugin: InstagramPlugin, fake: FakeInstagram, account: AccountRef) -> None:
+async def test_reply_goes_to_the_top_level_comment(
+    plugin: InstagramPlugin, fake: FakeInstagram, account: AccountRef
+) -> None:
     media = fake.seed_media("Photo")
     comment = fake.seed_comment(media, "Question")
     nested = fake.seed_comment(media, "Précision", parent_id=comment)
     now = datetime.now(UTC)
 
-    first = await plugin.reply(account, RemoteItem(remote_id=comment, kind=InboxKind.COMMENT, text="Q", author_id="1", created_at=now), Draft(text="Réponse"))
+    first = await plugin.reply(
+        account,
+        RemoteItem(remote_id=comment, kind=InboxKind.COMMENT, text="Q", author_id="1", created_at=now),
+        Draft(text="Réponse"),
+    )
     await plugin.reply(
-        account, RemoteItem(remote_id=nested, kind=InboxKind.REPLY, text="P", author_id="1", created_at=now, parent_id=comment), Draft(text="Bis")
+        account,
+        RemoteItem(remote_id=nested, kind=InboxKind.REPLY, text="P", author_id="1", created_at=now, parent_id=comment),
+        Draft(text="Bis"),
     )
 
-    assert [r.form for r in fake.requests_to("POST", rf"{V}/{comment}/replies$")] == [{"message": "Réponse"}, {"message": "Bis"}]
+    assert [r.form for r in fake.requests_to("POST", rf"{V}/{comment}/replies$")] == [
+        {"message": "Réponse"},
+        {"message": "Bis"},
+    ]
     assert fake.comments[first.remote_id]["parent_id"] == comment
 
 
@@ -357,13 +426,17 @@ async def test_account_and_media_metrics(plugin: InstagramPlugin, fake: FakeInst
     assert (insights.q("period"), insights.q("metric_type")) == ("day", "total_value")
     assert (post.impressions, post.likes, post.replies, post.reposts) == (2100, 240, 12, 9)
     assert post.extra == {"reach": 1800.0, "saved": 31.0}
-    assert fake.requests_to("GET", rf"{V}/{media}/insights$")[0].q("metric") == "views,reach,likes,comments,shares,saved"
+    assert (
+        fake.requests_to("GET", rf"{V}/{media}/insights$")[0].q("metric") == "views,reach,likes,comments,shares,saved"
+    )
 
 
 # --------------------------------------------------------------------------- OAuth
 
 
-async def test_oauth_url_exchange_and_refresh(plugin: InstagramPlugin, fake: FakeInstagram, served: tuple[FakeInstagram, str]) -> None:
+async def test_oauth_url_exchange_and_refresh(
+    plugin: InstagramPlugin, fake: FakeInstagram, served: tuple[FakeInstagram, str]
+) -> None:
     auth = plugin.authorization_url(state="abc")
     query = parse_qs(urlsplit(auth.url).query)
     assert auth.url.startswith(f"{served[1]}/v23.0/dialog/oauth?")
@@ -396,7 +469,12 @@ async def test_oauth_url_exchange_and_refresh(plugin: InstagramPlugin, fake: Fak
     ],
 )
 async def test_typed_errors(
-    plugin: InstagramPlugin, fake: FakeInstagram, account: AccountRef, kind: str, options: dict[str, object], error: type[Exception]
+    plugin: InstagramPlugin,
+    fake: FakeInstagram,
+    account: AccountRef,
+    kind: str,
+    options: dict[str, object],
+    error: type[Exception],
 ) -> None:
     fake.fail_next(kind, path=r"/media$", **options)  # type: ignore[arg-type]
     with pytest.raises(error) as caught:
@@ -419,12 +497,18 @@ async def test_rate_limit_codes(plugin: InstagramPlugin, fake: FakeInstagram, ac
 
 async def test_fake_refuses_what_the_docs_do_not_allow(served: tuple[FakeInstagram, str], fake: FakeInstagram) -> None:
     async with httpx.AsyncClient(base_url=served[1], headers={"Authorization": AUTH}) as client:
-        video_feed = await client.post(f"/v23.0/{IG_USER_ID}/media", data={"media_type": "VIDEO", "video_url": "https://x/v.mp4"})
+        video_feed = await client.post(
+            f"/v23.0/{IG_USER_ID}/media", data={"media_type": "VIDEO", "video_url": "https://x/v.mp4"}
+        )
         story_caption = await client.post(
             f"/v23.0/{IG_USER_ID}/media", data={"media_type": "STORIES", "image_url": "https://x/i.jpg", "caption": "c"}
         )
-        lonely_carousel = await client.post(f"/v23.0/{IG_USER_ID}/media", data={"media_type": "CAROUSEL", "children": "1"})
-        no_token = await client.get(f"/v23.0/{IG_USER_ID}", params={"fields": "followers_count"}, headers={"Authorization": ""})
+        lonely_carousel = await client.post(
+            f"/v23.0/{IG_USER_ID}/media", data={"media_type": "CAROUSEL", "children": "1"}
+        )
+        no_token = await client.get(
+            f"/v23.0/{IG_USER_ID}", params={"fields": "followers_count"}, headers={"Authorization": ""}
+        )
     for response in (video_feed, story_caption, lonely_carousel):
         assert response.status_code == 400 and response.json()["error"]["code"] == 100
     assert no_token.json()["error"]["code"] == 104
@@ -452,7 +536,9 @@ def test_validate_aspect_ratio_and_format() -> None:
     assert codes(Draft(text="", format=Format.PHOTO, media=(portrait,))) == ["media_aspect_ratio"]
     assert codes(Draft(text="", format=Format.STORY, media=(portrait,))) == []
     assert codes(Draft(text="", format=Format.PHOTO, media=(image(width=1080, height=1350),))) == []
-    png = MediaItem(kind=MediaKind.IMAGE, content_type="image/png", url="https://cdn.example.org/x.png", size_bytes=9 * 1024 * 1024)
+    png = MediaItem(
+        kind=MediaKind.IMAGE, content_type="image/png", url="https://cdn.example.org/x.png", size_bytes=9 * 1024 * 1024
+    )
     assert codes(Draft(text="", format=Format.PHOTO, media=(png,))) == ["media_type_unsupported", "media_too_large"]
     assert codes(Draft(text="Légende", format=Format.STORY, media=(image(),))) == ["text_not_allowed"]
 
@@ -467,4 +553,7 @@ async def test_hashtag_cap_is_configurable(served: tuple[FakeInstagram, str]) ->
         assert InstagramPlugin.capabilities.text.max_hashtags == 30  # the class declaration is untouched
     finally:
         await strict.aclose()
-    assert json.dumps(codes(Draft(text=" ".join(f"#t{n}" for n in range(31)), format=Format.PHOTO, media=(image(),)))) == '["too_many_hashtags"]'
+    assert (
+        json.dumps(codes(Draft(text=" ".join(f"#t{n}" for n in range(31)), format=Format.PHOTO, media=(image(),))))
+        == '["too_many_hashtags"]'
+    )

@@ -98,7 +98,7 @@ def parse_fields(spec: str) -> tuple[FieldSpec, ...]:
     for part in _split_top(spec):
         match = _FIELD.match(part.strip())
         if not match:
-            raise GraphError(2500, f"Syntax error \"Expected end of string instead of \"{part}\".\" at character 0")
+            raise GraphError(2500, f'Syntax error "Expected end of string instead of "{part}"." at character 0')
         modifiers = dict(re.findall(r"\.(\w+)\(([^)]*)\)", match.group(2)))
         sub = parse_fields(match.group(3)) if match.group(3) else ()
         parsed.append(FieldSpec(match.group(1), modifiers, sub))
@@ -155,7 +155,8 @@ def merged_params(request: ReceivedRequest) -> tuple[dict[str, str], dict[str, t
         message = BytesParser(policy=default_policy).parsebytes(head + request.body)
         for part in message.iter_parts():
             name = part.get_param("name", header="content-disposition")
-            payload = part.get_payload(decode=True) or b""
+            raw = part.get_payload(decode=True)
+            payload = raw if isinstance(raw, bytes) else b""
             if part.get_filename():
                 files[str(name)] = (str(part.get_filename()), payload)
             else:
@@ -199,7 +200,9 @@ def page_of(
         end = start + len(chunk)
         body["paging"] = {"cursors": {"before": _cursor(start), "after": _cursor(end)}}
         if end < len(items):
-            body["paging"]["next"] = f"{next_base}?{urlencode({**(query or {}), 'limit': limit, 'after': _cursor(end)})}"
+            body["paging"]["next"] = (
+                f"{next_base}?{urlencode({**(query or {}), 'limit': limit, 'after': _cursor(end)})}"
+            )
     return body
 
 
@@ -317,7 +320,9 @@ class GraphFake(FakeNetwork):
     def page(self, request: GraphRequest, items: list[Any], path: str, *, keep: Iterable[str] = ()) -> dict[str, Any]:
         limit = int(request.params.get("limit") or 25)
         query = {k: request.params[k] for k in keep if k in request.params}
-        return page_of(items, limit=limit, after=request.params.get("after"), next_base=self.edge_url(request, path), query=query)
+        return page_of(
+            items, limit=limit, after=request.params.get("after"), next_base=self.edge_url(request, path), query=query
+        )
 
     # ------------------------------------------------------------------ error shapes
     def graph_error(self, exc: GraphError) -> FakeResponse:
@@ -331,7 +336,11 @@ class GraphFake(FakeNetwork):
         if exc.user_msg:
             error["error_user_msg"] = exc.user_msg
         error["fbtrace_id"] = "A" + secrets.token_hex(10)
-        return FakeResponse(status=exc.status, json={"error": error}, headers={"www-authenticate": f'OAuth "Facebook Platform" "{exc.type}"'})
+        return FakeResponse(
+            status=exc.status,
+            json={"error": error},
+            headers={"www-authenticate": f'OAuth "Facebook Platform" "{exc.type}"'},
+        )
 
     def error(self, status: int, message: str, *, kind: str = "") -> FakeResponse:
         if kind == "rejected":
@@ -341,7 +350,9 @@ class GraphFake(FakeNetwork):
                 2, "An unexpected error has occurred. Please retry your request later.", status=status, transient=True
             )
         elif kind == "method":
-            exc = GraphError(100, f"Unsupported request - method type: {message}", subcode=33, type_="GraphMethodException")
+            exc = GraphError(
+                100, f"Unsupported request - method type: {message}", subcode=33, type_="GraphMethodException"
+            )
         elif kind == "not_found":
             exc = GraphError(2500, f"Unknown path components: {message}")
         else:
@@ -350,7 +361,9 @@ class GraphFake(FakeNetwork):
 
     def rate_limit_error(self, retry_after: float) -> FakeResponse:
         code = self.rate_limit_code
-        response = self.graph_error(GraphError(code, RATE_LIMIT_MESSAGES.get(code, f"(#{code}) Rate limit"), transient=True))
+        response = self.graph_error(
+            GraphError(code, RATE_LIMIT_MESSAGES.get(code, f"(#{code}) Rate limit"), transient=True)
+        )
         minutes = max(1, math.ceil(retry_after / 60))
         full = {"call_count": 100, "total_cputime": 42, "total_time": 57}
         response.headers["x-app-usage"] = json.dumps(full)

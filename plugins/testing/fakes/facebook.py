@@ -37,7 +37,13 @@ POST_METRICS: dict[str, Any] = {
     "post_clicks": 87,
 }
 # Removed by Meta (reference §1.5): asking for them is an "invalid metric" error.
-DEPRECATED_METRICS = {"page_impressions", "page_impressions_unique", "page_fans", "page_engaged_users", "post_impressions_unique"}
+DEPRECATED_METRICS = {
+    "page_impressions",
+    "page_impressions_unique",
+    "page_fans",
+    "page_engaged_users",
+    "post_impressions_unique",
+}
 
 
 class FakeFacebook(GraphFake):
@@ -67,7 +73,9 @@ class FakeFacebook(GraphFake):
         return AccountRef(
             external_id=self.page_id,
             handle="RegionOccitanie",
-            credentials=Credentials(access_token=self.page_token, refresh_token=self.user_token, extra={"page_id": self.page_id}),
+            credentials=Credentials(
+                access_token=self.page_token, refresh_token=self.user_token, extra={"page_id": self.page_id}
+            ),
         )
 
     def seed_post(self, message: str, *, created: datetime | None = None) -> str:
@@ -103,8 +111,12 @@ class FakeFacebook(GraphFake):
             "id": conversation_id,
             "participant": {"id": psid, "name": name},
             "messages": [
-                {"id": f"m_{secrets.token_urlsafe(12)}", "message": text, "from": {"id": psid, "name": name},
-                 "created": start + timedelta(minutes=i)}
+                {
+                    "id": f"m_{secrets.token_urlsafe(12)}",
+                    "message": text,
+                    "from": {"id": psid, "name": name},
+                    "created": start + timedelta(minutes=i),
+                }
                 for i, text in enumerate(messages)
             ],
         }
@@ -133,8 +145,12 @@ class FakeFacebook(GraphFake):
             raise GraphError(100, "(#100) Missing message or attachment")
         post_id = f"{page_id}_{self.new_id()}"
         self.posts[post_id] = {
-            "id": post_id, "message": params.get("message", ""), "link": params.get("link"),
-            "attached_media": media, "created": self.now(), "kind": "status" if not media else "album",
+            "id": post_id,
+            "message": params.get("message", ""),
+            "link": params.get("link"),
+            "attached_media": media,
+            "created": self.now(),
+            "kind": "status" if not media else "album",
         }
         for fbid in media:
             self.photos[fbid]["post_id"] = post_id
@@ -150,7 +166,12 @@ class FakeFacebook(GraphFake):
             raise GraphError(100, f"(#100) {name}: media_fbid {fbid} is not an unpublished photo of this Page")
         return fbid
 
-    @graph("POST", "/{version}/{page_id}/photos", allowed=("url", "message", "caption", "published", "no_story"), token="page")
+    @graph(
+        "POST",
+        "/{version}/{page_id}/photos",
+        allowed=("url", "message", "caption", "published", "no_story"),
+        token="page",
+    )
     async def create_photo(self, request: GraphRequest, page_id: str) -> FakeResponse:
         self._own_page(page_id, "post")
         params = request.params
@@ -158,25 +179,40 @@ class FakeFacebook(GraphFake):
             raise GraphError(324, "(#324) Requires upload file", type_="OAuthException")
         published = params.get("published", "true") != "false"
         photo_id = self.new_id()
-        self.photos[photo_id] = {"id": photo_id, "url": params.get("url"), "published": published,
-                                 "uploaded": request.files.get("source", ("", b""))[0]}
+        self.photos[photo_id] = {
+            "id": photo_id,
+            "url": params.get("url"),
+            "published": published,
+            "uploaded": request.files.get("source", ("", b""))[0],
+        }
         if not published:
             return FakeResponse(json={"id": photo_id})
         post_id = f"{page_id}_{self.new_id()}"
         message = params.get("message") or params.get("caption", "")
-        self.posts[post_id] = {"id": post_id, "message": message, "created": self.now(), "kind": "photo", "photo": photo_id}
+        self.posts[post_id] = {
+            "id": post_id,
+            "message": message,
+            "created": self.now(),
+            "kind": "photo",
+            "photo": photo_id,
+        }
         self.photos[photo_id]["post_id"] = post_id
         return FakeResponse(json={"id": photo_id, "post_id": post_id})
 
-    @graph("POST", "/{version}/{page_id}/videos", allowed=("file_url", "description", "title", "published"), token="page")
+    @graph(
+        "POST", "/{version}/{page_id}/videos", allowed=("file_url", "description", "title", "published"), token="page"
+    )
     async def create_video(self, request: GraphRequest, page_id: str) -> FakeResponse:
         self._own_page(page_id, "post")
         if not request.params.get("file_url") and "source" not in request.files:
             raise GraphError(100, "(#100) The video file you selected is in a format that we don't support.")
         video_id = self.new_id()
         self.videos[video_id] = {
-            "id": video_id, "file_url": request.params.get("file_url"), "description": request.params.get("description", ""),
-            "title": request.params.get("title"), "created": self.now(),
+            "id": video_id,
+            "file_url": request.params.get("file_url"),
+            "description": request.params.get("description", ""),
+            "title": request.params.get("title"),
+            "created": self.now(),
         }
         return FakeResponse(json={"id": video_id})
 
@@ -193,15 +229,23 @@ class FakeFacebook(GraphFake):
         self._own_page(page_id, "get")
         since, until = _bound(request.params.get("since")), _bound(request.params.get("until"))
         posts = sorted(self.posts.values(), key=lambda p: p["created"], reverse=True)
-        window = [p for p in posts if (since is None or p["created"].timestamp() >= since)
-                  and (until is None or p["created"].timestamp() <= until)]
+        window = [
+            p
+            for p in posts
+            if (since is None or p["created"].timestamp() >= since)
+            and (until is None or p["created"].timestamp() <= until)
+        ]
         names = request.field_names() or {"id", "message", "created_time"}
         data = [self._post_fields(p, names) for p in window]
         return FakeResponse(json=self.page(request, data, f"{page_id}/feed", keep=("fields", "since", "until")))
 
     def _post_fields(self, post: dict[str, Any], names: set[str]) -> dict[str, Any]:
-        values = {"id": post["id"], "message": post.get("message"), "created_time": graph_time(post["created"]),
-                  "permalink_url": self.permalink(post["id"])}
+        values = {
+            "id": post["id"],
+            "message": post.get("message"),
+            "created_time": graph_time(post["created"]),
+            "permalink_url": self.permalink(post["id"]),
+        }
         return {k: v for k, v in values.items() if k in names | {"id"} and v not in (None, "")}
 
     # ------------------------------------------------------------------ objects
@@ -217,23 +261,40 @@ class FakeFacebook(GraphFake):
     def _page_fields(self, request: GraphRequest, names: set[str]) -> dict[str, Any]:
         if "access_token" in names and self.tokens.get(request.token or "") != "user":
             raise GraphError(190, "(#190) A user access token is required to read a Page's access_token")
-        values = {"id": self.page_id, "name": PAGE_NAME, "followers_count": self.followers_count,
-                  "fan_count": self.fan_count, "access_token": self.page_token}
+        values = {
+            "id": self.page_id,
+            "name": PAGE_NAME,
+            "followers_count": self.followers_count,
+            "fan_count": self.fan_count,
+            "access_token": self.page_token,
+        }
         unknown = names - values.keys()
         if unknown:
-            raise GraphError(100, f"(#100) Tried accessing nonexisting field ({sorted(unknown)[0]}) on node type (Page)")
+            raise GraphError(
+                100, f"(#100) Tried accessing nonexisting field ({sorted(unknown)[0]}) on node type (Page)"
+            )
         return {k: v for k, v in values.items() if k in names | {"id"}}
 
     @graph("GET", "/{version}/me/accounts", allowed=("fields", "limit", "after"), token="user")
     async def my_pages(self, request: GraphRequest) -> FakeResponse:
         names = request.field_names() or {"id", "name", "access_token"}
-        page = {"id": self.page_id, "name": PAGE_NAME, "access_token": self.page_token, "category": "Government Organization",
-                "tasks": ["ANALYZE", "ADVERTISE", "MODERATE", "CREATE_CONTENT", "MESSAGING", "MANAGE"]}
+        page = {
+            "id": self.page_id,
+            "name": PAGE_NAME,
+            "access_token": self.page_token,
+            "category": "Government Organization",
+            "tasks": ["ANALYZE", "ADVERTISE", "MODERATE", "CREATE_CONTENT", "MESSAGING", "MANAGE"],
+        }
         data = [{k: v for k, v in page.items() if k in names | {"id"}}]
         return FakeResponse(json=self.page(request, data, "me/accounts", keep=("fields",)))
 
     # ------------------------------------------------------------------ insights
-    @graph("GET", "/{version}/{object_id}/insights", allowed=("metric", "period", "since", "until", "date_preset"), required=("metric",))
+    @graph(
+        "GET",
+        "/{version}/{object_id}/insights",
+        allowed=("metric", "period", "since", "until", "date_preset"),
+        required=("metric",),
+    )
     async def insights(self, request: GraphRequest, object_id: str) -> FakeResponse:
         if object_id == self.page_id:
             known: dict[str, Any] = PAGE_METRICS
@@ -247,18 +308,32 @@ class FakeFacebook(GraphFake):
                 raise GraphError(100, f"(#100) The value must be a valid insights metric: {name}")
             period = request.params.get("period", "lifetime" if object_id != self.page_id else "day")
             end = graph_time(self.now())
-            data.append({"name": name, "period": period, "values": [{"value": known[name], "end_time": end}],
-                         "title": name, "description": name, "id": f"{object_id}/insights/{name}/{period}"})
+            data.append(
+                {
+                    "name": name,
+                    "period": period,
+                    "values": [{"value": known[name], "end_time": end}],
+                    "title": name,
+                    "description": name,
+                    "id": f"{object_id}/insights/{name}/{period}",
+                }
+            )
         return FakeResponse(json={"data": data})
 
     # ------------------------------------------------------------------ comments
-    @graph("GET", "/{version}/{object_id}/comments", allowed=("fields", "filter", "order", "limit", "after", "summary", "since"))
+    @graph(
+        "GET",
+        "/{version}/{object_id}/comments",
+        allowed=("fields", "filter", "order", "limit", "after", "summary", "since"),
+    )
     async def read_comments(self, request: GraphRequest, object_id: str) -> FakeResponse:
         if object_id not in self.posts and object_id not in self.comments:
             raise no_object(object_id, "get")
         if request.params.get("filter", "toplevel") not in ("stream", "toplevel"):
             raise GraphError(100, "(#100) filter must be one of the following values: toplevel, stream")
-        found = [c for c in self.comments.values() if self._under(c, object_id, request.params.get("filter", "toplevel"))]
+        found = [
+            c for c in self.comments.values() if self._under(c, object_id, request.params.get("filter", "toplevel"))
+        ]
         found.sort(key=lambda c: c["created"], reverse=request.params.get("order") == "reverse_chronological")
         names = request.field_names() or {"id", "message", "created_time", "from"}
         data = [self._comment_fields(c, names) for c in found]
@@ -267,7 +342,7 @@ class FakeFacebook(GraphFake):
 
     def _under(self, comment: dict[str, Any], object_id: str, filter_: str) -> bool:
         if object_id in self.comments:  # a comment's comments are its replies
-            return comment["parent_id"] == object_id
+            return bool(comment["parent_id"] == object_id)
         if comment["post_id"] != object_id:
             return False
         return filter_ == "stream" or comment["parent_id"] is None
@@ -275,18 +350,27 @@ class FakeFacebook(GraphFake):
     def _comment_fields(self, comment: dict[str, Any], names: set[str]) -> dict[str, Any]:
         post_id = comment["post_id"]
         values: dict[str, Any] = {
-            "id": comment["id"], "message": comment["message"], "from": comment["from"],
+            "id": comment["id"],
+            "message": comment["message"],
+            "from": comment["from"],
             "created_time": graph_time(comment["created"]),
             "permalink_url": f"{self.permalink(post_id)}?comment_id={comment['id'].split('_')[-1]}",
-            "like_count": 0, "comment_count": sum(1 for c in self.comments.values() if c["parent_id"] == comment["id"]),
+            "like_count": 0,
+            "comment_count": sum(1 for c in self.comments.values() if c["parent_id"] == comment["id"]),
         }
         parent = self.comments.get(comment["parent_id"] or "")
         if parent is not None:
-            values["parent"] = {"id": parent["id"], "message": parent["message"], "from": parent["from"],
-                                "created_time": graph_time(parent["created"])}
+            values["parent"] = {
+                "id": parent["id"],
+                "message": parent["message"],
+                "from": parent["from"],
+                "created_time": graph_time(parent["created"]),
+            }
         return {k: v for k, v in values.items() if k in names | {"id"}}
 
-    @graph("POST", "/{version}/{object_id}/comments", allowed=("message", "attachment_url", "attachment_id"), token="page")
+    @graph(
+        "POST", "/{version}/{object_id}/comments", allowed=("message", "attachment_url", "attachment_id"), token="page"
+    )
     async def create_comment(self, request: GraphRequest, object_id: str) -> FakeResponse:
         if not request.params.get("message") and not request.params.get("attachment_url"):
             raise GraphError(100, "(#100) Missing message or attachment")
@@ -296,11 +380,18 @@ class FakeFacebook(GraphFake):
             post_id, parent = self.comments[object_id]["post_id"], object_id
         else:
             raise no_object(object_id, "post")
-        comment_id = self.seed_comment(post_id, request.params.get("message", ""), author=(self.page_id, PAGE_NAME), parent_id=parent)
+        comment_id = self.seed_comment(
+            post_id, request.params.get("message", ""), author=(self.page_id, PAGE_NAME), parent_id=parent
+        )
         return FakeResponse(json={"id": comment_id})
 
     # ------------------------------------------------------------------ Messenger
-    @graph("GET", "/{version}/{page_id}/conversations", allowed=("platform", "fields", "limit", "after", "folder", "user_id"), token="page")
+    @graph(
+        "GET",
+        "/{version}/{page_id}/conversations",
+        allowed=("platform", "fields", "limit", "after", "folder", "user_id"),
+        token="page",
+    )
     async def read_conversations(self, request: GraphRequest, page_id: str) -> FakeResponse:
         self._own_page(page_id, "get")
         if request.params.get("platform", "messenger") != "messenger":
@@ -311,8 +402,12 @@ class FakeFacebook(GraphFake):
 
     def _conversation_fields(self, request: GraphRequest, conversation: dict[str, Any]) -> dict[str, Any]:
         latest = conversation["messages"][-1]
-        values: dict[str, Any] = {"id": conversation["id"], "updated_time": graph_time(latest["created"]),
-                                  "snippet": latest["message"][:100], "message_count": len(conversation["messages"])}
+        values: dict[str, Any] = {
+            "id": conversation["id"],
+            "updated_time": graph_time(latest["created"]),
+            "snippet": latest["message"][:100],
+            "message_count": len(conversation["messages"]),
+        }
         names = request.field_names() or {"id", "updated_time"}
         result = {k: v for k, v in values.items() if k in names | {"id"}}
         nested = request.field("messages")
@@ -320,14 +415,19 @@ class FakeFacebook(GraphFake):
             sub_names = {f.name for f in nested.sub} or {"id", "created_time"}
             limit = int(nested.modifiers.get("limit", "25"))
             messages = [self._message_fields(m, sub_names) for m in reversed(conversation["messages"])]
-            result["messages"] = page_of(messages, limit=limit, after=None,
-                                         next_base=self.edge_url(request, f"{conversation['id']}/messages"))
+            result["messages"] = page_of(
+                messages, limit=limit, after=None, next_base=self.edge_url(request, f"{conversation['id']}/messages")
+            )
         return result
 
     @staticmethod
     def _message_fields(message: dict[str, Any], names: set[str]) -> dict[str, Any]:
-        values = {"id": message["id"], "message": message["message"], "from": message["from"],
-                  "created_time": graph_time(message["created"])}
+        values = {
+            "id": message["id"],
+            "message": message["message"],
+            "from": message["from"],
+            "created_time": graph_time(message["created"]),
+        }
         return {k: v for k, v in values.items() if k in names | {"id"}}
 
     @graph("GET", "/{version}/{conversation_id}/messages", allowed=("fields", "limit", "after"), token="page")
@@ -357,8 +457,9 @@ class FakeFacebook(GraphFake):
         if not text:
             raise GraphError(100, "(#100) Must send either message or state")
         message_id = f"m_{secrets.token_urlsafe(12)}"
-        conversation["messages"].append({"id": message_id, "message": text, "from": {"id": page_id, "name": PAGE_NAME},
-                                         "created": self.now()})
+        conversation["messages"].append(
+            {"id": message_id, "message": text, "from": {"id": page_id, "name": PAGE_NAME}, "created": self.now()}
+        )
         return FakeResponse(json={"recipient_id": recipient, "message_id": message_id})
 
     # ------------------------------------------------------------------ checks

@@ -23,12 +23,45 @@ IG_USER_ID = "17841400000000001"
 PAGE_ID = "104857600123456"
 USERNAME = "occitanie"
 CONTAINER_PARAMS = (
-    "image_url", "video_url", "media_type", "caption", "alt_text", "is_carousel_item", "children", "location_id",
-    "user_tags", "product_tags", "collaborators", "share_to_feed", "cover_url", "thumb_offset", "audio_name",
+    "image_url",
+    "video_url",
+    "media_type",
+    "caption",
+    "alt_text",
+    "is_carousel_item",
+    "children",
+    "location_id",
+    "user_tags",
+    "product_tags",
+    "collaborators",
+    "share_to_feed",
+    "cover_url",
+    "thumb_offset",
+    "audio_name",
 )
-USER_METRICS = {"reach": 8200, "views": 15400, "accounts_engaged": 610, "total_interactions": 1320, "follower_count": 41}
-MEDIA_METRICS = {"views": 2100, "reach": 1800, "likes": 240, "comments": 12, "shares": 9, "saved": 31, "total_interactions": 292}
-DEPRECATED_METRICS = {"impressions", "plays", "video_views", "clips_replays_count", "ig_reels_aggregated_all_plays_count"}
+USER_METRICS = {
+    "reach": 8200,
+    "views": 15400,
+    "accounts_engaged": 610,
+    "total_interactions": 1320,
+    "follower_count": 41,
+}
+MEDIA_METRICS = {
+    "views": 2100,
+    "reach": 1800,
+    "likes": 240,
+    "comments": 12,
+    "shares": 9,
+    "saved": 31,
+    "total_interactions": 292,
+}
+DEPRECATED_METRICS = {
+    "impressions",
+    "plays",
+    "video_views",
+    "clips_replays_count",
+    "ig_reels_aggregated_all_plays_count",
+}
 STATUS_TEXT = {
     "IN_PROGRESS": "In Progress: Media is still being processed.",
     "FINISHED": "Finished: Media has been uploaded and it is ready to be published.",
@@ -75,19 +108,34 @@ class FakeInstagram(GraphFake):
     def seed_media(self, caption: str, *, created: datetime | None = None, product: str = "FEED") -> str:
         media_id = self.new_id()
         self.media[media_id] = {
-            "id": media_id, "caption": caption, "media_type": "IMAGE", "media_product_type": product,
-            "created": created or self.now(), "shortcode": f"C{media_id[-8:]}",
+            "id": media_id,
+            "caption": caption,
+            "media_type": "IMAGE",
+            "media_product_type": product,
+            "created": created or self.now(),
+            "shortcode": f"C{media_id[-8:]}",
         }
         return media_id
 
     def seed_comment(
-        self, media_id: str, text: str, *, username: str = "camille.m", user_id: str = "17800000000000999",
-        parent_id: str | None = None, created: datetime | None = None,
+        self,
+        media_id: str,
+        text: str,
+        *,
+        username: str = "camille.m",
+        user_id: str = "17800000000000999",
+        parent_id: str | None = None,
+        created: datetime | None = None,
     ) -> str:
         comment_id = self.new_id()
         self.comments[comment_id] = {
-            "id": comment_id, "media_id": media_id, "text": text, "username": username,
-            "from": {"id": user_id, "username": username}, "parent_id": parent_id, "created": created or self.now(),
+            "id": comment_id,
+            "media_id": media_id,
+            "text": text,
+            "username": username,
+            "from": {"id": user_id, "username": username},
+            "parent_id": parent_id,
+            "created": created or self.now(),
         }
         return comment_id
 
@@ -101,8 +149,14 @@ class FakeInstagram(GraphFake):
         container = self._container_from(request.params)
         container_id = self.new_id()
         final = self._next_container_status.pop(0) if self._next_container_status else "FINISHED"
-        self.containers[container_id] = {**container, "id": container_id, "polls_left": self.processing_polls,
-                                         "final": final, "status_code": "IN_PROGRESS", "created": self.now()}
+        self.containers[container_id] = {
+            **container,
+            "id": container_id,
+            "polls_left": self.processing_polls,
+            "final": final,
+            "status_code": "IN_PROGRESS",
+            "created": self.now(),
+        }
         return FakeResponse(json={"id": container_id})
 
     def _container_from(self, params: dict[str, str]) -> dict[str, Any]:
@@ -116,7 +170,9 @@ class FakeInstagram(GraphFake):
             "CAROUSEL": self._carousel_container,
         }
         if media_type not in checks:
-            raise GraphError(100, "(#100) media_type must be one of the following values: CAROUSEL, REELS, STORIES, VIDEO")
+            raise GraphError(
+                100, "(#100) media_type must be one of the following values: CAROUSEL, REELS, STORIES, VIDEO"
+            )
         if carousel_item and params.get("caption"):
             raise GraphError(100, "(#100) The parameter caption is not supported for carousel items")
         if carousel_item and media_type not in ("IMAGE", "VIDEO"):
@@ -165,7 +221,9 @@ class FakeInstagram(GraphFake):
             if container is None or not container["carousel_item"]:
                 raise GraphError(100, f"(#100) {child} is not a carousel item container of this account")
             if container["status_code"] != "FINISHED":
-                raise GraphError(9007, "The media is not ready for publishing, please wait for a moment", subcode=2207027)
+                raise GraphError(
+                    9007, "The media is not ready for publishing, please wait for a moment", subcode=2207027
+                )
         if params.get("image_url") or params.get("video_url") or params.get("alt_text"):
             raise GraphError(100, "(#100) A CAROUSEL container takes children, not media URLs")
 
@@ -179,16 +237,27 @@ class FakeInstagram(GraphFake):
         if container["status_code"] != "FINISHED":
             raise GraphError(9007, "The media is not ready for publishing, please wait for a moment", subcode=2207027)
         if self.quota_usage >= self.quota_total:
-            raise GraphError(9, "Application request limit reached", subcode=2207042,
-                             user_title="Publishing limit", user_msg="You reached maximum number of posts that is allowed to be published.")
+            raise GraphError(
+                9,
+                "Application request limit reached",
+                subcode=2207042,
+                user_title="Publishing limit",
+                user_msg="You reached maximum number of posts that is allowed to be published.",
+            )
         self.quota_usage += 1
         container["status_code"] = "PUBLISHED"
         media_id = self.new_id()
         kind = {"REELS": ("VIDEO", "REELS"), "STORIES": ("IMAGE", "STORY"), "CAROUSEL": ("CAROUSEL_ALBUM", "FEED")}
         media_type, product = kind.get(container["media_type"], ("IMAGE", "FEED"))
-        self.media[media_id] = {"id": media_id, "caption": container["params"].get("caption"), "media_type": media_type,
-                                "media_product_type": product, "created": self.now(), "shortcode": f"C{media_id[-8:]}",
-                                "container": container["id"]}
+        self.media[media_id] = {
+            "id": media_id,
+            "caption": container["params"].get("caption"),
+            "media_type": media_type,
+            "media_product_type": product,
+            "created": self.now(),
+            "shortcode": f"C{media_id[-8:]}",
+            "container": container["id"],
+        }
         return FakeResponse(json={"id": media_id})
 
     @graph("GET", "/{version}/{ig_user_id}/content_publishing_limit", allowed=("fields", "since"))
@@ -205,9 +274,14 @@ class FakeInstagram(GraphFake):
     async def read_object(self, request: GraphRequest, object_id: str) -> FakeResponse:
         names = request.field_names() or {"id"}
         if object_id == self.ig_user_id:
-            values: dict[str, Any] = {"id": object_id, "username": USERNAME, "name": "Occitanie",
-                                      "followers_count": self.followers_count, "follows_count": self.follows_count,
-                                      "media_count": len(self.media)}
+            values: dict[str, Any] = {
+                "id": object_id,
+                "username": USERNAME,
+                "name": "Occitanie",
+                "followers_count": self.followers_count,
+                "follows_count": self.follows_count,
+                "media_count": len(self.media),
+            }
         elif object_id in self.containers:
             values = self._poll(self.containers[object_id])
         elif object_id in self.media:
@@ -229,10 +303,16 @@ class FakeInstagram(GraphFake):
         return {"id": container["id"], "status_code": status, "status": STATUS_TEXT[status]}
 
     def _media_fields(self, media: dict[str, Any]) -> dict[str, Any]:
-        values = {"id": media["id"], "caption": media.get("caption"), "media_type": media["media_type"],
-                  "media_product_type": media["media_product_type"], "timestamp": graph_time(media["created"]),
-                  "permalink": f"https://www.instagram.com/p/{media['shortcode']}/", "username": USERNAME,
-                  "comments_count": sum(1 for c in self.comments.values() if c["media_id"] == media["id"])}
+        values = {
+            "id": media["id"],
+            "caption": media.get("caption"),
+            "media_type": media["media_type"],
+            "media_product_type": media["media_product_type"],
+            "timestamp": graph_time(media["created"]),
+            "permalink": f"https://www.instagram.com/p/{media['shortcode']}/",
+            "username": USERNAME,
+            "comments_count": sum(1 for c in self.comments.values() if c["media_id"] == media["id"]),
+        }
         return {k: v for k, v in values.items() if v is not None}
 
     @graph("DELETE", "/{version}/{object_id}")
@@ -256,9 +336,13 @@ class FakeInstagram(GraphFake):
     def _list(self, request: GraphRequest, ig_user_id: str, *, stories: bool) -> FakeResponse:
         self._own_user(ig_user_id, "get")
         since, until = request.params.get("since"), request.params.get("until")
-        found = [m for m in self.media.values() if (m["media_product_type"] == "STORY") == stories
-                 and (not since or m["created"].timestamp() >= float(since))
-                 and (not until or m["created"].timestamp() <= float(until))]
+        found = [
+            m
+            for m in self.media.values()
+            if (m["media_product_type"] == "STORY") == stories
+            and (not since or m["created"].timestamp() >= float(since))
+            and (not until or m["created"].timestamp() <= float(until))
+        ]
         found.sort(key=lambda m: m["created"], reverse=True)
         names = request.field_names() or {"id"}
         data = [{k: v for k, v in self._media_fields(m).items() if k in names | {"id"}} for m in found]
@@ -270,8 +354,10 @@ class FakeInstagram(GraphFake):
     async def list_comments(self, request: GraphRequest, media_id: str) -> FakeResponse:
         if media_id not in self.media:
             raise no_object(media_id, "get")
-        top = sorted((c for c in self.comments.values() if c["media_id"] == media_id and not c["parent_id"]),
-                     key=lambda c: c["created"])
+        top = sorted(
+            (c for c in self.comments.values() if c["media_id"] == media_id and not c["parent_id"]),
+            key=lambda c: c["created"],
+        )
         data = [self._comment_fields(request, c) for c in top]
         return FakeResponse(json=self.page(request, data, f"{media_id}/comments", keep=("fields",)))
 
@@ -294,15 +380,23 @@ class FakeInstagram(GraphFake):
             replies = [self._plain_comment(r, sub) for r in self._replies(comment["id"])]
             limit = int(nested.modifiers.get("limit", "25"))
             if replies:
-                result["replies"] = page_of(replies, limit=limit, after=None,
-                                            next_base=self.edge_url(request, f"{comment['id']}/replies"))
+                result["replies"] = page_of(
+                    replies, limit=limit, after=None, next_base=self.edge_url(request, f"{comment['id']}/replies")
+                )
         return result
 
     @staticmethod
     def _plain_comment(comment: dict[str, Any], names: set[str]) -> dict[str, Any]:
-        values = {"id": comment["id"], "text": comment["text"], "timestamp": graph_time(comment["created"]),
-                  "username": comment["username"], "from": comment["from"], "parent_id": comment["parent_id"],
-                  "like_count": 0, "media": {"id": comment["media_id"]}}
+        values = {
+            "id": comment["id"],
+            "text": comment["text"],
+            "timestamp": graph_time(comment["created"]),
+            "username": comment["username"],
+            "from": comment["from"],
+            "parent_id": comment["parent_id"],
+            "like_count": 0,
+            "media": {"id": comment["media_id"]},
+        }
         return {k: v for k, v in values.items() if k in names | {"id"} and v is not None}
 
     @graph("POST", "/{version}/{comment_id}/replies", allowed=("message",), required=("message",))
@@ -312,8 +406,13 @@ class FakeInstagram(GraphFake):
             raise no_object(comment_id, "post")
         if comment["parent_id"]:
             raise GraphError(100, "(#100) Replies can only be made to top-level comments")
-        reply_id = self.seed_comment(comment["media_id"], request.params["message"], username=USERNAME,
-                                     user_id=self.ig_user_id, parent_id=comment_id)
+        reply_id = self.seed_comment(
+            comment["media_id"],
+            request.params["message"],
+            username=USERNAME,
+            user_id=self.ig_user_id,
+            parent_id=comment_id,
+        )
         return FakeResponse(json={"id": reply_id})
 
     @graph("POST", "/{version}/{media_id}/comments", allowed=("message",), required=("message",))
@@ -324,7 +423,12 @@ class FakeInstagram(GraphFake):
         return FakeResponse(json={"id": comment_id})
 
     # ------------------------------------------------------------------ insights
-    @graph("GET", "/{version}/{object_id}/insights", allowed=("metric", "period", "metric_type", "since", "until", "breakdown", "timeframe"), required=("metric",))
+    @graph(
+        "GET",
+        "/{version}/{object_id}/insights",
+        allowed=("metric", "period", "metric_type", "since", "until", "breakdown", "timeframe"),
+        required=("metric",),
+    )
     async def insights(self, request: GraphRequest, object_id: str) -> FakeResponse:
         if object_id == self.ig_user_id:
             known, period = USER_METRICS, request.params.get("period")
@@ -339,8 +443,13 @@ class FakeInstagram(GraphFake):
         for name in request.params["metric"].split(","):
             if name in DEPRECATED_METRICS or name not in known:
                 raise GraphError(100, f"(#100) metric[0] must be one of the following values: {', '.join(known)}")
-            entry: dict[str, Any] = {"name": name, "period": period, "title": name, "description": name,
-                                     "id": f"{object_id}/insights/{name}/{period}"}
+            entry: dict[str, Any] = {
+                "name": name,
+                "period": period,
+                "title": name,
+                "description": name,
+                "id": f"{object_id}/insights/{name}/{period}",
+            }
             if total:
                 entry["total_value"] = {"value": known[name]}
             else:
