@@ -60,10 +60,16 @@ def _jinja_environment() -> jinja2.Environment:
     return env
 
 
-def _choose_locale(request: Request[Any, Any, Any]) -> None:
-    session = request.scope.get("session") or {}
-    locale = session.get("locale") if isinstance(session, dict) else None
-    i18n.set_locale(locale or i18n.negotiate(request.headers.get("accept-language")) or i18n.DEFAULT_LOCALE)
+async def _choose_locale(request: Request[Any, Any, Any]) -> None:
+    # async on purpose: a sync hook may run in a worker thread, where the ContextVar would be lost
+    # The cookie is set from the staff member's saved choice at login, and on every switch.
+    user = request.scope.get("user")
+    chosen = (
+        request.cookies.get(i18n.LOCALE_COOKIE)
+        or (user.locale if isinstance(user, StaffUser) else None)
+        or i18n.negotiate(request.headers.get("accept-language"))
+    )
+    i18n.set_locale(chosen or i18n.DEFAULT_LOCALE)
 
 
 def _wants_html(request: Request[Any, Any, Any]) -> bool:

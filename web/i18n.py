@@ -19,6 +19,7 @@ from babel.support import NullTranslations, Translations
 
 LOCALES = ("fr", "en")
 DEFAULT_LOCALE = "fr"
+LOCALE_COOKIE = "pv_locale"
 TRANSLATIONS_DIR = Path(__file__).parent / "translations"
 
 _current: contextvars.ContextVar[str] = contextvars.ContextVar("locale", default=DEFAULT_LOCALE)

@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.services.staff import authenticate
 from web.auth import StaffUser
 from web.controllers.personas_query import visible_personas
-from web.i18n import LOCALES, gettext as _
+from core.db.models import Staff
+from web.i18n import LOCALE_COOKIE, LOCALES, gettext as _
 
 
 class LoginForm(msgspec.Struct):
@@ -57,8 +58,10 @@ class AuthController(Controller):
             )
         # A new session id at login: a session fixed before login is worth nothing after.
         request.clear_session()
-        request.set_session({"staff_id": str(staff.id), "locale": staff.locale})
-        return Redirect(_safe_next(data.next), status_code=303)
+        request.set_session({"staff_id": str(staff.id)})
+        response = Redirect(_safe_next(data.next), status_code=303)
+        response.set_cookie(LOCALE_COOKIE, staff.locale, max_age=365 * 24 * 3600, httponly=True, samesite="lax")
+        return response
 
     @post("/logout", status_code=303)
     async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
@@ -67,14 +70,31 @@ class AuthController(Controller):
 
     @post("/locale", exclude_from_auth=True, status_code=303)
     async def set_locale(
+        self, data: Annotated[LocaleForm, Body(media_type=RequestEncodingType.URL_ENCODED)]
+    ) -> Redirect:
+        """Before login: the language lives in a cookie."""
+        return _locale_redirect(data)
+
+    @post("/admin/me/locale", status_code=303)
+    async def set_my_locale(
         self,
-        request: Request[Any, Any, Any],
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
         data: Annotated[LocaleForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Redirect:
+        """Logged in: the language is the staff member's own setting, kept for next time."""
         if data.locale in LOCALES:
-            session = dict(request.session) if request.scope.get("session") else {}
-            request.set_session({**session, "locale": data.locale})
-        return Redirect(_safe_next(data.next), status_code=303)
+            staff = await db_session.get(Staff, request.user.id)
+            if staff is not None:
+                staff.locale = data.locale
+        return _locale_redirect(data)
+
+
+def _locale_redirect(data: LocaleForm) -> Redirect:
+    response = Redirect(_safe_next(data.next), status_code=303)
+    if data.locale in LOCALES:
+        response.set_cookie(LOCALE_COOKIE, data.locale, max_age=365 * 24 * 3600, httponly=True, samesite="lax")
+    return response
 
 
 class AdminController(Controller):
