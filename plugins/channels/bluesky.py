@@ -68,8 +68,22 @@ POST, REPOST = "app.bsky.feed.post", "app.bsky.feed.repost"
 MAX_TEXT_BYTES = 3000
 # app.bsky.embed.images: ≤4 images; the current lexicon allows 2,000,000 bytes each
 # ("formerly limited to 1 MB"; bsky-docs still says 1 MB: reference §9.7).
-_IMAGE = MediaRules(kind=MediaKind.IMAGE, max_count=4, max_bytes=2_000_000, content_types=frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"}))
-_AUTH_ERRORS = frozenset({"ExpiredToken", "InvalidToken", "AuthenticationRequired", "AccountTakedown", "AuthFactorTokenRequired", "AccountDeactivated"})
+_IMAGE = MediaRules(
+    kind=MediaKind.IMAGE,
+    max_count=4,
+    max_bytes=2_000_000,
+    content_types=frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"}),
+)
+_AUTH_ERRORS = frozenset(
+    {
+        "ExpiredToken",
+        "InvalidToken",
+        "AuthenticationRequired",
+        "AccountTakedown",
+        "AuthFactorTokenRequired",
+        "AccountDeactivated",
+    }
+)
 _URL = re.compile(r"https?://[^\s<>\"]+")
 _MENTION = re.compile(r"(?<![\w@])@([a-zA-Z0-9][a-zA-Z0-9-]*(?:\.[a-zA-Z0-9-]+)+)")
 _TAG = regex.compile(r"(?<![\p{L}\p{N}_&#])#([\p{L}\p{N}_]*\p{L}[\p{L}\p{N}_]*)")
@@ -99,7 +113,16 @@ class BlueskyPlugin(ChannelPlugin):
             FormatRules(format=Format.PHOTO, media=(_IMAGE,), min_media=1, max_media=4),
         ),
         features=frozenset(
-            {Feature.PUBLISH, Feature.REPOST, Feature.QUOTE, Feature.REPLY, Feature.DELETE, Feature.INBOX, Feature.METRICS, Feature.RECONCILE}
+            {
+                Feature.PUBLISH,
+                Feature.REPOST,
+                Feature.QUOTE,
+                Feature.REPLY,
+                Feature.DELETE,
+                Feature.INBOX,
+                Feature.METRICS,
+                Feature.RECONCILE,
+            }
         ),
         notices=(
             "Bluesky counts 300 graphemes and at most 3,000 bytes of text.",
@@ -113,54 +136,138 @@ class BlueskyPlugin(ChannelPlugin):
         self._sessions: dict[str, _Session] = {}
 
     # ================================================================== publishing
-    async def prepare_publish(self, account: AccountRef, draft: Draft) -> tuple[PreparedRequest, ...]:
+    async def prepare_publish(
+        self, account: AccountRef, draft: Draft
+    ) -> tuple[PreparedRequest, ...]:
         self._check_shape(draft)
         steps = [self._prepared(account, "com.atproto.server.createSession", {"identifier": account.external_id, "password": "[redacted]"},
                                 "log in with the app password (once per process; the session is reused)")]  # fmt: skip
         blobs: list[dict[str, Any]] = []
         for index, item in enumerate(draft.media, start=1):
-            steps.append(self._prepared(account, "com.atproto.repo.uploadBlob", None, f"image {index}: raw bytes of {item.path or item.url}", content_type=item.content_type))
-            blobs.append({"$type": "blob", "ref": {"$link": f"{{blob_{index}}}"}, "mimeType": item.content_type, "size": item.size_bytes or 0})
-        record = self._record(draft, _facets(draft.text, {}), blobs, quote=_placeholder_ref(draft.quote_of), reply=_placeholder_reply(draft.reply_to))
+            steps.append(
+                self._prepared(
+                    account,
+                    "com.atproto.repo.uploadBlob",
+                    None,
+                    f"image {index}: raw bytes of {item.path or item.url}",
+                    content_type=item.content_type,
+                )
+            )
+            blobs.append(
+                {
+                    "$type": "blob",
+                    "ref": {"$link": f"{{blob_{index}}}"},
+                    "mimeType": item.content_type,
+                    "size": item.size_bytes or 0,
+                }
+            )
+        record = self._record(
+            draft,
+            _facets(draft.text, {}),
+            blobs,
+            quote=_placeholder_ref(draft.quote_of),
+            reply=_placeholder_reply(draft.reply_to),
+        )
         body = {"repo": account.external_id, "collection": POST, "record": record}
-        steps.append(self._prepared(account, "com.atproto.repo.createRecord", body, "create the post (mention DIDs and strong-ref CIDs are resolved when sending)"))
+        steps.append(
+            self._prepared(
+                account,
+                "com.atproto.repo.createRecord",
+                body,
+                "create the post (mention DIDs and strong-ref CIDs are resolved when sending)",
+            )
+        )
         return tuple(steps)
 
     async def publish(self, account: AccountRef, draft: Draft) -> PublishResult:
         self._check_shape(draft)
         dids = await self._resolve_mentions(account, draft.text)
         blobs = [await self._upload(account, item) for item in draft.media]
-        quote = await self._strong_ref(account, draft.quote_of) if draft.quote_of else None
-        reply = await self._reply_refs(account, draft.reply_to) if draft.reply_to else None
-        record = self._record(draft, _facets(draft.text, dids), blobs, quote=quote, reply=reply)
+        quote = (
+            await self._strong_ref(account, draft.quote_of) if draft.quote_of else None
+        )
+        reply = (
+            await self._reply_refs(account, draft.reply_to) if draft.reply_to else None
+        )
+        record = self._record(
+            draft, _facets(draft.text, dids), blobs, quote=quote, reply=reply
+        )
         created = await self._create(account, POST, record)
-        return PublishResult(remote_id=created["uri"], url=self._web_url(account, created["uri"]), published_at=_parse(record["createdAt"]))
+        return PublishResult(
+            remote_id=created["uri"],
+            url=self._web_url(account, created["uri"]),
+            published_at=_parse(record["createdAt"]),
+        )
 
-    async def reply(self, account: AccountRef, item: RemoteItem, draft: Draft) -> PublishResult:
-        return await self.publish(account, msgspec.structs.replace(draft, reply_to=item.remote_id, quote_of=None))
+    async def reply(
+        self, account: AccountRef, item: RemoteItem, draft: Draft
+    ) -> PublishResult:
+        return await self.publish(
+            account,
+            msgspec.structs.replace(draft, reply_to=item.remote_id, quote_of=None),
+        )
 
     async def repost(self, account: AccountRef, remote_id: str) -> PublishResult:
         subject = await self._strong_ref(account, remote_id)
-        created = await self._create(account, REPOST, {"$type": REPOST, "subject": subject, "createdAt": _now_iso()})
-        return PublishResult(remote_id=created["uri"], url=self._web_url(account, remote_id), published_at=datetime.now(UTC))
+        created = await self._create(
+            account,
+            REPOST,
+            {"$type": REPOST, "subject": subject, "createdAt": _now_iso()},
+        )
+        return PublishResult(
+            remote_id=created["uri"],
+            url=self._web_url(account, remote_id),
+            published_at=datetime.now(UTC),
+        )
 
     async def delete(self, account: AccountRef, remote_id: str) -> None:
         did, collection, rkey = _split_uri(remote_id)
-        await self._call(account, "POST", "com.atproto.repo.deleteRecord", json={"repo": did, "collection": collection, "rkey": rkey})
+        await self._call(
+            account,
+            "POST",
+            "com.atproto.repo.deleteRecord",
+            json={"repo": did, "collection": collection, "rkey": rkey},
+        )
 
-    async def reconcile(self, account: AccountRef, draft: Draft, *, not_before: datetime, not_after: datetime) -> PublishResult | None:
+    async def reconcile(
+        self,
+        account: AccountRef,
+        draft: Draft,
+        *,
+        not_before: datetime,
+        not_after: datetime,
+    ) -> PublishResult | None:
         """Our own post with the very same text created in the window (the PDS keeps text as sent)."""
-        params: dict[str, Any] = {"actor": account.external_id, "limit": 100, "filter": "posts_with_replies"}
+        params: dict[str, Any] = {
+            "actor": account.external_id,
+            "limit": 100,
+            "filter": "posts_with_replies",
+        }
         for _ in range(10):
-            body = await self._call(account, "GET", "app.bsky.feed.getAuthorFeed", params=params)
+            body = await self._call(
+                account, "GET", "app.bsky.feed.getAuthorFeed", params=params
+            )
             for entry in body.get("feed", []):
                 post = entry.get("post", {})
-                if "reason" in entry or post.get("author", {}).get("did") != account.external_id:
+                if (
+                    "reason" in entry
+                    or post.get("author", {}).get("did") != account.external_id
+                ):
                     continue  # a repost of someone else's post
                 created = _parse(post.get("record", {}).get("createdAt"))
-                if post["record"].get("text") == draft.text and created and not_before <= created <= not_after:
-                    return PublishResult(remote_id=post["uri"], url=self._web_url(account, post["uri"]), published_at=created)
-            oldest = _parse((body.get("feed") or [{}])[-1].get("post", {}).get("indexedAt"))
+                if (
+                    post["record"].get("text") == draft.text
+                    and created
+                    and not_before <= created <= not_after
+                ):
+                    return PublishResult(
+                        remote_id=post["uri"],
+                        url=self._web_url(account, post["uri"]),
+                        published_at=created,
+                    )
+            oldest = _parse(
+                (body.get("feed") or [{}])[-1].get("post", {}).get("indexedAt")
+            )
             if not body.get("cursor") or (oldest is not None and oldest < not_before):
                 return None
             params["cursor"] = body["cursor"]
@@ -174,18 +281,34 @@ class BlueskyPlugin(ChannelPlugin):
         goes on and ``since=<indexedAt>`` once it is done; None means nothing new: keep yours.
         """
         state = _decode_cursor(cursor)
-        params: dict[str, Any] = {"limit": int(self.settings.extra.get("inbox_page_size", "50")), "reasons": list(_INBOX_REASONS)}
+        params: dict[str, Any] = {
+            "limit": int(self.settings.extra.get("inbox_page_size", "50")),
+            "reasons": list(_INBOX_REASONS),
+        }
         if state.get("page"):
             params["cursor"] = state["page"]
-        body = await self._call(account, "GET", "app.bsky.notification.listNotifications", params=params)
+        body = await self._call(
+            account, "GET", "app.bsky.notification.listNotifications", params=params
+        )
         notes = body.get("notifications", [])
         since = state.get("since", "")
-        fresh = [n for n in notes if not since or _parse(n["indexedAt"]) > _parse(since)]  # type: ignore[operator]
+        fresh = [n for n in notes if _newer(n["indexedAt"], since)]
         newest = state.get("newest") or (fresh[0]["indexedAt"] if fresh else None)
-        items = tuple(self._remote_item(n) for n in fresh if n.get("reason") in _INBOX_REASONS)
-        if body.get("cursor") and len(fresh) == len(notes):  # older pages may hold more new items
-            return InboxPage(items=items, next_cursor=_encode_cursor(page=body["cursor"], since=since, newest=newest))
-        return InboxPage(items=items, next_cursor=_encode_cursor(since=newest) if newest else None)
+        items = tuple(
+            self._remote_item(n) for n in fresh if n.get("reason") in _INBOX_REASONS
+        )
+        if body.get("cursor") and len(fresh) == len(
+            notes
+        ):  # older pages may hold more new items
+            return InboxPage(
+                items=items,
+                next_cursor=_encode_cursor(
+                    page=body["cursor"], since=since, newest=newest
+                ),
+            )
+        return InboxPage(
+            items=items, next_cursor=_encode_cursor(since=newest) if newest else None
+        )
 
     def _remote_item(self, note: dict[str, Any]) -> RemoteItem:
         record, author = note.get("record", {}), note.get("author", {})
@@ -198,24 +321,46 @@ class BlueskyPlugin(ChannelPlugin):
             author_id=author.get("did", ""),
             author_handle=author.get("handle", ""),
             author_name=author.get("displayName", ""),
-            created_at=_parse(record.get("createdAt")) or _parse(note["indexedAt"]) or datetime.now(UTC),
+            created_at=_parse(record.get("createdAt"))
+            or _parse(note["indexedAt"])
+            or datetime.now(UTC),
             thread_id=reply.get("root", {}).get("uri") or note.get("reasonSubject"),
             parent_id=reply.get("parent", {}).get("uri"),
-            url=self._post_url(author.get("handle") or author.get("did", ""), note["uri"]),
+            url=self._post_url(
+                author.get("handle") or author.get("did", ""), note["uri"]
+            ),
         )
 
     # ================================================================== metrics
     async def fetch_account_metrics(self, account: AccountRef) -> AccountMetrics:
-        body = await self._call(account, "GET", "app.bsky.actor.getProfile", params={"actor": account.external_id})
-        return AccountMetrics(followers=body.get("followersCount"), following=body.get("followsCount"), posts=body.get("postsCount"))
+        body = await self._call(
+            account,
+            "GET",
+            "app.bsky.actor.getProfile",
+            params={"actor": account.external_id},
+        )
+        return AccountMetrics(
+            followers=body.get("followersCount"),
+            following=body.get("followsCount"),
+            posts=body.get("postsCount"),
+        )
 
-    async def fetch_post_metrics(self, account: AccountRef, remote_ids: list[str]) -> list[PostMetrics]:
+    async def fetch_post_metrics(
+        self, account: AccountRef, remote_ids: list[str]
+    ) -> list[PostMetrics]:
         found: list[PostMetrics] = []
         for chunk in _chunks(remote_ids, 25):  # getPosts takes at most 25 URIs
-            body = await self._call(account, "GET", "app.bsky.feed.getPosts", params={"uris": chunk})
+            body = await self._call(
+                account, "GET", "app.bsky.feed.getPosts", params={"uris": chunk}
+            )
             found += [
-                PostMetrics(remote_id=p["uri"], likes=p.get("likeCount"), reposts=p.get("repostCount"), replies=p.get("replyCount"),
-                            extra={"quote_count": float(p.get("quoteCount", 0))})  # fmt: skip
+                PostMetrics(
+                    remote_id=p["uri"],
+                    likes=p.get("likeCount"),
+                    reposts=p.get("repostCount"),
+                    replies=p.get("replyCount"),
+                    extra={"quote_count": float(p.get("quoteCount", 0))},
+                )
                 for p in body.get("posts", [])
             ]
         return found
@@ -223,15 +368,42 @@ class BlueskyPlugin(ChannelPlugin):
     # ================================================================== records
     def _check_shape(self, draft: Draft) -> None:
         if len(draft.text.encode()) > MAX_TEXT_BYTES:
-            raise Rejected(f"Bluesky: the text is {len(draft.text.encode())} bytes long; limit {MAX_TEXT_BYTES}", code="text_too_many_bytes")
-        if any(item.kind is not MediaKind.IMAGE for item in draft.media) or len(draft.media) > 4:
-            raise Rejected("Bluesky: this plugin posts up to 4 images; video and GIF are not supported", code="media_unsupported")
+            raise Rejected(
+                f"Bluesky: the text is {len(draft.text.encode())} bytes long; limit {MAX_TEXT_BYTES}",
+                code="text_too_many_bytes",
+            )
+        if (
+            any(item.kind is not MediaKind.IMAGE for item in draft.media)
+            or len(draft.media) > 4
+        ):
+            raise Rejected(
+                "Bluesky: this plugin posts up to 4 images; video and GIF are not supported",
+                code="media_unsupported",
+            )
         if not draft.text and not draft.media and not draft.link and not draft.quote_of:
             raise Rejected("Bluesky: a post needs text or an embed", code="empty")
 
-    def _record(self, draft: Draft, facets: list[dict[str, Any]], blobs: list[dict[str, Any]], *, quote: dict[str, str] | None, reply: dict[str, Any] | None) -> dict[str, Any]:
-        record: dict[str, Any] = {"$type": POST, "text": draft.text, "createdAt": _now_iso()}
-        langs = [lang.strip() for lang in (draft.options.get("langs") or self.settings.extra.get("langs", "")).split(",") if lang.strip()]
+    def _record(
+        self,
+        draft: Draft,
+        facets: list[dict[str, Any]],
+        blobs: list[dict[str, Any]],
+        *,
+        quote: dict[str, str] | None,
+        reply: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        record: dict[str, Any] = {
+            "$type": POST,
+            "text": draft.text,
+            "createdAt": _now_iso(),
+        }
+        langs = [
+            lang.strip()
+            for lang in (
+                draft.options.get("langs") or self.settings.extra.get("langs", "")
+            ).split(",")
+            if lang.strip()
+        ]
         if langs:
             record["langs"] = langs[:3]
         if facets:
@@ -244,17 +416,31 @@ class BlueskyPlugin(ChannelPlugin):
         return record
 
     @staticmethod
-    def _embed(draft: Draft, blobs: list[dict[str, Any]], quote: dict[str, str] | None) -> dict[str, Any] | None:
+    def _embed(
+        draft: Draft, blobs: list[dict[str, Any]], quote: dict[str, str] | None
+    ) -> dict[str, Any] | None:
         images = None
         if blobs:
-            images = {"$type": "app.bsky.embed.images", "images": [_image(item, blob) for item, blob in zip(draft.media, blobs, strict=True)]}
+            images = {
+                "$type": "app.bsky.embed.images",
+                "images": [
+                    _image(item, blob)
+                    for item, blob in zip(draft.media, blobs, strict=True)
+                ],
+            }
         if quote and images:
-            return {"$type": "app.bsky.embed.recordWithMedia", "record": {"$type": "app.bsky.embed.record", "record": quote}, "media": images}
+            return {
+                "$type": "app.bsky.embed.recordWithMedia",
+                "record": {"$type": "app.bsky.embed.record", "record": quote},
+                "media": images,
+            }
         if quote:
             return {"$type": "app.bsky.embed.record", "record": quote}
         if images:
             return images
-        if draft.link:  # a card: Bluesky builds none itself, the client sends title and description
+        if (
+            draft.link
+        ):  # a card: Bluesky builds none itself, the client sends title and description
             return {"$type": "app.bsky.embed.external",
                     "external": {"uri": draft.link, "title": draft.title or draft.link, "description": draft.options.get("link_description", "")}}  # fmt: skip
         return None
@@ -264,7 +450,13 @@ class BlueskyPlugin(ChannelPlugin):
         dids: dict[str, str] = {}
         for handle in {m.group(1).rstrip(_TRAILING) for m in _MENTION.finditer(text)}:
             try:
-                body = await self._call(account, "GET", "com.atproto.identity.resolveHandle", params={"handle": handle}, auth=False)
+                body = await self._call(
+                    account,
+                    "GET",
+                    "com.atproto.identity.resolveHandle",
+                    params={"handle": handle},
+                    auth=False,
+                )
             except Rejected:
                 continue
             dids[handle] = body["did"]
@@ -272,9 +464,18 @@ class BlueskyPlugin(ChannelPlugin):
 
     async def _upload(self, account: AccountRef, item: MediaItem) -> dict[str, Any]:
         if not item.path:
-            raise Rejected("Bluesky uploads images from a local file; this media has no path", code="media_path_missing")
+            raise Rejected(
+                "Bluesky uploads images from a local file; this media has no path",
+                code="media_path_missing",
+            )
         data = await asyncio.to_thread(Path(item.path).read_bytes)
-        body = await self._call(account, "POST", "com.atproto.repo.uploadBlob", content=data, content_type=item.content_type)
+        body = await self._call(
+            account,
+            "POST",
+            "com.atproto.repo.uploadBlob",
+            content=data,
+            content_type=item.content_type,
+        )
         return dict(body["blob"])
 
     async def _strong_ref(self, account: AccountRef, uri: str) -> dict[str, str]:
@@ -289,11 +490,20 @@ class BlueskyPlugin(ChannelPlugin):
 
     async def _get_record(self, account: AccountRef, uri: str) -> dict[str, Any]:
         did, collection, rkey = _split_uri(uri)
-        return await self._call(account, "GET", "com.atproto.repo.getRecord", params={"repo": did, "collection": collection, "rkey": rkey})
+        return await self._call(
+            account,
+            "GET",
+            "com.atproto.repo.getRecord",
+            params={"repo": did, "collection": collection, "rkey": rkey},
+        )
 
-    async def _create(self, account: AccountRef, collection: str, record: dict[str, Any]) -> dict[str, Any]:
+    async def _create(
+        self, account: AccountRef, collection: str, record: dict[str, Any]
+    ) -> dict[str, Any]:
         body = {"repo": account.external_id, "collection": collection, "record": record}
-        return await self._call(account, "POST", "com.atproto.repo.createRecord", json=body)
+        return await self._call(
+            account, "POST", "com.atproto.repo.createRecord", json=body
+        )
 
     def _web_url(self, account: AccountRef, uri: str) -> str:
         return self._post_url(account.handle or account.external_id, uri)
@@ -301,11 +511,25 @@ class BlueskyPlugin(ChannelPlugin):
     def _post_url(self, actor: str, uri: str) -> str:
         return f"{self.settings.extra.get('web_url', 'https://bsky.app')}/profile/{actor}/post/{uri.rsplit('/', 1)[-1]}"
 
-    def _prepared(self, account: AccountRef, nsid: str, body: Any, note: str, *, content_type: str = "application/json") -> PreparedRequest:
+    def _prepared(
+        self,
+        account: AccountRef,
+        nsid: str,
+        body: Any,
+        note: str,
+        *,
+        content_type: str = "application/json",
+    ) -> PreparedRequest:
         headers = {"Content-Type": content_type}
         if nsid != "com.atproto.server.createSession":
             headers["Authorization"] = "Bearer [redacted]"
-        return PreparedRequest(method="POST", url=f"{self._pds(account)}/xrpc/{nsid}", headers=headers, json=body, note=note)
+        return PreparedRequest(
+            method="POST",
+            url=f"{self._pds(account)}/xrpc/{nsid}",
+            headers=headers,
+            json=body,
+            note=note,
+        )
 
     # ================================================================== session
     def _pds(self, account: AccountRef) -> str:
@@ -323,38 +547,70 @@ class BlueskyPlugin(ChannelPlugin):
         return await self._create_session(account, secret)
 
     async def _create_session(self, account: AccountRef, secret: str) -> _Session:
-        body = {"identifier": account.external_id or account.handle, "password": account.credentials.access_token}
-        answer = await self._xrpc(account, "POST", "com.atproto.server.createSession", None, json=body)
+        body = {
+            "identifier": account.external_id or account.handle,
+            "password": account.credentials.access_token,
+        }
+        answer = await self._xrpc(
+            account, "POST", "com.atproto.server.createSession", None, json=body
+        )
         return self._keep(account, answer, secret)
 
-    async def _refresh_session(self, account: AccountRef, session: _Session) -> _Session | None:
+    async def _refresh_session(
+        self, account: AccountRef, session: _Session
+    ) -> _Session | None:
         try:
-            answer = await self._xrpc(account, "POST", "com.atproto.server.refreshSession", session.refresh)
+            answer = await self._xrpc(
+                account, "POST", "com.atproto.server.refreshSession", session.refresh
+            )
         except CredentialsExpired:
             return None  # the refresh JWT is dead too: log in again
         return self._keep(account, answer, session.secret)
 
-    def _keep(self, account: AccountRef, answer: dict[str, Any], secret: str) -> _Session:
+    def _keep(
+        self, account: AccountRef, answer: dict[str, Any], secret: str
+    ) -> _Session:
         session = _Session(access=answer["accessJwt"], refresh=answer["refreshJwt"], did=answer["did"], handle=answer.get("handle", ""),
                            expires=_jwt_exp(answer["accessJwt"]), secret=secret)  # fmt: skip
         self._sessions[account.external_id] = session
         return session
 
     # ================================================================== HTTP and errors
-    async def _call(self, account: AccountRef, method: str, nsid: str, *, auth: bool = True, **kw: Any) -> dict[str, Any]:
+    async def _call(
+        self,
+        account: AccountRef,
+        method: str,
+        nsid: str,
+        *,
+        auth: bool = True,
+        **kw: Any,
+    ) -> dict[str, Any]:
         token = (await self._session(account)).access if auth else None
         try:
             return await self._xrpc(account, method, nsid, token, **kw)
         except CredentialsExpired:
-            self._sessions.pop(account.external_id, None)  # never reuse a session the PDS refused
+            self._sessions.pop(
+                account.external_id, None
+            )  # never reuse a session the PDS refused
             raise
 
-    async def _xrpc(self, account: AccountRef, method: str, nsid: str, token: str | None, *, content_type: str | None = None, **kw: Any) -> dict[str, Any]:
+    async def _xrpc(
+        self,
+        account: AccountRef,
+        method: str,
+        nsid: str,
+        token: str | None,
+        *,
+        content_type: str | None = None,
+        **kw: Any,
+    ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if content_type:
             headers["Content-Type"] = content_type
         try:
-            response = await self.http.request(method, f"{self._pds(account)}/xrpc/{nsid}", headers=headers, **kw)
+            response = await self.http.request(
+                method, f"{self._pds(account)}/xrpc/{nsid}", headers=headers, **kw
+            )
         except httpx.TimeoutException as exc:
             raise Transient(f"Bluesky: {nsid} timed out") from exc
         except httpx.TransportError as exc:
@@ -364,8 +620,13 @@ class BlueskyPlugin(ChannelPlugin):
             self._raise_for(response, nsid)
         return _json_or_empty(response)
 
-    def _record_usage(self, response: httpx.Response, nsid: str, account: AccountRef) -> None:
-        limit, remaining, reset = (response.headers.get(f"ratelimit-{n}") for n in ("limit", "remaining", "reset"))
+    def _record_usage(
+        self, response: httpx.Response, nsid: str, account: AccountRef
+    ) -> None:
+        limit, remaining, reset = (
+            response.headers.get(f"ratelimit-{n}")
+            for n in ("limit", "remaining", "reset")
+        )
         if limit is None and remaining is None and reset is None:
             return
         self.usage.record(UsageReport(channel=self.key, endpoint=nsid, limit=_int(limit), remaining=_int(remaining),
@@ -375,15 +636,36 @@ class BlueskyPlugin(ChannelPlugin):
     @staticmethod
     def _raise_for(response: httpx.Response, nsid: str) -> None:
         body = _json_or_empty(response)
-        name, message = str(body.get("error", "")), str(body.get("message") or body.get("error") or response.reason_phrase)
+        name, message = (
+            str(body.get("error", "")),
+            str(body.get("message") or body.get("error") or response.reason_phrase),
+        )
         status = response.status_code
         if status == 429 or name == "RateLimitExceeded":
-            raise RateLimited(f"Bluesky: {nsid} rate limited", retry_after=_retry_after(response), network_message=message, status=status)
+            raise RateLimited(
+                f"Bluesky: {nsid} rate limited",
+                retry_after=_retry_after(response),
+                network_message=message,
+                status=status,
+            )
         if status == 401 or name in _AUTH_ERRORS:
-            raise CredentialsExpired(f"Bluesky: {name or 'authentication'} on {nsid}", network_message=message, status=status)
+            raise CredentialsExpired(
+                f"Bluesky: {name or 'authentication'} on {nsid}",
+                network_message=message,
+                status=status,
+            )
         if status >= 500:
-            raise Transient(f"Bluesky: {nsid} server error {status}", network_message=message, status=status)
-        raise Rejected(f"Bluesky refused {nsid} ({name or status})", network_message=message, status=status, code=name or None)
+            raise Transient(
+                f"Bluesky: {nsid} server error {status}",
+                network_message=message,
+                status=status,
+            )
+        raise Rejected(
+            f"Bluesky refused {nsid} ({name or status})",
+            network_message=message,
+            status=status,
+            code=name or None,
+        )
 
 
 # ---------------------------------------------------------------------- helpers
@@ -396,9 +678,15 @@ def _parse(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.fromisoformat(value)
     except ValueError:
         return None
+
+
+def _newer(indexed_at: str, since: str) -> bool:
+    """Whether a notification came after the last sweep (everything counts without one)."""
+    moment, limit = _parse(indexed_at), _parse(since)
+    return limit is None or moment is None or moment > limit
 
 
 def _split_uri(uri: str) -> tuple[str, str, str]:
@@ -412,23 +700,57 @@ def _split_uri(uri: str) -> tuple[str, str, str]:
 def _byte_span(text: str, start: int, end: int) -> dict[str, int]:
     """Facet index: UTF-8 byte offsets, end exclusive, from Python string indices."""
     byte_start = len(text[:start].encode())
-    return {"byteStart": byte_start, "byteEnd": byte_start + len(text[start:end].encode())}
+    return {
+        "byteStart": byte_start,
+        "byteEnd": byte_start + len(text[start:end].encode()),
+    }
 
 
 def _facets(text: str, dids: dict[str, str]) -> list[dict[str, Any]]:
     found: list[tuple[int, dict[str, Any]]] = []
     for m in _URL.finditer(text):
         uri = m.group().rstrip(_TRAILING)
-        found.append((m.start(), {"index": _byte_span(text, m.start(), m.start() + len(uri)), "features": [{"$type": "app.bsky.richtext.facet#link", "uri": uri}]}))
+        found.append(
+            (
+                m.start(),
+                {
+                    "index": _byte_span(text, m.start(), m.start() + len(uri)),
+                    "features": [{"$type": "app.bsky.richtext.facet#link", "uri": uri}],
+                },
+            )
+        )
     for m in _MENTION.finditer(text):
         handle = m.group(1).rstrip(_TRAILING)
         if handle in dids:
             span = _byte_span(text, m.start(), m.start() + 1 + len(handle))
-            found.append((m.start(), {"index": span, "features": [{"$type": "app.bsky.richtext.facet#mention", "did": dids[handle]}]}))
+            found.append(
+                (
+                    m.start(),
+                    {
+                        "index": span,
+                        "features": [
+                            {
+                                "$type": "app.bsky.richtext.facet#mention",
+                                "did": dids[handle],
+                            }
+                        ],
+                    },
+                )
+            )
     for m in _TAG.finditer(text):
         if regex.match(r"^\X{1,64}$", m.group(1)) and not _inside_url(text, m.start()):
             span = _byte_span(text, m.start(), m.end())
-            found.append((m.start(), {"index": span, "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": m.group(1)}]}))
+            found.append(
+                (
+                    m.start(),
+                    {
+                        "index": span,
+                        "features": [
+                            {"$type": "app.bsky.richtext.facet#tag", "tag": m.group(1)}
+                        ],
+                    },
+                )
+            )
     return [facet for _, facet in sorted(found, key=lambda pair: pair[0])]
 
 
@@ -437,7 +759,10 @@ def _inside_url(text: str, position: int) -> bool:
 
 
 def _image(item: MediaItem, blob: dict[str, Any]) -> dict[str, Any]:
-    image: dict[str, Any] = {"image": blob, "alt": item.alt_text}  # alt is required, may be ""
+    image: dict[str, Any] = {
+        "image": blob,
+        "alt": item.alt_text,
+    }  # alt is required, may be ""
     if item.width and item.height:
         image["aspectRatio"] = {"width": item.width, "height": item.height}
     return image
@@ -448,14 +773,23 @@ def _placeholder_ref(uri: str | None) -> dict[str, str] | None:
 
 
 def _placeholder_reply(uri: str | None) -> dict[str, Any] | None:
-    return {"root": {"uri": "{root of the thread}", "cid": "{cid}"}, "parent": {"uri": uri, "cid": "{cid}"}} if uri else None
+    return (
+        {
+            "root": {"uri": "{root of the thread}", "cid": "{cid}"},
+            "parent": {"uri": uri, "cid": "{cid}"},
+        }
+        if uri
+        else None
+    )
 
 
 def _jwt_exp(token: str) -> float:
     """The ``exp`` claim of a JWT (not verified: the PDS does that); unknown → treat as short-lived."""
     try:
         payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        claims = json.loads(
+            base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        )
         return float(claims["exp"])
     except (IndexError, KeyError, ValueError, TypeError):
         return time.time() + 300

@@ -69,14 +69,29 @@ MiB = 1024 * 1024
 _IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
 _VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
 # Media limits from x-api/media/quickstart/best-practices.mdx: ≤4 photos or 1 GIF or 1 video.
-_IMAGE = MediaRules(kind=MediaKind.IMAGE, max_count=4, max_bytes=5 * MiB, content_types=_IMAGE_TYPES)
-_GIF = MediaRules(kind=MediaKind.GIF, max_count=1, max_bytes=15 * MiB, content_types=frozenset({"image/gif"}))
+_IMAGE = MediaRules(
+    kind=MediaKind.IMAGE, max_count=4, max_bytes=5 * MiB, content_types=_IMAGE_TYPES
+)
+_GIF = MediaRules(
+    kind=MediaKind.GIF,
+    max_count=1,
+    max_bytes=15 * MiB,
+    content_types=frozenset({"image/gif"}),
+)
 _VIDEO = MediaRules(
     kind=MediaKind.VIDEO, max_count=1, max_bytes=512 * MiB, content_types=_VIDEO_TYPES,
     min_aspect_ratio=1 / 3, max_aspect_ratio=3.0, min_duration_s=0.5, max_duration_s=140.0,
 )  # fmt: skip
-DEFAULT_SCOPES = ("tweet.read", "tweet.write", "users.read", "offline.access", "media.write")
-_TWEET_FIELDS = "created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets"
+DEFAULT_SCOPES = (
+    "tweet.read",
+    "tweet.write",
+    "users.read",
+    "offline.access",
+    "media.write",
+)
+_TWEET_FIELDS = (
+    "created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets"
+)
 _URL = re.compile(r"https?://\S+")
 _RETWEET_PREFIX = "rt:"
 
@@ -92,12 +107,24 @@ class XPlugin(ChannelPlugin):
         formats=(
             FormatRules(format=Format.POST, media=(_IMAGE,), max_media=4),
             FormatRules(format=Format.PHOTO, media=(_IMAGE,), min_media=1, max_media=4),
-            FormatRules(format=Format.VIDEO, media=(_VIDEO, _GIF), min_media=1, max_media=1),
+            FormatRules(
+                format=Format.VIDEO, media=(_VIDEO, _GIF), min_media=1, max_media=1
+            ),
         ),
         features=frozenset(
-            {Feature.PUBLISH, Feature.REPOST, Feature.QUOTE, Feature.REPLY, Feature.DELETE, Feature.INBOX,
-             Feature.METRICS, Feature.OAUTH, Feature.RECONCILE, Feature.WEBHOOKS}
-        ),  # fmt: skip
+            {
+                Feature.PUBLISH,
+                Feature.REPOST,
+                Feature.QUOTE,
+                Feature.REPLY,
+                Feature.DELETE,
+                Feature.INBOX,
+                Feature.METRICS,
+                Feature.OAUTH,
+                Feature.RECONCILE,
+                Feature.WEBHOOKS,
+            }
+        ),
         notices=(
             "Self-serve X apps may only reply to a post when its author mentioned or quoted the account.",
             "Premium accounts may post longer texts; Porte-voix keeps to the standard 280 weighted characters.",
@@ -106,7 +133,9 @@ class XPlugin(ChannelPlugin):
     )
 
     # ================================================================== publishing
-    async def prepare_publish(self, account: AccountRef, draft: Draft) -> tuple[PreparedRequest, ...]:
+    async def prepare_publish(
+        self, account: AccountRef, draft: Draft
+    ) -> tuple[PreparedRequest, ...]:
         self._check_shape(draft)
         steps: list[PreparedRequest] = []
         media_ids: list[str] = []
@@ -114,7 +143,14 @@ class XPlugin(ChannelPlugin):
             placeholder = f"{{media_id_{index}}}"
             steps += self._prepared_upload(item, placeholder, index)
             media_ids.append(placeholder)
-        steps.append(self._prepared("POST", "/2/tweets", json=self._tweet_body(draft, media_ids), note="create the post"))
+        steps.append(
+            self._prepared(
+                "POST",
+                "/2/tweets",
+                json=self._tweet_body(draft, media_ids),
+                note="create the post",
+            )
+        )
         return tuple(steps)
 
     async def publish(self, account: AccountRef, draft: Draft) -> PublishResult:
@@ -122,33 +158,73 @@ class XPlugin(ChannelPlugin):
         media_ids = [await self._upload(account, item) for item in draft.media]
         return await self._create_tweet(account, self._tweet_body(draft, media_ids))
 
-    async def reply(self, account: AccountRef, item: RemoteItem, draft: Draft) -> PublishResult:
-        return await self.publish(account, msgspec.structs.replace(draft, reply_to=item.remote_id, quote_of=None))
+    async def reply(
+        self, account: AccountRef, item: RemoteItem, draft: Draft
+    ) -> PublishResult:
+        return await self.publish(
+            account,
+            msgspec.structs.replace(draft, reply_to=item.remote_id, quote_of=None),
+        )
 
     async def repost(self, account: AccountRef, remote_id: str) -> PublishResult:
         path = f"/2/users/{account.external_id}/retweets"
-        await self._call(account, "POST", path, "POST /2/users/:id/retweets", json={"tweet_id": remote_id})
+        await self._call(
+            account,
+            "POST",
+            path,
+            "POST /2/users/:id/retweets",
+            json={"tweet_id": remote_id},
+        )
         # The API answers {"retweeted": true} without a stable id of the repost; the id we keep
         # names the source post, which is what undoing a repost needs.
-        return PublishResult(remote_id=f"{_RETWEET_PREFIX}{remote_id}", url=self._post_url(account.handle, remote_id), published_at=_now())
+        return PublishResult(
+            remote_id=f"{_RETWEET_PREFIX}{remote_id}",
+            url=self._post_url(account.handle, remote_id),
+            published_at=_now(),
+        )
 
     async def delete(self, account: AccountRef, remote_id: str) -> None:
         if remote_id.startswith(_RETWEET_PREFIX):
             source = remote_id.removeprefix(_RETWEET_PREFIX)
-            await self._call(account, "DELETE", f"/2/users/{account.external_id}/retweets/{source}", "DELETE /2/users/:id/retweets/:id")
+            await self._call(
+                account,
+                "DELETE",
+                f"/2/users/{account.external_id}/retweets/{source}",
+                "DELETE /2/users/:id/retweets/:id",
+            )
             return
-        await self._call(account, "DELETE", f"/2/tweets/{remote_id}", "DELETE /2/tweets/:id")
+        await self._call(
+            account, "DELETE", f"/2/tweets/{remote_id}", "DELETE /2/tweets/:id"
+        )
 
-    async def reconcile(self, account: AccountRef, draft: Draft, *, not_before: datetime, not_after: datetime) -> PublishResult | None:
+    async def reconcile(
+        self,
+        account: AccountRef,
+        draft: Draft,
+        *,
+        not_before: datetime,
+        not_after: datetime,
+    ) -> PublishResult | None:
         """Look for our own post with the same text in the window (X accepts no client reference)."""
         wanted = _comparable(self._text_of(draft))
-        params = {"start_time": _x_time(not_before), "end_time": _x_time(not_after), "max_results": "100", "tweet.fields": "created_at,text"}
+        params = {
+            "start_time": _x_time(not_before),
+            "end_time": _x_time(not_after),
+            "max_results": "100",
+            "tweet.fields": "created_at,text",
+        }
         path = f"/2/users/{account.external_id}/tweets"
         for _ in range(10):  # 1,000 posts in the window is far beyond a real cadence
-            body = await self._call(account, "GET", path, "GET /2/users/:id/tweets", params=params)
+            body = await self._call(
+                account, "GET", path, "GET /2/users/:id/tweets", params=params
+            )
             for tweet in body.get("data", []):
                 if _comparable(tweet.get("text", "")) == wanted:
-                    return PublishResult(remote_id=tweet["id"], url=self._post_url(account.handle, tweet["id"]), published_at=_parse_time(tweet.get("created_at")))
+                    return PublishResult(
+                        remote_id=tweet["id"],
+                        url=self._post_url(account.handle, tweet["id"]),
+                        published_at=_parse_time(tweet.get("created_at")),
+                    )
             token = body.get("meta", {}).get("next_token")
             if not token:
                 return None
@@ -165,24 +241,59 @@ class XPlugin(ChannelPlugin):
         """
         state = _decode_cursor(cursor)
         size = self.settings.extra.get("inbox_page_size", "100")  # X accepts 5–100
-        params = {"max_results": size, "tweet.fields": _TWEET_FIELDS, "expansions": "author_id", "user.fields": "username,name"}
+        params = {
+            "max_results": size,
+            "tweet.fields": _TWEET_FIELDS,
+            "expansions": "author_id",
+            "user.fields": "username,name",
+        }
         if state.get("since"):
             params["since_id"] = state["since"]
         if state.get("page"):
             params["pagination_token"] = state["page"]
-        body = await self._call(account, "GET", f"/2/users/{account.external_id}/mentions", "GET /2/users/:id/mentions", params=params)
+        body = await self._call(
+            account,
+            "GET",
+            f"/2/users/{account.external_id}/mentions",
+            "GET /2/users/:id/mentions",
+            params=params,
+        )
         users = {u["id"]: u for u in body.get("includes", {}).get("users", [])}
-        items = tuple(self._remote_item(account, t, users) for t in body.get("data", []))
+        items = tuple(
+            self._remote_item(account, t, users) for t in body.get("data", [])
+        )
         meta = body.get("meta", {})
         newest = state.get("newest") or meta.get("newest_id")
         if meta.get("next_token"):
-            return InboxPage(items=items, next_cursor=_encode_cursor(page=meta["next_token"], since=state.get("since"), newest=newest))
-        return InboxPage(items=items, next_cursor=_encode_cursor(since=newest) if newest else None)
+            return InboxPage(
+                items=items,
+                next_cursor=_encode_cursor(
+                    page=meta["next_token"], since=state.get("since"), newest=newest
+                ),
+            )
+        return InboxPage(
+            items=items, next_cursor=_encode_cursor(since=newest) if newest else None
+        )
 
-    def _remote_item(self, account: AccountRef, tweet: dict[str, Any], users: dict[str, dict[str, Any]]) -> RemoteItem:
+    def _remote_item(
+        self,
+        account: AccountRef,
+        tweet: dict[str, Any],
+        users: dict[str, dict[str, Any]],
+    ) -> RemoteItem:
         author = users.get(tweet.get("author_id", ""), {})
-        parent = next((r["id"] for r in tweet.get("referenced_tweets", []) if r.get("type") == "replied_to"), None)
-        is_reply = tweet.get("in_reply_to_user_id") == account.external_id and parent is not None
+        parent = next(
+            (
+                r["id"]
+                for r in tweet.get("referenced_tweets", [])
+                if r.get("type") == "replied_to"
+            ),
+            None,
+        )
+        is_reply = (
+            tweet.get("in_reply_to_user_id") == account.external_id
+            and parent is not None
+        )
         return RemoteItem(
             remote_id=tweet["id"],
             kind=InboxKind.REPLY if is_reply else InboxKind.MENTION,
@@ -199,25 +310,52 @@ class XPlugin(ChannelPlugin):
     # ================================================================== metrics
     async def fetch_account_metrics(self, account: AccountRef) -> AccountMetrics:
         params = {"user.fields": "public_metrics"}
-        body = await self._call(account, "GET", f"/2/users/{account.external_id}", "GET /2/users/:id", params=params)
+        body = await self._call(
+            account,
+            "GET",
+            f"/2/users/{account.external_id}",
+            "GET /2/users/:id",
+            params=params,
+        )
         if "data" not in body:
-            raise Rejected("X: account not found", network_message=_problem_message(body), code="resource-not-found")
+            raise Rejected(
+                "X: account not found",
+                network_message=_problem_message(body),
+                code="resource-not-found",
+            )
         metrics = body["data"].get("public_metrics", {})
         # openapi v2.167 says post_count; the data dictionary and live answers say tweet_count
         posts = metrics.get("tweet_count", metrics.get("post_count"))
-        extra = {k: float(v) for k, v in metrics.items() if k in ("listed_count", "like_count", "media_count")}
-        return AccountMetrics(followers=metrics.get("followers_count"), following=metrics.get("following_count"), posts=posts, extra=extra)
+        extra = {
+            k: float(v)
+            for k, v in metrics.items()
+            if k in ("listed_count", "like_count", "media_count")
+        }
+        return AccountMetrics(
+            followers=metrics.get("followers_count"),
+            following=metrics.get("following_count"),
+            posts=posts,
+            extra=extra,
+        )
 
-    async def fetch_post_metrics(self, account: AccountRef, remote_ids: list[str]) -> list[PostMetrics]:
+    async def fetch_post_metrics(
+        self, account: AccountRef, remote_ids: list[str]
+    ) -> list[PostMetrics]:
         found: list[PostMetrics] = []
-        for chunk in _chunks([r for r in remote_ids if not r.startswith(_RETWEET_PREFIX)], 100):
+        for chunk in _chunks(
+            [r for r in remote_ids if not r.startswith(_RETWEET_PREFIX)], 100
+        ):
             params = {"ids": ",".join(chunk), "tweet.fields": "public_metrics"}
-            body = await self._call(account, "GET", "/2/tweets", "GET /2/tweets", params=params)
+            body = await self._call(
+                account, "GET", "/2/tweets", "GET /2/tweets", params=params
+            )
             found += [_post_metrics(tweet) for tweet in body.get("data", [])]
         return found
 
     # ================================================================== OAuth 2.0 + PKCE
-    def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
+    def authorization_url(
+        self, *, state: str, scopes: list[str] | None = None
+    ) -> AuthorizationRequest:
         verifier = secrets.token_urlsafe(64)  # 86 characters, within PKCE's 43–128
         query = {
             "response_type": "code",
@@ -228,45 +366,89 @@ class XPlugin(ChannelPlugin):
             "code_challenge": _pkce_challenge(verifier),
             "code_challenge_method": "S256",
         }
-        base = self.settings.extra.get("authorize_url", "https://twitter.com/i/oauth2/authorize")
-        return AuthorizationRequest(url=f"{base}?{urlencode(query)}", state=state, code_verifier=verifier)
+        base = self.settings.extra.get(
+            "authorize_url", "https://twitter.com/i/oauth2/authorize"
+        )
+        return AuthorizationRequest(
+            url=f"{base}?{urlencode(query)}", state=state, code_verifier=verifier
+        )
 
-    async def exchange_code(self, *, code: str, code_verifier: str | None = None) -> TokenSet:
-        form = {"code": code, "grant_type": "authorization_code", "redirect_uri": self.settings.redirect_uri, "code_verifier": code_verifier or ""}
+    async def exchange_code(
+        self, *, code: str, code_verifier: str | None = None
+    ) -> TokenSet:
+        form = {
+            "code": code,
+            "grant_type": "authorization_code",
+            "redirect_uri": self.settings.redirect_uri,
+            "code_verifier": code_verifier or "",
+        }
         tokens = await self._token_request(form, refreshing=False)
         return await self._with_identity(tokens)
 
     async def refresh(self, credentials: Credentials) -> TokenSet:
         if not credentials.refresh_token:
-            raise CredentialsExpired("X: no refresh token (offline.access was not granted); reconnect the account")
-        form = {"grant_type": "refresh_token", "refresh_token": credentials.refresh_token}
+            raise CredentialsExpired(
+                "X: no refresh token (offline.access was not granted); reconnect the account"
+            )
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": credentials.refresh_token,
+        }
         return await self._token_request(form, refreshing=True)
 
-    async def _token_request(self, form: dict[str, str], *, refreshing: bool) -> TokenSet:
+    async def _token_request(
+        self, form: dict[str, str], *, refreshing: bool
+    ) -> TokenSet:
         form = {**form, "client_id": self.settings.client_id}
         headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        if self.settings.client_secret:  # confidential client: HTTP Basic with id and secret
+        if (
+            self.settings.client_secret
+        ):  # confidential client: HTTP Basic with id and secret
             pair = f"{self.settings.client_id}:{self.settings.client_secret}".encode()
             headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-        response = await self._send("POST", f"{self.base_url}/2/oauth2/token", "POST /2/oauth2/token", None, headers=headers, data=form)
+        response = await self._send(
+            "POST",
+            f"{self.base_url}/2/oauth2/token",
+            "POST /2/oauth2/token",
+            None,
+            headers=headers,
+            data=form,
+        )
         if response.status_code >= 400:
             message = _problem_message(_json_or_empty(response))
             if refreshing and response.status_code in (400, 401):
-                raise CredentialsExpired("X refused the refresh token", network_message=message, status=response.status_code)
+                raise CredentialsExpired(
+                    "X refused the refresh token",
+                    network_message=message,
+                    status=response.status_code,
+                )
             self._raise_for(response)
         body = response.json()
-        expires = _now() + timedelta(seconds=int(body["expires_in"])) if body.get("expires_in") else None
+        expires = (
+            _now() + timedelta(seconds=int(body["expires_in"]))
+            if body.get("expires_in")
+            else None
+        )
         return TokenSet(access_token=body["access_token"], refresh_token=body.get("refresh_token"), expires_at=expires,
                         scope=body.get("scope"), token_type=body.get("token_type", "bearer"))  # fmt: skip
 
     async def _with_identity(self, tokens: TokenSet) -> TokenSet:
         """Add the user's id and username: the host needs them to create the account."""
         headers = {"Authorization": f"Bearer {tokens.access_token}"}
-        response = await self._send("GET", f"{self.base_url}/2/users/me", "GET /2/users/me", None, headers=headers)
+        response = await self._send(
+            "GET",
+            f"{self.base_url}/2/users/me",
+            "GET /2/users/me",
+            None,
+            headers=headers,
+        )
         if response.status_code >= 400:
             self._raise_for(response)
         data = response.json().get("data", {})
-        return msgspec.structs.replace(tokens, extra={"user_id": data.get("id", ""), "username": data.get("username", "")})
+        return msgspec.structs.replace(
+            tokens,
+            extra={"user_id": data.get("id", ""), "username": data.get("username", "")},
+        )
 
     # ================================================================== webhooks
     def webhook_challenge(self, request: WebhookRequest) -> WebhookChallenge | None:
@@ -278,7 +460,9 @@ class XPlugin(ChannelPlugin):
 
     def verify_webhook(self, request: WebhookRequest) -> bool:
         signature = request.headers.get("x-twitter-webhooks-signature", "")
-        return bool(self._webhook_key()) and hmac.compare_digest(signature, f"sha256={self._hmac(request.body)}")
+        return bool(self._webhook_key()) and hmac.compare_digest(
+            signature, f"sha256={self._hmac(request.body)}"
+        )
 
     def parse_webhook(self, request: WebhookRequest) -> list[RemoteItem]:
         """Account Activity payloads: mentions and replies (``tweet_create_events``) and DMs."""
@@ -287,25 +471,36 @@ class XPlugin(ChannelPlugin):
         except ValueError:
             return []
         owner = str(payload.get("for_user_id", ""))
-        items = [_activity_tweet(t, owner) for t in payload.get("tweet_create_events", [])]
-        items += [_activity_message(m, payload.get("users", {})) for m in payload.get("direct_message_events", [])]
+        items = [
+            _activity_tweet(t, owner) for t in payload.get("tweet_create_events", [])
+        ]
+        items += [
+            _activity_message(m, payload.get("users", {}))
+            for m in payload.get("direct_message_events", [])
+        ]
         return [item for item in items if item is not None and item.author_id != owner]
 
     def _webhook_key(self) -> str:
         return self.settings.webhook_secret or self.settings.client_secret
 
     def _hmac(self, message: bytes) -> str:
-        digest = hmac.new(self._webhook_key().encode(), message, hashlib.sha256).digest()
+        digest = hmac.new(
+            self._webhook_key().encode(), message, hashlib.sha256
+        ).digest()
         return base64.b64encode(digest).decode()
 
     # ================================================================== building requests
     def _check_shape(self, draft: Draft) -> None:
         """What X refuses whatever the content: fail before uploading anything."""
         if draft.media and draft.quote_of:
-            raise Rejected("X: a post carries media or a quote, not both", code="media_and_quote")
+            raise Rejected(
+                "X: a post carries media or a quote, not both", code="media_and_quote"
+            )
         kinds = {item.kind for item in draft.media}
         if len(draft.media) > 4 or (kinds - {MediaKind.IMAGE} and len(draft.media) > 1):
-            raise Rejected("X: up to 4 images, or 1 video or GIF", code="too_many_media")
+            raise Rejected(
+                "X: up to 4 images, or 1 video or GIF", code="too_many_media"
+            )
         if not self._text_of(draft) and not draft.media:
             raise Rejected("X: a post needs text or media", code="empty")
 
@@ -328,30 +523,66 @@ class XPlugin(ChannelPlugin):
             body["reply"] = {"in_reply_to_tweet_id": draft.reply_to}
         return body
 
-    async def _create_tweet(self, account: AccountRef, body: dict[str, Any]) -> PublishResult:
-        answer = await self._call(account, "POST", "/2/tweets", "POST /2/tweets", json=body)
+    async def _create_tweet(
+        self, account: AccountRef, body: dict[str, Any]
+    ) -> PublishResult:
+        answer = await self._call(
+            account, "POST", "/2/tweets", "POST /2/tweets", json=body
+        )
         tweet_id = answer["data"]["id"]
-        return PublishResult(remote_id=tweet_id, url=self._post_url(account.handle, tweet_id), published_at=_now())
+        return PublishResult(
+            remote_id=tweet_id,
+            url=self._post_url(account.handle, tweet_id),
+            published_at=_now(),
+        )
 
     def _post_url(self, handle: str, tweet_id: str) -> str:
         return f"{self.settings.extra.get('web_url', 'https://x.com')}/{handle}/status/{tweet_id}"
 
-    def _prepared(self, method: str, path: str, *, note: str, json: Any = None, form: dict[str, str] | None = None) -> PreparedRequest:
+    def _prepared(
+        self,
+        method: str,
+        path: str,
+        *,
+        note: str,
+        json: Any = None,
+        form: dict[str, str] | None = None,
+    ) -> PreparedRequest:
         headers = {"Authorization": "Bearer [redacted]"}
         if json is not None:
             headers["Content-Type"] = "application/json"
         if form is not None:
             headers["Content-Type"] = "multipart/form-data"
-        return PreparedRequest(method=method, url=f"{self.base_url}{path}", headers=headers, json=json, form=form, note=note)
+        return PreparedRequest(
+            method=method,
+            url=f"{self.base_url}{path}",
+            headers=headers,
+            json=json,
+            form=form,
+            note=note,
+        )
 
-    def _prepared_upload(self, item: MediaItem, media_id: str, index: int) -> list[PreparedRequest]:
+    def _prepared_upload(
+        self, item: MediaItem, media_id: str, index: int
+    ) -> list[PreparedRequest]:
         size = _size_of(item)
         label = f"media {index}"
         media_field = f"<{size} bytes of {item.path or item.url or 'media'}>"
         if item.kind is MediaKind.IMAGE:
-            steps = [self._prepared("POST", "/2/media/upload", form={"media": media_field, "media_category": "tweet_image"}, note=f"{label}: upload the image")]
+            steps = [
+                self._prepared(
+                    "POST",
+                    "/2/media/upload",
+                    form={"media": media_field, "media_category": "tweet_image"},
+                    note=f"{label}: upload the image",
+                )
+            ]
         else:
-            init = {"media_type": item.content_type, "total_bytes": size, "media_category": _category(item)}
+            init = {
+                "media_type": item.content_type,
+                "total_bytes": size,
+                "media_category": _category(item),
+            }
             steps = [
                 self._prepared("POST", "/2/media/upload/initialize", json=init, note=f"{label}: initialize the chunked upload"),
                 self._prepared("POST", f"/2/media/upload/{media_id}/append", form={"media": media_field, "segment_index": "0"}, note=f"{label}: append each chunk (segment_index 0…n)"),
@@ -359,7 +590,11 @@ class XPlugin(ChannelPlugin):
             ]  # fmt: skip
         if item.alt_text:
             meta = {"id": media_id, "metadata": {"alt_text": {"text": item.alt_text}}}
-            steps.append(self._prepared("POST", "/2/media/metadata", json=meta, note=f"{label}: alt text"))
+            steps.append(
+                self._prepared(
+                    "POST", "/2/media/metadata", json=meta, note=f"{label}: alt text"
+                )
+            )
         return steps
 
     # ================================================================== media upload
@@ -371,50 +606,120 @@ class XPlugin(ChannelPlugin):
             media_id = await self._upload_chunked(account, item, data)
         if item.alt_text:
             meta = {"id": media_id, "metadata": {"alt_text": {"text": item.alt_text}}}
-            await self._call(account, "POST", "/2/media/metadata", "POST /2/media/metadata", json=meta)
+            await self._call(
+                account,
+                "POST",
+                "/2/media/metadata",
+                "POST /2/media/metadata",
+                json=meta,
+            )
         return media_id
 
-    async def _upload_simple(self, account: AccountRef, item: MediaItem, data: bytes) -> str:
+    async def _upload_simple(
+        self, account: AccountRef, item: MediaItem, data: bytes
+    ) -> str:
         files = {"media": (_file_name(item), data, item.content_type)}
-        body = await self._call(account, "POST", "/2/media/upload", "POST /2/media/upload", data={"media_category": "tweet_image"}, files=files)
+        body = await self._call(
+            account,
+            "POST",
+            "/2/media/upload",
+            "POST /2/media/upload",
+            data={"media_category": "tweet_image"},
+            files=files,
+        )
         return str(body["data"]["id"])
 
-    async def _upload_chunked(self, account: AccountRef, item: MediaItem, data: bytes) -> str:
-        init = {"media_type": item.content_type, "total_bytes": len(data), "media_category": _category(item)}
-        body = await self._call(account, "POST", "/2/media/upload/initialize", "POST /2/media/upload/initialize", json=init)
+    async def _upload_chunked(
+        self, account: AccountRef, item: MediaItem, data: bytes
+    ) -> str:
+        init = {
+            "media_type": item.content_type,
+            "total_bytes": len(data),
+            "media_category": _category(item),
+        }
+        body = await self._call(
+            account,
+            "POST",
+            "/2/media/upload/initialize",
+            "POST /2/media/upload/initialize",
+            json=init,
+        )
         media_id = str(body["data"]["id"])
         chunk = int(self.settings.extra.get("media_chunk_bytes", str(4 * MiB)))
         for index, start in enumerate(range(0, len(data), chunk)):
-            files = {"media": (_file_name(item), data[start : start + chunk], "application/octet-stream")}
+            files = {
+                "media": (
+                    _file_name(item),
+                    data[start : start + chunk],
+                    "application/octet-stream",
+                )
+            }
             path = f"/2/media/upload/{media_id}/append"
-            await self._call(account, "POST", path, "POST /2/media/upload/:id/append", data={"segment_index": str(index)}, files=files)
-        body = await self._call(account, "POST", f"/2/media/upload/{media_id}/finalize", "POST /2/media/upload/:id/finalize")
-        await self._wait_processed(account, media_id, body["data"].get("processing_info"))
+            await self._call(
+                account,
+                "POST",
+                path,
+                "POST /2/media/upload/:id/append",
+                data={"segment_index": str(index)},
+                files=files,
+            )
+        body = await self._call(
+            account,
+            "POST",
+            f"/2/media/upload/{media_id}/finalize",
+            "POST /2/media/upload/:id/finalize",
+        )
+        await self._wait_processed(
+            account, media_id, body["data"].get("processing_info")
+        )
         return media_id
 
-    async def _wait_processed(self, account: AccountRef, media_id: str, info: dict[str, Any] | None) -> None:
+    async def _wait_processed(
+        self, account: AccountRef, media_id: str, info: dict[str, Any] | None
+    ) -> None:
         """Poll STATUS until the video is ready; an absent ``processing_info`` means ready."""
         for _ in range(int(self.settings.extra.get("media_poll_max", "60"))):
             if info is None or info.get("state") == "succeeded":
                 return
             if info.get("state") == "failed":
-                message = (info.get("error") or {}).get("message", "media processing failed")
-                raise Rejected(f"X could not process the media: {message}", network_message=message, code="media_failed")
+                message = (info.get("error") or {}).get(
+                    "message", "media processing failed"
+                )
+                raise Rejected(
+                    f"X could not process the media: {message}",
+                    network_message=message,
+                    code="media_failed",
+                )
             await asyncio.sleep(float(info.get("check_after_secs", 1)))
             params = {"command": "STATUS", "media_id": media_id}
-            body = await self._call(account, "GET", "/2/media/upload", "GET /2/media/upload", params=params)
+            body = await self._call(
+                account, "GET", "/2/media/upload", "GET /2/media/upload", params=params
+            )
             info = body["data"].get("processing_info")
-        raise Transient("X: media still processing after the polling budget", retry_after=30)
+        raise Transient(
+            "X: media still processing after the polling budget", retry_after=30
+        )
 
     # ================================================================== HTTP and errors
-    async def _call(self, account: AccountRef, method: str, path: str, endpoint: str, **kw: Any) -> dict[str, Any]:
+    async def _call(
+        self, account: AccountRef, method: str, path: str, endpoint: str, **kw: Any
+    ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {account.credentials.access_token}"}
-        response = await self._send(method, f"{self.base_url}{path}", endpoint, account, headers=headers, **kw)
+        response = await self._send(
+            method, f"{self.base_url}{path}", endpoint, account, headers=headers, **kw
+        )
         if response.status_code >= 400:
             self._raise_for(response)
         return _json_or_empty(response)
 
-    async def _send(self, method: str, url: str, endpoint: str, account: AccountRef | None, **kw: Any) -> httpx.Response:
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        endpoint: str,
+        account: AccountRef | None,
+        **kw: Any,
+    ) -> httpx.Response:
         try:
             response = await self.http.request(method, url, **kw)
         except httpx.TimeoutException as exc:
@@ -424,8 +729,13 @@ class XPlugin(ChannelPlugin):
         self._record_usage(response, endpoint, account)
         return response
 
-    def _record_usage(self, response: httpx.Response, endpoint: str, account: AccountRef | None) -> None:
-        limit, remaining, reset = (response.headers.get(f"x-rate-limit-{n}") for n in ("limit", "remaining", "reset"))
+    def _record_usage(
+        self, response: httpx.Response, endpoint: str, account: AccountRef | None
+    ) -> None:
+        limit, remaining, reset = (
+            response.headers.get(f"x-rate-limit-{n}")
+            for n in ("limit", "remaining", "reset")
+        )
         if limit is None and remaining is None and reset is None:
             return
         self.usage.record(
@@ -434,7 +744,9 @@ class XPlugin(ChannelPlugin):
                 endpoint=endpoint,
                 limit=_int_or_none(limit),
                 remaining=_int_or_none(remaining),
-                reset_at=datetime.fromtimestamp(int(reset), UTC) if reset and reset.isdigit() else None,
+                reset_at=datetime.fromtimestamp(int(reset), UTC)
+                if reset and reset.isdigit()
+                else None,
                 account_external_id=account.external_id if account else None,
             )
         )
@@ -444,13 +756,33 @@ class XPlugin(ChannelPlugin):
         body = _json_or_empty(response)
         message = _problem_message(body) or response.reason_phrase
         if status == 429:
-            raise RateLimited("X: rate limited", retry_after=_retry_after(response), network_message=message, status=status)
+            raise RateLimited(
+                "X: rate limited",
+                retry_after=_retry_after(response),
+                network_message=message,
+                status=status,
+            )
         if status == 401:
-            raise CredentialsExpired("X: the access token is expired or revoked", network_message=message, status=status)
+            raise CredentialsExpired(
+                "X: the access token is expired or revoked",
+                network_message=message,
+                status=status,
+            )
         if status >= 500:
-            raise Transient(f"X: server error {status}", network_message=message, status=status)
-        code = str(body.get("type", "")).rsplit("/", 1)[-1] or str(body.get("title", "")) or None
-        raise Rejected(f"X refused the request ({status})", network_message=message, status=status, code=code)
+            raise Transient(
+                f"X: server error {status}", network_message=message, status=status
+            )
+        code = (
+            str(body.get("type", "")).rsplit("/", 1)[-1]
+            or str(body.get("title", ""))
+            or None
+        )
+        raise Rejected(
+            f"X refused the request ({status})",
+            network_message=message,
+            status=status,
+            code=code,
+        )
 
 
 # ---------------------------------------------------------------------- helpers
@@ -459,7 +791,11 @@ def _now() -> datetime:
 
 
 def _pkce_challenge(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+        .rstrip(b"=")
+        .decode()
+    )
 
 
 def _x_time(moment: datetime) -> str:
@@ -468,7 +804,7 @@ def _x_time(moment: datetime) -> str:
 
 
 def _parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    return datetime.fromisoformat(value) if value else None
 
 
 def _comparable(text: str) -> str:
@@ -533,14 +869,19 @@ def _category(item: MediaItem) -> str:
 
 def _read_media(item: MediaItem) -> bytes:
     if not item.path:
-        raise Rejected("X uploads media from a local file; this media has no path", code="media_path_missing")
+        raise Rejected(
+            "X uploads media from a local file; this media has no path",
+            code="media_path_missing",
+        )
     return Path(item.path).read_bytes()
 
 
 def _size_of(item: MediaItem) -> int:
     if item.size_bytes is not None:
         return item.size_bytes
-    return Path(item.path).stat().st_size if item.path and Path(item.path).exists() else 0
+    return (
+        Path(item.path).stat().st_size if item.path and Path(item.path).exists() else 0
+    )
 
 
 def _file_name(item: MediaItem) -> str:
@@ -581,12 +922,16 @@ def _activity_tweet(tweet: dict[str, Any], owner: str) -> RemoteItem | None:
     )
 
 
-def _activity_message(event: dict[str, Any], users: dict[str, Any]) -> RemoteItem | None:
+def _activity_message(
+    event: dict[str, Any], users: dict[str, Any]
+) -> RemoteItem | None:
     if event.get("type") != "message_create":
         return None
     create = event.get("message_create", {})
     sender = str(create.get("sender_id", ""))
-    created = datetime.fromtimestamp(int(event.get("created_timestamp", "0")) / 1000, UTC)
+    created = datetime.fromtimestamp(
+        int(event.get("created_timestamp", "0")) / 1000, UTC
+    )
     user = users.get(sender, {})
     return RemoteItem(remote_id=str(event.get("id", "")), kind=InboxKind.MESSAGE, text=create.get("message_data", {}).get("text", ""),
                       author_id=sender, author_handle=user.get("screen_name", ""), author_name=user.get("name", ""), created_at=created)  # fmt: skip

@@ -38,48 +38,130 @@ ENGLAND_FLAG = "\U0001f3f4\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U00
 CASES: list[tuple[str, str, int, bool]] = [
     ("Regular Tweet with url", "Hi http://test.co", 26, True),
     ("Just url", "http://test.co", 23, True),
-    ("Long tweet, overflow at char index 280", "285 chars-" + "xxxxxxxxxx-" * 25, 285, False),
-    ("Long tweet with url in the middle, overflow at char index 284", "285 chars- http://www.twitter.com/jack " + "xxxxxxxxxx-" * 24, 299, False),
-    ("Long tweet with url at the end, overflow at char index 265", "xxxxxxxxxx-" * 24 + " http://www.twitter.com/jack ", 289, False),
+    (
+        "Long tweet, overflow at char index 280",
+        "285 chars-" + "xxxxxxxxxx-" * 25,
+        285,
+        False,
+    ),
+    (
+        "Long tweet with url in the middle, overflow at char index 284",
+        "285 chars- http://www.twitter.com/jack " + "xxxxxxxxxx-" * 24,
+        299,
+        False,
+    ),
+    (
+        "Long tweet with url at the end, overflow at char index 265",
+        "xxxxxxxxxx-" * 24 + " http://www.twitter.com/jack ",
+        289,
+        False,
+    ),
     ("10 url string, no overflow", "https://www.twitter.com/aloha " * 10, 240, True),
     ("160 CJK char, overflow at char index 140", POEM, 320, False),
     ("160 emoji char, overflow at char index 140", "\U0001f637" * 160, 320, False),
-    ("3 latin char + 160 CJK char, overflow at char index 141", "the" + POEM, 323, False),
+    (
+        "3 latin char + 160 CJK char, overflow at char index 141",
+        "the" + POEM,
+        323,
+        False,
+    ),
     # the 280 edge: one char over once the decomposed Á is NFC-normalized into one
-    ("282 chars with a normalized character within valid range but outside 280", "282 chars-" + "xxxxxxxxxx-" * 24 + "xxxxxA\u0301x", 281, False),
-    ("Count a mix of single byte single word, and double word unicode characters", "H\U0001f431\u263a" + FAMILY, 7, True),
-    ("Count unicode emoji chars inside the basic multilingual plane", "\U0001f637\U0001f47e\U0001f621\U0001f525\U0001f4a9", 10, True),
-    ("Count unicode emoji chars outside the basic multilingual plane with skin tone modifiers", "\U0001f64b\U0001f3fd\U0001f468\u200d\U0001f3a4", 4, True),
-    ("Handle General Punctuation Characters with visible spaces(u2000-200A), no ZWJ/ZWNJ", PUNCTUATION, 110, True),
-    ("Handle a 64 character domain without protocol", "randomurl" * 7 + "s.com", 68, True),
-    ("Do not allow > 140 CJK characters by virtue of CJK chars greater than 63 punycode encoded chars in the host",
-     KANA * 12 + " http://" + KANA * 5 + "あいう.com", 358, False),  # fmt: skip
-    ("Allow > 140 CJK characters by virtue of CJK chars less than 63 punycode encoded chars in the host",
-     KANA * 12 + " http://" + KANA * 5 + "あい.com", 264, True),  # fmt: skip
+    (
+        "282 chars with a normalized character within valid range but outside 280",
+        "282 chars-" + "xxxxxxxxxx-" * 24 + "xxxxxA\u0301x",
+        281,
+        False,
+    ),
+    (
+        "Count a mix of single byte single word, and double word unicode characters",
+        "H\U0001f431\u263a" + FAMILY,
+        7,
+        True,
+    ),
+    (
+        "Count unicode emoji chars inside the basic multilingual plane",
+        "\U0001f637\U0001f47e\U0001f621\U0001f525\U0001f4a9",
+        10,
+        True,
+    ),
+    (
+        "Count unicode emoji chars outside the basic multilingual plane with skin tone modifiers",
+        "\U0001f64b\U0001f3fd\U0001f468\u200d\U0001f3a4",
+        4,
+        True,
+    ),
+    (
+        "Handle General Punctuation Characters with visible spaces(u2000-200A), no ZWJ/ZWNJ",
+        PUNCTUATION,
+        110,
+        True,
+    ),
+    (
+        "Handle a 64 character domain without protocol",
+        "randomurl" * 7 + "s.com",
+        68,
+        True,
+    ),
+    (
+        "Do not allow > 140 CJK characters by virtue of CJK chars greater than 63 punycode encoded chars in the host",
+        KANA * 12 + " http://" + KANA * 5 + "あいう.com",
+        358,
+        False,
+    ),
+    (
+        "Allow > 140 CJK characters by virtue of CJK chars less than 63 punycode encoded chars in the host",
+        KANA * 12 + " http://" + KANA * 5 + "あい.com",
+        264,
+        True,
+    ),
     ("140 family emoji", FAMILY * 140, 280, True),  # the 280 edge, exactly at the limit
-    ("Unicode 10.0 emoji", f"Unicode 10.0 emoji: \U0001f92a; \U0001f9d5; \U0001f9d5\U0001f3fe; {ENGLAND_FLAG}", 34, True),
-    ("Unicode 9.0 emoji", "Unicode 9.0 emoji: \U0001f920; \U0001f483; \U0001f483\U0001f3fe", 29, True),
+    (
+        "Unicode 10.0 emoji",
+        f"Unicode 10.0 emoji: \U0001f92a; \U0001f9d5; \U0001f9d5\U0001f3fe; {ENGLAND_FLAG}",
+        34,
+        True,
+    ),
+    (
+        "Unicode 9.0 emoji",
+        "Unicode 9.0 emoji: \U0001f920; \U0001f483; \U0001f483\U0001f3fe",
+        29,
+        True,
+    ),
     # UnicodeDirectionalMarkerCounterTest: directional marks count, the URL still weighs 23
-    ("Tweet text containing directional characters should be considered valid",
-     "\u2066\u202ahttp://foobar.\u067e\u0627\u06a9\u0633\u062a\u0627\u0646/\u202c\u2069", 31, True),  # fmt: skip
+    (
+        "Tweet text containing directional characters should be considered valid",
+        "\u2066\u202ahttp://foobar.\u067e\u0627\u06a9\u0633\u062a\u0627\u0646/\u202c\u2069",
+        31,
+        True,
+    ),
     # WeightedTweetsCounterTest (v2 section; same weights in v3, no emoji involved)
     ("'Á' is normalized into 1 char", "A\u0301B", 2, True),
     ("שּׁ is normalized into 3 chars", "A\ufb2c", 4, True),
 ]
 
 
-@pytest.mark.parametrize(("description", "text", "expected", "valid"), CASES, ids=[c[0][:60] for c in CASES])
-def test_weighted_length_matches_twitter_text_conformance(description: str, text: str, expected: int, valid: bool) -> None:
+@pytest.mark.parametrize(
+    ("description", "text", "expected", "valid"), CASES, ids=[c[0][:60] for c in CASES]
+)
+def test_weighted_length_matches_twitter_text_conformance(
+    description: str, text: str, expected: int, valid: bool
+) -> None:
     assert count_text(text, TextCounting.TWITTER) == expected, description
     assert (expected <= 280) is valid, f"table error in {description!r}"
 
 
-@pytest.mark.parametrize(("description", "text", "expected", "valid"), CASES, ids=[c[0][:60] for c in CASES])
-def test_x_validation_agrees_with_conformance_validity(description: str, text: str, expected: int, valid: bool) -> None:
+@pytest.mark.parametrize(
+    ("description", "text", "expected", "valid"), CASES, ids=[c[0][:60] for c in CASES]
+)
+def test_x_validation_agrees_with_conformance_validity(
+    description: str, text: str, expected: int, valid: bool
+) -> None:
     codes = [v.code for v in validate_draft(XPlugin.capabilities, Draft(text=text))]
     assert codes == ([] if valid else ["text_too_long"]), description
 
 
 def test_table_is_representative() -> None:
     assert len(CASES) >= 15
-    assert any(c[2] == 280 and c[3] for c in CASES) and any(c[2] == 281 and not c[3] for c in CASES)
+    assert any(c[2] == 280 and c[3] for c in CASES) and any(
+        c[2] == 281 and not c[3] for c in CASES
+    )

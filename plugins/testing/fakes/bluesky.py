@@ -35,7 +35,11 @@ from plugins.testing.fake import FakeNetwork, FakeResponse, ReceivedRequest, rou
 
 POST, REPOST, LIKE = "app.bsky.feed.post", "app.bsky.feed.repost", "app.bsky.feed.like"
 _COLLECTIONS = frozenset({POST, REPOST, LIKE})
-_FEATURES = {"app.bsky.richtext.facet#mention": "did", "app.bsky.richtext.facet#link": "uri", "app.bsky.richtext.facet#tag": "tag"}
+_FEATURES = {
+    "app.bsky.richtext.facet#mention": "did",
+    "app.bsky.richtext.facet#link": "uri",
+    "app.bsky.richtext.facet#tag": "tag",
+}
 _TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
 _ERRORS = {  # FakeNetwork failure kind -> (status, XRPC error name)
     "rejected": (400, "InvalidRequest"),
@@ -62,7 +66,13 @@ def _b64url(data: bytes) -> str:
 
 
 def _cid(data: bytes, prefix: str = "bafyrei") -> str:
-    return prefix + base64.b32encode(hashlib.sha256(data).digest()).decode().lower().rstrip("=")[:52]
+    return (
+        prefix
+        + base64.b32encode(hashlib.sha256(data).digest())
+        .decode()
+        .lower()
+        .rstrip("=")[:52]
+    )
 
 
 @dataclass
@@ -75,7 +85,12 @@ class FakeActor:
     follows: int = 0
 
     def basic(self) -> dict[str, Any]:
-        return {"did": self.did, "handle": self.handle, "displayName": self.display_name, "labels": []}
+        return {
+            "did": self.did,
+            "handle": self.handle,
+            "displayName": self.display_name,
+            "labels": [],
+        }
 
 
 @dataclass
@@ -111,37 +126,87 @@ class FakeBluesky(FakeNetwork):
         self._window = (time.time(), 0)
 
     # ------------------------------------------------------------------ helpers for tests
-    def make_account(self, handle: str = "occitanie.bsky.social", *, name: str = "Région Occitanie", followers: int = 12_400) -> AccountRef:
+    def make_account(
+        self,
+        handle: str = "occitanie.bsky.social",
+        *,
+        name: str = "Région Occitanie",
+        followers: int = 12_400,
+    ) -> AccountRef:
         """An account with an app password; the credentials are what the plugin expects."""
         actor = self.add_actor(handle, name, followers=followers)
         password = "-".join(secrets.token_hex(2) for _ in range(4))
         actor.app_passwords.add(password)
-        return AccountRef(external_id=actor.did, handle=handle, credentials=Credentials(access_token=password, token_type="app_password"))
+        return AccountRef(
+            external_id=actor.did,
+            handle=handle,
+            credentials=Credentials(access_token=password, token_type="app_password"),
+        )
 
-    def add_actor(self, handle: str, name: str = "", *, followers: int = 0) -> FakeActor:
+    def add_actor(
+        self, handle: str, name: str = "", *, followers: int = 0
+    ) -> FakeActor:
         existing = next((a for a in self.actors.values() if a.handle == handle), None)
         if existing is not None:
             return existing
-        did = "did:plc:" + "".join(secrets.choice(string.ascii_lowercase + "234567") for _ in range(24))
-        actor = FakeActor(did=did, handle=handle, display_name=name or handle.split(".")[0].title(), followers=followers, follows=80)
+        did = "did:plc:" + "".join(
+            secrets.choice(string.ascii_lowercase + "234567") for _ in range(24)
+        )
+        actor = FakeActor(
+            did=did,
+            handle=handle,
+            display_name=name or handle.split(".")[0].title(),
+            followers=followers,
+            follows=80,
+        )
         self.actors[did] = actor
         return actor
 
-    def add_post(self, author: str, text: str, *, reply_to: str | None = None, quote: str | None = None, mention: AccountRef | None = None) -> FakeRecord:
+    def add_post(
+        self,
+        author: str,
+        text: str,
+        *,
+        reply_to: str | None = None,
+        quote: str | None = None,
+        mention: AccountRef | None = None,
+    ) -> FakeRecord:
         """Someone (``author`` handle) posts; replies, quotes and mentions notify the account concerned."""
         actor = self.add_actor(author)
         record: dict[str, Any] = {"$type": POST, "text": text, "createdAt": iso_now()}
         if reply_to:
             parent = self.records[reply_to]
-            root = parent.value.get("reply", {}).get("root") or {"uri": parent.uri, "cid": parent.cid}
-            record["reply"] = {"root": root, "parent": {"uri": parent.uri, "cid": parent.cid}}
+            root = parent.value.get("reply", {}).get("root") or {
+                "uri": parent.uri,
+                "cid": parent.cid,
+            }
+            record["reply"] = {
+                "root": root,
+                "parent": {"uri": parent.uri, "cid": parent.cid},
+            }
         if quote:
-            record["embed"] = {"$type": "app.bsky.embed.record", "record": {"uri": quote, "cid": self.records[quote].cid}}
+            record["embed"] = {
+                "$type": "app.bsky.embed.record",
+                "record": {"uri": quote, "cid": self.records[quote].cid},
+            }
         if mention is not None:
             start = text.encode().find(f"@{mention.handle}".encode())
             if start >= 0:
-                index = {"byteStart": start, "byteEnd": start + len(mention.handle.encode()) + 1}
-                record["facets"] = [{"index": index, "features": [{"$type": "app.bsky.richtext.facet#mention", "did": mention.external_id}]}]
+                index = {
+                    "byteStart": start,
+                    "byteEnd": start + len(mention.handle.encode()) + 1,
+                }
+                record["facets"] = [
+                    {
+                        "index": index,
+                        "features": [
+                            {
+                                "$type": "app.bsky.richtext.facet#mention",
+                                "did": mention.external_id,
+                            }
+                        ],
+                    }
+                ]
         return self._store(actor.did, POST, record)
 
     def add_like(self, uri: str, count: int = 1) -> None:
@@ -149,18 +214,28 @@ class FakeBluesky(FakeNetwork):
 
     def expire_sessions(self) -> None:
         """Every access token issued so far is now past its ``exp``."""
-        self.access_tokens = {t: (did, 0.0) for t, (did, _) in self.access_tokens.items()}
+        self.access_tokens = {
+            t: (did, 0.0) for t, (did, _) in self.access_tokens.items()
+        }
 
     def revoke_app_passwords(self, did: str) -> None:
         """The user revoked the app passwords: sessions die and new logins fail."""
         self.actors[did].app_passwords.clear()
-        self.access_tokens = {t: v for t, v in self.access_tokens.items() if v[0] != did}
+        self.access_tokens = {
+            t: v for t, v in self.access_tokens.items() if v[0] != did
+        }
         self.refresh_tokens = {t: d for t, d in self.refresh_tokens.items() if d != did}
 
     def reset(self) -> None:
         """Forget the requests, pending failures and the whole network state (between tests)."""
         super().reset()
-        for store in (self.actors, self.records, self.blobs, self.access_tokens, self.refresh_tokens):
+        for store in (
+            self.actors,
+            self.records,
+            self.blobs,
+            self.access_tokens,
+            self.refresh_tokens,
+        ):
             store.clear()
         self.notifications.clear()
         self._window = (time.time(), 0)
@@ -171,7 +246,10 @@ class FakeBluesky(FakeNetwork):
         return FakeResponse(status=status, json={"error": name, "message": message})
 
     def rate_limit_error(self, retry_after: float) -> FakeResponse:
-        response = FakeResponse(status=429, json={"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"})
+        response = FakeResponse(
+            status=429,
+            json={"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
+        )
         response.headers.update({"ratelimit-limit": str(RATE_LIMIT), "ratelimit-remaining": "0",
                                  "ratelimit-reset": str(math.ceil(time.time() + retry_after)), "ratelimit-policy": f"{RATE_LIMIT};w={RATE_WINDOW_S}"})  # fmt: skip
         return response
@@ -195,22 +273,45 @@ class FakeBluesky(FakeNetwork):
     def _session(self, request: ReceivedRequest) -> FakeActor | FakeResponse:
         header = request.headers.get("authorization", "")
         if not header.startswith("Bearer "):
-            return FakeResponse(status=401, json={"error": "AuthenticationRequired", "message": "Authentication Required"})
+            return FakeResponse(
+                status=401,
+                json={
+                    "error": "AuthenticationRequired",
+                    "message": "Authentication Required",
+                },
+            )
         did, exp = self.access_tokens.get(header[7:], ("", 0.0))
         if not did:
-            return FakeResponse(status=401, json={"error": "InvalidToken", "message": "Token could not be verified"})
+            return FakeResponse(
+                status=401,
+                json={
+                    "error": "InvalidToken",
+                    "message": "Token could not be verified",
+                },
+            )
         if exp < time.time():
             return self.expired_error()
         return self.actors[did]
 
     def _input(self, request: ReceivedRequest) -> dict[str, Any] | FakeResponse:
-        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
-            return self.error(400, "Wrong request encoding (Content-Type): expected application/json", kind="rejected")
+        if (
+            request.headers.get("content-type", "").split(";")[0].strip()
+            != "application/json"
+        ):
+            return self.error(
+                400,
+                "Wrong request encoding (Content-Type): expected application/json",
+                kind="rejected",
+            )
         try:
             body = json.loads(request.body)
         except ValueError:
             return self.error(400, "Request body is not valid JSON", kind="rejected")
-        return body if isinstance(body, dict) else self.error(400, "Input must be an object", kind="rejected")
+        return (
+            body
+            if isinstance(body, dict)
+            else self.error(400, "Input must be an object", kind="rejected")
+        )
 
     def _invalid(self, message: str) -> FakeResponse:
         return self.error(400, message, kind="rejected")
@@ -221,38 +322,84 @@ class FakeBluesky(FakeNetwork):
         body = self._input(request)
         if isinstance(body, FakeResponse):
             return body
-        if not isinstance(body.get("identifier"), str) or not isinstance(body.get("password"), str):
-            return self._invalid("Input must have the properties identifier and password")
-        actor = next((a for a in self.actors.values() if body["identifier"] in (a.did, a.handle)), None)
+        if not isinstance(body.get("identifier"), str) or not isinstance(
+            body.get("password"), str
+        ):
+            return self._invalid(
+                "Input must have the properties identifier and password"
+            )
+        actor = next(
+            (
+                a
+                for a in self.actors.values()
+                if body["identifier"] in (a.did, a.handle)
+            ),
+            None,
+        )
         if actor is None or body["password"] not in actor.app_passwords:
-            return FakeResponse(status=401, json={"error": "AuthenticationRequired", "message": "Invalid identifier or password"})
+            return FakeResponse(
+                status=401,
+                json={
+                    "error": "AuthenticationRequired",
+                    "message": "Invalid identifier or password",
+                },
+            )
         return FakeResponse(json={**self._issue(actor), "active": True})
 
     @route("POST", "/xrpc/com.atproto.server.refreshSession")
     async def refresh_session(self, request: ReceivedRequest) -> FakeResponse:
         header = request.headers.get("authorization", "")
-        did = self.refresh_tokens.pop(header[7:], None) if header.startswith("Bearer ") else None
+        did = (
+            self.refresh_tokens.pop(header[7:], None)
+            if header.startswith("Bearer ")
+            else None
+        )
         if did is None:
             return self.error(400, "Token has expired", kind="expired")
         return FakeResponse(json={**self._issue(self.actors[did]), "active": True})
 
     def _issue(self, actor: FakeActor) -> dict[str, str]:
         now = int(time.time())
-        access = self._jwt({"scope": "com.atproto.appPass", "sub": actor.did, "iat": now, "exp": now + self.access_ttl_s, "aud": "did:web:fake.pds"})
-        refresh = self._jwt({"scope": "com.atproto.refresh", "sub": actor.did, "iat": now, "exp": now + 90 * 86400, "jti": secrets.token_hex(8)})
+        access = self._jwt(
+            {
+                "scope": "com.atproto.appPass",
+                "sub": actor.did,
+                "iat": now,
+                "exp": now + self.access_ttl_s,
+                "aud": "did:web:fake.pds",
+            }
+        )
+        refresh = self._jwt(
+            {
+                "scope": "com.atproto.refresh",
+                "sub": actor.did,
+                "iat": now,
+                "exp": now + 90 * 86400,
+                "jti": secrets.token_hex(8),
+            }
+        )
         self.access_tokens[access] = (actor.did, now + self.access_ttl_s)
         self.refresh_tokens[refresh] = actor.did
-        return {"accessJwt": access, "refreshJwt": refresh, "handle": actor.handle, "did": actor.did}
+        return {
+            "accessJwt": access,
+            "refreshJwt": refresh,
+            "handle": actor.handle,
+            "did": actor.did,
+        }
 
     @staticmethod
     def _jwt(claims: dict[str, Any]) -> str:
         header = _b64url(json.dumps({"typ": "at+jwt", "alg": "ES256K"}).encode())
-        payload = _b64url(json.dumps({**claims, "nonce": secrets.token_hex(4)}).encode())
+        payload = _b64url(
+            json.dumps({**claims, "nonce": secrets.token_hex(4)}).encode()
+        )
         return f"{header}.{payload}.{_b64url(secrets.token_bytes(32))}"
 
     @route("GET", "/xrpc/com.atproto.identity.resolveHandle")
     async def resolve_handle(self, request: ReceivedRequest) -> FakeResponse:
-        actor = next((a for a in self.actors.values() if a.handle == request.q("handle")), None)
+        actor = next(
+            (a for a in self.actors.values() if a.handle == request.q("handle")), None
+        )
         if actor is None:
             return self._invalid("Unable to resolve handle")
         return FakeResponse(json={"did": actor.did})
@@ -264,9 +411,20 @@ class FakeBluesky(FakeNetwork):
         if not isinstance(actor, FakeActor):
             return actor
         mime = request.headers.get("content-type", "")
-        if not mime or mime.startswith(("application/json", "multipart/")) or not request.body:
-            return self._invalid("uploadBlob takes the raw bytes with their own Content-Type")
-        blob = {"$type": "blob", "ref": {"$link": _cid(request.body, "bafkrei")}, "mimeType": mime, "size": len(request.body)}
+        if (
+            not mime
+            or mime.startswith(("application/json", "multipart/"))
+            or not request.body
+        ):
+            return self._invalid(
+                "uploadBlob takes the raw bytes with their own Content-Type"
+            )
+        blob: dict[str, Any] = {
+            "$type": "blob",
+            "ref": {"$link": _cid(request.body, "bafkrei")},
+            "mimeType": mime,
+            "size": len(request.body),
+        }
         self.blobs[blob["ref"]["$link"]] = blob
         return FakeResponse(json={"blob": blob})
 
@@ -278,7 +436,9 @@ class FakeBluesky(FakeNetwork):
         body = self._input(request)
         if isinstance(body, FakeResponse):
             return body
-        problem = self._check_write(actor, body) or self._check_record(body["collection"], body.get("record"))
+        problem = self._check_write(actor, body) or self._check_record(
+            body["collection"], body.get("record")
+        )
         if problem:
             return self._invalid(problem)
         record = self._store(actor.did, body["collection"], body["record"])
@@ -320,17 +480,22 @@ class FakeBluesky(FakeNetwork):
     def _check_post(self, record: dict[str, Any]) -> str | None:
         text = record.get("text")
         if not isinstance(text, str):
-            return "Invalid app.bsky.feed.post record: Record must have the property \"text\""
+            return 'Invalid app.bsky.feed.post record: Record must have the property "text"'
         if graphemes(text) > 300 or len(text.encode()) > 3000:
             return "Invalid app.bsky.feed.post record: Record/text must not be longer than 300 graphemes"
         if len(record.get("langs", [])) > 3:
             return "Invalid app.bsky.feed.post record: Record/langs must not have more than 3 elements"
-        for check in (self._check_facets(record.get("facets", []), len(text.encode())), self._check_embed(record.get("embed"))):
+        for check in (
+            self._check_facets(record.get("facets", []), len(text.encode())),
+            self._check_embed(record.get("embed")),
+        ):
             if check:
                 return check
         reply = record.get("reply")
         if reply is not None:
-            return self._check_ref(reply.get("root"), "Record/reply/root") or self._check_ref(reply.get("parent"), "Record/reply/parent")
+            return self._check_ref(
+                reply.get("root"), "Record/reply/root"
+            ) or self._check_ref(reply.get("parent"), "Record/reply/parent")
         return None
 
     @staticmethod
@@ -338,7 +503,11 @@ class FakeBluesky(FakeNetwork):
         for n, facet in enumerate(facets):
             index = facet.get("index", {})
             start, end = index.get("byteStart"), index.get("byteEnd")
-            if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= size):
+            if not (
+                isinstance(start, int)
+                and isinstance(end, int)
+                and 0 <= start < end <= size
+            ):
                 return f"Invalid app.bsky.feed.post record: Record/facets/{n}/index must lie within the text's UTF-8 bytes"
             for feature in facet.get("features", []):
                 needed = _FEATURES.get(feature.get("$type", ""))
@@ -354,12 +523,21 @@ class FakeBluesky(FakeNetwork):
             return self._check_images(embed.get("images"))
         if kind == "app.bsky.embed.external":
             external = embed.get("external") or {}
-            ok = all(isinstance(external.get(k), str) for k in ("uri", "title", "description"))
-            return None if ok else "Invalid app.bsky.feed.post record: Record/embed/external must have uri, title and description"
+            ok = all(
+                isinstance(external.get(k), str)
+                for k in ("uri", "title", "description")
+            )
+            return (
+                None
+                if ok
+                else "Invalid app.bsky.feed.post record: Record/embed/external must have uri, title and description"
+            )
         if kind == "app.bsky.embed.record":
             return self._check_ref(embed.get("record"), "Record/embed/record")
         if kind == "app.bsky.embed.recordWithMedia":
-            return self._check_ref((embed.get("record") or {}).get("record"), "Record/embed/record/record") or self._check_embed(embed.get("media"))
+            return self._check_ref(
+                (embed.get("record") or {}).get("record"), "Record/embed/record/record"
+            ) or self._check_embed(embed.get("media"))
         return f"Invalid app.bsky.feed.post record: Record/embed $type {kind} is not supported here"
 
     def _check_images(self, images: Any) -> str | None:
@@ -368,7 +546,7 @@ class FakeBluesky(FakeNetwork):
         for n, image in enumerate(images):
             blob = image.get("image") or {}
             if not isinstance(image.get("alt"), str):
-                return f"Invalid app.bsky.feed.post record: Record/embed/images/{n} must have the property \"alt\""
+                return f'Invalid app.bsky.feed.post record: Record/embed/images/{n} must have the property "alt"'
             if (blob.get("ref") or {}).get("$link") not in self.blobs:
                 return f"Could not find blob: {(blob.get('ref') or {}).get('$link')}"
             if blob.get("size", 0) > 2_000_000:
@@ -376,7 +554,11 @@ class FakeBluesky(FakeNetwork):
         return None
 
     def _check_ref(self, ref: Any, where: str) -> str | None:
-        if not isinstance(ref, dict) or not isinstance(ref.get("uri"), str) or not isinstance(ref.get("cid"), str):
+        if (
+            not isinstance(ref, dict)
+            or not isinstance(ref.get("uri"), str)
+            or not isinstance(ref.get("cid"), str)
+        ):
             return f"Invalid record: {where} must be a strong ref {{uri, cid}}"
         target = self.records.get(ref["uri"])
         if target is None or target.cid != ref["cid"]:
@@ -385,7 +567,9 @@ class FakeBluesky(FakeNetwork):
 
     def _store(self, did: str, collection: str, value: dict[str, Any]) -> FakeRecord:
         with self._lock:
-            now = max(time.time(), self._last_ts + 0.001)  # strictly increasing indexedAt
+            now = max(
+                time.time(), self._last_ts + 0.001
+            )  # strictly increasing indexedAt
             self._last_ts = now
             seq = next(self._seq)
         rkey = _tid(now)
@@ -405,7 +589,9 @@ class FakeBluesky(FakeNetwork):
         if parent:
             targets.append(("reply", parent))
         embed = value.get("embed") or {}
-        quoted = (embed.get("record") or {}).get("uri") or ((embed.get("record") or {}).get("record") or {}).get("uri")
+        quoted = (embed.get("record") or {}).get("uri") or (
+            (embed.get("record") or {}).get("record") or {}
+        ).get("uri")
         if quoted:
             targets.append(("quote", quoted))
         notified: set[str] = set()
@@ -417,11 +603,18 @@ class FakeBluesky(FakeNetwork):
         for facet in value.get("facets", []):
             for feature in facet.get("features", []):
                 did = feature.get("did")
-                if feature.get("$type", "").endswith("#mention") and did in self.actors and did != record.did and did not in notified:
+                if (
+                    feature.get("$type", "").endswith("#mention")
+                    and did in self.actors
+                    and did != record.did
+                    and did not in notified
+                ):
                     notified.add(did)
                     self._add_notification(did, record, "mention", None)
 
-    def _add_notification(self, owner: str, record: FakeRecord, reason: str, subject: str | None) -> None:
+    def _add_notification(
+        self, owner: str, record: FakeRecord, reason: str, subject: str | None
+    ) -> None:
         note = {"uri": record.uri, "cid": record.cid, "author": self.actors[record.did].basic(), "reason": reason, "record": record.value,
                 "isRead": False, "indexedAt": record.indexed_at, "labels": [], "_owner": owner, "_seq": record.seq}  # fmt: skip
         if subject:
@@ -431,30 +624,55 @@ class FakeBluesky(FakeNetwork):
     # ------------------------------------------------------------------ reads
     @route("GET", "/xrpc/com.atproto.repo.getRecord")
     async def get_record(self, request: ReceivedRequest) -> FakeResponse:
-        repo, collection, rkey = request.q("repo"), request.q("collection"), request.q("rkey")
-        actor = next((a for a in self.actors.values() if repo in (a.did, a.handle)), None)
+        repo, collection, rkey = (
+            request.q("repo"),
+            request.q("collection"),
+            request.q("rkey"),
+        )
+        actor = next(
+            (a for a in self.actors.values() if repo in (a.did, a.handle)), None
+        )
         uri = f"at://{actor.did if actor else repo}/{collection}/{rkey}"
         record = self.records.get(uri)
         if record is None:
-            return self.error(400, f"Could not locate record: {uri}", kind="RecordNotFound")
-        return FakeResponse(json={"uri": record.uri, "cid": record.cid, "value": record.value})
+            return self.error(
+                400, f"Could not locate record: {uri}", kind="RecordNotFound"
+            )
+        return FakeResponse(
+            json={"uri": record.uri, "cid": record.cid, "value": record.value}
+        )
 
     @route("GET", "/xrpc/app.bsky.feed.getAuthorFeed")
     async def get_author_feed(self, request: ReceivedRequest) -> FakeResponse:
         actor = self._session(request)
         if not isinstance(actor, FakeActor):
             return actor
-        author = next((a for a in self.actors.values() if request.q("actor") in (a.did, a.handle)), None)
+        author = next(
+            (
+                a
+                for a in self.actors.values()
+                if request.q("actor") in (a.did, a.handle)
+            ),
+            None,
+        )
         if author is None:
             return self.error(400, "Profile not found", kind="InvalidRequest")
-        mine = [r for r in self.records.values() if r.did == author.did and r.collection in (POST, REPOST)]
+        mine = [
+            r
+            for r in self.records.values()
+            if r.did == author.did and r.collection in (POST, REPOST)
+        ]
         if request.q("filter") == "posts_no_replies":
             mine = [r for r in mine if "reply" not in r.value]
-        page = self._paged(request, sorted(mine, key=lambda r: r.seq, reverse=True), default=50)
+        page = self._paged(
+            request, sorted(mine, key=lambda r: r.seq, reverse=True), default=50
+        )
         if isinstance(page, FakeResponse):
             return page
         items, cursor = page
-        body: dict[str, Any] = {"feed": [self._feed_item(r) for r in items if self._feed_item(r)]}
+        body: dict[str, Any] = {
+            "feed": [self._feed_item(r) for r in items if self._feed_item(r)]
+        }
         if cursor:
             body["cursor"] = cursor
         return FakeResponse(json=body)
@@ -465,7 +683,11 @@ class FakeBluesky(FakeNetwork):
         subject = self.records.get(record.value["subject"]["uri"])
         if subject is None:
             return None
-        reason = {"$type": "app.bsky.feed.defs#reasonRepost", "by": self.actors[record.did].basic(), "indexedAt": record.indexed_at}
+        reason = {
+            "$type": "app.bsky.feed.defs#reasonRepost",
+            "by": self.actors[record.did].basic(),
+            "indexedAt": record.indexed_at,
+        }
         return {"post": self._post_view(subject), "reason": reason}
 
     def _post_view(self, record: FakeRecord) -> dict[str, Any]:
@@ -490,7 +712,13 @@ class FakeBluesky(FakeNetwork):
         uris = request.query.get("uris", [])
         if not 1 <= len(uris) <= 25:
             return self._invalid("Error: uris must not have more than 25 elements")
-        return FakeResponse(json={"posts": [self._post_view(self.records[u]) for u in uris if u in self.records]})
+        return FakeResponse(
+            json={
+                "posts": [
+                    self._post_view(self.records[u]) for u in uris if u in self.records
+                ]
+            }
+        )
 
     @route("GET", "/xrpc/app.bsky.notification.listNotifications")
     async def list_notifications(self, request: ReceivedRequest) -> FakeResponse:
@@ -498,12 +726,23 @@ class FakeBluesky(FakeNetwork):
         if not isinstance(actor, FakeActor):
             return actor
         reasons = set(request.query.get("reasons", []))
-        mine = [n for n in self.notifications if n["_owner"] == actor.did and (not reasons or n["reason"] in reasons)]
-        page = self._paged(request, sorted(mine, key=lambda n: n["_seq"], reverse=True), default=50)
+        mine = [
+            n
+            for n in self.notifications
+            if n["_owner"] == actor.did and (not reasons or n["reason"] in reasons)
+        ]
+        page = self._paged(
+            request, sorted(mine, key=lambda n: n["_seq"], reverse=True), default=50
+        )
         if isinstance(page, FakeResponse):
             return page
         items, cursor = page
-        body: dict[str, Any] = {"notifications": [{k: v for k, v in n.items() if not k.startswith("_")} for n in items], "priority": False}
+        body: dict[str, Any] = {
+            "notifications": [
+                {k: v for k, v in n.items() if not k.startswith("_")} for n in items
+            ],
+            "priority": False,
+        }
         if cursor:
             body["cursor"] = cursor
         return FakeResponse(json=body)
@@ -513,23 +752,42 @@ class FakeBluesky(FakeNetwork):
         actor = self._session(request)
         if not isinstance(actor, FakeActor):
             return actor
-        target = next((a for a in self.actors.values() if request.q("actor") in (a.did, a.handle)), None)
+        target = next(
+            (
+                a
+                for a in self.actors.values()
+                if request.q("actor") in (a.did, a.handle)
+            ),
+            None,
+        )
         if target is None:
             return self._invalid("Profile not found")
-        posts = sum(1 for r in self.records.values() if r.did == target.did and r.collection == POST)
+        posts = sum(
+            1
+            for r in self.records.values()
+            if r.did == target.did and r.collection == POST
+        )
         return FakeResponse(json={**target.basic(), "followersCount": target.followers, "followsCount": target.follows, "postsCount": posts,
                                   "indexedAt": iso_now(), "viewer": {}})  # fmt: skip
 
-    def _paged(self, request: ReceivedRequest, items: list[Any], *, default: int) -> tuple[list[Any], str | None] | FakeResponse:
+    def _paged(
+        self, request: ReceivedRequest, items: list[Any], *, default: int
+    ) -> tuple[list[Any], str | None] | FakeResponse:
         raw = request.q("limit") or str(default)
         if not raw.isdigit() or not 1 <= int(raw) <= 100:
             return self._invalid("Error: limit must be between 1 and 100")
         cursor = request.q("cursor")
-        offset = int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode()) if cursor else 0
+        offset = (
+            int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
+            if cursor
+            else 0
+        )
         size = int(raw)
         page = items[offset : offset + size]
         more = offset + size < len(items)
-        return page, base64.urlsafe_b64encode(str(offset + size).encode()).decode().rstrip("=") if more else None
+        return page, base64.urlsafe_b64encode(
+            str(offset + size).encode()
+        ).decode().rstrip("=") if more else None
 
 
 def _tid(ts: float | None = None) -> str:
@@ -542,7 +800,7 @@ def _is_datetime(value: Any) -> bool:
     if not isinstance(value, str) or "T" not in value:
         return False
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value)
     except ValueError:
         return False
     return parsed.tzinfo is not None

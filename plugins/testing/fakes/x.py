@@ -40,7 +40,18 @@ _CREATE_FIELDS = frozenset(
         "card_uri", "nullcast", "made_with_ai", "paid_partnership", "edit_options",
     }
 )  # fmt: skip
-_MEDIA_CATEGORIES = frozenset({"tweet_image", "tweet_gif", "tweet_video", "amplify_video", "dm_image", "dm_video", "dm_gif", "subtitles"})
+_MEDIA_CATEGORIES = frozenset(
+    {
+        "tweet_image",
+        "tweet_gif",
+        "tweet_video",
+        "amplify_video",
+        "dm_image",
+        "dm_video",
+        "dm_gif",
+        "subtitles",
+    }
+)
 #: per-user limits of the 15-minute windows, from the rate-limits page (fundamentals/rate-limits.mdx)
 _LIMITS: dict[str, int] = {
     "POST /2/tweets": 100,
@@ -62,15 +73,22 @@ WINDOW_S = 15 * 60
 
 def iso(ts: float) -> str:
     """X's timestamp format: RFC 3339 with milliseconds and ``Z``."""
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"
+    return (
+        datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{int(ts * 1000) % 1000:03d}Z"
+    )
 
 
 def parse_iso(value: str) -> float:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return datetime.fromisoformat(value).timestamp()
 
 
 def pkce_challenge(verifier: str) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return (
+        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+        .rstrip(b"=")
+        .decode()
+    )
 
 
 @dataclass
@@ -101,11 +119,20 @@ class FakeTweet:
 
     def public(self, fields: set[str]) -> dict[str, Any]:
         # X rewrites every URL of the text to a t.co link and HTML-escapes &, < and >.
-        text = _URL.sub(lambda m: f"https://t.co/{hashlib.sha1(m.group().encode()).hexdigest()[:10]}", self.text)
+        text = _URL.sub(
+            lambda m: (
+                f"https://t.co/{hashlib.sha1(m.group().encode()).hexdigest()[:10]}"
+            ),
+            self.text,
+        )
         text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         for key in self.media_keys:
             text += f" https://t.co/{key[-10:]}"
-        out: dict[str, Any] = {"id": self.id, "text": text, "edit_history_tweet_ids": [self.id]}
+        out: dict[str, Any] = {
+            "id": self.id,
+            "text": text,
+            "edit_history_tweet_ids": [self.id],
+        }
         optional: dict[str, Any] = {
             "author_id": self.author_id,
             "created_at": iso(self.created_at),
@@ -141,7 +168,9 @@ class FakeMedia:
 
     @property
     def key(self) -> str:
-        prefix = {"tweet_video": "7", "amplify_video": "13", "tweet_gif": "16"}.get(self.category, "3")
+        prefix = {"tweet_video": "7", "amplify_video": "13", "tweet_gif": "16"}.get(
+            self.category, "3"
+        )
         return f"{prefix}_{self.id}"
 
     @property
@@ -155,7 +184,13 @@ class FakeX(FakeNetwork):
     key: ClassVar[str] = "x"
     name: ClassVar[str] = "X (fake)"
 
-    def __init__(self, *, client_id: str = "fake-x-client", client_secret: str = "fake-x-secret", standing_code: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        client_id: str = "fake-x-client",
+        client_secret: str = "fake-x-secret",
+        standing_code: str | None = None,
+    ) -> None:
         super().__init__()
         self.client_id = client_id
         self.client_secret = client_secret
@@ -172,7 +207,9 @@ class FakeX(FakeNetwork):
         self.retweets: set[tuple[str, str]] = set()
         self.tokens: dict[str, str] = {}  # access token -> user id
         self.refresh_tokens: dict[str, str] = {}  # refresh token -> user id
-        self.codes: dict[str, dict[str, str]] = {}  # authorization code -> the authorize query
+        self.codes: dict[
+            str, dict[str, str]
+        ] = {}  # authorization code -> the authorize query
         self._snowflakes = itertools.count(1_790_000_000_000_000_001)
         self._windows: dict[tuple[str, str], tuple[float, int]] = {}
 
@@ -181,12 +218,29 @@ class FakeX(FakeNetwork):
         with self._lock:
             return str(next(self._snowflakes))
 
-    def make_account(self, username: str = "RegionOccitanie", *, name: str = "Région Occitanie", followers: int = 82_000) -> AccountRef:
+    def make_account(
+        self,
+        username: str = "RegionOccitanie",
+        *,
+        name: str = "Région Occitanie",
+        followers: int = 82_000,
+    ) -> AccountRef:
         """A user with a valid OAuth 2.0 user token, as the plugin receives it."""
-        user = FakeUser(id=self.snowflake(), username=username, name=name, followers=followers, following=120, listed=40)
+        user = FakeUser(
+            id=self.snowflake(),
+            username=username,
+            name=name,
+            followers=followers,
+            following=120,
+            listed=40,
+        )
         self.users[user.id] = user
         access, refresh = self._issue_tokens(user.id)
-        credentials = Credentials(access_token=access, refresh_token=refresh, scope="tweet.read tweet.write users.read offline.access media.write")
+        credentials = Credentials(
+            access_token=access,
+            refresh_token=refresh,
+            scope="tweet.read tweet.write users.read offline.access media.write",
+        )
         return AccountRef(external_id=user.id, handle=username, credentials=credentials)
 
     def add_user(self, username: str, name: str = "") -> FakeUser:
@@ -194,9 +248,22 @@ class FakeX(FakeNetwork):
         self.users[user.id] = user
         return user
 
-    def add_tweet(self, author_id: str, text: str, *, created_at: float | None = None, reply_to: FakeTweet | None = None) -> FakeTweet:
+    def add_tweet(
+        self,
+        author_id: str,
+        text: str,
+        *,
+        created_at: float | None = None,
+        reply_to: FakeTweet | None = None,
+    ) -> FakeTweet:
         tweet_id = self.snowflake()
-        tweet = FakeTweet(id=tweet_id, text=text, author_id=author_id, created_at=created_at or time.time(), conversation_id=tweet_id)
+        tweet = FakeTweet(
+            id=tweet_id,
+            text=text,
+            author_id=author_id,
+            created_at=created_at or time.time(),
+            conversation_id=tweet_id,
+        )
         if reply_to is not None:
             tweet.conversation_id = reply_to.conversation_id
             tweet.in_reply_to_user_id = reply_to.author_id
@@ -205,9 +272,19 @@ class FakeX(FakeNetwork):
         self.tweets[tweet.id] = tweet
         return tweet
 
-    def add_mention(self, account: AccountRef, text: str, *, author: str = "citoyen", created_at: float | None = None, reply_to: FakeTweet | None = None) -> FakeTweet:
+    def add_mention(
+        self,
+        account: AccountRef,
+        text: str,
+        *,
+        author: str = "citoyen",
+        created_at: float | None = None,
+        reply_to: FakeTweet | None = None,
+    ) -> FakeTweet:
         """Someone mentions ``account`` (or replies to one of its posts when ``reply_to`` is given)."""
-        user = next((u for u in self.users.values() if u.username == author), None) or self.add_user(author, author.title())
+        user = next(
+            (u for u in self.users.values() if u.username == author), None
+        ) or self.add_user(author, author.title())
         handle = self.users[account.external_id].username
         body = text if f"@{handle}" in text else f"@{handle} {text}"
         return self.add_tweet(user.id, body, created_at=created_at, reply_to=reply_to)
@@ -220,7 +297,14 @@ class FakeX(FakeNetwork):
         super().reset()
         with self._lock:
             self._windows.clear()
-        for store in (self.users, self.tweets, self.media, self.tokens, self.refresh_tokens, self.codes):
+        for store in (
+            self.users,
+            self.tweets,
+            self.media,
+            self.tokens,
+            self.refresh_tokens,
+            self.codes,
+        ):
             store.clear()
         self.retweets.clear()
 
@@ -234,11 +318,23 @@ class FakeX(FakeNetwork):
     def error(self, status: int, message: str, *, kind: str = "") -> FakeResponse:
         if kind == "not_found":
             # unknown route: X answers with its legacy error list
-            return FakeResponse(status=404, json={"errors": [{"message": "Sorry, that page does not exist", "code": 34}]})
+            return FakeResponse(
+                status=404,
+                json={
+                    "errors": [
+                        {"message": "Sorry, that page does not exist", "code": 34}
+                    ]
+                },
+            )
         titles = {400: "Invalid Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
                   429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable", 504: "Gateway Timeout"}  # fmt: skip
         title = titles.get(status, "Error")
-        body: dict[str, Any] = {"title": title, "detail": message, "type": "about:blank", "status": status}
+        body: dict[str, Any] = {
+            "title": title,
+            "detail": message,
+            "type": "about:blank",
+            "status": status,
+        }
         if status == 400:
             body["type"] = f"{PROBLEMS}/invalid-request"
             body["errors"] = [{"message": message, "parameters": {}}]
@@ -248,7 +344,13 @@ class FakeX(FakeNetwork):
     def rate_limit_error(self, retry_after: float) -> FakeResponse:
         # X sends no Retry-After: the reset instant is in x-rate-limit-reset (epoch seconds).
         response = self.error(429, "Too Many Requests", kind="rate_limited")
-        response.headers.update({"x-rate-limit-limit": "100", "x-rate-limit-remaining": "0", "x-rate-limit-reset": str(math.ceil(time.time() + retry_after))})
+        response.headers.update(
+            {
+                "x-rate-limit-limit": "100",
+                "x-rate-limit-remaining": "0",
+                "x-rate-limit-reset": str(math.ceil(time.time() + retry_after)),
+            }
+        )
         return response
 
     def expired_error(self) -> FakeResponse:
@@ -265,7 +367,11 @@ class FakeX(FakeNetwork):
                 start, used = now, 0
             used += 1
             self._windows[(user, endpoint)] = (start, used)
-        return {"x-rate-limit-limit": str(limit), "x-rate-limit-remaining": str(max(0, limit - used)), "x-rate-limit-reset": str(int(start + WINDOW_S))}
+        return {
+            "x-rate-limit-limit": str(limit),
+            "x-rate-limit-remaining": str(max(0, limit - used)),
+            "x-rate-limit-reset": str(int(start + WINDOW_S)),
+        }
 
     def authorized(self, request: ReceivedRequest) -> bool:
         return self._bearer_user(request) is not None
@@ -296,7 +402,15 @@ class FakeX(FakeNetwork):
     async def authorize(self, request: ReceivedRequest) -> FakeResponse:
         """The consent screen, approved at once: redirect back with a code (as a user clicking "Authorize")."""
         query = {k: v[-1] for k, v in request.query.items()}
-        for name in ("response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"):
+        for name in (
+            "response_type",
+            "client_id",
+            "redirect_uri",
+            "scope",
+            "state",
+            "code_challenge",
+            "code_challenge_method",
+        ):
             if not query.get(name):
                 return self.error(400, f"Missing required parameter: {name}")
         if query["response_type"] != "code" or query["client_id"] != self.client_id:
@@ -310,51 +424,91 @@ class FakeX(FakeNetwork):
 
     @route("POST", "/2/oauth2/token")
     async def token(self, request: ReceivedRequest) -> FakeResponse:
-        if request.headers.get("content-type", "").split(";")[0] != "application/x-www-form-urlencoded":
-            return _oauth_error("invalid_request", "Content-Type must be application/x-www-form-urlencoded")
+        if (
+            request.headers.get("content-type", "").split(";")[0]
+            != "application/x-www-form-urlencoded"
+        ):
+            return _oauth_error(
+                "invalid_request",
+                "Content-Type must be application/x-www-form-urlencoded",
+            )
         form = request.form
         if not self._client_ok(request, form):
-            return FakeResponse(status=401, json={"error": "unauthorized_client", "error_description": "Missing valid authorization header"})
+            return FakeResponse(
+                status=401,
+                json={
+                    "error": "unauthorized_client",
+                    "error_description": "Missing valid authorization header",
+                },
+            )
         if form.get("grant_type") == "authorization_code":
             return self._grant_code(form)
         if form.get("grant_type") == "refresh_token":
             return self._grant_refresh(form)
-        return _oauth_error("invalid_request", "Value passed for the grant type was invalid.")
+        return _oauth_error(
+            "invalid_request", "Value passed for the grant type was invalid."
+        )
 
     def _client_ok(self, request: ReceivedRequest, form: dict[str, str]) -> bool:
         """Confidential clients authenticate with Basic; public clients send ``client_id`` only."""
         header = request.headers.get("authorization", "")
         if header.startswith("Basic "):
-            expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+            expected = base64.b64encode(
+                f"{self.client_id}:{self.client_secret}".encode()
+            ).decode()
             return secrets.compare_digest(header[6:], expected)
         return form.get("client_id") == self.client_id
 
     def _grant_code(self, form: dict[str, str]) -> FakeResponse:
         if self.standing_code and form.get("code") == self.standing_code:
-            return self._token_response(self._first_user().id, " ".join(("tweet.read", "tweet.write", "users.read", "offline.access")))
+            return self._token_response(
+                self._first_user().id,
+                "tweet.read tweet.write users.read offline.access",
+            )
         query = self.codes.pop(form.get("code", ""), None)
         if query is None or form.get("redirect_uri") != query["redirect_uri"]:
-            return _oauth_error("invalid_request", "Value passed for the authorization code was invalid.")
+            return _oauth_error(
+                "invalid_request",
+                "Value passed for the authorization code was invalid.",
+            )
         verifier = form.get("code_verifier", "")
-        expected = pkce_challenge(verifier) if query["code_challenge_method"] == "S256" else verifier
+        expected = (
+            pkce_challenge(verifier)
+            if query["code_challenge_method"] == "S256"
+            else verifier
+        )
         if not secrets.compare_digest(expected, query["code_challenge"]):
-            return _oauth_error("invalid_request", "Value passed for the code verifier did not match the code challenge.")
+            return _oauth_error(
+                "invalid_request",
+                "Value passed for the code verifier did not match the code challenge.",
+            )
         return self._token_response(self._first_user().id, query["scope"])
 
     def _first_user(self) -> FakeUser:
         """Who approves the consent screen: the first account made, else a new one."""
-        return next(iter(self.users.values()), None) or self.add_user("RegionOccitanie", "Région Occitanie")
+        return next(iter(self.users.values()), None) or self.add_user(
+            "RegionOccitanie", "Région Occitanie"
+        )
 
     def _grant_refresh(self, form: dict[str, str]) -> FakeResponse:
         # refresh tokens are single use: the old one dies when a new pair is issued
         user_id = self.refresh_tokens.pop(form.get("refresh_token", ""), None)
         if user_id is None:
-            return _oauth_error("invalid_request", "Value passed for the token was invalid.")
-        return self._token_response(user_id, "tweet.read tweet.write users.read offline.access media.write")
+            return _oauth_error(
+                "invalid_request", "Value passed for the token was invalid."
+            )
+        return self._token_response(
+            user_id, "tweet.read tweet.write users.read offline.access media.write"
+        )
 
     def _token_response(self, user_id: str, scope: str) -> FakeResponse:
         access, refresh = self._issue_tokens(user_id)
-        body = {"token_type": "bearer", "expires_in": 7200, "access_token": access, "scope": scope}
+        body = {
+            "token_type": "bearer",
+            "expires_in": 7200,
+            "access_token": access,
+            "scope": scope,
+        }
         if "offline.access" in scope.split():
             body["refresh_token"] = refresh
         return FakeResponse(json=body)
@@ -375,10 +529,15 @@ class FakeX(FakeNetwork):
         return FakeResponse(status=201, json={"data": {"id": tweet.id, "text": body.get("text", ""), "edit_history_tweet_ids": [tweet.id]}},
                             headers={"location": f"https://api.twitter.com/2/tweets/{tweet.id}"})  # fmt: skip
 
-    def _check_create(self, user: FakeUser, body: dict[str, Any]) -> FakeResponse | None:
+    def _check_create(
+        self, user: FakeUser, body: dict[str, Any]
+    ) -> FakeResponse | None:
         extra = sorted(set(body) - _CREATE_FIELDS)
         if extra:
-            return self.error(400, f"$.{extra[0]}: is not defined in the schema and the schema does not allow additional properties")
+            return self.error(
+                400,
+                f"$.{extra[0]}: is not defined in the schema and the schema does not allow additional properties",
+            )
         text = body.get("text")
         media_ids = (body.get("media") or {}).get("media_ids") or []
         if text is not None and not isinstance(text, str):
@@ -386,14 +545,22 @@ class FakeX(FakeNetwork):
         if not text and not media_ids:
             return self.error(400, "Post text or media is required")
         if sum(1 for key in ("media", "quote_tweet_id", "poll") if key in body) > 1:
-            return self.error(400, "Only one of media, quote_tweet_id, poll may be given")
+            return self.error(
+                400, "Only one of media, quote_tweet_id, poll may be given"
+            )
         if text and parse_tweet(text).weightedLength > MAX_WEIGHTED_LENGTH:
             return self.error(403, "You are not permitted to perform this action.")
-        if text and any(t.author_id == user.id and t.text == text for t in self.tweets.values()):
-            return self.error(403, "You are not allowed to create a Tweet with duplicate content.")
+        if text and any(
+            t.author_id == user.id and t.text == text for t in self.tweets.values()
+        ):
+            return self.error(
+                403, "You are not allowed to create a Tweet with duplicate content."
+            )
         return self._check_references(user, body, media_ids)
 
-    def _check_references(self, user: FakeUser, body: dict[str, Any], media_ids: list[Any]) -> FakeResponse | None:
+    def _check_references(
+        self, user: FakeUser, body: dict[str, Any], media_ids: list[Any]
+    ) -> FakeResponse | None:
         if not 0 < len(media_ids) <= 4 and "media" in body:
             return self.error(400, "$.media.media_ids: must have 1 to 4 items")
         for media_id in media_ids:
@@ -401,11 +568,20 @@ class FakeX(FakeNetwork):
             if media is None or media.owner != user.id or not media.ready:
                 return self.error(400, f"Your media IDs are invalid: {media_id}")
         reply = body.get("reply")
-        if reply is not None and str(reply.get("in_reply_to_tweet_id", "")) not in self.tweets:
-            return self.error(400, "The Tweet you are replying to has been deleted or is not visible to you.")
+        if (
+            reply is not None
+            and str(reply.get("in_reply_to_tweet_id", "")) not in self.tweets
+        ):
+            return self.error(
+                400,
+                "The Tweet you are replying to has been deleted or is not visible to you.",
+            )
         quoted = body.get("quote_tweet_id")
         if quoted is not None and str(quoted) not in self.tweets:
-            return self.error(400, "The Tweet you are quoting has been deleted or is not visible to you.")
+            return self.error(
+                400,
+                "The Tweet you are quoting has been deleted or is not visible to you.",
+            )
         return None
 
     def _store_tweet(self, user: FakeUser, body: dict[str, Any]) -> FakeTweet:
@@ -415,7 +591,10 @@ class FakeX(FakeNetwork):
         if "quote_tweet_id" in body:
             tweet.referenced.append({"type": "quoted", "id": body["quote_tweet_id"]})
             self.tweets[body["quote_tweet_id"]].quotes += 1
-        tweet.media_keys = [self.media[str(m)].key for m in (body.get("media") or {}).get("media_ids", [])]
+        tweet.media_keys = [
+            self.media[str(m)].key
+            for m in (body.get("media") or {}).get("media_ids", [])
+        ]
         return tweet
 
     @route("DELETE", "/2/tweets/{id}")
@@ -438,7 +617,9 @@ class FakeX(FakeNetwork):
             return user
         ids = [i for i in (request.q("ids") or "").split(",") if i]
         if not 1 <= len(ids) <= 100:
-            return self.error(400, "The `ids` query parameter value [] is not between 1 and 100")
+            return self.error(
+                400, "The `ids` query parameter value [] is not between 1 and 100"
+            )
         fields = _fields(request, "tweet.fields")
         found = [self.tweets[i].public(fields) for i in ids if i in self.tweets]
         missing = [i for i in ids if i not in self.tweets]
@@ -465,10 +646,14 @@ class FakeX(FakeNetwork):
         if (user.id, source.id) not in self.retweets:
             self.retweets.add((user.id, source.id))
             source.retweets += 1
-        return FakeResponse(json={"data": {"retweeted": True, "rest_id": self.snowflake()}})
+        return FakeResponse(
+            json={"data": {"retweeted": True, "rest_id": self.snowflake()}}
+        )
 
     @route("DELETE", "/2/users/{id}/retweets/{source_id}")
-    async def unretweet(self, request: ReceivedRequest, id: str, source_id: str) -> FakeResponse:
+    async def unretweet(
+        self, request: ReceivedRequest, id: str, source_id: str
+    ) -> FakeResponse:
         user = self._user(request)
         if isinstance(user, FakeResponse):
             return user
@@ -499,33 +684,57 @@ class FakeX(FakeNetwork):
         if id not in self.users:
             return self._not_found("user", "id", id)
         handle = f"@{self.users[id].username}".lower()
-        tweets = [t for t in self.tweets.values() if handle in t.text.lower() and t.author_id != id]
+        tweets = [
+            t
+            for t in self.tweets.values()
+            if handle in t.text.lower() and t.author_id != id
+        ]
         since = request.q("since_id")
         if since:
             tweets = [t for t in tweets if int(t.id) > int(since)]
         return self._page(request, tweets, minimum=5)
 
-    def _page(self, request: ReceivedRequest, tweets: list[FakeTweet], *, minimum: int) -> FakeResponse:
+    def _page(
+        self, request: ReceivedRequest, tweets: list[FakeTweet], *, minimum: int
+    ) -> FakeResponse:
         """Newest first, ``max_results`` per page, ``meta.next_token`` while more remain."""
         raw = request.q("max_results") or "10"
         if not raw.isdigit() or not minimum <= int(raw) <= 100:
-            return self.error(400, f"The `max_results` query parameter value [{raw}] is not between {minimum} and 100")
+            return self.error(
+                400,
+                f"The `max_results` query parameter value [{raw}] is not between {minimum} and 100",
+            )
         size = int(raw)
         tweets = sorted(tweets, key=lambda t: int(t.id), reverse=True)
         token = request.q("pagination_token")
         offset = _decode_token(token) if token else 0
         if offset is None:
-            return self.error(400, "The `pagination_token` query parameter value is not valid")
+            return self.error(
+                400, "The `pagination_token` query parameter value is not valid"
+            )
         page = tweets[offset : offset + size]
         if not page:
             return FakeResponse(json={"meta": {"result_count": 0}})
-        meta: dict[str, Any] = {"result_count": len(page), "newest_id": page[0].id, "oldest_id": page[-1].id}
+        meta: dict[str, Any] = {
+            "result_count": len(page),
+            "newest_id": page[0].id,
+            "oldest_id": page[-1].id,
+        }
         if offset + size < len(tweets):
             meta["next_token"] = _encode_token(offset + size)
-        body: dict[str, Any] = {"data": [t.public(_fields(request, "tweet.fields")) for t in page], "meta": meta}
+        body: dict[str, Any] = {
+            "data": [t.public(_fields(request, "tweet.fields")) for t in page],
+            "meta": meta,
+        }
         if "author_id" in (request.q("expansions") or "").split(","):
             authors = {t.author_id for t in page}
-            body["includes"] = {"users": [self._user_json(self.users[a], set()) for a in authors if a in self.users]}
+            body["includes"] = {
+                "users": [
+                    self._user_json(self.users[a], set())
+                    for a in authors
+                    if a in self.users
+                ]
+            }
         return FakeResponse(json=body)
 
     # ------------------------------------------------------------------ users
@@ -538,10 +747,16 @@ class FakeX(FakeNetwork):
         target = user if id == "me" else self.users.get(id)
         if target is None:
             return FakeResponse(json={"errors": [_missing("user", "id", id)]})
-        return FakeResponse(json={"data": self._user_json(target, _fields(request, "user.fields"))})
+        return FakeResponse(
+            json={"data": self._user_json(target, _fields(request, "user.fields"))}
+        )
 
     def _user_json(self, user: FakeUser, fields: set[str]) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": user.id, "name": user.name, "username": user.username}
+        out: dict[str, Any] = {
+            "id": user.id,
+            "name": user.name,
+            "username": user.username,
+        }
         if "public_metrics" in fields:
             tweet_count = sum(1 for t in self.tweets.values() if t.author_id == user.id)
             out["public_metrics"] = {"followers_count": user.followers, "following_count": user.following,
@@ -556,11 +771,22 @@ class FakeX(FakeNetwork):
             return user
         parts = _multipart(request)
         if parts is None or "media" not in parts:
-            return self.error(400, "$.media: is missing but it is required (multipart/form-data)")
+            return self.error(
+                400, "$.media: is missing but it is required (multipart/form-data)"
+            )
         category = parts.get("media_category", b"tweet_image").decode()
         if category not in _MEDIA_CATEGORIES:
-            return self.error(400, f"$.media_category: does not have a value in the enumeration: {category}")
-        media = FakeMedia(id=self.snowflake(), owner=user.id, category=category, total_bytes=len(parts["media"]), finalized=True)
+            return self.error(
+                400,
+                f"$.media_category: does not have a value in the enumeration: {category}",
+            )
+        media = FakeMedia(
+            id=self.snowflake(),
+            owner=user.id,
+            category=category,
+            total_bytes=len(parts["media"]),
+            finalized=True,
+        )
         self.media[media.id] = media
         return FakeResponse(json={"data": {"id": media.id, "media_key": media.key, "size": media.total_bytes, "expires_after_secs": 86400,
                                            "image": {"image_type": "image/png", "w": 1, "h": 1}}})  # fmt: skip
@@ -577,10 +803,27 @@ class FakeX(FakeNetwork):
             return self.error(400, "$.media_type and $.total_bytes are required")
         category = body.get("media_category", "tweet_video")
         if category not in _MEDIA_CATEGORIES:
-            return self.error(400, f"$.media_category: does not have a value in the enumeration: {category}")
-        media = FakeMedia(id=self.snowflake(), owner=user.id, category=category, media_type=body["media_type"], total_bytes=body["total_bytes"])
+            return self.error(
+                400,
+                f"$.media_category: does not have a value in the enumeration: {category}",
+            )
+        media = FakeMedia(
+            id=self.snowflake(),
+            owner=user.id,
+            category=category,
+            media_type=body["media_type"],
+            total_bytes=body["total_bytes"],
+        )
         self.media[media.id] = media
-        return FakeResponse(json={"data": {"id": media.id, "media_key": media.key, "expires_after_secs": 86400}})
+        return FakeResponse(
+            json={
+                "data": {
+                    "id": media.id,
+                    "media_key": media.key,
+                    "expires_after_secs": 86400,
+                }
+            }
+        )
 
     @route("POST", "/2/media/upload/{id}/append")
     async def upload_append(self, request: ReceivedRequest, id: str) -> FakeResponse:
@@ -591,8 +834,14 @@ class FakeX(FakeNetwork):
         parts = _multipart(request)
         if media is None or media.owner != user.id or media.finalized:
             return self.error(400, f"Invalid media id or state: {id}")
-        if parts is None or "media" not in parts or not parts.get("segment_index", b"").isdigit():
-            return self.error(400, "$.media and $.segment_index are required (multipart/form-data)")
+        if (
+            parts is None
+            or "media" not in parts
+            or not parts.get("segment_index", b"").isdigit()
+        ):
+            return self.error(
+                400, "$.media and $.segment_index are required (multipart/form-data)"
+            )
         index = int(parts["segment_index"])
         if index > 999:
             return self.error(400, "$.segment_index: must be between 0 and 999")
@@ -607,13 +856,26 @@ class FakeX(FakeNetwork):
         media = self.media.get(id)
         if media is None or media.owner != user.id:
             return self.error(400, f"Invalid media id: {id}")
-        if sum(media.received.values()) != media.total_bytes or sorted(media.received) != list(range(len(media.received))):
-            return self.error(400, "File size does not match the total_bytes given at initialize, or a segment is missing")
+        if sum(media.received.values()) != media.total_bytes or sorted(
+            media.received
+        ) != list(range(len(media.received))):
+            return self.error(
+                400,
+                "File size does not match the total_bytes given at initialize, or a segment is missing",
+            )
         media.finalized = True
-        data: dict[str, Any] = {"id": media.id, "media_key": media.key, "size": media.total_bytes, "expires_after_secs": 86400}
+        data: dict[str, Any] = {
+            "id": media.id,
+            "media_key": media.key,
+            "size": media.total_bytes,
+            "expires_after_secs": 86400,
+        }
         if media.category in ("tweet_video", "amplify_video", "tweet_gif"):
             media.polls_left = self.video_processing_polls
-            data["processing_info"] = {"state": "pending", "check_after_secs": self.video_check_after_secs}
+            data["processing_info"] = {
+                "state": "pending",
+                "check_after_secs": self.video_check_after_secs,
+            }
         return FakeResponse(json={"data": data})
 
     @route("GET", "/2/media/upload")
@@ -626,10 +888,22 @@ class FakeX(FakeNetwork):
             return self.error(400, "command=STATUS and a valid media_id are required")
         if media.polls_left > 0:
             media.polls_left -= 1
-            info = {"state": "in_progress", "check_after_secs": self.video_check_after_secs, "progress_percent": 50}
+            info = {
+                "state": "in_progress",
+                "check_after_secs": self.video_check_after_secs,
+                "progress_percent": 50,
+            }
         else:
             info = {"state": "succeeded", "progress_percent": 100}
-        return FakeResponse(json={"data": {"id": media.id, "media_key": media.key, "processing_info": info}})
+        return FakeResponse(
+            json={
+                "data": {
+                    "id": media.id,
+                    "media_key": media.key,
+                    "processing_info": info,
+                }
+            }
+        )
 
     @route("POST", "/2/media/metadata")
     async def media_metadata(self, request: ReceivedRequest) -> FakeResponse:
@@ -644,9 +918,19 @@ class FakeX(FakeNetwork):
         if media is None or media.owner != user.id:
             return self.error(400, f"Invalid media id: {body.get('id')}")
         if not isinstance(alt, str) or len(alt) > 1000:
-            return self.error(400, "$.metadata.alt_text.text: a string of at most 1000 characters is required")
+            return self.error(
+                400,
+                "$.metadata.alt_text.text: a string of at most 1000 characters is required",
+            )
         media.alt_text = alt
-        return FakeResponse(json={"data": {"id": media.id, "associated_metadata": {"alt_text": {"text": alt}}}})
+        return FakeResponse(
+            json={
+                "data": {
+                    "id": media.id,
+                    "associated_metadata": {"alt_text": {"text": alt}},
+                }
+            }
+        )
 
     def _not_found(self, resource: str, parameter: str, value: str) -> FakeResponse:
         body = {"title": "Not Found Error", "detail": f"Could not find {resource} with {parameter}: [{value}].",
@@ -656,7 +940,9 @@ class FakeX(FakeNetwork):
 
 # ---------------------------------------------------------------------- module helpers
 def _oauth_error(error: str, description: str) -> FakeResponse:
-    return FakeResponse(status=400, json={"error": error, "error_description": description})
+    return FakeResponse(
+        status=400, json={"error": error, "error_description": description}
+    )
 
 
 def _missing(resource: str, parameter: str, value: str) -> dict[str, str]:
@@ -693,7 +979,9 @@ def _multipart(request: ReceivedRequest) -> dict[str, bytes] | None:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         return None
-    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\n\r\n".encode() + request.body)
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + request.body
+    )
     if not message.is_multipart():
         return None
     fields: dict[str, bytes] = {}
