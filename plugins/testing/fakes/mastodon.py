@@ -1,0 +1,471 @@
+"""A faithful fake of one Mastodon instance (REST API v1/v2 and OAuth).
+
+What it does as Mastodon does:
+
+* ``Idempotency-Key`` on ``POST /api/v1/statuses``: the same key from the same account within
+  one hour returns the first status, nothing new is created;
+* ``POST /api/v2/media`` (multipart) answers 200 with ``url`` for images, 202 with ``url: null``
+  for video (or every file when ``async_media``); ``GET /api/v1/media/:id`` answers 206 until done;
+  a status referencing unprocessed media is refused with 422;
+* ``X-RateLimit-Limit/Remaining/Reset`` (ISO 8601) on every answer; 300 requests per 5 minutes
+  per token, then 429;
+* pagination through the ``Link`` header (``max_id``/``min_id``), newest first;
+* errors are ``{"error": "..."}`` (OAuth: ``{"error", "error_description"}``).
+
+Seed with :meth:`add_mention`, :meth:`add_direct_message`, :meth:`add_status`.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextvars
+import hashlib
+import html
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from email.parser import BytesParser
+from email.policy import HTTP
+from typing import Any, ClassVar
+from urllib.parse import parse_qs, urlencode
+
+from core.channels import AccountRef, Credentials, TextCounting, count_text
+from plugins.testing.fake import FakeNetwork, FakeResponse, ReceivedRequest, route
+
+_SCOPE: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("mastodon_fake_scope", default={})
+_URL = re.compile(r"https?://[^\s<]+")
+TOKEN_PREFIX = "mtok-"
+IDEMPOTENCY_TTL_S = 3600
+WINDOW_S = 300
+NOT_FOUND = "Record not found"
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def render_html(text: str) -> str:
+    """Status text as Mastodon renders ``content``: paragraphs, ``<br />``, linkified URLs."""
+    paragraphs = []
+    for block in re.split(r"\n\s*\n", text.strip()):
+        escaped = html.escape(block, quote=False)
+        linked = _URL.sub(_link, escaped)
+        paragraphs.append(f"<p>{linked.replace(chr(10), '<br />')}</p>")
+    return "".join(paragraphs)
+
+
+def _link(match: re.Match[str]) -> str:
+    url = html.unescape(match.group(0))
+    scheme, _, rest = url.partition("://")
+    return (
+        f'<a href="{html.escape(url)}" rel="nofollow noopener" target="_blank">'
+        f'<span class="invisible">{scheme}://</span><span class="">{html.escape(rest)}</span><span class="invisible"></span></a>'
+    )
+
+
+class FakeMastodon(FakeNetwork):
+    key: ClassVar[str] = "mastodon"
+    name: ClassVar[str] = "Mastodon (simulated)"
+
+    def __init__(self, *, domain: str = "mastodon.example", max_characters: int = 500, rate_limit: int = 300) -> None:
+        super().__init__()
+        self.domain = domain
+        self.max_characters = max_characters
+        self.rate_limit = rate_limit
+        self.async_media = False
+        self._init_state()
+
+    def _init_state(self) -> None:
+        self.revoked: set[str] = set()
+        self.accounts: dict[str, dict[str, Any]] = {}
+        self.statuses: dict[str, dict[str, Any]] = {}
+        self.media: dict[str, dict[str, Any]] = {}
+        self.notifications: list[dict[str, Any]] = []
+        self.conversations: dict[str, dict[str, Any]] = {}
+        self.idempotency: dict[tuple[str, str], tuple[str, float]] = {}
+        self.codes: dict[str, dict[str, str]] = {}
+        self._windows: dict[str, tuple[float, int]] = {}
+        self.me = self._account("region_occitanie", "Région Occitanie", followers=42_000)
+
+    def reset(self) -> None:
+        super().reset()
+        self.async_media = False
+        self._init_state()  # not under self._lock: it draws ids, and next_id() takes the lock
+
+    def _snowflake(self) -> str:
+        # Mastodon ids are time-ordered integers in strings; ordering drives pagination.
+        return str(113_000_000_000_000_000 + self.next_id())
+
+    def _account(self, username: str, display_name: str, *, followers: int = 10) -> dict[str, Any]:
+        account = {
+            "id": self._snowflake(),
+            "username": username,
+            "acct": username,
+            "display_name": display_name,
+            "url": f"https://{self.domain}/@{username}",
+            "followers_count": followers,
+            "following_count": 120,
+            "statuses_count": 0,
+            "created_at": _iso(time.time()),
+        }
+        self.accounts[account["id"]] = account
+        return account
+
+    def _remote(self, acct: str) -> dict[str, Any]:
+        found = next((a for a in self.accounts.values() if a["acct"] == acct), None)
+        return found or self._account(acct.split("@")[0], acct.split("@")[0].title())
+
+    # ------------------------------------------------------------------ helpers for tests and the demo
+    def make_account(self, token: str | None = None) -> AccountRef:
+        return AccountRef(
+            external_id=self.me["id"],
+            handle=self.me["acct"],
+            credentials=Credentials(access_token=token or f"{TOKEN_PREFIX}{self.next_id()}", extra={"instance": f"https://{self.domain}"}),
+        )
+
+    def add_status(self, text: str, *, author: dict[str, Any] | None = None, visibility: str = "public", in_reply_to_id: str | None = None, created_at: float | None = None) -> dict[str, Any]:
+        author = author or self.me
+        status_id = self._snowflake()
+        status = {
+            "id": status_id,
+            "created_at": _iso(created_at or time.time()),
+            "in_reply_to_id": in_reply_to_id,
+            "in_reply_to_account_id": self.statuses[in_reply_to_id]["account"]["id"] if in_reply_to_id in self.statuses else None,
+            "sensitive": False,
+            "spoiler_text": "",
+            "visibility": visibility,
+            "language": "fr",
+            "uri": f"https://{self.domain}/users/{author['username']}/statuses/{status_id}",
+            "url": f"https://{self.domain}/@{author['username']}/{status_id}",
+            "replies_count": 0,
+            "reblogs_count": 0,
+            "favourites_count": 0,
+            "quotes_count": 0,
+            "content": render_html(text),
+            "reblog": None,
+            "account": author,
+            "media_attachments": [],
+            "mentions": [],
+            "tags": [],
+            "text_source": text,
+        }
+        self.statuses[status_id] = status
+        author["statuses_count"] += 1
+        if in_reply_to_id in self.statuses:
+            self.statuses[in_reply_to_id]["replies_count"] += 1
+        return status
+
+    def add_mention(self, text: str, *, from_acct: str = "alice", in_reply_to_id: str | None = None) -> dict[str, Any]:
+        status = self.add_status(f"@{self.me['acct']} {text}", author=self._remote(from_acct), in_reply_to_id=in_reply_to_id)
+        self._notify("mention", status)
+        return status
+
+    def add_direct_message(self, text: str, *, from_acct: str = "bob") -> dict[str, Any]:
+        author = self._remote(from_acct)
+        status = self.add_status(f"@{self.me['acct']} {text}", author=author, visibility="direct")
+        self._notify("mention", status)
+        conversation = self.conversations.setdefault(author["id"], {"id": self._snowflake(), "unread": True, "accounts": [author]})
+        conversation["last_status"] = status
+        return status
+
+    def _notify(self, kind: str, status: dict[str, Any]) -> None:
+        self.notifications.append({"id": self._snowflake(), "type": kind, "created_at": status["created_at"], "account": status["account"], "status": status})
+
+    # ------------------------------------------------------------------ network shapes
+    def error(self, status: int, message: str, *, kind: str = "") -> FakeResponse:
+        return FakeResponse(status=status, json={"error": message})
+
+    def rate_limit_error(self, retry_after: float) -> FakeResponse:
+        reset = time.time() + retry_after
+        return FakeResponse(
+            status=429,
+            json={"error": "Too many requests"},
+            headers={"x-ratelimit-limit": str(self.rate_limit), "x-ratelimit-remaining": "0", "x-ratelimit-reset": _iso(reset)},
+        )
+
+    def expired_error(self) -> FakeResponse:
+        return self.error(401, "The access token is invalid")
+
+    def authorized(self, request: ReceivedRequest) -> bool:
+        token = self._token(request)
+        return token.startswith(TOKEN_PREFIX) and token not in self.revoked
+
+    @staticmethod
+    def _token(request: ReceivedRequest) -> str:
+        header = request.headers.get("authorization", "")
+        return header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
+
+    def rate_headers(self, request: ReceivedRequest) -> dict[str, str]:
+        start, used = self._windows.get(self._token(request) or "anonymous", (time.time(), 0))
+        return {
+            "x-ratelimit-limit": str(self.rate_limit),
+            "x-ratelimit-remaining": str(max(0, self.rate_limit - used)),
+            "x-ratelimit-reset": _iso(start + WINDOW_S),
+        }
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope.get("type") == "http":
+            _SCOPE.set({"root": scope.get("root_path", ""), "scheme": scope.get("scheme", "http")})
+        await super().__call__(scope, receive, send)
+
+    async def _dispatch(self, request: ReceivedRequest) -> FakeResponse:
+        if request.path.startswith("/api/") and request.path != "/api/v2/instance":
+            if not self.authorized(request):
+                return self.error(401, "The access token is invalid")
+            if not self._count(request):
+                start, _ = self._windows[self._token(request)]
+                return self.rate_limit_error(start + WINDOW_S - time.time())
+        return await super()._dispatch(request)
+
+    def _count(self, request: ReceivedRequest) -> bool:
+        token, now = self._token(request), time.time()
+        with self._lock:
+            start, used = self._windows.get(token, (now, 0))
+            if now - start >= WINDOW_S:
+                start, used = now, 0
+            self._windows[token] = (start, used + 1)
+        return used < self.rate_limit
+
+    def _base(self, request: ReceivedRequest) -> str:
+        scope = _SCOPE.get()
+        return f"{scope.get('scheme', 'http')}://{request.headers.get('host', '127.0.0.1')}{scope.get('root', '')}"
+
+    def _page(self, request: ReceivedRequest, rows: list[dict[str, Any]], key: str, *, limit_max: int) -> FakeResponse:
+        """Newest first, ``max_id``/``min_id`` window, ``Link`` header like Mastodon's."""
+        max_id, min_id = request.q("max_id"), request.q("min_id") or request.q("since_id")
+        limit = min(int(request.q("limit") or min(40, limit_max)), limit_max)
+        ordered = sorted(rows, key=lambda r: int(_key(r, key)), reverse=True)
+        if max_id:
+            ordered = [r for r in ordered if int(_key(r, key)) < int(max_id)]
+        if min_id:
+            ordered = [r for r in ordered if int(_key(r, key)) > int(min_id)]
+        page = ordered[:limit]
+        headers = {}
+        if page:
+            base = f"{self._base(request)}{request.path}"
+            keep = {k: v for k, v in request.query.items() if k not in ("max_id", "min_id", "since_id")}
+            kept = urlencode([(k, v) for k, values in keep.items() for v in values])
+            sep = f"{kept}&" if kept else ""
+            headers["link"] = (
+                f'<{base}?{sep}max_id={_key(page[-1], key)}>; rel="next", <{base}?{sep}min_id={_key(page[0], key)}>; rel="prev"'
+            )
+        return FakeResponse(json=[_public(r) for r in page], headers=headers)
+
+    # ------------------------------------------------------------------ statuses
+    @route("POST", "/api/v1/statuses")
+    async def create_status(self, request: ReceivedRequest) -> FakeResponse:
+        params = _params(request)
+        key = request.headers.get("idempotency-key")
+        owner = self.me["id"]  # Mastodon scopes keys per account (every token of this fake acts as ``me``)
+        if key:
+            seen = self.idempotency.get((owner, key))
+            if seen and time.time() - seen[1] < IDEMPOTENCY_TTL_S and seen[0] in self.statuses:
+                return FakeResponse(json=_public(self.statuses[seen[0]]))
+        refused = self._validate_status(params)
+        if refused is not None:
+            return refused
+        status = self.add_status(str(params.get("status", "")), visibility=str(params.get("visibility") or "public"), in_reply_to_id=params.get("in_reply_to_id"))
+        status["language"] = params.get("language") or status["language"]
+        status["media_attachments"] = [self.media[m] for m in params.get("media_ids", [])]
+        if params.get("spoiler_text"):
+            status.update(spoiler_text=params["spoiler_text"], sensitive=True)
+        if key:
+            self.idempotency[(owner, key)] = (status["id"], time.time())
+        return FakeResponse(json=_public(status))
+
+    def _validate_status(self, params: dict[str, Any]) -> FakeResponse | None:
+        text, media_ids = str(params.get("status") or ""), list(params.get("media_ids") or [])
+        if not text.strip() and not media_ids:
+            return self.error(422, "Validation failed: Text can't be blank")
+        if count_text(text, TextCounting.MASTODON) > self.max_characters:
+            return self.error(422, f"Validation failed: Text character limit of {self.max_characters} exceeded")
+        if params.get("visibility") not in (None, "", "public", "unlisted", "private", "direct"):
+            return self.error(422, "Validation failed: Visibility is not included in the list")
+        if len(media_ids) > 4:
+            return self.error(422, "Validation failed: Media attachments exceed the limit")
+        if any(m not in self.media for m in media_ids):
+            return self.error(422, "Validation failed: Media attachments are invalid")
+        if any(self.media[m]["url"] is None for m in media_ids):
+            return self.error(422, "Cannot attach files that have not finished processing. Try again in a moment!")
+        reply_to = params.get("in_reply_to_id")
+        if reply_to and reply_to not in self.statuses:
+            return self.error(404, NOT_FOUND)
+        return None
+
+    @route("GET", "/api/v1/statuses/{status_id}")
+    async def get_status(self, request: ReceivedRequest, status_id: str) -> FakeResponse:
+        status = self.statuses.get(status_id)
+        return FakeResponse(json=_public(status)) if status else self.error(404, NOT_FOUND)
+
+    @route("DELETE", "/api/v1/statuses/{status_id}")
+    async def delete_status(self, request: ReceivedRequest, status_id: str) -> FakeResponse:
+        status = self.statuses.get(status_id)
+        if status is None or status["account"]["id"] != self.me["id"]:
+            return self.error(404, NOT_FOUND)
+        del self.statuses[status_id]
+        self.me["statuses_count"] -= 1
+        return FakeResponse(json=_public(status) | {"text": status["text_source"]})
+
+    @route("POST", "/api/v1/statuses/{status_id}/reblog")
+    async def reblog(self, request: ReceivedRequest, status_id: str) -> FakeResponse:
+        original = self.statuses.get(status_id)
+        if original is None:
+            return self.error(404, NOT_FOUND)
+        if original["visibility"] in ("private", "direct"):
+            return self.error(422, "Validation failed: Reblog of status is not permitted")
+        existing = next((s for s in self.statuses.values() if s["reblog"] and s["reblog"]["id"] == status_id and s["account"] is self.me), None)
+        if existing:  # Mastodon returns the existing boost instead of boosting twice
+            return FakeResponse(json=_public(existing))
+        wrapper = self.add_status("", visibility=(_params(request).get("visibility") or "public"))
+        wrapper.update(content="", reblog=_public(original))
+        original["reblogs_count"] += 1
+        return FakeResponse(json=_public(wrapper))
+
+    @route("GET", "/api/v1/accounts/verify_credentials")
+    async def verify_credentials(self, request: ReceivedRequest) -> FakeResponse:
+        return FakeResponse(json=self.me | {"source": {"privacy": "public", "sensitive": False, "language": "fr", "note": ""}})
+
+    @route("GET", "/api/v1/accounts/{account_id}/statuses")
+    async def account_statuses(self, request: ReceivedRequest, account_id: str) -> FakeResponse:
+        if account_id not in self.accounts:
+            return self.error(404, NOT_FOUND)
+        rows = [s for s in self.statuses.values() if s["account"]["id"] == account_id and s["visibility"] != "direct"]
+        if request.q("exclude_reblogs") == "true":
+            rows = [s for s in rows if s["reblog"] is None]
+        return self._page(request, rows, "id", limit_max=40)
+
+    # ------------------------------------------------------------------ media
+    @route("POST", "/api/v2/media")
+    async def upload_media(self, request: ReceivedRequest) -> FakeResponse:
+        fields = _multipart(request)
+        if fields is None or "file" not in fields:
+            return self.error(422, "Validation failed: File can't be blank")
+        content_type, data = fields["file"]
+        kind = "video" if content_type.startswith("video/") else "gifv" if content_type == "image/gif" else "image"
+        media_id = self._snowflake()
+        pending = kind != "image" or self.async_media
+        url = f"https://files.{self.domain}/media_attachments/{media_id}/original"
+        self.media[media_id] = {
+            "id": media_id,
+            "type": kind,
+            "url": None if pending else url,
+            "preview_url": f"https://files.{self.domain}/media_attachments/{media_id}/small",
+            "remote_url": None,
+            "description": fields.get("description", ("", b""))[1].decode() or None,
+            "blurhash": "UFBWY:8_0Jxv%MRjWBt7~q9FM{ay",
+            "meta": {"size_bytes": len(data)},
+            "_final_url": url,
+            "_polls_left": 1,
+        }
+        return FakeResponse(status=202 if pending else 200, json=_public(self.media[media_id]))
+
+    @route("GET", "/api/v1/media/{media_id}")
+    async def get_media(self, request: ReceivedRequest, media_id: str) -> FakeResponse:
+        media = self.media.get(media_id)
+        if media is None:
+            return self.error(404, NOT_FOUND)
+        if media["url"] is None:
+            if media["_polls_left"] > 0:
+                media["_polls_left"] -= 1
+                return FakeResponse(status=206, json=_public(media))
+            media["url"] = media["_final_url"]
+        return FakeResponse(json=_public(media))
+
+    # ------------------------------------------------------------------ inbox
+    @route("GET", "/api/v1/notifications")
+    async def notifications_list(self, request: ReceivedRequest) -> FakeResponse:
+        types = request.query.get("types[]") or request.query.get("types")
+        rows = [n for n in self.notifications if not types or n["type"] in types]
+        return self._page(request, rows, "id", limit_max=80)
+
+    @route("GET", "/api/v1/conversations")
+    async def conversations_list(self, request: ReceivedRequest) -> FakeResponse:
+        rows = [c for c in self.conversations.values() if c.get("last_status")]
+        return self._page(request, rows, "last_status.id", limit_max=40)
+
+    @route("GET", "/api/v2/instance")
+    async def instance(self, request: ReceivedRequest) -> FakeResponse:
+        return FakeResponse(
+            json={
+                "domain": self.domain,
+                "title": "Mastodon (simulated)",
+                "version": "4.5.0",
+                "configuration": {
+                    "statuses": {"max_characters": self.max_characters, "max_media_attachments": 4, "characters_reserved_per_url": 23},
+                    "media_attachments": {"image_size_limit": 16_777_216, "video_size_limit": 103_809_024},
+                },
+            }
+        )
+
+    # ------------------------------------------------------------------ OAuth
+    @route("GET", "/oauth/authorize")
+    async def authorize(self, request: ReceivedRequest) -> FakeResponse:
+        """The consent screen, simulated: approve at once and redirect back with a code."""
+        if request.q("response_type") != "code" or not request.q("client_id") or not request.q("redirect_uri"):
+            return FakeResponse(status=400, json={"error": "invalid_request", "error_description": "response_type=code, client_id and redirect_uri are required"})
+        if request.q("code_challenge") and request.q("code_challenge_method") != "S256":
+            return FakeResponse(status=400, json={"error": "invalid_request", "error_description": "Only S256 is supported"})
+        code = f"code{self.next_id()}"
+        self.codes[code] = {"redirect_uri": request.q("redirect_uri") or "", "challenge": request.q("code_challenge") or "", "scope": request.q("scope") or "read"}
+        query = {"code": code} | ({"state": request.q("state") or ""} if request.q("state") else {})
+        return FakeResponse(status=302, headers={"location": f"{request.q('redirect_uri')}?{urlencode(query)}"})
+
+    @route("POST", "/oauth/token")
+    async def token(self, request: ReceivedRequest) -> FakeResponse:
+        form = _params(request)
+        invalid = {"error": "invalid_grant", "error_description": "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client."}
+        if not form.get("client_id") or not form.get("client_secret"):
+            return FakeResponse(status=401, json={"error": "invalid_client", "error_description": "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method."})
+        if form.get("grant_type") != "authorization_code":
+            return FakeResponse(status=400, json={"error": "unsupported_grant_type", "error_description": "The authorization grant type is not supported by the authorization server."})
+        grant = self.codes.pop(str(form.get("code")), None)
+        if grant is None or grant["redirect_uri"] != form.get("redirect_uri"):
+            return FakeResponse(status=400, json=invalid)
+        if grant["challenge"]:
+            digest = hashlib.sha256(str(form.get("code_verifier", "")).encode()).digest()
+            if base64.urlsafe_b64encode(digest).decode().rstrip("=") != grant["challenge"]:
+                return FakeResponse(status=400, json=invalid)
+        return FakeResponse(json={"access_token": f"{TOKEN_PREFIX}{self.next_id()}", "token_type": "Bearer", "scope": grant["scope"], "created_at": int(time.time())})
+
+
+def _key(row: dict[str, Any], dotted: str) -> str:
+    value: Any = row
+    for part in dotted.split("."):
+        value = value[part]
+    return str(value)
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    """Drop the fake's bookkeeping (keys starting with ``_`` and ``text_source``)."""
+    clean = {k: v for k, v in row.items() if not k.startswith("_") and k != "text_source"}
+    if isinstance(clean.get("last_status"), dict):
+        clean["last_status"] = _public(clean["last_status"])
+    return clean
+
+
+def _params(request: ReceivedRequest) -> dict[str, Any]:
+    """Mastodon accepts JSON or form bodies; ``media_ids[]`` is a list in both."""
+    content_type = request.headers.get("content-type", "")
+    if "application/json" in content_type:
+        body = request.json or {}
+        return dict(body) if isinstance(body, dict) else {}
+    parsed = parse_qs(request.body.decode(), keep_blank_values=True)
+    params: dict[str, Any] = {k: v[-1] for k, v in parsed.items() if not k.endswith("[]")}
+    params.update({k[:-2]: v for k, v in parsed.items() if k.endswith("[]")})
+    return params
+
+
+def _multipart(request: ReceivedRequest) -> dict[str, tuple[str, bytes]] | None:
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("multipart/form-data"):
+        return None
+    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode() + request.body)
+    fields: dict[str, tuple[str, bytes]] = {}
+    for part in message.iter_parts():  # type: ignore[attr-defined]
+        name = part.get_param("name", header="content-disposition")
+        if name:
+            fields[str(name)] = (part.get_content_type(), part.get_payload(decode=True) or b"")
+    return fields
+
+
+__all__ = ["FakeMastodon", "render_html"]
