@@ -1,34 +1,21 @@
-# The two commands of the README, and the chores around them.
-PYTHON ?= python3
-VENV := .venv
-BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Shortcuts for the README's two commands and the chores around them.
+.PHONY: run test translations bench clean
 
-.PHONY: run test install translations bench clean
+run:  ## the admin on http://127.0.0.1:8000 with the demo personas, embedded database and queue
+	bash scripts/run.sh
 
-$(STAMP): pyproject.toml examples/portevoix-webhook-channel/pyproject.toml
-	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]' -e examples/portevoix-webhook-channel
-	touch $(STAMP)
-
-install: $(STAMP)
-
-## run: the admin on http://127.0.0.1:8000 with the demo personas, embedded database and queue
-run: $(STAMP)
-	$(BIN)/portevoix run
-
-## test: the whole suite (installs Chromium and starts Redis/PostgreSQL checks as needed)
-test: $(STAMP)
+test:  ## the whole suite
 	bash scripts/test.sh
 
-translations: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location -o web/translations/messages.pot .
-	$(BIN)/pybabel update -i web/translations/messages.pot -d web/translations
-	$(BIN)/pybabel compile -d web/translations
+translations:  ## extract, update and compile the gettext catalogues
+	bash scripts/setup.sh
+	.venv/bin/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location -o web/translations/messages.pot .
+	.venv/bin/pybabel update -i web/translations/messages.pot -d web/translations
+	.venv/bin/pybabel compile -d web/translations
 
-bench: $(STAMP)
-	$(BIN)/python -m tests.bench
+bench:  ## benchmarks (print ratios measured side by side)
+	bash scripts/setup.sh
+	.venv/bin/python -m tests.bench
 
 clean:
-	rm -rf $(VENV) var .pytest_cache
+	rm -rf .venv var .pytest_cache
