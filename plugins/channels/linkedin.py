@@ -39,8 +39,8 @@ from core.channels import (
     AuthorizationRequest,
     Capabilities,
     ChannelPlugin,
-    CredentialsExpired,
     Credentials,
+    CredentialsExpired,
     Draft,
     Feature,
     Format,
@@ -68,7 +68,11 @@ DEFAULT_VERSION = "202610"
 #: midnight UTC, but a 429 can also be short-lived infrastructure protection. Ten minutes
 #: keeps the account quiet without losing a whole day on a transient throttle.
 DEFAULT_BACKOFF_S = 600.0
-DEFAULT_SCOPES = ("r_organization_social", "w_organization_social", "rw_organization_admin")
+DEFAULT_SCOPES = (
+    "r_organization_social",
+    "w_organization_social",
+    "rw_organization_admin",
+)
 POST_URL = "https://www.linkedin.com/feed/update/{urn}"
 TEXT_LIMIT = 3000
 MAX_IMAGES = 20
@@ -101,7 +105,7 @@ def _enc(urn: str) -> str:
     return quote(urn, safe="")
 
 
-def _ms_to_dt(ms: int | float | None) -> datetime:
+def _ms_to_dt(ms: float | None) -> datetime:
     return datetime.fromtimestamp((ms or 0) / 1000, tz=UTC)
 
 
@@ -114,7 +118,13 @@ class LinkedInPlugin(ChannelPlugin):
         formats=(
             FormatRules(
                 format=Format.POST,
-                media=(MediaRules(kind=MediaKind.IMAGE, max_count=MAX_IMAGES, content_types=_IMAGE_TYPES),),
+                media=(
+                    MediaRules(
+                        kind=MediaKind.IMAGE,
+                        max_count=MAX_IMAGES,
+                        content_types=_IMAGE_TYPES,
+                    ),
+                ),
                 min_media=0,
                 max_media=MAX_IMAGES,
             ),
@@ -144,13 +154,19 @@ class LinkedInPlugin(ChannelPlugin):
 
     @property
     def oauth_base(self) -> str:
-        return self.settings.extra.get("oauth_base_url", "https://www.linkedin.com").rstrip("/")
+        return self.settings.extra.get(
+            "oauth_base_url", "https://www.linkedin.com"
+        ).rstrip("/")
 
     def _float(self, name: str, default: float) -> float:
         return float(self.settings.extra.get(name, default))
 
-    def _headers(self, account: AccountRef | Credentials, method: str | None = None) -> dict[str, str]:
-        credentials = account.credentials if isinstance(account, AccountRef) else account
+    def _headers(
+        self, account: AccountRef | Credentials, method: str | None = None
+    ) -> dict[str, str]:
+        credentials = (
+            account.credentials if isinstance(account, AccountRef) else account
+        )
         headers = {
             "Authorization": f"Bearer {credentials.access_token}",
             "LinkedIn-Version": self.version,
@@ -167,26 +183,55 @@ class LinkedInPlugin(ChannelPlugin):
         except httpx.TimeoutException as exc:
             raise Transient(f"linkedin: timeout on {method} {url}") from exc
         except httpx.TransportError as exc:
-            raise Transient(f"linkedin: connection failed on {method} {url}: {exc}") from exc
+            raise Transient(
+                f"linkedin: connection failed on {method} {url}: {exc}"
+            ) from exc
         if response.status_code >= 400:
             raise self._error(response)
         return response
 
-    async def _rest(self, account: AccountRef, method: str, path: str, restli: str | None = None, **kwargs: Any) -> httpx.Response:
+    async def _rest(
+        self,
+        account: AccountRef,
+        method: str,
+        path: str,
+        restli: str | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
         headers = self._headers(account, restli) | kwargs.pop("headers", {})
-        return await self._send(method, f"{self.base_url}{path}", headers=headers, **kwargs)
+        return await self._send(
+            method, f"{self.base_url}{path}", headers=headers, **kwargs
+        )
 
     def _error(self, response: httpx.Response) -> Exception:
         message, code = _error_message(response)
         status = response.status_code
         if status == 429:
-            retry_after = _retry_after(response) or self._float("rate_limit_backoff_s", DEFAULT_BACKOFF_S)
-            return RateLimited(f"linkedin: rate limited: {message}", retry_after=retry_after, network_message=message, status=status)
+            retry_after = _retry_after(response) or self._float(
+                "rate_limit_backoff_s", DEFAULT_BACKOFF_S
+            )
+            return RateLimited(
+                f"linkedin: rate limited: {message}",
+                retry_after=retry_after,
+                network_message=message,
+                status=status,
+            )
         if status == 401:
-            return CredentialsExpired(f"linkedin: token rejected: {message}", network_message=message, status=status)
+            return CredentialsExpired(
+                f"linkedin: token rejected: {message}",
+                network_message=message,
+                status=status,
+            )
         if status >= 500:
-            return Transient(f"linkedin: server error {status}: {message}", network_message=message, status=status, retry_after=_retry_after(response))
-        return Rejected(f"linkedin: {message}", network_message=message, status=status, code=code)
+            return Transient(
+                f"linkedin: server error {status}: {message}",
+                network_message=message,
+                status=status,
+                retry_after=_retry_after(response),
+            )
+        return Rejected(
+            f"linkedin: {message}", network_message=message, status=status, code=code
+        )
 
     # ------------------------------------------------------------------ publishing
     def _post_body(self, account: AccountRef, commentary: str) -> dict[str, Any]:
@@ -194,7 +239,11 @@ class LinkedInPlugin(ChannelPlugin):
             "author": account.external_id,
             "commentary": commentary,
             "visibility": "PUBLIC",
-            "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
+            "distribution": {
+                "feedDistribution": "MAIN_FEED",
+                "targetEntities": [],
+                "thirdPartyDistributionChannels": [],
+            },
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": False,
         }
@@ -208,22 +257,40 @@ class LinkedInPlugin(ChannelPlugin):
                 media["altText"] = alts[0]
             return {"media": media}
         if image_urns:
-            images = [{"id": urn, **({"altText": alt} if alt else {})} for urn, alt in zip(image_urns, alts, strict=True)]
+            images = [
+                {"id": urn, **({"altText": alt} if alt else {})}
+                for urn, alt in zip(image_urns, alts, strict=True)
+            ]
             return {"multiImage": {"images": images}}
         if draft.link:
             # LinkedIn does not fetch the card's title: send ours (or the link itself).
-            return {"article": {"source": draft.link, "title": draft.title or draft.link}}
+            return {
+                "article": {"source": draft.link, "title": draft.title or draft.link}
+            }
         return None
 
     def _check(self, draft: Draft) -> None:
         if len(draft.text.encode("utf-16-le")) // 2 > TEXT_LIMIT:
-            raise Rejected(f"linkedin: commentary longer than {TEXT_LIMIT} characters", code="text_too_long")
-        if len(draft.media) > MAX_IMAGES or any(item.kind is not MediaKind.IMAGE for item in draft.media):
-            raise Rejected(f"linkedin: this plugin posts text, a link or 1–{MAX_IMAGES} images", code="media_unsupported")
+            raise Rejected(
+                f"linkedin: commentary longer than {TEXT_LIMIT} characters",
+                code="text_too_long",
+            )
+        if len(draft.media) > MAX_IMAGES or any(
+            item.kind is not MediaKind.IMAGE for item in draft.media
+        ):
+            raise Rejected(
+                f"linkedin: this plugin posts text, a link or 1–{MAX_IMAGES} images",
+                code="media_unsupported",
+            )
         if any(item.path is None for item in draft.media):
-            raise Rejected("linkedin: images are uploaded from a local file (MediaItem.path)", code="media_missing_file")
+            raise Rejected(
+                "linkedin: images are uploaded from a local file (MediaItem.path)",
+                code="media_missing_file",
+            )
 
-    async def prepare_publish(self, account: AccountRef, draft: Draft) -> tuple[PreparedRequest, ...]:
+    async def prepare_publish(
+        self, account: AccountRef, draft: Draft
+    ) -> tuple[PreparedRequest, ...]:
         self._check(draft)
         redacted = self._headers(account) | {"Authorization": "Bearer ***"}
         steps = [
@@ -237,10 +304,21 @@ class LinkedInPlugin(ChannelPlugin):
             for index, item in enumerate(draft.media, start=1)
         ]
         body = self._post_body(account, escape_little_text(draft.text))
-        content = self._content(draft, [f"urn:li:image:<upload {i}>" for i in range(1, len(draft.media) + 1)])
+        content = self._content(
+            draft,
+            [f"urn:li:image:<upload {i}>" for i in range(1, len(draft.media) + 1)],
+        )
         if content:
             body["content"] = content
-        steps.append(PreparedRequest(method="POST", url=f"{self.base_url}/rest/posts", headers=redacted, json=body, note="create the post"))
+        steps.append(
+            PreparedRequest(
+                method="POST",
+                url=f"{self.base_url}/rest/posts",
+                headers=redacted,
+                json=body,
+                note="create the post",
+            )
+        )
         return tuple(steps)
 
     async def publish(self, account: AccountRef, draft: Draft) -> PublishResult:
@@ -252,15 +330,23 @@ class LinkedInPlugin(ChannelPlugin):
             body["content"] = content
         return await self._create_post(account, body)
 
-    async def _create_post(self, account: AccountRef, body: dict[str, Any]) -> PublishResult:
+    async def _create_post(
+        self, account: AccountRef, body: dict[str, Any]
+    ) -> PublishResult:
         response = await self._rest(account, "POST", "/rest/posts", "CREATE", json=body)
         raw_id = response.headers.get("x-restli-id")
         if not raw_id:
             # The post may exist: a Transient here would risk a double post, so the host
             # must reconcile; Rejected stops retries and shows the anomaly.
-            raise Rejected("linkedin: post created without an x-restli-id header", code="missing_id", status=response.status_code)
+            raise Rejected(
+                "linkedin: post created without an x-restli-id header",
+                code="missing_id",
+                status=response.status_code,
+            )
         urn = unquote(raw_id)
-        return PublishResult(remote_id=urn, url=POST_URL.format(urn=urn), published_at=datetime.now(UTC))
+        return PublishResult(
+            remote_id=urn, url=POST_URL.format(urn=urn), published_at=datetime.now(UTC)
+        )
 
     async def _upload_image(self, account: AccountRef, item: MediaItem) -> str:
         init = await self._rest(
@@ -277,21 +363,31 @@ class LinkedInPlugin(ChannelPlugin):
             "PUT",
             value["uploadUrl"],
             content=data,
-            headers={"Authorization": f"Bearer {account.credentials.access_token}", "Content-Type": item.content_type},
+            headers={
+                "Authorization": f"Bearer {account.credentials.access_token}",
+                "Content-Type": item.content_type,
+            },
         )
         await self._wait_available(account, value["image"])
         return str(value["image"])
 
-    async def _wait_available(self, account: AccountRef, image_urn: str, attempts: int = 30) -> None:
+    async def _wait_available(
+        self, account: AccountRef, image_urn: str, attempts: int = 30
+    ) -> None:
         """A post referencing an image still PROCESSING fails: wait until it is AVAILABLE."""
         interval = self._float("poll_interval_s", 1.0)
         for _ in range(attempts):
-            response = await self._rest(account, "GET", f"/rest/images/{_enc(image_urn)}")
+            response = await self._rest(
+                account, "GET", f"/rest/images/{_enc(image_urn)}"
+            )
             status = response.json().get("status")
             if status == "AVAILABLE":
                 return
             if status == "PROCESSING_FAILED":
-                raise Rejected(f"linkedin: image {image_urn} failed processing", code="image_processing_failed")
+                raise Rejected(
+                    f"linkedin: image {image_urn} failed processing",
+                    code="image_processing_failed",
+                )
             await asyncio.sleep(interval)
         raise Transient(f"linkedin: image {image_urn} still not available")
 
@@ -301,22 +397,38 @@ class LinkedInPlugin(ChannelPlugin):
 
     async def delete(self, account: AccountRef, remote_id: str) -> None:
         try:
-            await self._rest(account, "DELETE", f"/rest/posts/{_enc(remote_id)}", "DELETE")
+            await self._rest(
+                account, "DELETE", f"/rest/posts/{_enc(remote_id)}", "DELETE"
+            )
         except Rejected as exc:
             # A retried delete whose first attempt went through finds nothing: that is success.
             if exc.status != 404:
                 raise
 
-    async def reconcile(self, account: AccountRef, draft: Draft, *, not_before: datetime, not_after: datetime) -> PublishResult | None:
+    async def reconcile(
+        self,
+        account: AccountRef,
+        draft: Draft,
+        *,
+        not_before: datetime,
+        not_after: datetime,
+    ) -> PublishResult | None:
         expected = escape_little_text(draft.text).strip()
         for post in await self._recent_posts(account, count=50):
             created = _ms_to_dt(post.get("createdAt") or post.get("publishedAt"))
-            if not_before <= created <= not_after and (post.get("commentary") or "").strip() == expected:
+            if (
+                not_before <= created <= not_after
+                and (post.get("commentary") or "").strip() == expected
+            ):
                 urn = str(post["id"])
-                return PublishResult(remote_id=urn, url=POST_URL.format(urn=urn), published_at=created)
+                return PublishResult(
+                    remote_id=urn, url=POST_URL.format(urn=urn), published_at=created
+                )
         return None
 
-    async def _recent_posts(self, account: AccountRef, count: int) -> list[dict[str, Any]]:
+    async def _recent_posts(
+        self, account: AccountRef, count: int
+    ) -> list[dict[str, Any]]:
         query = f"author={_enc(account.external_id)}&q=author&count={count}&sortBy=LAST_MODIFIED"
         response = await self._rest(account, "GET", f"/rest/posts?{query}", "FINDER")
         return list(response.json().get("elements", []))
@@ -326,29 +438,48 @@ class LinkedInPlugin(ChannelPlugin):
         """Comments on the page's recent posts; the cursor walks post by post, page by page."""
         state = json.loads(cursor) if cursor else None
         if state is None:
-            posts = await self._recent_posts(account, count=int(self._float("inbox_posts", 10)))
+            posts = await self._recent_posts(
+                account, count=int(self._float("inbox_posts", 10))
+            )
             state = {"posts": [str(p["id"]) for p in posts], "i": 0, "start": 0}
         size = int(self._float("page_size", 50))
         while state["i"] < len(state["posts"]):
             post_urn = state["posts"][state["i"]]
-            elements, more = await self._comments_page(account, post_urn, state["start"], size)
+            elements, more = await self._comments_page(
+                account, post_urn, state["start"], size
+            )
             if more:
                 state["start"] += size
             else:
                 state["i"], state["start"] = state["i"] + 1, 0
-            items = [self._comment_item(e, post_urn) for e in elements if e.get("actor") != account.external_id]
+            items = [
+                self._comment_item(e, post_urn)
+                for e in elements
+                if e.get("actor") != account.external_id
+            ]
             if items:
                 has_next = state["i"] < len(state["posts"])
-                return InboxPage(items=tuple(items), next_cursor=json.dumps(state) if has_next else None)
+                return InboxPage(
+                    items=tuple(items),
+                    next_cursor=json.dumps(state) if has_next else None,
+                )
         return InboxPage(items=(), next_cursor=None)
 
-    async def _comments_page(self, account: AccountRef, post_urn: str, start: int, count: int) -> tuple[list[dict[str, Any]], bool]:
-        path = f"/rest/socialActions/{_enc(post_urn)}/comments?start={start}&count={count}"
+    async def _comments_page(
+        self, account: AccountRef, post_urn: str, start: int, count: int
+    ) -> tuple[list[dict[str, Any]], bool]:
+        path = (
+            f"/rest/socialActions/{_enc(post_urn)}/comments?start={start}&count={count}"
+        )
         body = (await self._rest(account, "GET", path, "GET_ALL")).json()
         elements = list(body.get("elements", []))
         paging = body.get("paging", {})
         total = paging.get("total")
-        more = start + len(elements) < total if isinstance(total, int) else len(elements) == count
+        more = (
+            start + len(elements) < total
+            if isinstance(total, int)
+            else len(elements) == count
+        )
         return elements, more
 
     @staticmethod
@@ -365,47 +496,83 @@ class LinkedInPlugin(ChannelPlugin):
             url=POST_URL.format(urn=post_urn),
         )
 
-    async def reply(self, account: AccountRef, item: RemoteItem, draft: Draft) -> PublishResult:
+    async def reply(
+        self, account: AccountRef, item: RemoteItem, draft: Draft
+    ) -> PublishResult:
         """Comment on the post (``item`` is a post) or answer a comment in its thread."""
         is_comment = item.remote_id.startswith("urn:li:comment:")
         post_urn = item.thread_id or item.remote_id
-        body: dict[str, Any] = {"actor": account.external_id, "object": post_urn, "message": {"text": draft.text}}
+        body: dict[str, Any] = {
+            "actor": account.external_id,
+            "object": post_urn,
+            "message": {"text": draft.text},
+        }
         if is_comment:
             body["parentComment"] = item.remote_id
         target = item.remote_id if is_comment else post_urn
-        response = await self._rest(account, "POST", f"/rest/socialActions/{_enc(target)}/comments", "CREATE", json=body)
+        response = await self._rest(
+            account,
+            "POST",
+            f"/rest/socialActions/{_enc(target)}/comments",
+            "CREATE",
+            json=body,
+        )
         created = response.json() if response.content else {}
-        remote_id = created.get("commentUrn") or unquote(response.headers.get("x-restli-id", ""))
+        remote_id = created.get("commentUrn") or unquote(
+            response.headers.get("x-restli-id", "")
+        )
         if not remote_id:
             raise Rejected("linkedin: comment created without an id", code="missing_id")
-        return PublishResult(remote_id=str(remote_id), url=POST_URL.format(urn=post_urn), published_at=datetime.now(UTC))
+        return PublishResult(
+            remote_id=str(remote_id),
+            url=POST_URL.format(urn=post_urn),
+            published_at=datetime.now(UTC),
+        )
 
     # ------------------------------------------------------------------ metrics
     async def fetch_account_metrics(self, account: AccountRef) -> AccountMetrics:
         org = _enc(account.external_id)
-        sizes = await self._rest(account, "GET", f"/rest/networkSizes/{org}?edgeType=COMPANY_FOLLOWED_BY_MEMBER")
+        sizes = await self._rest(
+            account,
+            "GET",
+            f"/rest/networkSizes/{org}?edgeType=COMPANY_FOLLOWED_BY_MEMBER",
+        )
         stats = await self._rest(
-            account, "GET", f"/rest/organizationalEntityFollowerStatistics?q=organizationalEntity&organizationalEntity={org}", "FINDER"
+            account,
+            "GET",
+            f"/rest/organizationalEntityFollowerStatistics?q=organizationalEntity&organizationalEntity={org}",
+            "FINDER",
         )
         organic = paid = 0
         for element in stats.json().get("elements", []):
             for row in element.get("followerCountsByAssociationType", []):
-                organic += int(row.get("followerCounts", {}).get("organicFollowerCount", 0))
+                organic += int(
+                    row.get("followerCounts", {}).get("organicFollowerCount", 0)
+                )
                 paid += int(row.get("followerCounts", {}).get("paidFollowerCount", 0))
         return AccountMetrics(
             followers=int(sizes.json().get("firstDegreeSize", 0)),
             extra={"organic_followers": float(organic), "paid_followers": float(paid)},
         )
 
-    async def fetch_post_metrics(self, account: AccountRef, remote_ids: list[str]) -> list[PostMetrics]:
+    async def fetch_post_metrics(
+        self, account: AccountRef, remote_ids: list[str]
+    ) -> list[PostMetrics]:
         shares = [u for u in remote_ids if u.startswith("urn:li:share:")]
         ugc = [u for u in remote_ids if not u.startswith("urn:li:share:")]
-        query = f"q=organizationalEntity&organizationalEntity={_enc(account.external_id)}"
+        query = (
+            f"q=organizationalEntity&organizationalEntity={_enc(account.external_id)}"
+        )
         if shares:
             query += f"&shares=List({','.join(map(_enc, shares))})"
         if ugc:
             query += f"&ugcPosts=List({','.join(map(_enc, ugc))})"
-        response = await self._rest(account, "GET", f"/rest/organizationalEntityShareStatistics?{query}", "FINDER")
+        response = await self._rest(
+            account,
+            "GET",
+            f"/rest/organizationalEntityShareStatistics?{query}",
+            "FINDER",
+        )
         found: dict[str, PostMetrics] = {}
         for element in response.json().get("elements", []):
             urn = str(element.get("share") or element.get("ugcPost"))
@@ -416,12 +583,18 @@ class LinkedInPlugin(ChannelPlugin):
                 likes=stats.get("likeCount"),
                 reposts=stats.get("shareCount"),
                 replies=stats.get("commentCount"),
-                extra={k: float(stats[k]) for k in ("clickCount", "uniqueImpressionsCount", "engagement") if k in stats},
+                extra={
+                    k: float(stats[k])
+                    for k in ("clickCount", "uniqueImpressionsCount", "engagement")
+                    if k in stats
+                },
             )
         return [found[urn] for urn in remote_ids if urn in found]
 
     # ------------------------------------------------------------------ OAuth
-    def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
+    def authorization_url(
+        self, *, state: str, scopes: list[str] | None = None
+    ) -> AuthorizationRequest:
         query = urlencode(
             {
                 "response_type": "code",
@@ -431,34 +604,58 @@ class LinkedInPlugin(ChannelPlugin):
                 "scope": " ".join(scopes or DEFAULT_SCOPES),
             }
         )
-        return AuthorizationRequest(url=f"{self.oauth_base}/oauth/v2/authorization?{query}", state=state)
+        return AuthorizationRequest(
+            url=f"{self.oauth_base}/oauth/v2/authorization?{query}", state=state
+        )
 
-    async def exchange_code(self, *, code: str, code_verifier: str | None = None) -> TokenSet:
-        form = {"grant_type": "authorization_code", "code": code, "redirect_uri": self.settings.redirect_uri}
+    async def exchange_code(
+        self, *, code: str, code_verifier: str | None = None
+    ) -> TokenSet:
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": self.settings.redirect_uri,
+        }
         return await self._token(form, refreshing=False)
 
     async def refresh(self, credentials: Credentials) -> TokenSet:
         if not credentials.refresh_token:
-            raise CredentialsExpired("linkedin: no refresh token (only approved partners get one): reconnect the account")
-        return await self._token({"grant_type": "refresh_token", "refresh_token": credentials.refresh_token}, refreshing=True)
+            raise CredentialsExpired(
+                "linkedin: no refresh token (only approved partners get one): reconnect the account"
+            )
+        return await self._token(
+            {"grant_type": "refresh_token", "refresh_token": credentials.refresh_token},
+            refreshing=True,
+        )
 
     async def _token(self, form: dict[str, str], *, refreshing: bool) -> TokenSet:
-        form = form | {"client_id": self.settings.client_id, "client_secret": self.settings.client_secret}
+        form = form | {
+            "client_id": self.settings.client_id,
+            "client_secret": self.settings.client_secret,
+        }
         try:
-            response = await self._send("POST", f"{self.oauth_base}/oauth/v2/accessToken", data=form)
+            response = await self._send(
+                "POST", f"{self.oauth_base}/oauth/v2/accessToken", data=form
+            )
         except Rejected as exc:
             if refreshing:  # a refused refresh token means only a new consent helps
-                raise CredentialsExpired(exc.args[0], network_message=exc.network_message, status=exc.status) from exc
+                raise CredentialsExpired(
+                    exc.args[0], network_message=exc.network_message, status=exc.status
+                ) from exc
             raise
         body = response.json()
         now = datetime.now(UTC)
         extra = {}
         if "refresh_token_expires_in" in body:
-            extra["refresh_expires_at"] = (now + timedelta(seconds=int(body["refresh_token_expires_in"]))).isoformat()
+            extra["refresh_expires_at"] = (
+                now + timedelta(seconds=int(body["refresh_token_expires_in"]))
+            ).isoformat()
         return TokenSet(
             access_token=body["access_token"],
             refresh_token=body.get("refresh_token"),
-            expires_at=now + timedelta(seconds=int(body["expires_in"])) if "expires_in" in body else None,
+            expires_at=now + timedelta(seconds=int(body["expires_in"]))
+            if "expires_in" in body
+            else None,
             scope=body.get("scope"),
             extra=extra,
         )
@@ -473,7 +670,12 @@ def _error_message(response: httpx.Response) -> tuple[str, str | None]:
         return response.text or response.reason_phrase, None
     if not isinstance(body, dict):
         return response.reason_phrase, None
-    message = body.get("message") or body.get("error_description") or body.get("error") or response.reason_phrase
+    message = (
+        body.get("message")
+        or body.get("error_description")
+        or body.get("error")
+        or response.reason_phrase
+    )
     code = body.get("serviceErrorCode") or body.get("code") or body.get("error")
     return str(message), str(code) if code is not None else None
 

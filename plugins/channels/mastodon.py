@@ -64,7 +64,14 @@ from core.channels import (
     UsageReport,
 )
 
-DEFAULT_SCOPES = ("read:accounts", "read:statuses", "read:notifications", "write:statuses", "write:media", "write:conversations")
+DEFAULT_SCOPES = (
+    "read:accounts",
+    "read:statuses",
+    "read:notifications",
+    "write:statuses",
+    "write:media",
+    "write:conversations",
+)
 #: 429 without usable headers: Mastodon's default windows are 5 minutes.
 DEFAULT_BACKOFF_S = 300.0
 _VISIBILITIES = frozenset({"public", "unlisted", "private", "direct"})
@@ -72,9 +79,26 @@ _TAG = re.compile(r"<[^>]+>")
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _PARAGRAPH = re.compile(r"</p>\s*<p>", re.IGNORECASE)
 
-_IMAGE = MediaRules(kind=MediaKind.IMAGE, max_count=4, max_bytes=16_777_216, content_types=frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"}))
-_VIDEO = MediaRules(kind=MediaKind.VIDEO, max_count=4, max_bytes=103_809_024, content_types=frozenset({"video/mp4", "video/webm", "video/quicktime"}))
-_GIF = MediaRules(kind=MediaKind.GIF, max_count=4, max_bytes=16_777_216, content_types=frozenset({"image/gif", "video/mp4"}))
+_IMAGE = MediaRules(
+    kind=MediaKind.IMAGE,
+    max_count=4,
+    max_bytes=16_777_216,
+    content_types=frozenset(
+        {"image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"}
+    ),
+)
+_VIDEO = MediaRules(
+    kind=MediaKind.VIDEO,
+    max_count=4,
+    max_bytes=103_809_024,
+    content_types=frozenset({"video/mp4", "video/webm", "video/quicktime"}),
+)
+_GIF = MediaRules(
+    kind=MediaKind.GIF,
+    max_count=4,
+    max_bytes=16_777_216,
+    content_types=frozenset({"image/gif", "video/mp4"}),
+)
 
 
 def plain_text(content_html: str) -> str:
@@ -91,7 +115,7 @@ def _parse_time(value: str | None) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.fromisoformat(value)  # 3.11+ reads a trailing "Z"
     except ValueError:
         return None
 
@@ -102,7 +126,14 @@ class MastodonPlugin(ChannelPlugin):
     default_base_url = "https://mastodon.social"
     capabilities = Capabilities(
         text=TextRules(limit=500, counting=TextCounting.MASTODON),
-        formats=(FormatRules(format=Format.POST, media=(_IMAGE, _VIDEO, _GIF), min_media=0, max_media=4),),
+        formats=(
+            FormatRules(
+                format=Format.POST,
+                media=(_IMAGE, _VIDEO, _GIF),
+                min_media=0,
+                max_media=4,
+            ),
+        ),
         features=frozenset(
             {
                 Feature.PUBLISH,
@@ -116,14 +147,24 @@ class MastodonPlugin(ChannelPlugin):
                 Feature.OAUTH,
             }
         ),
-        notices=("Each Mastodon server sets its own text limit (500 by default); links count as 23 characters.",),
+        notices=(
+            "Each Mastodon server sets its own text limit (500 by default); links count as 23 characters.",
+        ),
     )
 
     def _float(self, name: str, default: float) -> float:
         return float(self.settings.extra.get(name, default))
 
     # ------------------------------------------------------------------ HTTP
-    async def _api(self, account: AccountRef | None, method: str, path: str, *, endpoint: str | None = None, **kwargs: Any) -> httpx.Response:
+    async def _api(
+        self,
+        account: AccountRef | None,
+        method: str,
+        path: str,
+        *,
+        endpoint: str | None = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
         headers = dict(kwargs.pop("headers", {}))
         if account is not None:
             headers["Authorization"] = f"Bearer {account.credentials.access_token}"
@@ -133,14 +174,21 @@ class MastodonPlugin(ChannelPlugin):
         except httpx.TimeoutException as exc:
             raise Transient(f"mastodon: timeout on {method} {path}") from exc
         except httpx.TransportError as exc:
-            raise Transient(f"mastodon: connection failed on {method} {path}: {exc}") from exc
+            raise Transient(
+                f"mastodon: connection failed on {method} {path}: {exc}"
+            ) from exc
         self._record_usage(response, f"{method} {endpoint or path}", account)
         if response.status_code >= 400:
             raise self._error(response)
         return response
 
-    def _record_usage(self, response: httpx.Response, endpoint: str, account: AccountRef | None) -> None:
-        limit, remaining = response.headers.get("x-ratelimit-limit"), response.headers.get("x-ratelimit-remaining")
+    def _record_usage(
+        self, response: httpx.Response, endpoint: str, account: AccountRef | None
+    ) -> None:
+        limit, remaining = (
+            response.headers.get("x-ratelimit-limit"),
+            response.headers.get("x-ratelimit-remaining"),
+        )
         if limit is None and remaining is None:
             return
         self.usage.record(
@@ -157,7 +205,11 @@ class MastodonPlugin(ChannelPlugin):
     def _error(self, response: httpx.Response) -> Exception:
         try:
             body = response.json()
-            message = str(body.get("error_description") or body.get("error") or response.reason_phrase)
+            message = str(
+                body.get("error_description")
+                or body.get("error")
+                or response.reason_phrase
+            )
             # OAuth errors carry an identifier (``invalid_grant``); API errors a sentence.
             error = body.get("error")
             code = error if isinstance(error, str) and " " not in error else None
@@ -165,26 +217,56 @@ class MastodonPlugin(ChannelPlugin):
             message, code = response.text or response.reason_phrase, None
         status = response.status_code
         if status == 429:
-            return RateLimited(f"mastodon: rate limited: {message}", retry_after=_wait_until_reset(response), network_message=message, status=status)
+            return RateLimited(
+                f"mastodon: rate limited: {message}",
+                retry_after=_wait_until_reset(response),
+                network_message=message,
+                status=status,
+            )
         if status == 401:
-            return CredentialsExpired(f"mastodon: token refused: {message}", network_message=message, status=status)
+            return CredentialsExpired(
+                f"mastodon: token refused: {message}",
+                network_message=message,
+                status=status,
+            )
         if status >= 500:
-            return Transient(f"mastodon: server error {status}: {message}", network_message=message, status=status)
-        return Rejected(f"mastodon: {message}", network_message=message, status=status, code=code)
+            return Transient(
+                f"mastodon: server error {status}: {message}",
+                network_message=message,
+                status=status,
+            )
+        return Rejected(
+            f"mastodon: {message}", network_message=message, status=status, code=code
+        )
 
     # ------------------------------------------------------------------ instance
     async def max_characters(self, account: AccountRef | None = None) -> int:
         """This instance's ``configuration.statuses.max_characters`` (500 when absent)."""
         body = (await self._api(account, "GET", "/api/v2/instance")).json()
-        return int(body.get("configuration", {}).get("statuses", {}).get("max_characters", 500))
+        return int(
+            body.get("configuration", {}).get("statuses", {}).get("max_characters", 500)
+        )
 
     # ------------------------------------------------------------------ publishing
     @staticmethod
-    def _status_body(draft: Draft, media_ids: list[str], *, in_reply_to: str | None = None, visibility: str | None = None) -> dict[str, Any]:
+    def _status_body(
+        draft: Draft,
+        media_ids: list[str],
+        *,
+        in_reply_to: str | None = None,
+        visibility: str | None = None,
+    ) -> dict[str, Any]:
         chosen = visibility or draft.options.get("visibility", "public")
         if chosen not in _VISIBILITIES:
-            raise Rejected(f"mastodon: visibility {chosen!r} is not one of {', '.join(sorted(_VISIBILITIES))}", code="invalid_visibility")
-        text = f"{draft.text}\n\n{draft.link}" if draft.link and draft.link not in draft.text else draft.text
+            raise Rejected(
+                f"mastodon: visibility {chosen!r} is not one of {', '.join(sorted(_VISIBILITIES))}",
+                code="invalid_visibility",
+            )
+        text = (
+            f"{draft.text}\n\n{draft.link}"
+            if draft.link and draft.link not in draft.text
+            else draft.text
+        )
         body: dict[str, Any] = {"status": text, "visibility": chosen}
         if media_ids:
             body["media_ids"] = media_ids
@@ -201,67 +283,135 @@ class MastodonPlugin(ChannelPlugin):
     def _idempotency(draft: Draft) -> dict[str, str]:
         return {"Idempotency-Key": draft.client_ref} if draft.client_ref else {}
 
-    async def prepare_publish(self, account: AccountRef, draft: Draft) -> tuple[PreparedRequest, ...]:
+    async def prepare_publish(
+        self, account: AccountRef, draft: Draft
+    ) -> tuple[PreparedRequest, ...]:
         headers = {"Authorization": "Bearer ***"}
         steps = [
-            PreparedRequest(method="POST", url=f"{self.base_url}/api/v2/media", headers=headers, form={"description": item.alt_text}, note=f"upload {item.path} (multipart)")
+            PreparedRequest(
+                method="POST",
+                url=f"{self.base_url}/api/v2/media",
+                headers=headers,
+                form={"description": item.alt_text},
+                note=f"upload {item.path} (multipart)",
+            )
             for item in draft.media
         ]
-        body = self._status_body(draft, [f"<media {i}>" for i in range(1, len(draft.media) + 1)])
-        steps.append(PreparedRequest(method="POST", url=f"{self.base_url}/api/v1/statuses", headers=headers | self._idempotency(draft), json=body))
+        body = self._status_body(
+            draft, [f"<media {i}>" for i in range(1, len(draft.media) + 1)]
+        )
+        steps.append(
+            PreparedRequest(
+                method="POST",
+                url=f"{self.base_url}/api/v1/statuses",
+                headers=headers | self._idempotency(draft),
+                json=body,
+            )
+        )
         return tuple(steps)
 
     async def publish(self, account: AccountRef, draft: Draft) -> PublishResult:
         media_ids = [await self._upload(account, item) for item in draft.media]
-        return await self._post_status(account, draft, self._status_body(draft, media_ids))
+        return await self._post_status(
+            account, draft, self._status_body(draft, media_ids)
+        )
 
-    async def _post_status(self, account: AccountRef, draft: Draft, body: dict[str, Any]) -> PublishResult:
-        response = await self._api(account, "POST", "/api/v1/statuses", json=body, headers=self._idempotency(draft))
+    async def _post_status(
+        self, account: AccountRef, draft: Draft, body: dict[str, Any]
+    ) -> PublishResult:
+        response = await self._api(
+            account,
+            "POST",
+            "/api/v1/statuses",
+            json=body,
+            headers=self._idempotency(draft),
+        )
         return _result(response.json())
 
     async def _upload(self, account: AccountRef, item: MediaItem) -> str:
         if not item.path:
-            raise Rejected("mastodon: media are uploaded from a local file (MediaItem.path)", code="media_missing_file")
+            raise Rejected(
+                "mastodon: media are uploaded from a local file (MediaItem.path)",
+                code="media_missing_file",
+            )
         data = await asyncio.to_thread(Path(item.path).read_bytes)
         files = {"file": (Path(item.path).name, data, item.content_type)}
-        response = await self._api(account, "POST", "/api/v2/media", files=files, data={"description": item.alt_text})
+        response = await self._api(
+            account,
+            "POST",
+            "/api/v2/media",
+            files=files,
+            data={"description": item.alt_text},
+        )
         attachment = response.json()
         if response.status_code == 202 or not attachment.get("url"):
             await self._wait_processed(account, str(attachment["id"]))
         return str(attachment["id"])
 
-    async def _wait_processed(self, account: AccountRef, media_id: str, attempts: int = 60) -> None:
+    async def _wait_processed(
+        self, account: AccountRef, media_id: str, attempts: int = 60
+    ) -> None:
         """A status referencing unprocessed media is refused: poll until ``url`` is set."""
         interval = self._float("poll_interval_s", 1.0)
         for _ in range(attempts):
-            response = await self._api(account, "GET", f"/api/v1/media/{media_id}", endpoint="/api/v1/media/:id")
+            response = await self._api(
+                account,
+                "GET",
+                f"/api/v1/media/{media_id}",
+                endpoint="/api/v1/media/:id",
+            )
             if response.status_code == 200 and response.json().get("url"):
                 return
             await asyncio.sleep(interval)
         raise Transient(f"mastodon: media {media_id} still processing")
 
     async def repost(self, account: AccountRef, remote_id: str) -> PublishResult:
-        response = await self._api(account, "POST", f"/api/v1/statuses/{remote_id}/reblog", endpoint="/api/v1/statuses/:id/reblog")
+        response = await self._api(
+            account,
+            "POST",
+            f"/api/v1/statuses/{remote_id}/reblog",
+            endpoint="/api/v1/statuses/:id/reblog",
+        )
         return _result(response.json())
 
     async def delete(self, account: AccountRef, remote_id: str) -> None:
         try:
-            await self._api(account, "DELETE", f"/api/v1/statuses/{remote_id}", endpoint="/api/v1/statuses/:id")
+            await self._api(
+                account,
+                "DELETE",
+                f"/api/v1/statuses/{remote_id}",
+                endpoint="/api/v1/statuses/:id",
+            )
         except Rejected as exc:
             if exc.status != 404:  # already gone: a retried delete is a success
                 raise
 
-    async def reconcile(self, account: AccountRef, draft: Draft, *, not_before: datetime, not_after: datetime) -> PublishResult | None:
+    async def reconcile(
+        self,
+        account: AccountRef,
+        draft: Draft,
+        *,
+        not_before: datetime,
+        not_after: datetime,
+    ) -> PublishResult | None:
         """Idempotency-Key covers retries within an hour; after that, match the text in the window."""
         expected = _normalise(self._status_body(draft, [])["status"])
         size = min(40, int(self._float("page_size", 40)))
-        url: str | None = f"/api/v1/accounts/{account.external_id}/statuses?limit={size}&exclude_reblogs=true"
+        url: str | None = (
+            f"/api/v1/accounts/{account.external_id}/statuses?limit={size}&exclude_reblogs=true"
+        )
         while url:
-            response = await self._api(account, "GET", url, endpoint="/api/v1/accounts/:id/statuses")
+            response = await self._api(
+                account, "GET", url, endpoint="/api/v1/accounts/:id/statuses"
+            )
             statuses = response.json()
             for status in statuses:
                 created = _parse_time(status.get("created_at"))
-                if created and not_before <= created <= not_after and _normalise(plain_text(status.get("content", ""))) == expected:
+                if (
+                    created
+                    and not_before <= created <= not_after
+                    and _normalise(plain_text(status.get("content", ""))) == expected
+                ):
                     return _result(status)
             oldest = _parse_time(statuses[-1].get("created_at")) if statuses else None
             url = _next_link(response) if oldest and oldest >= not_before else None
@@ -278,64 +428,125 @@ class MastodonPlugin(ChannelPlugin):
         if state["conversations"] is not None:
             items += await self._conversations(account, state, size)
         done = state["mentions"] is None and state["conversations"] is None
-        return InboxPage(items=tuple(items), next_cursor=None if done else json.dumps(state))
+        return InboxPage(
+            items=tuple(items), next_cursor=None if done else json.dumps(state)
+        )
 
-    async def _mentions(self, account: AccountRef, state: dict[str, str | None], size: int) -> list[RemoteItem]:
+    async def _mentions(
+        self, account: AccountRef, state: dict[str, str | None], size: int
+    ) -> list[RemoteItem]:
         params: dict[str, Any] = {"types[]": "mention", "limit": size}
         if state["mentions"]:
             params["max_id"] = state["mentions"]
-        response = await self._api(account, "GET", "/api/v1/notifications", params=params)
+        response = await self._api(
+            account, "GET", "/api/v1/notifications", params=params
+        )
         notifications = response.json()
         state["mentions"] = _max_id(_next_link(response)) if notifications else None
         # A direct message is also a mention: it is reported once, from its conversation.
-        return [_mention_item(n) for n in notifications if n.get("status") and n["status"].get("visibility") != "direct"]
+        return [
+            _mention_item(n)
+            for n in notifications
+            if n.get("status") and n["status"].get("visibility") != "direct"
+        ]
 
-    async def _conversations(self, account: AccountRef, state: dict[str, str | None], size: int) -> list[RemoteItem]:
+    async def _conversations(
+        self, account: AccountRef, state: dict[str, str | None], size: int
+    ) -> list[RemoteItem]:
         params: dict[str, Any] = {"limit": size}
         if state["conversations"]:
             params["max_id"] = state["conversations"]
-        response = await self._api(account, "GET", "/api/v1/conversations", params=params)
+        response = await self._api(
+            account, "GET", "/api/v1/conversations", params=params
+        )
         conversations = response.json()
-        state["conversations"] = _max_id(_next_link(response)) if conversations else None
+        state["conversations"] = (
+            _max_id(_next_link(response)) if conversations else None
+        )
         return [
             _message_item(c)
             for c in conversations
-            if c.get("last_status") and str(c["last_status"]["account"]["id"]) != account.external_id
+            if c.get("last_status")
+            and str(c["last_status"]["account"]["id"]) != account.external_id
         ]
 
-    async def reply(self, account: AccountRef, item: RemoteItem, draft: Draft) -> PublishResult:
+    async def reply(
+        self, account: AccountRef, item: RemoteItem, draft: Draft
+    ) -> PublishResult:
         """A status answering ``item``; a private message is answered privately (``direct``)."""
         mention = f"@{item.author_handle}"
-        text = draft.text if not item.author_handle or mention in draft.text else f"{mention} {draft.text}"
+        text = (
+            draft.text
+            if not item.author_handle or mention in draft.text
+            else f"{mention} {draft.text}"
+        )
         visibility = "direct" if item.kind is InboxKind.MESSAGE else None
-        body = self._status_body(Draft(text=text, options=draft.options, link=draft.link), [], in_reply_to=item.remote_id, visibility=visibility)
+        body = self._status_body(
+            Draft(text=text, options=draft.options, link=draft.link),
+            [],
+            in_reply_to=item.remote_id,
+            visibility=visibility,
+        )
         return await self._post_status(account, draft, body)
 
     # ------------------------------------------------------------------ metrics
     async def fetch_account_metrics(self, account: AccountRef) -> AccountMetrics:
-        body = (await self._api(account, "GET", "/api/v1/accounts/verify_credentials")).json()
-        return AccountMetrics(followers=body.get("followers_count"), following=body.get("following_count"), posts=body.get("statuses_count"))
+        body = (
+            await self._api(account, "GET", "/api/v1/accounts/verify_credentials")
+        ).json()
+        return AccountMetrics(
+            followers=body.get("followers_count"),
+            following=body.get("following_count"),
+            posts=body.get("statuses_count"),
+        )
 
-    async def fetch_post_metrics(self, account: AccountRef, remote_ids: list[str]) -> list[PostMetrics]:
+    async def fetch_post_metrics(
+        self, account: AccountRef, remote_ids: list[str]
+    ) -> list[PostMetrics]:
         found = []
         for remote_id in remote_ids:
             try:
-                status = (await self._api(account, "GET", f"/api/v1/statuses/{remote_id}", endpoint="/api/v1/statuses/:id")).json()
+                status = (
+                    await self._api(
+                        account,
+                        "GET",
+                        f"/api/v1/statuses/{remote_id}",
+                        endpoint="/api/v1/statuses/:id",
+                    )
+                ).json()
             except Rejected as exc:
-                if exc.status == 404:  # deleted on the network: no metrics, not an error
+                if (
+                    exc.status == 404
+                ):  # deleted on the network: no metrics, not an error
                     continue
                 raise
-            extra = {"quotes": float(status["quotes_count"])} if "quotes_count" in status else {}
+            extra = (
+                {"quotes": float(status["quotes_count"])}
+                if "quotes_count" in status
+                else {}
+            )
             found.append(
-                PostMetrics(remote_id=remote_id, likes=status.get("favourites_count"), reposts=status.get("reblogs_count"), replies=status.get("replies_count"), extra=extra)
+                PostMetrics(
+                    remote_id=remote_id,
+                    likes=status.get("favourites_count"),
+                    reposts=status.get("reblogs_count"),
+                    replies=status.get("replies_count"),
+                    extra=extra,
+                )
             )
         return found
 
     # ------------------------------------------------------------------ OAuth
-    def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
+    def authorization_url(
+        self, *, state: str, scopes: list[str] | None = None
+    ) -> AuthorizationRequest:
         """PKCE S256 (Mastodon ≥ 4.3; older servers ignore the extra parameters)."""
         verifier = secrets.token_urlsafe(48)
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+        challenge = (
+            base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+            .decode()
+            .rstrip("=")
+        )
         default = self.settings.extra.get("scopes", " ".join(DEFAULT_SCOPES)).split()
         query = urlencode(
             {
@@ -348,9 +559,15 @@ class MastodonPlugin(ChannelPlugin):
                 "code_challenge_method": "S256",
             }
         )
-        return AuthorizationRequest(url=f"{self.base_url}/oauth/authorize?{query}", state=state, code_verifier=verifier)
+        return AuthorizationRequest(
+            url=f"{self.base_url}/oauth/authorize?{query}",
+            state=state,
+            code_verifier=verifier,
+        )
 
-    async def exchange_code(self, *, code: str, code_verifier: str | None = None) -> TokenSet:
+    async def exchange_code(
+        self, *, code: str, code_verifier: str | None = None
+    ) -> TokenSet:
         form = {
             "grant_type": "authorization_code",
             "code": code,
@@ -362,14 +579,24 @@ class MastodonPlugin(ChannelPlugin):
             form["code_verifier"] = code_verifier
         body = (await self._api(None, "POST", "/oauth/token", data=form)).json()
         # Mastodon tokens never expire: no expires_at, no refresh token.
-        return TokenSet(access_token=body["access_token"], scope=body.get("scope"), token_type=body.get("token_type", "Bearer"))
+        return TokenSet(
+            access_token=body["access_token"],
+            scope=body.get("scope"),
+            token_type=body.get("token_type", "Bearer"),
+        )
 
     async def refresh(self, credentials: Credentials) -> TokenSet:
-        raise NotSupported("mastodon: tokens do not expire and cannot be refreshed; reconnect if revoked")
+        raise NotSupported(
+            "mastodon: tokens do not expire and cannot be refreshed; reconnect if revoked"
+        )
 
 
 def _result(status: dict[str, Any]) -> PublishResult:
-    return PublishResult(remote_id=str(status["id"]), url=status.get("url") or status.get("uri"), published_at=_parse_time(status.get("created_at")))
+    return PublishResult(
+        remote_id=str(status["id"]),
+        url=status.get("url") or status.get("uri"),
+        published_at=_parse_time(status.get("created_at")),
+    )
 
 
 def _next_link(response: httpx.Response) -> str | None:
@@ -389,11 +616,19 @@ def _wait_until_reset(response: httpx.Response) -> float:
     if reset is not None:
         return max(1.0, (reset - datetime.now(UTC)).total_seconds())
     retry_after = response.headers.get("retry-after", "")
-    return max(1.0, float(retry_after)) if retry_after.replace(".", "", 1).isdigit() else DEFAULT_BACKOFF_S
+    return (
+        max(1.0, float(retry_after))
+        if retry_after.replace(".", "", 1).isdigit()
+        else DEFAULT_BACKOFF_S
+    )
 
 
 def _author(account: dict[str, Any]) -> dict[str, str]:
-    return {"author_id": str(account["id"]), "author_handle": str(account.get("acct", "")), "author_name": str(account.get("display_name", ""))}
+    return {
+        "author_id": str(account["id"]),
+        "author_handle": str(account.get("acct", "")),
+        "author_name": str(account.get("display_name", "")),
+    }
 
 
 def _mention_item(notification: dict[str, Any]) -> RemoteItem:

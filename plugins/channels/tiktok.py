@@ -73,7 +73,14 @@ VIDEO_URL = "https://www.tiktok.com/@{username}/video/{id}"
 USER_FIELDS = "open_id,union_id,display_name,username,follower_count,following_count,likes_count,video_count"
 VIDEO_FIELDS = "id,title,video_description,create_time,share_url,like_count,comment_count,share_count,view_count"
 
-_EXPIRED = frozenset({"access_token_invalid", "access_token_expired", "scope_not_authorized", "scope_permission_missed"})
+_EXPIRED = frozenset(
+    {
+        "access_token_invalid",
+        "access_token_expired",
+        "scope_not_authorized",
+        "scope_permission_missed",
+    }
+)
 _TRANSIENT = frozenset({"internal_error", "server_error", "service_unavailable"})
 
 _VIDEO = MediaRules(
@@ -84,7 +91,12 @@ _VIDEO = MediaRules(
     min_duration_s=3,
     max_duration_s=600,
 )
-_PHOTO = MediaRules(kind=MediaKind.IMAGE, max_count=MAX_PHOTOS, max_bytes=20 * 1024**2, content_types=frozenset({"image/jpeg", "image/webp"}))
+_PHOTO = MediaRules(
+    kind=MediaKind.IMAGE,
+    max_count=MAX_PHOTOS,
+    max_bytes=20 * 1024**2,
+    content_types=frozenset({"image/jpeg", "image/webp"}),
+)
 
 
 class TikTokPlugin(ChannelPlugin):
@@ -94,15 +106,25 @@ class TikTokPlugin(ChannelPlugin):
     capabilities = Capabilities(
         # One text limit per network in the contract: the video caption's 2,200 (UTF-16 units)
         # is the strictest; photo descriptions (4,000) are checked here at publish.
-        text=TextRules(limit=VIDEO_CAPTION_LIMIT, counting=TextCounting.UTF16, title_limit=PHOTO_TITLE_LIMIT),
+        text=TextRules(
+            limit=VIDEO_CAPTION_LIMIT,
+            counting=TextCounting.UTF16,
+            title_limit=PHOTO_TITLE_LIMIT,
+        ),
         formats=(
             FormatRules(format=Format.VIDEO, media=(_VIDEO,), min_media=1, max_media=1),
-            FormatRules(format=Format.PHOTO, media=(_PHOTO,), min_media=1, max_media=MAX_PHOTOS),
+            FormatRules(
+                format=Format.PHOTO, media=(_PHOTO,), min_media=1, max_media=MAX_PHOTOS
+            ),
         ),
-        features=frozenset({Feature.PUBLISH, Feature.RECONCILE, Feature.METRICS, Feature.OAUTH}),
+        features=frozenset(
+            {Feature.PUBLISH, Feature.RECONCILE, Feature.METRICS, Feature.OAUTH}
+        ),
         notices=(
-            "Until TikTok audits the app, every post is private (SELF_ONLY), the account must be private "
-            "and at most 5 creators a day can post through it.",
+            (
+                "Until TikTok audits the app, every post is private (SELF_ONLY), the account must be private "
+                "and at most 5 creators a day can post through it."
+            ),
             "TikTok caps posts per creator per day (about 15–25, unpublished); beyond it posts are refused (spam_risk_too_many_posts).",
             "The author must choose the privacy level among the creator's options; Porte-voix never picks one.",
             "Photos are pulled by TikTok from a public URL on a domain verified in the developer portal (JPEG/WebP).",
@@ -115,13 +137,32 @@ class TikTokPlugin(ChannelPlugin):
 
     @property
     def auth_base(self) -> str:
-        return self.settings.extra.get("auth_base_url", "https://www.tiktok.com").rstrip("/")
+        return self.settings.extra.get(
+            "auth_base_url", "https://www.tiktok.com"
+        ).rstrip("/")
 
     # ------------------------------------------------------------------ HTTP
-    async def _call(self, account: AccountRef, method: str, path: str, *, body: Any = None, params: dict[str, str] | None = None) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {account.credentials.access_token}", "Content-Type": "application/json; charset=UTF-8"}
+    async def _call(
+        self,
+        account: AccountRef,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        headers = {
+            "Authorization": f"Bearer {account.credentials.access_token}",
+            "Content-Type": "application/json; charset=UTF-8",
+        }
         content = json.dumps(body).encode() if body is not None else None
-        response = await self._send(method, f"{self.base_url}{path}", headers=headers, content=content, params=params)
+        response = await self._send(
+            method,
+            f"{self.base_url}{path}",
+            headers=headers,
+            content=content,
+            params=params,
+        )
         return _envelope(response)
 
     async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
@@ -130,7 +171,9 @@ class TikTokPlugin(ChannelPlugin):
         except httpx.TimeoutException as exc:
             raise Transient(f"tiktok: timeout on {method} {url}") from exc
         except httpx.TransportError as exc:
-            raise Transient(f"tiktok: connection failed on {method} {url}: {exc}") from exc
+            raise Transient(
+                f"tiktok: connection failed on {method} {url}: {exc}"
+            ) from exc
 
     # ------------------------------------------------------------------ publishing
     async def creator_info(self, account: AccountRef) -> dict[str, Any]:
@@ -141,7 +184,10 @@ class TikTokPlugin(ChannelPlugin):
         allowed = list(creator.get("privacy_level_options", []))
         chosen = draft.options.get("privacy_level")
         if not chosen:
-            raise Rejected(f"tiktok: choose a privacy level for this post: {', '.join(allowed)}", code="privacy_level_required")
+            raise Rejected(
+                f"tiktok: choose a privacy level for this post: {', '.join(allowed)}",
+                code="privacy_level_required",
+            )
         if chosen not in allowed:
             raise Rejected(
                 f"tiktok: privacy level {chosen} is not offered for this account; allowed: {', '.join(allowed)}",
@@ -150,16 +196,23 @@ class TikTokPlugin(ChannelPlugin):
         info: dict[str, Any] = {
             "privacy_level": chosen,
             # A setting the creator disabled in the app cannot be re-enabled by us.
-            "disable_comment": bool(creator.get("comment_disabled")) or _flag(draft, "disable_comment"),
+            "disable_comment": bool(creator.get("comment_disabled"))
+            or _flag(draft, "disable_comment"),
             "brand_content_toggle": _flag(draft, "brand_content_toggle"),
             "brand_organic_toggle": _flag(draft, "brand_organic_toggle"),
         }
         if draft.format is Format.VIDEO:
-            info["disable_duet"] = bool(creator.get("duet_disabled")) or _flag(draft, "disable_duet")
-            info["disable_stitch"] = bool(creator.get("stitch_disabled")) or _flag(draft, "disable_stitch")
+            info["disable_duet"] = bool(creator.get("duet_disabled")) or _flag(
+                draft, "disable_duet"
+            )
+            info["disable_stitch"] = bool(creator.get("stitch_disabled")) or _flag(
+                draft, "disable_stitch"
+            )
             info["is_aigc"] = _flag(draft, "is_aigc")
             if "video_cover_timestamp_ms" in draft.options:
-                info["video_cover_timestamp_ms"] = int(draft.options["video_cover_timestamp_ms"])
+                info["video_cover_timestamp_ms"] = int(
+                    draft.options["video_cover_timestamp_ms"]
+                )
         else:
             info["auto_add_music"] = _flag(draft, "auto_add_music", default=True)
         return info
@@ -167,30 +220,53 @@ class TikTokPlugin(ChannelPlugin):
     def _check(self, draft: Draft, creator: dict[str, Any] | None = None) -> None:
         if draft.format is Format.VIDEO:
             if len(draft.media) != 1 or draft.media[0].kind is not MediaKind.VIDEO:
-                raise Rejected("tiktok: a video post carries exactly one video", code="media_invalid")
+                raise Rejected(
+                    "tiktok: a video post carries exactly one video",
+                    code="media_invalid",
+                )
             _limit(draft.text, VIDEO_CAPTION_LIMIT, "caption")
             video = draft.media[0]
             if not video.url and not video.path:
-                raise Rejected("tiktok: the video needs a public URL or a local file", code="media_missing_file")
+                raise Rejected(
+                    "tiktok: the video needs a public URL or a local file",
+                    code="media_missing_file",
+                )
             longest = (creator or {}).get("max_video_post_duration_sec")
             if longest and video.duration_s and video.duration_s > float(longest):
-                raise Rejected(f"tiktok: this creator can post videos up to {longest} s; this one lasts {video.duration_s:.0f} s", code="duration_check_failed")
+                raise Rejected(
+                    f"tiktok: this creator can post videos up to {longest} s; this one lasts {video.duration_s:.0f} s",
+                    code="duration_check_failed",
+                )
         elif draft.format is Format.PHOTO:
-            if not 1 <= len(draft.media) <= MAX_PHOTOS or any(m.kind is not MediaKind.IMAGE for m in draft.media):
-                raise Rejected(f"tiktok: a photo post carries 1–{MAX_PHOTOS} images", code="media_invalid")
+            if not 1 <= len(draft.media) <= MAX_PHOTOS or any(
+                m.kind is not MediaKind.IMAGE for m in draft.media
+            ):
+                raise Rejected(
+                    f"tiktok: a photo post carries 1–{MAX_PHOTOS} images",
+                    code="media_invalid",
+                )
             if any(not m.url for m in draft.media):
-                raise Rejected("tiktok: photos are pulled from a public URL (MediaItem.url); uploads are not offered", code="media_missing_url")
+                raise Rejected(
+                    "tiktok: photos are pulled from a public URL (MediaItem.url); uploads are not offered",
+                    code="media_missing_url",
+                )
             _limit(draft.title or "", PHOTO_TITLE_LIMIT, "title")
             _limit(draft.text, PHOTO_DESCRIPTION_LIMIT, "description")
         else:
-            raise Rejected(f"tiktok: format {draft.format.value} is not offered (video or photo)", code="format_unsupported")
+            raise Rejected(
+                f"tiktok: format {draft.format.value} is not offered (video or photo)",
+                code="format_unsupported",
+            )
 
-    def _init_request(self, draft: Draft, post_info: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    def _init_request(
+        self, draft: Draft, post_info: dict[str, Any]
+    ) -> tuple[str, dict[str, Any]]:
         if draft.format is Format.PHOTO:
             body = {
                 "media_type": "PHOTO",
                 "post_mode": "DIRECT_POST",
-                "post_info": {"title": draft.title or "", "description": draft.text} | post_info,
+                "post_info": {"title": draft.title or "", "description": draft.text}
+                | post_info,
                 "source_info": {
                     "source": "PULL_FROM_URL",
                     "photo_cover_index": int(draft.options.get("photo_cover_index", 0)),
@@ -199,24 +275,58 @@ class TikTokPlugin(ChannelPlugin):
             }
             return "/v2/post/publish/content/init/", body
         video = draft.media[0]
-        return "/v2/post/publish/video/init/", {"post_info": {"title": draft.text} | post_info, "source_info": self._source(video)}
+        return "/v2/post/publish/video/init/", {
+            "post_info": {"title": draft.text} | post_info,
+            "source_info": self._source(video),
+        }
 
     def _source(self, video: MediaItem) -> dict[str, Any]:
-        if video.url:  # TikTok fetches it (the domain must be verified in the developer portal)
+        if (
+            video.url
+        ):  # TikTok fetches it (the domain must be verified in the developer portal)
             return {"source": "PULL_FROM_URL", "video_url": video.url}
         size = video.size_bytes or os.path.getsize(video.path or "")
         chunk, count = _chunking(size, int(self._extra("chunk_size", 10_000_000)))
-        return {"source": "FILE_UPLOAD", "video_size": size, "chunk_size": chunk, "total_chunk_count": count}
+        return {
+            "source": "FILE_UPLOAD",
+            "video_size": size,
+            "chunk_size": chunk,
+            "total_chunk_count": count,
+        }
 
-    async def prepare_publish(self, account: AccountRef, draft: Draft) -> tuple[PreparedRequest, ...]:
+    async def prepare_publish(
+        self, account: AccountRef, draft: Draft
+    ) -> tuple[PreparedRequest, ...]:
         self._check(draft)
-        headers = {"Authorization": "Bearer ***", "Content-Type": "application/json; charset=UTF-8"}
-        placeholder = {"privacy_level_options": [draft.options.get("privacy_level", "")]}
+        headers = {
+            "Authorization": "Bearer ***",
+            "Content-Type": "application/json; charset=UTF-8",
+        }
+        placeholder = {
+            "privacy_level_options": [draft.options.get("privacy_level", "")]
+        }
         path, body = self._init_request(draft, self._post_info(draft, placeholder))
         return (
-            PreparedRequest(method="POST", url=f"{self.base_url}/v2/post/publish/creator_info/query/", headers=headers, note="read the creator's options"),
-            PreparedRequest(method="POST", url=f"{self.base_url}{path}", headers=headers, json=body, note="initialize the Direct Post"),
-            PreparedRequest(method="POST", url=f"{self.base_url}/v2/post/publish/status/fetch/", headers=headers, json={"publish_id": "<publish_id>"}, note="poll until PUBLISH_COMPLETE"),
+            PreparedRequest(
+                method="POST",
+                url=f"{self.base_url}/v2/post/publish/creator_info/query/",
+                headers=headers,
+                note="read the creator's options",
+            ),
+            PreparedRequest(
+                method="POST",
+                url=f"{self.base_url}{path}",
+                headers=headers,
+                json=body,
+                note="initialize the Direct Post",
+            ),
+            PreparedRequest(
+                method="POST",
+                url=f"{self.base_url}/v2/post/publish/status/fetch/",
+                headers=headers,
+                json={"publish_id": "<publish_id>"},
+                note="poll until PUBLISH_COMPLETE",
+            ),
         )
 
     async def publish(self, account: AccountRef, draft: Draft) -> PublishResult:
@@ -228,43 +338,86 @@ class TikTokPlugin(ChannelPlugin):
         publish_id = str(data["publish_id"])
         if body["source_info"]["source"] == "FILE_UPLOAD":
             await self._upload(draft.media[0], data["upload_url"], body["source_info"])
-        return await self._wait_published(account, publish_id, str(creator.get("creator_username", "")))
+        return await self._wait_published(
+            account, publish_id, str(creator.get("creator_username", ""))
+        )
 
-    async def _upload(self, video: MediaItem, upload_url: str, source: dict[str, Any]) -> None:
+    async def _upload(
+        self, video: MediaItem, upload_url: str, source: dict[str, Any]
+    ) -> None:
         """Sequential chunks; the last one takes the remainder (TikTok's media transfer guide)."""
-        size, chunk, count = source["video_size"], source["chunk_size"], source["total_chunk_count"]
-        with open(video.path or "", "rb") as handle:
-            for index in range(count):
-                first = index * chunk
-                last = size - 1 if index == count - 1 else first + chunk - 1
-                handle.seek(first)
-                data = await asyncio.to_thread(handle.read, last - first + 1)
-                headers = {"Content-Type": video.content_type, "Content-Range": f"bytes {first}-{last}/{size}"}
-                response = await self._send("PUT", upload_url, content=data, headers=headers)
-                if response.status_code not in (200, 201, 206):
-                    raise _http_error(response)
+        size, chunk, count = (
+            source["video_size"],
+            source["chunk_size"],
+            source["total_chunk_count"],
+        )
+        for index in range(count):
+            first = index * chunk
+            last = size - 1 if index == count - 1 else first + chunk - 1
+            data = await asyncio.to_thread(
+                _read_range, video.path or "", first, last - first + 1
+            )
+            headers = {
+                "Content-Type": video.content_type,
+                "Content-Range": f"bytes {first}-{last}/{size}",
+            }
+            response = await self._send(
+                "PUT", upload_url, content=data, headers=headers
+            )
+            if response.status_code not in (200, 201, 206):
+                raise _http_error(response)
 
-    async def _wait_published(self, account: AccountRef, publish_id: str, username: str) -> PublishResult:
+    async def _wait_published(
+        self, account: AccountRef, publish_id: str, username: str
+    ) -> PublishResult:
         interval = self._extra("poll_interval_s", 5.0)
-        deadline = asyncio.get_running_loop().time() + self._extra("poll_timeout_s", 120.0)
+        deadline = asyncio.get_running_loop().time() + self._extra(
+            "poll_timeout_s", 120.0
+        )
         while True:
-            data = await self._call(account, "POST", "/v2/post/publish/status/fetch/", body={"publish_id": publish_id})
+            data = await self._call(
+                account,
+                "POST",
+                "/v2/post/publish/status/fetch/",
+                body={"publish_id": publish_id},
+            )
             status = data.get("status")
             if status == "FAILED":
                 reason = str(data.get("fail_reason") or "unknown")
-                raise Rejected(f"tiktok: the post failed: {reason}", code=reason, network_message=reason)
-            post_ids = data.get("publicaly_available_post_id") or []  # sic: TikTok's spelling
+                raise Rejected(
+                    f"tiktok: the post failed: {reason}",
+                    code=reason,
+                    network_message=reason,
+                )
+            post_ids = (
+                data.get("publicaly_available_post_id") or []
+            )  # sic: TikTok's spelling
             if status == "PUBLISH_COMPLETE" and post_ids:
                 post_id = str(post_ids[0])
-                return PublishResult(remote_id=post_id, url=VIDEO_URL.format(username=username, id=post_id) if username else None, published_at=datetime.now(UTC))
+                return PublishResult(
+                    remote_id=post_id,
+                    url=VIDEO_URL.format(username=username, id=post_id)
+                    if username
+                    else None,
+                    published_at=datetime.now(UTC),
+                )
             if asyncio.get_running_loop().time() >= deadline:
                 # TikTok has the post (private posts never get a public id; moderation can take
                 # hours). Raising would make the host retry and post twice: report the
                 # publish_id as the remote id instead.
-                return PublishResult(remote_id=publish_id, published_at=datetime.now(UTC))
+                return PublishResult(
+                    remote_id=publish_id, published_at=datetime.now(UTC)
+                )
             await asyncio.sleep(interval)
 
-    async def reconcile(self, account: AccountRef, draft: Draft, *, not_before: datetime, not_after: datetime) -> PublishResult | None:
+    async def reconcile(
+        self,
+        account: AccountRef,
+        draft: Draft,
+        *,
+        not_before: datetime,
+        not_after: datetime,
+    ) -> PublishResult | None:
         """By publish_id when the host kept it (``Draft.options["publish_id"]``), else the video list."""
         publish_id = draft.options.get("publish_id")
         if publish_id:
@@ -274,20 +427,48 @@ class TikTokPlugin(ChannelPlugin):
                 return None  # FAILED: certainly not there
         return await self._find_in_videos(account, draft, not_before, not_after)
 
-    async def _find_in_videos(self, account: AccountRef, draft: Draft, not_before: datetime, not_after: datetime) -> PublishResult | None:
-        wanted = {" ".join(t.split()) for t in (draft.text, draft.title or "") if t.strip()}
+    async def _find_in_videos(
+        self,
+        account: AccountRef,
+        draft: Draft,
+        not_before: datetime,
+        not_after: datetime,
+    ) -> PublishResult | None:
+        wanted = {
+            " ".join(t.split()) for t in (draft.text, draft.title or "") if t.strip()
+        }
         # create_time is in whole seconds and set by TikTok: allow a minute of clock skew.
-        low, high = (not_before - timedelta(minutes=1)).timestamp(), (not_after + timedelta(minutes=1)).timestamp()
+        low, high = (
+            (not_before - timedelta(minutes=1)).timestamp(),
+            (not_after + timedelta(minutes=1)).timestamp(),
+        )
         cursor: int | None = None
         while True:
-            body: dict[str, Any] = {"max_count": 20} | ({"cursor": cursor} if cursor else {})
-            data = await self._call(account, "POST", "/v2/video/list/", body=body, params={"fields": VIDEO_FIELDS})
+            body: dict[str, Any] = {"max_count": 20} | (
+                {"cursor": cursor} if cursor else {}
+            )
+            data = await self._call(
+                account,
+                "POST",
+                "/v2/video/list/",
+                body=body,
+                params={"fields": VIDEO_FIELDS},
+            )
             videos = data.get("videos", [])
             for video in videos:
-                texts = {" ".join(str(video.get(k) or "").split()) for k in ("title", "video_description")}
+                texts = {
+                    " ".join(str(video.get(k) or "").split())
+                    for k in ("title", "video_description")
+                }
                 if low <= float(video.get("create_time", 0)) <= high and wanted & texts:
-                    created = datetime.fromtimestamp(float(video["create_time"]), tz=UTC)
-                    return PublishResult(remote_id=str(video["id"]), url=video.get("share_url"), published_at=created)
+                    created = datetime.fromtimestamp(
+                        float(video["create_time"]), tz=UTC
+                    )
+                    return PublishResult(
+                        remote_id=str(video["id"]),
+                        url=video.get("share_url"),
+                        published_at=created,
+                    )
             oldest = min((float(v.get("create_time", 0)) for v in videos), default=0.0)
             if not data.get("has_more") or oldest < low:
                 return None
@@ -295,20 +476,32 @@ class TikTokPlugin(ChannelPlugin):
 
     # ------------------------------------------------------------------ metrics
     async def fetch_account_metrics(self, account: AccountRef) -> AccountMetrics:
-        data = await self._call(account, "GET", "/v2/user/info/", params={"fields": USER_FIELDS})
+        data = await self._call(
+            account, "GET", "/v2/user/info/", params={"fields": USER_FIELDS}
+        )
         user = data.get("user", {})
         return AccountMetrics(
             followers=user.get("follower_count"),
             following=user.get("following_count"),
             posts=user.get("video_count"),
-            extra={"likes": float(user["likes_count"])} if "likes_count" in user else {},
+            extra={"likes": float(user["likes_count"])}
+            if "likes_count" in user
+            else {},
         )
 
-    async def fetch_post_metrics(self, account: AccountRef, remote_ids: list[str]) -> list[PostMetrics]:
+    async def fetch_post_metrics(
+        self, account: AccountRef, remote_ids: list[str]
+    ) -> list[PostMetrics]:
         found: dict[str, PostMetrics] = {}
         for start in range(0, len(remote_ids), 20):  # video/query takes at most 20 ids
             body = {"filters": {"video_ids": remote_ids[start : start + 20]}}
-            data = await self._call(account, "POST", "/v2/video/query/", body=body, params={"fields": VIDEO_FIELDS})
+            data = await self._call(
+                account,
+                "POST",
+                "/v2/video/query/",
+                body=body,
+                params={"fields": VIDEO_FIELDS},
+            )
             for video in data.get("videos", []):
                 found[str(video["id"])] = PostMetrics(
                     remote_id=str(video["id"]),
@@ -320,11 +513,17 @@ class TikTokPlugin(ChannelPlugin):
         return [found[i] for i in remote_ids if i in found]
 
     # ------------------------------------------------------------------ OAuth
-    def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
+    def authorization_url(
+        self, *, state: str, scopes: list[str] | None = None
+    ) -> AuthorizationRequest:
         verifier = secrets.token_urlsafe(48)
         digest = hashlib.sha256(verifier.encode()).digest()
         # TikTok's web flow uses RFC 7636 base64url; its desktop flow expects the hex digest.
-        challenge = digest.hex() if self.settings.extra.get("pkce") == "hex" else base64.urlsafe_b64encode(digest).decode().rstrip("=")
+        challenge = (
+            digest.hex()
+            if self.settings.extra.get("pkce") == "hex"
+            else base64.urlsafe_b64encode(digest).decode().rstrip("=")
+        )
         query = urlencode(
             {
                 "client_key": self.settings.client_id,
@@ -336,10 +535,20 @@ class TikTokPlugin(ChannelPlugin):
                 "code_challenge_method": "S256",
             }
         )
-        return AuthorizationRequest(url=f"{self.auth_base}/v2/auth/authorize/?{query}", state=state, code_verifier=verifier)
+        return AuthorizationRequest(
+            url=f"{self.auth_base}/v2/auth/authorize/?{query}",
+            state=state,
+            code_verifier=verifier,
+        )
 
-    async def exchange_code(self, *, code: str, code_verifier: str | None = None) -> TokenSet:
-        form = {"code": code, "grant_type": "authorization_code", "redirect_uri": self.settings.redirect_uri}
+    async def exchange_code(
+        self, *, code: str, code_verifier: str | None = None
+    ) -> TokenSet:
+        form = {
+            "code": code,
+            "grant_type": "authorization_code",
+            "redirect_uri": self.settings.redirect_uri,
+        }
         if code_verifier:
             form["code_verifier"] = code_verifier
         return await self._token(form, refreshing=False)
@@ -348,26 +557,56 @@ class TikTokPlugin(ChannelPlugin):
         if not credentials.refresh_token:
             raise CredentialsExpired("tiktok: no refresh token: reconnect the account")
         # Refresh tokens rotate: the host must store the one returned, the old one stops working.
-        return await self._token({"grant_type": "refresh_token", "refresh_token": credentials.refresh_token}, refreshing=True)
+        return await self._token(
+            {"grant_type": "refresh_token", "refresh_token": credentials.refresh_token},
+            refreshing=True,
+        )
 
     async def _token(self, form: dict[str, str], *, refreshing: bool) -> TokenSet:
-        form = {"client_key": self.settings.client_id, "client_secret": self.settings.client_secret} | form
-        response = await self._send("POST", f"{self.base_url}/v2/oauth/token/", data=form, headers={"Cache-Control": "no-cache"})
+        form = {
+            "client_key": self.settings.client_id,
+            "client_secret": self.settings.client_secret,
+        } | form
+        response = await self._send(
+            "POST",
+            f"{self.base_url}/v2/oauth/token/",
+            data=form,
+            headers={"Cache-Control": "no-cache"},
+        )
         body = _json(response)
         if response.status_code >= 500:
-            raise Transient(f"tiktok: token endpoint error {response.status_code}", status=response.status_code)
-        if "error" in body and isinstance(body["error"], str) or "access_token" not in body:
-            message = str(body.get("error_description") or body.get("error") or response.reason_phrase)
+            raise Transient(
+                f"tiktok: token endpoint error {response.status_code}",
+                status=response.status_code,
+            )
+        if (
+            "error" in body
+            and isinstance(body["error"], str)
+            or "access_token" not in body
+        ):
+            message = str(
+                body.get("error_description")
+                or body.get("error")
+                or response.reason_phrase
+            )
             error_type = CredentialsExpired if refreshing else Rejected
-            raise error_type(f"tiktok: {message}", network_message=message, status=response.status_code)
+            raise error_type(
+                f"tiktok: {message}",
+                network_message=message,
+                status=response.status_code,
+            )
         now = datetime.now(UTC)
         extra = {"open_id": str(body.get("open_id", ""))}
         if "refresh_expires_in" in body:
-            extra["refresh_expires_at"] = (now + timedelta(seconds=int(body["refresh_expires_in"]))).isoformat()
+            extra["refresh_expires_at"] = (
+                now + timedelta(seconds=int(body["refresh_expires_in"]))
+            ).isoformat()
         return TokenSet(
             access_token=body["access_token"],
             refresh_token=body.get("refresh_token"),
-            expires_at=now + timedelta(seconds=int(body["expires_in"])) if "expires_in" in body else None,
+            expires_at=now + timedelta(seconds=int(body["expires_in"]))
+            if "expires_in" in body
+            else None,
             scope=body.get("scope"),
             token_type=body.get("token_type", "Bearer"),
             extra=extra,
@@ -382,10 +621,19 @@ def _flag(draft: Draft, name: str, *, default: bool = False) -> bool:
     return default if value is None else value.lower() in ("1", "true", "yes", "on")
 
 
+def _read_range(path: str, first: int, length: int) -> bytes:
+    with open(path, "rb") as handle:
+        handle.seek(first)
+        return handle.read(length)
+
+
 def _limit(text: str, limit: int, what: str) -> None:
     length = len(text.encode("utf-16-le")) // 2
     if length > limit:
-        raise Rejected(f"tiktok: {what} is {length} long; TikTok accepts {limit}", code=f"{what}_too_long")
+        raise Rejected(
+            f"tiktok: {what} is {length} long; TikTok accepts {limit}",
+            code=f"{what}_too_long",
+        )
 
 
 def _chunking(size: int, wanted: int) -> tuple[int, int]:
@@ -407,12 +655,15 @@ def _json(response: httpx.Response) -> dict[str, Any]:
 def _envelope(response: httpx.Response) -> dict[str, Any]:
     """``data`` of a successful answer; the typed error otherwise (a non-"ok" code can come with 200)."""
     body = _json(response)
-    error = body.get("error") if isinstance(body.get("error"), dict) else {}
+    raw_error = body.get("error")
+    error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
     code = str(error.get("code", "ok" if response.status_code < 400 else ""))
     if response.status_code < 400 and code == "ok":
         data = body.get("data")
         return data if isinstance(data, dict) else {}
-    return _raise_for(code, str(error.get("message") or response.reason_phrase), response)
+    return _raise_for(
+        code, str(error.get("message") or response.reason_phrase), response
+    )
 
 
 def _raise_for(code: str, message: str, response: httpx.Response) -> Any:
@@ -420,13 +671,28 @@ def _raise_for(code: str, message: str, response: httpx.Response) -> Any:
     shown = f"{message} ({code})" if code else message
     if code == "rate_limit_exceeded" or status == 429:
         retry = response.headers.get("retry-after", "")
-        wait = max(1.0, float(retry)) if retry.replace(".", "", 1).isdigit() else DEFAULT_BACKOFF_S
-        raise RateLimited(f"tiktok: rate limited: {shown}", retry_after=wait, network_message=message, status=status)
+        wait = (
+            max(1.0, float(retry))
+            if retry.replace(".", "", 1).isdigit()
+            else DEFAULT_BACKOFF_S
+        )
+        raise RateLimited(
+            f"tiktok: rate limited: {shown}",
+            retry_after=wait,
+            network_message=message,
+            status=status,
+        )
     if code in _EXPIRED or status == 401:
-        raise CredentialsExpired(f"tiktok: token refused: {shown}", network_message=message, status=status)
+        raise CredentialsExpired(
+            f"tiktok: token refused: {shown}", network_message=message, status=status
+        )
     if code in _TRANSIENT or status >= 500:
-        raise Transient(f"tiktok: server error: {shown}", network_message=message, status=status)
-    raise Rejected(f"tiktok: {shown}", network_message=message, status=status, code=code or None)
+        raise Transient(
+            f"tiktok: server error: {shown}", network_message=message, status=status
+        )
+    raise Rejected(
+        f"tiktok: {shown}", network_message=message, status=status, code=code or None
+    )
 
 
 def _http_error(response: httpx.Response) -> Exception:
@@ -434,4 +700,6 @@ def _http_error(response: httpx.Response) -> Exception:
         _envelope(response)
     except (RateLimited, CredentialsExpired, Transient, Rejected) as exc:
         return exc
-    return Rejected(f"tiktok: upload refused ({response.status_code})", status=response.status_code)
+    return Rejected(
+        f"tiktok: upload refused ({response.status_code})", status=response.status_code
+    )

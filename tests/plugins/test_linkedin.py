@@ -25,7 +25,11 @@ from core.channels import (
     Transient,
     validate_draft,
 )
-from plugins.channels.linkedin import DEFAULT_BACKOFF_S, LinkedInPlugin, escape_little_text
+from plugins.channels.linkedin import (
+    DEFAULT_BACKOFF_S,
+    LinkedInPlugin,
+    escape_little_text,
+)
 from plugins.testing.fake import serve_in_thread
 from plugins.testing.fakes.linkedin import FakeLinkedIn
 
@@ -51,13 +55,23 @@ def settings(url: str, **extra: str) -> ChannelSettings:
         client_id="li-client",
         client_secret="li-secret",
         redirect_uri="https://portevoix.example/oauth/linkedin",
-        extra={"linkedin_version": VERSION, "oauth_base_url": url, "poll_interval_s": "0.01", "page_size": "2", **extra},
+        extra={
+            "linkedin_version": VERSION,
+            "oauth_base_url": url,
+            "poll_interval_s": "0.01",
+            "page_size": "2",
+            **extra,
+        },
     )
 
 
 @pytest.fixture
-async def plugin(server: tuple[FakeLinkedIn, str], fake: FakeLinkedIn) -> AsyncIterator[LinkedInPlugin]:
-    instance = LinkedInPlugin(settings(server[1]), http=httpx.AsyncClient(timeout=httpx.Timeout(1.0)))
+async def plugin(
+    server: tuple[FakeLinkedIn, str], fake: FakeLinkedIn
+) -> AsyncIterator[LinkedInPlugin]:
+    instance = LinkedInPlugin(
+        settings(server[1]), http=httpx.AsyncClient(timeout=httpx.Timeout(1.0))
+    )
     yield instance
     await instance.aclose()
 
@@ -77,10 +91,15 @@ def assert_rest_headers(headers: dict[str, str], token: str) -> None:
 
 # ---------------------------------------------------------------------- publishing
 
+
 @pytest.mark.anyio
-async def test_publish_text_sends_documented_post_and_reads_restli_id(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
+async def test_publish_text_sends_documented_post_and_reads_restli_id(
+    plugin: LinkedInPlugin, fake: FakeLinkedIn
+) -> None:
     account = fake.make_account()
-    result = await plugin.publish(account, Draft(text="Le canal du Midi (UNESCO) #patrimoine", client_ref="d1"))
+    result = await plugin.publish(
+        account, Draft(text="Le canal du Midi (UNESCO) #patrimoine", client_ref="d1")
+    )
 
     [sent] = fake.requests_to("POST", r"^/rest/posts$")
     assert_rest_headers(sent.headers, account.credentials.access_token)
@@ -88,11 +107,17 @@ async def test_publish_text_sends_documented_post_and_reads_restli_id(plugin: Li
         "author": fake.organization,
         "commentary": r"Le canal du Midi \(UNESCO\) #patrimoine",
         "visibility": "PUBLIC",
-        "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
+        "distribution": {
+            "feedDistribution": "MAIN_FEED",
+            "targetEntities": [],
+            "thirdPartyDistributionChannels": [],
+        },
         "lifecycleState": "PUBLISHED",
         "isReshareDisabledByAuthor": False,
     }
-    assert result.remote_id.startswith("urn:li:share:")  # decoded from the URL-encoded header
+    assert result.remote_id.startswith(
+        "urn:li:share:"
+    )  # decoded from the URL-encoded header
     assert result.remote_id in fake.posts
     assert result.url == f"https://www.linkedin.com/feed/update/{result.remote_id}"
 
@@ -106,9 +131,16 @@ def test_little_text_escaping_keeps_mentions_links_and_hashtags() -> None:
 
 
 @pytest.mark.anyio
-async def test_publish_single_image_uploads_then_references_it_with_alt_text(plugin: LinkedInPlugin, fake: FakeLinkedIn, image: Path) -> None:
+async def test_publish_single_image_uploads_then_references_it_with_alt_text(
+    plugin: LinkedInPlugin, fake: FakeLinkedIn, image: Path
+) -> None:
     account = fake.make_account()
-    media = MediaItem(kind=MediaKind.IMAGE, content_type="image/png", path=str(image), alt_text="Écluse sur le canal")
+    media = MediaItem(
+        kind=MediaKind.IMAGE,
+        content_type="image/png",
+        path=str(image),
+        alt_text="Écluse sur le canal",
+    )
     result = await plugin.publish(account, Draft(text="Photo", media=(media,)))
 
     [init] = fake.requests_to("POST", r"^/rest/images$")
@@ -118,15 +150,31 @@ async def test_publish_single_image_uploads_then_references_it_with_alt_text(plu
     [upload] = fake.requests_to("PUT", r"^/dms-uploads/")
     assert upload.body == image.read_bytes()
     assert upload.headers["content-type"] == "image/png"
-    assert len(fake.requests_to("GET", r"^/rest/images/")) == 2  # PROCESSING, then AVAILABLE
+    assert (
+        len(fake.requests_to("GET", r"^/rest/images/")) == 2
+    )  # PROCESSING, then AVAILABLE
     [image_urn] = fake.images
-    assert fake.posts[result.remote_id]["content"] == {"media": {"id": image_urn, "altText": "Écluse sur le canal"}}
+    assert fake.posts[result.remote_id]["content"] == {
+        "media": {"id": image_urn, "altText": "Écluse sur le canal"}
+    }
 
 
 @pytest.mark.anyio
-async def test_publish_multi_image(plugin: LinkedInPlugin, fake: FakeLinkedIn, image: Path) -> None:
-    media = tuple(MediaItem(kind=MediaKind.IMAGE, content_type="image/png", path=str(image), alt_text=f"vue {i}") for i in (1, 2, 3))
-    result = await plugin.publish(fake.make_account(), Draft(text="Trois vues", media=media))
+async def test_publish_multi_image(
+    plugin: LinkedInPlugin, fake: FakeLinkedIn, image: Path
+) -> None:
+    media = tuple(
+        MediaItem(
+            kind=MediaKind.IMAGE,
+            content_type="image/png",
+            path=str(image),
+            alt_text=f"vue {i}",
+        )
+        for i in (1, 2, 3)
+    )
+    result = await plugin.publish(
+        fake.make_account(), Draft(text="Trois vues", media=media)
+    )
 
     [sent] = fake.requests_to("POST", r"^/rest/posts$")
     images = sent.json["content"]["multiImage"]["images"]
@@ -136,15 +184,28 @@ async def test_publish_multi_image(plugin: LinkedInPlugin, fake: FakeLinkedIn, i
 
 
 @pytest.mark.anyio
-async def test_publish_link_as_article(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
-    draft = Draft(text="Notre rapport", link="https://www.laregion.fr/rapport", title="Rapport 2026")
+async def test_publish_link_as_article(
+    plugin: LinkedInPlugin, fake: FakeLinkedIn
+) -> None:
+    draft = Draft(
+        text="Notre rapport",
+        link="https://www.laregion.fr/rapport",
+        title="Rapport 2026",
+    )
     await plugin.publish(fake.make_account(), draft)
     [sent] = fake.requests_to("POST", r"^/rest/posts$")
-    assert sent.json["content"] == {"article": {"source": "https://www.laregion.fr/rapport", "title": "Rapport 2026"}}
+    assert sent.json["content"] == {
+        "article": {
+            "source": "https://www.laregion.fr/rapport",
+            "title": "Rapport 2026",
+        }
+    }
 
 
 @pytest.mark.anyio
-async def test_prepare_publish_redacts_the_token(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
+async def test_prepare_publish_redacts_the_token(
+    plugin: LinkedInPlugin, fake: FakeLinkedIn
+) -> None:
     [prepared] = await plugin.prepare_publish(fake.make_account(), Draft(text="dry"))
     assert prepared.headers["Authorization"] == "Bearer ***"
     assert prepared.json["commentary"] == "dry"
@@ -168,32 +229,50 @@ async def test_repost_is_a_reshare(plugin: LinkedInPlugin, fake: FakeLinkedIn) -
 
 
 @pytest.mark.anyio
-async def test_delete_encodes_the_urn(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
+async def test_delete_encodes_the_urn(
+    plugin: LinkedInPlugin, fake: FakeLinkedIn
+) -> None:
     urn = fake.add_post("à supprimer")
     await plugin.delete(fake.make_account(), urn)
     [sent] = fake.requests_to("DELETE", r"^/rest/posts/")
     assert sent.path == f"/rest/posts/{urn}"
     assert urn not in fake.posts
-    await plugin.delete(fake.make_account(), urn)  # already gone: a retried delete is a success
+    await plugin.delete(
+        fake.make_account(), urn
+    )  # already gone: a retried delete is a success
 
 
 @pytest.mark.anyio
-async def test_fake_refuses_unencoded_urns_and_missing_version(server: tuple[FakeLinkedIn, str], fake: FakeLinkedIn) -> None:
+async def test_fake_refuses_unencoded_urns_and_missing_version(
+    server: tuple[FakeLinkedIn, str], fake: FakeLinkedIn
+) -> None:
     urn = fake.add_post("x")
     token = fake.make_account().credentials.access_token
-    headers = {"Authorization": f"Bearer {token}", "LinkedIn-Version": VERSION, "X-Restli-Protocol-Version": "2.0.0"}
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "LinkedIn-Version": VERSION,
+        "X-Restli-Protocol-Version": "2.0.0",
+    }
     async with httpx.AsyncClient(base_url=server[1]) as client:
         raw = await client.delete(f"/rest/posts/{urn}", headers=headers)
-        no_version = await client.get("/rest/posts", headers={"Authorization": f"Bearer {token}"})
-        sunset = await client.get("/rest/posts", headers=headers | {"LinkedIn-Version": "202201"})
+        no_version = await client.get(
+            "/rest/posts", headers={"Authorization": f"Bearer {token}"}
+        )
+        sunset = await client.get(
+            "/rest/posts", headers=headers | {"LinkedIn-Version": "202201"}
+        )
     assert raw.status_code == 400 and "URL-encoded" in raw.json()["message"]
-    assert no_version.status_code == 400 and no_version.json()["code"] == "VERSION_MISSING"
+    assert (
+        no_version.status_code == 400 and no_version.json()["code"] == "VERSION_MISSING"
+    )
     assert sunset.status_code == 426 and sunset.json()["code"] == "NONEXISTENT_VERSION"
     assert urn in fake.posts
 
 
 @pytest.mark.anyio
-async def test_sunset_version_is_rejected(server: tuple[FakeLinkedIn, str], fake: FakeLinkedIn) -> None:
+async def test_sunset_version_is_rejected(
+    server: tuple[FakeLinkedIn, str], fake: FakeLinkedIn
+) -> None:
     plugin = LinkedInPlugin(settings(server[1], linkedin_version="202101"))
     with pytest.raises(Rejected) as caught:
         await plugin.publish(fake.make_account(), Draft(text="x"))
@@ -203,39 +282,66 @@ async def test_sunset_version_is_rejected(server: tuple[FakeLinkedIn, str], fake
 
 # ---------------------------------------------------------------------- reconcile
 
+
 @pytest.mark.anyio
-async def test_reconcile_finds_the_post_in_the_window(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
+async def test_reconcile_finds_the_post_in_the_window(
+    plugin: LinkedInPlugin, fake: FakeLinkedIn
+) -> None:
     account = fake.make_account()
     fake.add_post("autre chose")
     urn = fake.add_post(escape_little_text("Le message (du jour)"))
     now = datetime.now(UTC)
-    found = await plugin.reconcile(account, Draft(text="Le message (du jour)"), not_before=now - timedelta(minutes=5), not_after=now + timedelta(minutes=1))
+    found = await plugin.reconcile(
+        account,
+        Draft(text="Le message (du jour)"),
+        not_before=now - timedelta(minutes=5),
+        not_after=now + timedelta(minutes=1),
+    )
     assert found is not None and found.remote_id == urn
     [sent] = fake.requests_to("GET", r"^/rest/posts$")
-    assert sent.q("q") == "author" and sent.q("author") == fake.organization and sent.q("count") == "50"
+    assert (
+        sent.q("q") == "author"
+        and sent.q("author") == fake.organization
+        and sent.q("count") == "50"
+    )
 
 
 @pytest.mark.anyio
-async def test_reconcile_not_found_outside_window_or_other_text(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
+async def test_reconcile_not_found_outside_window_or_other_text(
+    plugin: LinkedInPlugin, fake: FakeLinkedIn
+) -> None:
     account = fake.make_account()
     old = int((datetime.now(UTC) - timedelta(days=1)).timestamp() * 1000)
     fake.add_post("Le message", created_ms=old)
     fake.add_post("Un autre message")
     now = datetime.now(UTC)
-    assert await plugin.reconcile(account, Draft(text="Le message"), not_before=now - timedelta(minutes=5), not_after=now) is None
+    assert (
+        await plugin.reconcile(
+            account,
+            Draft(text="Le message"),
+            not_before=now - timedelta(minutes=5),
+            not_after=now,
+        )
+        is None
+    )
 
 
 # ---------------------------------------------------------------------- inbox and replies
 
+
 @pytest.mark.anyio
-async def test_inbox_pages_through_comments_of_recent_posts(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
+async def test_inbox_pages_through_comments_of_recent_posts(
+    plugin: LinkedInPlugin, fake: FakeLinkedIn
+) -> None:
     account = fake.make_account()
     first = fake.add_post("post 1")
     second = fake.add_post("post 2")
     fake.add_comment(first, "c1")
     fake.add_comment(first, "c2")
     fake.add_comment(first, "c3")
-    fake.add_comment(first, "notre réponse", actor=fake.organization)  # our own: not inbox
+    fake.add_comment(
+        first, "notre réponse", actor=fake.organization
+    )  # our own: not inbox
     fake.add_comment(second, "d1")
 
     pages, cursor = [], None
@@ -248,12 +354,18 @@ async def test_inbox_pages_through_comments_of_recent_posts(plugin: LinkedInPlug
     # newest post first; page size 2 → post 2, then post 1 in two pages
     assert pages == [["d1"], ["c1", "c2"], ["c3"]]
     comment_calls = fake.requests_to("GET", r"/comments$")
-    assert [(c.q("start"), c.q("count")) for c in comment_calls] == [("0", "2"), ("0", "2"), ("2", "2")]
+    assert [(c.q("start"), c.q("count")) for c in comment_calls] == [
+        ("0", "2"),
+        ("0", "2"),
+        ("2", "2"),
+    ]
     assert_rest_headers(comment_calls[0].headers, account.credentials.access_token)
 
 
 @pytest.mark.anyio
-async def test_reply_to_comment_is_threaded(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
+async def test_reply_to_comment_is_threaded(
+    plugin: LinkedInPlugin, fake: FakeLinkedIn
+) -> None:
     account = fake.make_account()
     post = fake.add_post("post")
     fake.add_comment(post, "Question ?")
@@ -263,14 +375,22 @@ async def test_reply_to_comment_is_threaded(plugin: LinkedInPlugin, fake: FakeLi
     result = await plugin.reply(account, item, Draft(text="Merci pour votre question"))
     [sent] = fake.requests_to("POST", r"/comments$")
     assert sent.path == f"/rest/socialActions/{item.remote_id}/comments"
-    assert sent.json == {"actor": fake.organization, "object": post, "message": {"text": "Merci pour votre question"}, "parentComment": item.remote_id}
+    assert sent.json == {
+        "actor": fake.organization,
+        "object": post,
+        "message": {"text": "Merci pour votre question"},
+        "parentComment": item.remote_id,
+    }
     assert fake.comments[post][-1]["commentUrn"] == result.remote_id
 
 
 # ---------------------------------------------------------------------- metrics
 
+
 @pytest.mark.anyio
-async def test_account_and_post_metrics(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
+async def test_account_and_post_metrics(
+    plugin: LinkedInPlugin, fake: FakeLinkedIn
+) -> None:
     account = fake.make_account()
     urn = fake.add_post("post")
     fake.add_comment(urn, "c")
@@ -289,14 +409,23 @@ async def test_account_and_post_metrics(plugin: LinkedInPlugin, fake: FakeLinked
 
 # ---------------------------------------------------------------------- OAuth
 
+
 @pytest.mark.anyio
-async def test_oauth_authorize_exchange_and_refresh(plugin: LinkedInPlugin, fake: FakeLinkedIn, server: tuple[FakeLinkedIn, str]) -> None:
+async def test_oauth_authorize_exchange_and_refresh(
+    plugin: LinkedInPlugin, fake: FakeLinkedIn, server: tuple[FakeLinkedIn, str]
+) -> None:
     request = plugin.authorization_url(state="st-1")
     parts = urlsplit(request.url)
     query = parse_qs(parts.query)
     assert parts.path == "/oauth/v2/authorization"
-    assert query["state"] == ["st-1"] and query["client_id"] == ["li-client"] and query["response_type"] == ["code"]
-    async with httpx.AsyncClient() as client:  # the simulated consent redirects back with a code
+    assert (
+        query["state"] == ["st-1"]
+        and query["client_id"] == ["li-client"]
+        and query["response_type"] == ["code"]
+    )
+    async with (
+        httpx.AsyncClient() as client
+    ):  # the simulated consent redirects back with a code
         consent = await client.get(request.url)
     code = parse_qs(urlsplit(consent.headers["location"]).query)["code"][0]
 
@@ -309,10 +438,21 @@ async def test_oauth_authorize_exchange_and_refresh(plugin: LinkedInPlugin, fake
         "client_id": "li-client",
         "client_secret": "li-secret",
     }
-    assert tokens.refresh_token and tokens.expires_at and "refresh_expires_at" in tokens.extra
+    assert (
+        tokens.refresh_token
+        and tokens.expires_at
+        and "refresh_expires_at" in tokens.extra
+    )
 
-    refreshed = await plugin.refresh(Credentials(access_token=tokens.access_token, refresh_token=tokens.refresh_token))
-    assert fake.requests_to("POST", r"accessToken$")[-1].form["grant_type"] == "refresh_token"
+    refreshed = await plugin.refresh(
+        Credentials(
+            access_token=tokens.access_token, refresh_token=tokens.refresh_token
+        )
+    )
+    assert (
+        fake.requests_to("POST", r"accessToken$")[-1].form["grant_type"]
+        == "refresh_token"
+    )
     assert refreshed.access_token != tokens.access_token
     with pytest.raises(CredentialsExpired):
         await plugin.refresh(Credentials(access_token="x", refresh_token="revoked"))
@@ -320,8 +460,11 @@ async def test_oauth_authorize_exchange_and_refresh(plugin: LinkedInPlugin, fake
 
 # ---------------------------------------------------------------------- errors
 
+
 @pytest.mark.anyio
-async def test_429_without_headers_uses_documented_backoff(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
+async def test_429_without_headers_uses_documented_backoff(
+    plugin: LinkedInPlugin, fake: FakeLinkedIn
+) -> None:
     fake.fail_next("rate_limited")
     with pytest.raises(RateLimited) as caught:
         await plugin.publish(fake.make_account(), Draft(text="x"))
@@ -330,7 +473,9 @@ async def test_429_without_headers_uses_documented_backoff(plugin: LinkedInPlugi
 
 
 @pytest.mark.anyio
-async def test_429_honours_retry_after_when_present(server: tuple[FakeLinkedIn, str], fake: FakeLinkedIn) -> None:
+async def test_429_honours_retry_after_when_present(
+    server: tuple[FakeLinkedIn, str], fake: FakeLinkedIn
+) -> None:
     class Throttled(FakeLinkedIn):
         def rate_limit_error(self, retry_after: float):  # type: ignore[no-untyped-def]
             response = super().rate_limit_error(retry_after)
@@ -348,7 +493,9 @@ async def test_429_honours_retry_after_when_present(server: tuple[FakeLinkedIn, 
 
 
 @pytest.mark.anyio
-async def test_401_is_credentials_expired(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
+async def test_401_is_credentials_expired(
+    plugin: LinkedInPlugin, fake: FakeLinkedIn
+) -> None:
     fake.fail_next("expired")
     with pytest.raises(CredentialsExpired) as caught:
         await plugin.publish(fake.make_account(), Draft(text="x"))
@@ -356,7 +503,9 @@ async def test_401_is_credentials_expired(plugin: LinkedInPlugin, fake: FakeLink
 
 
 @pytest.mark.anyio
-async def test_revoked_token_is_credentials_expired(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
+async def test_revoked_token_is_credentials_expired(
+    plugin: LinkedInPlugin, fake: FakeLinkedIn
+) -> None:
     account = fake.make_account()
     fake.revoked.add(account.credentials.access_token)
     with pytest.raises(CredentialsExpired):
@@ -364,7 +513,9 @@ async def test_revoked_token_is_credentials_expired(plugin: LinkedInPlugin, fake
 
 
 @pytest.mark.anyio
-async def test_400_is_rejected_with_the_network_message(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
+async def test_400_is_rejected_with_the_network_message(
+    plugin: LinkedInPlugin, fake: FakeLinkedIn
+) -> None:
     fake.fail_next("rejected", message="Content is a duplicate of urn:li:share:1")
     with pytest.raises(Rejected) as caught:
         await plugin.publish(fake.make_account(), Draft(text="x"))
@@ -373,15 +524,21 @@ async def test_400_is_rejected_with_the_network_message(plugin: LinkedInPlugin, 
 
 
 @pytest.mark.anyio
-async def test_422_validation_is_rejected(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
+async def test_422_validation_is_rejected(
+    plugin: LinkedInPlugin, fake: FakeLinkedIn
+) -> None:
     with pytest.raises(Rejected) as caught:
         await plugin.repost(fake.make_account(), "urn:li:share:404")
-    assert caught.value.status == 422 and "does not exist" in caught.value.network_message
+    assert (
+        caught.value.status == 422 and "does not exist" in caught.value.network_message
+    )
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("kind", ["server_error", "timeout", "drop"])
-async def test_server_error_timeout_and_drop_are_transient(plugin: LinkedInPlugin, fake: FakeLinkedIn, kind: str) -> None:
+async def test_server_error_timeout_and_drop_are_transient(
+    plugin: LinkedInPlugin, fake: FakeLinkedIn, kind: str
+) -> None:
     fake.fail_next(kind, delay=2.0)  # type: ignore[arg-type]
     with pytest.raises(Transient):
         await plugin.publish(fake.make_account(), Draft(text="x"))
@@ -389,7 +546,13 @@ async def test_server_error_timeout_and_drop_are_transient(plugin: LinkedInPlugi
 
 def test_features_are_declared_honestly() -> None:
     features = LinkedInPlugin.capabilities.features
-    assert {Feature.REPOST, Feature.DELETE, Feature.INBOX, Feature.REPLY, Feature.METRICS} <= features
+    assert {
+        Feature.REPOST,
+        Feature.DELETE,
+        Feature.INBOX,
+        Feature.REPLY,
+        Feature.METRICS,
+    } <= features
     assert Feature.PRIVATE_MESSAGES not in features
 
 

@@ -28,9 +28,17 @@ from plugins.testing.fake import FakeNetwork, FakeResponse, ReceivedRequest, rou
 # The mount prefix and raw path of the request being handled: the base class strips
 # ``root_path`` and decodes the path, but upload URLs must point back through the mount
 # and URN encoding can only be checked on the raw path.
-_SCOPE: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("linkedin_fake_scope", default={})
+_SCOPE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "linkedin_fake_scope", default=None
+)
 
-_REQUIRED_POST_FIELDS = ("author", "commentary", "visibility", "distribution", "lifecycleState")
+_REQUIRED_POST_FIELDS = (
+    "author",
+    "commentary",
+    "visibility",
+    "distribution",
+    "lifecycleState",
+)
 TOKEN_PREFIX = "AQV"
 
 
@@ -46,7 +54,9 @@ class FakeLinkedIn(FakeNetwork):
     key: ClassVar[str] = "linkedin"
     name: ClassVar[str] = "LinkedIn (simulated)"
 
-    def __init__(self, *, organization_id: str = "2414183", followers: int = 117_900) -> None:
+    def __init__(
+        self, *, organization_id: str = "2414183", followers: int = 117_900
+    ) -> None:
         super().__init__()
         self.organization = f"urn:li:organization:{organization_id}"
         self.followers = followers
@@ -71,10 +81,14 @@ class FakeLinkedIn(FakeNetwork):
         return AccountRef(
             external_id=self.organization,
             handle="region-occitanie",
-            credentials=Credentials(access_token=token or f"{TOKEN_PREFIX}-{self.next_id()}-token"),
+            credentials=Credentials(
+                access_token=token or f"{TOKEN_PREFIX}-{self.next_id()}-token"
+            ),
         )
 
-    def add_post(self, text: str, *, created_ms: int | None = None, author: str | None = None) -> str:
+    def add_post(
+        self, text: str, *, created_ms: int | None = None, author: str | None = None
+    ) -> str:
         urn = f"urn:li:share:{7_000_000_000_000_000_000 + self.next_id()}"
         created = created_ms or _now_ms()
         self.posts[urn] = {
@@ -82,7 +96,11 @@ class FakeLinkedIn(FakeNetwork):
             "author": author or self.organization,
             "commentary": text,
             "visibility": "PUBLIC",
-            "distribution": {"feedDistribution": "MAIN_FEED", "targetEntities": [], "thirdPartyDistributionChannels": []},
+            "distribution": {
+                "feedDistribution": "MAIN_FEED",
+                "targetEntities": [],
+                "thirdPartyDistributionChannels": [],
+            },
             "lifecycleState": "PUBLISHED",
             "isReshareDisabledByAuthor": False,
             "createdAt": created,
@@ -92,7 +110,14 @@ class FakeLinkedIn(FakeNetwork):
         self.comments.setdefault(urn, [])
         return urn
 
-    def add_comment(self, post_urn: str, text: str, *, actor: str = "urn:li:person:abc123", parent: str | None = None) -> str:
+    def add_comment(
+        self,
+        post_urn: str,
+        text: str,
+        *,
+        actor: str = "urn:li:person:abc123",
+        parent: str | None = None,
+    ) -> str:
         number = 6_800_000_000_000_000_000 + self.next_id()
         activity = post_urn.replace("urn:li:share:", "urn:li:activity:")
         comment_urn = f"urn:li:comment:({activity},{number})"
@@ -113,11 +138,20 @@ class FakeLinkedIn(FakeNetwork):
 
     # ------------------------------------------------------------------ network shapes
     def error(self, status: int, message: str, *, kind: str = "") -> FakeResponse:
-        return FakeResponse(status=status, json={"message": message, "serviceErrorCode": _SERVICE_CODES.get(status, 0), "status": status})
+        return FakeResponse(
+            status=status,
+            json={
+                "message": message,
+                "serviceErrorCode": _SERVICE_CODES.get(status, 0),
+                "status": status,
+            },
+        )
 
     def rate_limit_error(self, retry_after: float) -> FakeResponse:
         # LinkedIn documents no Retry-After; the fake omits it so clients use their default.
-        return self.error(429, "Resource level throttle limit for calls to this resource is reached.")
+        return self.error(
+            429, "Resource level throttle limit for calls to this resource is reached."
+        )
 
     def expired_error(self) -> FakeResponse:
         return self.error(401, "The token used in the request has expired")
@@ -125,12 +159,22 @@ class FakeLinkedIn(FakeNetwork):
     def authorized(self, request: ReceivedRequest) -> bool:
         header = request.headers.get("authorization", "")
         token = header.removeprefix("Bearer ")
-        return header.startswith("Bearer ") and token.startswith(TOKEN_PREFIX) and token not in self.revoked
+        return (
+            header.startswith("Bearer ")
+            and token.startswith(TOKEN_PREFIX)
+            and token not in self.revoked
+        )
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope.get("type") == "http":
             raw = scope.get("raw_path") or scope.get("path", "").encode()
-            _SCOPE.set({"root": scope.get("root_path", ""), "scheme": scope.get("scheme", "http"), "raw_path": raw.decode("latin-1")})
+            _SCOPE.set(
+                {
+                    "root": scope.get("root_path", ""),
+                    "scheme": scope.get("scheme", "http"),
+                    "raw_path": raw.decode("latin-1"),
+                }
+            )
         await super().__call__(scope, receive, send)
 
     async def _dispatch(self, request: ReceivedRequest) -> FakeResponse:
@@ -143,47 +187,82 @@ class FakeLinkedIn(FakeNetwork):
     def _check_rest_headers(self, request: ReceivedRequest) -> FakeResponse | None:
         if not self.authorized(request):
             token = request.headers.get("authorization", "")
-            return self.error(401, "Empty oauth2_access_token" if not token else "Invalid access token")
+            return self.error(
+                401,
+                "Empty oauth2_access_token" if not token else "Invalid access token",
+            )
         version = request.headers.get("linkedin-version")
         if not version:
             return FakeResponse(
                 status=400,
-                json={"status": 400, "code": "VERSION_MISSING", "message": "A version must be present. Please specify a version by adding the LinkedIn-Version header."},
+                json={
+                    "status": 400,
+                    "code": "VERSION_MISSING",
+                    "message": "A version must be present. Please specify a version by adding the LinkedIn-Version header.",
+                },
             )
         if not self._version_active(version):
-            return FakeResponse(status=426, json={"status": 426, "code": "NONEXISTENT_VERSION", "message": f"Requested version {version} is not active"})
+            return FakeResponse(
+                status=426,
+                json={
+                    "status": 426,
+                    "code": "NONEXISTENT_VERSION",
+                    "message": f"Requested version {version} is not active",
+                },
+            )
         if request.headers.get("x-restli-protocol-version") != "2.0.0":
             return self.error(400, "X-Restli-Protocol-Version 2.0.0 is required")
-        if "urn:li:" in _SCOPE.get().get("raw_path", ""):
-            return self.error(400, "Invalid Rest.li 2.0 key: URNs in the path must be URL-encoded")
+        if "urn:li:" in (_SCOPE.get() or {}).get("raw_path", ""):
+            return self.error(
+                400, "Invalid Rest.li 2.0 key: URNs in the path must be URL-encoded"
+            )
         return None
 
     @staticmethod
     def _version_active(version: str) -> bool:
-        if len(version) != 6 or not version.isdigit() or not 1 <= int(version[4:]) <= 12:
+        if (
+            len(version) != 6
+            or not version.isdigit()
+            or not 1 <= int(version[4:]) <= 12
+        ):
             return False
         today = datetime.now(UTC)
         current = today.year * 12 + today.month - 1
         return current - 12 <= _month_index(version) <= current
 
     def _base(self, request: ReceivedRequest) -> str:
-        scope = _SCOPE.get()
+        scope = _SCOPE.get() or {}
         return f"{scope.get('scheme', 'http')}://{request.headers.get('host', '127.0.0.1')}{scope.get('root', '')}"
 
     # ------------------------------------------------------------------ images
     @route("POST", "/rest/images")
     async def initialize_upload(self, request: ReceivedRequest) -> FakeResponse:
         if request.q("action") != "initializeUpload":
-            return self.error(400, "Unsupported action; expected action=initializeUpload")
+            return self.error(
+                400, "Unsupported action; expected action=initializeUpload"
+            )
         owner = ((request.json or {}).get("initializeUploadRequest") or {}).get("owner")
         if owner != self.organization:
             return self.error(403, f"Not enough permissions to access: owner {owner}")
         image_id = f"D4E{self.next_id():010d}"
         urn = f"urn:li:image:{image_id}"
-        self.images[urn] = {"id": urn, "status": "WAITING_UPLOAD", "owner": owner, "bytes": b""}
+        self.images[urn] = {
+            "id": urn,
+            "status": "WAITING_UPLOAD",
+            "owner": owner,
+            "bytes": b"",
+        }
         upload_url = f"{self._base(request)}/dms-uploads/{image_id}?ca=vector_feedshare"
         expires = _now_ms() + 86_400_000
-        return FakeResponse(json={"value": {"uploadUrlExpiresAt": expires, "uploadUrl": upload_url, "image": urn}})
+        return FakeResponse(
+            json={
+                "value": {
+                    "uploadUrlExpiresAt": expires,
+                    "uploadUrl": upload_url,
+                    "image": urn,
+                }
+            }
+        )
 
     @route("PUT", "/dms-uploads/{image_id}")
     async def upload(self, request: ReceivedRequest, image_id: str) -> FakeResponse:
@@ -192,7 +271,11 @@ class FakeLinkedIn(FakeNetwork):
         image = self.images.get(f"urn:li:image:{image_id}")
         if image is None or not request.body:
             return self.error(400, "Invalid upload")
-        image.update(bytes=request.body, status="PROCESSING", content_type=request.headers.get("content-type"))
+        image.update(
+            bytes=request.body,
+            status="PROCESSING",
+            content_type=request.headers.get("content-type"),
+        )
         return FakeResponse(status=201)
 
     @route("GET", "/rest/images/{urn}")
@@ -201,7 +284,9 @@ class FakeLinkedIn(FakeNetwork):
         if image is None:
             return self.error(404, f"Image {urn} not found")
         body = {"id": urn, "status": image["status"], "owner": image["owner"]}
-        if image["status"] == "PROCESSING":  # one poll sees it processing, the next available
+        if (
+            image["status"] == "PROCESSING"
+        ):  # one poll sees it processing, the next available
             image["status"] = "AVAILABLE"
         return FakeResponse(json=body)
 
@@ -211,41 +296,77 @@ class FakeLinkedIn(FakeNetwork):
         body = request.json or {}
         missing = [f for f in _REQUIRED_POST_FIELDS if f not in body]
         if missing:
-            lines = "".join(f"ERROR :: /{f} :: field is required but not found and has no default value\n" for f in missing)
+            lines = "".join(
+                f"ERROR :: /{f} :: field is required but not found and has no default value\n"
+                for f in missing
+            )
             return self.error(422, lines)
         refused = self._validate_post(body)
         if refused is not None:
             return refused
         urn = self.add_post(body["commentary"])
         post = self.posts[urn]
-        for name in ("visibility", "distribution", "lifecycleState", "isReshareDisabledByAuthor", "content", "reshareContext"):
+        for name in (
+            "visibility",
+            "distribution",
+            "lifecycleState",
+            "isReshareDisabledByAuthor",
+            "content",
+            "reshareContext",
+        ):
             if name in body:
                 post[name] = body[name]
-        return FakeResponse(status=201, headers={"x-restli-id": quote(urn, safe=""), "location": f"/rest/posts/{quote(urn, safe='')}"})
+        return FakeResponse(
+            status=201,
+            headers={
+                "x-restli-id": quote(urn, safe=""),
+                "location": f"/rest/posts/{quote(urn, safe='')}",
+            },
+        )
 
     def _validate_post(self, body: dict[str, Any]) -> FakeResponse | None:
         if body["author"] != self.organization:
-            return self.error(403, f"Not enough permissions to access: author {body['author']}")
+            return self.error(
+                403, f"Not enough permissions to access: author {body['author']}"
+            )
         if len(body["commentary"].encode("utf-16-le")) // 2 > 3000:
             return self.error(422, "ERROR :: /commentary :: length exceeds 3000")
         if body["distribution"].get("feedDistribution") not in ("MAIN_FEED", "NONE"):
-            return self.error(422, "ERROR :: /distribution/feedDistribution :: invalid value")
+            return self.error(
+                422, "ERROR :: /distribution/feedDistribution :: invalid value"
+            )
         parent = (body.get("reshareContext") or {}).get("parent")
         if parent is not None and parent not in self.posts:
-            return self.error(422, f"ERROR :: /reshareContext/parent :: {parent} does not exist")
+            return self.error(
+                422, f"ERROR :: /reshareContext/parent :: {parent} does not exist"
+            )
         for urn in _image_urns(body.get("content") or {}):
             if self.images.get(urn, {}).get("status") != "AVAILABLE":
-                return self.error(422, f"ERROR :: /content :: media {urn} is not available")
+                return self.error(
+                    422, f"ERROR :: /content :: media {urn} is not available"
+                )
         return None
 
     @route("GET", "/rest/posts")
     async def find_posts(self, request: ReceivedRequest) -> FakeResponse:
         if request.q("q") != "author" or not request.q("author"):
             return self.error(400, "Invalid finder: q=author and author are required")
-        start, count = int(request.q("start") or 0), min(int(request.q("count") or 10), 100)
-        mine = sorted((p for p in self.posts.values() if p["author"] == request.q("author")), key=lambda p: (p["createdAt"], p["id"]), reverse=True)
+        start, count = (
+            int(request.q("start") or 0),
+            min(int(request.q("count") or 10), 100),
+        )
+        mine = sorted(
+            (p for p in self.posts.values() if p["author"] == request.q("author")),
+            key=lambda p: (p["createdAt"], p["id"]),
+            reverse=True,
+        )
         page = mine[start : start + count]
-        return FakeResponse(json={"elements": page, "paging": {"start": start, "count": count, "links": []}})
+        return FakeResponse(
+            json={
+                "elements": page,
+                "paging": {"start": start, "count": count, "links": []},
+            }
+        )
 
     @route("DELETE", "/rest/posts/{urn}")
     async def delete_post(self, request: ReceivedRequest, urn: str) -> FakeResponse:
@@ -258,38 +379,74 @@ class FakeLinkedIn(FakeNetwork):
     async def list_comments(self, request: ReceivedRequest, urn: str) -> FakeResponse:
         if urn not in self.posts:
             return self.error(404, f"{urn} not found")
-        start, count = int(request.q("start") or 0), min(int(request.q("count") or 10), 100)
+        start, count = (
+            int(request.q("start") or 0),
+            min(int(request.q("count") or 10), 100),
+        )
         every = self.comments.get(urn, [])
         page = every[start : start + count]
         links = []
         if start + count < len(every):
             query = urlencode({"start": start + count, "count": count})
-            links.append({"rel": "next", "type": "application/json", "href": f"/rest/socialActions/{quote(urn, safe='')}/comments?{query}"})
-        return FakeResponse(json={"elements": page, "paging": {"start": start, "count": count, "total": len(every), "links": links}})
+            links.append(
+                {
+                    "rel": "next",
+                    "type": "application/json",
+                    "href": f"/rest/socialActions/{quote(urn, safe='')}/comments?{query}",
+                }
+            )
+        return FakeResponse(
+            json={
+                "elements": page,
+                "paging": {
+                    "start": start,
+                    "count": count,
+                    "total": len(every),
+                    "links": links,
+                },
+            }
+        )
 
     @route("POST", "/rest/socialActions/{urn}/comments")
     async def create_comment(self, request: ReceivedRequest, urn: str) -> FakeResponse:
         body = request.json or {}
         missing = [f for f in ("actor", "object", "message") if f not in body]
         if missing:
-            lines = "".join(f"ERROR :: /{f} :: field is required but not found and has no default value\n" for f in missing)
+            lines = "".join(
+                f"ERROR :: /{f} :: field is required but not found and has no default value\n"
+                for f in missing
+            )
             return self.error(422, lines)
         post_urn = body["object"]
         if post_urn not in self.posts:
             return self.error(404, f"{post_urn} not found")
         parent = body.get("parentComment")
         if parent is not None and urn != parent:
-            return self.error(400, "A reply must be posted on the parent comment's socialActions")
+            return self.error(
+                400, "A reply must be posted on the parent comment's socialActions"
+            )
         if parent is None and urn != post_urn:
             return self.error(400, "The path entity and object differ")
-        comment_urn = self.add_comment(post_urn, body["message"].get("text", ""), actor=body["actor"], parent=parent)
+        comment_urn = self.add_comment(
+            post_urn,
+            body["message"].get("text", ""),
+            actor=body["actor"],
+            parent=parent,
+        )
         comment = self.comments[post_urn][-1]
-        return FakeResponse(status=201, json=comment, headers={"x-restli-id": quote(comment_urn, safe="")})
+        return FakeResponse(
+            status=201,
+            json=comment,
+            headers={"x-restli-id": quote(comment_urn, safe="")},
+        )
 
     # ------------------------------------------------------------------ statistics
     @route("GET", "/rest/networkSizes/{urn}")
     async def network_size(self, request: ReceivedRequest, urn: str) -> FakeResponse:
-        if request.q("edgeType") not in ("COMPANY_FOLLOWED_BY_MEMBER", "CompanyFollowedByMember"):
+        if request.q("edgeType") not in (
+            "COMPANY_FOLLOWED_BY_MEMBER",
+            "CompanyFollowedByMember",
+        ):
             return self.error(400, "edgeType is required")
         if urn != self.organization:
             return self.error(403, f"Not enough permissions to access: {urn}")
@@ -297,22 +454,50 @@ class FakeLinkedIn(FakeNetwork):
 
     @route("GET", "/rest/organizationalEntityFollowerStatistics")
     async def follower_statistics(self, request: ReceivedRequest) -> FakeResponse:
-        if request.q("q") != "organizationalEntity" or request.q("organizationalEntity") != self.organization:
-            return self.error(400, "q=organizationalEntity and a valid organizationalEntity are required")
+        if (
+            request.q("q") != "organizationalEntity"
+            or request.q("organizationalEntity") != self.organization
+        ):
+            return self.error(
+                400,
+                "q=organizationalEntity and a valid organizationalEntity are required",
+            )
         staff = max(1, self.followers // 100)
         element = {
             "organizationalEntity": self.organization,
             "followerCountsByAssociationType": [
-                {"associationType": "EMPLOYEE", "followerCounts": {"organicFollowerCount": staff, "paidFollowerCount": 0}},
-                {"followerCounts": {"organicFollowerCount": self.followers - staff - 50, "paidFollowerCount": 50}},
+                {
+                    "associationType": "EMPLOYEE",
+                    "followerCounts": {
+                        "organicFollowerCount": staff,
+                        "paidFollowerCount": 0,
+                    },
+                },
+                {
+                    "followerCounts": {
+                        "organicFollowerCount": self.followers - staff - 50,
+                        "paidFollowerCount": 50,
+                    }
+                },
             ],
         }
-        return FakeResponse(json={"elements": [element], "paging": {"start": 0, "count": 10, "links": []}})
+        return FakeResponse(
+            json={
+                "elements": [element],
+                "paging": {"start": 0, "count": 10, "links": []},
+            }
+        )
 
     @route("GET", "/rest/organizationalEntityShareStatistics")
     async def share_statistics(self, request: ReceivedRequest) -> FakeResponse:
-        if request.q("q") != "organizationalEntity" or request.q("organizationalEntity") != self.organization:
-            return self.error(400, "q=organizationalEntity and a valid organizationalEntity are required")
+        if (
+            request.q("q") != "organizationalEntity"
+            or request.q("organizationalEntity") != self.organization
+        ):
+            return self.error(
+                400,
+                "q=organizationalEntity and a valid organizationalEntity are required",
+            )
         elements = []
         for key in ("shares", "ugcPosts"):
             value = request.q(key)
@@ -322,12 +507,27 @@ class FakeLinkedIn(FakeNetwork):
                 return self.error(400, f"{key} must be a List(...)")
             for urn in filter(None, value[5:-1].split(",")):
                 if urn in self.posts:
-                    elements.append({"share" if key == "shares" else "ugcPost": urn, "organizationalEntity": self.organization, "totalShareStatistics": self._stats(urn)})
-        return FakeResponse(json={"elements": elements, "paging": {"start": 0, "count": 10, "links": []}})
+                    elements.append(
+                        {
+                            "share" if key == "shares" else "ugcPost": urn,
+                            "organizationalEntity": self.organization,
+                            "totalShareStatistics": self._stats(urn),
+                        }
+                    )
+        return FakeResponse(
+            json={
+                "elements": elements,
+                "paging": {"start": 0, "count": 10, "links": []},
+            }
+        )
 
     def _stats(self, urn: str) -> dict[str, Any]:
         comments = len(self.comments.get(urn, []))
-        reshares = sum(1 for p in self.posts.values() if (p.get("reshareContext") or {}).get("parent") == urn)
+        reshares = sum(
+            1
+            for p in self.posts.values()
+            if (p.get("reshareContext") or {}).get("parent") == urn
+        )
         return {
             "impressionCount": 1000,
             "uniqueImpressionsCount": 800,
@@ -342,9 +542,19 @@ class FakeLinkedIn(FakeNetwork):
     @route("GET", "/oauth/v2/authorization")
     async def authorize(self, request: ReceivedRequest) -> FakeResponse:
         """The consent screen, simulated: approve at once and redirect back with a code."""
-        missing = [n for n in ("response_type", "client_id", "redirect_uri", "state", "scope") if not request.q(n)]
+        missing = [
+            n
+            for n in ("response_type", "client_id", "redirect_uri", "state", "scope")
+            if not request.q(n)
+        ]
         if missing or request.q("response_type") != "code":
-            return FakeResponse(status=400, json={"error": "invalid_request", "error_description": f"missing or invalid: {', '.join(missing) or 'response_type'}"})
+            return FakeResponse(
+                status=400,
+                json={
+                    "error": "invalid_request",
+                    "error_description": f"missing or invalid: {', '.join(missing) or 'response_type'}",
+                },
+            )
         code = f"code-{self.next_id()}"
         self.codes[code] = request.q("redirect_uri") or ""
         location = f"{request.q('redirect_uri')}?{urlencode({'code': code, 'state': request.q('state')})}"
@@ -354,16 +564,40 @@ class FakeLinkedIn(FakeNetwork):
     async def access_token(self, request: ReceivedRequest) -> FakeResponse:
         form = request.form
         if not form.get("client_id") or not form.get("client_secret"):
-            return FakeResponse(status=401, json={"error": "invalid_client", "error_description": "Client authentication failed"})
+            return FakeResponse(
+                status=401,
+                json={
+                    "error": "invalid_client",
+                    "error_description": "Client authentication failed",
+                },
+            )
         grant = form.get("grant_type")
         if grant == "authorization_code":
             if self.codes.pop(form.get("code", ""), None) != form.get("redirect_uri"):
-                return FakeResponse(status=400, json={"error": "invalid_request", "error_description": "Unable to retrieve access token: authorization code not found"})
+                return FakeResponse(
+                    status=400,
+                    json={
+                        "error": "invalid_request",
+                        "error_description": "Unable to retrieve access token: authorization code not found",
+                    },
+                )
         elif grant == "refresh_token":
             if form.get("refresh_token") not in self.refresh_tokens:
-                return FakeResponse(status=400, json={"error": "invalid_grant", "error_description": "The provided authorization grant or refresh token is invalid, expired or revoked"})
+                return FakeResponse(
+                    status=400,
+                    json={
+                        "error": "invalid_grant",
+                        "error_description": "The provided authorization grant or refresh token is invalid, expired or revoked",
+                    },
+                )
         else:
-            return FakeResponse(status=400, json={"error": "unsupported_grant_type", "error_description": f"grant_type {grant} is not supported"})
+            return FakeResponse(
+                status=400,
+                json={
+                    "error": "unsupported_grant_type",
+                    "error_description": f"grant_type {grant} is not supported",
+                },
+            )
         refresh = f"AQX-{self.next_id()}-refresh"
         self.refresh_tokens.add(refresh)
         return FakeResponse(

@@ -23,7 +23,7 @@ import hashlib
 import html
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any, ClassVar
@@ -32,7 +32,9 @@ from urllib.parse import parse_qs, urlencode
 from core.channels import AccountRef, Credentials, TextCounting, count_text
 from plugins.testing.fake import FakeNetwork, FakeResponse, ReceivedRequest, route
 
-_SCOPE: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("mastodon_fake_scope", default={})
+_SCOPE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "mastodon_fake_scope", default=None
+)
 _URL = re.compile(r"https?://[^\s<]+")
 TOKEN_PREFIX = "mtok-"
 IDEMPOTENCY_TTL_S = 3600
@@ -41,7 +43,11 @@ NOT_FOUND = "Record not found"
 
 
 def _iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return (
+        datetime.fromtimestamp(ts, tz=UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 def render_html(text: str) -> str:
@@ -67,7 +73,13 @@ class FakeMastodon(FakeNetwork):
     key: ClassVar[str] = "mastodon"
     name: ClassVar[str] = "Mastodon (simulated)"
 
-    def __init__(self, *, domain: str = "mastodon.example", max_characters: int = 500, rate_limit: int = 300) -> None:
+    def __init__(
+        self,
+        *,
+        domain: str = "mastodon.example",
+        max_characters: int = 500,
+        rate_limit: int = 300,
+    ) -> None:
         super().__init__()
         self.domain = domain
         self.max_characters = max_characters
@@ -85,7 +97,9 @@ class FakeMastodon(FakeNetwork):
         self.idempotency: dict[tuple[str, str], tuple[str, float]] = {}
         self.codes: dict[str, dict[str, str]] = {}
         self._windows: dict[str, tuple[float, int]] = {}
-        self.me = self._account("region_occitanie", "Région Occitanie", followers=42_000)
+        self.me = self._account(
+            "region_occitanie", "Région Occitanie", followers=42_000
+        )
 
     def reset(self) -> None:
         super().reset()
@@ -96,8 +110,10 @@ class FakeMastodon(FakeNetwork):
         # Mastodon ids are time-ordered integers in strings; ordering drives pagination.
         return str(113_000_000_000_000_000 + self.next_id())
 
-    def _account(self, username: str, display_name: str, *, followers: int = 10) -> dict[str, Any]:
-        account = {
+    def _account(
+        self, username: str, display_name: str, *, followers: int = 10
+    ) -> dict[str, Any]:
+        account: dict[str, Any] = {
             "id": self._snowflake(),
             "username": username,
             "acct": username,
@@ -120,17 +136,30 @@ class FakeMastodon(FakeNetwork):
         return AccountRef(
             external_id=self.me["id"],
             handle=self.me["acct"],
-            credentials=Credentials(access_token=token or f"{TOKEN_PREFIX}{self.next_id()}", extra={"instance": f"https://{self.domain}"}),
+            credentials=Credentials(
+                access_token=token or f"{TOKEN_PREFIX}{self.next_id()}",
+                extra={"instance": f"https://{self.domain}"},
+            ),
         )
 
-    def add_status(self, text: str, *, author: dict[str, Any] | None = None, visibility: str = "public", in_reply_to_id: str | None = None, created_at: float | None = None) -> dict[str, Any]:
+    def add_status(
+        self,
+        text: str,
+        *,
+        author: dict[str, Any] | None = None,
+        visibility: str = "public",
+        in_reply_to_id: str | None = None,
+        created_at: float | None = None,
+    ) -> dict[str, Any]:
         author = author or self.me
         status_id = self._snowflake()
-        status = {
+        status: dict[str, Any] = {
             "id": status_id,
             "created_at": _iso(created_at or time.time()),
             "in_reply_to_id": in_reply_to_id,
-            "in_reply_to_account_id": self.statuses[in_reply_to_id]["account"]["id"] if in_reply_to_id in self.statuses else None,
+            "in_reply_to_account_id": self.statuses[in_reply_to_id]["account"]["id"]
+            if in_reply_to_id in self.statuses
+            else None,
             "sensitive": False,
             "spoiler_text": "",
             "visibility": visibility,
@@ -155,21 +184,42 @@ class FakeMastodon(FakeNetwork):
             self.statuses[in_reply_to_id]["replies_count"] += 1
         return status
 
-    def add_mention(self, text: str, *, from_acct: str = "alice", in_reply_to_id: str | None = None) -> dict[str, Any]:
-        status = self.add_status(f"@{self.me['acct']} {text}", author=self._remote(from_acct), in_reply_to_id=in_reply_to_id)
+    def add_mention(
+        self, text: str, *, from_acct: str = "alice", in_reply_to_id: str | None = None
+    ) -> dict[str, Any]:
+        status = self.add_status(
+            f"@{self.me['acct']} {text}",
+            author=self._remote(from_acct),
+            in_reply_to_id=in_reply_to_id,
+        )
         self._notify("mention", status)
         return status
 
-    def add_direct_message(self, text: str, *, from_acct: str = "bob") -> dict[str, Any]:
+    def add_direct_message(
+        self, text: str, *, from_acct: str = "bob"
+    ) -> dict[str, Any]:
         author = self._remote(from_acct)
-        status = self.add_status(f"@{self.me['acct']} {text}", author=author, visibility="direct")
+        status = self.add_status(
+            f"@{self.me['acct']} {text}", author=author, visibility="direct"
+        )
         self._notify("mention", status)
-        conversation = self.conversations.setdefault(author["id"], {"id": self._snowflake(), "unread": True, "accounts": [author]})
+        conversation = self.conversations.setdefault(
+            author["id"],
+            {"id": self._snowflake(), "unread": True, "accounts": [author]},
+        )
         conversation["last_status"] = status
         return status
 
     def _notify(self, kind: str, status: dict[str, Any]) -> None:
-        self.notifications.append({"id": self._snowflake(), "type": kind, "created_at": status["created_at"], "account": status["account"], "status": status})
+        self.notifications.append(
+            {
+                "id": self._snowflake(),
+                "type": kind,
+                "created_at": status["created_at"],
+                "account": status["account"],
+                "status": status,
+            }
+        )
 
     # ------------------------------------------------------------------ network shapes
     def error(self, status: int, message: str, *, kind: str = "") -> FakeResponse:
@@ -180,7 +230,11 @@ class FakeMastodon(FakeNetwork):
         return FakeResponse(
             status=429,
             json={"error": "Too many requests"},
-            headers={"x-ratelimit-limit": str(self.rate_limit), "x-ratelimit-remaining": "0", "x-ratelimit-reset": _iso(reset)},
+            headers={
+                "x-ratelimit-limit": str(self.rate_limit),
+                "x-ratelimit-remaining": "0",
+                "x-ratelimit-reset": _iso(reset),
+            },
         )
 
     def expired_error(self) -> FakeResponse:
@@ -196,7 +250,9 @@ class FakeMastodon(FakeNetwork):
         return header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
 
     def rate_headers(self, request: ReceivedRequest) -> dict[str, str]:
-        start, used = self._windows.get(self._token(request) or "anonymous", (time.time(), 0))
+        start, used = self._windows.get(
+            self._token(request) or "anonymous", (time.time(), 0)
+        )
         return {
             "x-ratelimit-limit": str(self.rate_limit),
             "x-ratelimit-remaining": str(max(0, self.rate_limit - used)),
@@ -205,7 +261,12 @@ class FakeMastodon(FakeNetwork):
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope.get("type") == "http":
-            _SCOPE.set({"root": scope.get("root_path", ""), "scheme": scope.get("scheme", "http")})
+            _SCOPE.set(
+                {
+                    "root": scope.get("root_path", ""),
+                    "scheme": scope.get("scheme", "http"),
+                }
+            )
         await super().__call__(scope, receive, send)
 
     async def _dispatch(self, request: ReceivedRequest) -> FakeResponse:
@@ -227,12 +288,22 @@ class FakeMastodon(FakeNetwork):
         return used < self.rate_limit
 
     def _base(self, request: ReceivedRequest) -> str:
-        scope = _SCOPE.get()
+        scope = _SCOPE.get() or {}
         return f"{scope.get('scheme', 'http')}://{request.headers.get('host', '127.0.0.1')}{scope.get('root', '')}"
 
-    def _page(self, request: ReceivedRequest, rows: list[dict[str, Any]], key: str, *, limit_max: int) -> FakeResponse:
+    def _page(
+        self,
+        request: ReceivedRequest,
+        rows: list[dict[str, Any]],
+        key: str,
+        *,
+        limit_max: int,
+    ) -> FakeResponse:
         """Newest first, ``max_id``/``min_id`` window, ``Link`` header like Mastodon's."""
-        max_id, min_id = request.q("max_id"), request.q("min_id") or request.q("since_id")
+        max_id, min_id = (
+            request.q("max_id"),
+            request.q("min_id") or request.q("since_id"),
+        )
         limit = min(int(request.q("limit") or min(40, limit_max)), limit_max)
         ordered = sorted(rows, key=lambda r: int(_key(r, key)), reverse=True)
         if max_id:
@@ -243,7 +314,11 @@ class FakeMastodon(FakeNetwork):
         headers = {}
         if page:
             base = f"{self._base(request)}{request.path}"
-            keep = {k: v for k, v in request.query.items() if k not in ("max_id", "min_id", "since_id")}
+            keep = {
+                k: v
+                for k, v in request.query.items()
+                if k not in ("max_id", "min_id", "since_id")
+            }
             kept = urlencode([(k, v) for k, values in keep.items() for v in values])
             sep = f"{kept}&" if kept else ""
             headers["link"] = (
@@ -256,17 +331,29 @@ class FakeMastodon(FakeNetwork):
     async def create_status(self, request: ReceivedRequest) -> FakeResponse:
         params = _params(request)
         key = request.headers.get("idempotency-key")
-        owner = self.me["id"]  # Mastodon scopes keys per account (every token of this fake acts as ``me``)
+        owner = self.me[
+            "id"
+        ]  # Mastodon scopes keys per account (every token of this fake acts as ``me``)
         if key:
             seen = self.idempotency.get((owner, key))
-            if seen and time.time() - seen[1] < IDEMPOTENCY_TTL_S and seen[0] in self.statuses:
+            if (
+                seen
+                and time.time() - seen[1] < IDEMPOTENCY_TTL_S
+                and seen[0] in self.statuses
+            ):
                 return FakeResponse(json=_public(self.statuses[seen[0]]))
         refused = self._validate_status(params)
         if refused is not None:
             return refused
-        status = self.add_status(str(params.get("status", "")), visibility=str(params.get("visibility") or "public"), in_reply_to_id=params.get("in_reply_to_id"))
+        status = self.add_status(
+            str(params.get("status", "")),
+            visibility=str(params.get("visibility") or "public"),
+            in_reply_to_id=params.get("in_reply_to_id"),
+        )
         status["language"] = params.get("language") or status["language"]
-        status["media_attachments"] = [self.media[m] for m in params.get("media_ids", [])]
+        status["media_attachments"] = [
+            self.media[m] for m in params.get("media_ids", [])
+        ]
         if params.get("spoiler_text"):
             status.update(spoiler_text=params["spoiler_text"], sensitive=True)
         if key:
@@ -274,31 +361,57 @@ class FakeMastodon(FakeNetwork):
         return FakeResponse(json=_public(status))
 
     def _validate_status(self, params: dict[str, Any]) -> FakeResponse | None:
-        text, media_ids = str(params.get("status") or ""), list(params.get("media_ids") or [])
+        text, media_ids = (
+            str(params.get("status") or ""),
+            list(params.get("media_ids") or []),
+        )
         if not text.strip() and not media_ids:
             return self.error(422, "Validation failed: Text can't be blank")
         if count_text(text, TextCounting.MASTODON) > self.max_characters:
-            return self.error(422, f"Validation failed: Text character limit of {self.max_characters} exceeded")
-        if params.get("visibility") not in (None, "", "public", "unlisted", "private", "direct"):
-            return self.error(422, "Validation failed: Visibility is not included in the list")
+            return self.error(
+                422,
+                f"Validation failed: Text character limit of {self.max_characters} exceeded",
+            )
+        if params.get("visibility") not in (
+            None,
+            "",
+            "public",
+            "unlisted",
+            "private",
+            "direct",
+        ):
+            return self.error(
+                422, "Validation failed: Visibility is not included in the list"
+            )
         if len(media_ids) > 4:
-            return self.error(422, "Validation failed: Media attachments exceed the limit")
+            return self.error(
+                422, "Validation failed: Media attachments exceed the limit"
+            )
         if any(m not in self.media for m in media_ids):
             return self.error(422, "Validation failed: Media attachments are invalid")
         if any(self.media[m]["url"] is None for m in media_ids):
-            return self.error(422, "Cannot attach files that have not finished processing. Try again in a moment!")
+            return self.error(
+                422,
+                "Cannot attach files that have not finished processing. Try again in a moment!",
+            )
         reply_to = params.get("in_reply_to_id")
         if reply_to and reply_to not in self.statuses:
             return self.error(404, NOT_FOUND)
         return None
 
     @route("GET", "/api/v1/statuses/{status_id}")
-    async def get_status(self, request: ReceivedRequest, status_id: str) -> FakeResponse:
+    async def get_status(
+        self, request: ReceivedRequest, status_id: str
+    ) -> FakeResponse:
         status = self.statuses.get(status_id)
-        return FakeResponse(json=_public(status)) if status else self.error(404, NOT_FOUND)
+        return (
+            FakeResponse(json=_public(status)) if status else self.error(404, NOT_FOUND)
+        )
 
     @route("DELETE", "/api/v1/statuses/{status_id}")
-    async def delete_status(self, request: ReceivedRequest, status_id: str) -> FakeResponse:
+    async def delete_status(
+        self, request: ReceivedRequest, status_id: str
+    ) -> FakeResponse:
         status = self.statuses.get(status_id)
         if status is None or status["account"]["id"] != self.me["id"]:
             return self.error(404, NOT_FOUND)
@@ -312,24 +425,53 @@ class FakeMastodon(FakeNetwork):
         if original is None:
             return self.error(404, NOT_FOUND)
         if original["visibility"] in ("private", "direct"):
-            return self.error(422, "Validation failed: Reblog of status is not permitted")
-        existing = next((s for s in self.statuses.values() if s["reblog"] and s["reblog"]["id"] == status_id and s["account"] is self.me), None)
+            return self.error(
+                422, "Validation failed: Reblog of status is not permitted"
+            )
+        existing = next(
+            (
+                s
+                for s in self.statuses.values()
+                if s["reblog"]
+                and s["reblog"]["id"] == status_id
+                and s["account"] is self.me
+            ),
+            None,
+        )
         if existing:  # Mastodon returns the existing boost instead of boosting twice
             return FakeResponse(json=_public(existing))
-        wrapper = self.add_status("", visibility=(_params(request).get("visibility") or "public"))
+        wrapper = self.add_status(
+            "", visibility=(_params(request).get("visibility") or "public")
+        )
         wrapper.update(content="", reblog=_public(original))
         original["reblogs_count"] += 1
         return FakeResponse(json=_public(wrapper))
 
     @route("GET", "/api/v1/accounts/verify_credentials")
     async def verify_credentials(self, request: ReceivedRequest) -> FakeResponse:
-        return FakeResponse(json=self.me | {"source": {"privacy": "public", "sensitive": False, "language": "fr", "note": ""}})
+        return FakeResponse(
+            json=self.me
+            | {
+                "source": {
+                    "privacy": "public",
+                    "sensitive": False,
+                    "language": "fr",
+                    "note": "",
+                }
+            }
+        )
 
     @route("GET", "/api/v1/accounts/{account_id}/statuses")
-    async def account_statuses(self, request: ReceivedRequest, account_id: str) -> FakeResponse:
+    async def account_statuses(
+        self, request: ReceivedRequest, account_id: str
+    ) -> FakeResponse:
         if account_id not in self.accounts:
             return self.error(404, NOT_FOUND)
-        rows = [s for s in self.statuses.values() if s["account"]["id"] == account_id and s["visibility"] != "direct"]
+        rows = [
+            s
+            for s in self.statuses.values()
+            if s["account"]["id"] == account_id and s["visibility"] != "direct"
+        ]
         if request.q("exclude_reblogs") == "true":
             rows = [s for s in rows if s["reblog"] is None]
         return self._page(request, rows, "id", limit_max=40)
@@ -341,7 +483,13 @@ class FakeMastodon(FakeNetwork):
         if fields is None or "file" not in fields:
             return self.error(422, "Validation failed: File can't be blank")
         content_type, data = fields["file"]
-        kind = "video" if content_type.startswith("video/") else "gifv" if content_type == "image/gif" else "image"
+        kind = (
+            "video"
+            if content_type.startswith("video/")
+            else "gifv"
+            if content_type == "image/gif"
+            else "image"
+        )
         media_id = self._snowflake()
         pending = kind != "image" or self.async_media
         url = f"https://files.{self.domain}/media_attachments/{media_id}/original"
@@ -357,7 +505,9 @@ class FakeMastodon(FakeNetwork):
             "_final_url": url,
             "_polls_left": 1,
         }
-        return FakeResponse(status=202 if pending else 200, json=_public(self.media[media_id]))
+        return FakeResponse(
+            status=202 if pending else 200, json=_public(self.media[media_id])
+        )
 
     @route("GET", "/api/v1/media/{media_id}")
     async def get_media(self, request: ReceivedRequest, media_id: str) -> FakeResponse:
@@ -391,8 +541,15 @@ class FakeMastodon(FakeNetwork):
                 "title": "Mastodon (simulated)",
                 "version": "4.5.0",
                 "configuration": {
-                    "statuses": {"max_characters": self.max_characters, "max_media_attachments": 4, "characters_reserved_per_url": 23},
-                    "media_attachments": {"image_size_limit": 16_777_216, "video_size_limit": 103_809_024},
+                    "statuses": {
+                        "max_characters": self.max_characters,
+                        "max_media_attachments": 4,
+                        "characters_reserved_per_url": 23,
+                    },
+                    "media_attachments": {
+                        "image_size_limit": 16_777_216,
+                        "video_size_limit": 103_809_024,
+                    },
                 },
             }
         )
@@ -401,31 +558,83 @@ class FakeMastodon(FakeNetwork):
     @route("GET", "/oauth/authorize")
     async def authorize(self, request: ReceivedRequest) -> FakeResponse:
         """The consent screen, simulated: approve at once and redirect back with a code."""
-        if request.q("response_type") != "code" or not request.q("client_id") or not request.q("redirect_uri"):
-            return FakeResponse(status=400, json={"error": "invalid_request", "error_description": "response_type=code, client_id and redirect_uri are required"})
+        if (
+            request.q("response_type") != "code"
+            or not request.q("client_id")
+            or not request.q("redirect_uri")
+        ):
+            return FakeResponse(
+                status=400,
+                json={
+                    "error": "invalid_request",
+                    "error_description": "response_type=code, client_id and redirect_uri are required",
+                },
+            )
         if request.q("code_challenge") and request.q("code_challenge_method") != "S256":
-            return FakeResponse(status=400, json={"error": "invalid_request", "error_description": "Only S256 is supported"})
+            return FakeResponse(
+                status=400,
+                json={
+                    "error": "invalid_request",
+                    "error_description": "Only S256 is supported",
+                },
+            )
         code = f"code{self.next_id()}"
-        self.codes[code] = {"redirect_uri": request.q("redirect_uri") or "", "challenge": request.q("code_challenge") or "", "scope": request.q("scope") or "read"}
-        query = {"code": code} | ({"state": request.q("state") or ""} if request.q("state") else {})
-        return FakeResponse(status=302, headers={"location": f"{request.q('redirect_uri')}?{urlencode(query)}"})
+        self.codes[code] = {
+            "redirect_uri": request.q("redirect_uri") or "",
+            "challenge": request.q("code_challenge") or "",
+            "scope": request.q("scope") or "read",
+        }
+        query = {"code": code} | (
+            {"state": request.q("state") or ""} if request.q("state") else {}
+        )
+        return FakeResponse(
+            status=302,
+            headers={"location": f"{request.q('redirect_uri')}?{urlencode(query)}"},
+        )
 
     @route("POST", "/oauth/token")
     async def token(self, request: ReceivedRequest) -> FakeResponse:
         form = _params(request)
-        invalid = {"error": "invalid_grant", "error_description": "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client."}
+        invalid = {
+            "error": "invalid_grant",
+            "error_description": "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.",
+        }
         if not form.get("client_id") or not form.get("client_secret"):
-            return FakeResponse(status=401, json={"error": "invalid_client", "error_description": "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method."})
+            return FakeResponse(
+                status=401,
+                json={
+                    "error": "invalid_client",
+                    "error_description": "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.",
+                },
+            )
         if form.get("grant_type") != "authorization_code":
-            return FakeResponse(status=400, json={"error": "unsupported_grant_type", "error_description": "The authorization grant type is not supported by the authorization server."})
+            return FakeResponse(
+                status=400,
+                json={
+                    "error": "unsupported_grant_type",
+                    "error_description": "The authorization grant type is not supported by the authorization server.",
+                },
+            )
         grant = self.codes.pop(str(form.get("code")), None)
         if grant is None or grant["redirect_uri"] != form.get("redirect_uri"):
             return FakeResponse(status=400, json=invalid)
         if grant["challenge"]:
-            digest = hashlib.sha256(str(form.get("code_verifier", "")).encode()).digest()
-            if base64.urlsafe_b64encode(digest).decode().rstrip("=") != grant["challenge"]:
+            digest = hashlib.sha256(
+                str(form.get("code_verifier", "")).encode()
+            ).digest()
+            if (
+                base64.urlsafe_b64encode(digest).decode().rstrip("=")
+                != grant["challenge"]
+            ):
                 return FakeResponse(status=400, json=invalid)
-        return FakeResponse(json={"access_token": f"{TOKEN_PREFIX}{self.next_id()}", "token_type": "Bearer", "scope": grant["scope"], "created_at": int(time.time())})
+        return FakeResponse(
+            json={
+                "access_token": f"{TOKEN_PREFIX}{self.next_id()}",
+                "token_type": "Bearer",
+                "scope": grant["scope"],
+                "created_at": int(time.time()),
+            }
+        )
 
 
 def _key(row: dict[str, Any], dotted: str) -> str:
@@ -437,7 +646,9 @@ def _key(row: dict[str, Any], dotted: str) -> str:
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
     """Drop the fake's bookkeeping (keys starting with ``_`` and ``text_source``)."""
-    clean = {k: v for k, v in row.items() if not k.startswith("_") and k != "text_source"}
+    clean = {
+        k: v for k, v in row.items() if not k.startswith("_") and k != "text_source"
+    }
     if isinstance(clean.get("last_status"), dict):
         clean["last_status"] = _public(clean["last_status"])
     return clean
@@ -450,7 +661,9 @@ def _params(request: ReceivedRequest) -> dict[str, Any]:
         body = request.json or {}
         return dict(body) if isinstance(body, dict) else {}
     parsed = parse_qs(request.body.decode(), keep_blank_values=True)
-    params: dict[str, Any] = {k: v[-1] for k, v in parsed.items() if not k.endswith("[]")}
+    params: dict[str, Any] = {
+        k: v[-1] for k, v in parsed.items() if not k.endswith("[]")
+    }
     params.update({k[:-2]: v for k, v in parsed.items() if k.endswith("[]")})
     return params
 
@@ -459,12 +672,18 @@ def _multipart(request: ReceivedRequest) -> dict[str, tuple[str, bytes]] | None:
     content_type = request.headers.get("content-type", "")
     if not content_type.startswith("multipart/form-data"):
         return None
-    message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode() + request.body)
+    message = BytesParser(policy=HTTP).parsebytes(
+        f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+        + request.body
+    )
     fields: dict[str, tuple[str, bytes]] = {}
     for part in message.iter_parts():  # type: ignore[attr-defined]
         name = part.get_param("name", header="content-disposition")
         if name:
-            fields[str(name)] = (part.get_content_type(), part.get_payload(decode=True) or b"")
+            fields[str(name)] = (
+                part.get_content_type(),
+                bytes(part.get_payload(decode=True) or b""),  # type: ignore[arg-type]
+            )
     return fields
 
 

@@ -28,11 +28,25 @@ from urllib.parse import urlencode
 from core.channels import AccountRef, Credentials
 from plugins.testing.fake import FakeNetwork, FakeResponse, ReceivedRequest, route
 
-_SCOPE: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("tiktok_fake_scope", default={})
+_SCOPE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "tiktok_fake_scope", default=None
+)
 TOKEN_PREFIX = "act."
 MIN_CHUNK, MAX_CHUNK = 5 * 1024 * 1024, 64 * 1024 * 1024
-_CODES = {400: "invalid_params", 401: "access_token_invalid", 403: "invalid_params", 404: "invalid_params", 405: "invalid_params", 429: "rate_limit_exceeded"}
-_PRIVACY = ["PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY"]
+_CODES = {
+    400: "invalid_params",
+    401: "access_token_invalid",
+    403: "invalid_params",
+    404: "invalid_params",
+    405: "invalid_params",
+    429: "rate_limit_exceeded",
+}
+_PRIVACY = [
+    "PUBLIC_TO_EVERYONE",
+    "MUTUAL_FOLLOW_FRIENDS",
+    "FOLLOWER_OF_CREATOR",
+    "SELF_ONLY",
+]
 
 
 def _utf16(text: str) -> int:
@@ -43,7 +57,9 @@ class FakeTikTok(FakeNetwork):
     key: ClassVar[str] = "tiktok"
     name: ClassVar[str] = "TikTok (simulated)"
 
-    def __init__(self, *, audited: bool = True, daily_cap: int = 15, polls_to_complete: int = 2) -> None:
+    def __init__(
+        self, *, audited: bool = True, daily_cap: int = 15, polls_to_complete: int = 2
+    ) -> None:
         super().__init__()
         self.audited = audited
         self.daily_cap = daily_cap
@@ -89,14 +105,23 @@ class FakeTikTok(FakeNetwork):
         return AccountRef(
             external_id=self.user["open_id"],
             handle=self.user["username"],
-            credentials=Credentials(access_token=token or f"{TOKEN_PREFIX}{self.next_id():06d}fake", refresh_token=f"rft.{self.next_id()}"),
+            credentials=Credentials(
+                access_token=token or f"{TOKEN_PREFIX}{self.next_id():06d}fake",
+                refresh_token=f"rft.{self.next_id()}",
+            ),
         )
 
     def fail_next_publish(self, reason: str = "picture_size_check_failed") -> None:
         """The next publish job ends FAILED with ``fail_reason`` (TikTok's async refusal)."""
         self._failures_planned.append(reason)
 
-    def add_video(self, title: str, *, description: str | None = None, create_time: int | None = None) -> dict[str, Any]:
+    def add_video(
+        self,
+        title: str,
+        *,
+        description: str | None = None,
+        create_time: int | None = None,
+    ) -> dict[str, Any]:
         video_id = str(7_300_000_000_000_000_000 + self.next_id())
         video = {
             "id": video_id,
@@ -117,41 +142,76 @@ class FakeTikTok(FakeNetwork):
 
     # ------------------------------------------------------------------ network shapes
     @staticmethod
-    def envelope(data: Any = None, *, code: str = "ok", message: str = "", status: int = 200) -> FakeResponse:
+    def envelope(
+        data: Any = None, *, code: str = "ok", message: str = "", status: int = 200
+    ) -> FakeResponse:
         log_id = time.strftime("%Y%m%d%H%M%S") + "A1B2C3D4E5F6"
-        return FakeResponse(status=status, json={"data": data if data is not None else {}, "error": {"code": code, "message": message, "log_id": log_id}})
+        return FakeResponse(
+            status=status,
+            json={
+                "data": data if data is not None else {},
+                "error": {"code": code, "message": message, "log_id": log_id},
+            },
+        )
 
     def error(self, status: int, message: str, *, kind: str = "") -> FakeResponse:
-        code = "internal_error" if status >= 500 else _CODES.get(status, "invalid_params")
+        code = (
+            "internal_error" if status >= 500 else _CODES.get(status, "invalid_params")
+        )
         return self.envelope(code=code, message=message, status=status)
 
     def rate_limit_error(self, retry_after: float) -> FakeResponse:
         # TikTok documents no rate-limit headers: none are sent.
-        return self.envelope(code="rate_limit_exceeded", message="The API rate limit was exceeded. Please try again later.", status=429)
+        return self.envelope(
+            code="rate_limit_exceeded",
+            message="The API rate limit was exceeded. Please try again later.",
+            status=429,
+        )
 
     def expired_error(self) -> FakeResponse:
-        return self.envelope(code="access_token_invalid", message="The access token is invalid or not found in the request.", status=401)
+        return self.envelope(
+            code="access_token_invalid",
+            message="The access token is invalid or not found in the request.",
+            status=401,
+        )
 
     def authorized(self, request: ReceivedRequest) -> bool:
         header = request.headers.get("authorization", "")
         token = header.removeprefix("Bearer ")
-        return header.startswith("Bearer ") and token.startswith(TOKEN_PREFIX) and token not in self.revoked
+        return (
+            header.startswith("Bearer ")
+            and token.startswith(TOKEN_PREFIX)
+            and token not in self.revoked
+        )
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope.get("type") == "http":
-            _SCOPE.set({"root": scope.get("root_path", ""), "scheme": scope.get("scheme", "http")})
+            _SCOPE.set(
+                {
+                    "root": scope.get("root_path", ""),
+                    "scheme": scope.get("scheme", "http"),
+                }
+            )
         await super().__call__(scope, receive, send)
 
     async def _dispatch(self, request: ReceivedRequest) -> FakeResponse:
         api = request.path.startswith(("/v2/post/", "/v2/video/", "/v2/user/"))
         if api and not self.authorized(request):
             return self.expired_error()
-        if api and request.method == "POST" and not request.headers.get("content-type", "").startswith("application/json"):
-            return self.error(400, "Content-Type must be application/json; charset=UTF-8")
+        if (
+            api
+            and request.method == "POST"
+            and not request.headers.get("content-type", "").startswith(
+                "application/json"
+            )
+        ):
+            return self.error(
+                400, "Content-Type must be application/json; charset=UTF-8"
+            )
         return await super()._dispatch(request)
 
     def _base(self, request: ReceivedRequest) -> str:
-        scope = _SCOPE.get()
+        scope = _SCOPE.get() or {}
         return f"{scope.get('scheme', 'http')}://{request.headers.get('host', '127.0.0.1')}{scope.get('root', '')}"
 
     # ------------------------------------------------------------------ Content Posting API
@@ -166,7 +226,11 @@ class FakeTikTok(FakeNetwork):
     async def video_init(self, request: ReceivedRequest) -> FakeResponse:
         body = request.json or {}
         post_info, source = body.get("post_info") or {}, body.get("source_info") or {}
-        refused = self._check_post_info(post_info, video=True) or self._check_quota(request) or self._check_video_source(source)
+        refused = (
+            self._check_post_info(post_info, video=True)
+            or self._check_quota(request)
+            or self._check_video_source(source)
+        )
         if refused is not None:
             return refused
         kind = "file" if source["source"] == "FILE_UPLOAD" else "url"
@@ -174,41 +238,87 @@ class FakeTikTok(FakeNetwork):
         job = self._new_job(publish_id, "VIDEO", post_info, source)
         data: dict[str, Any] = {"publish_id": publish_id}
         if kind == "file":
-            data["upload_url"] = f"{self._base(request)}/video/upload/?{urlencode({'upload_id': publish_id, 'upload_token': job['upload_token']})}"
+            data["upload_url"] = (
+                f"{self._base(request)}/video/upload/?{urlencode({'upload_id': publish_id, 'upload_token': job['upload_token']})}"
+            )
         return self.envelope(data)
 
     @route("POST", "/v2/post/publish/content/init/")
     async def content_init(self, request: ReceivedRequest) -> FakeResponse:
         body = request.json or {}
-        if body.get("media_type") != "PHOTO" or body.get("post_mode") not in ("DIRECT_POST", "MEDIA_UPLOAD"):
-            return self.error(400, "media_type must be PHOTO and post_mode DIRECT_POST or MEDIA_UPLOAD")
+        if body.get("media_type") != "PHOTO" or body.get("post_mode") not in (
+            "DIRECT_POST",
+            "MEDIA_UPLOAD",
+        ):
+            return self.error(
+                400,
+                "media_type must be PHOTO and post_mode DIRECT_POST or MEDIA_UPLOAD",
+            )
         post_info, source = body.get("post_info") or {}, body.get("source_info") or {}
-        refused = self._check_post_info(post_info, video=False) or self._check_quota(request) or self._check_photo_source(source)
+        refused = (
+            self._check_post_info(post_info, video=False)
+            or self._check_quota(request)
+            or self._check_photo_source(source)
+        )
         if refused is not None:
             return refused
         publish_id = f"p_pub_url~v2.{7_300_000_000_000_000_000 + self.next_id()}"
         self._new_job(publish_id, "PHOTO", post_info, source)
         return self.envelope({"publish_id": publish_id})
 
-    def _check_post_info(self, info: dict[str, Any], *, video: bool) -> FakeResponse | None:
+    def _check_post_info(
+        self, info: dict[str, Any], *, video: bool
+    ) -> FakeResponse | None:
         privacy = info.get("privacy_level")
-        offered = ["SELF_ONLY"] if not self.audited else self.creator["privacy_level_options"]
+        offered = (
+            ["SELF_ONLY"] if not self.audited else self.creator["privacy_level_options"]
+        )
         if privacy not in _PRIVACY:
             return self.error(400, "post_info.privacy_level is required")
         if not self.audited and privacy != "SELF_ONLY":
-            return self.envelope(code="unaudited_client_can_only_post_to_private_accounts", message="Unaudited clients can only post to private accounts.", status=403)
+            return self.envelope(
+                code="unaudited_client_can_only_post_to_private_accounts",
+                message="Unaudited clients can only post to private accounts.",
+                status=403,
+            )
         if privacy not in offered:
-            return self.envelope(code="privacy_level_option_mismatch", message=f"privacy_level {privacy} is not among the creator's options.", status=400)
-        for flag, creator_flag in (("disable_comment", "comment_disabled"), ("disable_duet", "duet_disabled"), ("disable_stitch", "stitch_disabled")):
-            if (video or flag == "disable_comment") and self.creator[creator_flag] and info.get(flag) is not True:
-                return self.error(400, f"{flag} must be true: the creator turned it off in the app")
-        title, description = str(info.get("title") or ""), str(info.get("description") or "")
+            return self.envelope(
+                code="privacy_level_option_mismatch",
+                message=f"privacy_level {privacy} is not among the creator's options.",
+                status=400,
+            )
+        for flag, creator_flag in (
+            ("disable_comment", "comment_disabled"),
+            ("disable_duet", "duet_disabled"),
+            ("disable_stitch", "stitch_disabled"),
+        ):
+            if (
+                (video or flag == "disable_comment")
+                and self.creator[creator_flag]
+                and info.get(flag) is not True
+            ):
+                return self.error(
+                    400, f"{flag} must be true: the creator turned it off in the app"
+                )
+        title, description = (
+            str(info.get("title") or ""),
+            str(info.get("description") or ""),
+        )
         if video and _utf16(title) > 2200:
             return self.error(400, "post_info.title exceeds 2200 UTF-16 runes")
         if not video and (_utf16(title) > 90 or _utf16(description) > 4000):
-            return self.error(400, "post_info.title exceeds 90 or description exceeds 4000 characters")
-        if sum(1 for j in self.jobs.values() if time.time() - j["created"] < 86_400) >= self.daily_cap:
-            return self.envelope(code="spam_risk_too_many_posts", message="The daily post cap from the API is reached for the current user.", status=403)
+            return self.error(
+                400, "post_info.title exceeds 90 or description exceeds 4000 characters"
+            )
+        if (
+            sum(1 for j in self.jobs.values() if time.time() - j["created"] < 86_400)
+            >= self.daily_cap
+        ):
+            return self.envelope(
+                code="spam_risk_too_many_posts",
+                message="The daily post cap from the API is reached for the current user.",
+                status=403,
+            )
         return None
 
     def _check_quota(self, request: ReceivedRequest) -> FakeResponse | None:
@@ -225,28 +335,59 @@ class FakeTikTok(FakeNetwork):
             if not url:
                 return self.error(400, "source_info.video_url is required")
             if not url.startswith(self.verified_url_prefixes):
-                return self.envelope(code="url_ownership_unverified", message="The URL prefix or domain is not verified.", status=403)
+                return self.envelope(
+                    code="url_ownership_unverified",
+                    message="The URL prefix or domain is not verified.",
+                    status=403,
+                )
             return None  # the fake never fetches it
         if source.get("source") != "FILE_UPLOAD":
-            return self.error(400, "source_info.source must be FILE_UPLOAD or PULL_FROM_URL")
-        size, chunk, count = (int(source.get(k) or 0) for k in ("video_size", "chunk_size", "total_chunk_count"))
+            return self.error(
+                400, "source_info.source must be FILE_UPLOAD or PULL_FROM_URL"
+            )
+        size, chunk, count = (
+            int(source.get(k) or 0)
+            for k in ("video_size", "chunk_size", "total_chunk_count")
+        )
         small_ok = size < MIN_CHUNK and chunk == size and count == 1
-        large_ok = size >= MIN_CHUNK and MIN_CHUNK <= chunk <= MAX_CHUNK and count == size // chunk
+        large_ok = (
+            size >= MIN_CHUNK
+            and MIN_CHUNK <= chunk <= MAX_CHUNK
+            and count == size // chunk
+        )
         if size <= 0 or not (small_ok or large_ok) or count > 1000:
-            return self.envelope(code="invalid_params", message="Invalid chunk_size or total_chunk_count for video_size.", status=400)
+            return self.envelope(
+                code="invalid_params",
+                message="Invalid chunk_size or total_chunk_count for video_size.",
+                status=400,
+            )
         return None
 
     def _check_photo_source(self, source: dict[str, Any]) -> FakeResponse | None:
         images = source.get("photo_images") or []
         if source.get("source") != "PULL_FROM_URL":
             return self.error(400, "photo posts only support source PULL_FROM_URL")
-        if not 1 <= len(images) <= 35 or not 0 <= int(source.get("photo_cover_index", -1)) < len(images):
-            return self.error(400, "photo_images needs 1 to 35 URLs and a valid photo_cover_index")
+        if not 1 <= len(images) <= 35 or not 0 <= int(
+            source.get("photo_cover_index", -1)
+        ) < len(images):
+            return self.error(
+                400, "photo_images needs 1 to 35 URLs and a valid photo_cover_index"
+            )
         if not all(str(url).startswith(self.verified_url_prefixes) for url in images):
-            return self.envelope(code="url_ownership_unverified", message="The URL prefix or domain is not verified.", status=403)
+            return self.envelope(
+                code="url_ownership_unverified",
+                message="The URL prefix or domain is not verified.",
+                status=403,
+            )
         return None
 
-    def _new_job(self, publish_id: str, media_type: str, post_info: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+    def _new_job(
+        self,
+        publish_id: str,
+        media_type: str,
+        post_info: dict[str, Any],
+        source: dict[str, Any],
+    ) -> dict[str, Any]:
         job = {
             "publish_id": publish_id,
             "media_type": media_type,
@@ -256,7 +397,9 @@ class FakeTikTok(FakeNetwork):
             "polls": 0,
             "uploaded": 0,
             "upload_token": f"tok{self.next_id()}",
-            "fail_reason": self._failures_planned.pop(0) if self._failures_planned else None,
+            "fail_reason": self._failures_planned.pop(0)
+            if self._failures_planned
+            else None,
             "post_id": None,
         }
         self.jobs[publish_id] = job
@@ -268,16 +411,33 @@ class FakeTikTok(FakeNetwork):
         if job is None or request.q("upload_token") != job["upload_token"]:
             return self.error(404, "upload_id not found")
         if not request.headers.get("content-type", "").startswith("video/"):
-            return self.envelope(code="invalid_file_upload", message="Content-Type must be video/mp4, video/quicktime or video/webm", status=400)
+            return self.envelope(
+                code="invalid_file_upload",
+                message="Content-Type must be video/mp4, video/quicktime or video/webm",
+                status=400,
+            )
         size = int(job["source"]["video_size"])
         try:
             unit, _, spec = request.headers.get("content-range", "").partition(" ")
             span, _, total = spec.partition("/")
             first, last = (int(v) for v in span.split("-"))
         except ValueError:
-            return self.envelope(code="invalid_file_upload", message="Content-Range is required: bytes {first}-{last}/{total}", status=400)
-        if unit != "bytes" or int(total) != size or first != job["uploaded"] or last - first + 1 != len(request.body):
-            return self.envelope(code="invalid_file_upload", message="Content-Range does not match the upload state", status=400)
+            return self.envelope(
+                code="invalid_file_upload",
+                message="Content-Range is required: bytes {first}-{last}/{total}",
+                status=400,
+            )
+        if (
+            unit != "bytes"
+            or int(total) != size
+            or first != job["uploaded"]
+            or last - first + 1 != len(request.body)
+        ):
+            return self.envelope(
+                code="invalid_file_upload",
+                message="Content-Range does not match the upload state",
+                status=400,
+            )
         job["uploaded"] = last + 1
         return FakeResponse(status=201 if job["uploaded"] == size else 206)
 
@@ -291,19 +451,33 @@ class FakeTikTok(FakeNetwork):
     def _advance(self, job: dict[str, Any]) -> dict[str, Any]:
         source = job["source"]
         file_upload = source.get("source") == "FILE_UPLOAD"
-        data: dict[str, Any] = {"publicaly_available_post_id": [], "uploaded_bytes": job["uploaded"]}
+        data: dict[str, Any] = {
+            "publicaly_available_post_id": [],
+            "uploaded_bytes": job["uploaded"],
+        }
         if file_upload and job["uploaded"] < int(source["video_size"]):
             return data | {"status": "PROCESSING_UPLOAD"}
         job["polls"] += 1
         if job["polls"] < self.polls_to_complete:
-            return data | {"status": "PROCESSING_UPLOAD" if file_upload else "PROCESSING_DOWNLOAD"}
+            return data | {
+                "status": "PROCESSING_UPLOAD" if file_upload else "PROCESSING_DOWNLOAD"
+            }
         if job["fail_reason"]:
             return data | {"status": "FAILED", "fail_reason": job["fail_reason"]}
         if job["post_id"] is None:
             info = job["post_info"]
-            text = info.get("title", "") if job["media_type"] == "VIDEO" else info.get("description", "")
-            job["post_id"] = self.add_video(str(info.get("title") or ""), description=str(text))["id"]
-        return data | {"status": "PUBLISH_COMPLETE", "publicaly_available_post_id": [int(job["post_id"])]}
+            text = (
+                info.get("title", "")
+                if job["media_type"] == "VIDEO"
+                else info.get("description", "")
+            )
+            job["post_id"] = self.add_video(
+                str(info.get("title") or ""), description=str(text)
+            )["id"]
+        return data | {
+            "status": "PUBLISH_COMPLETE",
+            "publicaly_available_post_id": [int(job["post_id"])],
+        }
 
     # ------------------------------------------------------------------ Display API
     @route("GET", "/v2/user/info/")
@@ -311,7 +485,9 @@ class FakeTikTok(FakeNetwork):
         fields = [f for f in (request.q("fields") or "").split(",") if f]
         if not fields:
             return self.error(400, "fields is required")
-        return self.envelope({"user": {f: self.user[f] for f in fields if f in self.user}})
+        return self.envelope(
+            {"user": {f: self.user[f] for f in fields if f in self.user}}
+        )
 
     @route("POST", "/v2/video/list/")
     async def video_list(self, request: ReceivedRequest) -> FakeResponse:
@@ -321,56 +497,105 @@ class FakeTikTok(FakeNetwork):
         if not fields or not 1 <= max_count <= 20:
             return self.error(400, "fields is required and max_count must be 1..20")
         cursor = body.get("cursor")
-        ordered = sorted(self.videos.values(), key=lambda v: (v["create_time"], v["id"]), reverse=True)
+        ordered = sorted(
+            self.videos.values(),
+            key=lambda v: (v["create_time"], v["id"]),
+            reverse=True,
+        )
         if cursor:
             ordered = [v for v in ordered if v["create_time"] * 1000 < int(cursor)]
         page = ordered[:max_count]
         next_cursor = page[-1]["create_time"] * 1000 if page else 0
         videos = [{f: v[f] for f in fields if f in v} for v in page]
-        return self.envelope({"videos": videos, "cursor": next_cursor, "has_more": len(ordered) > max_count})
+        return self.envelope(
+            {
+                "videos": videos,
+                "cursor": next_cursor,
+                "has_more": len(ordered) > max_count,
+            }
+        )
 
     @route("POST", "/v2/video/query/")
     async def video_query(self, request: ReceivedRequest) -> FakeResponse:
         fields = [f for f in (request.q("fields") or "").split(",") if f]
         ids = ((request.json or {}).get("filters") or {}).get("video_ids") or []
         if not fields or not 1 <= len(ids) <= 20:
-            return self.error(400, "fields is required and filters.video_ids must hold 1..20 ids")
-        videos = [{f: self.videos[i][f] for f in fields if f in self.videos[i]} for i in ids if i in self.videos]
+            return self.error(
+                400, "fields is required and filters.video_ids must hold 1..20 ids"
+            )
+        videos = [
+            {f: self.videos[i][f] for f in fields if f in self.videos[i]}
+            for i in ids
+            if i in self.videos
+        ]
         return self.envelope({"videos": videos, "cursor": 0, "has_more": False})
 
     # ------------------------------------------------------------------ OAuth (Login Kit)
     @route("GET", "/v2/auth/authorize/")
     async def authorize(self, request: ReceivedRequest) -> FakeResponse:
         """The consent screen, simulated: approve at once and redirect back with a code."""
-        missing = [n for n in ("client_key", "scope", "response_type", "redirect_uri", "state") if not request.q(n)]
+        missing = [
+            n
+            for n in ("client_key", "scope", "response_type", "redirect_uri", "state")
+            if not request.q(n)
+        ]
         if missing:
-            return FakeResponse(status=400, json={"error": "invalid_request", "error_description": f"missing {', '.join(missing)}"})
+            return FakeResponse(
+                status=400,
+                json={
+                    "error": "invalid_request",
+                    "error_description": f"missing {', '.join(missing)}",
+                },
+            )
         code = f"code-{self.next_id()}*!"
-        self.codes[code] = {"redirect_uri": request.q("redirect_uri") or "", "challenge": request.q("code_challenge") or "", "scope": request.q("scope") or ""}
+        self.codes[code] = {
+            "redirect_uri": request.q("redirect_uri") or "",
+            "challenge": request.q("code_challenge") or "",
+            "scope": request.q("scope") or "",
+        }
         location = f"{request.q('redirect_uri')}?{urlencode({'code': code, 'scopes': request.q('scope'), 'state': request.q('state')})}"
         return FakeResponse(status=302, headers={"location": location})
 
     @route("POST", "/v2/oauth/token/")
     async def token(self, request: ReceivedRequest) -> FakeResponse:
-        if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
-            return self._oauth_error("invalid_request", "Content-Type must be application/x-www-form-urlencoded")
+        if not request.headers.get("content-type", "").startswith(
+            "application/x-www-form-urlencoded"
+        ):
+            return self._oauth_error(
+                "invalid_request",
+                "Content-Type must be application/x-www-form-urlencoded",
+            )
         form = request.form
         if not form.get("client_key") or not form.get("client_secret"):
-            return self._oauth_error("invalid_client", "Client key or secret is invalid", status=401)
+            return self._oauth_error(
+                "invalid_client", "Client key or secret is invalid", status=401
+            )
         if form.get("grant_type") == "authorization_code":
             grant = self.codes.pop(form.get("code", ""), None)
             if grant is None or grant["redirect_uri"] != form.get("redirect_uri"):
-                return self._oauth_error("invalid_grant", "Authorization code is expired or invalid.")
-            if grant["challenge"] and not _verifier_matches(form.get("code_verifier", ""), grant["challenge"]):
-                return self._oauth_error("invalid_request", "Code verifier or code challenge is invalid.")
+                return self._oauth_error(
+                    "invalid_grant", "Authorization code is expired or invalid."
+                )
+            if grant["challenge"] and not _verifier_matches(
+                form.get("code_verifier", ""), grant["challenge"]
+            ):
+                return self._oauth_error(
+                    "invalid_request", "Code verifier or code challenge is invalid."
+                )
             scope = grant["scope"]
         elif form.get("grant_type") == "refresh_token":
             if form.get("refresh_token") not in self.refresh_tokens:
-                return self._oauth_error("invalid_grant", "Refresh token is invalid or expired.")
-            self.refresh_tokens.discard(form["refresh_token"])  # rotation: the old one stops working
+                return self._oauth_error(
+                    "invalid_grant", "Refresh token is invalid or expired."
+                )
+            self.refresh_tokens.discard(
+                form["refresh_token"]
+            )  # rotation: the old one stops working
             scope = "user.info.basic,video.publish"
         else:
-            return self._oauth_error("unsupported_grant_type", "grant_type is not supported")
+            return self._oauth_error(
+                "unsupported_grant_type", "grant_type is not supported"
+            )
         refresh = f"rft.{self.next_id()}fake"
         self.refresh_tokens.add(refresh)
         return FakeResponse(
@@ -386,10 +611,22 @@ class FakeTikTok(FakeNetwork):
         )
 
     @staticmethod
-    def _oauth_error(error: str, description: str, *, status: int = 400) -> FakeResponse:
-        return FakeResponse(status=status, json={"error": error, "error_description": description, "log_id": time.strftime("%Y%m%d%H%M%S") + "0AUTH"})
+    def _oauth_error(
+        error: str, description: str, *, status: int = 400
+    ) -> FakeResponse:
+        return FakeResponse(
+            status=status,
+            json={
+                "error": error,
+                "error_description": description,
+                "log_id": time.strftime("%Y%m%d%H%M%S") + "0AUTH",
+            },
+        )
 
 
 def _verifier_matches(verifier: str, challenge: str) -> bool:
     digest = hashlib.sha256(verifier.encode()).digest()
-    return challenge in (digest.hex(), base64.urlsafe_b64encode(digest).decode().rstrip("="))
+    return challenge in (
+        digest.hex(),
+        base64.urlsafe_b64encode(digest).decode().rstrip("="),
+    )
