@@ -560,3 +560,46 @@ def test_features_are_declared_honestly() -> None:
 async def test_unoffered_operations_raise_not_supported(plugin: LinkedInPlugin) -> None:
     with pytest.raises(NotSupported):
         plugin.webhook_challenge(None)  # type: ignore[arg-type]
+
+
+class Mounted:
+    """Mounts an ASGI app under a prefix the way Litestar/Starlette do (``root_path`` + full path)."""
+
+    def __init__(self, app: FakeLinkedIn, prefix: str) -> None:
+        self.app, self.prefix = app, prefix
+
+    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] == "http":
+            if not scope["path"].startswith(
+                self.prefix
+            ):  # a real router answers 404 outside the mount
+                await send(
+                    {"type": "http.response.start", "status": 404, "headers": []}
+                )
+                await send({"type": "http.response.body", "body": b""})
+                return
+            scope = dict(scope, root_path=self.prefix)
+        await self.app(scope, receive, send)
+
+
+@pytest.mark.anyio
+async def test_fake_works_under_a_mount_prefix(image: Path) -> None:
+    fake = FakeLinkedIn()
+    with serve_in_thread(Mounted(fake, "/simulated/linkedin")) as url:
+        plugin = LinkedInPlugin(settings(f"{url}/simulated/linkedin"))
+        media = MediaItem(
+            kind=MediaKind.IMAGE, content_type="image/png", path=str(image)
+        )
+        result = await plugin.publish(
+            fake.make_account(), Draft(text="monté", media=(media,))
+        )
+        await plugin.aclose()
+    assert result.remote_id in fake.posts
+    # the upload URL pointed back through the mount, and the fake saw paths without the prefix
+    assert [r.path for r in fake.received][:2] == [
+        "/rest/images",
+        fake.received[1].path,
+    ]
+    assert fake.received[1].method == "PUT" and fake.received[1].path.startswith(
+        "/dms-uploads/"
+    )

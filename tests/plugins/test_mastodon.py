@@ -491,3 +491,41 @@ async def test_retry_after_a_dropped_answer_does_not_double_post(
         await plugin.publish(fake.make_account(), draft)
     result = await plugin.publish(fake.make_account(), draft)
     assert list(fake.statuses) == [result.remote_id]
+
+
+class Mounted:
+    """Mounts an ASGI app under a prefix the way Litestar/Starlette do (``root_path`` + full path)."""
+
+    def __init__(self, app: FakeMastodon, prefix: str) -> None:
+        self.app, self.prefix = app, prefix
+
+    async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
+        if scope["type"] == "http":
+            if not scope["path"].startswith(
+                self.prefix
+            ):  # a real router answers 404 outside the mount
+                await send(
+                    {"type": "http.response.start", "status": 404, "headers": []}
+                )
+                await send({"type": "http.response.body", "body": b""})
+                return
+            scope = dict(scope, root_path=self.prefix)
+        await self.app(scope, receive, send)
+
+
+@pytest.mark.anyio
+async def test_fake_works_under_a_mount_prefix() -> None:
+    fake = FakeMastodon()
+    for n in range(3):
+        fake.add_mention(f"m{n}")
+    with serve_in_thread(Mounted(fake, "/simulated/mastodon")) as url:
+        plugin = MastodonPlugin(
+            ChannelSettings(
+                base_url=f"{url}/simulated/mastodon", extra={"page_size": "2"}
+            )
+        )
+        first = await plugin.fetch_inbox(fake.make_account(), None)
+        second = await plugin.fetch_inbox(fake.make_account(), first.next_cursor)
+        await plugin.aclose()
+    assert len(first.items) == 2 and len(second.items) == 1
+    assert fake.received[0].path == "/api/v1/notifications"  # the prefix is stripped
