@@ -262,12 +262,32 @@ class Delivery(Timestamped, Base):
     error_kind: Mapped[str | None] = mapped_column(sa.String(32))
     approved_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
     approval_reason: Mapped[str | None] = mapped_column(sa.Text)
+    #: the review rules the approver signed off; a new one at publish time holds the delivery
+    approved_rules: Mapped[list[Any]] = mapped_column(default=list)
+    #: when the dispatcher handed it to the queue (the sweeper re-enqueues what Redis lost)
+    queued_at: Mapped[datetime | None]
 
     post: Mapped[Post] = relationship(back_populates="deliveries")
     account: Mapped[Account] = relationship()
     events: Mapped[list[DeliveryEvent]] = relationship(
         back_populates="delivery", cascade="all, delete-orphan", order_by="DeliveryEvent.at"
     )
+
+
+class PostingSlot(Base):
+    """A recurring time at which an account publishes what waits in its queue (like Buffer's)."""
+
+    __tablename__ = "posting_slots"
+    __table_args__ = (
+        sa.UniqueConstraint("account_id", "weekday", "local_time"),
+        sa.CheckConstraint("weekday BETWEEN 0 AND 6", name="weekday_valid"),
+        sa.CheckConstraint("local_time LIKE '__:__'", name="local_time_hh_mm"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    account_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    weekday: Mapped[int]  # 0 = Monday, in the persona's time zone
+    local_time: Mapped[str] = mapped_column(sa.String(5))  # "HH:MM" in the persona's time zone
 
 
 class DeliveryEvent(Base):
