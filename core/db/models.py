@@ -141,6 +141,8 @@ class Staff(Timestamped, Base):
     password_hash: Mapped[str] = mapped_column(sa.String(200))
     is_admin: Mapped[bool] = mapped_column(default=False)
     is_active: Mapped[bool] = mapped_column(default=True)
+    #: set by an admin's password reset: the one-time password must be replaced at the next login
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     locale: Mapped[str] = mapped_column(sa.String(8), default="fr")
     employer: Mapped[Employer] = mapped_column(enum_column(Employer, "staff_employer"), default=Employer.INSTITUTION)
     last_login_at: Mapped[datetime | None]
