@@ -455,7 +455,7 @@ class ChannelConformance:
         _require(plugin, Feature.PUBLISH)
         for rules in plugin.capabilities.formats:
             sent_before = len(fake.received)
-            result = await plugin.publish(account, unique(sample_drafts[rules.format]))
+            result = await plugin.publish(account, unique(_sample(sample_drafts, rules.format)))
             _check_result(result, f"publish {rules.format.value}")
             assert len(fake.received) > sent_before, f"publish {rules.format.value} sent nothing to the fake (base URL ignored?)"
 
@@ -470,7 +470,7 @@ class ChannelConformance:
     ) -> None:
         _require(plugin, Feature.PUBLISH)
         for rules in plugin.capabilities.formats:
-            prepared = await plugin.prepare_publish(account, unique(sample_drafts[rules.format]))
+            prepared = await plugin.prepare_publish(account, unique(_sample(sample_drafts, rules.format)))
             assert prepared and all(isinstance(r, PreparedRequest) for r in prepared), "no PreparedRequest returned"
             for request in prepared:
                 _check_prepared(request, channel_settings, _secrets(account.credentials, channel_settings))
@@ -495,7 +495,7 @@ class ChannelConformance:
         _require(plugin, Feature.REPLY)
         post = await self._publish(plugin, account, sample_drafts)
         target = await self.reply_target(plugin, account, fake, post)
-        answer = msgspec.structs.replace(unique(sample_drafts[Format.POST]), reply_to=target.remote_id)
+        answer = msgspec.structs.replace(unique(_sample(sample_drafts, Format.POST)), reply_to=target.remote_id)
         result = await plugin.reply(account, target, answer)
         _check_result(result, "reply")
         assert result.remote_id != target.remote_id, "reply returned the id of the item answered"
@@ -542,7 +542,7 @@ class ChannelConformance:
         self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]
     ) -> None:
         _require(plugin, Feature.RECONCILE)
-        draft, start = unique(sample_drafts[Format.POST]), datetime.now(UTC)
+        draft, start = unique(_sample(sample_drafts, Format.POST)), datetime.now(UTC)
         published = await plugin.publish(account, draft)
         window = self._window(start)
         first = await plugin.reconcile(account, draft, **window)
@@ -555,8 +555,8 @@ class ChannelConformance:
         self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]
     ) -> None:
         _require(plugin, Feature.RECONCILE)
-        await plugin.publish(account, unique(sample_drafts[Format.POST]))  # something else is there
-        never = unique(sample_drafts[Format.POST])
+        await plugin.publish(account, unique(_sample(sample_drafts, Format.POST)))  # something else is there
+        never = unique(_sample(sample_drafts, Format.POST))
         assert await plugin.reconcile(account, never, **self._window(datetime.now(UTC))) is None
 
     @pytest.mark.anyio
@@ -566,11 +566,11 @@ class ChannelConformance:
         """The dangerous case: the network posted, but the answer never arrived in time."""
         plugin = make_plugin(timeout=self.timeout_s)
         _require(plugin, Feature.RECONCILE)
-        await plugin.publish(account, unique(sample_drafts[Format.POST]))
+        await plugin.publish(account, unique(_sample(sample_drafts, Format.POST)))
         # Only the request that creates the post answers late: for a multi-step publish
         # (upload, then create) that is the last one.
         last_path = "^" + re.escape(fake.received[-1].path) + "$"
-        draft, start = unique(sample_drafts[Format.POST]), datetime.now(UTC)
+        draft, start = unique(_sample(sample_drafts, Format.POST)), datetime.now(UTC)
         fake.fail_next("slow", delay=self.timeout_s + 0.5, path=self.late_answer_path(fake) or last_path)
         try:
             await plugin.publish(account, draft)
@@ -614,7 +614,7 @@ class ChannelConformance:
         _require(plugin, Feature.PUBLISH)
         fake.fail_next(kind, delay=self.timeout_s + 0.5)  # type: ignore[arg-type]
         with pytest.raises(Transient):
-            await plugin.publish(account, unique(sample_drafts[Format.POST]))
+            await plugin.publish(account, unique(_sample(sample_drafts, Format.POST)))
 
     # ------------------------------------------------------------------ usage
     @pytest.mark.anyio
@@ -678,6 +678,12 @@ class ChannelConformance:
 
 
 # ---------------------------------------------------------------------- assertions
+
+
+def _sample(samples: Mapping[Format, Draft], fmt: Format) -> Draft:
+    if fmt not in samples:
+        raise AssertionError(f"no sample draft for format {fmt.value}: override the sample_drafts fixture")
+    return samples[fmt]
 
 
 def _require(plugin: ChannelPlugin, feature: Feature) -> None:
