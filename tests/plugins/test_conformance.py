@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pytest
+from portevoix_webhook_channel import WebhookChannel
+from portevoix_webhook_channel.fake import WebhookFake
 
 from core.channels import (
     Capabilities,
@@ -29,8 +31,6 @@ from plugins.testing.conformance import (
     plugin_class_problems,
     sample_problems,
 )
-from portevoix_webhook_channel import WebhookChannel
-from portevoix_webhook_channel.fake import WebhookFake
 
 pytest_plugins = ["pytester"]
 

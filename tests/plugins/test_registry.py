@@ -9,11 +9,16 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint
 
 import pytest
+from portevoix_webhook_channel import WebhookChannel
 from structlog.testing import capture_logs
 
 from core.channels import ChannelPlugin
-from core.channels.registry import ENTRY_POINT_GROUP, ChannelRegistry, DuplicateChannelKey, discover
-from portevoix_webhook_channel import WebhookChannel
+from core.channels.registry import (
+    ENTRY_POINT_GROUP,
+    ChannelRegistry,
+    DuplicateChannelKey,
+    discover,
+)
 
 BROKEN = "tests.plugins.broken_plugin"
 WEBHOOK_SOURCE = "portevoix_webhook_channel:WebhookChannel"

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pytest
+from portevoix_webhook_channel import WebhookChannel
+from portevoix_webhook_channel.fake import WebhookFake
 
 from core.channels import AccountRef, ChannelPlugin, Draft, Format, MediaItem, MediaKind
 from plugins.testing import FakeNetwork
 from plugins.testing.conformance import ChannelConformance
-from portevoix_webhook_channel import WebhookChannel
-from portevoix_webhook_channel.fake import WebhookFake
 
 PHOTO = MediaItem(
     kind=MediaKind.IMAGE,

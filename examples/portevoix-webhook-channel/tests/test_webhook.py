@@ -7,11 +7,19 @@ from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
-
-from core.channels import AccountRef, ChannelSettings, Draft, MediaItem, MediaKind, NotSupported, Rejected
-from plugins.testing.conformance import RecordingUsageRecorder
 from portevoix_webhook_channel import WebhookChannel, signature
 from portevoix_webhook_channel.fake import WebhookFake
+
+from core.channels import (
+    AccountRef,
+    ChannelSettings,
+    Draft,
+    MediaItem,
+    MediaKind,
+    NotSupported,
+    Rejected,
+)
+from plugins.testing.conformance import RecordingUsageRecorder
 
 
 @pytest.fixture

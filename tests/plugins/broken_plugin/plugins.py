@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from core.channels import Capabilities, ChannelPlugin, Feature, Format, FormatRules, TextRules
+from core.channels import (
+    Capabilities,
+    ChannelPlugin,
+    Feature,
+    Format,
+    FormatRules,
+    TextRules,
+)
 
 _CAPS = Capabilities(
     text=TextRules(limit=500), formats=(FormatRules(format=Format.POST),), features=frozenset({Feature.PUBLISH})

@@ -277,7 +277,7 @@ def _remote_item(raw: dict[str, Any]) -> RemoteItem:
 def _parse_time(value: Any) -> datetime | None:
     if not value:
         return None
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    parsed = datetime.fromisoformat(str(value))  # accepts a trailing "Z" since Python 3.11
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 

@@ -18,8 +18,12 @@ from typing import Any
 
 from core.channels import AccountRef, Credentials
 from plugins.testing import FakeNetwork, FakeResponse, ReceivedRequest, route
-
-from portevoix_webhook_channel.channel import ACCOUNT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, signature
+from portevoix_webhook_channel.channel import (
+    ACCOUNT_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    signature,
+)
 
 MAX_CLOCK_SKEW_S = 300
 RATE_LIMIT = 100
