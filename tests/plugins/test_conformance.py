@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import pytest
-from portevoix_webhook_channel import WebhookChannel
-from portevoix_webhook_channel.fake import WebhookFake
 
 from core.channels import (
     Capabilities,
@@ -31,6 +29,12 @@ from plugins.testing.conformance import (
     plugin_class_problems,
     sample_problems,
 )
+
+try:
+    from portevoix_webhook_channel import WebhookChannel
+    from portevoix_webhook_channel.fake import WebhookFake
+except ImportError as exc:  # a clear message beats a bare collection error
+    raise ImportError("install the example plugin: pip install -e examples/portevoix-webhook-channel") from exc
 
 pytest_plugins = ["pytester"]
 
@@ -174,6 +178,11 @@ class Forgetful(WebhookChannel):
         return None                        # "certainly not there": a double post waiting to happen
 
 
+class Silent(WebhookChannel):
+    def _report_usage(self, account, endpoint, response):
+        return None                        # the host would never see the quota running out
+
+
 class TestDishonest(Base):
     @pytest.fixture(scope="class")
     @classmethod
@@ -195,6 +204,13 @@ class TestLeaksTheSecret(Base):
         return LeaksTheSecret
 
 
+class TestSilent(Base):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def plugin_class(cls):
+        return Silent
+
+
 class TestForgetful(Base):
     @pytest.fixture(scope="class")
     @classmethod
@@ -207,6 +223,7 @@ SELECTED = (
     " or (TestRateLimitAsTransient and errors_are_typed and rate_limited)"
     " or (TestLeaksTheSecret and dry_run)"
     " or (TestForgetful and reconcile_finds)"
+    " or (TestSilent and usage_recorder)"
 )
 
 
@@ -217,7 +234,7 @@ INNER_ARGS = ("-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewrit
 def test_the_suite_fails_plugins_that_break_the_contract(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_liars=LIARS)
     result = pytester.runpytest_inprocess(*INNER_ARGS)
-    result.assert_outcomes(failed=4)
+    result.assert_outcomes(failed=5)
     result.stdout.fnmatch_lines_random(
         [
             "*Dishonest is not honest about its capabilities*",
@@ -225,6 +242,7 @@ def test_the_suite_fails_plugins_that_break_the_contract(pytester: pytest.Pytest
             "*publish: rate_limited raised Transient, expected RateLimited*",
             "*prepare_publish leaks secrets starting with*",
             "*reconcile did not find a post just published*",
+            "*responses carried rate-limit headers, 0 usage reports recorded*",
         ]
     )
 
@@ -232,8 +250,8 @@ def test_the_suite_fails_plugins_that_break_the_contract(pytester: pytest.Pytest
 def test_the_same_selection_passes_on_the_honest_plugin(pytester: pytest.Pytester) -> None:
     # The control: the selection above fails because of the liars, not because of the suite.
     honest = LIARS
-    for liar in ("Dishonest", "RateLimitAsTransient", "LeaksTheSecret", "Forgetful"):
+    for liar in ("Dishonest", "RateLimitAsTransient", "LeaksTheSecret", "Forgetful", "Silent"):
         honest = honest.replace(f"return {liar}", "return WebhookChannel")
     pytester.makepyfile(test_liars=honest)
     result = pytester.runpytest_inprocess(*INNER_ARGS)
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)

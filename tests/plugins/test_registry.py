@@ -9,7 +9,6 @@ from __future__ import annotations
 from importlib.metadata import EntryPoint
 
 import pytest
-from portevoix_webhook_channel import WebhookChannel
 from structlog.testing import capture_logs
 
 from core.channels import ChannelPlugin
@@ -19,6 +18,11 @@ from core.channels.registry import (
     DuplicateChannelKey,
     discover,
 )
+
+try:
+    from portevoix_webhook_channel import WebhookChannel
+except ImportError as exc:  # a clear message beats a bare collection error
+    raise ImportError("install the example plugin: pip install -e examples/portevoix-webhook-channel") from exc
 
 BROKEN = "tests.plugins.broken_plugin"
 WEBHOOK_SOURCE = "portevoix_webhook_channel:WebhookChannel"
