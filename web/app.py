@@ -10,12 +10,13 @@ from typing import Any
 import jinja2
 from litestar import Litestar, Request
 from litestar.config.csrf import CSRFConfig
+from litestar.middleware import DefineMiddleware
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException
-from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine as Jinja
 from litestar.response import Redirect, Response, Template
 from litestar.security.session_auth import SessionAuth
@@ -28,11 +29,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
-from web import i18n
-from web.auth import StaffUser, retrieve_staff
-from web.controllers.admin import AdminController, AuthController
+from web import access, i18n
+from web.auth import (
+    CookieCSRFMiddleware,
+    PasswordChangeRequired,
+    RotatingSessionBackend,
+    RotatingSessionConfig,
+    StaffAuthMiddleware,
+    StaffUser,
+    access_guard,
+    retrieve_staff,
+)
+from web.controllers.admin import ADMIN_CONTROLLERS
+from web.controllers.api_me import MeApiController
 from web.controllers.api_personas import PersonaApiController
+from web.controllers.api_staff import StaffApiController
 from web.controllers.health import health
+from web.headers import add_security_headers
+from web.labels import LABELS
+from web.ratelimit import LoginThrottle
 
 HERE = Path(__file__).parent
 SESSION_MAX_AGE = 12 * 3600
@@ -57,6 +72,7 @@ def _jinja_environment() -> jinja2.Environment:
     env.filters["number"] = i18n.format_number
     env.globals["current_locale"] = i18n.current_locale
     env.globals["locales"] = i18n.LOCALES
+    env.globals.update(LABELS)
     return env
 
 
@@ -79,6 +95,8 @@ def _wants_html(request: Request[Any, Any, Any]) -> bool:
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     if isinstance(exc, NotAuthorizedException) and _wants_html(request):
         return Redirect(f"/login?next={request.url.path}", status_code=303)
+    if isinstance(exc, PasswordChangeRequired) and _wants_html(request):
+        return Redirect("/admin/me/password", status_code=303)
     if _wants_html(request):
         return Template("admin/error.html", context={"status": exc.status_code, "detail": exc.detail}, status_code=exc.status_code)
     body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
@@ -106,35 +124,52 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         finally:
             await runtime.aclose()
 
-    session_auth = SessionAuth[StaffUser, ServerSideSessionBackend](
+    session_auth = SessionAuth[StaffUser, RotatingSessionBackend](
         retrieve_user_handler=retrieve_staff,
-        session_backend_config=ServerSideSessionConfig(
+        session_backend_config=RotatingSessionConfig(
             max_age=SESSION_MAX_AGE, httponly=True, samesite="lax", secure=settings.cookie_secure, key="pv_session"
         ),
+        authentication_middleware_class=StaffAuthMiddleware,
         exclude=["^/static/", "^/schema", "^/health$", "^/login$"],
+    )
+    # one client for sessions and the login throttle (connections open lazily, on the serving loop)
+    redis = Redis.from_url(runtime.redis_url)
+    csrf = CSRFConfig(
+        secret=settings.secret_key, cookie_name="pv_csrf", header_name="x-csrftoken", cookie_secure=settings.cookie_secure
     )
     return Litestar(
         route_handlers=[
             health,
-            AuthController,
-            AdminController,
+            *ADMIN_CONTROLLERS,
             PersonaApiController,
-            create_static_files_router(path="/static", directories=[HERE / "static"], name="static", include_in_schema=False),
+            StaffApiController,
+            MeApiController,
+            create_static_files_router(
+                path="/static", directories=[HERE / "static"], name="static", include_in_schema=False, opt=access.public()["opt"]
+            ),
         ],
         dependencies={"db_session": Provide(provide_db_session)},
         on_app_init=[session_auth.on_app_init],
-        stores={"sessions": RedisStore(Redis.from_url(runtime.redis_url), namespace="portevoix:sessions")},
-        csrf_config=CSRFConfig(
-            secret=settings.secret_key, cookie_name="pv_csrf", header_name="x-csrftoken", cookie_secure=settings.cookie_secure
-        ),
+        stores={"sessions": RedisStore(redis, namespace="portevoix:sessions")},
+        # CSRF as a middleware after authentication (not csrf_config): it must know a token authenticated the request
+        middleware=[DefineMiddleware(CookieCSRFMiddleware, config=csrf)],
+        guards=[access_guard],
+        before_send=[add_security_headers],
         template_config=TemplateConfig(instance=Jinja.from_environment(_jinja_environment())),
         openapi_config=OpenAPIConfig(
-            title="Porte-voix API", version="1", path="/schema", render_plugins=[ScalarRenderPlugin()]
+            title="Porte-voix API",
+            version="1",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+            components=Components(
+                security_schemes={"apiToken": SecurityScheme(type="http", scheme="bearer", description="a personal API token, pv_…")}
+            ),
+            security=[{"apiToken": []}],
         ),
         before_request=_choose_locale,
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
         lifespan=[lifespan],
-        state=State({"runtime": runtime}),
+        state=State({"runtime": runtime, "login_throttle": LoginThrottle(redis)}),
         debug=False,
         signature_namespace={"AsyncSession": AsyncSession, "StaffUser": StaffUser},
     )

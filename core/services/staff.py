@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import uuid
 
 from sqlalchemy import func, select
@@ -9,11 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.enums import Employer, Role
 from core.db.models import Assignment, Persona, Staff
+from core.db.models import ApiToken
 from core.security import hash_password, verify_password
 from core.services.audit import Actor, record, snapshot
 from core.db.types import utcnow
 
 _STAFF_FIELDS = ("email", "display_name", "is_admin", "is_active", "locale", "employer")
+LOCALES = ("fr", "en")
 
 
 class StaffError(ValueError):
@@ -64,6 +67,8 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> Staf
 
 
 async def set_active(session: AsyncSession, staff: Staff, active: bool, actor: Actor) -> None:
+    if not active and actor.id == staff.id:
+        raise StaffError("you cannot deactivate your own account")
     before = snapshot(staff, _STAFF_FIELDS)
     staff.is_active = active
     record(
@@ -74,7 +79,91 @@ async def set_active(session: AsyncSession, staff: Staff, active: bool, actor: A
 
 async def set_password(session: AsyncSession, staff: Staff, password: str, actor: Actor) -> None:
     staff.password_hash = hash_password(password)
+    staff.must_change_password = False
     record(session, actor, "staff.password_changed", "staff", staff.id)
+
+
+async def change_own_password(session: AsyncSession, staff: Staff, current: str, new: str) -> None:
+    """A staff member replaces their own password; the current one proves it is them."""
+    if not verify_password(staff.password_hash, current):
+        raise StaffError("the current password is wrong")
+    if current == new:
+        raise StaffError("the new password must differ from the current one")
+    await set_password(session, staff, new, Actor(id=staff.id, label=staff.email))
+
+
+async def reset_password(session: AsyncSession, staff: Staff, actor: Actor) -> str:
+    """An admin's reset: a one-time password (returned once, to hand over), to be replaced at next login.
+
+    The staff member's API tokens are revoked too: a reset usually means the account was at risk.
+    Their open sessions end as well, since a session is bound to the password it was opened with.
+    """
+    password = secrets.token_urlsafe(12)
+    staff.password_hash = hash_password(password)
+    staff.must_change_password = True
+    revoked = 0
+    for token in (await session.scalars(select(ApiToken).where(ApiToken.staff_id == staff.id))).all():
+        if token.revoked_at is None:
+            token.revoked_at = utcnow()
+            revoked += 1
+    record(session, actor, "staff.password_reset", "staff", staff.id, after={"tokens_revoked": revoked})
+    return password
+
+
+async def update_staff(
+    session: AsyncSession,
+    staff: Staff,
+    actor: Actor,
+    *,
+    display_name: str | None = None,
+    employer: Employer | None = None,
+    is_admin: bool | None = None,
+    locale: str | None = None,
+) -> Staff:
+    """Change a staff member's profile; only the given fields. Audited with before/after."""
+    if locale is not None and locale not in LOCALES:
+        raise StaffError(f"unknown language {locale!r}; expected one of {', '.join(LOCALES)}")
+    if is_admin is False and staff.is_admin and actor.id == staff.id:
+        raise StaffError("an administrator cannot remove their own administrator right")
+    before = snapshot(staff, _STAFF_FIELDS)
+    if display_name is not None:
+        if not display_name.strip():
+            raise StaffError("the display name cannot be empty")
+        staff.display_name = display_name.strip()
+    if employer is not None:
+        staff.employer = employer
+    if is_admin is not None:
+        staff.is_admin = is_admin
+    if locale is not None:
+        staff.locale = locale
+    after = snapshot(staff, _STAFF_FIELDS)
+    if after != before:
+        record(session, actor, "staff.updated", "staff", staff.id, before=before, after=after)
+    return staff
+
+
+async def get_staff(session: AsyncSession, staff_id: uuid.UUID) -> Staff | None:
+    return await session.get(Staff, staff_id)
+
+
+async def team_of(session: AsyncSession, persona_id: uuid.UUID) -> list[tuple[Staff, Role]]:
+    """Who works on a persona, with which role: managers first, then by name."""
+    rows = await session.execute(
+        select(Staff, Assignment.role).join(Assignment, Assignment.staff_id == Staff.id).where(Assignment.persona_id == persona_id)
+    )
+    team = [(staff, role) for staff, role in rows.all()]
+    return sorted(team, key=lambda pair: (-pair[1].rank, pair[0].display_name.lower()))
+
+
+async def assignments_of(session: AsyncSession, staff_id: uuid.UUID) -> list[tuple[Persona, Role]]:
+    """A staff member's personas and roles, by persona name."""
+    rows = await session.execute(
+        select(Persona, Assignment.role)
+        .join(Assignment, Assignment.persona_id == Persona.id)
+        .where(Assignment.staff_id == staff_id)
+        .order_by(Persona.name)
+    )
+    return [(persona, role) for persona, role in rows.all()]
 
 
 async def assign(session: AsyncSession, staff: Staff, persona: Persona, role: Role, actor: Actor) -> Assignment:

@@ -57,7 +57,7 @@ async def test_admin_sees_both_personas_and_tiktok_refused(client: AsyncTestClie
 
 async def test_team_members_see_only_their_persona(client: AsyncTestClient, demo: dict[str, DemoLogin]) -> None:
     await login(client, demo["cm.region"].email, demo["cm.region"].password)
-    personas = (await client.get("/api/v1/personas")).json()
+    personas = (await client.get("/api/v1/personas")).json()["items"]
     assert [p["slug"] for p in personas] == ["region-occitanie"]
     tiktok = next(c for c in personas[0]["channels"] if c["channel"] == "tiktok")
     assert tiktok["allowed"] is False and "incarnation" in tiktok["refusalReason"]

@@ -9,10 +9,11 @@ from litestar.response import Response
 
 from core.queue import redis_reachable
 from core.runtime import Runtime
+from web import access
 from web.schemas import HealthOut
 
 
-@get("/health", exclude_from_auth=True, exclude_from_csrf=True, tags=["health"])
+@get("/health", exclude_from_auth=True, exclude_from_csrf=True, tags=["health"], **access.public())
 async def health(request: Request) -> Response[HealthOut]:
     runtime: Runtime = request.app.state.runtime
     database = await runtime.database_reachable()
