@@ -15,6 +15,7 @@ import structlog
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.channels.host import ChannelHost
 from core.channels.registry import ChannelRegistry, discover
 from core.db.engine import make_engine, make_sessionmaker
 from core.security import CredentialVault
@@ -47,7 +48,23 @@ class Runtime:
         self.channels: ChannelRegistry = registry if registry is not None else discover()
         self.vault = CredentialVault(settings.secret_key)
         self._embedded_redis: EmbeddedRedis | None = None
+        self._host: ChannelHost | None = None
+        #: channel key -> base URL replacing the configured one (the demo's simulated networks)
+        self.base_url_overrides: dict[str, str] = {}
         self.state: dict[str, Any] = {}
+
+    @property
+    def host(self) -> ChannelHost:
+        """Plugin instances for this process (created on first use, on the running loop)."""
+        if self._host is None:
+            self._host = ChannelHost(
+                self.channels,
+                self.vault,
+                self.settings.channels,
+                base_url_overrides=self.base_url_overrides,
+                timeout_s=max(5.0, min(30.0, self.settings.publish_lease_seconds)),
+            )
+        return self._host
 
     @property
     def redis_url(self) -> str:
@@ -74,6 +91,9 @@ class Runtime:
             return False
 
     async def aclose(self) -> None:
+        if self._host is not None:
+            await self._host.aclose()
+            self._host = None
         await self.engine.dispose()
         if self._embedded_redis is not None:
             self._embedded_redis.close()

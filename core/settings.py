@@ -40,6 +40,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "INFO"
     #: secure flag on the session cookie (turn on behind HTTPS)
     cookie_secure: bool = False
+    #: how long a worker holds a delivery while sending (renewed while it works); a crashed
+    #: worker's deliveries are reconciled once it expires
+    publish_lease_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    #: attempts on transient errors before a delivery is failed
+    publish_max_attempts: Annotated[int, msgspec.Meta(ge=1)] = 5
     #: per-channel plugin settings from PORTEVOIX_CHANNEL_<KEY>_<FIELD> (base_url, client_id, …)
     channels: dict[str, dict[str, str]] = {}
 
@@ -65,6 +70,8 @@ _EXPECTS = {
     "cookie_secure": "true or false",
     "default_locale": "fr or en",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
+    "publish_lease_seconds": "a number of seconds > 0",
+    "publish_max_attempts": "an integer >= 1",
 }
 
 

@@ -255,6 +255,12 @@ async def _seed(settings: Settings) -> list[Any]:
 
 
 @cli.command()
-def worker() -> None:
-    """Run an arq worker against REDIS_URL (distributed mode)."""
-    raise click.ClickException("the worker arrives with the publishing pipeline (issue 4)")
+@click.option("--burst", is_flag=True, help="stop when the queue is empty (scripts, tests)")
+def worker(burst: bool) -> None:
+    """Run an arq worker: publishes, reconciles, dispatches due posts (run as many as you like)."""
+    settings = _settings()
+    if not settings.redis_url:
+        raise click.ClickException("REDIS_URL is not set: in the embedded mode the worker runs inside `portevoix run`")
+    from core.queue.worker import run_worker
+
+    run_worker(settings, burst=burst)

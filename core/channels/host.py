@@ -1,0 +1,91 @@
+"""The host side of the plugin contract: plugin instances, account references, usage.
+
+Builds one instance per channel for this process (sharing one HTTP client), with its
+settings from the environment (``PORTEVOIX_CHANNEL_<KEY>_<FIELD>``) or, for the demo, the
+simulated network's URL. Turns an ``Account`` row into the ``AccountRef`` a plugin sees, and
+collects the usage reports plugins emit so the worker can store them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+
+import httpx
+
+from core.channels.contract import AccountRef, ChannelPlugin, ChannelSettings, Credentials, UsageReport
+from core.channels.registry import ChannelRegistry
+from core.db.models import Account
+from core.security import CredentialVault
+
+_SETTINGS_FIELDS = ("base_url", "client_id", "client_secret", "redirect_uri", "webhook_secret")
+
+
+class NotConnected(Exception):
+    """The account has no credentials yet: connect it in the admin first."""
+
+
+class UsageBuffer:
+    """Collects the plugins' usage reports; the worker drains them into usage samples."""
+
+    def __init__(self) -> None:
+        self._reports: list[UsageReport] = []
+        self._lock = threading.Lock()
+
+    def record(self, report: UsageReport) -> None:
+        with self._lock:
+            self._reports.append(report)
+
+    def drain(self) -> list[UsageReport]:
+        with self._lock:
+            reports, self._reports = self._reports, []
+        return reports
+
+
+def channel_settings(key: str, plugin: type[ChannelPlugin], raw: Mapping[str, str], base_url: str | None) -> ChannelSettings:
+    extra = {name.removeprefix("extra_"): value for name, value in raw.items() if name.startswith("extra_")}
+    known = {name: raw[name] for name in _SETTINGS_FIELDS if name in raw}
+    known["base_url"] = base_url or known.get("base_url") or plugin.default_base_url
+    return ChannelSettings(**known, extra=extra)
+
+
+class ChannelHost:
+    def __init__(
+        self,
+        registry: ChannelRegistry,
+        vault: CredentialVault,
+        configured: Mapping[str, Mapping[str, str]],
+        *,
+        base_url_overrides: Mapping[str, str] | None = None,
+        timeout_s: float = 30.0,
+    ) -> None:
+        self.registry = registry
+        self.vault = vault
+        self._configured = configured
+        self.base_url_overrides: dict[str, str] = dict(base_url_overrides or {})
+        self.usage = UsageBuffer()
+        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)))
+        self._plugins: dict[str, ChannelPlugin] = {}
+
+    def plugin(self, key: str) -> ChannelPlugin:
+        if key not in self._plugins:
+            cls = self.registry.get(key)
+            settings = channel_settings(key, cls, self._configured.get(key, {}), self.base_url_overrides.get(key))
+            self._plugins[key] = cls(settings, http=self._http, usage=self.usage)
+        return self._plugins[key]
+
+    def account_ref(self, account: Account) -> AccountRef:
+        if account.credentials_encrypted is None:
+            raise NotConnected(f"account @{account.handle} on {account.channel} is not connected")
+        return AccountRef(
+            external_id=account.external_id,
+            handle=account.handle,
+            credentials=self.vault.decrypt(account.credentials_encrypted),
+        )
+
+    def seal(self, credentials: Credentials) -> bytes:
+        return self.vault.encrypt(credentials)
+
+    async def aclose(self) -> None:
+        self._plugins.clear()
+        await self._http.aclose()

@@ -1,0 +1,552 @@
+"""Composing, approving and scheduling posts: everything people do before the queue takes over.
+
+A post fans out to one delivery per target account; each delivery has its own schedule and
+state. Every change is a compare-and-set on the delivery's state, recorded in the delivery's
+history and in the audit log. What happens once a delivery is due lives in
+``core.queue.publisher``.
+
+Authorization by role is checked by the caller (``web.auth.require_role``); this module checks
+what no role can bypass: a post only targets its own persona's accounts, nobody approves
+their own post, a contributor's post always goes to approval, a ``block`` stops it.
+"""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import msgspec
+from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from core.channels.registry import ChannelRegistry
+from core.db.enums import DeliveryKind, DeliveryState, Role
+from core.db.models import Account, Delivery, DeliveryEvent, Media, Persona, PostingSlot, Post, Staff
+from core.db.types import utcnow
+from core.policy import check_post_on_account
+from core.services.audit import Actor, record
+from personas.policy import Finding, Outcome, Override, Severity, Stage, decide
+
+#: states a delivery can still be rescheduled or canceled in (before the queue has it)
+EDITABLE = (DeliveryState.DRAFT, DeliveryState.PENDING_APPROVAL, DeliveryState.SCHEDULED)
+CANCELABLE = (*EDITABLE, DeliveryState.FAILED, DeliveryState.UNCERTAIN)
+
+
+class PublishingError(ValueError):
+    """A publishing action that cannot be done; ``message`` says why, for the author."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class PolicyBlocked(PublishingError):
+    """The policy engine blocks the post; ``findings`` says why, per account."""
+
+    def __init__(self, findings: dict[uuid.UUID, list[Finding]]) -> None:
+        blocks = [f for fs in findings.values() for f in fs if f.severity == Severity.BLOCK]
+        super().__init__("; ".join(dict.fromkeys(f.message_en for f in blocks)) or "blocked by policy")
+        self.findings = findings
+
+
+class StaffActor(msgspec.Struct, frozen=True, kw_only=True):
+    """Who acts, and with which role on the persona concerned."""
+
+    id: uuid.UUID
+    label: str
+    role: Role
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(id=self.id, label=self.label)
+
+
+class ComposeRequest(msgspec.Struct, frozen=True, kw_only=True):
+    persona_id: uuid.UUID
+    account_ids: tuple[uuid.UUID, ...]
+    text: str = ""
+    link: str | None = None
+    format: str = "post"
+    media_ids: tuple[uuid.UUID, ...] = ()
+    #: channel key -> text used on that channel instead of ``text``
+    variants: dict[str, str] = {}
+    #: when to publish (aware); None with ``publish_now`` false keeps a draft
+    scheduled_at: datetime | None = None
+    publish_now: bool = False
+    #: a repost (retweet, share, reshare) of this network post URL or id
+    repost_of: str | None = None
+    save_as_draft: bool = False
+    #: a manager lifting overridable blocks, with reasons
+    overrides: tuple[Override, ...] = ()
+
+
+class ComposeResult(msgspec.Struct, frozen=True, kw_only=True):
+    post: Post
+    deliveries: tuple[Delivery, ...]
+    findings: dict[uuid.UUID, list[Finding]]  # account id -> findings
+
+
+# ------------------------------------------------------------------ time
+
+
+def local_to_utc(local: datetime, timezone: str) -> datetime:
+    """A wall-clock time in the persona's time zone, as an aware datetime.
+
+    A time that does not exist (the hour skipped when clocks go forward) is refused rather than
+    silently moved; an ambiguous one (the hour repeated when clocks go back) is its first
+    occurrence.
+    """
+    if local.tzinfo is not None:
+        return local
+    zone = ZoneInfo(timezone)
+    aware = local.replace(tzinfo=zone, fold=0)
+    if aware.astimezone(ZoneInfo("UTC")).astimezone(zone).replace(tzinfo=None) != local:
+        raise PublishingError(
+            f"{local:%Y-%m-%d %H:%M} does not exist in {timezone} (the clocks go forward that night)",
+            field="scheduled_at",
+        )
+    return aware
+
+
+async def next_free_slot(session: AsyncSession, account: Account, timezone: str, *, after: datetime | None = None) -> datetime:
+    """The next posting slot of an account with no delivery already scheduled at it."""
+    slots = (await session.scalars(select(PostingSlot).where(PostingSlot.account_id == account.id))).all()
+    if not slots:
+        raise PublishingError(f"@{account.handle} has no posting slots", field="account_ids")
+    zone = ZoneInfo(timezone)
+    start = (after or utcnow()).astimezone(zone)
+    taken = set(
+        (
+            await session.scalars(
+                select(Delivery.scheduled_at).where(
+                    Delivery.account_id == account.id,
+                    Delivery.state.in_(EDITABLE + (DeliveryState.QUEUED, DeliveryState.PUBLISHING, DeliveryState.PUBLISHED)),
+                    Delivery.scheduled_at >= start,
+                )
+            )
+        ).all()
+    )
+    for day in range(0, 7 * 8):
+        date = (start + timedelta(days=day)).date()
+        for slot in sorted(s.local_time for s in slots if s.weekday == date.weekday()):
+            hour, minute = map(int, slot.split(":"))
+            try:
+                when = local_to_utc(datetime(date.year, date.month, date.day, hour, minute), timezone)
+            except PublishingError:
+                continue  # a slot inside the spring-forward gap does not happen that day
+            if when > start and when not in taken:
+                return when
+    raise PublishingError("no free posting slot in the next eight weeks")
+
+
+# ------------------------------------------------------------------ composing
+
+
+async def compose(
+    session: AsyncSession, registry: ChannelRegistry, actor: StaffActor, request: ComposeRequest
+) -> ComposeResult:
+    """Create a post and one delivery per target account, after the policy engine has spoken."""
+    persona = await _persona(session, request.persona_id)
+    accounts = await _own_accounts(session, persona, request.account_ids)
+    media = await _own_media(session, persona, request.media_ids)
+    composer = await session.get(Staff, actor.id)
+    kind = DeliveryKind.REPOST if request.repost_of else DeliveryKind.POST
+    _check_content(request, kind)
+    when = utcnow() if request.publish_now else request.scheduled_at
+    if when is not None and when.tzinfo is None:
+        raise PublishingError("the time must carry its offset (or use local_to_utc)", field="scheduled_at")
+    post = Post(
+        persona_id=persona.id,
+        author_id=actor.id,
+        kind=kind,
+        text=request.text,
+        link=request.link,
+        format=request.format,
+        repost_of=request.repost_of,
+        variants=dict(request.variants),
+    )
+    session.add(post)
+    await session.flush()
+    for position, item in enumerate(media):
+        item.post_id, item.position = post.id, position
+    findings: dict[uuid.UUID, list[Finding]] = {}
+    deliveries: list[Delivery] = []
+    for account in accounts:
+        found = await check_post_on_account(
+            session, registry, persona=persona, post=post, media=media, channel=account.channel, account=account,
+            moment=when or utcnow(), stage=Stage.SCHEDULE if when else Stage.DRAFT, composer=composer,
+            exclude_post=post.id,
+        )
+        findings[account.id] = found
+        verdict = decide(found, request.overrides)
+        state = _initial_state(actor.role, verdict.outcome, keep_draft=request.save_as_draft or when is None)
+        deliveries.append(
+            Delivery(
+                post_id=post.id, account_id=account.id, kind=kind, state=state, scheduled_at=when,
+                client_ref=uuid.uuid4().hex,
+            )
+        )
+    if not request.save_as_draft and any(decide(f, request.overrides).outcome == Outcome.BLOCKED for f in findings.values()):
+        raise PolicyBlocked(findings)
+    session.add_all(deliveries)
+    await session.flush()
+    for delivery in deliveries:
+        _event(session, delivery, "created", actor.id, state=delivery.state.value, findings=_summary(findings[delivery.account_id]))
+    for override in request.overrides:
+        record(session, actor.actor, "policy.override", "post", post.id, persona_id=persona.id, after={"rule": override.rule}, reason=override.reason)
+    record(
+        session, actor.actor, "post.created", "post", post.id, persona_id=persona.id,
+        after={"accounts": [a.handle for a in accounts], "states": [d.state.value for d in deliveries]},
+    )
+    return ComposeResult(post=post, deliveries=tuple(deliveries), findings=findings)
+
+
+def _initial_state(role: Role, outcome: Outcome, *, keep_draft: bool) -> DeliveryState:
+    if keep_draft:
+        return DeliveryState.DRAFT
+    if role == Role.CONTRIBUTOR or outcome == Outcome.NEEDS_REVIEW:
+        return DeliveryState.PENDING_APPROVAL
+    if not role.at_least(Role.CONTRIBUTOR):
+        raise PublishingError(f"the {role.value} role cannot compose posts")
+    return DeliveryState.SCHEDULED
+
+
+def _check_content(request: ComposeRequest, kind: DeliveryKind) -> None:
+    if not request.account_ids:
+        raise PublishingError("choose at least one account", field="account_ids")
+    if kind == DeliveryKind.POST and not (request.text.strip() or request.media_ids or request.link):
+        raise PublishingError("a post needs a text, a link or a media", field="text")
+
+
+async def _persona(session: AsyncSession, persona_id: uuid.UUID) -> Persona:
+    persona = await session.get(Persona, persona_id)
+    if persona is None:
+        raise PublishingError("no such persona", field="persona_id")
+    return persona
+
+
+async def _own_accounts(session: AsyncSession, persona: Persona, ids: Sequence[uuid.UUID]) -> list[Account]:
+    accounts = {a.id: a for a in (await session.scalars(select(Account).where(Account.id.in_(ids)))).all()}
+    for account_id in ids:
+        account = accounts.get(account_id)
+        if account is None:
+            raise PublishingError(f"no account {account_id}", field="account_ids")
+        if account.persona_id != persona.id:
+            # A post of one persona never goes out on another persona's account.
+            raise PublishingError(
+                f"@{account.handle} ({account.channel}) belongs to another persona, not to {persona.name}",
+                field="account_ids",
+            )
+    return [accounts[i] for i in dict.fromkeys(ids)]
+
+
+async def _own_media(session: AsyncSession, persona: Persona, ids: Sequence[uuid.UUID]) -> list[Media]:
+    if not ids:
+        return []
+    media = {m.id: m for m in (await session.scalars(select(Media).where(Media.id.in_(ids)))).all()}
+    for media_id in ids:
+        if media_id not in media or media[media_id].persona_id != persona.id:
+            raise PublishingError(f"no media {media_id} for this persona", field="media_ids")
+    return [media[i] for i in ids]
+
+
+def _summary(findings: list[Finding]) -> list[dict[str, str]]:
+    return [{"rule": f.rule, "severity": f.severity.value, "message": f.message_en} for f in findings if f.severity != Severity.INFO]
+
+
+def _event(session: AsyncSession, delivery: Delivery, kind: str, actor_id: uuid.UUID | None, **detail: object) -> None:
+    session.add(DeliveryEvent(delivery_id=delivery.id, kind=kind, actor_id=actor_id, detail=msgspec.to_builtins(detail)))
+
+
+# ------------------------------------------------------------------ approving
+
+
+async def load_post(session: AsyncSession, post_id: uuid.UUID) -> Post:
+    post = await session.scalar(
+        select(Post).where(Post.id == post_id).options(selectinload(Post.deliveries).selectinload(Delivery.account), selectinload(Post.media))
+    )
+    if post is None:
+        raise PublishingError("no such post")
+    return post
+
+
+async def approve(
+    session: AsyncSession, registry: ChannelRegistry, actor: StaffActor, post_id: uuid.UUID, *, reason: str = "",
+    overrides: tuple[Override, ...] = (),
+) -> list[Delivery]:
+    """Approve a post's deliveries waiting for approval; they become scheduled.
+
+    ``review`` findings need a written reason; an overridable ``block`` needs a manager and an
+    override with a reason. Nobody approves their own post.
+    """
+    post = await load_post(session, post_id)
+    if not actor.role.at_least(Role.EDITOR):
+        raise PublishingError("approving needs the editor or manager role")
+    if post.author_id == actor.id:
+        raise PublishingError("nobody approves their own post")
+    if overrides and actor.role != Role.MANAGER:
+        raise PublishingError("only a manager can override a block")
+    persona = await _persona(session, post.persona_id)
+    approver = await session.get(Staff, actor.id)
+    waiting = [d for d in post.deliveries if d.state == DeliveryState.PENDING_APPROVAL]
+    if not waiting:
+        raise PublishingError("nothing of this post waits for approval")
+    for delivery in waiting:
+        found = await check_post_on_account(
+            session, registry, persona=persona, post=post, media=list(post.media), channel=delivery.account.channel,
+            account=delivery.account, moment=delivery.scheduled_at or utcnow(), stage=Stage.APPROVE, composer=approver,
+            exclude_post=post.id,
+        )
+        verdict = decide(found, overrides)
+        if verdict.outcome == Outcome.BLOCKED:
+            raise PolicyBlocked({delivery.account_id: found})
+        signed = sorted({f.rule for f in verdict.to_review})
+        if signed and not reason.strip():
+            raise PublishingError("these findings need a written reason to approve: " + ", ".join(signed), field="reason")
+        moved = await _cas(session, delivery, DeliveryState.PENDING_APPROVAL, DeliveryState.SCHEDULED if delivery.scheduled_at else DeliveryState.DRAFT,
+                           approved_by_id=actor.id, approval_reason=reason or None, approved_rules=signed)
+        if moved:
+            _event(session, delivery, "approved", actor.id, reason=reason, rules=signed)
+    record(session, actor.actor, "post.approved", "post", post.id, persona_id=post.persona_id,
+           after={"deliveries": len(waiting)}, reason=reason or None)
+    for override in overrides:
+        record(session, actor.actor, "policy.override", "post", post.id, persona_id=post.persona_id, after={"rule": override.rule}, reason=override.reason)
+    return waiting
+
+
+async def send_back(session: AsyncSession, actor: StaffActor, post_id: uuid.UUID, *, comment: str) -> None:
+    """Return a post waiting for approval to its author as a draft, with a comment."""
+    if not actor.role.at_least(Role.EDITOR):
+        raise PublishingError("sending back needs the editor or manager role")
+    if not comment.strip():
+        raise PublishingError("say what to change", field="comment")
+    post = await load_post(session, post_id)
+    for delivery in post.deliveries:
+        if await _cas(session, delivery, DeliveryState.PENDING_APPROVAL, DeliveryState.DRAFT):
+            _event(session, delivery, "sent_back", actor.id, comment=comment)
+    record(session, actor.actor, "post.sent_back", "post", post.id, persona_id=post.persona_id, reason=comment)
+
+
+async def submit(session: AsyncSession, registry: ChannelRegistry, actor: StaffActor, post_id: uuid.UUID, *, scheduled_at: datetime | None, publish_now: bool = False) -> None:
+    """Move a draft on: to approval (contributor, or review findings) or straight to the schedule."""
+    post = await load_post(session, post_id)
+    persona = await _persona(session, post.persona_id)
+    composer = await session.get(Staff, actor.id)
+    when = utcnow() if publish_now else scheduled_at
+    if when is None:
+        raise PublishingError("choose a time, or publish now", field="scheduled_at")
+    for delivery in [d for d in post.deliveries if d.state == DeliveryState.DRAFT]:
+        found = await check_post_on_account(
+            session, registry, persona=persona, post=post, media=list(post.media), channel=delivery.account.channel,
+            account=delivery.account, moment=when, stage=Stage.SCHEDULE, composer=composer, exclude_post=post.id,
+        )
+        outcome = decide(found).outcome
+        if outcome == Outcome.BLOCKED:
+            raise PolicyBlocked({delivery.account_id: found})
+        target = _initial_state(actor.role, outcome, keep_draft=False)
+        if await _cas(session, delivery, DeliveryState.DRAFT, target, scheduled_at=when):
+            _event(session, delivery, "submitted", actor.id, state=target.value)
+    record(session, actor.actor, "post.submitted", "post", post.id, persona_id=post.persona_id)
+
+
+# ------------------------------------------------------------------ changing a delivery
+
+
+async def load_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> Delivery:
+    delivery = await session.scalar(
+        select(Delivery).where(Delivery.id == delivery_id).options(selectinload(Delivery.account), selectinload(Delivery.post))
+    )
+    if delivery is None:
+        raise PublishingError("no such delivery")
+    return delivery
+
+
+async def reschedule(session: AsyncSession, registry: ChannelRegistry, actor: StaffActor, delivery_id: uuid.UUID, when: datetime) -> Delivery:
+    """Move a delivery that the queue does not have yet; the policy is checked again at the new time."""
+    if when.tzinfo is None:
+        raise PublishingError("the time must carry its offset", field="scheduled_at")
+    delivery = await load_delivery(session, delivery_id)
+    if delivery.state not in EDITABLE:
+        raise PublishingError(f"a {delivery.state.value} delivery can no longer be rescheduled")
+    persona = await _persona(session, delivery.post.persona_id)
+    post = await load_post(session, delivery.post_id)
+    found = await check_post_on_account(
+        session, registry, persona=persona, post=post, media=list(post.media), channel=delivery.account.channel,
+        account=delivery.account, moment=when, stage=Stage.SCHEDULE, composer=await session.get(Staff, actor.id),
+        exclude_post=post.id,
+    )
+    verdict = decide(found)
+    if verdict.outcome == Outcome.BLOCKED:
+        raise PolicyBlocked({delivery.account_id: found})
+    target = delivery.state
+    new_reviews = {f.rule for f in verdict.to_review} - set(delivery.approved_rules)
+    if target == DeliveryState.SCHEDULED and (new_reviews or actor.role == Role.CONTRIBUTOR):
+        target = DeliveryState.PENDING_APPROVAL
+    before = delivery.scheduled_at
+    if not await _cas(session, delivery, delivery.state, target, scheduled_at=when, next_attempt_at=None):
+        raise PublishingError("the delivery changed meanwhile; reload")
+    _event(session, delivery, "rescheduled", actor.id, before=before, after=when, state=target.value)
+    record(session, actor.actor, "delivery.rescheduled", "delivery", delivery.id, persona_id=persona.id,
+           before={"scheduled_at": before}, after={"scheduled_at": when, "state": target.value})
+    return delivery
+
+
+async def cancel(session: AsyncSession, actor: StaffActor, delivery_id: uuid.UUID, *, reason: str = "") -> Delivery:
+    delivery = await load_delivery(session, delivery_id)
+    if delivery.state not in CANCELABLE:
+        raise PublishingError(f"a {delivery.state.value} delivery can no longer be canceled")
+    if actor.role == Role.CONTRIBUTOR and delivery.post.author_id != actor.id:
+        raise PublishingError("a contributor cancels only their own posts")
+    before = delivery.state
+    if not await _cas(session, delivery, before, DeliveryState.CANCELED):
+        raise PublishingError("the delivery changed meanwhile; reload")
+    _event(session, delivery, "canceled", actor.id, reason=reason)
+    record(session, actor.actor, "delivery.canceled", "delivery", delivery.id, persona_id=delivery.post.persona_id,
+           before={"state": before.value}, reason=reason or None)
+    return delivery
+
+
+async def retry(session: AsyncSession, actor: StaffActor, delivery_id: uuid.UUID) -> Delivery:
+    """Try a failed delivery again now."""
+    if not actor.role.at_least(Role.EDITOR):
+        raise PublishingError("retrying needs the editor or manager role")
+    delivery = await load_delivery(session, delivery_id)
+    if not await _cas(session, delivery, DeliveryState.FAILED, DeliveryState.SCHEDULED, next_attempt_at=utcnow(), last_error=None, error_kind=None):
+        raise PublishingError(f"only a failed delivery can be retried (this one is {delivery.state.value})")
+    _event(session, delivery, "retried", actor.id)
+    record(session, actor.actor, "delivery.retried", "delivery", delivery.id, persona_id=delivery.post.persona_id)
+    return delivery
+
+
+async def resolve_uncertain(
+    session: AsyncSession, actor: StaffActor, delivery_id: uuid.UUID, *, published: bool, remote_url: str | None = None
+) -> Delivery:
+    """A human settles an uncertain delivery: "it was published" or "publish again"."""
+    if not actor.role.at_least(Role.EDITOR):
+        raise PublishingError("this needs the editor or manager role")
+    delivery = await load_delivery(session, delivery_id)
+    if published:
+        moved = await _cas(session, delivery, DeliveryState.UNCERTAIN, DeliveryState.PUBLISHED,
+                           remote_id=delivery.remote_id or f"confirmed:{delivery.client_ref}", remote_url=remote_url,
+                           published_at=utcnow(), lease_until=None)
+    else:
+        moved = await _cas(session, delivery, DeliveryState.UNCERTAIN, DeliveryState.SCHEDULED, next_attempt_at=utcnow(), lease_until=None)
+    if not moved:
+        raise PublishingError(f"only an uncertain delivery can be settled (this one is {delivery.state.value})")
+    _event(session, delivery, "resolved", actor.id, published=published, remote_url=remote_url)
+    record(session, actor.actor, "delivery.resolved", "delivery", delivery.id, persona_id=delivery.post.persona_id,
+           after={"published": published, "remote_url": remote_url})
+    return delivery
+
+
+async def _cas(session: AsyncSession, delivery: Delivery, expected: DeliveryState, target: DeliveryState, **values: object) -> bool:
+    """Compare-and-set of a delivery's state: True when this call moved it."""
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery.id, Delivery.state == expected)
+        .values(state=target, updated_at=utcnow(), **values)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return False
+    await session.refresh(delivery)
+    return True
+
+
+# ------------------------------------------------------------------ kill switch
+
+
+async def pause_persona(session: AsyncSession, actor: StaffActor, persona_id: uuid.UUID, *, reason: str) -> Persona:
+    """Nothing of this persona goes out until resumed (crisis, mourning, election silence)."""
+    if actor.role != Role.MANAGER:
+        raise PublishingError("pausing a persona needs the manager role")
+    if not reason.strip():
+        raise PublishingError("say why the persona is paused", field="reason")
+    persona = await _persona(session, persona_id)
+    persona.paused, persona.pause_reason = True, reason
+    record(session, actor.actor, "persona.paused", "persona", persona.id, persona_id=persona.id, reason=reason)
+    return persona
+
+
+async def resume_persona(session: AsyncSession, actor: StaffActor, persona_id: uuid.UUID) -> Persona:
+    if actor.role != Role.MANAGER:
+        raise PublishingError("resuming a persona needs the manager role")
+    persona = await _persona(session, persona_id)
+    reason = persona.pause_reason
+    persona.paused, persona.pause_reason = False, None
+    record(session, actor.actor, "persona.resumed", "persona", persona.id, persona_id=persona.id, before={"reason": reason})
+    return persona
+
+
+async def paused_deliveries(session: AsyncSession, persona_id: uuid.UUID) -> list[Delivery]:
+    """Deliveries held by a pause: due, or becoming due, while the persona is paused."""
+    query = (
+        select(Delivery).join(Account).where(Account.persona_id == persona_id, Delivery.state.in_((DeliveryState.SCHEDULED, DeliveryState.QUEUED)))
+        .order_by(Delivery.scheduled_at).options(selectinload(Delivery.account), selectinload(Delivery.post))
+    )
+    return list((await session.scalars(query)).all())
+
+
+# ------------------------------------------------------------------ listing
+
+
+class DeliveryFilter(msgspec.Struct, frozen=True, kw_only=True):
+    persona_ids: frozenset[uuid.UUID]  # what the caller may see
+    persona_id: uuid.UUID | None = None
+    account_id: uuid.UUID | None = None
+    states: tuple[DeliveryState, ...] = ()
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def encode_cursor(when: datetime, delivery_id: uuid.UUID) -> str:
+    return base64.urlsafe_b64encode(f"{when.isoformat()}|{delivery_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        when, delivery_id = raw.split("|")
+        return datetime.fromisoformat(when), uuid.UUID(delivery_id)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PublishingError("this cursor is not one of ours", field="cursor") from exc
+
+
+async def list_deliveries(
+    session: AsyncSession, filters: DeliveryFilter, *, cursor: str | None = None, limit: int = 50
+) -> tuple[list[Delivery], str | None]:
+    """Deliveries by time (scheduled, else created), keyset-paginated: (page, next cursor)."""
+    when = func.coalesce(Delivery.scheduled_at, Delivery.created_at)
+    query: Select[tuple[Delivery]] = (
+        select(Delivery).join(Account).where(Account.persona_id.in_(filters.persona_ids or {uuid.UUID(int=0)}))
+        .options(selectinload(Delivery.account), selectinload(Delivery.post))
+    )
+    if filters.persona_id is not None:
+        query = query.where(Account.persona_id == filters.persona_id)
+    if filters.account_id is not None:
+        query = query.where(Delivery.account_id == filters.account_id)
+    if filters.states:
+        query = query.where(Delivery.state.in_(filters.states))
+    if filters.start is not None:
+        query = query.where(when >= filters.start)
+    if filters.end is not None:
+        query = query.where(when < filters.end)
+    if cursor:
+        after_when, after_id = decode_cursor(cursor)
+        query = query.where(or_(when > after_when, and_(when == after_when, Delivery.id > after_id)))
+    rows = list((await session.scalars(query.order_by(when, Delivery.id).limit(limit + 1))).all())
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1]
+        next_cursor = encode_cursor(last.scheduled_at or last.created_at, last.id)
+    return page, next_cursor
+
+
+async def delivery_history(session: AsyncSession, delivery_id: uuid.UUID) -> list[DeliveryEvent]:
+    return list((await session.scalars(select(DeliveryEvent).where(DeliveryEvent.delivery_id == delivery_id).order_by(DeliveryEvent.at))).all())
