@@ -1,0 +1,164 @@
+"""Every API route × every role × own/other persona, generated from the app's route table.
+
+Each route declares its rule in its handler ``opt`` (web.access); a new /api route without one
+fails here, and so does a route whose answers do not follow its rule. Probes authenticate with
+API tokens (their owner's rights, nothing more).
+"""
+
+from __future__ import annotations
+
+import itertools
+import typing
+import uuid
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.handlers import HTTPRouteHandler
+from litestar.routes import HTTPRoute
+from litestar.testing import AsyncTestClient
+from sqlalchemy import select
+
+from core.db.enums import Role
+from core.db.models import Account, Staff
+from core.demo import DemoLogin
+from core.runtime import Runtime
+from tests.web.conftest import bearer, persona_ids, staff_with_token
+from web import schemas
+from web.access import declared
+from web.app import create_app
+
+pytestmark = pytest.mark.anyio
+
+OWN, OTHER = "region-occitanie", "presidente-region"
+PROBES = ["none", *(r.value for r in sorted(Role, key=lambda r: r.rank)), "admin"]
+_unique = itertools.count()
+
+# A valid body for each request structure: a new structure without an example fails the test.
+EXAMPLES: dict[type[Any], Any] = {
+    schemas.AccountModeIn: lambda: {"mode": "dry_run"},
+    schemas.AssignmentIn: lambda: {"role": "viewer"},
+    schemas.StaffIn: lambda: {"email": f"new{next(_unique)}@test.portevoix.fr", "displayName": "New"},
+    schemas.StaffPatch: lambda: {},
+    schemas.MePatch: lambda: {},
+    schemas.PasswordChangeIn: lambda: {"currentPassword": "not-the-password", "newPassword": "another-long-one"},
+    schemas.TokenIn: lambda: {"name": "matrix"},
+}
+
+
+# The rules as reviewed: weakening one (or adding a route) must show up here, in review.
+REVIEWED_RULES = {
+    "GET /api/v1/me": "staff",
+    "PATCH /api/v1/me": "staff",
+    "POST /api/v1/me/password": "staff",
+    "GET /api/v1/me/tokens": "staff",
+    "POST /api/v1/me/tokens": "staff",
+    "DELETE /api/v1/me/tokens/{token_id:uuid}": "staff",
+    "GET /api/v1/personas": "staff",
+    "GET /api/v1/personas/{persona_id:uuid}": "viewer+admin_sees",
+    "GET /api/v1/personas/{persona_id:uuid}/accounts": "viewer+admin_sees",
+    "PATCH /api/v1/personas/{persona_id:uuid}/accounts/{account_id:uuid}": "manager",
+    "GET /api/v1/personas/{persona_id:uuid}/team": "viewer+admin_sees",
+    "DELETE /api/v1/personas/{persona_id:uuid}/team/{staff_id:uuid}": "admin",
+    "PUT /api/v1/personas/{persona_id:uuid}/team/{staff_id:uuid}": "admin",
+    "GET /api/v1/staff": "admin",
+    "POST /api/v1/staff": "admin",
+    "GET /api/v1/staff/{staff_id:uuid}": "admin",
+    "PATCH /api/v1/staff/{staff_id:uuid}": "admin",
+    "POST /api/v1/staff/{staff_id:uuid}/password-reset": "admin",
+}
+
+
+def api_operations(app: Litestar) -> list[tuple[str, str, HTTPRouteHandler]]:
+    operations = []
+    for route in app.routes:
+        if isinstance(route, HTTPRoute) and route.path.startswith("/api"):
+            for method, (handler, _kwargs) in route.route_handler_map.items():
+                if method != "OPTIONS":
+                    operations.append((method, route.path, handler))
+    return sorted(operations, key=lambda op: (op[1], op[0]))
+
+
+def body_type(handler: HTTPRouteHandler) -> type[Any] | None:
+    hints = typing.get_type_hints(handler.fn, include_extras=True)
+    if "data" not in hints:
+        return None
+    return typing.get_args(hints["data"])[0]
+
+
+def expected(rule: str, opt: dict[str, Any], probe: str, target: str) -> str:
+    """'allowed', 'forbidden' (403) or 'absent' (404) for this probe on this persona."""
+    if rule == "staff":
+        return "allowed"
+    if rule == "admin":
+        return "allowed" if probe == "admin" else "forbidden"
+    if probe == "admin":
+        return "allowed" if opt.get("admin_sees") else "absent"
+    if probe == "none" or target == OTHER:
+        return "absent"
+    return "allowed" if Role(probe).at_least(Role(rule)) else "forbidden"
+
+
+
+async def test_every_api_route_declares_a_rule(client: AsyncTestClient) -> None:
+    operations = api_operations(client.app)
+    assert len(operations) >= 15, "the route table looks empty"
+    undeclared = [f"{m} {p}" for m, p, h in operations if declared(h.opt) in (None, "public")]
+    assert undeclared == [], f"API routes without an access rule (or public): {undeclared}"
+    rules = {f"{m} {p}": str(declared(h.opt)) + ("+admin_sees" if h.opt.get("admin_sees") else "") for m, p, h in operations}
+    assert rules == REVIEWED_RULES
+    admin_pages = [
+        f"{method} {route.path}"
+        for route in client.app.routes
+        if isinstance(route, HTTPRoute) and route.path.startswith("/admin")
+        for method, (handler, _kwargs) in route.route_handler_map.items()
+        if method != "OPTIONS" and declared(handler.opt) is None
+    ]
+    assert admin_pages == [], f"admin pages without an access rule: {admin_pages}"
+
+
+async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, demo: dict[str, DemoLogin]) -> None:
+    ids = await persona_ids(runtime)
+    tokens = {}
+    for probe in PROBES:
+        roles = {OWN: Role(probe)} if probe not in ("none", "admin") else {}
+        _, tokens[probe] = await staff_with_token(runtime, f"probe-{probe}", roles=roles, is_admin=probe == "admin")
+    async with runtime.session() as session:
+        accounts = {slug: await session.scalar(select(Account.id).where(Account.persona_id == pid).limit(1)) for slug, pid in ids.items()}
+        target_staff = await session.scalar(select(Staff.id).where(Staff.email == demo["apprentie.region"].email))
+
+    failures: list[str] = []
+    checked = 0
+    for method, path, handler in api_operations(client.app):
+        rule = declared(handler.opt)
+        assert rule is not None, f"{method} {path} declares no access rule"
+        kind = body_type(handler)
+        if kind is not None and kind not in EXAMPLES:
+            pytest.fail(f"{method} {path}: add an example body for {kind.__name__} to EXAMPLES")
+        for target in (OWN, OTHER):
+            url = (
+                path.replace("{persona_id:uuid}", str(ids[target]))
+                .replace("{account_id:uuid}", str(accounts[target]))
+                .replace("{staff_id:uuid}", str(target_staff))
+                .replace("{token_id:uuid}", str(uuid.uuid4()))
+            )
+            assert "{" not in url, f"no value for a path parameter of {path}"
+            body = EXAMPLES[kind]() if kind is not None else None
+            anonymous = await client.request(method, url, json=body)
+            if anonymous.status_code != 401:
+                failures.append(f"{method} {url} without a token: {anonymous.status_code}, expected 401")
+            for probe in PROBES:
+                body = EXAMPLES[kind]() if kind is not None else None
+                response = await client.request(method, url, json=body, headers=bearer(tokens[probe]))
+                want = expected(rule, handler.opt, probe, target)
+                got = response.status_code
+                ok = {
+                    "allowed": got not in (401, 403) and not (got == 404 and rule not in ("staff", "admin")) and got < 500,
+                    "forbidden": got == 403,
+                    "absent": got == 404,
+                }[want]
+                checked += 1
+                if not ok:
+                    failures.append(f"{method} {path} as {probe} on {target}: {got}, expected {want} ({response.text[:120]})")
+    assert failures == [], "\n".join(failures)
+    assert checked >= 15 * len(PROBES) * 2
