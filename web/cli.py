@@ -264,3 +264,7 @@ def worker(burst: bool) -> None:
     from core.queue.worker import run_worker
 
     run_worker(settings, burst=burst)
+
+
+if __name__ == "__main__":  # python -m web.cli
+    cli()

@@ -142,29 +142,55 @@ async def _enqueue_publish(queue: Enqueuer, delivery_id: uuid.UUID, attempts: in
 
 
 async def requeue_lost(runtime: Runtime, queue: Enqueuer, *, now: datetime) -> int:
-    """Re-enqueue ``queued`` deliveries whose job is no longer in Redis (flushed, restarted, lost).
+    """Re-enqueue ``queued`` deliveries whose job no longer has a courier.
 
-    A queued row whose job key and in-progress key are both gone has no courier any more; its
-    deterministic job id makes the re-enqueue a no-op if the job reappeared meanwhile.
+    - Job and in-progress keys both gone (Redis flushed or restarted): enqueue the same job id
+      again at once.
+    - Still "in progress" long after it was queued: the worker that took it died before its
+      claim; arq would only retry after the job timeout, so enqueue a fresh job id. The claim
+      is a compare-and-set, so even if the old job runs later only one of them publishes.
     """
     exists = getattr(queue, "exists", None)
     async with runtime.session() as session:
         rows = (
             await session.execute(
-                select(Delivery.id, Delivery.attempts, Delivery.scheduled_at, Delivery.next_attempt_at).where(
+                select(Delivery.id, Delivery.attempts, Delivery.scheduled_at, Delivery.next_attempt_at, Delivery.queued_at).where(
                     Delivery.state == DeliveryState.QUEUED, Delivery.queued_at < now - timedelta(seconds=1)
                 )
             )
         ).all()
     lost = 0
-    for delivery_id, attempts, scheduled_at, next_attempt_at in rows:
+    for delivery_id, attempts, scheduled_at, next_attempt_at, queued_at in rows:
+        due = next_attempt_at or scheduled_at
+        defer = due if due and due > now else None
+        if queued_at < now - REQUEUE_AFTER and (due is None or due < now - REQUEUE_AFTER):
+            if await _restamp(runtime, delivery_id, queued_at, now):
+                job_id = f"{publish_job_id(delivery_id, attempts)}:{int(queued_at.timestamp())}"
+                with contextlib.suppress(Exception):
+                    await queue.enqueue_job("publish_delivery", str(delivery_id), _job_id=job_id, _defer_until=defer)
+                lost += 1
+            continue
         job_id = publish_job_id(delivery_id, attempts)
         if exists is not None and await exists(f"arq:job:{job_id}", f"arq:in-progress:{job_id}"):
             continue
-        due = next_attempt_at or scheduled_at
-        await _enqueue_publish(queue, delivery_id, attempts, due if due and due > now else None)
+        await _enqueue_publish(queue, delivery_id, attempts, defer)
         lost += 1
     return lost
+
+
+async def _restamp(runtime: Runtime, delivery_id: uuid.UUID, queued_at: datetime, now: datetime) -> bool:
+    """Compare-and-set on ``queued_at``: one dispatcher re-enqueues a stuck row, not all of them."""
+    async with runtime.session() as session:
+        moved = await session.execute(
+            update(Delivery)
+            .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.QUEUED, Delivery.queued_at == queued_at)
+            .values(queued_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount == 1:  # type: ignore[attr-defined]
+            _event(session, delivery_id, "requeued", reason="its job was lost with a worker")
+            return True
+    return False
 
 
 # ------------------------------------------------------------------ worker
@@ -395,7 +421,7 @@ async def flush_usage(runtime: Runtime) -> None:
 
 
 async def sweep(runtime: Runtime, queue: Enqueuer, *, now: datetime | None = None) -> dict[str, int]:
-    """Expired leases become ``uncertain`` and get reconciled; ``queued`` rows Redis lost are re-enqueued."""
+    """Expired leases become ``uncertain`` and get reconciled (lost ``queued`` jobs: :func:`requeue_lost`)."""
     now = now or utcnow()
     async with runtime.session() as session:
         expired = (
@@ -417,20 +443,10 @@ async def sweep(runtime: Runtime, queue: Enqueuer, *, now: datetime | None = Non
                 )
             )
         ).all()
-        stale = (
-            await session.execute(
-                select(Delivery.id, Delivery.attempts, Delivery.scheduled_at, Delivery.next_attempt_at).where(
-                    Delivery.state == DeliveryState.QUEUED, and_(Delivery.queued_at.is_not(None), Delivery.queued_at < now - REQUEUE_AFTER)
-                )
-            )
-        ).all()
     for delivery_id, attempts in to_reconcile:
         with contextlib.suppress(Exception):
             await queue.enqueue_job("reconcile_delivery", str(delivery_id), _job_id=reconcile_job_id(delivery_id, attempts))
-    for delivery_id, attempts, scheduled_at, next_attempt_at in stale:
-        due = next_attempt_at or scheduled_at
-        await _enqueue_publish(queue, delivery_id, attempts, due if due and due > now else None)
-    return {"uncertain": len(expired), "reconcile": len(to_reconcile), "requeued": len(stale)}
+    return {"uncertain": len(expired), "reconcile": len(to_reconcile)}
 
 
 async def reconcile_delivery(runtime: Runtime, delivery_id: uuid.UUID) -> str:

@@ -108,20 +108,27 @@ class EmbeddedWorker:
         self.runtime = runtime
         self._task: asyncio.Task[None] | None = None
         self._worker: Worker | None = None
+        self._pool: ArqRedis | None = None
 
     async def start(self) -> None:
         # The worker gets its own pool: Worker.close() closes the pool it was given.
-        pool = await create_pool(redis_settings(self.runtime.redis_url))
-        self._worker = make_worker(self.runtime, pool)
+        self._pool = await create_pool(redis_settings(self.runtime.redis_url))
+        self._worker = make_worker(self.runtime, self._pool)
         self._task = asyncio.create_task(self._worker.async_run())
 
     async def stop(self) -> None:
-        if self._worker is not None:
-            await self._worker.close()
+        """Stop taking jobs; jobs in flight are cancelled and re-run later (arq re-queues them)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
+        if self._worker is not None:
+            # close() gathers the cancelled job tasks, which re-raises their CancelledError.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._worker.close()
+        if self._pool is not None:
+            with contextlib.suppress(Exception):
+                await self._pool.aclose()
 
 
 async def enqueue_pool(runtime: Runtime) -> ArqRedis:
@@ -130,6 +137,9 @@ async def enqueue_pool(runtime: Runtime) -> ArqRedis:
 
 def run_worker(settings: Settings, *, burst: bool = False) -> None:
     """``portevoix worker``: a standalone worker process with its own runtime."""
+    import logging
+
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     async def main() -> None:
         runtime = Runtime(settings)

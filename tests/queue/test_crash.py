@@ -1,0 +1,171 @@
+"""A worker process killed with SIGKILL in the middle of a send: no double post, no lost post."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from core.db.enums import DeliveryState
+from core.db.models import Delivery, DeliveryEvent
+from core.runtime import EmbeddedRedis
+from core.settings import Settings
+from plugins.testing import serve_in_thread
+from plugins.testing.fakes.x import FakeX
+from tests.conftest import REDIS_UP
+from tests.queue.conftest import SERVER_REDIS, Pipeline, build_pipeline
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def crash_redis(tmp_path: Path) -> Iterator[str]:
+    """The Redis server when it answers (as in CI), else an embedded one the worker processes share."""
+    if REDIS_UP:
+        import redis
+
+        redis.Redis.from_url(SERVER_REDIS).flushdb()
+        yield SERVER_REDIS
+        return
+    server = EmbeddedRedis(tmp_path / "redis")
+    yield server.url
+    server.close()
+
+
+@pytest.fixture
+async def crash_pipeline(settings: Settings, crash_redis: str) -> AsyncIterator[Pipeline]:
+    if not settings.is_sqlite:
+        pytest.skip("the crash test runs once, on SQLite; the pipeline tests cover PostgreSQL")
+    fake = FakeX()
+    with serve_in_thread(fake) as url:
+        built = await build_pipeline(settings, crash_redis, fake, url)
+        built.extra["fake_url"] = url
+        yield built
+        await built.runtime.aclose()
+
+
+class WorkerProcess:
+    """``portevoix worker`` in its own process, as in production."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        settings = pipeline.runtime.settings
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": settings.database_url,
+            "REDIS_URL": pipeline.redis_url,
+            "SECRET_KEY": settings.secret_key,
+            "PORTEVOIX_DATA_DIR": settings.data_dir,
+            "PORTEVOIX_PUBLISH_LEASE_SECONDS": "2",
+            "PORTEVOIX_CHANNEL_X_BASE_URL": str(pipeline.extra["fake_url"]),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = Path(settings.data_dir) / "worker.log"
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "web.cli", "worker"], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+async def _wait(predicate, timeout: float) -> None:  # type: ignore[no-untyped-def]
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("timed out")
+        await asyncio.sleep(0.1)
+
+
+async def test_sigkill_during_the_send_is_reconciled_to_exactly_one_post(crash_pipeline: Pipeline) -> None:
+    fake = crash_pipeline.fake
+    # The network takes the tweet, then answers only 30 s later: the worker dies before it hears back.
+    fake.fail_next("slow", delay=30, path=r"^/2/tweets$")
+    result = await crash_pipeline.compose("La Région ouvre la saison des randonnées.", publish_now=True)
+    delivery_id = result.deliveries[0].id
+    assert result.deliveries[0].state == DeliveryState.SCHEDULED
+    first = WorkerProcess(crash_pipeline)
+    first.start()
+    try:
+        async def sent() -> bool:
+            return bool(fake.requests_to("POST", r"^/2/tweets$"))
+
+        await _wait(sent, 30)
+        await asyncio.sleep(0.2)
+        first.kill()
+    finally:
+        first.stop()
+    assert (await crash_pipeline.delivery(delivery_id)).state == DeliveryState.PUBLISHING
+    second = WorkerProcess(crash_pipeline)
+    second.start()
+    try:
+        published = await crash_pipeline.wait_for(delivery_id, DeliveryState.PUBLISHED, timeout=40)
+    finally:
+        second.stop()
+    tweets = [t for t in fake.tweets.values() if t.text == "La Région ouvre la saison des randonnées."]
+    assert len(tweets) == 1 and published.remote_id == tweets[0].id
+    assert len(fake.requests_to("POST", r"^/2/tweets$")) == 1  # reconciled, never sent again
+    async with crash_pipeline.runtime.sessions() as session:
+        kinds = (await session.scalars(select(DeliveryEvent.kind).where(DeliveryEvent.delivery_id == delivery_id).order_by(DeliveryEvent.at))).all()
+    assert "uncertain" in kinds and kinds[-1] == "reconciled"
+
+
+async def test_random_kills_over_a_batch_lose_nothing_and_duplicate_nothing(crash_pipeline: Pipeline) -> None:
+    """A bounded version of scripts/fault_run.py: 12 deliveries, a worker killed 3 times at random."""
+    rng = random.Random(20261126)
+    fake = crash_pipeline.fake
+    for _ in range(4):
+        fake.fail_next("slow", delay=3, path=r"^/2/tweets$")
+    soon = datetime.now(UTC) + timedelta(seconds=1)
+    ids: list[uuid.UUID] = []
+    for i in range(12):
+        result = await crash_pipeline.compose(f"Annonce n°{i} du conseil régional.", when=soon + timedelta(milliseconds=300 * i))
+        ids.append(result.deliveries[0].id)
+    worker = WorkerProcess(crash_pipeline)
+    worker.start()
+    try:
+        for _ in range(3):
+            await asyncio.sleep(rng.uniform(1.0, 3.0))
+            worker.kill()
+            worker.start()
+
+        async def settled() -> bool:
+            async with crash_pipeline.runtime.sessions() as session:
+                states = (await session.scalars(select(Delivery.state).where(Delivery.id.in_(ids)))).all()
+            return all(state == DeliveryState.PUBLISHED for state in states)
+
+        try:
+            await _wait(settled, 90)
+        except AssertionError:
+            async with crash_pipeline.runtime.sessions() as session:
+                rows = (await session.execute(select(Delivery.state, Delivery.error_kind, Delivery.last_error).where(Delivery.id.in_(ids)))).all()
+            raise AssertionError(f"not all published: {rows}") from None
+    finally:
+        worker.stop()
+    counts = Counter(t.text for t in fake.tweets.values())
+    assert sorted(counts) == sorted(f"Annonce n°{i} du conseil régional." for i in range(12))  # none lost
+    assert set(counts.values()) == {1}  # none twice
