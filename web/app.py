@@ -27,9 +27,11 @@ from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.queue.worker import EmbeddedWorker
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
 from web import access, i18n
+from web.simulated import SimulatedNetworks
 from web.auth import (
     CookieCSRFMiddleware,
     PasswordChangeRequired,
@@ -43,6 +45,7 @@ from web.auth import (
 from web.controllers.admin import ADMIN_CONTROLLERS
 from web.controllers.api_me import MeApiController
 from web.controllers.api_personas import PersonaApiController
+from web.controllers.api_publishing import PublishingApiController
 from web.controllers.api_staff import StaffApiController
 from web.controllers.health import health
 from web.headers import add_security_headers
@@ -60,7 +63,7 @@ async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncIterator[A
         yield session
 
 
-def _jinja_environment() -> jinja2.Environment:
+def _jinja_environment(settings: Settings) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
@@ -72,6 +75,7 @@ def _jinja_environment() -> jinja2.Environment:
     env.filters["number"] = i18n.format_number
     env.globals["current_locale"] = i18n.current_locale
     env.globals["locales"] = i18n.LOCALES
+    env.globals["simulated_networks"] = settings.simulated_networks
     env.globals.update(LABELS)
     return env
 
@@ -113,15 +117,32 @@ def _server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
     return Response({"status_code": 500, "detail": "Internal Server Error"}, status_code=HTTP_500_INTERNAL_SERVER_ERROR)
 
 
+async def _start_simulated_networks(runtime: Runtime) -> SimulatedNetworks:
+    simulated = SimulatedNetworks()
+    runtime.base_url_overrides.update(simulated.start())
+    await simulated.connect_accounts(runtime)
+    return simulated
+
+
 def create_app(settings: Settings | None = None, *, runtime: Runtime | None = None) -> Litestar:
     runtime = runtime or Runtime(settings or load_settings())
     settings = runtime.settings
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        simulated = await _start_simulated_networks(runtime) if settings.simulated_networks else None
+        app.state.simulated = simulated
+        # Embedded mode: with no Redis server configured, the worker lives in this process.
+        worker = EmbeddedWorker(runtime) if settings.embedded_worker and not settings.redis_url else None
+        if worker is not None:
+            await worker.start()
         try:
             yield
         finally:
+            if worker is not None:
+                await worker.stop()
+            if simulated is not None:
+                simulated.stop()
             await runtime.aclose()
 
     session_auth = SessionAuth[StaffUser, RotatingSessionBackend](
@@ -142,6 +163,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             health,
             *ADMIN_CONTROLLERS,
             PersonaApiController,
+            PublishingApiController,
             StaffApiController,
             MeApiController,
             create_static_files_router(
@@ -155,7 +177,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         middleware=[DefineMiddleware(CookieCSRFMiddleware, config=csrf)],
         guards=[access_guard],
         before_send=[add_security_headers],
-        template_config=TemplateConfig(instance=Jinja.from_environment(_jinja_environment())),
+        template_config=TemplateConfig(instance=Jinja.from_environment(_jinja_environment(settings))),
         openapi_config=OpenAPIConfig(
             title="Porte-voix API",
             version="1",

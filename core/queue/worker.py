@@ -118,14 +118,15 @@ class EmbeddedWorker:
 
     async def stop(self) -> None:
         """Stop taking jobs; jobs in flight are cancelled and re-run later (arq re-queues them)."""
+        if self._worker is not None:
+            # close() cancels the job tasks and gathers them (re-raising their CancelledError)
+            # while the pool is still open, so no job is left half-finished on a closed pool.
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._worker.close()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
-        if self._worker is not None:
-            # close() gathers the cancelled job tasks, which re-raises their CancelledError.
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._worker.close()
         if self._pool is not None:
             with contextlib.suppress(Exception):
                 await self._pool.aclose()

@@ -87,10 +87,12 @@ def _replace_policies(persona: Persona, file: PersonaFile) -> None:
 
 def _merge_accounts(persona: Persona, file: PersonaFile) -> None:
     # Accounts are never deleted by a persona file: they carry history. New ones are added,
-    # known ones get their handle and name refreshed.
+    # known ones get their handle and name refreshed. An account is known by its network id,
+    # or by its handle: once connected, the network's own id replaces the file's.
     existing = {(a.channel, a.external_id): a for a in persona.accounts}
+    by_handle = {(a.channel, a.handle.lower()): a for a in persona.accounts}
     for seed in file.accounts:
-        account = existing.get((seed.channel, seed.external_id))
+        account = existing.get((seed.channel, seed.external_id)) or by_handle.get((seed.channel, seed.handle.lower()))
         if account is None:
             persona.accounts.append(
                 Account(
