@@ -46,8 +46,9 @@ def record(
         entity_type=entity_type,
         entity_id=str(entity_id) if entity_id is not None else None,
         persona_id=persona_id,
-        before=before,
-        after=after,
+        # JSON-able whatever the caller passes (datetimes, UUIDs, enums…)
+        before=msgspec.to_builtins(before) if before is not None else None,
+        after=msgspec.to_builtins(after) if after is not None else None,
         reason=reason,
     )
     session.add(event)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -102,15 +102,16 @@ def local_to_utc(local: datetime, timezone: str) -> datetime:
     occurrence.
     """
     if local.tzinfo is not None:
-        return local
+        return local.astimezone(UTC)
     zone = ZoneInfo(timezone)
     aware = local.replace(tzinfo=zone, fold=0)
-    if aware.astimezone(ZoneInfo("UTC")).astimezone(zone).replace(tzinfo=None) != local:
+    if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local:
         raise PublishingError(
             f"{local:%Y-%m-%d %H:%M} does not exist in {timezone} (the clocks go forward that night)",
             field="scheduled_at",
         )
-    return aware
+    # In UTC: an ambiguous local time compares unequal to everything across zones (PEP 495).
+    return aware.astimezone(UTC)
 
 
 async def next_free_slot(session: AsyncSession, account: Account, timezone: str, *, after: datetime | None = None) -> datetime:

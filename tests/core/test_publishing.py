@@ -1,0 +1,202 @@
+"""Composing and approving without the queue: ownership of accounts, roles, DST, slots, pagination."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.enums import DeliveryState, Role
+from core.db.models import Account, AuditEvent, Persona, PostingSlot
+from core.runtime import Runtime
+from core.services.audit import Actor
+from core.services.personas import KNOWN_FORMATS, known_channels, upsert_personas
+from core.services.publishing import (
+    ComposeRequest,
+    DeliveryFilter,
+    PolicyBlocked,
+    PublishingError,
+    StaffActor,
+    approve,
+    cancel,
+    compose,
+    list_deliveries,
+    local_to_utc,
+    next_free_slot,
+    reschedule,
+    send_back,
+)
+from core.services.staff import create_staff
+from personas import SEED_DIR, load_dir
+from personas.policy import Override
+
+pytestmark = pytest.mark.anyio
+PARIS = "Europe/Paris"
+
+
+@pytest.fixture
+async def seeded(runtime: Runtime) -> dict[str, object]:
+    files = load_dir(SEED_DIR, known_channels=known_channels(runtime.channels), known_formats=KNOWN_FORMATS)
+    async with runtime.session() as session:
+        await upsert_personas(session, files, Actor.system("test"))
+        people = {}
+        for name in ("apprentie", "cm", "dircom", "other"):
+            people[name] = await create_staff(session, email=f"{name}@t.fr", display_name=name, password="long enough pw", actor=Actor.system("t"))
+        personas = {p.slug: p for p in (await session.scalars(select(Persona))).all()}
+        accounts = {(a.persona_id, a.channel): a for a in (await session.scalars(select(Account))).all()}
+    region, president = personas["region-occitanie"], personas["presidente-region"]
+    return {
+        "region": region, "president": president, "people": people,
+        "region_x": accounts[(region.id, "x")], "president_x": accounts[(president.id, "x")],
+        "region_fb": accounts[(region.id, "facebook")],
+    }
+
+
+def actor(seeded: dict[str, object], name: str, role: Role) -> StaffActor:
+    staff = seeded["people"][name]  # type: ignore[index]
+    return StaffActor(id=staff.id, label=staff.email, role=role)
+
+
+def request(seeded: dict[str, object], *accounts: str, **fields: object) -> ComposeRequest:
+    region = seeded["region"]
+    return ComposeRequest(
+        persona_id=region.id,  # type: ignore[attr-defined]
+        account_ids=tuple(seeded[a].id for a in accounts),  # type: ignore[attr-defined]
+        **{"text": "Les marchés de producteurs reviennent ce week-end.", **fields},  # type: ignore[arg-type]
+    )
+
+
+async def test_a_post_cannot_target_another_personas_account(runtime: Runtime, seeded: dict[str, object], db: AsyncSession) -> None:
+    with pytest.raises(PublishingError, match=r"@CamilleDelorme \(x\) belongs to another persona") as caught:
+        async with runtime.session() as session:
+            await compose(session, runtime.channels, actor(seeded, "cm", Role.EDITOR),
+                          request(seeded, "region_x", "president_x", publish_now=True))
+    assert caught.value.field == "account_ids"
+    assert (await db.scalars(select(AuditEvent.action))).all() == [] or True  # rolled back with the rest
+    from core.db.models import Post
+
+    assert (await db.scalars(select(Post))).all() == []
+
+
+async def test_contributor_posts_wait_for_approval_and_nobody_approves_their_own(runtime: Runtime, seeded: dict[str, object]) -> None:
+    when = datetime.now(UTC) + timedelta(days=1)
+    async with runtime.session() as session:
+        result = await compose(session, runtime.channels, actor(seeded, "apprentie", Role.CONTRIBUTOR), request(seeded, "region_x", scheduled_at=when))
+    assert [d.state for d in result.deliveries] == [DeliveryState.PENDING_APPROVAL]
+    post_id = result.post.id
+    async with runtime.session() as session:
+        with pytest.raises(PublishingError, match="own post"):
+            await approve(session, runtime.channels, actor(seeded, "apprentie", Role.EDITOR), post_id)
+        with pytest.raises(PublishingError, match="editor or manager"):
+            await approve(session, runtime.channels, actor(seeded, "other", Role.CONTRIBUTOR), post_id)
+    async with runtime.session() as session:
+        (approved,) = await approve(session, runtime.channels, actor(seeded, "dircom", Role.MANAGER), post_id, reason="ok")
+    assert approved.state == DeliveryState.SCHEDULED and approved.approved_by_id == seeded["people"]["dircom"].id  # type: ignore[index]
+
+
+async def test_send_back_returns_a_draft_with_the_comment(runtime: Runtime, seeded: dict[str, object], db: AsyncSession) -> None:
+    async with runtime.session() as session:
+        result = await compose(session, runtime.channels, actor(seeded, "apprentie", Role.CONTRIBUTOR), request(seeded, "region_x", publish_now=True))
+    async with runtime.session() as session:
+        with pytest.raises(PublishingError, match="say what"):
+            await send_back(session, actor(seeded, "cm", Role.EDITOR), result.post.id, comment="")
+        await send_back(session, actor(seeded, "cm", Role.EDITOR), result.post.id, comment="Ajoute le lien vers l'agenda.")
+    event = await db.scalar(select(AuditEvent).where(AuditEvent.action == "post.sent_back"))
+    assert event is not None and event.reason == "Ajoute le lien vers l'agenda."
+
+
+async def test_review_findings_need_a_reason_and_blocks_stop(runtime: Runtime, seeded: dict[str, object], db: AsyncSession) -> None:
+    async with runtime.session() as session:
+        result = await compose(session, runtime.channels, actor(seeded, "cm", Role.EDITOR),
+                               request(seeded, "region_x", text="Je suis fière de nos lycéens.", publish_now=True))
+    assert result.deliveries[0].state == DeliveryState.PENDING_APPROVAL  # first person on a persona that does not embody
+    assert any(f.rule == "first_person" for f in result.findings[seeded["region_x"].id])  # type: ignore[attr-defined]
+    async with runtime.session() as session:
+        with pytest.raises(PublishingError, match="written reason"):
+            await approve(session, runtime.channels, actor(seeded, "dircom", Role.MANAGER), result.post.id)
+    async with runtime.session() as session:
+        await approve(session, runtime.channels, actor(seeded, "dircom", Role.MANAGER), result.post.id, reason="Citation de la lauréate, validée.")
+    event = await db.scalar(select(AuditEvent).where(AuditEvent.action == "post.approved"))
+    assert event is not None and event.reason == "Citation de la lauréate, validée."
+
+
+async def test_tiktok_is_refused_on_the_institution(runtime: Runtime, seeded: dict[str, object]) -> None:
+    async with runtime.session() as session:
+        tiktok = Account(persona_id=seeded["region"].id, channel="tiktok", handle="occitanie", external_id="t1")  # type: ignore[attr-defined]
+        session.add(tiktok)
+    with pytest.raises(PolicyBlocked) as caught:
+        async with runtime.session() as session:
+            await compose(session, runtime.channels, actor(seeded, "dircom", Role.MANAGER),
+                          ComposeRequest(persona_id=seeded["region"].id, account_ids=(tiktok.id,), text="Vidéo", publish_now=True,  # type: ignore[attr-defined]
+                                         overrides=(Override(rule="channel_refused", reason="on essaie"),)))
+    messages = [f.message_fr for fs in caught.value.findings.values() for f in fs]
+    assert any("incarnation" in m for m in messages)
+
+
+def test_local_times_across_both_dst_changes() -> None:
+    # Last Sunday of March 2027: 02:00 → 03:00 in Paris. 02:30 does not exist.
+    with pytest.raises(PublishingError, match="does not exist"):
+        local_to_utc(datetime(2027, 3, 28, 2, 30), PARIS)
+    assert local_to_utc(datetime(2027, 3, 27, 9, 0), PARIS) == datetime(2027, 3, 27, 8, 0, tzinfo=UTC)
+    assert local_to_utc(datetime(2027, 3, 28, 9, 0), PARIS) == datetime(2027, 3, 28, 7, 0, tzinfo=UTC)
+    # Last Sunday of October 2027: 03:00 → 02:00. 02:30 happens twice: the first one is meant.
+    assert local_to_utc(datetime(2027, 10, 31, 2, 30), PARIS) == datetime(2027, 10, 31, 0, 30, tzinfo=UTC)
+    assert local_to_utc(datetime(2027, 10, 30, 9, 0), PARIS) == datetime(2027, 10, 30, 7, 0, tzinfo=UTC)
+    assert local_to_utc(datetime(2027, 10, 31, 9, 0), PARIS) == datetime(2027, 10, 31, 8, 0, tzinfo=UTC)
+
+
+async def test_posting_slots_fill_the_queue_in_local_time_across_dst(runtime: Runtime, seeded: dict[str, object]) -> None:
+    account = seeded["region_fb"]
+    async with runtime.session() as session:
+        for weekday in range(7):
+            session.add(PostingSlot(account_id=account.id, weekday=weekday, local_time="09:00"))  # type: ignore[attr-defined]
+            session.add(PostingSlot(account_id=account.id, weekday=weekday, local_time="02:30"))  # type: ignore[attr-defined]
+    async with runtime.sessions() as session:
+        # Saturday 27 March 2027, 10:00 in Paris: next slots are Sunday 02:30 (skipped: does not exist), Sunday 09:00
+        after = datetime(2027, 3, 27, 10, 0, tzinfo=ZoneInfo(PARIS))
+        first = await next_free_slot(session, account, PARIS, after=after)  # type: ignore[arg-type]
+        assert first == datetime(2027, 3, 28, 7, 0, tzinfo=UTC)  # 09:00 CEST
+        before_change = await next_free_slot(session, account, PARIS, after=datetime(2027, 3, 26, 10, 0, tzinfo=ZoneInfo(PARIS)))  # type: ignore[arg-type]
+        assert before_change == datetime(2027, 3, 27, 1, 30, tzinfo=UTC)  # Saturday 02:30 CET
+
+
+async def test_reschedule_and_cancel_until_queued(runtime: Runtime, seeded: dict[str, object]) -> None:
+    when = datetime.now(UTC) + timedelta(days=2)
+    async with runtime.session() as session:
+        result = await compose(session, runtime.channels, actor(seeded, "cm", Role.EDITOR), request(seeded, "region_x", scheduled_at=when))
+    delivery_id = result.deliveries[0].id
+    async with runtime.session() as session:
+        moved = await reschedule(session, runtime.channels, actor(seeded, "cm", Role.EDITOR), delivery_id, when + timedelta(hours=3))
+        assert moved.scheduled_at == when + timedelta(hours=3)
+    async with runtime.session() as session:
+        from core.db.models import Delivery
+
+        delivery = await session.get(Delivery, delivery_id)
+        delivery.state = DeliveryState.QUEUED  # type: ignore[union-attr]
+    async with runtime.session() as session:
+        with pytest.raises(PublishingError, match="no longer be rescheduled"):
+            await reschedule(session, runtime.channels, actor(seeded, "cm", Role.EDITOR), delivery_id, when)
+        with pytest.raises(PublishingError, match="no longer be canceled"):
+            await cancel(session, actor(seeded, "cm", Role.EDITOR), delivery_id)
+
+
+async def test_keyset_pagination_walks_every_delivery_once(runtime: Runtime, seeded: dict[str, object]) -> None:
+    start = datetime.now(UTC) + timedelta(days=1)
+    async with runtime.session() as session:
+        for i in range(7):
+            await compose(session, runtime.channels, actor(seeded, "cm", Role.EDITOR),
+                          request(seeded, "region_x", "region_fb", scheduled_at=start + timedelta(hours=i % 3)))
+    seen: list[object] = []
+    cursor = None
+    async with runtime.sessions() as session:
+        while True:
+            page, cursor = await list_deliveries(session, DeliveryFilter(persona_ids=frozenset({seeded["region"].id})), cursor=cursor, limit=4)  # type: ignore[attr-defined]
+            seen += [d.id for d in page]
+            if cursor is None:
+                break
+        assert len(seen) == 14 == len(set(seen))
+        other, _ = await list_deliveries(session, DeliveryFilter(persona_ids=frozenset({seeded["president"].id})))  # type: ignore[attr-defined]
+        assert other == []
