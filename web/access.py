@@ -52,12 +52,18 @@ def admin(*, errors: Errors = ()) -> dict[str, Any]:
     return _rule({"admin": True}, (NotAuthorizedException, PermissionDeniedException), errors)
 
 
-def persona(minimum: Role, *, admin_sees: bool = False, errors: Errors = ()) -> dict[str, Any]:
+def persona(
+    minimum: Role, *, admin_sees: bool = False, except_roles: Sequence[Role] = (), errors: Errors = ()
+) -> dict[str, Any]:
     """At least ``minimum`` on the persona in the path; without an assignment the persona is a 404.
 
     ``admin_sees``: site admins may read it without an assignment (definitions and teams, to assign).
+    ``except_roles``: roles refused although they rank high enough (moderators work in the inbox
+    only: a moderator sees no posts, although the role ranks above viewer).
     """
-    opt = {"persona_role": minimum.value, "admin_sees": admin_sees}
+    opt: dict[str, Any] = {"persona_role": minimum.value, "admin_sees": admin_sees}
+    if except_roles:
+        opt["except_roles"] = [r.value for r in except_roles]
     return _rule(opt, (NotAuthorizedException, PermissionDeniedException, NotFoundException), errors)
 
 
@@ -68,7 +74,7 @@ def declared(opt: dict[str, Any]) -> str | None:
     if opt.get("admin"):
         return "admin"
     if opt.get("persona_role"):
-        return str(opt["persona_role"])
+        return str(opt["persona_role"]) + "".join(f"-{r}" for r in opt.get("except_roles", ()))
     if opt.get("staff"):
         return "staff"
     return None

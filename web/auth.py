@@ -113,7 +113,9 @@ def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRo
         persona_id = connection.path_params.get("persona_id")
         if not isinstance(persona_id, uuid.UUID):
             raise PermissionDeniedException("a persona route needs a persona_id path parameter")
-        require_role(user, persona_id, Role(minimum), admin_sees=bool(opt.get("admin_sees")))
+        role = require_role(user, persona_id, Role(minimum), admin_sees=bool(opt.get("admin_sees")))
+        if role is not None and role.value in opt.get("except_roles", ()):
+            raise PermissionDeniedException(f"the {role.value} role does not work here")
 
 
 # ------------------------------------------------------------------ sessions

@@ -191,3 +191,214 @@ class ErrorOut(msgspec.Struct, kw_only=True):
     status_code: int
     detail: str
     extra: dict[str, object] | list[object] | None = None
+
+
+# ------------------------------------------------------------------ publishing
+Format = Literal["post", "photo", "video", "reel", "story", "carousel"]
+DeliveryStateName = Literal[
+    "draft", "pending_approval", "scheduled", "queued", "publishing", "published", "failed", "uncertain", "canceled"
+]
+Reason = Annotated[str, msgspec.Meta(max_length=2000)]
+PostText = Annotated[str, msgspec.Meta(max_length=20000)]
+
+
+class OverrideIn(ApiStruct):
+    """A manager lifting an overridable ``block``, with the reason recorded in the audit log."""
+
+    rule: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class ComposeIn(ApiStruct):
+    """A post to compose. When: at most one of ``scheduledAt`` (with its offset), ``localTime``
+    (a wall-clock time in the persona's time zone, no offset), ``publishNow`` and ``addToQueue``
+    (each account's next free posting slot); none of them keeps a draft."""
+
+    account_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=50)]
+    text: PostText = ""
+    link: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    format: Format = "post"
+    media_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=20)] = []
+    #: channel key → the text used on that channel instead of ``text``
+    variants: dict[Annotated[str, msgspec.Meta(max_length=32)], PostText] = {}
+    scheduled_at: datetime | None = None
+    local_time: datetime | None = None
+    publish_now: bool = False
+    add_to_queue: bool = False
+    #: a repost (retweet, share, reshare) of this network post URL or id
+    repost_of: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    save_as_draft: bool = False
+    overrides: Annotated[list[OverrideIn], msgspec.Meta(max_length=20)] = []
+
+
+class CheckIn(ApiStruct):
+    """What the composer has so far; nothing is written."""
+
+    account_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=50)]
+    text: PostText = ""
+    link: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    format: Format = "post"
+    variants: dict[Annotated[str, msgspec.Meta(max_length=32)], PostText] = {}
+    scheduled_at: datetime | None = None
+    local_time: datetime | None = None
+    repost_of: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+
+
+class FixOut(ApiStruct):
+    original: str
+    replacement: str
+
+
+class FindingOut(ApiStruct):
+    rule: str
+    #: block (stops publishing), review (needs a manager's or editor's approval with a reason), warn, info
+    severity: Literal["block", "review", "warn", "info"]
+    message_fr: str
+    message_en: str
+    reference: str | None
+    overridable: bool
+    fix: FixOut | None
+    evidence: str | None
+
+
+class TextLimitOut(ApiStruct):
+    """The text as the network counts it (URLs, emoji…), against the network's limit."""
+
+    length: int
+    limit: int
+    counting: str
+    notices: list[str]
+
+
+class AccountFindingsOut(ApiStruct):
+    account_id: uuid.UUID
+    channel: str
+    handle: str
+    findings: list[FindingOut]
+    #: null when no plugin is installed for the channel
+    text: TextLimitOut | None = None
+
+
+class CheckOut(ApiStruct):
+    accounts: list[AccountFindingsOut]
+    #: "blocked", "needs_review" or "ok": what the post would become, given these findings
+    outcome: Literal["blocked", "needs_review", "ok"]
+
+
+class DeliveryOut(ApiStruct):
+    id: uuid.UUID
+    post_id: uuid.UUID
+    account_id: uuid.UUID
+    channel: str
+    handle: str
+    kind: Literal["post", "repost"]
+    state: DeliveryStateName
+    scheduled_at: datetime | None
+    attempts: int
+    next_attempt_at: datetime | None
+    remote_id: str | None
+    remote_url: str | None
+    published_at: datetime | None
+    last_error: str | None
+    error_kind: str | None
+    approved_by_id: uuid.UUID | None
+    approval_reason: str | None
+    created_at: datetime
+    #: the post's text on this account's channel (its variant when there is one)
+    text: str
+
+
+class PostOut(ApiStruct):
+    id: uuid.UUID
+    persona_id: uuid.UUID
+    author_id: uuid.UUID | None
+    kind: Literal["post", "repost"]
+    text: str
+    link: str | None
+    format: str
+    repost_of: str | None
+    variants: dict[str, str]
+    created_at: datetime
+
+
+class ComposeOut(ApiStruct):
+    post: PostOut
+    deliveries: list[DeliveryOut]
+    findings: list[AccountFindingsOut]
+
+
+class PostDetailOut(ApiStruct):
+    post: PostOut
+    deliveries: list[DeliveryOut]
+
+
+class DeliveryEventOut(ApiStruct):
+    """One step of a delivery's history: created, approved, sent_back, submitted, rescheduled,
+    canceled, retried, resolved, queued, attempt, published, dry_run (with the exact request),
+    failed, transient_error, rate_limited, uncertain, reconciled…"""
+
+    at: datetime
+    kind: str
+    actor_id: uuid.UUID | None
+    actor_name: str | None
+    detail: dict[str, object]
+
+
+class DeliveryDetailOut(ApiStruct):
+    delivery: DeliveryOut
+    post: PostOut
+    history: list[DeliveryEventOut]
+
+
+class DeliveryPage(ApiStruct):
+    items: list[DeliveryOut]
+    next_cursor: str | None
+
+
+class ApproveIn(ApiStruct):
+    #: required when a finding needs review
+    reason: Reason = ""
+    overrides: Annotated[list[OverrideIn], msgspec.Meta(max_length=20)] = []
+
+
+class SendBackIn(ApiStruct):
+    comment: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class SubmitIn(ApiStruct):
+    """When to publish the draft: one of ``scheduledAt``, ``localTime``, ``publishNow``."""
+
+    scheduled_at: datetime | None = None
+    local_time: datetime | None = None
+    publish_now: bool = False
+
+
+class RescheduleIn(ApiStruct):
+    """The new time: ``scheduledAt`` (with its offset) or ``localTime`` (in the persona's time zone)."""
+
+    scheduled_at: datetime | None = None
+    local_time: datetime | None = None
+
+
+class CancelIn(ApiStruct):
+    reason: Reason = ""
+
+
+class ResolveIn(ApiStruct):
+    """An uncertain delivery settled by a person: ``published`` true ("it was published", with its
+    URL when known) or false ("publish again")."""
+
+    published: bool
+    remote_url: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+
+
+class PauseIn(ApiStruct):
+    reason: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class PauseOut(ApiStruct):
+    persona_id: uuid.UUID
+    paused: bool
+    reason: str | None
+    #: deliveries held while paused (scheduled or queued), by time
+    held: list[DeliveryOut]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import typing
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from core.db.enums import Role
 from core.db.models import Account, Staff
 from core.demo import DemoLogin
 from core.runtime import Runtime
+from core.services.publishing import ComposeRequest, StaffActor, compose
 from tests.web.conftest import bearer, persona_ids, staff_with_token
 from web import schemas
 from web.access import declared
@@ -43,6 +45,15 @@ EXAMPLES: dict[type[Any], Any] = {
     schemas.MePatch: lambda: {},
     schemas.PasswordChangeIn: lambda: {"currentPassword": "not-the-password", "newPassword": "another-long-one"},
     schemas.TokenIn: lambda: {"name": "matrix"},
+    schemas.ComposeIn: lambda: {"accountIds": [], "text": "Matrice"},
+    schemas.CheckIn: lambda: {"accountIds": [], "text": "Matrice"},
+    schemas.ApproveIn: lambda: {"reason": "matrice"},
+    schemas.SendBackIn: lambda: {"comment": "matrice"},
+    schemas.SubmitIn: lambda: {"localTime": "2027-02-01T10:00:00"},
+    schemas.RescheduleIn: lambda: {"localTime": "2027-02-02T10:00:00"},
+    schemas.CancelIn: lambda: {"reason": "matrice"},
+    schemas.ResolveIn: lambda: {"published": False},
+    schemas.PauseIn: lambda: {"reason": "matrice"},
 }
 
 
@@ -66,6 +77,22 @@ REVIEWED_RULES = {
     "GET /api/v1/staff/{staff_id:uuid}": "admin",
     "PATCH /api/v1/staff/{staff_id:uuid}": "admin",
     "POST /api/v1/staff/{staff_id:uuid}/password-reset": "admin",
+    # publishing: moderators work in the inbox only, so they see no posts ("-moderator")
+    "POST /api/v1/personas/{persona_id:uuid}/posts": "contributor",
+    "POST /api/v1/personas/{persona_id:uuid}/posts/check": "contributor",
+    "GET /api/v1/personas/{persona_id:uuid}/posts/{post_id:uuid}": "viewer-moderator",
+    "POST /api/v1/personas/{persona_id:uuid}/posts/{post_id:uuid}/approve": "editor",
+    "POST /api/v1/personas/{persona_id:uuid}/posts/{post_id:uuid}/send-back": "editor",
+    "POST /api/v1/personas/{persona_id:uuid}/posts/{post_id:uuid}/submit": "contributor",
+    "GET /api/v1/personas/{persona_id:uuid}/deliveries": "viewer-moderator",
+    "GET /api/v1/personas/{persona_id:uuid}/deliveries/{delivery_id:uuid}": "viewer-moderator",
+    "POST /api/v1/personas/{persona_id:uuid}/deliveries/{delivery_id:uuid}/reschedule": "contributor",
+    "POST /api/v1/personas/{persona_id:uuid}/deliveries/{delivery_id:uuid}/cancel": "contributor",
+    "POST /api/v1/personas/{persona_id:uuid}/deliveries/{delivery_id:uuid}/retry": "editor",
+    "POST /api/v1/personas/{persona_id:uuid}/deliveries/{delivery_id:uuid}/resolve": "editor",
+    "POST /api/v1/personas/{persona_id:uuid}/pause": "manager",
+    "POST /api/v1/personas/{persona_id:uuid}/resume": "manager",
+    "GET /api/v1/personas/{persona_id:uuid}/paused-deliveries": "viewer-moderator",
 }
 
 
@@ -96,7 +123,10 @@ def expected(rule: str, opt: dict[str, Any], probe: str, target: str) -> str:
         return "allowed" if opt.get("admin_sees") else "absent"
     if probe == "none" or target == OTHER:
         return "absent"
-    return "allowed" if Role(probe).at_least(Role(rule)) else "forbidden"
+    minimum, *refused = rule.split("-")
+    if probe in refused:
+        return "forbidden"
+    return "allowed" if Role(probe).at_least(Role(minimum)) else "forbidden"
 
 
 
@@ -126,6 +156,7 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
     async with runtime.session() as session:
         accounts = {slug: await session.scalar(select(Account.id).where(Account.persona_id == pid).limit(1)) for slug, pid in ids.items()}
         target_staff = await session.scalar(select(Staff.id).where(Staff.email == demo["apprentie.region"].email))
+    posts = {OWN: await _a_post(runtime, ids[OWN], accounts[OWN], target_staff), OTHER: (uuid.uuid4(), uuid.uuid4())}
 
     failures: list[str] = []
     checked = 0
@@ -141,6 +172,8 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
                 .replace("{account_id:uuid}", str(accounts[target]))
                 .replace("{staff_id:uuid}", str(target_staff))
                 .replace("{token_id:uuid}", str(uuid.uuid4()))
+                .replace("{post_id:uuid}", str(posts[target][0]))
+                .replace("{delivery_id:uuid}", str(posts[target][1]))
             )
             assert "{" not in url, f"no value for a path parameter of {path}"
             body = EXAMPLES[kind]() if kind is not None else None
@@ -162,3 +195,14 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
                     failures.append(f"{method} {path} as {probe} on {target}: {got}, expected {want} ({response.text[:120]})")
     assert failures == [], "\n".join(failures)
     assert checked >= 15 * len(PROBES) * 2
+
+
+async def _a_post(runtime: Runtime, persona_id: uuid.UUID, account_id: uuid.UUID, author: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
+    """A contributor's post waiting for approval, so the publishing routes have something real to act on."""
+    async with runtime.session() as session:
+        result = await compose(
+            session, runtime.channels, StaffActor(id=author, label="matrix", role=Role.CONTRIBUTOR),
+            ComposeRequest(persona_id=persona_id, account_ids=(account_id,), text="Matrice des droits.",
+                           scheduled_at=datetime(2027, 2, 1, 9, tzinfo=UTC)),
+        )
+        return result.post.id, result.deliveries[0].id
