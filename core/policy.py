@@ -161,7 +161,8 @@ async def check_post_on_account(
     context = PolicyContext(
         moment=moment,
         stage=stage,
-        day_counts=await day_counts(session, persona, moment, exclude_post=exclude_post),
+        # At publish time cadence findings (warn/info) cannot change the outcome: skip the count.
+        day_counts={} if stage == Stage.PUBLISH else await day_counts(session, persona, moment, exclude_post=exclude_post),
         elections=elections(),
         network_violations=() if post.kind == DeliveryKind.REPOST else network_violations(registry, channel, draft),
         repost_of=await _repost_of(session, post.repost_of) if post.kind == DeliveryKind.REPOST else None,

@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core.channels import (
+    AccountRef,
     ChannelError,
     CredentialsExpired,
     Draft,
@@ -208,6 +209,7 @@ class Claim:
     window_start: datetime
     account_id: uuid.UUID
     persona_id: uuid.UUID
+    account: AccountRef
 
 
 async def publish_delivery(runtime: Runtime, delivery_id: uuid.UUID, *, worker_id: str) -> str:
@@ -230,21 +232,33 @@ async def publish_delivery(runtime: Runtime, delivery_id: uuid.UUID, *, worker_i
 async def _claim(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str) -> Claim | str:
     now = utcnow()
     async with runtime.session() as session:
-        delivery = await session.scalar(
-            select(Delivery).where(Delivery.id == delivery_id)
-            .options(selectinload(Delivery.account), selectinload(Delivery.post).selectinload(Post.media))
-        )
-        if delivery is None or delivery.state != DeliveryState.QUEUED:
+        # One query for the delivery and everything it needs (the hot path of the worker).
+        row = (
+            await session.execute(
+                select(Delivery, Account, Post, Persona)
+                .join(Account, Account.id == Delivery.account_id)
+                .join(Post, Post.id == Delivery.post_id)
+                .join(Persona, Persona.id == Account.persona_id)
+                .where(Delivery.id == delivery_id)
+            )
+        ).first()
+        if row is None or row.Delivery.state != DeliveryState.QUEUED:
             return "skipped"
-        account, post = delivery.account, delivery.post
-        persona = await session.get(Persona, account.persona_id)
-        assert persona is not None
+        delivery, account, post, persona = row
         held = _held_reason(persona, account, now)
         if held:
             await _cas(session, delivery.id, (DeliveryState.QUEUED,), state=DeliveryState.SCHEDULED, **held[1])
             _event(session, delivery.id, "held", reason=held[0])
             return held[0]
-        if await _held_by_policy(runtime, session, delivery, persona, account, post, now):
+        try:
+            ref = runtime.host.account_ref(account)
+        except (NotConnected, ValueError) as exc:  # no credentials, or sealed with another SECRET_KEY
+            await _cas(session, delivery.id, (DeliveryState.QUEUED,), state=DeliveryState.SCHEDULED, error_kind="needs_reauth", last_error=str(exc))
+            await session.execute(update(Account).where(Account.id == account.id).values(status=AccountStatus.NEEDS_REAUTH))
+            _event(session, delivery.id, "held", reason="account_not_connected")
+            return "account_not_connected"
+        media = list((await session.scalars(select(Media).where(Media.post_id == post.id).order_by(Media.position))).all())
+        if await _held_by_policy(runtime, session, delivery, persona, account, post, media, now):
             return "held_by_policy"
         attempt = delivery.attempts + 1
         claimed = await _cas(
@@ -256,9 +270,9 @@ async def _claim(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str) -> Cl
         _event(session, delivery.id, "attempt", attempt=attempt, worker=worker_id)
         return Claim(
             delivery_id=delivery.id, attempt=attempt, channel=account.channel, mode=account.mode, kind=delivery.kind,
-            draft=plugin_draft(post, account.channel, list(post.media), client_ref=delivery.client_ref),
+            draft=plugin_draft(post, account.channel, media, client_ref=delivery.client_ref),
             repost_of=post.repost_of, window_start=(delivery.scheduled_at or delivery.created_at) - RECONCILE_SLACK,
-            account_id=account.id, persona_id=persona.id,
+            account_id=account.id, persona_id=persona.id, account=ref,
         )
 
 
@@ -273,11 +287,12 @@ def _held_reason(persona: Persona, account: Account, now: datetime) -> tuple[str
 
 
 async def _held_by_policy(
-    runtime: Runtime, session: AsyncSession, delivery: Delivery, persona: Persona, account: Account, post: Post, now: datetime
+    runtime: Runtime, session: AsyncSession, delivery: Delivery, persona: Persona, account: Account, post: Post,
+    media: list[Media], now: datetime,
 ) -> bool:
     """Re-check the policy at the moment of publishing: what counts in law is the day the public sees it."""
     findings = await check_post_on_account(
-        session, runtime.channels, persona=persona, post=post, media=list(post.media), channel=account.channel,
+        session, runtime.channels, persona=persona, post=post, media=media, channel=account.channel,
         account=account, moment=now, stage=Stage.PUBLISH, composer=None, exclude_post=post.id,
     )
     verdict = decide(findings)
@@ -309,11 +324,8 @@ Outcome_ = tuple[str, Any]
 
 async def _send(runtime: Runtime, claim: Claim) -> Outcome_:
     """Call the plugin; never raises: every result or error becomes an outcome to record."""
+    ref = claim.account
     try:
-        async with runtime.session() as session:
-            account = await session.get(Account, claim.account_id)
-            assert account is not None
-            ref = runtime.host.account_ref(account)
         plugin = runtime.host.plugin(claim.channel)
         if claim.mode == AccountMode.DRY_RUN:
             requests = await plugin.prepare_publish(ref, claim.draft)

@@ -7,6 +7,8 @@ what they flag; they never rewrite text on their own.
 
 from __future__ import annotations
 
+import functools
+
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -63,12 +65,16 @@ def first_person_words(text: str) -> list[str]:
 def find_terms(text: str, terms: Iterable[str]) -> list[str]:
     """The ``terms`` found in ``text`` as whole words, case- and accent-insensitively."""
     haystack = fold(normalise_apostrophes(text))
-    found = []
-    for term in terms:
-        needle = fold(normalise_apostrophes(term)).strip()
-        if needle and regex.search(rf"(?<![\p{{L}}\p{{N}}]){regex.escape(needle)}(?![\p{{L}}\p{{N}}])", haystack):
-            found.append(term)
-    return found
+    return [term for term in terms if (pattern := _term_pattern(term)) is not None and pattern.search(haystack)]
+
+
+@functools.lru_cache(maxsize=4096)
+def _term_pattern(term: str) -> regex.Pattern[str] | None:
+    # Compiled once per term: the lexicons are checked on every draft, at every stage.
+    needle = fold(normalise_apostrophes(term)).strip()
+    if not needle:
+        return None
+    return regex.compile(rf"(?<![\p{{L}}\p{{N}}]){regex.escape(needle)}(?![\p{{L}}\p{{N}}])")
 
 
 def find_handles(text: str, handles: Iterable[str]) -> list[str]:

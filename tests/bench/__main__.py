@@ -1,0 +1,221 @@
+"""Benchmarks, printed side by side from one run on this machine: ``python -m tests.bench``.
+
+1. Throughput: deliveries published per second through the whole path (dispatcher, arq on a
+   real Redis, worker, policy re-check, plugin, HTTP to a network that answers at once,
+   database updates) beside a bare arq job making the same single HTTP call; their ratio.
+2. Lateness: 1,000 deliveries due in the same second; how late each one starts and is published.
+
+Uses the Redis server on 127.0.0.1:6379 when it answers (else an embedded one) and a
+throw-away SQLite database (and PostgreSQL too when it answers, with ``--postgres``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from arq.connections import create_pool
+from arq.worker import Worker, func
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from core.db import migrate
+from core.db.enums import DeliveryState, Role
+from core.db.models import Account, Delivery, DeliveryEvent, Persona, Post
+from core.queue.worker import CRON_JOBS, EmbeddedWorker, redis_settings
+from core.runtime import EmbeddedRedis, Runtime
+from core.services.audit import Actor
+from core.services.personas import upsert_personas
+from core.services.staff import create_staff
+from core.settings import load_settings
+from personas import ChannelPolicy, PersonaFile
+from plugins.testing import serve_in_thread
+from tests.bench.instant import InstantNetwork, InstantPlugin
+
+
+def _redis_url(folder: Path) -> tuple[str, EmbeddedRedis | None]:
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
+        return "redis://127.0.0.1:6379/12", None
+    except OSError:
+        server = EmbeddedRedis(folder / "redis")
+        return server.url, server
+
+
+async def _setup(database_url: str, redis_url: str, folder: Path, network_url: str) -> tuple[Runtime, uuid.UUID, uuid.UUID, uuid.UUID]:
+    settings = load_settings(
+        {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "PORTEVOIX_DATA_DIR": str(folder), "PORTEVOIX_LOG_LEVEL": "WARNING"},
+        dotenv=None,
+    )
+    runtime = Runtime(settings)
+    runtime.channels.register(InstantPlugin)
+    runtime.base_url_overrides["instant"] = network_url
+    persona_file = PersonaFile(slug="bench", name="Bench", kind="institution", embodies=False, channels={"instant": ChannelPolicy()})
+    async with runtime.session() as session:
+        (persona,) = await upsert_personas(session, [persona_file], Actor.system("bench"))
+        account = Account(persona_id=persona.id, channel="instant", handle="bench", external_id="bench",
+                          credentials_encrypted=runtime.vault.encrypt(InstantNetwork().make_account().credentials))
+        session.add(account)
+        staff = await create_staff(session, email="bench@bench.fr", display_name="b", password="long enough pw", actor=Actor.system("b"))
+        await session.flush()
+        return runtime, persona.id, account.id, staff.id
+
+
+async def _create_due(runtime: Runtime, persona_id: uuid.UUID, account_id: uuid.UUID, staff_id: uuid.UUID, count: int, when: datetime) -> list[uuid.UUID]:
+    """Scheduled deliveries written straight to the database (composing is not what is measured)."""
+    ids = []
+    async with runtime.session() as session:
+        for i in range(count):
+            post = Post(persona_id=persona_id, author_id=staff_id, text=f"Message de test n°{i}.")
+            session.add(post)
+            await session.flush()
+            delivery = Delivery(post_id=post.id, account_id=account_id, state=DeliveryState.SCHEDULED, scheduled_at=when, client_ref=uuid.uuid4().hex)
+            session.add(delivery)
+            await session.flush()
+            ids.append(delivery.id)
+    return ids
+
+
+async def _wait_published(runtime: Runtime, ids: list[uuid.UUID], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        async with runtime.sessions() as session:
+            remaining = (await session.scalars(select(Delivery.id).where(Delivery.id.in_(ids), Delivery.state != DeliveryState.PUBLISHED).limit(1))).all()
+        if not remaining:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError("deliveries not all published")
+        await asyncio.sleep(0.05)
+
+
+async def pipeline_throughput(runtime: Runtime, persona_id: uuid.UUID, account_id: uuid.UUID, staff_id: uuid.UUID, count: int) -> float:
+    ids = await _create_due(runtime, persona_id, account_id, staff_id, count, datetime.now(UTC) - timedelta(seconds=1))
+    worker = EmbeddedWorker(runtime)
+    start = time.perf_counter()
+    await worker.start()
+    await _wait_published(runtime, ids, timeout=600)
+    elapsed = time.perf_counter() - start
+    await worker.stop()
+    return count / elapsed
+
+
+async def bare_arq_throughput(redis_url: str, network_url: str, count: int) -> float:
+    """The same HTTP call from a plain arq job, with the same worker settings and crons."""
+    client = httpx.AsyncClient()
+    done = asyncio.Event()
+    finished = 0
+
+    async def post(ctx: dict[str, object], i: int) -> None:
+        nonlocal finished
+        response = await client.post(f"{network_url}/posts", json={"text": f"Message de test n°{i}."})
+        response.raise_for_status()
+        finished += 1
+        if finished == count:
+            done.set()
+
+    async def noop(ctx: dict[str, object]) -> None:
+        return None
+
+    pool = await create_pool(redis_settings(redis_url))
+    await pool.flushdb()
+    for i in range(count):
+        await pool.enqueue_job("post", i)
+    worker = Worker(functions=[func(post, name="post", keep_result=0)], redis_pool=pool, handle_signals=False,
+                    poll_delay=0.1, max_jobs=20, keep_result=0)
+    start = time.perf_counter()
+    task = asyncio.create_task(worker.async_run())
+    await asyncio.wait_for(done.wait(), timeout=600)
+    elapsed = time.perf_counter() - start
+    task.cancel()
+    try:
+        await worker.close()
+    except BaseException:
+        pass
+    await client.aclose()
+    _ = (CRON_JOBS, noop)
+    return count / elapsed
+
+
+async def lateness(runtime: Runtime, persona_id: uuid.UUID, account_id: uuid.UUID, staff_id: uuid.UUID, count: int) -> tuple[list[float], list[float]]:
+    due = (datetime.now(UTC) + timedelta(seconds=8)).replace(microsecond=0)
+    ids = await _create_due(runtime, persona_id, account_id, staff_id, count, due)
+    worker = EmbeddedWorker(runtime)
+    await worker.start()
+    await _wait_published(runtime, ids, timeout=600)
+    await worker.stop()
+    async with runtime.sessions() as session:
+        published = (await session.scalars(select(Delivery.published_at).where(Delivery.id.in_(ids)))).all()
+        starts = (await session.execute(
+            select(DeliveryEvent.delivery_id, DeliveryEvent.at).where(DeliveryEvent.delivery_id.in_(ids), DeliveryEvent.kind == "attempt")
+        )).all()
+    start_late = [(at - due).total_seconds() for _, at in starts]
+    publish_late = [(at - due).total_seconds() for at in published if at is not None]
+    return start_late, publish_late
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def run(database: str, count: int, late_count: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        redis_url, embedded = _redis_url(folder)
+        await Redis.from_url(redis_url).flushdb()
+        if database == "sqlite":
+            database_url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
+        else:
+            import asyncpg
+
+            name = f"portevoix_bench_{uuid.uuid4().hex[:6]}"
+            admin = await asyncpg.connect("postgresql://postgres@127.0.0.1/postgres")
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            await admin.close()
+            database_url = f"postgresql+asyncpg://postgres@127.0.0.1/{name}"
+        await asyncio.to_thread(migrate.upgrade, database_url)
+        network = InstantNetwork()
+        with serve_in_thread(network) as network_url:
+            runtime, persona_id, account_id, staff_id = await _setup(database_url, redis_url, folder, network_url)
+            bare = await bare_arq_throughput(redis_url, network_url, count)
+            await Redis.from_url(redis_url).flushdb()
+            whole = await pipeline_throughput(runtime, persona_id, account_id, staff_id, count)
+            await Redis.from_url(redis_url).flushdb()
+            starts, published = await lateness(runtime, persona_id, account_id, staff_id, late_count)
+            await runtime.aclose()
+        if embedded is not None:
+            embedded.close()
+    redis_kind = "embedded redis" if embedded else "redis server"
+    print(f"\n== {database}, {redis_kind}, one worker (max_jobs=20), {count} deliveries ==")
+    print(f"bare arq job, one HTTP call : {bare:8.1f} jobs/s")
+    print(f"whole publishing path       : {whole:8.1f} deliveries/s")
+    print(f"ratio                       : {whole / bare:8.2f}   (target >= 0.5)")
+    print(f"\n== {late_count} deliveries due in the same second ==")
+    print(f"first start      {min(starts):6.2f} s   (the scheduler's own precision: the burst starts on time)")
+    print(f"start lateness   p50 {_percentile(starts, 0.5):6.2f} s   p99 {_percentile(starts, 0.99):6.2f} s   max {max(starts):6.2f} s")
+    print(f"publish lateness p50 {_percentile(published, 0.5):6.2f} s   p99 {_percentile(published, 0.99):6.2f} s   max {max(published):6.2f} s   (target p99 <= 1 s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--count", type=int, default=500, help="deliveries for the throughput run")
+    parser.add_argument("--late", type=int, default=1000, help="deliveries due in the same second")
+    parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL (127.0.0.1:5432)")
+    args = parser.parse_args()
+    asyncio.run(run("sqlite", args.count, args.late))
+    if args.postgres:
+        asyncio.run(run("postgresql", args.count, args.late))
+    _ = statistics
+
+
+if __name__ == "__main__":
+    main()
