@@ -45,6 +45,7 @@ from web.auth import (
 from web.controllers.admin import ADMIN_CONTROLLERS
 from web.controllers.api_me import MeApiController
 from web.controllers.api_personas import PersonaApiController
+from web.controllers.admin_publishing import AdminPublishingController
 from web.controllers.api_publishing import PublishingApiController
 from web.controllers.api_staff import StaffApiController
 from web.controllers.health import health
@@ -162,6 +163,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         route_handlers=[
             health,
             *ADMIN_CONTROLLERS,
+            AdminPublishingController,
             PersonaApiController,
             PublishingApiController,
             StaffApiController,

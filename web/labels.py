@@ -53,7 +53,62 @@ def mode_label(mode: Enum | str) -> str:
     return {"live": _("Live"), "dry_run": _("Dry run")}.get(value, str(value))
 
 
+def state_label(state: Enum | str) -> str:
+    value = state.value if isinstance(state, Enum) else state
+    return {
+        "draft": _("Draft"),
+        "pending_approval": _("Waiting for approval"),
+        "scheduled": _("Scheduled"),
+        "queued": _("Queued"),
+        "publishing": _("Being published"),
+        "published": _("Published"),
+        "failed": _("Failed"),
+        "uncertain": _("Uncertain"),
+        "canceled": _("Canceled"),
+    }.get(value, str(value))
+
+
+def state_tone(state: Enum | str) -> str:
+    """The badge colour of a delivery state (a CSS class)."""
+    value = state.value if isinstance(state, Enum) else state
+    return {"published": "ok", "failed": "bad", "uncertain": "bad", "pending_approval": "warn", "canceled": "muted", "draft": "muted"}.get(value, "")
+
+
+def event_label(kind: str) -> str:
+    return {
+        "created": _("Composed"),
+        "approved": _("Approved"),
+        "sent_back": _("Sent back"),
+        "submitted": _("Submitted"),
+        "rescheduled": _("Rescheduled"),
+        "canceled": _("Canceled"),
+        "retried": _("Retried"),
+        "resolved": _("Settled by hand"),
+        "queued": _("Queued"),
+        "attempt": _("Attempt"),
+        "published": _("Published"),
+        "dry_run": _("Dry run: request built, nothing sent"),
+        "failed": _("Failed"),
+        "transient_error": _("Temporary error"),
+        "rate_limited": _("Rate limited by the network"),
+        "needs_reauth": _("Account needs reconnection"),
+        "uncertain": _("Uncertain"),
+        "reconciled": _("Found on the network"),
+        "held": _("Held"),
+        "policy": _("Held by the policy"),
+    }.get(kind, kind)
+
+
+def severity_label(severity: Enum | str) -> str:
+    value = severity.value if isinstance(severity, Enum) else severity
+    return {"block": _("Blocks"), "review": _("Needs approval"), "warn": _("Warning"), "info": _("Note")}.get(value, str(value))
+
+
 LABELS = {
+    "state_label": state_label,
+    "state_tone": state_tone,
+    "event_label": event_label,
+    "severity_label": severity_label,
     "role_label": role_label,
     "role_help": role_help,
     "employer_label": employer_label,

@@ -65,7 +65,7 @@ def actor_for(user: StaffUser, persona_id: uuid.UUID) -> StaffActor:
     return StaffActor(id=user.id, label=user.email, role=role)
 
 
-def _camel(field: str) -> str:
+def camel(field: str) -> str:
     head, *rest = field.split("_")
     return head + "".join(part.title() for part in rest)
 
@@ -82,7 +82,7 @@ def publishing_errors(persona: Persona) -> Iterator[None]:
         raise PolicyBlockedException(exc.message, extra={"findings": findings}) from None
     except PublishingError as exc:
         source = "query" if exc.field in _QUERY_FIELDS else "body"
-        extra = [{"key": _camel(exc.field), "message": exc.message, "source": source}] if exc.field else None
+        extra = [{"key": camel(exc.field), "message": exc.message, "source": source}] if exc.field else None
         raise ClientException(exc.message, extra=extra) from None
 
 
@@ -91,7 +91,7 @@ def publishing_errors(persona: Persona) -> Iterator[None]:
 
 def _in_range(moment: datetime, field: str) -> datetime:
     if not FIRST_YEAR <= moment.year <= LAST_YEAR:
-        raise PublishingError(f"{_camel(field)} must be between {FIRST_YEAR} and {LAST_YEAR}", field=field)
+        raise PublishingError(f"{camel(field)} must be between {FIRST_YEAR} and {LAST_YEAR}", field=field)
     return moment
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db.enums import AccountMode, AccountStatus, Role
 from core.db.models import Persona, Staff
 from core.services import accounts as account_service
+from core.services.publishing import paused_deliveries
 from core.services.staff import authenticate, team_of
 from web import access
 from web.auth import StaffUser, start_session
@@ -162,6 +163,9 @@ class AdminController(Controller):
             "attention": _needs_attention(persona),
             "team": await team_of(db_session, persona_id),
             "can_manage": _can_manage(request.user, persona_id),
+            # what a pause holds (moderators see no posts)
+            "held": await paused_deliveries(db_session, persona_id) if persona.paused and _sees_posts(request.user, persona_id) else [],
+            "sees_posts": _sees_posts(request.user, persona_id),
         }
         return Template("admin/persona.html", context=context)
 
@@ -186,6 +190,12 @@ class AdminController(Controller):
             return HTMXTemplate(template_name="admin/_account_row.html", context={"account": account, "can_manage": True, "next": safe_next(data.next)})
         flash(request, _("Mode of @%(handle)s: %(mode)s.", handle=account.handle, mode=mode_label(account.mode)))
         return Redirect(safe_next(data.next), status_code=303)
+
+
+def _sees_posts(user: StaffUser, persona_id: uuid.UUID) -> bool:
+    """Everyone assigned but moderators (inbox only) and unassigned admins."""
+    role = user.role_on(persona_id)
+    return role is not None and role != Role.MODERATOR
 
 
 def _can_manage(user: StaffUser, persona_id: uuid.UUID) -> bool:
