@@ -276,3 +276,38 @@ async def test_pause_holds_deliveries_and_resume_lets_them_go(client: AsyncTestC
     async with team.runtime.session() as session:
         actions = (await session.scalars(select(AuditEvent.action).where(AuditEvent.action.in_(("persona.paused", "persona.resumed"))))).all()
     assert list(actions) == ["persona.paused", "persona.resumed"]
+
+
+# ------------------------------------------------------------------ the HTML admin's forms
+
+
+async def test_admin_forms_pause_with_held_list_and_a_refused_post_leaves_nothing(
+    client: AsyncTestClient, team: Team, demo: Any, runtime: Runtime
+) -> None:
+    from core.db.models import Post
+    from tests.web.conftest import login
+
+    await compose(client, team, "editor", localTime="2027-02-22T10:00:00")
+    await login(client, demo["dircom.region"].email, demo["dircom.region"].password)
+    form = {"_csrf_token": client.cookies["pv_csrf"]}
+    base = f"/admin/personas/{team.personas[REGION]}"
+    paused = await client.post(f"{base}/pause", data={**form, "reason": "Deuil régional"}, follow_redirects=True)
+    assert paused.status_code == 200
+    assert "Deuil régional" in paused.text and 'class="held"' in paused.text and NEUTRAL[:40] in paused.text
+    # a blocked post (first person on the institution is not blocked, an unknown format on X is)
+    before = await _count(runtime, Post)
+    refused = await client.post(f"{base}/compose", data={
+        **form, "account_id": str(team.accounts[(REGION, "instagram")]), "text": NEUTRAL, "format": "post",
+        "when": "at", "local_time": "2027-02-23T10:00",
+    })
+    assert refused.status_code == 422 and 'id="compose-error"' in refused.text
+    assert await _count(runtime, Post) == before  # the post the service had flushed is rolled back
+    resumed = await client.post(f"{base}/resume", data=form, follow_redirects=True)
+    assert resumed.status_code == 200 and 'class="held"' not in resumed.text
+
+
+async def _count(runtime: Runtime, model: Any) -> int:
+    from sqlalchemy import func
+
+    async with runtime.session() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)

@@ -121,13 +121,14 @@ def _convert(fields: dict[str, Any], kind: type[Any]) -> Any:
 @asynccontextmanager
 async def _back_with_message(request: Request[Any, Any, Any], db: AsyncSession) -> AsyncIterator[None]:
     """A refused action comes back to the page as a message. Whatever the service had written
-    before it refused is rolled back: the request itself succeeds (a redirect), so nothing else would."""
+    before it refused is rolled back (a savepoint): the request itself succeeds (a redirect), so
+    the request's transaction commits."""
     try:
-        yield
+        async with db.begin_nested():
+            yield
     except HTTPException as exc:
         if exc.status_code not in (400, 422):
             raise
-        await db.rollback()
         flash(request, _("Refused: %(detail)s", detail=exc.detail))
 
 
@@ -189,10 +190,11 @@ class AdminPublishingController(Controller):
             fields = _draft_fields(form, persona)
             fields |= {"publish_now": when == "now", "add_to_queue": when == "queue", "save_as_draft": when == "draft"}
             data = _convert(fields, ComposeIn)
-            with publishing_errors(persona):
-                result = await compose_post(db_session, _registry(request), actor_for(request.user, persona_id), persona, data)
+            # a savepoint: the post the service had flushed before it refused goes away with it
+            async with db_session.begin_nested():
+                with publishing_errors(persona):
+                    result = await compose_post(db_session, _registry(request), actor_for(request.user, persona_id), persona, data)
         except HTTPException as exc:
-            await db_session.rollback()  # the post the service had flushed before it refused
             return _composer_refused(await persona_or_404(db_session, persona_id), form, exc)
         flash(request, _composed_message(result.deliveries))
         return Redirect(f"/admin/personas/{persona_id}/posts/{result.post.id}", status_code=303)
