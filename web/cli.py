@@ -134,6 +134,62 @@ async def _load_personas(settings: Settings, directory: Path) -> list[str]:
         await runtime.aclose()
 
 
+# ---------------------------------------------------------------- policy
+@cli.group()
+def policy() -> None:
+    """The editorial policy engine."""
+
+
+@policy.command("explain")
+@click.option("--persona", "slug", required=True, help="the persona's slug")
+@click.option("--personas-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="read the persona from this folder of persona files (default: the seed)")
+@click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+@click.argument("draft", type=click.Path(path_type=Path, dir_okay=False))
+def policy_explain(slug: str, personas_dir: Path | None, lang: str, draft: Path) -> None:
+    """Print every finding of the policy engine for a DRAFT file (TOML or JSON) — no database needed.
+
+    \b
+    Example draft.toml:
+        channel = "x"
+        text = "Je suis fière de nos lycéens"
+        scheduled_at = 2027-01-15T09:00:00+01:00
+    Exit status: 0 ok, 1 needs review, 2 blocked.
+    """
+    from datetime import UTC, datetime
+
+    from core.channels import Draft, Format, MediaItem, MediaKind
+    from core.channels.registry import discover
+    from core.policy import network_violations
+    from core.services.personas import KNOWN_FORMATS, known_channels
+    from personas import SEED_DIR, PersonaFileError, load_dir
+    from personas.policy import DraftFileError, decide, draft_file_inputs, evaluate, explain, load_draft_file
+
+    registry = discover()
+    try:
+        personas = {p.slug: p for p in load_dir(personas_dir or SEED_DIR, known_channels=known_channels(registry), known_formats=KNOWN_FORMATS)}
+        draft_file = load_draft_file(draft)
+    except (PersonaFileError, DraftFileError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if slug not in personas:
+        raise click.ClickException(f"no persona {slug!r}; known: {', '.join(sorted(personas))}")
+    try:
+        fmt = Format(draft_file.format)
+    except ValueError:
+        fmt = Format.POST
+    plugin_draft = Draft(
+        text=draft_file.text, format=fmt, link=draft_file.link, title=draft_file.title,
+        media=tuple(MediaItem(kind=MediaKind(m.kind), content_type="", alt_text=m.alt_text, has_captions=m.has_captions) for m in draft_file.media),
+    )
+    policy_draft, context = draft_file_inputs(
+        draft_file, now=datetime.now(UTC), network_violations=network_violations(registry, draft_file.channel, plugin_draft)
+    )
+    findings = evaluate(personas[slug], policy_draft, context)
+    click.echo(explain(findings, lang=lang, title=f"{personas[slug].name} — {draft_file.channel}"))
+    outcome = decide(findings).outcome.value
+    sys.exit({"ok": 0, "needs_review": 1, "blocked": 2}[outcome])
+
+
 # ---------------------------------------------------------------- staff
 @cli.group()
 def staff() -> None:

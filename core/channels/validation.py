@@ -105,7 +105,7 @@ def _check_media_item(index: int, item: MediaItem, accepted: tuple[MediaRules, .
             )
         ]
     found: list[Violation] = []
-    if rules.content_types and item.content_type not in rules.content_types:
+    if rules.content_types and item.content_type and item.content_type not in rules.content_types:
         found.append(
             Violation(
                 code="media_type_unsupported",
