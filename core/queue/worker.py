@@ -119,10 +119,13 @@ class EmbeddedWorker:
     async def stop(self) -> None:
         """Stop taking jobs; jobs in flight are cancelled and re-run later (arq re-queues them)."""
         if self._worker is not None:
-            # close() cancels the job tasks and gathers them (re-raising their CancelledError)
-            # while the pool is still open, so no job is left half-finished on a closed pool.
+            running = [*self._worker.tasks.values(), *self._worker.job_tasks.values()]
+            # close() cancels the job tasks and gathers them, but stops at the first
+            # CancelledError; wait for every one of them (and collect their errors) before the
+            # pool closes, so no job is left half-finished on a closed connection.
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._worker.close()
+            await asyncio.gather(*running, return_exceptions=True)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
