@@ -200,3 +200,24 @@ async def test_keyset_pagination_walks_every_delivery_once(runtime: Runtime, see
         assert len(seen) == 14 == len(set(seen))
         other, _ = await list_deliveries(session, DeliveryFilter(persona_ids=frozenset({seeded["president"].id})))  # type: ignore[attr-defined]
         assert other == []
+
+
+async def test_a_manager_override_of_a_block_is_audited_with_its_reason(runtime: Runtime, seeded: dict[str, object], db: AsyncSession) -> None:
+    from core.db.models import Media
+
+    async with runtime.session() as session:
+        image = Media(persona_id=seeded["region"].id, kind="image", content_type="image/jpeg", filename="capitole.jpg",  # type: ignore[attr-defined]
+                      storage_path="/nonexistent/capitole.jpg", sha256="0" * 64, size_bytes=1000, width=1200, height=800, alt_text="")
+        session.add(image)
+    req = request(seeded, "region_fb", media_ids=(image.id,), publish_now=True)
+    with pytest.raises(PolicyBlocked) as caught:  # an image without alt text on the institution
+        async with runtime.session() as session:
+            await compose(session, runtime.channels, actor(seeded, "dircom", Role.MANAGER), req)
+    assert any(f.rule == "alt_text" for fs in caught.value.findings.values() for f in fs)
+    overridden = ComposeRequest(**{**{f: getattr(req, f) for f in req.__struct_fields__},
+                                   "overrides": (Override(rule="alt_text", reason="Image décorative, décrite dans le texte."),)})
+    async with runtime.session() as session:
+        result = await compose(session, runtime.channels, actor(seeded, "dircom", Role.MANAGER), overridden)
+    assert result.deliveries[0].state == DeliveryState.PENDING_APPROVAL  # a lifted block still needs a second pair of eyes
+    event = await db.scalar(select(AuditEvent).where(AuditEvent.action == "policy.override"))
+    assert event is not None and event.reason == "Image décorative, décrite dans le texte." and event.after == {"rule": "alt_text"}
