@@ -75,6 +75,8 @@ MESSAGE_FIELDS = "id,message,from,created_time"
 DEFAULT_PAGE_METRICS = "page_media_view,page_total_media_view_unique,page_post_engagements,page_daily_follows"
 DEFAULT_POST_METRICS = "post_total_media_view_unique,post_reactions_by_type_total,post_clicks"
 WEB = "https://www.facebook.com"
+#: Graph's "Object with ID … does not exist" (code 100, subcode 33)
+OBJECT_GONE = "100/33"
 
 
 class FacebookPlugin(ChannelPlugin):
@@ -291,7 +293,12 @@ class FacebookPlugin(ChannelPlugin):
         metrics = self.settings.extra.get("post_insights_metrics", DEFAULT_POST_METRICS)
         results = []
         for remote_id in remote_ids:
-            body = await self._send(account, GraphCall("GET", f"/{remote_id}/insights", params={"metric": metrics}))
+            try:
+                body = await self._send(account, GraphCall("GET", f"/{remote_id}/insights", params={"metric": metrics}))
+            except Rejected as exc:
+                if exc.code == OBJECT_GONE:  # deleted on the network: no metrics, not an error
+                    continue
+                raise
             values = _insight_values(body)
             views = values.pop("post_total_media_view_unique", None)
             likes = values.pop("post_reactions_by_type_total", None)

@@ -68,6 +68,8 @@ _FEED_IMAGE = MediaRules(
     min_aspect_ratio=0.8,
     max_aspect_ratio=1.91,
 )
+# A single-photo post: the feed image rules, one of them.
+_SINGLE_IMAGE = msgspec.structs.replace(_FEED_IMAGE, max_count=1)
 # Reels: 3 s – 15 min; 300 MB is the older documented cap (newer text says 1 GB): the
 # stricter value never lets through what Meta might refuse.
 _REEL_VIDEO = MediaRules(
@@ -123,7 +125,7 @@ class InstagramPlugin(ChannelPlugin):
             # A feed post: one image (or a video, published as a reel since 2023); 2–10 media
             # make a carousel. There is no text-only post on Instagram.
             FormatRules(format=Format.POST, media=(_FEED_IMAGE, _REEL_VIDEO), min_media=1, max_media=10),
-            FormatRules(format=Format.PHOTO, media=(_FEED_IMAGE,), min_media=1, max_media=1),
+            FormatRules(format=Format.PHOTO, media=(_SINGLE_IMAGE,), min_media=1, max_media=1),
             FormatRules(format=Format.CAROUSEL, media=(_FEED_IMAGE, _CAROUSEL_VIDEO), min_media=2, max_media=10),
             FormatRules(format=Format.REEL, media=(_REEL_VIDEO,), min_media=1, max_media=1),
             # Stories carry no caption: the API has none for them.
@@ -157,6 +159,10 @@ class InstagramPlugin(ChannelPlugin):
         self.page_size = _meta.int_setting(settings, "inbox_page_size", 25)
         self.inbox_lookback = timedelta(days=_meta.int_setting(settings, "inbox_lookback_days", 14))
         self.delete_enabled = settings.extra.get("enable_delete", "").lower() == "true"
+        if self.delete_enabled:
+            # Deleting is opt-in (reference §9: reported to work, not documented), so the class
+            # neither implements nor declares it; an instance configured for it offers both.
+            self.delete = self._delete_media  # type: ignore[method-assign]
         # The hashtag cap and the delete feature depend on settings (reference §9), so this
         # instance narrows the class-level declaration. See the report: the contract has no
         # per-settings capabilities yet.
@@ -243,9 +249,8 @@ class InstagramPlugin(ChannelPlugin):
         permalink = body.get("permalink")
         return str(permalink) if permalink else None
 
-    async def delete(self, account: AccountRef, remote_id: str) -> None:
-        if not self.delete_enabled:
-            raise NotSupported("instagram: deleting media is not enabled (extra enable_delete=true)")
+    async def _delete_media(self, account: AccountRef, remote_id: str) -> None:
+        """``delete`` of an instance configured with ``enable_delete=true``."""
         body = await self._send(account, GraphCall("DELETE", f"/{remote_id}"))
         if body.get("success") is not True:
             raise Rejected(f"instagram: deletion of {remote_id} not confirmed", network_message=json.dumps(body))

@@ -579,6 +579,20 @@ class TikTokPlugin(ChannelPlugin):
                 f"tiktok: token endpoint error {response.status_code}",
                 status=response.status_code,
             )
+        if response.status_code in (401, 429) or (
+            isinstance(body.get("error"), dict) and "access_token" not in body
+        ):
+            # The API envelope {"data", "error": {code, message}} (gateway answers such as
+            # rate_limit_exceeded), or a status that says what to do whatever the body.
+            raw = body.get("error")
+            error: dict[str, Any] = raw if isinstance(raw, dict) else {}
+            message = str(
+                error.get("message")
+                or body.get("error_description")
+                or response.reason_phrase
+            )
+            code = str(error.get("code") or (raw if isinstance(raw, str) else ""))
+            _raise_for(code, message, response)
         if (
             "error" in body
             and isinstance(body["error"], str)

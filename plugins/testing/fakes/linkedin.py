@@ -610,6 +610,12 @@ class FakeLinkedIn(FakeNetwork):
             }
         )
 
+    def issue_code(self, redirect_uri: str) -> str:
+        """A fresh authorization code for ``redirect_uri``, as the consent screen would redirect with."""
+        code = f"code-{self.next_id()}"
+        self.codes[code] = redirect_uri
+        return code
+
     # ------------------------------------------------------------------ helpers for the demo seed
     def comment_urns(self, post_urn: str) -> list[str]:
         return [c["commentUrn"] for c in self.comments.get(post_urn, [])]

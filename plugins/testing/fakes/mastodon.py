@@ -592,6 +592,18 @@ class FakeMastodon(FakeNetwork):
             headers={"location": f"{request.q('redirect_uri')}?{urlencode(query)}"},
         )
 
+    def issue_code(
+        self, redirect_uri: str, *, scope: str = "read write", challenge: str = ""
+    ) -> str:
+        """A fresh authorization code, as the consent screen would redirect with (no PKCE unless ``challenge``)."""
+        code = f"code{self.next_id()}"
+        self.codes[code] = {
+            "redirect_uri": redirect_uri,
+            "challenge": challenge,
+            "scope": scope,
+        }
+        return code
+
     @route("POST", "/oauth/token")
     async def token(self, request: ReceivedRequest) -> FakeResponse:
         form = _params(request)

@@ -58,12 +58,21 @@ class FakeTikTok(FakeNetwork):
     name: ClassVar[str] = "TikTok (simulated)"
 
     def __init__(
-        self, *, audited: bool = True, daily_cap: int = 15, polls_to_complete: int = 2
+        self,
+        *,
+        audited: bool = True,
+        daily_cap: int = 15,
+        polls_to_complete: int = 2,
+        processing_s: float = 0.5,
     ) -> None:
         super().__init__()
         self.audited = audited
         self.daily_cap = daily_cap
         self.polls_to_complete = polls_to_complete
+        # TikTok processes a post whether or not anyone polls its status: once its media is
+        # all there, a job is done after ``polls_to_complete`` polls or ``processing_s``
+        # seconds, whichever comes first (so a post whose init answer was lost still appears).
+        self.processing_s = processing_s
         self._init_state()
 
     def _init_state(self) -> None:
@@ -458,12 +467,30 @@ class FakeTikTok(FakeNetwork):
         if file_upload and job["uploaded"] < int(source["video_size"]):
             return data | {"status": "PROCESSING_UPLOAD"}
         job["polls"] += 1
-        if job["polls"] < self.polls_to_complete:
+        if not self._processed(job):
             return data | {
                 "status": "PROCESSING_UPLOAD" if file_upload else "PROCESSING_DOWNLOAD"
             }
         if job["fail_reason"]:
             return data | {"status": "FAILED", "fail_reason": job["fail_reason"]}
+        self._finish(job)
+        return data | {
+            "status": "PUBLISH_COMPLETE",
+            "publicaly_available_post_id": [int(job["post_id"])],
+        }
+
+    def _processed(self, job: dict[str, Any]) -> bool:
+        source = job["source"]
+        if source.get("source") == "FILE_UPLOAD" and job["uploaded"] < int(
+            source["video_size"]
+        ):
+            return False  # nothing to process until every byte has arrived
+        return (
+            job["polls"] >= self.polls_to_complete
+            or time.time() - job["created"] >= self.processing_s
+        )
+
+    def _finish(self, job: dict[str, Any]) -> None:
         if job["post_id"] is None:
             info = job["post_info"]
             text = (
@@ -474,14 +501,21 @@ class FakeTikTok(FakeNetwork):
             job["post_id"] = self.add_video(
                 str(info.get("title") or ""), description=str(text)
             )["id"]
-        return data | {
-            "status": "PUBLISH_COMPLETE",
-            "publicaly_available_post_id": [int(job["post_id"])],
-        }
+
+    def _settle(self) -> None:
+        """Publish every job TikTok has finished processing, polled or not."""
+        for job in list(self.jobs.values()):
+            if (
+                job["post_id"] is None
+                and not job["fail_reason"]
+                and self._processed(job)
+            ):
+                self._finish(job)
 
     # ------------------------------------------------------------------ Display API
     @route("GET", "/v2/user/info/")
     async def user_info(self, request: ReceivedRequest) -> FakeResponse:
+        self._settle()
         fields = [f for f in (request.q("fields") or "").split(",") if f]
         if not fields:
             return self.error(400, "fields is required")
@@ -491,6 +525,7 @@ class FakeTikTok(FakeNetwork):
 
     @route("POST", "/v2/video/list/")
     async def video_list(self, request: ReceivedRequest) -> FakeResponse:
+        self._settle()
         fields = [f for f in (request.q("fields") or "").split(",") if f]
         body = request.json or {}
         max_count = int(body.get("max_count", 10))
@@ -517,6 +552,7 @@ class FakeTikTok(FakeNetwork):
 
     @route("POST", "/v2/video/query/")
     async def video_query(self, request: ReceivedRequest) -> FakeResponse:
+        self._settle()
         fields = [f for f in (request.q("fields") or "").split(",") if f]
         ids = ((request.json or {}).get("filters") or {}).get("video_ids") or []
         if not fields or not 1 <= len(ids) <= 20:
@@ -555,6 +591,22 @@ class FakeTikTok(FakeNetwork):
         }
         location = f"{request.q('redirect_uri')}?{urlencode({'code': code, 'scopes': request.q('scope'), 'state': request.q('state')})}"
         return FakeResponse(status=302, headers={"location": location})
+
+    def issue_code(
+        self,
+        redirect_uri: str,
+        *,
+        scope: str = "user.info.basic,video.publish",
+        challenge: str = "",
+    ) -> str:
+        """A fresh authorization code, as the consent screen would redirect with (no PKCE unless ``challenge``)."""
+        code = f"code-{self.next_id()}*!"
+        self.codes[code] = {
+            "redirect_uri": redirect_uri,
+            "challenge": challenge,
+            "scope": scope,
+        }
+        return code
 
     @route("POST", "/v2/oauth/token/")
     async def token(self, request: ReceivedRequest) -> FakeResponse:
