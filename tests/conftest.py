@@ -127,3 +127,19 @@ async def db(runtime: Runtime) -> AsyncIterator[AsyncSession]:
     """A session for the test's own reads and writes; commit explicitly to make data visible."""
     async with runtime.sessions() as session:
         yield session
+
+
+# ------------------------------------------------------------------ report
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say on which databases and Redis the tests ran (CI reads it: PostgreSQL must be there)."""
+    counts: dict[str, int] = {}
+    for report in terminalreporter.stats.get("passed", []):
+        for backend in ("sqlite", "postgresql", "embedded-redis", "redis-server"):
+            if f"[{backend}" in report.nodeid or f"-{backend}" in report.nodeid:
+                counts[backend] = counts.get(backend, 0) + 1
+    if counts:
+        terminalreporter.write_sep("-", "backends")
+        terminalreporter.write_line(
+            "passed on: " + ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
+            + ("" if POSTGRES_UP else "   (PostgreSQL not reachable: its tests were skipped)")
+        )
