@@ -311,3 +311,19 @@ async def _count(runtime: Runtime, model: Any) -> int:
 
     async with runtime.session() as session:
         return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_post_text_with_a_script_tag_is_shown_as_text(client: AsyncTestClient, team: Team, demo: Any) -> None:
+    hostile = 'Concert <script>alert("pv")</script> <img src=x onerror=alert(1)> ce soir.'
+    created = await compose(client, team, "editor", text=hostile, scheduledAt="2027-02-02T10:00:00+01:00")
+    assert created.status_code == 201, created.text
+    body = created.json()
+    post_id, delivery_id = body["post"]["id"], body["deliveries"][0]["id"]
+    from tests.web.conftest import login
+
+    await login(client, demo["dircom.region"].email, demo["dircom.region"].password)
+    base = f"/admin/personas/{team.personas[REGION]}"
+    for page in (f"{base}/posts/{post_id}", f"{base}/deliveries/{delivery_id}", f"{base}/calendar?week=2027-02-01"):
+        html = (await client.get(page)).text
+        assert '<script>alert("pv")</script>' not in html and "<img src=x" not in html, page
+        assert "&lt;script&gt;alert(" in html or page.endswith("week=2027-02-01"), page
