@@ -49,6 +49,8 @@ RATE_LIMIT_CODES = frozenset({4, 17, 32, 613, *range(80000, 80010), 80014})
 EXPIRED_CODES = frozenset({102, 190})
 EXPIRED_SUBCODES = frozenset({458, 459, 460, 463, 464, 467})
 TRANSIENT_CODES = frozenset({1, 2})
+#: the ``Rejected.code`` of "Object with ID … does not exist" (code 100, subcode 33)
+OBJECT_GONE = "100/33"
 # Instagram answers code 9 / subcode 2207042 when the 24 h publishing quota is spent: that is
 # a rate, not a refusal of the content, so the host must wait rather than fail the delivery.
 IG_PUBLISH_LIMIT_SUBCODE = 2207042

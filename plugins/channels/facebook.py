@@ -75,8 +75,6 @@ MESSAGE_FIELDS = "id,message,from,created_time"
 DEFAULT_PAGE_METRICS = "page_media_view,page_total_media_view_unique,page_post_engagements,page_daily_follows"
 DEFAULT_POST_METRICS = "post_total_media_view_unique,post_reactions_by_type_total,post_clicks"
 WEB = "https://www.facebook.com"
-#: Graph's "Object with ID … does not exist" (code 100, subcode 33)
-OBJECT_GONE = "100/33"
 
 
 class FacebookPlugin(ChannelPlugin):
@@ -296,7 +294,7 @@ class FacebookPlugin(ChannelPlugin):
             try:
                 body = await self._send(account, GraphCall("GET", f"/{remote_id}/insights", params={"metric": metrics}))
             except Rejected as exc:
-                if exc.code == OBJECT_GONE:  # deleted on the network: no metrics, not an error
+                if exc.code == _meta.OBJECT_GONE:  # deleted on the network: no metrics, not an error
                     continue
                 raise
             values = _insight_values(body)

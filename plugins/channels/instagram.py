@@ -335,7 +335,12 @@ class InstagramPlugin(ChannelPlugin):
         metrics = self.settings.extra.get("media_insights_metrics", MEDIA_METRICS)
         results = []
         for remote_id in remote_ids:
-            body = await self._send(account, GraphCall("GET", f"/{remote_id}/insights", params={"metric": metrics}))
+            try:
+                body = await self._send(account, GraphCall("GET", f"/{remote_id}/insights", params={"metric": metrics}))
+            except Rejected as exc:
+                if exc.code == _meta.OBJECT_GONE:  # deleted on the network: no metrics, not an error
+                    continue
+                raise
             values = _insight_values(body)
             results.append(
                 PostMetrics(

@@ -168,6 +168,24 @@ class TestFacebookConformance(ChannelConformance):
 # ---------------------------------------------------------------------- Instagram
 
 
+def instagram_settings(fake_url: str, **extra: str) -> ChannelSettings:
+    return ChannelSettings(
+        base_url=fake_url,
+        client_id=FakeInstagram.app_id,
+        client_secret=FakeInstagram.app_secret,
+        redirect_uri=REDIRECT,
+        webhook_secret=WEBHOOK_SECRET,
+        extra={
+            "graph_version": "v23.0",
+            "oauth_dialog_base": fake_url,
+            "poll_interval": "0.01",
+            "poll_attempts": "5",
+            "inbox_page_size": "10",
+            **extra,
+        },
+    )
+
+
 class TestInstagramConformance(ChannelConformance):
     @pytest.fixture(scope="class")
     @classmethod
@@ -177,24 +195,11 @@ class TestInstagramConformance(ChannelConformance):
     @pytest.fixture(scope="class")
     @classmethod
     def fake(cls) -> FakeInstagram:
-        return FakeInstagram(quota_total=1_000, processing_polls=1)
+        return FakeInstagram(processing_polls=1)
 
     @pytest.fixture
     def channel_settings(self, fake_url: str) -> ChannelSettings:
-        return ChannelSettings(
-            base_url=fake_url,
-            client_id=FakeInstagram.app_id,
-            client_secret=FakeInstagram.app_secret,
-            redirect_uri=REDIRECT,
-            webhook_secret=WEBHOOK_SECRET,
-            extra={
-                "graph_version": "v23.0",
-                "oauth_dialog_base": fake_url,
-                "poll_interval": "0.01",
-                "poll_attempts": "5",
-                "inbox_page_size": "10",
-            },
-        )
+        return instagram_settings(fake_url)
 
     @pytest.fixture
     def oauth_code(self, fake: FakeInstagram, _fresh_fake: None) -> str:
@@ -299,6 +304,14 @@ class TestInstagramConformance(ChannelConformance):
             for n in range(4)
         ]
         return comments + replies
+
+
+class TestInstagramWithDeleteConformance(TestInstagramConformance):
+    """Deleting media is opt-in (``enable_delete``): an instance so configured declares and offers it."""
+
+    @pytest.fixture
+    def channel_settings(self, fake_url: str) -> ChannelSettings:
+        return instagram_settings(fake_url, enable_delete="true")
 
 
 # ---------------------------------------------------------------------- LinkedIn
