@@ -53,6 +53,8 @@ class Runtime:
         self._sqlite_writer: asyncio.Lock | None = asyncio.Lock() if settings.is_sqlite else None
         #: channel key -> base URL replacing the configured one (the demo's simulated networks)
         self.base_url_overrides: dict[str, str] = {}
+        #: channel key -> raw plugin settings laid over the configured ones (the demo's OAuth hosts)
+        self.channel_overrides: dict[str, dict[str, str]] = {}
         self.state: dict[str, Any] = {}
 
     @property
@@ -64,6 +66,7 @@ class Runtime:
                 self.vault,
                 self.settings.channels,
                 base_url_overrides=self.base_url_overrides,
+                settings_overrides=self.channel_overrides,
                 timeout_s=max(5.0, min(30.0, self.settings.publish_lease_seconds)),
             )
         return self._host

@@ -27,6 +27,7 @@ from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.channels import Feature
 from core.queue.worker import EmbeddedWorker
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
@@ -43,6 +44,7 @@ from web.auth import (
     retrieve_staff,
 )
 from web.controllers.admin import ADMIN_CONTROLLERS
+from web.controllers.admin_accounts import AdminAccountsController
 from web.controllers.api_me import MeApiController
 from web.controllers.api_personas import PersonaApiController
 from web.controllers.admin_publishing import AdminPublishingController
@@ -64,7 +66,7 @@ async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncIterator[A
         yield session
 
 
-def _jinja_environment(settings: Settings) -> jinja2.Environment:
+def _jinja_environment(settings: Settings, oauth_channels: frozenset[str] = frozenset()) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
@@ -77,6 +79,8 @@ def _jinja_environment(settings: Settings) -> jinja2.Environment:
     env.globals["current_locale"] = i18n.current_locale
     env.globals["locales"] = i18n.LOCALES
     env.globals["simulated_networks"] = settings.simulated_networks
+    #: channels whose plugin connects accounts through OAuth (the others get no "Connect" button)
+    env.globals["oauth_channels"] = oauth_channels
     env.globals.update(LABELS)
     return env
 
@@ -118,9 +122,14 @@ def _server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
     return Response({"status_code": 500, "detail": "Internal Server Error"}, status_code=HTTP_500_INTERNAL_SERVER_ERROR)
 
 
+def _oauth_channels(runtime: Runtime) -> frozenset[str]:
+    return frozenset(key for key, plugin in runtime.channels.items() if plugin.capabilities.supports(Feature.OAUTH))
+
+
 async def _start_simulated_networks(runtime: Runtime) -> SimulatedNetworks:
     simulated = SimulatedNetworks()
     runtime.base_url_overrides.update(simulated.start())
+    runtime.channel_overrides.update(simulated.oauth_settings())
     await simulated.connect_accounts(runtime)
     return simulated
 
@@ -164,6 +173,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             health,
             *ADMIN_CONTROLLERS,
             AdminPublishingController,
+            AdminAccountsController,
             PersonaApiController,
             PublishingApiController,
             StaffApiController,
@@ -179,7 +189,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         middleware=[DefineMiddleware(CookieCSRFMiddleware, config=csrf)],
         guards=[access_guard],
         before_send=[add_security_headers],
-        template_config=TemplateConfig(instance=Jinja.from_environment(_jinja_environment(settings))),
+        template_config=TemplateConfig(instance=Jinja.from_environment(_jinja_environment(settings, _oauth_channels(runtime)))),
         openapi_config=OpenAPIConfig(
             title="Porte-voix API",
             version="1",

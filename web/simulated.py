@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 from typing import Any
+from urllib.parse import urlencode
 
 import structlog
 from sqlalchemy import select
@@ -20,7 +21,7 @@ from core.db.enums import AccountStatus
 from core.db.models import Account
 from core.runtime import Runtime
 from core.services.audit import Actor, record
-from plugins.testing import FakeNetwork, serve_in_thread
+from plugins.testing import FakeNetwork, FakeResponse, ReceivedRequest, route, serve_in_thread
 from plugins.testing.fakes.bluesky import FakeBluesky
 from plugins.testing.fakes.facebook import FakeFacebook
 from plugins.testing.fakes.instagram import FakeInstagram
@@ -30,9 +31,32 @@ from plugins.testing.fakes.tiktok import FakeTikTok
 from plugins.testing.fakes.x import FakeX
 
 log = structlog.get_logger(__name__)
+
+
+class _MetaDialog:
+    """Facebook Login's consent dialog, simulated: approve at once and send the person back
+    with a code the fake's token endpoint accepts (the Graph fakes model the API, not the dialog)."""
+
+    @route("GET", "/{version}/dialog/oauth")
+    async def dialog(self, request: ReceivedRequest, version: str) -> FakeResponse:
+        redirect_uri, state = request.q("redirect_uri"), request.q("state")
+        if not redirect_uri or request.q("client_id") != self.app_id:  # type: ignore[attr-defined]
+            return FakeResponse(status=400, json={"error": {"message": "Invalid redirect_uri or client_id"}})
+        code = self.issue_code()  # type: ignore[attr-defined]
+        return FakeResponse(status=302, headers={"location": f"{redirect_uri}?{urlencode({'code': code, 'state': state})}"})
+
+
+class DemoFacebook(_MetaDialog, FakeFacebook):
+    pass
+
+
+class DemoInstagram(_MetaDialog, FakeInstagram):
+    pass
+
+
 FAKES: dict[str, type[FakeNetwork]] = {
-    "facebook": FakeFacebook,
-    "instagram": FakeInstagram,
+    "facebook": DemoFacebook,
+    "instagram": DemoInstagram,
     "linkedin": FakeLinkedIn,
     "x": FakeX,
     "tiktok": FakeTikTok,
@@ -51,6 +75,29 @@ class SimulatedNetworks:
         for key, fake in self.fakes.items():
             self.urls[key] = self._stack.enter_context(serve_in_thread(fake))
         return self.urls
+
+    def oauth_settings(self) -> dict[str, dict[str, str]]:
+        """Plugin settings that send each OAuth flow to its fake's consent page (call after start).
+
+        Same names as the environment's ``PORTEVOIX_CHANNEL_<KEY>_<FIELD>`` (``extra_…`` for a
+        plugin's own keys); the redirect URI is left to the app (its own callback).
+        """
+        demo = {"client_id": "portevoix-demo", "client_secret": "portevoix-demo-secret"}
+        found: dict[str, dict[str, str]] = {}
+        for key, url in self.urls.items():
+            fake: Any = self.fakes[key]
+            if key in ("facebook", "instagram"):
+                found[key] = {"client_id": fake.app_id, "client_secret": fake.app_secret, "extra_oauth_dialog_base": url}
+            elif key == "x":
+                found[key] = {"client_id": fake.client_id, "client_secret": fake.client_secret,
+                              "extra_authorize_url": f"{url}/i/oauth2/authorize"}
+            elif key == "linkedin":
+                found[key] = {**demo, "extra_oauth_base_url": url}
+            elif key == "tiktok":
+                found[key] = {**demo, "extra_auth_base_url": url}
+            elif key == "mastodon":
+                found[key] = dict(demo)  # its consent page is on the instance itself
+        return found
 
     def stop(self) -> None:
         self._stack.close()

@@ -12,6 +12,7 @@ import threading
 from collections.abc import Mapping
 
 import httpx
+import msgspec
 
 from core.channels.contract import AccountRef, ChannelPlugin, ChannelSettings, Credentials, UsageReport
 from core.channels.registry import ChannelRegistry
@@ -57,22 +58,33 @@ class ChannelHost:
         configured: Mapping[str, Mapping[str, str]],
         *,
         base_url_overrides: Mapping[str, str] | None = None,
+        settings_overrides: Mapping[str, Mapping[str, str]] | None = None,
         timeout_s: float = 30.0,
     ) -> None:
         self.registry = registry
         self.vault = vault
         self._configured = configured
         self.base_url_overrides: dict[str, str] = dict(base_url_overrides or {})
+        #: channel key -> raw settings laid over the configured ones, same names as the
+        #: environment's (``client_id``, ``extra_authorize_url``…): the demo's simulated networks
+        self.settings_overrides: dict[str, dict[str, str]] = {k: dict(v) for k, v in (settings_overrides or {}).items()}
         self.usage = UsageBuffer()
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)))
         self._plugins: dict[str, ChannelPlugin] = {}
 
-    def plugin(self, key: str) -> ChannelPlugin:
+    def plugin(self, key: str, *, redirect_uri: str | None = None) -> ChannelPlugin:
+        """The channel's plugin instance; with ``redirect_uri``, a one-off instance whose OAuth
+        redirect goes there (when no redirect URI is configured, the web app derives one)."""
         if key not in self._plugins:
             cls = self.registry.get(key)
-            settings = channel_settings(key, cls, self._configured.get(key, {}), self.base_url_overrides.get(key))
+            raw = {**self._configured.get(key, {}), **self.settings_overrides.get(key, {})}
+            settings = channel_settings(key, cls, raw, self.base_url_overrides.get(key))
             self._plugins[key] = cls(settings, http=self._http, usage=self.usage)
-        return self._plugins[key]
+        plugin = self._plugins[key]
+        if redirect_uri is None or redirect_uri == plugin.settings.redirect_uri:
+            return plugin
+        settings = msgspec.structs.replace(plugin.settings, redirect_uri=redirect_uri)
+        return type(plugin)(settings, http=self._http, usage=self.usage)
 
     def account_ref(self, account: Account) -> AccountRef:
         if account.credentials_encrypted is None:

@@ -23,6 +23,7 @@ from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Worker, func
 
 from core.queue import publisher
+from core.services import accounts
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
 
@@ -50,6 +51,10 @@ async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
     return await publisher.sweep(ctx["runtime"], ctx["redis"])
 
 
+async def refresh_tokens(ctx: dict[str, Any]) -> int:
+    return await accounts.refresh_due(ctx["runtime"])
+
+
 FUNCTIONS = [
     # keep_result=0: a finished job leaves no result behind, so the sweeper can always re-enqueue.
     func(publish_delivery, name="publish_delivery", keep_result=0, timeout=600, max_tries=3),
@@ -60,6 +65,8 @@ CRON_JOBS = [
     # workers never run the same tick twice; the compare-and-set makes overlaps harmless anyway.
     cron(dispatch, name="dispatch", second=set(range(60)), run_at_startup=True, unique=True, timeout=30),
     cron(sweep, name="sweep", second=set(range(0, 60, 5)), run_at_startup=True, unique=True, timeout=60),
+    # Twice an hour: tokens expiring within two days are refreshed (a refused refresh → needs_reauth).
+    cron(refresh_tokens, name="refresh_tokens", minute={7, 37}, second=0, unique=True, timeout=300),
 ]
 
 

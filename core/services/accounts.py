@@ -1,12 +1,30 @@
-"""A persona's accounts: the few changes staff make by hand (mode), audited."""
+"""A persona's accounts: the changes staff make by hand (mode, connecting through the
+network's OAuth flow) and the token refresh, audited. Never a token in the audit log.
+
+Framework-free: the web app keeps a :class:`PendingConnection` in the person's session between
+:func:`start_connection` and :func:`finish_connection`.
+"""
 
 from __future__ import annotations
 
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+import msgspec
+import structlog
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.enums import AccountMode
+from core.channels.contract import ChannelError, ChannelPlugin, Credentials, CredentialsExpired, NotSupported, TokenSet
+from core.channels.host import ChannelHost
+from core.db.enums import AccountMode, AccountStatus
 from core.db.models import Account
+from core.db.types import utcnow
+from core.runtime import Runtime
 from core.services.audit import Actor, record
+
+log = structlog.get_logger(__name__)
 
 
 async def set_mode(session: AsyncSession, account: Account, mode: AccountMode, actor: Actor) -> bool:
@@ -24,3 +42,200 @@ async def set_mode(session: AsyncSession, account: Account, mode: AccountMode, a
         before={"mode": before}, after={"mode": mode.value, "handle": account.handle, "channel": account.channel},
     )
     return True
+
+
+# ------------------------------------------------------------------ connecting through OAuth
+#: how long a started connection may wait for the network to send the person back
+CONNECT_TTL = timedelta(minutes=10)
+#: tokens expiring within this margin are refreshed ahead of time
+REFRESH_MARGIN = timedelta(days=2)
+#: where a plugin's token set names the network identity it was granted for (compared with
+#: the account's external id: a reconnect must not swap the account for another one)
+IDENTITY_KEYS = ("user_id", "ig_user_id", "page_id", "open_id")
+
+
+class ConnectionRefused(ValueError):
+    """A connection that cannot be made; ``message`` says why, for the manager."""
+
+    def __init__(self, message: str, *, code: str = "refused", handle: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.handle = handle
+        #: "not_supported", "disabled", "state", "expired", "network", "identity"
+        self.code = code
+
+
+class PendingConnection(msgspec.Struct, frozen=True, kw_only=True):
+    """A started OAuth flow, kept server-side (the session) until the network sends the person back."""
+
+    state: str
+    account_id: uuid.UUID
+    persona_id: uuid.UUID
+    channel: str
+    redirect_uri: str
+    code_verifier: str | None = None
+    expires_at: datetime
+
+
+def start_connection(
+    host: ChannelHost, account: Account, *, default_redirect_uri: str, now: datetime | None = None
+) -> tuple[str, PendingConnection]:
+    """The network's consent URL for this account, and what to keep until the callback.
+
+    The configured redirect URI wins (the operator knows the public address); otherwise
+    ``default_redirect_uri`` (the web app's own callback for this channel).
+    """
+    if account.status == AccountStatus.DISABLED:
+        raise ConnectionRefused(f"@{account.handle} is disabled: enable it before connecting it", code="disabled")
+    configured = host.plugin(account.channel)
+    redirect_uri = configured.settings.redirect_uri or default_redirect_uri
+    plugin = host.plugin(account.channel, redirect_uri=redirect_uri)
+    state = secrets.token_urlsafe(32)
+    try:
+        request = plugin.authorization_url(state=state, scopes=None)
+    except NotSupported:
+        raise ConnectionRefused(
+            f"{plugin.name} offers no OAuth connection: its credentials are set by an administrator", code="not_supported"
+        ) from None
+    pending = PendingConnection(
+        state=request.state or state, account_id=account.id, persona_id=account.persona_id, channel=account.channel,
+        redirect_uri=redirect_uri, code_verifier=request.code_verifier, expires_at=(now or utcnow()) + CONNECT_TTL,
+    )
+    return request.url, pending
+
+
+async def finish_connection(
+    session: AsyncSession,
+    host: ChannelHost,
+    pending: PendingConnection | None,
+    *,
+    state: str,
+    code: str,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Account:
+    """Check the state, exchange the code, store the tokens encrypted; the account is connected.
+
+    Nothing is stored when the state does not match the one kept at the start, when the flow
+    is older than :data:`CONNECT_TTL`, when the network refuses the code, or when the tokens
+    belong to another network identity than the account's.
+    """
+    if pending is None or not state or not secrets.compare_digest(pending.state, state):
+        raise ConnectionRefused("this answer from the network does not match a connection started here; start again", code="state")
+    if (now or utcnow()) > pending.expires_at:
+        raise ConnectionRefused("the connection took too long (more than 10 minutes); start again", code="expired")
+    account = await session.get(Account, pending.account_id)
+    if account is None or account.persona_id != pending.persona_id or account.channel != pending.channel:
+        raise ConnectionRefused("the account is gone", code="state")
+    if not code:
+        raise ConnectionRefused("the network sent no authorization code (consent refused?)", code="network")
+    plugin = host.plugin(account.channel, redirect_uri=pending.redirect_uri)
+    try:
+        tokens = await plugin.exchange_code(code=code, code_verifier=pending.code_verifier)
+        tokens = await _same_identity(plugin, account, tokens)
+    except ChannelError as exc:
+        raise ConnectionRefused(f"{plugin.name}: {exc.network_message}", code="network") from None
+    _store(session, host, account, tokens, actor, "account.connected")
+    return account
+
+
+async def _same_identity(plugin: ChannelPlugin, account: Account, tokens: TokenSet) -> TokenSet:
+    """The tokens must act for this account, not for another the person also manages."""
+    granted = next((tokens.extra[k] for k in IDENTITY_KEYS if tokens.extra.get(k)), None)
+    if granted is None or not account.external_id or granted == account.external_id:
+        return tokens
+    # A person managing several Pages: the plugin can derive the token of the right one.
+    if "pages" in tokens.extra and account.external_id in tokens.extra["pages"]:
+        other = await plugin.refresh(
+            Credentials(access_token=tokens.access_token, refresh_token=tokens.refresh_token, extra={"page_id": account.external_id})
+        )
+        if other.extra.get("page_id") == account.external_id:
+            return other
+    raise ConnectionRefused(
+        f"the network granted access to another account ({granted}), not to @{account.handle}; "
+        f"sign in on the network as @{account.handle} and start again",
+        code="identity",
+        handle=account.handle,
+    )
+
+
+def _store(session: AsyncSession, host: ChannelHost, account: Account, tokens: TokenSet, actor: Actor, action: str,
+           previous: Credentials | None = None) -> None:
+    credentials = Credentials(
+        access_token=tokens.access_token,
+        # a network that does not rotate refresh tokens sends none back: keep the one we have
+        refresh_token=tokens.refresh_token or (previous.refresh_token if previous else None),
+        expires_at=tokens.expires_at,
+        token_type=tokens.token_type,
+        scope=tokens.scope or (previous.scope if previous else None),
+        extra={**(previous.extra if previous else {}), **tokens.extra},
+    )
+    before = {"status": account.status.value, "token_expires_at": account.token_expires_at}
+    account.credentials_encrypted = host.seal(credentials)
+    account.token_expires_at = tokens.expires_at
+    account.status = AccountStatus.CONNECTED
+    # Never a token in the audit log: what changed, when it expires, what was granted.
+    record(
+        session, actor, action, "account", account.id, persona_id=account.persona_id, before=before,
+        after={"status": account.status.value, "token_expires_at": tokens.expires_at, "scope": credentials.scope,
+               "channel": account.channel, "handle": account.handle},
+    )
+
+
+# ------------------------------------------------------------------ refreshing tokens
+async def refresh_credentials(runtime: Runtime, account_id: uuid.UUID) -> bool:
+    """Ask the plugin for fresh tokens and store them; returns whether the account got new ones.
+
+    A refused refresh (revoked, no refresh token) sets the account to ``needs_reauth``; a
+    network that cannot refresh (NotSupported) or a temporary failure changes nothing. The
+    network is called outside any database transaction.
+    """
+    async with runtime.session() as session:
+        account = await session.get(Account, account_id)
+        if account is None or account.credentials_encrypted is None or account.status != AccountStatus.CONNECTED:
+            return False
+        current = runtime.vault.decrypt(account.credentials_encrypted)
+        channel = account.channel
+    plugin = runtime.host.plugin(channel)
+    actor = Actor.system("token-refresh")
+    try:
+        tokens = await plugin.refresh(current)
+    except NotSupported:
+        return False
+    except CredentialsExpired as exc:
+        async with runtime.session() as session:
+            account = await session.get(Account, account_id)
+            if account is not None and account.status == AccountStatus.CONNECTED:
+                account.status = AccountStatus.NEEDS_REAUTH
+                record(session, actor, "account.needs_reauth", "account", account.id, persona_id=account.persona_id,
+                       before={"status": "connected"}, after={"status": "needs_reauth"}, reason=exc.network_message)
+        return False
+    except ChannelError as exc:
+        log.warning("token refresh failed", account_id=str(account_id), channel=channel, error=str(exc))
+        return False
+    async with runtime.session() as session:
+        account = await session.get(Account, account_id)
+        if account is None or account.status != AccountStatus.CONNECTED:
+            return False
+        _store(session, runtime.host, account, tokens, actor, "account.token_refreshed", previous=current)
+    return True
+
+
+async def refresh_due(runtime: Runtime, *, margin: timedelta = REFRESH_MARGIN, now: datetime | None = None) -> int:
+    """Refresh every connected account whose token expires within ``margin``; returns how many got new tokens."""
+    limit = (now or utcnow()) + margin
+    async with runtime.session() as session:
+        due = (
+            await session.scalars(
+                select(Account.id).where(
+                    Account.status == AccountStatus.CONNECTED,
+                    Account.credentials_encrypted.is_not(None),
+                    Account.token_expires_at.is_not(None),
+                    Account.token_expires_at <= limit,
+                )
+            )
+        ).all()
+    refreshed = 0
+    for account_id in due:
+        refreshed += await refresh_credentials(runtime, account_id)
+    return refreshed
