@@ -145,13 +145,14 @@ async def _enqueue_publish(queue: Enqueuer, delivery_id: uuid.UUID, attempts: in
 async def requeue_lost(runtime: Runtime, queue: Enqueuer, *, now: datetime) -> int:
     """Re-enqueue ``queued`` deliveries whose job no longer has a courier.
 
-    - Job and in-progress keys both gone (Redis flushed or restarted): enqueue the same job id
-      again at once.
-    - Still "in progress" long after it was queued: the worker that took it died before its
-      claim; arq would only retry after the job timeout, so enqueue a fresh job id. The claim
-      is a compare-and-set, so even if the old job runs later only one of them publishes.
+    - Neither the job nor its in-progress mark is in Redis (flushed, restarted): enqueue the
+      same job id again at once.
+    - The job is "in progress" but the row is still ``queued`` long after: the worker that took
+      it died before its claim (a claim takes milliseconds), and arq would only retry after the
+      job timeout — enqueue a fresh job id. The claim is a compare-and-set, so even if the old
+      job runs later only one of them publishes.
+    A job merely waiting in arq's queue behind others is left alone.
     """
-    exists = getattr(queue, "exists", None)
     async with runtime.session() as session:
         rows = (
             await session.execute(
@@ -160,23 +161,35 @@ async def requeue_lost(runtime: Runtime, queue: Enqueuer, *, now: datetime) -> i
                 )
             )
         ).all()
+    if not rows:
+        return 0
+    marks = await _job_marks(queue, [publish_job_id(r[0], r[1]) for r in rows])
     lost = 0
-    for delivery_id, attempts, scheduled_at, next_attempt_at, queued_at in rows:
+    for (delivery_id, attempts, scheduled_at, next_attempt_at, queued_at), (waiting, running) in zip(rows, marks, strict=True):
         due = next_attempt_at or scheduled_at
         defer = due if due and due > now else None
-        if queued_at < now - REQUEUE_AFTER and (due is None or due < now - REQUEUE_AFTER):
-            if await _restamp(runtime, delivery_id, queued_at, now):
-                job_id = f"{publish_job_id(delivery_id, attempts)}:{int(queued_at.timestamp())}"
-                with contextlib.suppress(Exception):
-                    await queue.enqueue_job("publish_delivery", str(delivery_id), _job_id=job_id, _defer_until=defer)
-                lost += 1
-            continue
-        job_id = publish_job_id(delivery_id, attempts)
-        if exists is not None and await exists(f"arq:job:{job_id}", f"arq:in-progress:{job_id}"):
-            continue
-        await _enqueue_publish(queue, delivery_id, attempts, defer)
-        lost += 1
+        if not waiting and not running:
+            await _enqueue_publish(queue, delivery_id, attempts, defer)
+            lost += 1
+        elif running and queued_at < now - REQUEUE_AFTER and await _restamp(runtime, delivery_id, queued_at, now):
+            job_id = f"{publish_job_id(delivery_id, attempts)}:{int(queued_at.timestamp())}"
+            with contextlib.suppress(Exception):
+                await queue.enqueue_job("publish_delivery", str(delivery_id), _job_id=job_id, _defer_until=defer)
+            lost += 1
     return lost
+
+
+async def _job_marks(queue: Enqueuer, job_ids: list[str]) -> list[tuple[bool, bool]]:
+    """(job exists, job in progress) for each job id, in one round trip to Redis."""
+    pipeline_factory = getattr(queue, "pipeline", None)
+    if pipeline_factory is None:  # a queue without Redis underneath (tests): assume present
+        return [(True, False)] * len(job_ids)
+    async with pipeline_factory(transaction=False) as pipe:
+        for job_id in job_ids:
+            pipe.exists(f"arq:job:{job_id}")
+            pipe.exists(f"arq:in-progress:{job_id}")
+        flags = await pipe.execute()
+    return [(bool(flags[i]), bool(flags[i + 1])) for i in range(0, len(flags), 2)]
 
 
 async def _restamp(runtime: Runtime, delivery_id: uuid.UUID, queued_at: datetime, now: datetime) -> bool:
