@@ -682,9 +682,12 @@ class ChannelConformance:
 
 
 def _sample(samples: Mapping[Format, Draft], fmt: Format) -> Draft:
-    if fmt not in samples:
-        raise AssertionError(f"no sample draft for format {fmt.value}: override the sample_drafts fixture")
-    return samples[fmt]
+    """The sample for ``fmt``; for a plain POST, any declared format will do (TikTok has no POST)."""
+    if fmt in samples:
+        return samples[fmt]
+    if fmt == Format.POST and samples:
+        return next(iter(samples.values()))
+    raise AssertionError(f"no sample draft for format {fmt.value}: override the sample_drafts fixture")
 
 
 def _require(plugin: ChannelPlugin, feature: Feature) -> None:

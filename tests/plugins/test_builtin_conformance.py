@@ -390,14 +390,6 @@ class TestLinkedInConformance(ChannelConformance):
 # ---------------------------------------------------------------------- TikTok
 
 #: suite tests that call ``_sample(sample_drafts, Format.POST)`` without a fallback
-POST_ONLY_TESTS = frozenset(
-    {
-        "test_reconcile_finds_a_published_post_every_time",
-        "test_reconcile_returns_none_for_a_draft_never_published",
-        "test_late_answer_is_transient_then_reconciled",
-        "test_transport_failures_are_transient",
-    }
-)
 
 
 class TestTikTokConformance(ChannelConformance):
@@ -429,21 +421,6 @@ class TestTikTokConformance(ChannelConformance):
     @pytest.fixture
     def oauth_code(self, fake: FakeTikTok, _fresh_fake: None) -> str:
         return fake.issue_code(REDIRECT)
-
-    @pytest.fixture(autouse=True)
-    def _suite_needs_a_post_sample(self, request: pytest.FixtureRequest) -> None:
-        # Suite bug, not a TikTok one: these tests take the POST sample with no fallback
-        # (unlike _publish and _operations), and TikTok declares only VIDEO and PHOTO, so a
-        # POST sample would itself fail test_sample_drafts_validate. Strict: once the suite
-        # falls back to the first declared format, these XPASS and this fixture must go.
-        if request.node.originalname in POST_ONLY_TESTS:
-            request.applymarker(
-                pytest.mark.xfail(
-                    strict=True,
-                    raises=AssertionError,
-                    reason="the suite demands a POST sample TikTok cannot declare",
-                )
-            )
 
     def late_answer_path(self, fake: FakeNetwork) -> str | None:
         # The init call creates the post; the status polls after it only read its progress.
