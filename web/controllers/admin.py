@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db.enums import AccountMode, AccountStatus, Role
 from core.db.models import Persona, Staff
 from core.services import accounts as account_service
-from core.services.publishing import paused_deliveries
+from core.services.publishing import paused_deliveries, persona_day
 from core.services.staff import authenticate, team_of
 from web import access
 from web.auth import StaffUser, start_session
@@ -166,6 +166,8 @@ class AdminController(Controller):
             # what a pause holds (moderators see no posts)
             "held": await paused_deliveries(db_session, persona_id) if persona.paused and _sees_posts(request.user, persona_id) else [],
             "sees_posts": _sees_posts(request.user, persona_id),
+            # today's deliveries against the cadence, what waits, what failed (not for moderators)
+            "today": await persona_day(db_session, persona) if _sees_posts(request.user, persona_id) else None,
         }
         return Template("admin/persona.html", context=context)
 
