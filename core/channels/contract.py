@@ -378,7 +378,10 @@ class ChannelPlugin:
 
     # -- publishing
     async def prepare_publish(self, account: AccountRef, draft: Draft) -> tuple[PreparedRequest, ...]:
-        """The exact request(s) ``publish`` would send, for dry-run mode. No network call."""
+        """The exact request(s) ``publish`` would send, for dry-run mode. No network call.
+
+        Required of every plugin that declares ``Feature.PUBLISH`` (the conformance suite checks it).
+        """
         raise NotSupported(f"{self.key}: dry run not implemented")
 
     async def publish(self, account: AccountRef, draft: Draft) -> PublishResult:
@@ -388,6 +391,7 @@ class ChannelPlugin:
         raise NotSupported(f"{self.key}: repost not supported")
 
     async def delete(self, account: AccountRef, remote_id: str) -> None:
+        """Delete a post; a post already gone counts as deleted (the host may retry)."""
         raise NotSupported(f"{self.key}: delete not supported")
 
     async def reconcile(

@@ -6,6 +6,7 @@ Two plugins claiming the same key is a configuration error that names both.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from importlib.metadata import EntryPoint, entry_points
 
@@ -70,6 +71,9 @@ def _check_plugin_class(plugin: object) -> None:
     for attr in ("key", "name", "capabilities", "default_base_url"):
         if not hasattr(plugin, attr):
             raise TypeError(f"{plugin.__qualname__} does not declare {attr!r}")
+    if not re.fullmatch(r"[a-z][a-z0-9]{0,31}", str(plugin.key)):
+        # Keys name settings (PORTEVOIX_CHANNEL_<KEY>_<FIELD>) and URLs: lower-case letters and digits only.
+        raise TypeError(f"{plugin.__qualname__}.key {plugin.key!r} must be lower-case letters and digits")
     if not isinstance(plugin.capabilities, Capabilities):
         raise TypeError(f"{plugin.__qualname__}.capabilities is not a Capabilities")
     if CONTRACT_VERSION not in plugin.contract_versions:

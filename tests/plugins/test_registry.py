@@ -88,3 +88,14 @@ def test_the_same_plugin_registered_twice_is_not_a_duplicate() -> None:
     registry.register(WebhookChannel, source=WEBHOOK_SOURCE)
     registry.register(WebhookChannel, source=WEBHOOK_SOURCE)
     assert registry.keys() == ["webhook"] and issubclass(registry.get("webhook"), ChannelPlugin)
+
+
+def test_a_key_that_cannot_name_a_setting_is_refused() -> None:
+    from core.channels.registry import ChannelRegistry
+    from tests.bench.instant import InstantPlugin
+
+    class Underscored(InstantPlugin):
+        key = "my_net"
+
+    with pytest.raises(TypeError, match="lower-case letters and digits"):
+        ChannelRegistry().register(Underscored)
