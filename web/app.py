@@ -45,6 +45,8 @@ from web.auth import (
 )
 from web.controllers.admin import ADMIN_CONTROLLERS
 from web.controllers.admin_accounts import AdminAccountsController
+from web.controllers.admin_media import AdminMediaController
+from web.controllers.api_media import MediaApiController
 from web.controllers.api_me import MeApiController
 from web.controllers.api_personas import PersonaApiController
 from web.controllers.admin_publishing import AdminPublishingController
@@ -174,7 +176,9 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             *ADMIN_CONTROLLERS,
             AdminPublishingController,
             AdminAccountsController,
+            AdminMediaController,
             PersonaApiController,
+            MediaApiController,
             PublishingApiController,
             StaffApiController,
             MeApiController,

@@ -25,9 +25,10 @@ from sqlalchemy.orm import selectinload
 from core.channels import count_text
 from core.channels.registry import ChannelRegistry
 from core.db.enums import DeliveryKind, DeliveryState, Role
-from core.db.models import Account, Delivery, DeliveryEvent, Persona, Post, Staff
+from core.db.models import Account, Delivery, DeliveryEvent, Media, Persona, Post, Staff
 from core.db.types import utcnow
 from core.policy import check_post_on_account, delivery_text
+from core.services import media as media_service
 from core.services import publishing as service
 from core.services.publishing import ComposeRequest, ComposeResult, PolicyBlocked, PublishingError, StaffActor
 from personas.policy import Finding, Outcome, Override, Stage, decide
@@ -170,10 +171,11 @@ async def live_check(
         link=data.link or None, format=data.format, repost_of=data.repost_of or None,
         variants={k: v for k, v in data.variants.items() if v.strip()},
     )
+    media = await own_media(db, persona, data.media_ids)
     found: dict[uuid.UUID, list[Finding]] = {}
     for account in accounts:
         found[account.id] = await check_post_on_account(
-            db, registry, persona=persona, post=post, media=[], channel=account.channel, account=account,
+            db, registry, persona=persona, post=post, media=media, channel=account.channel, account=account,
             moment=when or utcnow(), stage=Stage.SCHEDULE if when else Stage.DRAFT, composer=composer,
         )
     items = findings_out(found, {a.id: a for a in accounts})
@@ -194,6 +196,15 @@ async def own_accounts(db: AsyncSession, persona: Persona, ids: Sequence[uuid.UU
             f"@{other.handle} ({other.channel}) belongs to another persona, not to {persona.name}", field="account_ids"
         )
     return [own[i] for i in dict.fromkeys(ids)]
+
+
+async def own_media(db: AsyncSession, persona: Persona, ids: Sequence[uuid.UUID]) -> list[Media]:
+    """The persona's media among ``ids``; another persona's (or an unknown) media is refused."""
+    found = await media_service.own_media(db, persona.id, list(ids))
+    if len(found) != len(dict.fromkeys(ids)):
+        missing = next(i for i in ids if i not in {m.id for m in found})
+        raise PublishingError(f"no media {missing} for this persona", field="media_ids")
+    return found
 
 
 def text_limit(registry: ChannelRegistry, channel: str, text: str) -> TextLimitOut | None:

@@ -238,6 +238,8 @@ class CheckIn(ApiStruct):
     text: PostText = ""
     link: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
     format: Format = "post"
+    #: the persona's uploaded media to attach (alt text counts: no alt text is a block on the institution)
+    media_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=20)] = []
     variants: dict[Annotated[str, msgspec.Meta(max_length=32)], PostText] = {}
     scheduled_at: datetime | None = None
     local_time: datetime | None = None
@@ -402,3 +404,28 @@ class PauseOut(ApiStruct):
     reason: str | None
     #: deliveries held while paused (scheduled or queued), by time
     held: list[DeliveryOut]
+
+
+class MediaOut(ApiStruct):
+    id: uuid.UUID
+    persona_id: uuid.UUID
+    kind: Literal["image", "gif", "video"]
+    content_type: str
+    filename: str
+    size_bytes: int
+    sha256: str
+    width: int | None
+    height: int | None
+    duration_s: float | None
+    alt_text: str
+    has_captions: bool
+    origin: Literal["region_dam", "personal", "campaign"]
+    #: the post using it, once composed
+    post_id: uuid.UUID | None
+    #: the file, for the persona's staff only (session or API token)
+    url: str
+    created_at: datetime
+
+
+class MediaPage(ApiStruct):
+    items: list[MediaOut]

@@ -48,7 +48,7 @@ async def _seed(settings: Settings) -> dict[str, DemoLogin]:
 
 
 @contextmanager
-def serve(directory: Path, redis_url: str | None = None) -> Iterator[LiveApp]:
+def serve(directory: Path, redis_url: str | None = None, *, extra_env: dict[str, str] | None = None) -> Iterator[LiveApp]:
     """Migrate a fresh database, load the seed personas and the demo team, serve; stop at the end."""
     env = {
         "DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'live.db'}",
@@ -57,6 +57,7 @@ def serve(directory: Path, redis_url: str | None = None) -> Iterator[LiveApp]:
     }
     if redis_url:
         env["REDIS_URL"] = redis_url
+    env.update(extra_env or {})
     settings = load_settings(env, dotenv=None)
     migrate.upgrade(settings.database_url)
     logins = asyncio.run(_seed(settings))

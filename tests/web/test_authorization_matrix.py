@@ -20,21 +20,29 @@ from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
-from core.db.enums import Role
+from core.db.enums import MediaOrigin, Role
 from core.db.models import Account, Staff
 from core.demo import DemoLogin
 from core.runtime import Runtime
+from core.services.audit import Actor
+from core.services.media import store_upload
 from core.services.publishing import ComposeRequest, StaffActor, compose
 from tests.web.conftest import bearer, persona_ids, staff_with_token
 from web import schemas
 from web.access import declared
 from web.app import create_app
+from web.media import MediaUploadForm
 
 pytestmark = pytest.mark.anyio
 
 OWN, OTHER = "region-occitanie", "presidente-region"
 PROBES = ["none", *(r.value for r in sorted(Role, key=lambda r: r.rank)), "admin"]
 _unique = itertools.count()
+# a 1×1 PNG
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+    "0000000c49444154789c63f8cfc0000003010100c9fe92ef0000000049454e44ae426082"
+)
 
 # A valid body for each request structure: a new structure without an example fails the test.
 EXAMPLES: dict[type[Any], Any] = {
@@ -54,6 +62,8 @@ EXAMPLES: dict[type[Any], Any] = {
     schemas.CancelIn: lambda: {"reason": "matrice"},
     schemas.ResolveIn: lambda: {"published": False},
     schemas.PauseIn: lambda: {"reason": "matrice"},
+    # multipart only: a JSON body is refused (400) once the rule has let the caller through
+    MediaUploadForm: lambda: {"alt_text": "matrice"},
 }
 
 
@@ -93,6 +103,10 @@ REVIEWED_RULES = {
     "POST /api/v1/personas/{persona_id:uuid}/pause": "manager",
     "POST /api/v1/personas/{persona_id:uuid}/resume": "manager",
     "GET /api/v1/personas/{persona_id:uuid}/paused-deliveries": "viewer-moderator",
+    # media: uploading is composing; reading them is reading posts
+    "POST /api/v1/personas/{persona_id:uuid}/media": "contributor",
+    "GET /api/v1/personas/{persona_id:uuid}/media": "viewer-moderator",
+    "GET /api/v1/personas/{persona_id:uuid}/media/{media_id:uuid}/file": "viewer-moderator",
 }
 
 
@@ -157,6 +171,7 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
         accounts = {slug: await session.scalar(select(Account.id).where(Account.persona_id == pid).limit(1)) for slug, pid in ids.items()}
         target_staff = await session.scalar(select(Staff.id).where(Staff.email == demo["apprentie.region"].email))
     posts = {OWN: await _a_post(runtime, ids[OWN], accounts[OWN], target_staff), OTHER: (uuid.uuid4(), uuid.uuid4())}
+    media = {OWN: await _a_media(runtime, ids[OWN]), OTHER: uuid.uuid4()}
 
     failures: list[str] = []
     checked = 0
@@ -174,6 +189,7 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
                 .replace("{token_id:uuid}", str(uuid.uuid4()))
                 .replace("{post_id:uuid}", str(posts[target][0]))
                 .replace("{delivery_id:uuid}", str(posts[target][1]))
+                .replace("{media_id:uuid}", str(media[target]))
             )
             assert "{" not in url, f"no value for a path parameter of {path}"
             body = EXAMPLES[kind]() if kind is not None else None
@@ -195,6 +211,15 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
                     failures.append(f"{method} {path} as {probe} on {target}: {got}, expected {want} ({response.text[:120]})")
     assert failures == [], "\n".join(failures)
     assert checked >= 15 * len(PROBES) * 2
+
+
+async def _a_media(runtime: Runtime, persona_id: uuid.UUID) -> uuid.UUID:
+    async with runtime.session() as session:
+        stored = await store_upload(
+            session, runtime.settings.data_path, persona_id=persona_id, data=PNG, filename="m.png", content_type="image/png",
+            alt_text="matrice", origin=MediaOrigin.REGION_DAM, actor=Actor.system("matrix"),
+        )
+        return stored.id
 
 
 async def _a_post(runtime: Runtime, persona_id: uuid.UUID, account_id: uuid.UUID, author: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:

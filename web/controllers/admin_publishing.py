@@ -29,6 +29,7 @@ from core.db.enums import DeliveryState, Role
 from core.db.models import Persona, Staff
 from core.db.types import utcnow
 from core.runtime import Runtime
+from core.services import media as media_service
 from core.services import publishing as service
 from web import access
 from web.auth import StaffUser
@@ -102,6 +103,7 @@ def _draft_fields(form: FormMultiDict, persona: Persona) -> dict[str, Any]:
     channels = {a.channel for a in persona.accounts}
     return {
         "account_ids": form.getall("account_id", []),
+        "media_ids": form.getall("media_id", []),
         "text": form.get("text", ""),
         "link": form.get("link") or None,
         "format": form.get("format", "post"),
@@ -132,7 +134,7 @@ async def _back_with_message(request: Request[Any, Any, Any], db: AsyncSession) 
         flash(request, _("Refused: %(detail)s", detail=exc.detail))
 
 
-def _composer_context(persona: Persona, **extra: Any) -> dict[str, Any]:
+def _composer_context(persona: Persona, media: list[Any] | None = None, chosen_media: set[str] | None = None, **extra: Any) -> dict[str, Any]:
     refused = {p.channel: p.refusal_reason for p in persona.channel_policies if not p.allowed}
     with_account = {a.channel for a in persona.accounts}
     return {
@@ -144,6 +146,9 @@ def _composer_context(persona: Persona, **extra: Any) -> dict[str, Any]:
         "error": None,
         "blocked": [],
         "check": None,
+        #: the persona's media no post uses yet (the composer offers them), and those ticked
+        "media": media or [],
+        "chosen_media": chosen_media or set(),
         **extra,
     }
 
@@ -160,9 +165,13 @@ class AdminPublishingController(Controller):
         return Template("admin/compose_choose.html", context={"personas": personas})
 
     @get(_PERSONA + "/compose", **access.persona(Role.CONTRIBUTOR))
-    async def composer(self, db_session: NamedDependency[AsyncSession], persona_id: FromPath[uuid.UUID]) -> Template:
+    async def composer(
+        self, db_session: NamedDependency[AsyncSession], persona_id: FromPath[uuid.UUID], media: FromQuery[uuid.UUID | None] = None
+    ) -> Template:
         persona = await persona_or_404(db_session, persona_id)
-        return Template("admin/compose.html", context=_composer_context(persona, form={"when": "at"}))
+        library = await media_service.list_media(db_session, persona_id, unattached=True, limit=30)
+        chosen = {str(media)} if media else set()
+        return Template("admin/compose.html", context=_composer_context(persona, library, chosen, form={"when": "at"}))
 
     @post(_PERSONA + "/compose/check", status_code=200, **access.persona(Role.CONTRIBUTOR))
     async def composer_check(
@@ -195,7 +204,8 @@ class AdminPublishingController(Controller):
                 with publishing_errors(persona):
                     result = await compose_post(db_session, _registry(request), actor_for(request.user, persona_id), persona, data)
         except HTTPException as exc:
-            return _composer_refused(await persona_or_404(db_session, persona_id), form, exc)
+            library = await media_service.list_media(db_session, persona_id, unattached=True, limit=30)
+            return _composer_refused(await persona_or_404(db_session, persona_id), form, exc, library)
         flash(request, _composed_message(result.deliveries))
         return Redirect(f"/admin/personas/{persona_id}/posts/{result.post.id}", status_code=303)
 
@@ -415,7 +425,7 @@ def _composed_message(deliveries: tuple[Any, ...]) -> str:
     return _("Scheduled.")
 
 
-def _composer_refused(persona: Persona, form: FormMultiDict, exc: HTTPException) -> Template:
+def _composer_refused(persona: Persona, form: FormMultiDict, exc: HTTPException, library: list[Any]) -> Template:
     blocked: list[Any] = []
     if isinstance(exc, PolicyBlockedException) and isinstance(exc.extra, dict):
         blocked = [
@@ -424,6 +434,7 @@ def _composer_refused(persona: Persona, form: FormMultiDict, exc: HTTPException)
         ]
     values = {key: form.get(key, "") for key in form}
     context = _composer_context(
-        persona, form=values, chosen=set(form.getall("account_id", [])), error=exc.detail, blocked=blocked
+        persona, library, set(form.getall("media_id", [])), form=values, chosen=set(form.getall("account_id", [])),
+        error=exc.detail, blocked=blocked,
     )
     return Template("admin/compose.html", context=context, status_code=exc.status_code)

@@ -20,4 +20,10 @@
     var question = form.getAttribute && form.getAttribute("data-confirm");
     if (question && !window.confirm(question)) event.preventDefault();
   });
+
+  // The composer's upload form: empty it once the file is stored (htmx added it to the list).
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.target;
+    if (form && form.id === "media-upload" && event.detail.successful) form.reset();
+  });
 })();

@@ -1,0 +1,165 @@
+"""A persona's media: uploaded images and videos, with their alt text and origin, audited.
+
+Files live under ``<data_dir>/media/<persona id>/<sha256>.<ext>`` (the same bytes uploaded twice
+are stored once). Images are opened with Pillow: what is not an image Pillow can decode (nor
+a video by its content type and container signature) is refused. Videos are not probed: their
+duration stays unknown.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import uuid
+from pathlib import Path
+
+import msgspec
+from PIL import Image, UnidentifiedImageError
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.enums import Employer, MediaOrigin
+from core.db.models import Media
+from core.services.audit import Actor, record
+
+MAX_BYTES = 50 * 1024 * 1024
+MAX_ALT_TEXT = 1500
+#: Pillow's format name -> (content type, file extension)
+IMAGE_FORMATS = {
+    "JPEG": ("image/jpeg", "jpg"),
+    "PNG": ("image/png", "png"),
+    "GIF": ("image/gif", "gif"),
+    "WEBP": ("image/webp", "webp"),
+}
+#: accepted video content types -> (file extension, how the container starts)
+VIDEO_TYPES = {
+    "video/mp4": "mp4",
+    "video/quicktime": "mov",
+    "video/webm": "webm",
+}
+
+
+class MediaRefused(ValueError):
+    """An upload that cannot be kept; ``message`` says why, for the author."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.message = message
+        #: "empty", "too_large", "not_media", "alt_text_too_long"
+        self.code = code
+
+
+class Inspected(msgspec.Struct, frozen=True, kw_only=True):
+    kind: str  # image, gif, video
+    content_type: str
+    extension: str
+    width: int | None = None
+    height: int | None = None
+
+
+def inspect(data: bytes, content_type: str) -> Inspected:
+    """What an uploaded file is, from its bytes (images) or its declared type and signature (videos)."""
+    if not data:
+        raise MediaRefused("the file is empty", code="empty")
+    if len(data) > MAX_BYTES:
+        raise MediaRefused(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB", code="too_large")
+    declared = content_type.split(";")[0].strip().lower()
+    if declared in VIDEO_TYPES:
+        if not _looks_like_video(data, declared):
+            raise MediaRefused(f"the file is not a {declared} video", code="not_media")
+        return Inspected(kind="video", content_type=declared, extension=VIDEO_TYPES[declared])
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            probe.verify()
+        with Image.open(io.BytesIO(data)) as image:
+            found = IMAGE_FORMATS.get(image.format or "")
+            if found is None:
+                raise MediaRefused(f"{image.format} images are not accepted (JPEG, PNG, GIF or WebP)", code="not_media")
+            animated = bool(getattr(image, "is_animated", False))
+            return Inspected(
+                kind="gif" if image.format == "GIF" and animated else "image",
+                content_type=found[0], extension=found[1], width=image.width, height=image.height,
+            )
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        raise MediaRefused(
+            "this file is neither an image (JPEG, PNG, GIF, WebP) nor a video (MP4, MOV, WebM)", code="not_media"
+        ) from None
+
+
+def _looks_like_video(data: bytes, content_type: str) -> bool:
+    if content_type in ("video/mp4", "video/quicktime"):
+        return data[4:8] in (b"ftyp", b"moov", b"mdat", b"wide", b"free")
+    return data[:4] == b"\x1a\x45\xdf\xa3"  # WebM (Matroska/EBML)
+
+
+def default_origin(employer: Employer) -> MediaOrigin:
+    """The institution's staff bring the institution's media; the official's cabinet, personal ones."""
+    return {Employer.CABINET: MediaOrigin.PERSONAL, Employer.CAMPAIGN: MediaOrigin.CAMPAIGN}.get(employer, MediaOrigin.REGION_DAM)
+
+
+def media_dir(data_dir: Path, persona_id: uuid.UUID) -> Path:
+    return data_dir / "media" / str(persona_id)
+
+
+async def store_upload(
+    session: AsyncSession,
+    data_dir: Path,
+    *,
+    persona_id: uuid.UUID,
+    data: bytes,
+    filename: str,
+    content_type: str,
+    alt_text: str,
+    origin: MediaOrigin,
+    actor: Actor,
+    has_captions: bool = False,
+) -> Media:
+    """Check, store and record one uploaded file of a persona."""
+    alt_text = alt_text.strip()
+    if len(alt_text) > MAX_ALT_TEXT:
+        raise MediaRefused(f"the alt text is longer than {MAX_ALT_TEXT} characters", code="alt_text_too_long")
+    found = inspect(data, content_type)
+    digest = hashlib.sha256(data).hexdigest()
+    folder = media_dir(data_dir, persona_id)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{digest}.{found.extension}"
+    if not path.exists():
+        partial = folder / f".{digest}.{uuid.uuid4().hex}.part"
+        partial.write_bytes(data)
+        os.replace(partial, path)  # atomic: a reader never sees half a file
+    media = Media(
+        persona_id=persona_id, kind=found.kind, content_type=found.content_type,
+        filename=Path(filename or f"upload.{found.extension}").name[:255], storage_path=str(path.resolve()),
+        sha256=digest, size_bytes=len(data), width=found.width, height=found.height, duration_s=None,
+        alt_text=alt_text, has_captions=has_captions and found.kind == "video", origin=origin,
+    )
+    session.add(media)
+    await session.flush()
+    record(
+        session, actor, "media.uploaded", "media", media.id, persona_id=persona_id,
+        after={"filename": media.filename, "kind": media.kind, "size_bytes": media.size_bytes, "sha256": digest,
+               "alt_text": alt_text, "origin": origin.value},
+    )
+    return media
+
+
+async def list_media(session: AsyncSession, persona_id: uuid.UUID, *, unattached: bool = False, limit: int = 100) -> list[Media]:
+    """The persona's media, newest first; ``unattached``: those no post uses yet."""
+    query = select(Media).where(Media.persona_id == persona_id)
+    if unattached:
+        query = query.where(Media.post_id.is_(None))
+    return list((await session.scalars(query.order_by(Media.created_at.desc(), Media.id).limit(limit))).all())
+
+
+async def persona_media(session: AsyncSession, persona_id: uuid.UUID, media_id: uuid.UUID) -> Media | None:
+    """A media of THIS persona (another persona's id finds nothing)."""
+    return await session.scalar(select(Media).where(Media.id == media_id, Media.persona_id == persona_id))
+
+
+async def own_media(session: AsyncSession, persona_id: uuid.UUID, ids: list[uuid.UUID]) -> list[Media]:
+    """The persona's media among ``ids``, in their order; others are left out."""
+    if not ids:
+        return []
+    found = {m.id: m for m in (await session.scalars(select(Media).where(Media.id.in_(ids), Media.persona_id == persona_id))).all()}
+    return [found[i] for i in dict.fromkeys(ids) if i in found]
