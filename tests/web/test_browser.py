@@ -124,6 +124,30 @@ async def test_admin_assigns_a_new_staff_member_to_the_president_as_contributor(
     assert "Région Occitanie" not in await browser.page.locator("#my-personas").inner_text()
     await browser.shot("my-account-fr")
 
+    # As a contributor she composes a TikTok video for the president: it goes to approval.
+    page = browser.page
+    await page.click("nav.mainnav >> text=Rédiger")
+    if await page.locator("a.choose").count():
+        await page.click("a.choose[data-slug=presidente-region]")
+    await page.wait_for_load_state()
+    assert await page.locator("h1").inner_text() == "Rédiger pour Camille Delorme, présidente de la Région"
+    await page.check("label[data-channel=tiktok] input")
+    mp4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 2048
+    await page.set_input_files("#media-upload input[name=file]", files=[{"name": "feria.mp4", "mimeType": "video/mp4", "buffer": mp4}])
+    await page.fill("#media-upload textarea[name=alt_text]", "Bandas et foule dans les rues de Nîmes pendant la feria")
+    await page.check("#media-upload input[name=has_captions]")
+    await page.click("#media-upload button[type=submit]")
+    await page.locator("#media-list li").first.wait_for(timeout=5000)
+    await page.select_option("select[name=format]", "video")
+    await page.fill("textarea[name=text]", "Je vous emmène à la feria de Nîmes, au plus près des bandas !")
+    await page.check("input[name=when][value=now]")
+    await page.click("#composer button[type=submit]")
+    await page.wait_for_load_state()
+    await browser.shot("contributor-tiktok-pending-fr")
+    assert "attend la validation" in await page.locator(".flash").inner_text()
+    pending = page.locator("tr[data-state=pending_approval]")
+    assert await pending.count() == 1 and "tiktok" in (await pending.inner_text()).lower()
+
 
 async def test_the_institution_team_never_sees_the_president(browser: Browser, live: LiveApp) -> None:
     # the president's persona id, as her own community manager sees it
