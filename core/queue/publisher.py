@@ -8,8 +8,8 @@ the delivery's state, so two dispatchers or two workers never send the same atte
 - a worker moves ``queued`` to ``publishing`` under a lease it renews while it works, calls
   the channel plugin, and records ``published`` with the network's id;
 - the sweeper turns an expired lease into ``uncertain`` (the worker died between the send and
-  the record) and asks the plugin to ``reconcile`` before anything is sent again; it also
-  re-enqueues ``queued`` rows whose job Redis lost.
+  the record) and asks the plugin to ``reconcile`` before anything is sent again;
+- every dispatch also re-enqueues ``queued`` rows whose job Redis lost (:func:`requeue_lost`).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ log = structlog.get_logger(__name__)
 SYSTEM = Actor.system("publisher")
 #: the dispatcher hands over what is due within this horizon, deferred to the exact second
 DISPATCH_HORIZON = timedelta(seconds=2)
-#: a queued row older than this with no job in Redis is re-enqueued (Redis lost it)
+#: a queued row whose job is "in progress" this long was taken by a worker that died before its claim
 REQUEUE_AFTER = timedelta(seconds=15)
 RECONCILE_SLACK = timedelta(minutes=10)
 
