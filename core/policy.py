@@ -7,6 +7,8 @@ the channel plugin, who composes, where the media come from) and calls them.
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -90,8 +92,9 @@ async def day_counts(
     return {channel: DayCount(**c) for channel, c in counts.items()}
 
 
-def media_item(media: Media) -> MediaItem:
+def media_item(media: Media, url: str | None = None) -> MediaItem:
     return MediaItem(
+        url=url,
         kind=MediaKind(media.kind),
         content_type=media.content_type,
         alt_text=media.alt_text,
@@ -128,7 +131,9 @@ def delivery_text(post: Post, channel: str) -> str:
     return variant if isinstance(variant, str) and variant.strip() else post.text
 
 
-def plugin_draft(post: Post, channel: str, media: list[Media], *, client_ref: str = "") -> Draft:
+def plugin_draft(
+    post: Post, channel: str, media: list[Media], *, client_ref: str = "", media_url: Callable[[uuid.UUID], str | None] | None = None
+) -> Draft:
     try:
         fmt = Format(post.format)
     except ValueError:
@@ -136,7 +141,7 @@ def plugin_draft(post: Post, channel: str, media: list[Media], *, client_ref: st
     return Draft(
         text=delivery_text(post, channel),
         format=fmt,
-        media=tuple(media_item(m) for m in media),
+        media=tuple(media_item(m, media_url(m.id) if media_url else None) for m in media),
         link=post.link,
         client_ref=client_ref,
     )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from core.channels.host import ChannelHost
 from core.channels.registry import ChannelRegistry, discover
 from core.db.engine import make_engine, make_sessionmaker
-from core.security import CredentialVault
+from core.security import CredentialVault, MediaSigner
 from core.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -48,6 +50,7 @@ class Runtime:
         self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(self.engine)
         self.channels: ChannelRegistry = registry if registry is not None else discover()
         self.vault = CredentialVault(settings.secret_key)
+        self.media_signer = MediaSigner(settings.secret_key)
         self._embedded_redis: EmbeddedRedis | None = None
         self._host: ChannelHost | None = None
         self._sqlite_writer: asyncio.Lock | None = asyncio.Lock() if settings.is_sqlite else None
@@ -80,6 +83,14 @@ class Runtime:
             self._embedded_redis = EmbeddedRedis(self.settings.data_path)
             log.info("embedded redis started", url=self._embedded_redis.url)
         return self._embedded_redis.url
+
+    def media_url(self, media_id: uuid.UUID, *, valid_for_s: int = 24 * 3600) -> str | None:
+        """A signed URL a network can fetch the file from; None when no public URL is configured."""
+        if not self.settings.public_url:
+            return None
+        expires = int(time.time()) + valid_for_s
+        signature = self.media_signer.signature(str(media_id), expires)
+        return f"{self.settings.public_url.rstrip('/')}/media/{media_id}?expires={expires}&signature={signature}"
 
     @contextlib.asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

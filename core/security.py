@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import secrets
 
 import msgspec
@@ -68,3 +69,16 @@ class CredentialVault:
             return msgspec.json.decode(self._fernet.decrypt(token), type=Credentials)
         except InvalidToken as exc:
             raise ValueError("credentials cannot be decrypted with this SECRET_KEY") from exc
+
+
+class MediaSigner:
+    """Signed, expiring URLs for media files, so a network can fetch them without a session."""
+
+    def __init__(self, secret_key: str) -> None:
+        self._key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"portevoix.media", info=b"url").derive(secret_key.encode())
+
+    def signature(self, media_id: str, expires: int) -> str:
+        return hmac.new(self._key, f"{media_id}:{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def verify(self, media_id: str, expires: int, signature: str, *, now: float) -> bool:
+        return expires >= now and hmac.compare_digest(self.signature(media_id, expires), signature)

@@ -40,6 +40,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_level: str = "INFO"
     #: secure flag on the session cookie (turn on behind HTTPS)
     cookie_secure: bool = False
+    #: where the networks can fetch this app's media (Instagram, TikTok fetch images and videos by URL)
+    public_url: str = ""
     #: how long a worker holds a delivery while sending (renewed while it works); a crashed
     #: worker's deliveries are reconciled once it expires
     publish_lease_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
@@ -71,6 +73,7 @@ _EXPECTS = {
     "default_locale": "fr or en",
     "log_level": "DEBUG, INFO, WARNING or ERROR",
     "publish_lease_seconds": "a number of seconds > 0",
+    "public_url": "the app's address as the networks reach it, such as https://portevoix.example.fr",
     "publish_max_attempts": "an integer >= 1",
 }
 
@@ -145,6 +148,8 @@ def _explain(exc: msgspec.ValidationError) -> str:
 def _check(settings: Settings) -> None:
     if not settings.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise SettingsError(f"DATABASE_URL: unsupported {settings.database_url.split(':')[0]!r}; expected {_EXPECTS['database_url']}")
+    if settings.public_url and not settings.public_url.startswith(("http://", "https://")):
+        raise SettingsError(f"PORTEVOIX_PUBLIC_URL: {settings.public_url!r}; expected {_EXPECTS['public_url']}")
     if settings.redis_url and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError(f"REDIS_URL: {settings.redis_url!r} is not a Redis URL; expected {_EXPECTS['redis_url']}")
     try:

@@ -32,6 +32,7 @@ from core.queue.worker import EmbeddedWorker
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
 from web import access, i18n
+from web.controllers.public_media import PublicMediaController
 from web.simulated import SimulatedNetworks
 from web.auth import (
     CookieCSRFMiddleware,
@@ -163,7 +164,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             max_age=SESSION_MAX_AGE, httponly=True, samesite="lax", secure=settings.cookie_secure, key="pv_session"
         ),
         authentication_middleware_class=StaffAuthMiddleware,
-        exclude=["^/static/", "^/schema", "^/health$", "^/login$"],
+        exclude=["^/static/", "^/schema", "^/health$", "^/login$", "^/media/"],
     )
     # one client for sessions and the login throttle (connections open lazily, on the serving loop)
     redis = Redis.from_url(runtime.redis_url)
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     )
     return Litestar(
         route_handlers=[
+            PublicMediaController,
             health,
             *ADMIN_CONTROLLERS,
             AdminPublishingController,

@@ -272,8 +272,9 @@ def serve(host: str, port: int) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 def run(host: str, port: int) -> None:
     """All in one: migrate, load the personas, create the demo team, serve (embedded database and queue)."""
-    # The demo talks to simulated networks unless told otherwise.
+    # The demo talks to simulated networks unless told otherwise, and serves its media here.
     os.environ.setdefault("PORTEVOIX_SIMULATED_NETWORKS", "true")
+    os.environ.setdefault("PORTEVOIX_PUBLIC_URL", f"http://{host}:{port}")
     settings = _settings()
     migrate.upgrade(settings.database_url)
     from personas import SEED_DIR, PersonaFileError

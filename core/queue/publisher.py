@@ -283,7 +283,7 @@ async def _claim(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str) -> Cl
         _event(session, delivery.id, "attempt", attempt=attempt, worker=worker_id)
         return Claim(
             delivery_id=delivery.id, attempt=attempt, channel=account.channel, mode=account.mode, kind=delivery.kind,
-            draft=plugin_draft(post, account.channel, media, client_ref=delivery.client_ref),
+            draft=plugin_draft(post, account.channel, media, client_ref=delivery.client_ref, media_url=runtime.media_url),
             repost_of=post.repost_of, window_start=(delivery.scheduled_at or delivery.created_at) - RECONCILE_SLACK,
             account_id=account.id, persona_id=persona.id, account=ref,
         )
@@ -484,7 +484,7 @@ async def reconcile_delivery(runtime: Runtime, delivery_id: uuid.UUID) -> str:
         if delivery is None or delivery.state != DeliveryState.UNCERTAIN:
             return "skipped"
         account, post = delivery.account, delivery.post
-        draft = plugin_draft(post, account.channel, list(post.media), client_ref=delivery.client_ref)
+        draft = plugin_draft(post, account.channel, list(post.media), client_ref=delivery.client_ref, media_url=runtime.media_url)
         window_start = (delivery.scheduled_at or delivery.created_at) - RECONCILE_SLACK
         mode = account.mode
     try:
