@@ -12,7 +12,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import structlog
 from sqlalchemy import text
@@ -58,7 +57,6 @@ class Runtime:
         self.base_url_overrides: dict[str, str] = {}
         #: channel key -> raw plugin settings laid over the configured ones (the demo's OAuth hosts)
         self.channel_overrides: dict[str, dict[str, str]] = {}
-        self.state: dict[str, Any] = {}
 
     @property
     def host(self) -> ChannelHost:

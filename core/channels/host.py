@@ -43,7 +43,7 @@ class UsageBuffer:
         return reports
 
 
-def channel_settings(key: str, plugin: type[ChannelPlugin], raw: Mapping[str, str], base_url: str | None) -> ChannelSettings:
+def channel_settings(plugin: type[ChannelPlugin], raw: Mapping[str, str], base_url: str | None) -> ChannelSettings:
     extra = {name.removeprefix("extra_"): value for name, value in raw.items() if name.startswith("extra_")}
     known = {name: raw[name] for name in _SETTINGS_FIELDS if name in raw}
     known["base_url"] = base_url or known.get("base_url") or plugin.default_base_url
@@ -78,7 +78,7 @@ class ChannelHost:
         if key not in self._plugins:
             cls = self.registry.get(key)
             raw = {**self._configured.get(key, {}), **self.settings_overrides.get(key, {})}
-            settings = channel_settings(key, cls, raw, self.base_url_overrides.get(key))
+            settings = channel_settings(cls, raw, self.base_url_overrides.get(key))
             self._plugins[key] = cls(settings, http=self._http, usage=self.usage)
         plugin = self._plugins[key]
         if redirect_uri is None or redirect_uri == plugin.settings.redirect_uri:

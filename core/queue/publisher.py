@@ -424,17 +424,20 @@ async def _record_error(runtime: Runtime, session: AsyncSession, claim: Claim, e
 
 async def flush_usage(runtime: Runtime) -> None:
     """Store the rate-limit snapshots the plugins reported (quota remaining per endpoint)."""
-    reports = runtime.host.usage.drain()
+    reports = [r for r in runtime.host.usage.drain() if r.remaining is not None and r.account_external_id]
     if not reports:
         return
     async with runtime.session() as session:
-        accounts = {
-            (channel, external_id): account_id
-            for account_id, channel, external_id in (await session.execute(select(Account.id, Account.channel, Account.external_id))).all()
-        }
+        # Only the accounts the reports name: this runs after every publish.
+        rows = await session.execute(
+            select(Account.id, Account.channel, Account.external_id).where(
+                Account.external_id.in_({r.account_external_id for r in reports})
+            )
+        )
+        accounts = {(channel, external_id): account_id for account_id, channel, external_id in rows.all()}
         for report in reports:
             account_id = accounts.get((report.channel, report.account_external_id or ""))
-            if account_id is None or report.remaining is None:
+            if account_id is None:
                 continue
             session.add(UsageSample(
                 account_id=account_id, metric="quota_remaining", value=report.remaining,

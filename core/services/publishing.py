@@ -27,7 +27,7 @@ from core.channels.registry import ChannelRegistry
 from core.db.enums import DeliveryKind, DeliveryState, Role
 from core.db.models import Account, Delivery, DeliveryEvent, Media, Persona, PostingSlot, Post, Staff
 from core.db.types import utcnow
-from core.policy import check_post_on_account
+from core.policy import check_post_on_account, day_counts
 from core.services.audit import Actor, record
 from personas.policy import Finding, Outcome, Override, Severity, Stage, decide
 
@@ -177,6 +177,7 @@ async def compose(
         item.post_id, item.position = post.id, position
     findings: dict[uuid.UUID, list[Finding]] = {}
     deliveries: list[Delivery] = []
+    blocked = False
     for account in accounts:
         found = await check_post_on_account(
             session, registry, persona=persona, post=post, media=media, channel=account.channel, account=account,
@@ -185,6 +186,7 @@ async def compose(
         )
         findings[account.id] = found
         verdict = decide(found, request.overrides)
+        blocked = blocked or verdict.outcome == Outcome.BLOCKED
         state = _initial_state(actor.role, verdict.outcome, keep_draft=request.save_as_draft or when is None)
         deliveries.append(
             Delivery(
@@ -192,7 +194,7 @@ async def compose(
                 client_ref=uuid.uuid4().hex,
             )
         )
-    if not request.save_as_draft and any(decide(f, request.overrides).outcome == Outcome.BLOCKED for f in findings.values()):
+    if blocked and not request.save_as_draft:
         raise PolicyBlocked(findings)
     session.add_all(deliveries)
     await session.flush()
@@ -562,8 +564,6 @@ class PersonaDay(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def persona_day(session: AsyncSession, persona: Persona, *, now: datetime | None = None) -> PersonaDay:
-    from core.policy import day_counts
-
     counts = await day_counts(session, persona, now or utcnow())
     waiting = await session.scalar(
         select(func.count()).select_from(Delivery).join(Account)

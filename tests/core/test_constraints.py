@@ -11,7 +11,7 @@ from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.enums import DeliveryState, Role
+from core.db.enums import Role
 from core.db.models import Account, Assignment, AuditEvent, Delivery, Persona, Post
 from core.services.audit import Actor, record
 from tests.factories import (
@@ -137,4 +137,3 @@ async def test_naive_datetimes_are_refused_and_values_come_back_in_utc(db: Async
     assert stored is not None and stored.utcoffset().total_seconds() == 0
     assert stored.hour == 7 and stored == paris
     assert (await db.get(Account, account.id)) is not None
-    _ = DeliveryState
