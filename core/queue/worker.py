@@ -133,6 +133,9 @@ class EmbeddedWorker:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._worker.close()
             await asyncio.gather(*running, return_exceptions=True)
+            # arq finishes a job's bookkeeping in asyncio.shield(): that inner task outlives the
+            # cancelled job; let it end (and collect its error) before the pool closes under it.
+            await asyncio.gather(*_arq_bookkeeping_tasks(), return_exceptions=True)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -140,6 +143,14 @@ class EmbeddedWorker:
         if self._pool is not None:
             with contextlib.suppress(Exception):
                 await self._pool.aclose()
+
+
+def _arq_bookkeeping_tasks() -> list[asyncio.Task[Any]]:
+    current = asyncio.current_task()
+    return [
+        task for task in asyncio.all_tasks()
+        if task is not current and getattr(task.get_coro(), "__qualname__", "").startswith(("Worker.finish_job", "Worker.finish_failed_job"))
+    ]
 
 
 async def enqueue_pool(runtime: Runtime) -> ArqRedis:
