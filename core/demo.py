@@ -8,10 +8,10 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import Actor
 from core.db.enums import Employer, Role
 from core.db.models import Persona
-from core.services.audit import Actor
-from core.services.staff import assign, create_staff, staff_count
+from core.people.staff import assign, create_staff, staff_count
 
 
 class DemoLogin(msgspec.Struct, frozen=True):
@@ -24,20 +24,36 @@ class DemoLogin(msgspec.Struct, frozen=True):
 DEMO_TEAM = [
     ("admin@demo.portevoix.fr", "Alex Martin", Employer.INSTITUTION, True, {}, "site admin"),
     (
-        "cm.region@demo.portevoix.fr", "Léa Fabre", Employer.INSTITUTION, False,
-        {"region-occitanie": Role.EDITOR}, "community manager of the Région (editor)",
+        "cm.region@demo.portevoix.fr",
+        "Léa Fabre",
+        Employer.INSTITUTION,
+        False,
+        {"region-occitanie": Role.EDITOR},
+        "community manager of the Région (editor)",
     ),
     (
-        "apprentie.region@demo.portevoix.fr", "Inès Roussel", Employer.INSTITUTION, False,
-        {"region-occitanie": Role.CONTRIBUTOR}, "apprentice community manager of the Région (contributor)",
+        "apprentie.region@demo.portevoix.fr",
+        "Inès Roussel",
+        Employer.INSTITUTION,
+        False,
+        {"region-occitanie": Role.CONTRIBUTOR},
+        "apprentice community manager of the Région (contributor)",
     ),
     (
-        "cm.presidente@demo.portevoix.fr", "Hugo Bernard", Employer.CABINET, False,
-        {"presidente-region": Role.EDITOR}, "the president's community manager (editor)",
+        "cm.presidente@demo.portevoix.fr",
+        "Hugo Bernard",
+        Employer.CABINET,
+        False,
+        {"presidente-region": Role.EDITOR},
+        "the president's community manager (editor)",
     ),
     (
-        "dircom.region@demo.portevoix.fr", "Nadia Cazals", Employer.INSTITUTION, False,
-        {"region-occitanie": Role.MANAGER}, "head of communication of the Région (manager)",
+        "dircom.region@demo.portevoix.fr",
+        "Nadia Cazals",
+        Employer.INSTITUTION,
+        False,
+        {"region-occitanie": Role.MANAGER},
+        "head of communication of the Région (manager)",
     ),
 ]
 
@@ -52,7 +68,13 @@ async def seed_demo_staff(session: AsyncSession) -> list[DemoLogin]:
     for email, name, employer, is_admin, roles, who in DEMO_TEAM:
         password = secrets.token_urlsafe(9)
         staff = await create_staff(
-            session, email=email, display_name=name, password=password, actor=actor, is_admin=is_admin, employer=employer
+            session,
+            email=email,
+            display_name=name,
+            password=password,
+            actor=actor,
+            is_admin=is_admin,
+            employer=employer,
         )
         for slug, role in roles.items():
             if slug in personas:

@@ -88,7 +88,9 @@ async def day_counts(
         query = query.where(Delivery.post_id != exclude_post)
     counts: dict[str, dict[str, int]] = {}
     for channel, kind, count in (await session.execute(query)).all():
-        counts.setdefault(channel, {"posts": 0, "reposts": 0})["reposts" if kind == DeliveryKind.REPOST else "posts"] += count
+        counts.setdefault(channel, {"posts": 0, "reposts": 0})[
+            "reposts" if kind == DeliveryKind.REPOST else "posts"
+        ] += count
     return {channel: DayCount(**c) for channel, c in counts.items()}
 
 
@@ -132,7 +134,12 @@ def delivery_text(post: Post, channel: str) -> str:
 
 
 def plugin_draft(
-    post: Post, channel: str, media: list[Media], *, client_ref: str = "", media_url: Callable[[uuid.UUID], str | None] | None = None
+    post: Post,
+    channel: str,
+    media: list[Media],
+    *,
+    client_ref: str = "",
+    media_url: Callable[[uuid.UUID], str | None] | None = None,
 ) -> Draft:
     try:
         fmt = Format(post.format)
@@ -167,7 +174,9 @@ async def check_post_on_account(
         moment=moment,
         stage=stage,
         # At publish time cadence findings (warn/info) cannot change the outcome: skip the count.
-        day_counts={} if stage == Stage.PUBLISH else await day_counts(session, persona, moment, exclude_post=exclude_post),
+        day_counts={}
+        if stage == Stage.PUBLISH
+        else await day_counts(session, persona, moment, exclude_post=exclude_post),
         elections=elections(),
         network_violations=() if post.kind == DeliveryKind.REPOST else network_violations(registry, channel, draft),
         repost_of=await _repost_of(session, post.repost_of) if post.kind == DeliveryKind.REPOST else None,
@@ -178,7 +187,13 @@ async def check_post_on_account(
         text=draft.text,
         format=post.format,
         media=tuple(
-            MediaInput(kind=m.kind, alt_text=m.alt_text, has_captions=m.has_captions, filename=m.filename, origin=m.origin.value)
+            MediaInput(
+                kind=m.kind,
+                alt_text=m.alt_text,
+                has_captions=m.has_captions,
+                filename=m.filename,
+                origin=m.origin.value,
+            )
             for m in media
         ),
         link=post.link,

@@ -15,12 +15,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from core.channels import Credentials
+from core.errors import Refusal
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
 
 
-class WeakPassword(ValueError):
+class WeakPassword(Refusal):
     pass
 
 
@@ -75,7 +76,9 @@ class MediaSigner:
     """Signed, expiring URLs for media files, so a network can fetch them without a session."""
 
     def __init__(self, secret_key: str) -> None:
-        self._key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"portevoix.media", info=b"url").derive(secret_key.encode())
+        self._key = HKDF(algorithm=hashes.SHA256(), length=32, salt=b"portevoix.media", info=b"url").derive(
+            secret_key.encode()
+        )
 
     def signature(self, media_id: str, expires: int) -> str:
         return hmac.new(self._key, f"{media_id}:{expires}".encode(), hashlib.sha256).hexdigest()

@@ -147,7 +147,9 @@ def _explain(exc: msgspec.ValidationError) -> str:
 
 def _check(settings: Settings) -> None:
     if not settings.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-        raise SettingsError(f"DATABASE_URL: unsupported {settings.database_url.split(':')[0]!r}; expected {_EXPECTS['database_url']}")
+        raise SettingsError(
+            f"DATABASE_URL: unsupported {settings.database_url.split(':')[0]!r}; expected {_EXPECTS['database_url']}"
+        )
     if settings.public_url and not settings.public_url.startswith(("http://", "https://")):
         raise SettingsError(f"PORTEVOIX_PUBLIC_URL: {settings.public_url!r}; expected {_EXPECTS['public_url']}")
     if settings.redis_url and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
@@ -155,8 +157,12 @@ def _check(settings: Settings) -> None:
     try:
         zoneinfo.ZoneInfo(settings.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise SettingsError(f"PORTEVOIX_TIMEZONE: unknown {settings.timezone!r}; expected {_EXPECTS['timezone']}") from None
+        raise SettingsError(
+            f"PORTEVOIX_TIMEZONE: unknown {settings.timezone!r}; expected {_EXPECTS['timezone']}"
+        ) from None
     if settings.default_locale not in ("fr", "en"):
-        raise SettingsError(f"PORTEVOIX_DEFAULT_LOCALE: {settings.default_locale!r}; expected {_EXPECTS['default_locale']}")
+        raise SettingsError(
+            f"PORTEVOIX_DEFAULT_LOCALE: {settings.default_locale!r}; expected {_EXPECTS['default_locale']}"
+        )
     if settings.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(f"PORTEVOIX_LOG_LEVEL: {settings.log_level!r}; expected {_EXPECTS['log_level']}")

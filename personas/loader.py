@@ -28,9 +28,7 @@ class PersonaFileError(Exception):
         super().__init__(f"{where}: {field}: {reason}")
 
 
-def load_file(
-    path: Path | str, *, known_channels: Collection[str], known_formats: Collection[str]
-) -> PersonaFile:
+def load_file(path: Path | str, *, known_channels: Collection[str], known_formats: Collection[str]) -> PersonaFile:
     """Decode and check one persona file; raise :class:`PersonaFileError` on the first problem."""
     path = Path(path)
     try:

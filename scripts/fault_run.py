@@ -65,7 +65,9 @@ async def main(deliveries: int, kills: int, seed: int) -> int:
         start = datetime.now(UTC) + timedelta(seconds=2)
         ids = []
         for i in range(deliveries):
-            result = await pipeline.compose(f"Information n°{i} du conseil régional.", when=start + timedelta(milliseconds=rng.randint(0, 20_000)))
+            result = await pipeline.compose(
+                f"Information n°{i} du conseil régional.", when=start + timedelta(milliseconds=rng.randint(0, 20_000))
+            )
             ids.append(result.deliveries[0].id)
         worker = WorkerProcess(pipeline)
         worker.start()

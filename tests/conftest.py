@@ -140,6 +140,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if counts:
         terminalreporter.write_sep("-", "backends")
         terminalreporter.write_line(
-            "passed on: " + ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
+            "passed on: "
+            + ", ".join(f"{name} {count}" for name, count in sorted(counts.items()))
             + ("" if POSTGRES_UP else "   (PostgreSQL not reachable: its tests were skipped)")
         )

@@ -19,8 +19,8 @@ from sqlalchemy import select
 
 from core.db.enums import DeliveryState, Role
 from core.db.models import Account, Delivery, Persona, Staff
+from core.publishing.compose import ComposeRequest, StaffActor, compose
 from core.runtime import Runtime
-from core.services.publishing import ComposeRequest, StaffActor, compose
 from core.settings import load_settings
 
 pytestmark = pytest.mark.anyio
@@ -35,10 +35,18 @@ def _free_port() -> int:
 @pytest.fixture
 def demo_app(tmp_path: Path) -> tuple[str, Path]:
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PORTEVOIX_", "DATABASE_URL", "REDIS_URL", "SECRET_KEY"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PORTEVOIX_", "DATABASE_URL", "REDIS_URL", "SECRET_KEY"))
+    }
     log = (tmp_path / "run.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "web.cli", "run", "--port", str(port)], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "web.cli", "run", "--port", str(port)],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -60,7 +68,9 @@ def demo_app(tmp_path: Path) -> tuple[str, Path]:
         process.kill()
 
 
-async def test_run_serves_the_demo_and_publishes_a_scheduled_post_to_the_simulated_networks(demo_app: tuple[str, Path]) -> None:
+async def test_run_serves_the_demo_and_publishes_a_scheduled_post_to_the_simulated_networks(
+    demo_app: tuple[str, Path],
+) -> None:
     base, folder = demo_app
     output = (folder / "run.log").read_text()
     assert "admin@demo.portevoix.fr" in output and (folder / "var" / "demo-logins.txt").exists()
@@ -80,9 +90,12 @@ async def test_run_serves_the_demo_and_publishes_a_scheduled_post_to_the_simulat
             editor = await session.scalar(select(Staff).where(Staff.email == "cm.region@demo.portevoix.fr"))
             assert editor is not None
             result = await compose(
-                session, runtime.channels, StaffActor(id=editor.id, label=editor.email, role=Role.EDITOR),
+                session,
+                runtime.channels,
+                StaffActor(id=editor.id, label=editor.email, role=Role.EDITOR),
                 ComposeRequest(
-                    persona_id=persona.id, account_ids=tuple(a.id for a in accounts if a.channel in ("x", "linkedin")),
+                    persona_id=persona.id,
+                    account_ids=tuple(a.id for a in accounts if a.channel in ("x", "linkedin")),
                     text="Le festival des cinémas de plein air commence ce soir dans 30 communes d'Occitanie.",
                     scheduled_at=datetime.now(UTC) + timedelta(seconds=2),
                 ),

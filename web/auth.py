@@ -27,12 +27,12 @@ from litestar.security.session_auth import SessionAuthMiddleware
 from litestar.types import Message, Receive, Scope, Send
 from sqlalchemy import select
 
+from core.audit import Actor
 from core.db.enums import Role
 from core.db.models import Staff
+from core.people.staff import roles_of
+from core.people.tokens import staff_for_token
 from core.runtime import Runtime
-from core.services.audit import Actor
-from core.services.staff import roles_of
-from core.services.tokens import staff_for_token
 
 AuthKind = Literal["session", "token"]
 TOKEN_AUTH = "api-token"
@@ -137,7 +137,9 @@ class RotatingSessionBackend(ServerSideSessionBackend):
         rotated = connection.scope.get(_ROTATED_ID)
         return rotated if isinstance(rotated, str) else super().get_session_id(connection)
 
-    async def store_in_message(self, scope_session: Any, message: Message, connection: ASGIConnection[Any, Any, Any, Any]) -> None:
+    async def store_in_message(
+        self, scope_session: Any, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> None:
         if connection.scope.get(_ROTATE) and _ROTATED_ID not in connection.scope:
             old = connection.cookies.get(self.config.key)
             if old and old != "null":

@@ -1,7 +1,7 @@
 """What the publishing API and the publishing admin share: who acts, when "when" is, the live
 policy check, the error mapping, and domain rows → API structures.
 
-The rules live in ``core.services.publishing`` and ``core.policy``; this module only turns
+The rules live in ``core.publishing.compose`` and ``core.policy``; this module only turns
 HTTP inputs into service calls and service answers into HTTP answers, the same way for JSON
 and for HTML.
 """
@@ -27,10 +27,10 @@ from core.channels.registry import ChannelRegistry
 from core.db.enums import DeliveryKind, DeliveryState, Role
 from core.db.models import Account, Delivery, DeliveryEvent, Media, Persona, Post, Staff
 from core.db.types import utcnow
+from core.media import service as media_service
 from core.policy import check_post_on_account, delivery_text
-from core.services import media as media_service
-from core.services import publishing as service
-from core.services.publishing import ComposeRequest, ComposeResult, PolicyBlocked, PublishingError, StaffActor
+from core.publishing import compose as service
+from core.publishing.compose import ComposeRequest, ComposeResult, PolicyBlocked, PublishingError, StaffActor
 from personas.policy import Finding, Outcome, Override, Stage, decide
 from web.auth import StaffUser
 from web.schemas import (
@@ -110,9 +110,13 @@ def resolve_when(persona: Persona, scheduled_at: datetime | None, local_time: da
         return _in_range(scheduled_at, "scheduled_at").astimezone(ZoneInfo("UTC"))
     if local_time is not None:
         if local_time.tzinfo is not None:
-            raise PublishingError("localTime is a wall-clock time without offset; use scheduledAt for an offset", field="local_time")
+            raise PublishingError(
+                "localTime is a wall-clock time without offset; use scheduledAt for an offset", field="local_time"
+            )
         try:
-            return service.local_to_utc(_in_range(local_time, "local_time"), persona.timezone).astimezone(ZoneInfo("UTC"))
+            return service.local_to_utc(_in_range(local_time, "local_time"), persona.timezone).astimezone(
+                ZoneInfo("UTC")
+            )
         except PublishingError as exc:
             raise PublishingError(exc.message, field="local_time") from None
     return None
@@ -167,16 +171,28 @@ async def live_check(
     when = resolve_when(persona, data.scheduled_at, data.local_time)
     # A transient post (never added to the session): what the engine reads, and nothing more.
     post = Post(
-        persona_id=persona.id, kind=DeliveryKind.REPOST if data.repost_of else DeliveryKind.POST, text=data.text,
-        link=data.link or None, format=data.format, repost_of=data.repost_of or None,
+        persona_id=persona.id,
+        kind=DeliveryKind.REPOST if data.repost_of else DeliveryKind.POST,
+        text=data.text,
+        link=data.link or None,
+        format=data.format,
+        repost_of=data.repost_of or None,
         variants={k: v for k, v in data.variants.items() if v.strip()},
     )
     media = await own_media(db, persona, data.media_ids)
     found: dict[uuid.UUID, list[Finding]] = {}
     for account in accounts:
         found[account.id] = await check_post_on_account(
-            db, registry, persona=persona, post=post, media=media, channel=account.channel, account=account,
-            moment=when or utcnow(), stage=Stage.SCHEDULE if when else Stage.DRAFT, composer=composer,
+            db,
+            registry,
+            persona=persona,
+            post=post,
+            media=media,
+            channel=account.channel,
+            account=account,
+            moment=when or utcnow(),
+            stage=Stage.SCHEDULE if when else Stage.DRAFT,
+            composer=composer,
         )
     items = findings_out(found, {a.id: a for a in accounts})
     for item in items:
@@ -295,8 +311,16 @@ async def approval_findings(
             continue
         accounts[delivery.account_id] = delivery.account
         found[delivery.account_id] = await check_post_on_account(
-            db, registry, persona=persona, post=post, media=list(post.media), channel=delivery.account.channel,
-            account=delivery.account, moment=delivery.scheduled_at or utcnow(), stage=Stage.APPROVE, composer=approver,
+            db,
+            registry,
+            persona=persona,
+            post=post,
+            media=list(post.media),
+            channel=delivery.account.channel,
+            account=delivery.account,
+            moment=delivery.scheduled_at or utcnow(),
+            stage=Stage.APPROVE,
+            composer=approver,
             exclude_post=post.id,
         )
     return findings_out(found, accounts)
@@ -350,7 +374,9 @@ def finding_out(finding: Finding) -> FindingOut:
     )
 
 
-def findings_out(found: Mapping[uuid.UUID, list[Finding]], accounts: Mapping[uuid.UUID, Account]) -> list[AccountFindingsOut]:
+def findings_out(
+    found: Mapping[uuid.UUID, list[Finding]], accounts: Mapping[uuid.UUID, Account]
+) -> list[AccountFindingsOut]:
     items = []
     for account_id, findings in found.items():
         account = accounts.get(account_id)

@@ -117,7 +117,9 @@ class Account(Timestamped, Base):
     handle: Mapped[str] = mapped_column(sa.String(200))
     external_id: Mapped[str] = mapped_column(sa.String(200))
     display_name: Mapped[str] = mapped_column(sa.String(200), default="")
-    status: Mapped[AccountStatus] = mapped_column(enum_column(AccountStatus, "account_status"), default=AccountStatus.CONNECTED)
+    status: Mapped[AccountStatus] = mapped_column(
+        enum_column(AccountStatus, "account_status"), default=AccountStatus.CONNECTED
+    )
     mode: Mapped[AccountMode] = mapped_column(enum_column(AccountMode, "account_mode"), default=AccountMode.LIVE)
     #: Fernet token of the msgspec-encoded Credentials; never stored in clear
     credentials_encrypted: Mapped[bytes | None] = mapped_column(sa.LargeBinary)
@@ -183,9 +185,7 @@ class Post(Timestamped, Base):
     """What a persona wants to say; fans out to one delivery per target account."""
 
     __tablename__ = "posts"
-    __table_args__ = (
-        sa.CheckConstraint("kind = 'post' OR repost_of IS NOT NULL", name="repost_has_target"),
-    )
+    __table_args__ = (sa.CheckConstraint("kind = 'post' OR repost_of IS NOT NULL", name="repost_has_target"),)
 
     id: Mapped[uuid.UUID] = _id()
     persona_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("personas.id", ondelete="RESTRICT"), index=True)
@@ -227,7 +227,9 @@ class Media(Timestamped, Base):
     duration_s: Mapped[float | None]
     alt_text: Mapped[str] = mapped_column(sa.Text, default="")
     has_captions: Mapped[bool] = mapped_column(default=False)
-    origin: Mapped[MediaOrigin] = mapped_column(enum_column(MediaOrigin, "media_origin"), default=MediaOrigin.REGION_DAM)
+    origin: Mapped[MediaOrigin] = mapped_column(
+        enum_column(MediaOrigin, "media_origin"), default=MediaOrigin.REGION_DAM
+    )
 
     post: Mapped[Post | None] = relationship(back_populates="media")
 
@@ -249,7 +251,9 @@ class Delivery(Timestamped, Base):
     # RESTRICT: a delivery's account cannot vanish under it; disable the account instead.
     account_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("accounts.id", ondelete="RESTRICT"), index=True)
     kind: Mapped[DeliveryKind] = mapped_column(enum_column(DeliveryKind, "delivery_kind"), default=DeliveryKind.POST)
-    state: Mapped[DeliveryState] = mapped_column(enum_column(DeliveryState, "delivery_state"), default=DeliveryState.DRAFT)
+    state: Mapped[DeliveryState] = mapped_column(
+        enum_column(DeliveryState, "delivery_state"), default=DeliveryState.DRAFT
+    )
     scheduled_at: Mapped[datetime | None]
     #: stable reference sent to networks that accept one, and used to reconcile
     client_ref: Mapped[str] = mapped_column(sa.String(64))

@@ -22,8 +22,8 @@ from arq import cron
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Worker, func
 
-from core.queue import publisher
-from core.services import accounts
+from core.accounts import service as accounts
+from core.publishing import outbox as publisher
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
 
@@ -102,9 +102,16 @@ def make_worker(runtime: Runtime, pool: ArqRedis, **options: Any) -> Worker:
     """A worker bound to an existing runtime (embedded mode, tests, benchmarks)."""
     ctx = {"runtime": runtime, "worker_id": worker_id(), "owns_runtime": False}
     return Worker(
-        functions=FUNCTIONS, cron_jobs=options.pop("cron_jobs", CRON_JOBS), redis_pool=pool, ctx=ctx,
-        handle_signals=options.pop("handle_signals", False), poll_delay=POLL_DELAY_S, max_jobs=options.pop("max_jobs", 20), keep_result=0,
-        on_shutdown=_shutdown, **options,
+        functions=FUNCTIONS,
+        cron_jobs=options.pop("cron_jobs", CRON_JOBS),
+        redis_pool=pool,
+        ctx=ctx,
+        handle_signals=options.pop("handle_signals", False),
+        poll_delay=POLL_DELAY_S,
+        max_jobs=options.pop("max_jobs", 20),
+        keep_result=0,
+        on_shutdown=_shutdown,
+        **options,
     )
 
 
@@ -148,8 +155,10 @@ class EmbeddedWorker:
 def _arq_bookkeeping_tasks() -> list[asyncio.Task[Any]]:
     current = asyncio.current_task()
     return [
-        task for task in asyncio.all_tasks()
-        if task is not current and getattr(task.get_coro(), "__qualname__", "").startswith(("Worker.finish_job", "Worker.finish_failed_job"))
+        task
+        for task in asyncio.all_tasks()
+        if task is not current
+        and getattr(task.get_coro(), "__qualname__", "").startswith(("Worker.finish_job", "Worker.finish_failed_job"))
     ]
 
 

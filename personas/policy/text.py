@@ -8,7 +8,6 @@ what they flag; they never rewrite text on their own.
 from __future__ import annotations
 
 import functools
-
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -51,7 +50,9 @@ def fold(text: str) -> str:
 
 # je/j', me/m', moi, mon/ma/mes as whole words. "mes" inside "mesures" is not a word match; "m'"
 # needs the apostrophe, so "M. Dupont" is not matched.
-_FIRST_PERSON = regex.compile(r"(?<![\p{L}\p{N}_-])(?:j'|m'|(?:je|moi|mon|ma|mes|me)(?![\p{L}\p{N}_']))", regex.IGNORECASE)
+_FIRST_PERSON = regex.compile(
+    r"(?<![\p{L}\p{N}_-])(?:j'|m'|(?:je|moi|mon|ma|mes|me)(?![\p{L}\p{N}_']))", regex.IGNORECASE
+)
 
 
 def first_person_words(text: str) -> list[str]:

@@ -26,14 +26,14 @@ from arq.worker import Worker, func
 from redis.asyncio import Redis
 from sqlalchemy import select
 
+from core.audit import Actor
 from core.db import migrate
 from core.db.enums import DeliveryState
 from core.db.models import Account, Delivery, DeliveryEvent, Post
+from core.people.staff import create_staff
+from core.personas.service import upsert_personas
 from core.queue.worker import EmbeddedWorker, redis_settings
 from core.runtime import EmbeddedRedis, Runtime
-from core.services.audit import Actor
-from core.services.personas import upsert_personas
-from core.services.staff import create_staff
 from core.settings import load_settings
 from personas import ChannelPolicy, PersonaFile
 from plugins.testing import serve_in_thread
@@ -51,26 +51,44 @@ def _redis_url(folder: Path) -> tuple[str, EmbeddedRedis | None]:
         return server.url, server
 
 
-async def _setup(database_url: str, redis_url: str, folder: Path, network_url: str) -> tuple[Runtime, uuid.UUID, uuid.UUID, uuid.UUID]:
+async def _setup(
+    database_url: str, redis_url: str, folder: Path, network_url: str
+) -> tuple[Runtime, uuid.UUID, uuid.UUID, uuid.UUID]:
     settings = load_settings(
-        {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "PORTEVOIX_DATA_DIR": str(folder), "PORTEVOIX_LOG_LEVEL": "WARNING"},
+        {
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "PORTEVOIX_DATA_DIR": str(folder),
+            "PORTEVOIX_LOG_LEVEL": "WARNING",
+        },
         dotenv=None,
     )
     runtime = Runtime(settings)
     runtime.channels.register(InstantPlugin)
     runtime.base_url_overrides["instant"] = network_url
-    persona_file = PersonaFile(slug="bench", name="Bench", kind="institution", embodies=False, channels={"instant": ChannelPolicy()})
+    persona_file = PersonaFile(
+        slug="bench", name="Bench", kind="institution", embodies=False, channels={"instant": ChannelPolicy()}
+    )
     async with runtime.session() as session:
         (persona,) = await upsert_personas(session, [persona_file], Actor.system("bench"))
-        account = Account(persona_id=persona.id, channel="instant", handle="bench", external_id="bench",
-                          credentials_encrypted=runtime.vault.encrypt(InstantNetwork().make_account().credentials))
+        account = Account(
+            persona_id=persona.id,
+            channel="instant",
+            handle="bench",
+            external_id="bench",
+            credentials_encrypted=runtime.vault.encrypt(InstantNetwork().make_account().credentials),
+        )
         session.add(account)
-        staff = await create_staff(session, email="bench@bench.fr", display_name="b", password="long enough pw", actor=Actor.system("b"))
+        staff = await create_staff(
+            session, email="bench@bench.fr", display_name="b", password="long enough pw", actor=Actor.system("b")
+        )
         await session.flush()
         return runtime, persona.id, account.id, staff.id
 
 
-async def _create_due(runtime: Runtime, persona_id: uuid.UUID, account_id: uuid.UUID, staff_id: uuid.UUID, count: int, when: datetime) -> list[uuid.UUID]:
+async def _create_due(
+    runtime: Runtime, persona_id: uuid.UUID, account_id: uuid.UUID, staff_id: uuid.UUID, count: int, when: datetime
+) -> list[uuid.UUID]:
     """Scheduled deliveries written straight to the database (composing is not what is measured)."""
     ids = []
     async with runtime.session() as session:
@@ -78,7 +96,13 @@ async def _create_due(runtime: Runtime, persona_id: uuid.UUID, account_id: uuid.
             post = Post(persona_id=persona_id, author_id=staff_id, text=f"Message de test n°{i}.")
             session.add(post)
             await session.flush()
-            delivery = Delivery(post_id=post.id, account_id=account_id, state=DeliveryState.SCHEDULED, scheduled_at=when, client_ref=uuid.uuid4().hex)
+            delivery = Delivery(
+                post_id=post.id,
+                account_id=account_id,
+                state=DeliveryState.SCHEDULED,
+                scheduled_at=when,
+                client_ref=uuid.uuid4().hex,
+            )
             session.add(delivery)
             await session.flush()
             ids.append(delivery.id)
@@ -89,7 +113,11 @@ async def _wait_published(runtime: Runtime, ids: list[uuid.UUID], timeout: float
     deadline = time.monotonic() + timeout
     while True:
         async with runtime.sessions() as session:
-            remaining = (await session.scalars(select(Delivery.id).where(Delivery.id.in_(ids), Delivery.state != DeliveryState.PUBLISHED).limit(1))).all()
+            remaining = (
+                await session.scalars(
+                    select(Delivery.id).where(Delivery.id.in_(ids), Delivery.state != DeliveryState.PUBLISHED).limit(1)
+                )
+            ).all()
         if not remaining:
             return
         if time.monotonic() > deadline:
@@ -97,7 +125,9 @@ async def _wait_published(runtime: Runtime, ids: list[uuid.UUID], timeout: float
         await asyncio.sleep(0.05)
 
 
-async def pipeline_throughput(runtime: Runtime, persona_id: uuid.UUID, account_id: uuid.UUID, staff_id: uuid.UUID, count: int) -> float:
+async def pipeline_throughput(
+    runtime: Runtime, persona_id: uuid.UUID, account_id: uuid.UUID, staff_id: uuid.UUID, count: int
+) -> float:
     ids = await _create_due(runtime, persona_id, account_id, staff_id, count, datetime.now(UTC) - timedelta(seconds=1))
     worker = EmbeddedWorker(runtime)
     start = time.perf_counter()
@@ -126,8 +156,14 @@ async def bare_arq_throughput(redis_url: str, network_url: str, count: int) -> f
     await pool.flushdb()
     for i in range(count):
         await pool.enqueue_job("post", i)
-    worker = Worker(functions=[func(post, name="post", keep_result=0)], redis_pool=pool, handle_signals=False,
-                    poll_delay=0.1, max_jobs=20, keep_result=0)
+    worker = Worker(
+        functions=[func(post, name="post", keep_result=0)],
+        redis_pool=pool,
+        handle_signals=False,
+        poll_delay=0.1,
+        max_jobs=20,
+        keep_result=0,
+    )
     start = time.perf_counter()
     task = asyncio.create_task(worker.async_run())
     await asyncio.wait_for(done.wait(), timeout=600)
@@ -139,7 +175,9 @@ async def bare_arq_throughput(redis_url: str, network_url: str, count: int) -> f
     return count / elapsed
 
 
-async def lateness(runtime: Runtime, persona_id: uuid.UUID, account_id: uuid.UUID, staff_id: uuid.UUID, count: int) -> tuple[list[float], list[float]]:
+async def lateness(
+    runtime: Runtime, persona_id: uuid.UUID, account_id: uuid.UUID, staff_id: uuid.UUID, count: int
+) -> tuple[list[float], list[float]]:
     due = (datetime.now(UTC) + timedelta(seconds=8)).replace(microsecond=0)
     ids = await _create_due(runtime, persona_id, account_id, staff_id, count, due)
     worker = EmbeddedWorker(runtime)
@@ -148,9 +186,13 @@ async def lateness(runtime: Runtime, persona_id: uuid.UUID, account_id: uuid.UUI
     await worker.stop()
     async with runtime.sessions() as session:
         published = (await session.scalars(select(Delivery.published_at).where(Delivery.id.in_(ids)))).all()
-        starts = (await session.execute(
-            select(DeliveryEvent.delivery_id, DeliveryEvent.at).where(DeliveryEvent.delivery_id.in_(ids), DeliveryEvent.kind == "attempt")
-        )).all()
+        starts = (
+            await session.execute(
+                select(DeliveryEvent.delivery_id, DeliveryEvent.at).where(
+                    DeliveryEvent.delivery_id.in_(ids), DeliveryEvent.kind == "attempt"
+                )
+            )
+        ).all()
     start_late = [(at - due).total_seconds() for _, at in starts]
     publish_late = [(at - due).total_seconds() for at in published if at is not None]
     return start_late, publish_late
@@ -195,8 +237,12 @@ async def run(database: str, count: int, late_count: int) -> None:
     print(f"ratio                       : {whole / bare:8.2f}   (target >= 0.5)")
     print(f"\n== {late_count} deliveries due in the same second ==")
     print(f"first start      {min(starts):6.2f} s   (the scheduler's own precision: the burst starts on time)")
-    print(f"start lateness   p50 {_percentile(starts, 0.5):6.2f} s   p99 {_percentile(starts, 0.99):6.2f} s   max {max(starts):6.2f} s")
-    print(f"publish lateness p50 {_percentile(published, 0.5):6.2f} s   p99 {_percentile(published, 0.99):6.2f} s   max {max(published):6.2f} s   (target p99 <= 1 s)")
+    print(
+        f"start lateness   p50 {_percentile(starts, 0.5):6.2f} s   p99 {_percentile(starts, 0.99):6.2f} s   max {max(starts):6.2f} s"
+    )
+    print(
+        f"publish lateness p50 {_percentile(published, 0.5):6.2f} s   p99 {_percentile(published, 0.99):6.2f} s   max {max(published):6.2f} s   (target p99 <= 1 s)"
+    )
 
 
 def main() -> None:

@@ -14,7 +14,9 @@ pytestmark = pytest.mark.anyio
 
 async def test_settings_overrides_and_redirect_uri() -> None:
     host = ChannelHost(
-        discover(), CredentialVault("k" * 40), {"x": {"client_id": "configured", "extra_web_url": "https://x.example"}},
+        discover(),
+        CredentialVault("k" * 40),
+        {"x": {"client_id": "configured", "extra_web_url": "https://x.example"}},
         base_url_overrides={"x": "http://127.0.0.1:1"},
         settings_overrides={"x": {"client_id": "demo", "extra_authorize_url": "http://127.0.0.1:1/i/oauth2/authorize"}},
     )
@@ -22,7 +24,10 @@ async def test_settings_overrides_and_redirect_uri() -> None:
         plugin = host.plugin("x")
         assert plugin.settings.client_id == "demo"
         assert plugin.settings.base_url == "http://127.0.0.1:1"
-        assert plugin.settings.extra == {"web_url": "https://x.example", "authorize_url": "http://127.0.0.1:1/i/oauth2/authorize"}
+        assert plugin.settings.extra == {
+            "web_url": "https://x.example",
+            "authorize_url": "http://127.0.0.1:1/i/oauth2/authorize",
+        }
         assert host.plugin("x") is plugin
         other = host.plugin("x", redirect_uri="http://127.0.0.1:8090/oauth/x/callback")
         assert other is not plugin and other.settings.redirect_uri.endswith("/oauth/x/callback")

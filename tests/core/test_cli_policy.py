@@ -17,7 +17,9 @@ def _explain(tmp_path: Path, body: str, *args: str) -> tuple[int, str]:
 
 
 def test_institution_tiktok_is_blocked_with_the_reason(tmp_path: Path) -> None:
-    code, output = _explain(tmp_path, 'channel = "tiktok"\ntext = "Bonjour"\n', "--persona", "region-occitanie", "--lang", "en")
+    code, output = _explain(
+        tmp_path, 'channel = "tiktok"\ntext = "Bonjour"\n', "--persona", "region-occitanie", "--lang", "en"
+    )
     assert code == 2 and "[BLOCK] channel_refused" in output and "incarnation" in output
 
 

@@ -7,13 +7,13 @@ from datetime import datetime
 import pytest
 import sqlalchemy as sa
 from sqlalchemy import bindparam, select, text
-from sqlalchemy.sql.elements import TextClause
 from sqlalchemy.exc import DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import TextClause
 
+from core.audit import Actor, record
 from core.db.enums import Role
 from core.db.models import Account, Assignment, AuditEvent, Delivery, Persona, Post
-from core.services.audit import Actor, record
 from tests.factories import (
     AccountFactory,
     ChannelPolicyFactory,
@@ -62,7 +62,9 @@ async def test_state_columns_accept_only_known_states(db: AsyncSession, persona:
     await _fails(db, "UPDATE personas SET kind = 'company' WHERE id = :id", {"id": persona.id})
 
 
-async def test_published_delivery_needs_remote_id_and_publishing_needs_lease(db: AsyncSession, persona: Persona) -> None:
+async def test_published_delivery_needs_remote_id_and_publishing_needs_lease(
+    db: AsyncSession, persona: Persona
+) -> None:
     account = await AccountFactory.create_async(persona_id=persona.id)
     post = await PostFactory.create_async(persona_id=persona.id)
     delivery = await DeliveryFactory.create_async(post_id=post.id, account_id=account.id)
@@ -83,7 +85,9 @@ async def test_client_ref_unique_per_account(db: AsyncSession, persona: Persona)
 async def test_refused_channel_needs_reason_and_cadence_not_negative(db: AsyncSession, persona: Persona) -> None:
     with pytest.raises(IntegrityError):
         async with db.begin_nested():
-            await ChannelPolicyFactory.create_async(persona_id=persona.id, channel="tiktok", allowed=False, refusal_reason=None)
+            await ChannelPolicyFactory.create_async(
+                persona_id=persona.id, channel="tiktok", allowed=False, refusal_reason=None
+            )
     with pytest.raises(IntegrityError):
         async with db.begin_nested():
             await ChannelPolicyFactory.create_async(persona_id=persona.id, channel="x", posts_per_day=-1)
@@ -110,7 +114,10 @@ async def test_foreign_keys_delete_behaviour(db: AsyncSession, persona: Persona)
     assert (await db.scalar(select(Post.author_id).where(Post.id == post.id))) is None
     # deleting a post deletes its deliveries
     await db.execute(_sql("DELETE FROM posts WHERE id = :id"), {"id": post.id})
-    assert await db.scalar(select(Delivery).where(Delivery.id == delivery.id).execution_options(populate_existing=True)) is None
+    assert (
+        await db.scalar(select(Delivery).where(Delivery.id == delivery.id).execution_options(populate_existing=True))
+        is None
+    )
 
 
 async def test_audit_log_is_append_only(db: AsyncSession) -> None:
@@ -126,7 +133,9 @@ async def test_naive_datetimes_are_refused_and_values_come_back_in_utc(db: Async
     post = await PostFactory.create_async(persona_id=persona.id)
     with pytest.raises(StatementError, match="naive datetime"):
         async with db.begin_nested():
-            await DeliveryFactory.create_async(post_id=post.id, account_id=account.id, scheduled_at=datetime(2027, 3, 28, 9))
+            await DeliveryFactory.create_async(
+                post_id=post.id, account_id=account.id, scheduled_at=datetime(2027, 3, 28, 9)
+            )
     from zoneinfo import ZoneInfo
 
     paris = datetime(2027, 3, 28, 9, 0, tzinfo=ZoneInfo("Europe/Paris"))  # after the spring change: UTC+2

@@ -59,7 +59,9 @@ def test_schema_matches_the_models(database_url: str) -> None:
         try:
             async with engine.connect() as connection:
                 return await connection.run_sync(
-                    lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}), Base.metadata)
+                    lambda sync: compare_metadata(
+                        MigrationContext.configure(sync, opts={"compare_type": True}), Base.metadata
+                    )
                 )
         finally:
             await engine.dispose()

@@ -10,11 +10,11 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import Actor
 from core.channels import Format
 from core.db.models import Account, AuditEvent, ChannelPolicy, Persona
+from core.personas.service import upsert_personas
 from core.runtime import Runtime
-from core.services.audit import Actor
-from core.services.personas import upsert_personas
 from personas import SEED_DIR, PersonaFileError, load_dir, load_file
 from web.cli import cli
 
@@ -53,17 +53,31 @@ def test_seed_personas_load() -> None:
 @pytest.mark.parametrize(
     ("change", "field", "reason"),
     [
-        (("posts_per_day = 1", 'posts_per_day = "two"'), "$.channels.mastodon.posts_per_day", "Expected `int | null`, got `str`"),
+        (
+            ("posts_per_day = 1", 'posts_per_day = "two"'),
+            "$.channels.mastodon.posts_per_day",
+            "Expected `int | null`, got `str`",
+        ),
         (("posts_per_day = 1", "posts_per_day = -2"), "$.channels.mastodon.posts_per_day", ">= 0"),
         (("[channels.mastodon]", "[channels.myspace]"), "$.channels.myspace", "unknown channel 'myspace'"),
         (("embodies = false", "embodies = true"), "$.embodies", "cannot embody"),
         (('kind = "institution"', 'kind = "company"'), "$.kind", "Invalid enum value 'company'"),
-        (("posts_per_day = 1", "posts_per_day = 1\nallowed = false"), "$.channels.mastodon.refusal_reason", "needs the reason"),
-        (("posts_per_day = 1", 'posts_per_day = 1\nformats = ["hologram"]'), "$.channels.mastodon.formats", "unknown format"),
+        (
+            ("posts_per_day = 1", "posts_per_day = 1\nallowed = false"),
+            "$.channels.mastodon.refusal_reason",
+            "needs the reason",
+        ),
+        (
+            ("posts_per_day = 1", 'posts_per_day = 1\nformats = ["hologram"]'),
+            "$.channels.mastodon.formats",
+            "unknown format",
+        ),
         (("posts_per_day = 1", "posts_per_day = 1\ncolour = 3"), "$.channels.mastodon", "unknown field `colour`"),
     ],
 )
-def test_invalid_files_name_file_field_and_reason(tmp_path: Path, change: tuple[str, str], field: str, reason: str) -> None:
+def test_invalid_files_name_file_field_and_reason(
+    tmp_path: Path, change: tuple[str, str], field: str, reason: str
+) -> None:
     path = _write(tmp_path, MINIMAL.replace(*change))
     with pytest.raises(PersonaFileError) as caught:
         load_file(path, known_channels=CHANNELS, known_formats=FORMATS)
@@ -104,8 +118,12 @@ async def test_loading_twice_is_idempotent_and_audited(runtime: Runtime, db: Asy
     assert await db.scalar(select(func.count()).select_from(Persona)) == 2
     assert await db.scalar(select(func.count()).select_from(Account)) == 7
     assert await db.scalar(select(func.count()).select_from(ChannelPolicy)) == 8
-    created = await db.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "persona.created"))
-    updated = await db.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "persona.updated"))
+    created = await db.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "persona.created")
+    )
+    updated = await db.scalar(
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "persona.updated")
+    )
     assert (created, updated) == (2, 0)  # the second load changed nothing, so it recorded nothing
 
 
@@ -133,10 +151,14 @@ async def test_a_failure_during_upsert_rolls_everything_back(runtime: Runtime, d
 async def test_a_changed_file_updates_in_place(runtime: Runtime, db: AsyncSession, tmp_path: Path) -> None:
     path = _write(tmp_path, MINIMAL)
     async with runtime.session() as session:
-        await upsert_personas(session, [load_file(path, known_channels=CHANNELS, known_formats=FORMATS)], Actor.system("t"))
+        await upsert_personas(
+            session, [load_file(path, known_channels=CHANNELS, known_formats=FORMATS)], Actor.system("t")
+        )
     _write(tmp_path, MINIMAL.replace("posts_per_day = 1", "posts_per_day = 3"))
     async with runtime.session() as session:
-        await upsert_personas(session, [load_file(path, known_channels=CHANNELS, known_formats=FORMATS)], Actor.system("t"))
+        await upsert_personas(
+            session, [load_file(path, known_channels=CHANNELS, known_formats=FORMATS)], Actor.system("t")
+        )
     assert await db.scalar(select(ChannelPolicy.posts_per_day)) == 3
     event = await db.scalar(select(AuditEvent).where(AuditEvent.action == "persona.updated"))
     assert event is not None

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import Actor
 from core.db.enums import DeliveryState, Role
 from core.db.models import Account, AuditEvent, Persona, PostingSlot
-from core.runtime import Runtime
-from core.services.audit import Actor
-from core.services.personas import KNOWN_FORMATS, known_channels, upsert_personas
-from core.services.publishing import (
+from core.people.staff import create_staff
+from core.personas.service import KNOWN_FORMATS, known_channels, upsert_personas
+from core.publishing.compose import (
     ComposeRequest,
     DeliveryFilter,
     PolicyBlocked,
@@ -29,7 +29,7 @@ from core.services.publishing import (
     reschedule,
     send_back,
 )
-from core.services.staff import create_staff
+from core.runtime import Runtime
 from personas import SEED_DIR, load_dir
 from personas.policy import Override
 
@@ -44,13 +44,18 @@ async def seeded(runtime: Runtime) -> dict[str, object]:
         await upsert_personas(session, files, Actor.system("test"))
         people = {}
         for name in ("apprentie", "cm", "dircom", "other"):
-            people[name] = await create_staff(session, email=f"{name}@t.fr", display_name=name, password="long enough pw", actor=Actor.system("t"))
+            people[name] = await create_staff(
+                session, email=f"{name}@t.fr", display_name=name, password="long enough pw", actor=Actor.system("t")
+            )
         personas = {p.slug: p for p in (await session.scalars(select(Persona))).all()}
         accounts = {(a.persona_id, a.channel): a for a in (await session.scalars(select(Account))).all()}
     region, president = personas["region-occitanie"], personas["presidente-region"]
     return {
-        "region": region, "president": president, "people": people,
-        "region_x": accounts[(region.id, "x")], "president_x": accounts[(president.id, "x")],
+        "region": region,
+        "president": president,
+        "people": people,
+        "region_x": accounts[(region.id, "x")],
+        "president_x": accounts[(president.id, "x")],
         "region_fb": accounts[(region.id, "facebook")],
     }
 
@@ -69,11 +74,17 @@ def request(seeded: dict[str, object], *accounts: str, **fields: object) -> Comp
     )
 
 
-async def test_a_post_cannot_target_another_personas_account(runtime: Runtime, seeded: dict[str, object], db: AsyncSession) -> None:
+async def test_a_post_cannot_target_another_personas_account(
+    runtime: Runtime, seeded: dict[str, object], db: AsyncSession
+) -> None:
     with pytest.raises(PublishingError, match=r"@CamilleDelorme \(x\) belongs to another persona") as caught:
         async with runtime.session() as session:
-            await compose(session, runtime.channels, actor(seeded, "cm", Role.EDITOR),
-                          request(seeded, "region_x", "president_x", publish_now=True))
+            await compose(
+                session,
+                runtime.channels,
+                actor(seeded, "cm", Role.EDITOR),
+                request(seeded, "region_x", "president_x", publish_now=True),
+            )
     assert caught.value.field == "account_ids"
     assert (await db.scalars(select(AuditEvent.action).where(AuditEvent.action == "post.created"))).all() == []
     from core.db.models import Post
@@ -81,10 +92,17 @@ async def test_a_post_cannot_target_another_personas_account(runtime: Runtime, s
     assert (await db.scalars(select(Post))).all() == []
 
 
-async def test_contributor_posts_wait_for_approval_and_nobody_approves_their_own(runtime: Runtime, seeded: dict[str, object]) -> None:
+async def test_contributor_posts_wait_for_approval_and_nobody_approves_their_own(
+    runtime: Runtime, seeded: dict[str, object]
+) -> None:
     when = datetime.now(UTC) + timedelta(days=1)
     async with runtime.session() as session:
-        result = await compose(session, runtime.channels, actor(seeded, "apprentie", Role.CONTRIBUTOR), request(seeded, "region_x", scheduled_at=when))
+        result = await compose(
+            session,
+            runtime.channels,
+            actor(seeded, "apprentie", Role.CONTRIBUTOR),
+            request(seeded, "region_x", scheduled_at=when),
+        )
     assert [d.state for d in result.deliveries] == [DeliveryState.PENDING_APPROVAL]
     post_id = result.post.id
     async with runtime.session() as session:
@@ -93,32 +111,57 @@ async def test_contributor_posts_wait_for_approval_and_nobody_approves_their_own
         with pytest.raises(PublishingError, match="editor or manager"):
             await approve(session, runtime.channels, actor(seeded, "other", Role.CONTRIBUTOR), post_id)
     async with runtime.session() as session:
-        (approved,) = await approve(session, runtime.channels, actor(seeded, "dircom", Role.MANAGER), post_id, reason="ok")
+        (approved,) = await approve(
+            session, runtime.channels, actor(seeded, "dircom", Role.MANAGER), post_id, reason="ok"
+        )
     assert approved.state == DeliveryState.SCHEDULED and approved.approved_by_id == seeded["people"]["dircom"].id  # type: ignore[index]
 
 
-async def test_send_back_returns_a_draft_with_the_comment(runtime: Runtime, seeded: dict[str, object], db: AsyncSession) -> None:
+async def test_send_back_returns_a_draft_with_the_comment(
+    runtime: Runtime, seeded: dict[str, object], db: AsyncSession
+) -> None:
     async with runtime.session() as session:
-        result = await compose(session, runtime.channels, actor(seeded, "apprentie", Role.CONTRIBUTOR), request(seeded, "region_x", publish_now=True))
+        result = await compose(
+            session,
+            runtime.channels,
+            actor(seeded, "apprentie", Role.CONTRIBUTOR),
+            request(seeded, "region_x", publish_now=True),
+        )
     async with runtime.session() as session:
         with pytest.raises(PublishingError, match="say what"):
             await send_back(session, actor(seeded, "cm", Role.EDITOR), result.post.id, comment="")
-        await send_back(session, actor(seeded, "cm", Role.EDITOR), result.post.id, comment="Ajoute le lien vers l'agenda.")
+        await send_back(
+            session, actor(seeded, "cm", Role.EDITOR), result.post.id, comment="Ajoute le lien vers l'agenda."
+        )
     event = await db.scalar(select(AuditEvent).where(AuditEvent.action == "post.sent_back"))
     assert event is not None and event.reason == "Ajoute le lien vers l'agenda."
 
 
-async def test_review_findings_need_a_reason_and_blocks_stop(runtime: Runtime, seeded: dict[str, object], db: AsyncSession) -> None:
+async def test_review_findings_need_a_reason_and_blocks_stop(
+    runtime: Runtime, seeded: dict[str, object], db: AsyncSession
+) -> None:
     async with runtime.session() as session:
-        result = await compose(session, runtime.channels, actor(seeded, "cm", Role.EDITOR),
-                               request(seeded, "region_x", text="Je suis fière de nos lycéens.", publish_now=True))
-    assert result.deliveries[0].state == DeliveryState.PENDING_APPROVAL  # first person on a persona that does not embody
+        result = await compose(
+            session,
+            runtime.channels,
+            actor(seeded, "cm", Role.EDITOR),
+            request(seeded, "region_x", text="Je suis fière de nos lycéens.", publish_now=True),
+        )
+    assert (
+        result.deliveries[0].state == DeliveryState.PENDING_APPROVAL
+    )  # first person on a persona that does not embody
     assert any(f.rule == "first_person" for f in result.findings[seeded["region_x"].id])  # type: ignore[attr-defined]
     async with runtime.session() as session:
         with pytest.raises(PublishingError, match="written reason"):
             await approve(session, runtime.channels, actor(seeded, "dircom", Role.MANAGER), result.post.id)
     async with runtime.session() as session:
-        await approve(session, runtime.channels, actor(seeded, "dircom", Role.MANAGER), result.post.id, reason="Citation de la lauréate, validée.")
+        await approve(
+            session,
+            runtime.channels,
+            actor(seeded, "dircom", Role.MANAGER),
+            result.post.id,
+            reason="Citation de la lauréate, validée.",
+        )
     event = await db.scalar(select(AuditEvent).where(AuditEvent.action == "post.approved"))
     assert event is not None and event.reason == "Citation de la lauréate, validée."
 
@@ -129,9 +172,18 @@ async def test_tiktok_is_refused_on_the_institution(runtime: Runtime, seeded: di
         session.add(tiktok)
     with pytest.raises(PolicyBlocked) as caught:
         async with runtime.session() as session:
-            await compose(session, runtime.channels, actor(seeded, "dircom", Role.MANAGER),
-                          ComposeRequest(persona_id=seeded["region"].id, account_ids=(tiktok.id,), text="Vidéo", publish_now=True,  # type: ignore[attr-defined]
-                                         overrides=(Override(rule="channel_refused", reason="on essaie"),)))
+            await compose(
+                session,
+                runtime.channels,
+                actor(seeded, "dircom", Role.MANAGER),
+                ComposeRequest(
+                    persona_id=seeded["region"].id,
+                    account_ids=(tiktok.id,),
+                    text="Vidéo",
+                    publish_now=True,  # type: ignore[attr-defined]
+                    overrides=(Override(rule="channel_refused", reason="on essaie"),),
+                ),
+            )
     messages = [f.message_fr for fs in caught.value.findings.values() for f in fs]
     assert any("incarnation" in m for m in messages)
 
@@ -148,7 +200,9 @@ def test_local_times_across_both_dst_changes() -> None:
     assert local_to_utc(datetime(2027, 10, 31, 9, 0), PARIS) == datetime(2027, 10, 31, 8, 0, tzinfo=UTC)
 
 
-async def test_posting_slots_fill_the_queue_in_local_time_across_dst(runtime: Runtime, seeded: dict[str, object]) -> None:
+async def test_posting_slots_fill_the_queue_in_local_time_across_dst(
+    runtime: Runtime, seeded: dict[str, object]
+) -> None:
     account = seeded["region_fb"]
     async with runtime.session() as session:
         for weekday in range(7):
@@ -159,17 +213,23 @@ async def test_posting_slots_fill_the_queue_in_local_time_across_dst(runtime: Ru
         after = datetime(2027, 3, 27, 10, 0, tzinfo=ZoneInfo(PARIS))
         first = await next_free_slot(session, account, PARIS, after=after)  # type: ignore[arg-type]
         assert first == datetime(2027, 3, 28, 7, 0, tzinfo=UTC)  # 09:00 CEST
-        before_change = await next_free_slot(session, account, PARIS, after=datetime(2027, 3, 26, 10, 0, tzinfo=ZoneInfo(PARIS)))  # type: ignore[arg-type]
+        before_change = await next_free_slot(
+            session, account, PARIS, after=datetime(2027, 3, 26, 10, 0, tzinfo=ZoneInfo(PARIS))
+        )  # type: ignore[arg-type]
         assert before_change == datetime(2027, 3, 27, 1, 30, tzinfo=UTC)  # Saturday 02:30 CET
 
 
 async def test_reschedule_and_cancel_until_queued(runtime: Runtime, seeded: dict[str, object]) -> None:
     when = datetime.now(UTC) + timedelta(days=2)
     async with runtime.session() as session:
-        result = await compose(session, runtime.channels, actor(seeded, "cm", Role.EDITOR), request(seeded, "region_x", scheduled_at=when))
+        result = await compose(
+            session, runtime.channels, actor(seeded, "cm", Role.EDITOR), request(seeded, "region_x", scheduled_at=when)
+        )
     delivery_id = result.deliveries[0].id
     async with runtime.session() as session:
-        moved = await reschedule(session, runtime.channels, actor(seeded, "cm", Role.EDITOR), delivery_id, when + timedelta(hours=3))
+        moved = await reschedule(
+            session, runtime.channels, actor(seeded, "cm", Role.EDITOR), delivery_id, when + timedelta(hours=3)
+        )
         assert moved.scheduled_at == when + timedelta(hours=3)
     async with runtime.session() as session:
         from core.db.models import Delivery
@@ -187,13 +247,19 @@ async def test_keyset_pagination_walks_every_delivery_once(runtime: Runtime, see
     start = datetime.now(UTC) + timedelta(days=1)
     async with runtime.session() as session:
         for i in range(7):
-            await compose(session, runtime.channels, actor(seeded, "cm", Role.EDITOR),
-                          request(seeded, "region_x", "region_fb", scheduled_at=start + timedelta(hours=i % 3)))
+            await compose(
+                session,
+                runtime.channels,
+                actor(seeded, "cm", Role.EDITOR),
+                request(seeded, "region_x", "region_fb", scheduled_at=start + timedelta(hours=i % 3)),
+            )
     seen: list[object] = []
     cursor = None
     async with runtime.sessions() as session:
         while True:
-            page, cursor = await list_deliveries(session, DeliveryFilter(persona_ids=frozenset({seeded["region"].id})), cursor=cursor, limit=4)  # type: ignore[attr-defined]
+            page, cursor = await list_deliveries(
+                session, DeliveryFilter(persona_ids=frozenset({seeded["region"].id})), cursor=cursor, limit=4
+            )  # type: ignore[attr-defined]
             seen += [d.id for d in page]
             if cursor is None:
                 break
@@ -202,22 +268,44 @@ async def test_keyset_pagination_walks_every_delivery_once(runtime: Runtime, see
         assert other == []
 
 
-async def test_a_manager_override_of_a_block_is_audited_with_its_reason(runtime: Runtime, seeded: dict[str, object], db: AsyncSession) -> None:
+async def test_a_manager_override_of_a_block_is_audited_with_its_reason(
+    runtime: Runtime, seeded: dict[str, object], db: AsyncSession
+) -> None:
     from core.db.models import Media
 
     async with runtime.session() as session:
-        image = Media(persona_id=seeded["region"].id, kind="image", content_type="image/jpeg", filename="capitole.jpg",  # type: ignore[attr-defined]
-                      storage_path="/nonexistent/capitole.jpg", sha256="0" * 64, size_bytes=1000, width=1200, height=800, alt_text="")
+        image = Media(
+            persona_id=seeded["region"].id,
+            kind="image",
+            content_type="image/jpeg",
+            filename="capitole.jpg",  # type: ignore[attr-defined]
+            storage_path="/nonexistent/capitole.jpg",
+            sha256="0" * 64,
+            size_bytes=1000,
+            width=1200,
+            height=800,
+            alt_text="",
+        )
         session.add(image)
     req = request(seeded, "region_fb", media_ids=(image.id,), publish_now=True)
     with pytest.raises(PolicyBlocked) as caught:  # an image without alt text on the institution
         async with runtime.session() as session:
             await compose(session, runtime.channels, actor(seeded, "dircom", Role.MANAGER), req)
     assert any(f.rule == "alt_text" for fs in caught.value.findings.values() for f in fs)
-    overridden = ComposeRequest(**{**{f: getattr(req, f) for f in req.__struct_fields__},
-                                   "overrides": (Override(rule="alt_text", reason="Image décorative, décrite dans le texte."),)})
+    overridden = ComposeRequest(
+        **{
+            **{f: getattr(req, f) for f in req.__struct_fields__},
+            "overrides": (Override(rule="alt_text", reason="Image décorative, décrite dans le texte."),),
+        }
+    )
     async with runtime.session() as session:
         result = await compose(session, runtime.channels, actor(seeded, "dircom", Role.MANAGER), overridden)
-    assert result.deliveries[0].state == DeliveryState.PENDING_APPROVAL  # a lifted block still needs a second pair of eyes
+    assert (
+        result.deliveries[0].state == DeliveryState.PENDING_APPROVAL
+    )  # a lifted block still needs a second pair of eyes
     event = await db.scalar(select(AuditEvent).where(AuditEvent.action == "policy.override"))
-    assert event is not None and event.reason == "Image décorative, décrite dans le texte." and event.after == {"rule": "alt_text"}
+    assert (
+        event is not None
+        and event.reason == "Image décorative, décrite dans le texte."
+        and event.after == {"rule": "alt_text"}
+    )

@@ -6,13 +6,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import Actor
 from core.channels import Credentials
 from core.db.enums import Role
 from core.db.models import AuditEvent, Persona
+from core.people.staff import StaffError, assign, authenticate, create_staff, set_active, unassign
 from core.runtime import Runtime
 from core.security import CredentialVault, WeakPassword, verify_password
-from core.services.audit import Actor
-from core.services.staff import StaffError, assign, authenticate, create_staff, set_active, unassign
 from tests.factories import PersonaFactory
 
 pytestmark = pytest.mark.anyio
@@ -28,14 +28,20 @@ async def test_staff_lifecycle_is_audited(runtime: Runtime, db: AsyncSession) ->
     async with runtime.session() as session:
         PersonaFactory.__async_session__ = session
         persona = await PersonaFactory.create_async(slug="presidente-test")
-        staff = await create_staff(session, email=" Lea@Example.FR ", display_name="Léa", password="long enough pw", actor=admin)
+        staff = await create_staff(
+            session, email=" Lea@Example.FR ", display_name="Léa", password="long enough pw", actor=admin
+        )
         await assign(session, staff, persona, Role.CONTRIBUTOR, admin)
         await assign(session, staff, persona, Role.EDITOR, admin)
         await unassign(session, staff, persona, admin)
         await set_active(session, staff, False, admin)
     events = await _events(db)
     assert [e.action for e in events] == [
-        "staff.created", "assignment.set", "assignment.set", "assignment.removed", "staff.deactivated"
+        "staff.created",
+        "assignment.set",
+        "assignment.set",
+        "assignment.removed",
+        "staff.deactivated",
     ]
     assert events[0].after is not None and events[0].after["email"] == "lea@example.fr"
     assert "password_hash" not in events[0].after  # no secret in the audit log
@@ -62,10 +68,14 @@ async def test_staff_errors(runtime: Runtime) -> None:
         with pytest.raises(WeakPassword):
             await create_staff(session, email="x@y.fr", display_name="X", password="short", actor=Actor.system())
         with pytest.raises(StaffError, match="not an e-mail"):
-            await create_staff(session, email="nobody", display_name="X", password="long enough pw", actor=Actor.system())
+            await create_staff(
+                session, email="nobody", display_name="X", password="long enough pw", actor=Actor.system()
+            )
         await create_staff(session, email="x@y.fr", display_name="X", password="long enough pw", actor=Actor.system())
         with pytest.raises(StaffError, match="already exists"):
-            await create_staff(session, email="X@y.fr", display_name="X", password="long enough pw", actor=Actor.system())
+            await create_staff(
+                session, email="X@y.fr", display_name="X", password="long enough pw", actor=Actor.system()
+            )
 
 
 def test_credentials_are_encrypted_at_rest() -> None:

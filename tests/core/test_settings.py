@@ -47,7 +47,9 @@ def test_channel_settings_are_grouped_by_key(tmp_path: Path) -> None:
         ("PORTEVOIX_COLOUR", "blue", "unknown setting PORTEVOIX_COLOUR"),
     ],
 )
-def test_bad_values_name_the_variable_and_what_it_expects(tmp_path: Path, variable: str, value: str, message: str) -> None:
+def test_bad_values_name_the_variable_and_what_it_expects(
+    tmp_path: Path, variable: str, value: str, message: str
+) -> None:
     with pytest.raises(SettingsError, match=message) as caught:
         load_settings({"PORTEVOIX_DATA_DIR": str(tmp_path), variable: value}, dotenv=None)
     assert "expected" in str(caught.value) or "known" in str(caught.value)

@@ -59,12 +59,8 @@ def usage() -> Recorder:
 
 
 @pytest.fixture
-async def plugin(
-    server: tuple[FakeBluesky, str], usage: Recorder
-) -> AsyncIterator[BlueskyPlugin]:
-    instance = BlueskyPlugin(
-        ChannelSettings(base_url=server[1], extra={"inbox_page_size": "5"}), usage=usage
-    )
+async def plugin(server: tuple[FakeBluesky, str], usage: Recorder) -> AsyncIterator[BlueskyPlugin]:
+    instance = BlueskyPlugin(ChannelSettings(base_url=server[1], extra={"inbox_page_size": "5"}), usage=usage)
     yield instance
     await instance.aclose()
 
@@ -81,9 +77,7 @@ def image_file(tmp_path: Path, name: str, size: int = 400) -> str:
 
 
 def created_record(fake: FakeBluesky) -> dict:
-    [request] = fake.requests_to("POST", r"/xrpc/com\.atproto\.repo\.createRecord$")[
-        -1:
-    ]
+    [request] = fake.requests_to("POST", r"/xrpc/com\.atproto\.repo\.createRecord$")[-1:]
     return request.json["record"]
 
 
@@ -116,20 +110,10 @@ async def test_publish_text_logs_in_resolves_mentions_and_sends_byte_facets(
         "POST",
         "/xrpc/com.atproto.repo.createRecord",
     )
-    assert (
-        fake.access_tokens[create.headers["authorization"].removeprefix("Bearer ")][0]
-        == account.external_id
-    )
-    assert (
-        create.json["repo"] == account.external_id
-        and create.json["collection"] == "app.bsky.feed.post"
-    )
+    assert fake.access_tokens[create.headers["authorization"].removeprefix("Bearer ")][0] == account.external_id
+    assert create.json["repo"] == account.external_id and create.json["collection"] == "app.bsky.feed.post"
     record = create.json["record"]
-    assert (
-        record["$type"] == "app.bsky.feed.post"
-        and record["text"] == text
-        and record["langs"] == ["fr"]
-    )
+    assert record["$type"] == "app.bsky.feed.post" and record["text"] == text and record["langs"] == ["fr"]
     assert record["createdAt"].endswith("Z") and abs(
         datetime.fromisoformat(record["createdAt"]) - datetime.now(UTC)
     ) < timedelta(seconds=5)
@@ -155,17 +139,12 @@ async def test_publish_text_logs_in_resolves_mentions_and_sends_byte_facets(
         ),
         ("#Occitanie", {"$type": "app.bsky.richtext.facet#tag", "tag": "Occitanie"}),
     ]
-    assert (
-        record["facets"][0]["index"]["byteStart"] == 11
-    )  # 🎉 is 4 bytes, "Bravo " 6: not the string index 8
+    assert record["facets"][0]["index"]["byteStart"] == 11  # 🎉 is 4 bytes, "Bravo " 6: not the string index 8
     assert (
         result.remote_id in fake.records
-        and result.url
-        == f"https://bsky.app/profile/{account.handle}/post/{result.remote_id.rsplit('/', 1)[1]}"
+        and result.url == f"https://bsky.app/profile/{account.handle}/post/{result.remote_id.rsplit('/', 1)[1]}"
     )
-    assert any(
-        n["_owner"] == ana.did and n["reason"] == "mention" for n in fake.notifications
-    )
+    assert any(n["_owner"] == ana.did and n["reason"] == "mention" for n in fake.notifications)
     assert [r.endpoint for r in usage.reports] == [
         "com.atproto.identity.resolveHandle",
         "com.atproto.server.createSession",
@@ -183,15 +162,10 @@ async def test_session_is_reused_then_refreshed_before_expiry(
     assert len(fake.requests_to("POST", "createSession")) == 1
 
     session = plugin._sessions[account.external_id]
-    session.expires = (
-        0  # as if two hours had passed: the next call renews the session first
-    )
+    session.expires = 0  # as if two hours had passed: the next call renews the session first
     await plugin.publish(account, Draft(text="quatre"))
     [refresh] = fake.requests_to("POST", "refreshSession")
-    assert (
-        refresh.headers["authorization"] == f"Bearer {session.refresh}"
-        and refresh.body == b""
-    )
+    assert refresh.headers["authorization"] == f"Bearer {session.refresh}" and refresh.body == b""
 
     fake.refresh_tokens.clear()  # the refresh JWT died too: log in again
     plugin._sessions[account.external_id].expires = 0
@@ -215,19 +189,14 @@ async def test_publish_images_with_alt_text(
         )
         for n, p in enumerate(paths, start=1)
     )
-    await plugin.publish(
-        account, Draft(text="Le Canal du Midi", format=Format.PHOTO, media=media)
-    )
+    await plugin.publish(account, Draft(text="Le Canal du Midi", format=Format.PHOTO, media=media))
 
     uploads = fake.requests_to("POST", r"uploadBlob$")
     assert [u.headers["content-type"] for u in uploads] == ["image/png", "image/png"]
     assert [u.body for u in uploads] == [Path(p).read_bytes() for p in paths]
     embed = created_record(fake)["embed"]
     assert embed["$type"] == "app.bsky.embed.images"
-    assert [
-        (i["alt"], i["aspectRatio"], i["image"]["mimeType"], i["image"]["size"])
-        for i in embed["images"]
-    ] == [
+    assert [(i["alt"], i["aspectRatio"], i["image"]["mimeType"], i["image"]["size"]) for i in embed["images"]] == [
         (
             "Vue 1",
             {"width": 1200, "height": 800},
@@ -245,9 +214,7 @@ async def test_publish_images_with_alt_text(
 
 
 @pytest.mark.anyio
-async def test_publish_link_card(
-    plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef
-) -> None:
+async def test_publish_link_card(plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef) -> None:
     draft = Draft(
         text="Le budget est voté.",
         link="https://www.laregion.fr/budget",
@@ -285,27 +252,20 @@ async def test_quote_with_and_without_media(
         path=image_file(tmp_path, "q.png"),
         alt_text="Photo",
     )
-    await plugin.publish(
-        account, Draft(text="Et en image", quote_of=source.uri, media=(image,))
-    )
+    await plugin.publish(account, Draft(text="Et en image", quote_of=source.uri, media=(image,)))
     embed = created_record(fake)["embed"]
-    assert embed["$type"] == "app.bsky.embed.recordWithMedia" and embed["record"][
-        "record"
-    ] == {"uri": source.uri, "cid": source.cid}
+    assert embed["$type"] == "app.bsky.embed.recordWithMedia" and embed["record"]["record"] == {
+        "uri": source.uri,
+        "cid": source.cid,
+    }
     assert embed["media"]["$type"] == "app.bsky.embed.images"
-    assert any(
-        n["reason"] == "quote" and n["_owner"] == did for n in fake.notifications
-    )
+    assert any(n["reason"] == "quote" and n["_owner"] == did for n in fake.notifications)
 
 
 @pytest.mark.anyio
-async def test_reply_keeps_the_thread_root(
-    plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef
-) -> None:
+async def test_reply_keeps_the_thread_root(plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef) -> None:
     root = await plugin.publish(account, Draft(text="Inscriptions ouvertes"))
-    question = fake.add_post(
-        "parent.bsky.social", "Jusqu'à quand ?", reply_to=root.remote_id
-    )
+    question = fake.add_post("parent.bsky.social", "Jusqu'à quand ?", reply_to=root.remote_id)
     page = await plugin.fetch_inbox(account, None)
     [item] = page.items
     assert (item.kind, item.parent_id, item.thread_id, item.author_handle) == (
@@ -325,9 +285,7 @@ async def test_reply_keeps_the_thread_root(
 
 
 @pytest.mark.anyio
-async def test_repost_and_delete(
-    plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef
-) -> None:
+async def test_repost_and_delete(plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef) -> None:
     source = fake.add_post("presidente.bsky.social", "Discours")
     repost = await plugin.repost(account, source.uri)
     record = created_record(fake)
@@ -336,9 +294,7 @@ async def test_repost_and_delete(
         "uri": source.uri,
         "cid": source.cid,
     }
-    assert repost.remote_id.startswith(
-        f"at://{account.external_id}/app.bsky.feed.repost/"
-    )
+    assert repost.remote_id.startswith(f"at://{account.external_id}/app.bsky.feed.repost/")
 
     await plugin.delete(account, repost.remote_id)
     delete = fake.received[-1]
@@ -361,9 +317,7 @@ async def test_repost_and_delete(
 
 # ---------------------------------------------------------------------- reconcile
 @pytest.mark.anyio
-async def test_reconcile_found_and_not_found(
-    plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef
-) -> None:
+async def test_reconcile_found_and_not_found(plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef) -> None:
     start = datetime.now(UTC) - timedelta(minutes=1)
     draft = Draft(text="La Région investit dans le rail 🚆")
     published = await plugin.publish(account, draft)
@@ -384,9 +338,7 @@ async def test_reconcile_found_and_not_found(
         "filter": ["posts_with_replies"],
     }
 
-    assert (
-        await plugin.reconcile(account, Draft(text="jamais publié"), **window) is None
-    )
+    assert await plugin.reconcile(account, Draft(text="jamais publié"), **window) is None
     later = {
         "not_before": datetime.now(UTC) + timedelta(minutes=2),
         "not_after": datetime.now(UTC) + timedelta(minutes=3),
@@ -396,24 +348,11 @@ async def test_reconcile_found_and_not_found(
 
 # ---------------------------------------------------------------------- inbox
 @pytest.mark.anyio
-async def test_inbox_paginates_then_resumes(
-    plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef
-) -> None:
+async def test_inbox_paginates_then_resumes(plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef) -> None:
     post = await plugin.publish(account, Draft(text="Question du jour"))
-    expected = [
-        fake.add_post(
-            f"user{n}.bsky.social", f"réponse {n}", reply_to=post.remote_id
-        ).uri
-        for n in range(8)
-    ]
-    expected += [
-        fake.add_post(
-            "ana.bsky.social", f"@{account.handle} tu as vu ?", mention=account
-        ).uri
-    ]
-    expected += [
-        fake.add_post("bob.bsky.social", "Regardez ça", quote=post.remote_id).uri
-    ]
+    expected = [fake.add_post(f"user{n}.bsky.social", f"réponse {n}", reply_to=post.remote_id).uri for n in range(8)]
+    expected += [fake.add_post("ana.bsky.social", f"@{account.handle} tu as vu ?", mention=account).uri]
+    expected += [fake.add_post("bob.bsky.social", "Regardez ça", quote=post.remote_id).uri]
     fake.add_like(post.remote_id)  # likes are not inbox items
     expected.reverse()  # newest first
 
@@ -437,23 +376,15 @@ async def test_inbox_paginates_then_resumes(
         and kinds[expected[2]] is InboxKind.REPLY
     )
 
-    assert await plugin.fetch_inbox(account, cursor) == InboxPage(
-        items=(), next_cursor=None
-    )
+    assert await plugin.fetch_inbox(account, cursor) == InboxPage(items=(), next_cursor=None)
     late = fake.add_post("carla.bsky.social", "encore moi", reply_to=post.remote_id)
     page = await plugin.fetch_inbox(account, cursor)
-    assert (
-        [i.remote_id for i in page.items] == [late.uri]
-        and page.next_cursor
-        and page.next_cursor != cursor
-    )
+    assert [i.remote_id for i in page.items] == [late.uri] and page.next_cursor and page.next_cursor != cursor
 
 
 # ---------------------------------------------------------------------- metrics
 @pytest.mark.anyio
-async def test_metrics(
-    plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef
-) -> None:
+async def test_metrics(plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef) -> None:
     post = await plugin.publish(account, Draft(text="Chiffres"))
     fake.add_like(post.remote_id, 7)
     fake.add_post("ana.bsky.social", "Bien !", reply_to=post.remote_id)
@@ -482,24 +413,16 @@ async def test_rate_limited_reads_ratelimit_reset(
     fake.fail_next("rate_limited", retry_after=30, path="createRecord")
     with pytest.raises(RateLimited) as caught:
         await plugin.publish(account, Draft(text="vite"))
-    assert (
-        28 <= caught.value.retry_after <= 31
-        and caught.value.network_message == "Rate Limit Exceeded"
-    )
+    assert 28 <= caught.value.retry_after <= 31 and caught.value.network_message == "Rate Limit Exceeded"
 
 
 @pytest.mark.anyio
-async def test_expired_token_drops_the_session(
-    plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef
-) -> None:
+async def test_expired_token_drops_the_session(plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef) -> None:
     await plugin.publish(account, Draft(text="avant"))
     fake.expire_sessions()  # the PDS says ExpiredToken although the plugin thought the JWT valid
     with pytest.raises(CredentialsExpired) as caught:
         await plugin.publish(account, Draft(text="pendant"))
-    assert (
-        caught.value.network_message == "Token has expired"
-        and caught.value.status == 400
-    )
+    assert caught.value.network_message == "Token has expired" and caught.value.status == 400
     assert account.external_id not in plugin._sessions
     await plugin.publish(account, Draft(text="après"))  # the next attempt logs in again
     assert len(fake.requests_to("POST", "createSession")) == 2
@@ -512,10 +435,7 @@ async def test_revoked_app_password_is_credentials_expired(
     fake.revoke_app_passwords(account.external_id)
     with pytest.raises(CredentialsExpired) as caught:
         await plugin.publish(account, Draft(text="bonjour"))
-    assert (
-        caught.value.status == 401
-        and caught.value.network_message == "Invalid identifier or password"
-    )
+    assert caught.value.status == 401 and caught.value.network_message == "Invalid identifier or password"
 
 
 @pytest.mark.anyio
@@ -529,10 +449,7 @@ async def test_rejected_carries_the_network_message(
     )
     with pytest.raises(Rejected) as caught:
         await plugin.publish(account, Draft(text="texte"))
-    assert (
-        caught.value.network_message
-        == "Record/text must not be longer than 300 graphemes"
-    )
+    assert caught.value.network_message == "Record/text must not be longer than 300 graphemes"
     assert (caught.value.code, caught.value.status) == ("InvalidRequest", 400)
 
 
@@ -540,9 +457,7 @@ async def test_rejected_carries_the_network_message(
 async def test_server_error_timeout_and_drop_are_transient(
     server: tuple[FakeBluesky, str], fake: FakeBluesky, account: AccountRef
 ) -> None:
-    plugin = BlueskyPlugin(
-        ChannelSettings(base_url=server[1]), http=httpx.AsyncClient(timeout=0.5)
-    )
+    plugin = BlueskyPlugin(ChannelSettings(base_url=server[1]), http=httpx.AsyncClient(timeout=0.5))
     try:
         for kind in ("server_error", "timeout", "drop"):
             fake.fail_next(kind, delay=2, path="createRecord")  # type: ignore[arg-type]
@@ -563,19 +478,14 @@ async def test_prepare_publish_sends_nothing_and_redacts(
         path=image_file(tmp_path, "a.jpg"),
         alt_text="Carte",
     )
-    steps = await plugin.prepare_publish(
-        account, Draft(text="Carte https://laregion.fr", media=(image,))
-    )
+    steps = await plugin.prepare_publish(account, Draft(text="Carte https://laregion.fr", media=(image,)))
     assert fake.received == []
     assert [s.url.rsplit("/", 1)[1] for s in steps] == [
         "com.atproto.server.createSession",
         "com.atproto.repo.uploadBlob",
         "com.atproto.repo.createRecord",
     ]
-    assert (
-        account.credentials.access_token not in repr(steps)
-        and steps[0].json["password"] == "[redacted]"
-    )
+    assert account.credentials.access_token not in repr(steps) and steps[0].json["password"] == "[redacted]"
     record = steps[2].json["record"]
     assert (
         record["embed"]["images"][0]["alt"] == "Carte"
@@ -584,30 +494,19 @@ async def test_prepare_publish_sends_nothing_and_redacts(
 
 
 @pytest.mark.anyio
-async def test_limits(
-    plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef
-) -> None:
+async def test_limits(plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef) -> None:
     caps = BlueskyPlugin.capabilities
     assert validate_draft(caps, Draft(text="é" * 300)) == []
-    assert [v.code for v in validate_draft(caps, Draft(text="é" * 301))] == [
-        "text_too_long"
-    ]
+    assert [v.code for v in validate_draft(caps, Draft(text="é" * 301))] == ["text_too_long"]
     family = "\U0001f468\u200d\U0001f469\u200d\U0001f467\u200d\U0001f466"  # one grapheme, 25 bytes
     assert validate_draft(caps, Draft(text=family * 150)) == []  # 150 graphemes…
-    with pytest.raises(
-        Rejected, match="bytes"
-    ):  # …but 3,750 bytes: refused before any request
+    with pytest.raises(Rejected, match="bytes"):  # …but 3,750 bytes: refused before any request
         await plugin.publish(account, Draft(text=family * 150))
     image = MediaItem(kind=MediaKind.IMAGE, content_type="image/png")
-    assert [
-        v.code
-        for v in validate_draft(
-            caps, Draft(text="x", format=Format.PHOTO, media=(image,) * 5)
-        )
-    ] == ["too_many_media"]
-    assert [
-        v.code for v in validate_draft(caps, Draft(text="x", format=Format.VIDEO))
-    ] == ["format_unsupported"]
+    assert [v.code for v in validate_draft(caps, Draft(text="x", format=Format.PHOTO, media=(image,) * 5))] == [
+        "too_many_media"
+    ]
+    assert [v.code for v in validate_draft(caps, Draft(text="x", format=Format.VIDEO))] == ["format_unsupported"]
     assert fake.received == []
 
 
@@ -639,12 +538,8 @@ async def test_fake_refuses_malformed_xrpc(
         long_text = await client.post("/xrpc/com.atproto.repo.createRecord", headers=auth,
                                       json={"repo": account.external_id, "collection": "app.bsky.feed.post", "record": {**record, "text": "a" * 301, "facets": []}})  # fmt: skip
         unknown = await client.get("/xrpc/app.bsky.feed.getTimelineX", headers=auth)
-        wrong_verb = await client.get(
-            "/xrpc/com.atproto.repo.createRecord", headers=auth
-        )
-        anonymous = await client.get(
-            "/xrpc/app.bsky.actor.getProfile", params={"actor": account.handle}
-        )
+        wrong_verb = await client.get("/xrpc/com.atproto.repo.createRecord", headers=auth)
+        anonymous = await client.get("/xrpc/app.bsky.actor.getProfile", params={"actor": account.handle})
     assert login.status_code == 200 and set(login.json()) >= {
         "accessJwt",
         "refreshJwt",
@@ -656,19 +551,10 @@ async def test_fake_refuses_malformed_xrpc(
         and bad_facet.json()["error"] == "InvalidRequest"
         and "facets/0" in bad_facet.json()["message"]
     )
-    assert (
-        long_text.status_code == 400 and "300 graphemes" in long_text.json()["message"]
-    )
-    assert (
-        unknown.status_code == 501 and unknown.json()["error"] == "MethodNotImplemented"
-    )
-    assert (
-        wrong_verb.status_code == 400 and wrong_verb.json()["error"] == "InvalidRequest"
-    )
-    assert (
-        anonymous.status_code == 401
-        and anonymous.json()["error"] == "AuthenticationRequired"
-    )
+    assert long_text.status_code == 400 and "300 graphemes" in long_text.json()["message"]
+    assert unknown.status_code == 501 and unknown.json()["error"] == "MethodNotImplemented"
+    assert wrong_verb.status_code == 400 and wrong_verb.json()["error"] == "InvalidRequest"
+    assert anonymous.status_code == 401 and anonymous.json()["error"] == "AuthenticationRequired"
 
 
 # ---------------------------------------------------------------------- the host's conformance suite
@@ -696,18 +582,11 @@ class TestBlueskyConformance(ChannelConformance):
                 text="La Région vote son budget aujourd'hui. #Occitanie",
                 link="https://www.laregion.fr/budget",
             ),
-            Format.PHOTO: Draft(
-                text="La place du Capitole.", format=Format.PHOTO, media=(photo,)
-            ),
+            Format.PHOTO: Draft(text="La place du Capitole.", format=Format.PHOTO, media=(photo,)),
         }
 
-    def seed_inbox(
-        self, fake: FakeNetwork, account: AccountRef, remote_id: str
-    ) -> list[str]:
+    def seed_inbox(self, fake: FakeNetwork, account: AccountRef, remote_id: str) -> list[str]:
         assert isinstance(fake, FakeBluesky)
         return [
-            fake.add_post(
-                f"citoyen{n % 4}.bsky.social", f"Réponse n°{n}", reply_to=remote_id
-            ).uri
-            for n in range(120)
+            fake.add_post(f"citoyen{n % 4}.bsky.social", f"Réponse n°{n}", reply_to=remote_id).uri for n in range(120)
         ]

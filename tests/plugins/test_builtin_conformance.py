@@ -43,9 +43,7 @@ WEBHOOK_SECRET = "conformance-webhook-secret-91d0e4"
 
 def jpeg(tmp_path: Path, name: str, size: int = 2_000) -> str:
     path = tmp_path / name
-    path.write_bytes(
-        b"\xff\xd8\xff\xe0" + bytes(range(256)) * (size // 256) + b"\xff\xd9"
-    )
+    path.write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * (size // 256) + b"\xff\xd9")
     return str(path)
 
 
@@ -134,9 +132,7 @@ class TestFacebookConformance(ChannelConformance):
             ),
         }
 
-    def seed_inbox(
-        self, fake: FakeNetwork, account: AccountRef, remote_id: str
-    ) -> list[str]:
+    def seed_inbox(self, fake: FakeNetwork, account: AccountRef, remote_id: str) -> list[str]:
         assert isinstance(fake, FakeFacebook)
         comments = [
             fake.seed_comment(
@@ -207,9 +203,7 @@ class TestInstagramConformance(ChannelConformance):
 
     @pytest.fixture
     def sample_drafts(self) -> dict[Format, Draft]:
-        def image(
-            name: str, alt: str, width: int = 1080, height: int = 1080
-        ) -> MediaItem:
+        def image(name: str, alt: str, width: int = 1080, height: int = 1080) -> MediaItem:
             return MediaItem(
                 kind=MediaKind.IMAGE,
                 content_type="image/jpeg",
@@ -220,9 +214,7 @@ class TestInstagramConformance(ChannelConformance):
                 size_bytes=850_000,
             )
 
-        def video(
-            name: str, seconds: float, width: int = 1080, height: int = 1920
-        ) -> MediaItem:
+        def video(name: str, seconds: float, width: int = 1080, height: int = 1920) -> MediaItem:
             return MediaItem(
                 kind=MediaKind.VIDEO,
                 content_type="video/mp4",
@@ -235,9 +227,7 @@ class TestInstagramConformance(ChannelConformance):
 
         marche = image("marche-sete.jpg", "Étals de poissons au marché couvert de Sète")
         return {
-            Format.POST: Draft(
-                text="Le marché de Sète ce matin. #Occitanie #Sète", media=(marche,)
-            ),
+            Format.POST: Draft(text="Le marché de Sète ce matin. #Occitanie #Sète", media=(marche,)),
             Format.PHOTO: Draft(
                 text="Lever de soleil sur le pic du Canigou. #Pyrénées",
                 format=Format.PHOTO,
@@ -254,9 +244,7 @@ class TestInstagramConformance(ChannelConformance):
                 text="Trois étapes du canal du Midi à vélo. #CanalDuMidi",
                 format=Format.CAROUSEL,
                 media=(
-                    image(
-                        "ecluse.jpg", "Une écluse du canal du Midi bordée de platanes"
-                    ),
+                    image("ecluse.jpg", "Une écluse du canal du Midi bordée de platanes"),
                     image("beziers.jpg", "Les neuf écluses de Fonseranes à Béziers"),
                     video("peniche.mp4", 25, 1080, 1080),
                 ),
@@ -284,15 +272,10 @@ class TestInstagramConformance(ChannelConformance):
         # The post exists once media_publish answers; the permalink read after it is best effort.
         return r"/media_publish$"
 
-    def seed_inbox(
-        self, fake: FakeNetwork, account: AccountRef, remote_id: str
-    ) -> list[str]:
+    def seed_inbox(self, fake: FakeNetwork, account: AccountRef, remote_id: str) -> list[str]:
         assert isinstance(fake, FakeInstagram)
         comments = [
-            fake.seed_comment(
-                remote_id, f"Magnifique ! 😍 ({n})", username=f"voyageur_{n % 7}"
-            )
-            for n in range(30)
+            fake.seed_comment(remote_id, f"Magnifique ! 😍 ({n})", username=f"voyageur_{n % 7}") for n in range(30)
         ]
         replies = [
             fake.seed_comment(
@@ -363,9 +346,7 @@ class TestLinkedInConformance(ChannelConformance):
             ),
         }
 
-    def seed_inbox(
-        self, fake: FakeNetwork, account: AccountRef, remote_id: str
-    ) -> list[str]:
+    def seed_inbox(self, fake: FakeNetwork, account: AccountRef, remote_id: str) -> list[str]:
         assert isinstance(fake, FakeLinkedIn)
         comments = [
             fake.add_comment(
@@ -514,9 +495,7 @@ class TestMastodonConformance(ChannelConformance):
             ),
         }
 
-    def seed_inbox(
-        self, fake: FakeNetwork, account: AccountRef, remote_id: str
-    ) -> list[str]:
+    def seed_inbox(self, fake: FakeNetwork, account: AccountRef, remote_id: str) -> list[str]:
         assert isinstance(fake, FakeMastodon)
         mentions = [
             fake.add_mention(
@@ -527,9 +506,7 @@ class TestMastodonConformance(ChannelConformance):
             for n in range(30)
         ]
         messages = [
-            fake.add_direct_message(
-                f"Bonjour, une question ({n})", from_acct="marie@mastodon.social"
-            )["id"]
+            fake.add_direct_message(f"Bonjour, une question ({n})", from_acct="marie@mastodon.social")["id"]
             for n in range(3)
         ]
         return mentions + messages

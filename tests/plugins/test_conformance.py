@@ -38,7 +38,9 @@ except ImportError as exc:  # a clear message beats a bare collection error
 
 pytest_plugins = ["pytester"]
 
-PHOTO = MediaItem(kind=MediaKind.IMAGE, content_type="image/png", url="https://cdn.example.org/a.png", alt_text="Affiche")
+PHOTO = MediaItem(
+    kind=MediaKind.IMAGE, content_type="image/png", url="https://cdn.example.org/a.png", alt_text="Affiche"
+)
 SAMPLES: dict[Format, Draft] = {
     Format.POST: Draft(text="Réunion publique mardi à 19 h"),
     Format.PHOTO: Draft(text="L'affiche", format=Format.PHOTO, media=(PHOTO,)),
@@ -134,7 +136,7 @@ def test_missing_or_invalid_sample_drafts_are_caught() -> None:
 
 # ---------------------------------------------------------------------- the suite going red
 
-LIARS = '''
+LIARS = """
 import pytest
 from core.channels import ChannelPlugin, Draft, Format, MediaItem, MediaKind, PreparedRequest, Transient
 from plugins.testing.conformance import ChannelConformance
@@ -216,7 +218,7 @@ class TestForgetful(Base):
     @classmethod
     def plugin_class(cls):
         return Forgetful
-'''
+"""
 
 SELECTED = (
     "(TestDishonest and capability_honesty)"

@@ -66,12 +66,8 @@ def settings(url: str, **extra: str) -> ChannelSettings:
 
 
 @pytest.fixture
-async def plugin(
-    server: tuple[FakeLinkedIn, str], fake: FakeLinkedIn
-) -> AsyncIterator[LinkedInPlugin]:
-    instance = LinkedInPlugin(
-        settings(server[1]), http=httpx.AsyncClient(timeout=httpx.Timeout(1.0))
-    )
+async def plugin(server: tuple[FakeLinkedIn, str], fake: FakeLinkedIn) -> AsyncIterator[LinkedInPlugin]:
+    instance = LinkedInPlugin(settings(server[1]), http=httpx.AsyncClient(timeout=httpx.Timeout(1.0)))
     yield instance
     await instance.aclose()
 
@@ -97,9 +93,7 @@ async def test_publish_text_sends_documented_post_and_reads_restli_id(
     plugin: LinkedInPlugin, fake: FakeLinkedIn
 ) -> None:
     account = fake.make_account()
-    result = await plugin.publish(
-        account, Draft(text="Le canal du Midi (UNESCO) #patrimoine", client_ref="d1")
-    )
+    result = await plugin.publish(account, Draft(text="Le canal du Midi (UNESCO) #patrimoine", client_ref="d1"))
 
     [sent] = fake.requests_to("POST", r"^/rest/posts$")
     assert_rest_headers(sent.headers, account.credentials.access_token)
@@ -115,9 +109,7 @@ async def test_publish_text_sends_documented_post_and_reads_restli_id(
         "lifecycleState": "PUBLISHED",
         "isReshareDisabledByAuthor": False,
     }
-    assert result.remote_id.startswith(
-        "urn:li:share:"
-    )  # decoded from the URL-encoded header
+    assert result.remote_id.startswith("urn:li:share:")  # decoded from the URL-encoded header
     assert result.remote_id in fake.posts
     assert result.url == f"https://www.linkedin.com/feed/update/{result.remote_id}"
 
@@ -150,19 +142,13 @@ async def test_publish_single_image_uploads_then_references_it_with_alt_text(
     [upload] = fake.requests_to("PUT", r"^/dms-uploads/")
     assert upload.body == image.read_bytes()
     assert upload.headers["content-type"] == "image/png"
-    assert (
-        len(fake.requests_to("GET", r"^/rest/images/")) == 2
-    )  # PROCESSING, then AVAILABLE
+    assert len(fake.requests_to("GET", r"^/rest/images/")) == 2  # PROCESSING, then AVAILABLE
     [image_urn] = fake.images
-    assert fake.posts[result.remote_id]["content"] == {
-        "media": {"id": image_urn, "altText": "Écluse sur le canal"}
-    }
+    assert fake.posts[result.remote_id]["content"] == {"media": {"id": image_urn, "altText": "Écluse sur le canal"}}
 
 
 @pytest.mark.anyio
-async def test_publish_multi_image(
-    plugin: LinkedInPlugin, fake: FakeLinkedIn, image: Path
-) -> None:
+async def test_publish_multi_image(plugin: LinkedInPlugin, fake: FakeLinkedIn, image: Path) -> None:
     media = tuple(
         MediaItem(
             kind=MediaKind.IMAGE,
@@ -172,9 +158,7 @@ async def test_publish_multi_image(
         )
         for i in (1, 2, 3)
     )
-    result = await plugin.publish(
-        fake.make_account(), Draft(text="Trois vues", media=media)
-    )
+    result = await plugin.publish(fake.make_account(), Draft(text="Trois vues", media=media))
 
     [sent] = fake.requests_to("POST", r"^/rest/posts$")
     images = sent.json["content"]["multiImage"]["images"]
@@ -184,9 +168,7 @@ async def test_publish_multi_image(
 
 
 @pytest.mark.anyio
-async def test_publish_link_as_article(
-    plugin: LinkedInPlugin, fake: FakeLinkedIn
-) -> None:
+async def test_publish_link_as_article(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
     draft = Draft(
         text="Notre rapport",
         link="https://www.laregion.fr/rapport",
@@ -203,9 +185,7 @@ async def test_publish_link_as_article(
 
 
 @pytest.mark.anyio
-async def test_prepare_publish_redacts_the_token(
-    plugin: LinkedInPlugin, fake: FakeLinkedIn
-) -> None:
+async def test_prepare_publish_redacts_the_token(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
     [prepared] = await plugin.prepare_publish(fake.make_account(), Draft(text="dry"))
     assert prepared.headers["Authorization"] == "Bearer ***"
     assert prepared.json["commentary"] == "dry"
@@ -229,17 +209,13 @@ async def test_repost_is_a_reshare(plugin: LinkedInPlugin, fake: FakeLinkedIn) -
 
 
 @pytest.mark.anyio
-async def test_delete_encodes_the_urn(
-    plugin: LinkedInPlugin, fake: FakeLinkedIn
-) -> None:
+async def test_delete_encodes_the_urn(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
     urn = fake.add_post("à supprimer")
     await plugin.delete(fake.make_account(), urn)
     [sent] = fake.requests_to("DELETE", r"^/rest/posts/")
     assert sent.path == f"/rest/posts/{urn}"
     assert urn not in fake.posts
-    await plugin.delete(
-        fake.make_account(), urn
-    )  # already gone: a retried delete is a success
+    await plugin.delete(fake.make_account(), urn)  # already gone: a retried delete is a success
 
 
 @pytest.mark.anyio
@@ -255,24 +231,16 @@ async def test_fake_refuses_unencoded_urns_and_missing_version(
     }
     async with httpx.AsyncClient(base_url=server[1]) as client:
         raw = await client.delete(f"/rest/posts/{urn}", headers=headers)
-        no_version = await client.get(
-            "/rest/posts", headers={"Authorization": f"Bearer {token}"}
-        )
-        sunset = await client.get(
-            "/rest/posts", headers=headers | {"LinkedIn-Version": "202201"}
-        )
+        no_version = await client.get("/rest/posts", headers={"Authorization": f"Bearer {token}"})
+        sunset = await client.get("/rest/posts", headers=headers | {"LinkedIn-Version": "202201"})
     assert raw.status_code == 400 and "URL-encoded" in raw.json()["message"]
-    assert (
-        no_version.status_code == 400 and no_version.json()["code"] == "VERSION_MISSING"
-    )
+    assert no_version.status_code == 400 and no_version.json()["code"] == "VERSION_MISSING"
     assert sunset.status_code == 426 and sunset.json()["code"] == "NONEXISTENT_VERSION"
     assert urn in fake.posts
 
 
 @pytest.mark.anyio
-async def test_sunset_version_is_rejected(
-    server: tuple[FakeLinkedIn, str], fake: FakeLinkedIn
-) -> None:
+async def test_sunset_version_is_rejected(server: tuple[FakeLinkedIn, str], fake: FakeLinkedIn) -> None:
     plugin = LinkedInPlugin(settings(server[1], linkedin_version="202101"))
     with pytest.raises(Rejected) as caught:
         await plugin.publish(fake.make_account(), Draft(text="x"))
@@ -284,9 +252,7 @@ async def test_sunset_version_is_rejected(
 
 
 @pytest.mark.anyio
-async def test_reconcile_finds_the_post_in_the_window(
-    plugin: LinkedInPlugin, fake: FakeLinkedIn
-) -> None:
+async def test_reconcile_finds_the_post_in_the_window(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
     account = fake.make_account()
     fake.add_post("autre chose")
     urn = fake.add_post(escape_little_text("Le message (du jour)"))
@@ -299,17 +265,11 @@ async def test_reconcile_finds_the_post_in_the_window(
     )
     assert found is not None and found.remote_id == urn
     [sent] = fake.requests_to("GET", r"^/rest/posts$")
-    assert (
-        sent.q("q") == "author"
-        and sent.q("author") == fake.organization
-        and sent.q("count") == "50"
-    )
+    assert sent.q("q") == "author" and sent.q("author") == fake.organization and sent.q("count") == "50"
 
 
 @pytest.mark.anyio
-async def test_reconcile_not_found_outside_window_or_other_text(
-    plugin: LinkedInPlugin, fake: FakeLinkedIn
-) -> None:
+async def test_reconcile_not_found_outside_window_or_other_text(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
     account = fake.make_account()
     old = int((datetime.now(UTC) - timedelta(days=1)).timestamp() * 1000)
     fake.add_post("Le message", created_ms=old)
@@ -330,18 +290,14 @@ async def test_reconcile_not_found_outside_window_or_other_text(
 
 
 @pytest.mark.anyio
-async def test_inbox_pages_through_comments_of_recent_posts(
-    plugin: LinkedInPlugin, fake: FakeLinkedIn
-) -> None:
+async def test_inbox_pages_through_comments_of_recent_posts(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
     account = fake.make_account()
     first = fake.add_post("post 1")
     second = fake.add_post("post 2")
     fake.add_comment(first, "c1")
     fake.add_comment(first, "c2")
     fake.add_comment(first, "c3")
-    fake.add_comment(
-        first, "notre réponse", actor=fake.organization
-    )  # our own: not inbox
+    fake.add_comment(first, "notre réponse", actor=fake.organization)  # our own: not inbox
     fake.add_comment(second, "d1")
 
     pages, cursor = [], None
@@ -363,9 +319,7 @@ async def test_inbox_pages_through_comments_of_recent_posts(
 
 
 @pytest.mark.anyio
-async def test_reply_to_comment_is_threaded(
-    plugin: LinkedInPlugin, fake: FakeLinkedIn
-) -> None:
+async def test_reply_to_comment_is_threaded(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
     account = fake.make_account()
     post = fake.add_post("post")
     fake.add_comment(post, "Question ?")
@@ -388,9 +342,7 @@ async def test_reply_to_comment_is_threaded(
 
 
 @pytest.mark.anyio
-async def test_account_and_post_metrics(
-    plugin: LinkedInPlugin, fake: FakeLinkedIn
-) -> None:
+async def test_account_and_post_metrics(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
     account = fake.make_account()
     urn = fake.add_post("post")
     fake.add_comment(urn, "c")
@@ -418,14 +370,8 @@ async def test_oauth_authorize_exchange_and_refresh(
     parts = urlsplit(request.url)
     query = parse_qs(parts.query)
     assert parts.path == "/oauth/v2/authorization"
-    assert (
-        query["state"] == ["st-1"]
-        and query["client_id"] == ["li-client"]
-        and query["response_type"] == ["code"]
-    )
-    async with (
-        httpx.AsyncClient() as client
-    ):  # the simulated consent redirects back with a code
+    assert query["state"] == ["st-1"] and query["client_id"] == ["li-client"] and query["response_type"] == ["code"]
+    async with httpx.AsyncClient() as client:  # the simulated consent redirects back with a code
         consent = await client.get(request.url)
     code = parse_qs(urlsplit(consent.headers["location"]).query)["code"][0]
 
@@ -438,21 +384,10 @@ async def test_oauth_authorize_exchange_and_refresh(
         "client_id": "li-client",
         "client_secret": "li-secret",
     }
-    assert (
-        tokens.refresh_token
-        and tokens.expires_at
-        and "refresh_expires_at" in tokens.extra
-    )
+    assert tokens.refresh_token and tokens.expires_at and "refresh_expires_at" in tokens.extra
 
-    refreshed = await plugin.refresh(
-        Credentials(
-            access_token=tokens.access_token, refresh_token=tokens.refresh_token
-        )
-    )
-    assert (
-        fake.requests_to("POST", r"accessToken$")[-1].form["grant_type"]
-        == "refresh_token"
-    )
+    refreshed = await plugin.refresh(Credentials(access_token=tokens.access_token, refresh_token=tokens.refresh_token))
+    assert fake.requests_to("POST", r"accessToken$")[-1].form["grant_type"] == "refresh_token"
     assert refreshed.access_token != tokens.access_token
     with pytest.raises(CredentialsExpired):
         await plugin.refresh(Credentials(access_token="x", refresh_token="revoked"))
@@ -462,9 +397,7 @@ async def test_oauth_authorize_exchange_and_refresh(
 
 
 @pytest.mark.anyio
-async def test_429_without_headers_uses_documented_backoff(
-    plugin: LinkedInPlugin, fake: FakeLinkedIn
-) -> None:
+async def test_429_without_headers_uses_documented_backoff(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
     fake.fail_next("rate_limited")
     with pytest.raises(RateLimited) as caught:
         await plugin.publish(fake.make_account(), Draft(text="x"))
@@ -473,9 +406,7 @@ async def test_429_without_headers_uses_documented_backoff(
 
 
 @pytest.mark.anyio
-async def test_429_honours_retry_after_when_present(
-    server: tuple[FakeLinkedIn, str], fake: FakeLinkedIn
-) -> None:
+async def test_429_honours_retry_after_when_present(server: tuple[FakeLinkedIn, str], fake: FakeLinkedIn) -> None:
     class Throttled(FakeLinkedIn):
         def rate_limit_error(self, retry_after: float):  # type: ignore[no-untyped-def]
             response = super().rate_limit_error(retry_after)
@@ -493,9 +424,7 @@ async def test_429_honours_retry_after_when_present(
 
 
 @pytest.mark.anyio
-async def test_401_is_credentials_expired(
-    plugin: LinkedInPlugin, fake: FakeLinkedIn
-) -> None:
+async def test_401_is_credentials_expired(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
     fake.fail_next("expired")
     with pytest.raises(CredentialsExpired) as caught:
         await plugin.publish(fake.make_account(), Draft(text="x"))
@@ -503,9 +432,7 @@ async def test_401_is_credentials_expired(
 
 
 @pytest.mark.anyio
-async def test_revoked_token_is_credentials_expired(
-    plugin: LinkedInPlugin, fake: FakeLinkedIn
-) -> None:
+async def test_revoked_token_is_credentials_expired(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
     account = fake.make_account()
     fake.revoked.add(account.credentials.access_token)
     with pytest.raises(CredentialsExpired):
@@ -513,9 +440,7 @@ async def test_revoked_token_is_credentials_expired(
 
 
 @pytest.mark.anyio
-async def test_400_is_rejected_with_the_network_message(
-    plugin: LinkedInPlugin, fake: FakeLinkedIn
-) -> None:
+async def test_400_is_rejected_with_the_network_message(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
     fake.fail_next("rejected", message="Content is a duplicate of urn:li:share:1")
     with pytest.raises(Rejected) as caught:
         await plugin.publish(fake.make_account(), Draft(text="x"))
@@ -524,14 +449,10 @@ async def test_400_is_rejected_with_the_network_message(
 
 
 @pytest.mark.anyio
-async def test_422_validation_is_rejected(
-    plugin: LinkedInPlugin, fake: FakeLinkedIn
-) -> None:
+async def test_422_validation_is_rejected(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
     with pytest.raises(Rejected) as caught:
         await plugin.repost(fake.make_account(), "urn:li:share:404")
-    assert (
-        caught.value.status == 422 and "does not exist" in caught.value.network_message
-    )
+    assert caught.value.status == 422 and "does not exist" in caught.value.network_message
 
 
 @pytest.mark.anyio
@@ -570,12 +491,8 @@ class Mounted:
 
     async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
         if scope["type"] == "http":
-            if not scope["path"].startswith(
-                self.prefix
-            ):  # a real router answers 404 outside the mount
-                await send(
-                    {"type": "http.response.start", "status": 404, "headers": []}
-                )
+            if not scope["path"].startswith(self.prefix):  # a real router answers 404 outside the mount
+                await send({"type": "http.response.start", "status": 404, "headers": []})
                 await send({"type": "http.response.body", "body": b""})
                 return
             scope = dict(scope, root_path=self.prefix)
@@ -587,12 +504,8 @@ async def test_fake_works_under_a_mount_prefix(image: Path) -> None:
     fake = FakeLinkedIn()
     with serve_in_thread(Mounted(fake, "/simulated/linkedin")) as url:
         plugin = LinkedInPlugin(settings(f"{url}/simulated/linkedin"))
-        media = MediaItem(
-            kind=MediaKind.IMAGE, content_type="image/png", path=str(image)
-        )
-        result = await plugin.publish(
-            fake.make_account(), Draft(text="monté", media=(media,))
-        )
+        media = MediaItem(kind=MediaKind.IMAGE, content_type="image/png", path=str(image))
+        result = await plugin.publish(fake.make_account(), Draft(text="monté", media=(media,)))
         await plugin.aclose()
     assert result.remote_id in fake.posts
     # the upload URL pointed back through the mount, and the fake saw paths without the prefix
@@ -600,6 +513,4 @@ async def test_fake_works_under_a_mount_prefix(image: Path) -> None:
         "/rest/images",
         fake.received[1].path,
     ]
-    assert fake.received[1].method == "PUT" and fake.received[1].path.startswith(
-        "/dms-uploads/"
-    )
+    assert fake.received[1].method == "PUT" and fake.received[1].path.startswith("/dms-uploads/")

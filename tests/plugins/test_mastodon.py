@@ -68,9 +68,7 @@ async def plugin(
         redirect_uri="https://portevoix.example/oauth/mastodon",
         extra={"poll_interval_s": "0.01", "page_size": "2"},
     )
-    instance = MastodonPlugin(
-        settings, http=httpx.AsyncClient(timeout=httpx.Timeout(1.0)), usage=usage
-    )
+    instance = MastodonPlugin(settings, http=httpx.AsyncClient(timeout=httpx.Timeout(1.0)), usage=usage)
     yield instance
     await instance.aclose()
 
@@ -116,18 +114,14 @@ async def test_publish_sends_status_with_idempotency_key(
 
 
 @pytest.mark.anyio
-async def test_same_idempotency_key_twice_creates_one_status(
-    plugin: MastodonPlugin, fake: FakeMastodon
-) -> None:
+async def test_same_idempotency_key_twice_creates_one_status(plugin: MastodonPlugin, fake: FakeMastodon) -> None:
     account = fake.make_account()
     draft = Draft(text="Une seule fois", client_ref="delivery-18")
     first = await plugin.publish(account, draft)
     second = await plugin.publish(account, draft)
     assert first.remote_id == second.remote_id
     assert [s["id"] for s in fake.statuses.values()] == [first.remote_id]
-    other = await plugin.publish(
-        account, Draft(text="Une seule fois", client_ref="delivery-19")
-    )
+    other = await plugin.publish(account, Draft(text="Une seule fois", client_ref="delivery-19"))
     assert other.remote_id != first.remote_id
 
 
@@ -141,9 +135,7 @@ async def test_publish_with_image_uploads_multipart_with_alt_text(
         path=str(image),
         alt_text="Le pont du Gard",
     )
-    result = await plugin.publish(
-        fake.make_account(), Draft(text="Photo", media=(media,), client_ref="d-img")
-    )
+    result = await plugin.publish(fake.make_account(), Draft(text="Photo", media=(media,), client_ref="d-img"))
 
     [upload] = fake.requests_to("POST", r"^/api/v2/media$")
     assert upload.headers["content-type"].startswith("multipart/form-data")
@@ -151,25 +143,17 @@ async def test_publish_with_image_uploads_multipart_with_alt_text(
     assert image.read_bytes() in upload.body
     [media_id] = fake.media
     assert fake.media[media_id]["description"] == "Le pont du Gard"
-    assert fake.requests_to("POST", r"^/api/v1/statuses$")[0].json["media_ids"] == [
-        media_id
-    ]
+    assert fake.requests_to("POST", r"^/api/v1/statuses$")[0].json["media_ids"] == [media_id]
     assert fake.statuses[result.remote_id]["media_attachments"][0]["id"] == media_id
     assert fake.requests_to("GET", r"^/api/v1/media/") == []  # 200 at once: no polling
 
 
 @pytest.mark.anyio
-async def test_publish_video_polls_until_processed(
-    plugin: MastodonPlugin, fake: FakeMastodon, tmp_path: Path
-) -> None:
+async def test_publish_video_polls_until_processed(plugin: MastodonPlugin, fake: FakeMastodon, tmp_path: Path) -> None:
     video = tmp_path / "clip.mp4"
     video.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"v" * 100)
-    media = MediaItem(
-        kind=MediaKind.VIDEO, content_type="video/mp4", path=str(video), alt_text="Clip"
-    )
-    result = await plugin.publish(
-        fake.make_account(), Draft(text="Vidéo", media=(media,))
-    )
+    media = MediaItem(kind=MediaKind.VIDEO, content_type="video/mp4", path=str(video), alt_text="Clip")
+    result = await plugin.publish(fake.make_account(), Draft(text="Vidéo", media=(media,)))
     polls = fake.requests_to("GET", r"^/api/v1/media/")
     assert len(polls) == 2  # 206 while processing, then 200 with url
     assert fake.statuses[result.remote_id]["media_attachments"][0]["url"]
@@ -204,9 +188,7 @@ def test_plain_text_roundtrip_of_rendered_content() -> None:
 
 
 @pytest.mark.anyio
-async def test_reconcile_finds_the_status_by_text_in_window(
-    plugin: MastodonPlugin, fake: FakeMastodon
-) -> None:
+async def test_reconcile_finds_the_status_by_text_in_window(plugin: MastodonPlugin, fake: FakeMastodon) -> None:
     account = fake.make_account()
     target = fake.add_status("Le message du jour\nhttps://laregion.fr/actu")
     for n in range(3):  # newer statuses push it to the second page
@@ -227,9 +209,7 @@ async def test_reconcile_finds_the_status_by_text_in_window(
 
 @pytest.mark.anyio
 async def test_reconcile_not_found(plugin: MastodonPlugin, fake: FakeMastodon) -> None:
-    fake.add_status(
-        "Le message", created_at=(datetime.now(UTC) - timedelta(days=2)).timestamp()
-    )
+    fake.add_status("Le message", created_at=(datetime.now(UTC) - timedelta(days=2)).timestamp())
     fake.add_status("Autre chose")
     now = datetime.now(UTC)
     assert (
@@ -273,16 +253,12 @@ async def test_inbox_follows_link_headers_for_mentions_and_conversations(
     assert [t for k, t in texts if k is InboxKind.MESSAGE] == [f"{me} message privé"]
     calls = fake.requests_to("GET", r"^/api/v1/notifications$")
     assert all(c.query["types[]"] == ["mention"] for c in calls)
-    assert (
-        calls[0].q("max_id") is None and calls[1].q("max_id") is not None
-    )  # the Link header's next
+    assert calls[0].q("max_id") is None and calls[1].q("max_id") is not None  # the Link header's next
     assert fake.requests_to("GET", r"^/api/v1/conversations$")
 
 
 @pytest.mark.anyio
-async def test_reply_to_mention_and_to_private_message(
-    plugin: MastodonPlugin, fake: FakeMastodon
-) -> None:
+async def test_reply_to_mention_and_to_private_message(plugin: MastodonPlugin, fake: FakeMastodon) -> None:
     account = fake.make_account()
     fake.add_mention("une question ?", from_acct="alice")
     fake.add_direct_message("en privé", from_acct="bob")
@@ -290,9 +266,7 @@ async def test_reply_to_mention_and_to_private_message(
     mention = next(i for i in page.items if i.kind is InboxKind.MENTION)
     message = next(i for i in page.items if i.kind is InboxKind.MESSAGE)
 
-    await plugin.reply(
-        account, mention, Draft(text="Voici la réponse", client_ref="r-1")
-    )
+    await plugin.reply(account, mention, Draft(text="Voici la réponse", client_ref="r-1"))
     await plugin.reply(account, message, Draft(text="Réponse privée", client_ref="r-2"))
     public, private = fake.requests_to("POST", r"^/api/v1/statuses$")
     assert public.json == {
@@ -325,9 +299,7 @@ async def test_metrics(plugin: MastodonPlugin, fake: FakeMastodon) -> None:
 
 
 @pytest.mark.anyio
-async def test_instance_max_characters(
-    plugin: MastodonPlugin, fake: FakeMastodon
-) -> None:
+async def test_instance_max_characters(plugin: MastodonPlugin, fake: FakeMastodon) -> None:
     assert await plugin.max_characters() == 500
 
 
@@ -335,9 +307,7 @@ async def test_instance_max_characters(
 
 
 @pytest.mark.anyio
-async def test_oauth_with_pkce_and_no_refresh(
-    plugin: MastodonPlugin, fake: FakeMastodon
-) -> None:
+async def test_oauth_with_pkce_and_no_refresh(plugin: MastodonPlugin, fake: FakeMastodon) -> None:
     request = plugin.authorization_url(state="st-9", scopes=["write:statuses"])
     query = parse_qs(urlsplit(request.url).query)
     assert urlsplit(request.url).path == "/oauth/authorize"
@@ -347,13 +317,7 @@ async def test_oauth_with_pkce_and_no_refresh(
         and query["scope"] == ["write:statuses"]
     )
     assert request.code_verifier
-    expected = (
-        base64.urlsafe_b64encode(
-            hashlib.sha256(request.code_verifier.encode()).digest()
-        )
-        .decode()
-        .rstrip("=")
-    )
+    expected = base64.urlsafe_b64encode(hashlib.sha256(request.code_verifier.encode()).digest()).decode().rstrip("=")
     assert query["code_challenge"] == [expected]
     async with httpx.AsyncClient() as client:
         consent = await client.get(request.url)
@@ -369,25 +333,17 @@ async def test_oauth_with_pkce_and_no_refresh(
         "redirect_uri": "https://portevoix.example/oauth/mastodon",
         "code_verifier": request.code_verifier,
     }
-    assert (
-        tokens.access_token
-        and tokens.expires_at is None
-        and tokens.refresh_token is None
-    )
+    assert tokens.access_token and tokens.expires_at is None and tokens.refresh_token is None
     assert await plugin.fetch_account_metrics(fake.make_account(tokens.access_token))
     with pytest.raises(NotSupported):
         await plugin.refresh(Credentials(access_token=tokens.access_token))
 
 
 @pytest.mark.anyio
-async def test_oauth_wrong_verifier_is_rejected(
-    plugin: MastodonPlugin, fake: FakeMastodon
-) -> None:
+async def test_oauth_wrong_verifier_is_rejected(plugin: MastodonPlugin, fake: FakeMastodon) -> None:
     request = plugin.authorization_url(state="s")
     async with httpx.AsyncClient() as client:
-        code = parse_qs(
-            urlsplit((await client.get(request.url)).headers["location"]).query
-        )["code"][0]
+        code = parse_qs(urlsplit((await client.get(request.url)).headers["location"]).query)["code"][0]
     with pytest.raises(Rejected) as caught:
         await plugin.exchange_code(code=code, code_verifier="wrong")
     assert caught.value.code == "invalid_grant"
@@ -397,9 +353,7 @@ async def test_oauth_wrong_verifier_is_rejected(
 
 
 @pytest.mark.anyio
-async def test_429_waits_until_the_reset_header(
-    plugin: MastodonPlugin, fake: FakeMastodon
-) -> None:
+async def test_429_waits_until_the_reset_header(plugin: MastodonPlugin, fake: FakeMastodon) -> None:
     fake.fail_next("rate_limited", retry_after=120)
     with pytest.raises(RateLimited) as caught:
         await plugin.publish(fake.make_account(), Draft(text="x"))
@@ -426,9 +380,7 @@ async def test_real_rate_limit_exhaustion(
 
 
 @pytest.mark.anyio
-async def test_401_is_credentials_expired(
-    plugin: MastodonPlugin, fake: FakeMastodon
-) -> None:
+async def test_401_is_credentials_expired(plugin: MastodonPlugin, fake: FakeMastodon) -> None:
     fake.fail_next("expired")
     with pytest.raises(CredentialsExpired) as caught:
         await plugin.publish(fake.make_account(), Draft(text="x"))
@@ -436,9 +388,7 @@ async def test_401_is_credentials_expired(
 
 
 @pytest.mark.anyio
-async def test_revoked_token_is_credentials_expired(
-    plugin: MastodonPlugin, fake: FakeMastodon
-) -> None:
+async def test_revoked_token_is_credentials_expired(plugin: MastodonPlugin, fake: FakeMastodon) -> None:
     account = fake.make_account()
     fake.revoked.add(account.credentials.access_token)
     with pytest.raises(CredentialsExpired):
@@ -446,28 +396,18 @@ async def test_revoked_token_is_credentials_expired(
 
 
 @pytest.mark.anyio
-async def test_400_is_rejected_with_the_network_message(
-    plugin: MastodonPlugin, fake: FakeMastodon
-) -> None:
+async def test_400_is_rejected_with_the_network_message(plugin: MastodonPlugin, fake: FakeMastodon) -> None:
     fake.fail_next("rejected", message="Validation failed: Text can't be blank")
     with pytest.raises(Rejected) as caught:
         await plugin.publish(fake.make_account(), Draft(text="x"))
-    assert (
-        caught.value.network_message == "Validation failed: Text can't be blank"
-        and caught.value.status == 400
-    )
+    assert caught.value.network_message == "Validation failed: Text can't be blank" and caught.value.status == 400
 
 
 @pytest.mark.anyio
-async def test_422_too_long_is_rejected(
-    plugin: MastodonPlugin, fake: FakeMastodon
-) -> None:
+async def test_422_too_long_is_rejected(plugin: MastodonPlugin, fake: FakeMastodon) -> None:
     with pytest.raises(Rejected) as caught:
         await plugin.publish(fake.make_account(), Draft(text="x" * 501))
-    assert (
-        caught.value.status == 422
-        and "character limit of 500" in caught.value.network_message
-    )
+    assert caught.value.status == 422 and "character limit of 500" in caught.value.network_message
 
 
 @pytest.mark.anyio
@@ -481,9 +421,7 @@ async def test_server_error_timeout_and_drop_are_transient(
 
 
 @pytest.mark.anyio
-async def test_retry_after_a_dropped_answer_does_not_double_post(
-    plugin: MastodonPlugin, fake: FakeMastodon
-) -> None:
+async def test_retry_after_a_dropped_answer_does_not_double_post(plugin: MastodonPlugin, fake: FakeMastodon) -> None:
     """The work is done but the answer is lost: the retry with the same key returns the same status."""
     fake.fail_next("slow", delay=2.0)
     draft = Draft(text="Annonce", client_ref="lost-answer")
@@ -501,12 +439,8 @@ class Mounted:
 
     async def __call__(self, scope, receive, send):  # type: ignore[no-untyped-def]
         if scope["type"] == "http":
-            if not scope["path"].startswith(
-                self.prefix
-            ):  # a real router answers 404 outside the mount
-                await send(
-                    {"type": "http.response.start", "status": 404, "headers": []}
-                )
+            if not scope["path"].startswith(self.prefix):  # a real router answers 404 outside the mount
+                await send({"type": "http.response.start", "status": 404, "headers": []})
                 await send({"type": "http.response.body", "body": b""})
                 return
             scope = dict(scope, root_path=self.prefix)
@@ -519,11 +453,7 @@ async def test_fake_works_under_a_mount_prefix() -> None:
     for n in range(3):
         fake.add_mention(f"m{n}")
     with serve_in_thread(Mounted(fake, "/simulated/mastodon")) as url:
-        plugin = MastodonPlugin(
-            ChannelSettings(
-                base_url=f"{url}/simulated/mastodon", extra={"page_size": "2"}
-            )
-        )
+        plugin = MastodonPlugin(ChannelSettings(base_url=f"{url}/simulated/mastodon", extra={"page_size": "2"}))
         first = await plugin.fetch_inbox(fake.make_account(), None)
         second = await plugin.fetch_inbox(fake.make_account(), first.next_cursor)
         await plugin.aclose()

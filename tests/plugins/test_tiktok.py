@@ -65,18 +65,14 @@ def make_plugin(url: str, **extra: str) -> TikTokPlugin:
 
 
 @pytest.fixture
-async def plugin(
-    server: tuple[FakeTikTok, str], fake: FakeTikTok
-) -> AsyncIterator[TikTokPlugin]:
+async def plugin(server: tuple[FakeTikTok, str], fake: FakeTikTok) -> AsyncIterator[TikTokPlugin]:
     instance = make_plugin(server[1])
     yield instance
     await instance.aclose()
 
 
 def video_draft(**options: str) -> Draft:
-    media = MediaItem(
-        kind=MediaKind.VIDEO, content_type="video/mp4", url=VIDEO_URL, duration_s=30
-    )
+    media = MediaItem(kind=MediaKind.VIDEO, content_type="video/mp4", url=VIDEO_URL, duration_s=30)
     return Draft(
         text="Au marché de Sète #occitanie",
         format=Format.VIDEO,
@@ -107,23 +103,16 @@ def photo_draft(**options: str) -> Draft:
 
 
 @pytest.mark.anyio
-async def test_video_pull_from_url_direct_post(
-    plugin: TikTokPlugin, fake: FakeTikTok
-) -> None:
+async def test_video_pull_from_url_direct_post(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
     account = fake.make_account()
-    result = await plugin.publish(
-        account, video_draft(privacy_level="PUBLIC_TO_EVERYONE")
-    )
+    result = await plugin.publish(account, video_draft(privacy_level="PUBLIC_TO_EVERYONE"))
 
     calls = [(r.method, r.path) for r in fake.received]
     assert calls[:2] == [
         ("POST", "/v2/post/publish/creator_info/query/"),
         ("POST", "/v2/post/publish/video/init/"),
     ]
-    assert (
-        all(path == "/v2/post/publish/status/fetch/" for _, path in calls[2:])
-        and len(calls) == 4
-    )
+    assert all(path == "/v2/post/publish/status/fetch/" for _, path in calls[2:]) and len(calls) == 4
     [init] = fake.requests_to("POST", r"video/init/$")
     assert init.headers["authorization"] == f"Bearer {account.credentials.access_token}"
     assert init.headers["content-type"] == "application/json; charset=UTF-8"
@@ -142,27 +131,16 @@ async def test_video_pull_from_url_direct_post(
     }
     [job] = fake.jobs.values()
     assert result.remote_id == job["post_id"]
-    assert (
-        result.url
-        == f"https://www.tiktok.com/@carole.presidente/video/{job['post_id']}"
-    )
-    assert fake.requests_to("POST", r"status/fetch/$")[0].json == {
-        "publish_id": job["publish_id"]
-    }
+    assert result.url == f"https://www.tiktok.com/@carole.presidente/video/{job['post_id']}"
+    assert fake.requests_to("POST", r"status/fetch/$")[0].json == {"publish_id": job["publish_id"]}
 
 
 @pytest.mark.anyio
-async def test_video_file_upload_in_chunks(
-    server: tuple[FakeTikTok, str], fake: FakeTikTok, tmp_path: Path
-) -> None:
+async def test_video_file_upload_in_chunks(server: tuple[FakeTikTok, str], fake: FakeTikTok, tmp_path: Path) -> None:
     path = tmp_path / "clip.mp4"
-    path.write_bytes(
-        bytes(range(256)) * (11 * 1024 * 1024 // 256 + 3)
-    )  # ≈ 11 MB → 2 chunks of 5 MB + remainder
+    path.write_bytes(bytes(range(256)) * (11 * 1024 * 1024 // 256 + 3))  # ≈ 11 MB → 2 chunks of 5 MB + remainder
     size = path.stat().st_size
-    media = MediaItem(
-        kind=MediaKind.VIDEO, content_type="video/mp4", path=str(path), duration_s=12
-    )
+    media = MediaItem(kind=MediaKind.VIDEO, content_type="video/mp4", path=str(path), duration_s=12)
     draft = Draft(
         text="Clip",
         format=Format.VIDEO,
@@ -228,103 +206,65 @@ async def test_privacy_level_not_offered_is_rejected_naming_the_allowed_ones(
 ) -> None:
     fake.creator["privacy_level_options"] = ["FOLLOWER_OF_CREATOR", "SELF_ONLY"]
     with pytest.raises(Rejected) as caught:
-        await plugin.publish(
-            fake.make_account(), video_draft(privacy_level="PUBLIC_TO_EVERYONE")
-        )
+        await plugin.publish(fake.make_account(), video_draft(privacy_level="PUBLIC_TO_EVERYONE"))
     assert caught.value.code == "privacy_level_option_mismatch"
     assert "FOLLOWER_OF_CREATOR, SELF_ONLY" in str(caught.value)
     assert fake.requests_to("POST", r"init/$") == []  # nothing was sent to post
 
 
 @pytest.mark.anyio
-async def test_privacy_level_must_be_chosen(
-    plugin: TikTokPlugin, fake: FakeTikTok
-) -> None:
+async def test_privacy_level_must_be_chosen(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
     with pytest.raises(Rejected) as caught:
         await plugin.publish(fake.make_account(), video_draft())
-    assert caught.value.code == "privacy_level_required" and "SELF_ONLY" in str(
-        caught.value
-    )
+    assert caught.value.code == "privacy_level_required" and "SELF_ONLY" in str(caught.value)
 
 
 @pytest.mark.anyio
-async def test_unaudited_client_only_offers_self_only(
-    plugin: TikTokPlugin, fake: FakeTikTok
-) -> None:
+async def test_unaudited_client_only_offers_self_only(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
     fake.audited = False
     try:
         with pytest.raises(Rejected) as caught:
-            await plugin.publish(
-                fake.make_account(), video_draft(privacy_level="PUBLIC_TO_EVERYONE")
-            )
+            await plugin.publish(fake.make_account(), video_draft(privacy_level="PUBLIC_TO_EVERYONE"))
         assert "allowed: SELF_ONLY" in str(caught.value)
-        assert await plugin.publish(
-            fake.make_account(), video_draft(privacy_level="SELF_ONLY")
-        )
+        assert await plugin.publish(fake.make_account(), video_draft(privacy_level="SELF_ONLY"))
     finally:
         fake.audited = True
 
 
 @pytest.mark.anyio
-async def test_creator_disabled_comments_and_max_duration_are_honoured(
-    plugin: TikTokPlugin, fake: FakeTikTok
-) -> None:
+async def test_creator_disabled_comments_and_max_duration_are_honoured(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
     fake.creator.update(comment_disabled=True, max_video_post_duration_sec=20)
     with pytest.raises(Rejected) as caught:
-        await plugin.publish(
-            fake.make_account(), video_draft(privacy_level="SELF_ONLY")
-        )
+        await plugin.publish(fake.make_account(), video_draft(privacy_level="SELF_ONLY"))
     assert caught.value.code == "duration_check_failed" and "20" in str(caught.value)
     fake.creator["max_video_post_duration_sec"] = 600
     await plugin.publish(fake.make_account(), video_draft(privacy_level="SELF_ONLY"))
-    assert (
-        fake.requests_to("POST", r"video/init/$")[0].json["post_info"][
-            "disable_comment"
-        ]
-        is True
-    )
+    assert fake.requests_to("POST", r"video/init/$")[0].json["post_info"]["disable_comment"] is True
 
 
 @pytest.mark.anyio
-async def test_status_failed_is_rejected_with_fail_reason(
-    plugin: TikTokPlugin, fake: FakeTikTok
-) -> None:
+async def test_status_failed_is_rejected_with_fail_reason(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
     fake.fail_next_publish("video_pull_failed")
     with pytest.raises(Rejected) as caught:
-        await plugin.publish(
-            fake.make_account(), video_draft(privacy_level="SELF_ONLY")
-        )
-    assert (
-        caught.value.code == "video_pull_failed"
-        and caught.value.network_message == "video_pull_failed"
-    )
+        await plugin.publish(fake.make_account(), video_draft(privacy_level="SELF_ONLY"))
+    assert caught.value.code == "video_pull_failed" and caught.value.network_message == "video_pull_failed"
 
 
 @pytest.mark.anyio
-async def test_unverified_url_prefix_is_rejected(
-    plugin: TikTokPlugin, fake: FakeTikTok
-) -> None:
+async def test_unverified_url_prefix_is_rejected(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
     fake.verified_url_prefixes = ("https://cdn.verified.example/",)
     with pytest.raises(Rejected) as caught:
-        await plugin.publish(
-            fake.make_account(), video_draft(privacy_level="SELF_ONLY")
-        )
-    assert (
-        caught.value.code == "url_ownership_unverified" and caught.value.status == 403
-    )
+        await plugin.publish(fake.make_account(), video_draft(privacy_level="SELF_ONLY"))
+    assert caught.value.code == "url_ownership_unverified" and caught.value.status == 403
 
 
 @pytest.mark.anyio
 async def test_daily_cap_is_rejected(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
     fake.daily_cap = 1
     try:
-        await plugin.publish(
-            fake.make_account(), video_draft(privacy_level="SELF_ONLY")
-        )
+        await plugin.publish(fake.make_account(), video_draft(privacy_level="SELF_ONLY"))
         with pytest.raises(Rejected) as caught:
-            await plugin.publish(
-                fake.make_account(), video_draft(privacy_level="SELF_ONLY")
-            )
+            await plugin.publish(fake.make_account(), video_draft(privacy_level="SELF_ONLY"))
         assert caught.value.code == "spam_risk_too_many_posts"
     finally:
         fake.daily_cap = 15
@@ -333,17 +273,13 @@ async def test_daily_cap_is_rejected(plugin: TikTokPlugin, fake: FakeTikTok) -> 
 def test_capabilities_formats_limits_and_notices() -> None:
     caps = TikTokPlugin.capabilities
     assert validate_draft(caps, video_draft(privacy_level="SELF_ONLY")) == []
-    assert (
-        validate_draft(caps, Draft(text="texte seul"))[0].code == "format_unsupported"
-    )
+    assert validate_draft(caps, Draft(text="texte seul"))[0].code == "format_unsupported"
     no_media = Draft(text="x", format=Format.VIDEO)
     assert validate_draft(caps, no_media)[0].code == "media_missing"
     assert (
         validate_draft(
             caps,
-            Draft(
-                text="x", title="t" * 91, format=Format.PHOTO, media=photo_draft().media
-            ),
+            Draft(text="x", title="t" * 91, format=Format.PHOTO, media=photo_draft().media),
         )[0].code
         == "title_too_long"
     )
@@ -358,9 +294,7 @@ def test_capabilities_formats_limits_and_notices() -> None:
 
 
 @pytest.mark.anyio
-async def test_repost_delete_inbox_are_not_supported(
-    plugin: TikTokPlugin, fake: FakeTikTok
-) -> None:
+async def test_repost_delete_inbox_are_not_supported(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
     account = fake.make_account()
     for call in (
         plugin.repost(account, "1"),
@@ -372,12 +306,8 @@ async def test_repost_delete_inbox_are_not_supported(
 
 
 @pytest.mark.anyio
-async def test_prepare_publish_is_offline(
-    plugin: TikTokPlugin, fake: FakeTikTok
-) -> None:
-    steps = await plugin.prepare_publish(
-        fake.make_account(), photo_draft(privacy_level="SELF_ONLY")
-    )
+async def test_prepare_publish_is_offline(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
+    steps = await plugin.prepare_publish(fake.make_account(), photo_draft(privacy_level="SELF_ONLY"))
     assert steps[1].json["post_info"]["privacy_level"] == "SELF_ONLY"
     assert all(step.headers["Authorization"] == "Bearer ***" for step in steps)
     assert fake.received == []
@@ -387,9 +317,7 @@ async def test_prepare_publish_is_offline(
 
 
 @pytest.mark.anyio
-async def test_reconcile_finds_by_video_list_across_pages(
-    plugin: TikTokPlugin, fake: FakeTikTok
-) -> None:
+async def test_reconcile_finds_by_video_list_across_pages(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
     now = int(time.time())
     target = fake.add_video("Au marché de Sète #occitanie", create_time=now - 30)
     for n in range(25):  # newer videos push the target to the second page (20 per page)
@@ -402,19 +330,13 @@ async def test_reconcile_finds_by_video_list_across_pages(
     )
     assert found is not None and found.remote_id == target["id"]
     lists = fake.requests_to("POST", r"^/v2/video/list/$")
-    assert (
-        len(lists) == 2
-        and lists[0].json == {"max_count": 20}
-        and "cursor" in lists[1].json
-    )
+    assert len(lists) == 2 and lists[0].json == {"max_count": 20} and "cursor" in lists[1].json
     assert "title" in (lists[0].q("fields") or "")
 
 
 @pytest.mark.anyio
 async def test_reconcile_not_found(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
-    fake.add_video(
-        "Au marché de Sète #occitanie", create_time=int(time.time()) - 86_400
-    )
+    fake.add_video("Au marché de Sète #occitanie", create_time=int(time.time()) - 86_400)
     fake.add_video("Autre chose")
     now = datetime.now(UTC)
     assert (
@@ -430,15 +352,11 @@ async def test_reconcile_not_found(plugin: TikTokPlugin, fake: FakeTikTok) -> No
 
 @pytest.mark.anyio
 async def test_reconcile_by_publish_id(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
-    first = await plugin.publish(
-        fake.make_account(), video_draft(privacy_level="SELF_ONLY")
-    )
+    first = await plugin.publish(fake.make_account(), video_draft(privacy_level="SELF_ONLY"))
     [publish_id] = fake.jobs
     now = datetime.now(UTC)
     draft = video_draft(publish_id=publish_id)
-    found = await plugin.reconcile(
-        fake.make_account(), draft, not_before=now - timedelta(minutes=5), not_after=now
-    )
+    found = await plugin.reconcile(fake.make_account(), draft, not_before=now - timedelta(minutes=5), not_after=now)
     assert found is not None and found.remote_id == first.remote_id
     assert fake.requests_to("POST", r"^/v2/video/list/$") == []
 
@@ -472,9 +390,7 @@ async def test_account_and_post_metrics(plugin: TikTokPlugin, fake: FakeTikTok) 
 
 
 @pytest.mark.anyio
-async def test_oauth_authorize_exchange_and_rotating_refresh(
-    plugin: TikTokPlugin, fake: FakeTikTok
-) -> None:
+async def test_oauth_authorize_exchange_and_rotating_refresh(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
     request = plugin.authorization_url(state="st-3")
     parts = urlsplit(request.url)
     query = parse_qs(parts.query)
@@ -484,14 +400,10 @@ async def test_oauth_authorize_exchange_and_rotating_refresh(
         and query["state"] == ["st-3"]
         and query["code_challenge_method"] == ["S256"]
     )
-    assert query["scope"] == [
-        "user.info.basic,user.info.stats,video.publish,video.list"
-    ]
+    assert query["scope"] == ["user.info.basic,user.info.stats,video.publish,video.list"]
     assert request.code_verifier
     digest = hashlib.sha256(request.code_verifier.encode()).digest()
-    assert query["code_challenge"] == [
-        base64.urlsafe_b64encode(digest).decode().rstrip("=")
-    ]
+    assert query["code_challenge"] == [base64.urlsafe_b64encode(digest).decode().rstrip("=")]
     async with httpx.AsyncClient() as client:
         consent = await client.get(request.url)
     code = parse_qs(urlsplit(consent.headers["location"]).query)["code"][0]
@@ -507,35 +419,17 @@ async def test_oauth_authorize_exchange_and_rotating_refresh(
         "redirect_uri": "https://portevoix.example/oauth/tiktok/",
         "code_verifier": request.code_verifier,
     }
-    assert (
-        tokens.extra["open_id"] == fake.user["open_id"]
-        and tokens.expires_at is not None
-    )
+    assert tokens.extra["open_id"] == fake.user["open_id"] and tokens.expires_at is not None
 
-    refreshed = await plugin.refresh(
-        Credentials(
-            access_token=tokens.access_token, refresh_token=tokens.refresh_token
-        )
-    )
-    assert (
-        refreshed.refresh_token != tokens.refresh_token
-    )  # rotated: the host must keep the newest
-    assert (
-        fake.requests_to("POST", r"oauth/token/$")[-1].form["grant_type"]
-        == "refresh_token"
-    )
+    refreshed = await plugin.refresh(Credentials(access_token=tokens.access_token, refresh_token=tokens.refresh_token))
+    assert refreshed.refresh_token != tokens.refresh_token  # rotated: the host must keep the newest
+    assert fake.requests_to("POST", r"oauth/token/$")[-1].form["grant_type"] == "refresh_token"
     with pytest.raises(CredentialsExpired):  # the old refresh token no longer works
-        await plugin.refresh(
-            Credentials(
-                access_token=tokens.access_token, refresh_token=tokens.refresh_token
-            )
-        )
+        await plugin.refresh(Credentials(access_token=tokens.access_token, refresh_token=tokens.refresh_token))
 
 
 @pytest.mark.anyio
-async def test_hex_pkce_for_desktop_flow(
-    server: tuple[FakeTikTok, str], fake: FakeTikTok
-) -> None:
+async def test_hex_pkce_for_desktop_flow(server: tuple[FakeTikTok, str], fake: FakeTikTok) -> None:
     plugin = make_plugin(server[1], pkce="hex")
     request = plugin.authorization_url(state="s")
     assert request.code_verifier
@@ -552,19 +446,13 @@ async def test_hex_pkce_for_desktop_flow(
 async def test_rate_limit_exceeded(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
     fake.fail_next("rate_limited", path="video/init")
     with pytest.raises(RateLimited) as caught:
-        await plugin.publish(
-            fake.make_account(), video_draft(privacy_level="SELF_ONLY")
-        )
-    assert (
-        caught.value.retry_after == DEFAULT_BACKOFF_S
-    )  # no header documented: one per-minute window
+        await plugin.publish(fake.make_account(), video_draft(privacy_level="SELF_ONLY"))
+    assert caught.value.retry_after == DEFAULT_BACKOFF_S  # no header documented: one per-minute window
     assert fake.jobs == {}
 
 
 @pytest.mark.anyio
-async def test_seventh_init_in_a_minute_is_rate_limited(
-    plugin: TikTokPlugin, fake: FakeTikTok
-) -> None:
+async def test_seventh_init_in_a_minute_is_rate_limited(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
     account = fake.make_account()
     for _ in range(6):
         await plugin.publish(account, video_draft(privacy_level="SELF_ONLY"))
@@ -573,21 +461,15 @@ async def test_seventh_init_in_a_minute_is_rate_limited(
 
 
 @pytest.mark.anyio
-async def test_access_token_invalid_is_credentials_expired(
-    plugin: TikTokPlugin, fake: FakeTikTok
-) -> None:
+async def test_access_token_invalid_is_credentials_expired(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
     fake.fail_next("expired")
     with pytest.raises(CredentialsExpired) as caught:
-        await plugin.publish(
-            fake.make_account(), video_draft(privacy_level="SELF_ONLY")
-        )
+        await plugin.publish(fake.make_account(), video_draft(privacy_level="SELF_ONLY"))
     assert "access token is invalid" in caught.value.network_message
 
 
 @pytest.mark.anyio
-async def test_revoked_token_is_credentials_expired(
-    plugin: TikTokPlugin, fake: FakeTikTok
-) -> None:
+async def test_revoked_token_is_credentials_expired(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
     account = fake.make_account()
     fake.revoked.add(account.credentials.access_token)
     with pytest.raises(CredentialsExpired):
@@ -595,18 +477,14 @@ async def test_revoked_token_is_credentials_expired(
 
 
 @pytest.mark.anyio
-async def test_400_is_rejected_with_the_network_message(
-    plugin: TikTokPlugin, fake: FakeTikTok
-) -> None:
+async def test_400_is_rejected_with_the_network_message(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
     fake.fail_next(
         "rejected",
         message="The video title contains sensitive words",
         path="video/init",
     )
     with pytest.raises(Rejected) as caught:
-        await plugin.publish(
-            fake.make_account(), video_draft(privacy_level="SELF_ONLY")
-        )
+        await plugin.publish(fake.make_account(), video_draft(privacy_level="SELF_ONLY"))
     assert caught.value.network_message == "The video title contains sensitive words"
     assert caught.value.code == "invalid_params" and caught.value.status == 400
 
@@ -629,23 +507,17 @@ async def test_business_error_with_http_200_is_still_an_error(
     with serve_in_thread(spam) as url:
         other = make_plugin(url)
         with pytest.raises(Rejected) as caught:
-            await other.publish(
-                spam.make_account(), video_draft(privacy_level="SELF_ONLY")
-            )
+            await other.publish(spam.make_account(), video_draft(privacy_level="SELF_ONLY"))
         await other.aclose()
     assert caught.value.code == "spam_risk_text"
 
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("kind", ["server_error", "timeout", "drop"])
-async def test_server_error_timeout_and_drop_are_transient(
-    plugin: TikTokPlugin, fake: FakeTikTok, kind: str
-) -> None:
+async def test_server_error_timeout_and_drop_are_transient(plugin: TikTokPlugin, fake: FakeTikTok, kind: str) -> None:
     fake.fail_next(kind, delay=2.0)  # type: ignore[arg-type]
     with pytest.raises(Transient):
-        await plugin.publish(
-            fake.make_account(), video_draft(privacy_level="SELF_ONLY")
-        )
+        await plugin.publish(fake.make_account(), video_draft(privacy_level="SELF_ONLY"))
 
 
 @pytest.mark.anyio
@@ -660,11 +532,5 @@ async def test_fake_refuses_wrong_content_type_and_missing_token(
             content=b"x",
         )
         no_token = await client.post("/v2/post/publish/creator_info/query/", json={})
-    assert (
-        no_json.status_code == 400
-        and no_json.json()["error"]["code"] == "invalid_params"
-    )
-    assert (
-        no_token.status_code == 401
-        and no_token.json()["error"]["code"] == "access_token_invalid"
-    )
+    assert no_json.status_code == 400 and no_json.json()["error"]["code"] == "invalid_params"
+    assert no_token.status_code == 401 and no_token.json()["error"]["code"] == "access_token_invalid"

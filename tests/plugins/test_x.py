@@ -107,9 +107,7 @@ async def test_publish_text_sends_the_documented_request(
 
     [request] = fake.received
     assert (request.method, request.path) == ("POST", "/2/tweets")
-    assert (
-        request.headers["authorization"] == f"Bearer {account.credentials.access_token}"
-    )
+    assert request.headers["authorization"] == f"Bearer {account.credentials.access_token}"
     assert request.headers["content-type"] == "application/json"
     assert request.json == {"text": "Bonjour l'Occitanie !"}
     assert fake.tweets[result.remote_id].text == "Bonjour l'Occitanie !"
@@ -121,28 +119,17 @@ async def test_publish_text_sends_the_documented_request(
         100,
         99,
     )
-    assert (
-        report.account_external_id == account.external_id
-        and report.reset_at is not None
-    )
+    assert report.account_external_id == account.external_id and report.reset_at is not None
 
 
 @pytest.mark.anyio
-async def test_publish_link_goes_at_the_end_of_the_text(
-    plugin: XPlugin, fake: FakeX, account: AccountRef
-) -> None:
-    await plugin.publish(
-        account, Draft(text="Le budget 2026", link="https://www.laregion.fr/budget")
-    )
-    assert fake.received[-1].json == {
-        "text": "Le budget 2026\nhttps://www.laregion.fr/budget"
-    }
+async def test_publish_link_goes_at_the_end_of_the_text(plugin: XPlugin, fake: FakeX, account: AccountRef) -> None:
+    await plugin.publish(account, Draft(text="Le budget 2026", link="https://www.laregion.fr/budget"))
+    assert fake.received[-1].json == {"text": "Le budget 2026\nhttps://www.laregion.fr/budget"}
 
 
 @pytest.mark.anyio
-async def test_publish_images_with_alt_text(
-    plugin: XPlugin, fake: FakeX, account: AccountRef, tmp_path: Path
-) -> None:
+async def test_publish_images_with_alt_text(plugin: XPlugin, fake: FakeX, account: AccountRef, tmp_path: Path) -> None:
     images = tuple(
         MediaItem(
             kind=MediaKind.IMAGE,
@@ -152,17 +139,13 @@ async def test_publish_images_with_alt_text(
         )
         for i in (1, 2)
     )
-    result = await plugin.publish(
-        account, Draft(text="Le Pont du Gard", format=Format.PHOTO, media=images)
-    )
+    result = await plugin.publish(account, Draft(text="Le Pont du Gard", format=Format.PHOTO, media=images))
 
     uploads = fake.requests_to("POST", r"^/2/media/upload$")
     metadata = fake.requests_to("POST", r"^/2/media/metadata$")
     assert len(uploads) == 2 and len(metadata) == 2
     for upload in uploads:
-        assert upload.headers["content-type"].startswith(
-            "multipart/form-data; boundary="
-        )
+        assert upload.headers["content-type"].startswith("multipart/form-data; boundary=")
         assert b'name="media_category"\r\n\r\ntweet_image' in upload.body
         assert b'name="media"; filename="p' in upload.body
     media_ids = fake.received[-1].json["media"]["media_ids"]
@@ -182,9 +165,7 @@ async def test_publish_images_with_alt_text(
         "Pont du Gard, vue 1",
         "Pont du Gard, vue 2",
     ]
-    assert fake.tweets[result.remote_id].media_keys == [
-        fake.media[m].key for m in media_ids
-    ]
+    assert fake.tweets[result.remote_id].media_keys == [fake.media[m].key for m in media_ids]
 
 
 @pytest.mark.anyio
@@ -197,9 +178,7 @@ async def test_publish_video_uses_chunked_upload_and_waits_for_processing(
         path=media_file(tmp_path, "clip.mp4", 2500),
         duration_s=12,
     )
-    await plugin.publish(
-        account, Draft(text="La session plénière", format=Format.VIDEO, media=(video,))
-    )
+    await plugin.publish(account, Draft(text="La session plénière", format=Format.VIDEO, media=(video,)))
 
     steps = [(r.method, r.path) for r in fake.received]
     media_id = fake.received[-1].json["media"]["media_ids"][0]
@@ -218,24 +197,18 @@ async def test_publish_video_uses_chunked_upload_and_waits_for_processing(
         "total_bytes": 2500,
         "media_category": "tweet_video",
     }
-    segments = [
-        r.body.split(b'name="segment_index"\r\n\r\n')[1][:1] for r in fake.received[1:4]
-    ]
+    segments = [r.body.split(b'name="segment_index"\r\n\r\n')[1][:1] for r in fake.received[1:4]]
     assert segments == [b"0", b"1", b"2"]
     assert fake.received[5].query == {"command": ["STATUS"], "media_id": [media_id]}
     assert fake.received[-1].json["media"] == {"media_ids": [media_id]}
 
 
 @pytest.mark.anyio
-async def test_quote_and_reply(
-    plugin: XPlugin, fake: FakeX, account: AccountRef
-) -> None:
+async def test_quote_and_reply(plugin: XPlugin, fake: FakeX, account: AccountRef) -> None:
     source = fake.add_tweet(fake.add_user("occitanie_info").id, "Une annonce")
     quote = await plugin.publish(account, Draft(text="À lire", quote_of=source.id))
     assert fake.received[-1].json == {"text": "À lire", "quote_tweet_id": source.id}
-    assert fake.tweets[quote.remote_id].referenced == [
-        {"type": "quoted", "id": source.id}
-    ]
+    assert fake.tweets[quote.remote_id].referenced == [{"type": "quoted", "id": source.id}]
 
     reply = await plugin.publish(account, Draft(text="Merci !", reply_to=source.id))
     assert fake.received[-1].json == {
@@ -246,9 +219,7 @@ async def test_quote_and_reply(
 
 
 @pytest.mark.anyio
-async def test_reply_to_an_inbox_item(
-    plugin: XPlugin, fake: FakeX, account: AccountRef
-) -> None:
+async def test_reply_to_an_inbox_item(plugin: XPlugin, fake: FakeX, account: AccountRef) -> None:
     fake.add_mention(account, "Quand ouvre le lycée ?", author="parent_eleve")
     page = await plugin.fetch_inbox(account, None)
     await plugin.reply(account, page.items[0], Draft(text="À la rentrée de septembre."))
@@ -259,9 +230,7 @@ async def test_reply_to_an_inbox_item(
 
 
 @pytest.mark.anyio
-async def test_repost_and_undo(
-    plugin: XPlugin, fake: FakeX, account: AccountRef
-) -> None:
+async def test_repost_and_undo(plugin: XPlugin, fake: FakeX, account: AccountRef) -> None:
     source = fake.add_tweet(fake.add_user("presidente").id, "Discours")
     result = await plugin.repost(account, source.id)
     request = fake.received[-1]
@@ -349,17 +318,10 @@ async def test_reconcile_not_found_outside_window_or_other_text(
 
 # ---------------------------------------------------------------------- inbox
 @pytest.mark.anyio
-async def test_inbox_paginates_then_resumes_from_newest(
-    plugin: XPlugin, fake: FakeX, account: AccountRef
-) -> None:
+async def test_inbox_paginates_then_resumes_from_newest(plugin: XPlugin, fake: FakeX, account: AccountRef) -> None:
     own = fake.add_tweet(account.external_id, "Ouverture des inscriptions")
-    mentions = [
-        fake.add_mention(account, f"question {i}", author=f"user{i % 3}")
-        for i in range(11)
-    ]
-    reply = fake.add_mention(
-        account, "et pour les apprentis ?", author="apprenti", reply_to=own
-    )
+    mentions = [fake.add_mention(account, f"question {i}", author=f"user{i % 3}") for i in range(11)]
+    reply = fake.add_mention(account, "et pour les apprentis ?", author="apprenti", reply_to=own)
 
     pages, cursor = [], None
     for _ in range(4):
@@ -370,13 +332,8 @@ async def test_inbox_paginates_then_resumes_from_newest(
             break
     assert [len(p.items) for p in pages] == [5, 5, 2]
     seen = [item.remote_id for p in pages for item in p.items]
-    assert seen == [
-        t.id for t in sorted([*mentions, reply], key=lambda t: int(t.id), reverse=True)
-    ]
-    assert (
-        fake.received[1].q("pagination_token")
-        and fake.received[0].q("max_results") == "5"
-    )
+    assert seen == [t.id for t in sorted([*mentions, reply], key=lambda t: int(t.id), reverse=True)]
+    assert fake.received[1].q("pagination_token") and fake.received[0].q("max_results") == "5"
     assert fake.received[0].q("expansions") == "author_id"
     first = pages[0].items[0]
     assert (first.kind, first.author_handle, first.parent_id, first.thread_id) == (
@@ -385,20 +342,16 @@ async def test_inbox_paginates_then_resumes_from_newest(
         own.id,
         own.id,
     )
-    assert pages[0].items[1].kind is InboxKind.MENTION and pages[0].items[
-        1
-    ].text.startswith(f"@{account.handle} question 10")
+    assert pages[0].items[1].kind is InboxKind.MENTION and pages[0].items[1].text.startswith(
+        f"@{account.handle} question 10"
+    )
     assert cursor == f"since={reply.id}"
 
-    assert await plugin.fetch_inbox(account, cursor) == type(pages[0])(
-        items=(), next_cursor=None
-    )
+    assert await plugin.fetch_inbox(account, cursor) == type(pages[0])(items=(), next_cursor=None)
     assert fake.received[-1].q("since_id") == reply.id
     late = fake.add_mention(account, "encore une", author="user1")
     page = await plugin.fetch_inbox(account, cursor)
-    assert [i.remote_id for i in page.items] == [
-        late.id
-    ] and page.next_cursor == f"since={late.id}"
+    assert [i.remote_id for i in page.items] == [late.id] and page.next_cursor == f"since={late.id}"
 
 
 # ---------------------------------------------------------------------- metrics
@@ -432,36 +385,25 @@ async def test_metrics(plugin: XPlugin, fake: FakeX, account: AccountRef) -> Non
 
 # ---------------------------------------------------------------------- OAuth
 @pytest.mark.anyio
-async def test_oauth_pkce_exchange_and_refresh(
-    plugin: XPlugin, fake: FakeX, server: tuple[FakeX, str]
-) -> None:
+async def test_oauth_pkce_exchange_and_refresh(plugin: XPlugin, fake: FakeX, server: tuple[FakeX, str]) -> None:
     auth = plugin.authorization_url(state="st4te")
     query = {k: v[0] for k, v in parse_qs(urlsplit(auth.url).query).items()}
     assert auth.url.startswith(f"{server[1]}/i/oauth2/authorize?")
-    assert (
-        query["state"] == "st4te"
-        and query["code_challenge_method"] == "S256"
-        and query["client_id"] == CLIENT_ID
-    )
+    assert query["state"] == "st4te" and query["code_challenge_method"] == "S256" and query["client_id"] == CLIENT_ID
     assert (
         query["scope"] == "tweet.read tweet.write users.read offline.access media.write"
         and query["redirect_uri"] == REDIRECT
     )
     assert auth.code_verifier and 43 <= len(auth.code_verifier) <= 128
     digest = hashlib.sha256(auth.code_verifier.encode()).digest()
-    assert (
-        query["code_challenge"]
-        == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-    )
+    assert query["code_challenge"] == base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
     async with httpx.AsyncClient() as browser:  # the user's browser, approving at once
         consent = await browser.get(auth.url)
     callback = parse_qs(urlsplit(consent.headers["location"]).query)
     assert consent.status_code == 302 and callback["state"] == ["st4te"]
 
-    tokens = await plugin.exchange_code(
-        code=callback["code"][0], code_verifier=auth.code_verifier
-    )
+    tokens = await plugin.exchange_code(code=callback["code"][0], code_verifier=auth.code_verifier)
     token_request = fake.requests_to("POST", "/2/oauth2/token")[0]
     assert (
         token_request.headers["authorization"]
@@ -470,47 +412,25 @@ async def test_oauth_pkce_exchange_and_refresh(
     assert token_request.headers["content-type"] == "application/x-www-form-urlencoded"
     assert token_request.form == {"code": callback["code"][0], "grant_type": "authorization_code", "redirect_uri": REDIRECT,
                                   "code_verifier": auth.code_verifier, "client_id": CLIENT_ID}  # fmt: skip
-    assert (
-        tokens.access_token in fake.tokens
-        and tokens.refresh_token
-        and tokens.expires_at is not None
-    )
-    assert (
-        tokens.extra["user_id"] == fake.tokens[tokens.access_token]
-        and tokens.extra["username"]
-    )
+    assert tokens.access_token in fake.tokens and tokens.refresh_token and tokens.expires_at is not None
+    assert tokens.extra["user_id"] == fake.tokens[tokens.access_token] and tokens.extra["username"]
 
-    renewed = await plugin.refresh(
-        Credentials(
-            access_token=tokens.access_token, refresh_token=tokens.refresh_token
-        )
-    )
+    renewed = await plugin.refresh(Credentials(access_token=tokens.access_token, refresh_token=tokens.refresh_token))
     assert fake.received[-1].form == {
         "grant_type": "refresh_token",
         "refresh_token": tokens.refresh_token,
         "client_id": CLIENT_ID,
     }
-    assert (
-        renewed.access_token in fake.tokens
-        and renewed.refresh_token != tokens.refresh_token
-    )
+    assert renewed.access_token in fake.tokens and renewed.refresh_token != tokens.refresh_token
     with pytest.raises(CredentialsExpired):  # refresh tokens are single use
-        await plugin.refresh(
-            Credentials(
-                access_token=tokens.access_token, refresh_token=tokens.refresh_token
-            )
-        )
+        await plugin.refresh(Credentials(access_token=tokens.access_token, refresh_token=tokens.refresh_token))
 
 
 @pytest.mark.anyio
-async def test_exchange_with_a_wrong_verifier_is_rejected(
-    plugin: XPlugin, fake: FakeX
-) -> None:
+async def test_exchange_with_a_wrong_verifier_is_rejected(plugin: XPlugin, fake: FakeX) -> None:
     auth = plugin.authorization_url(state="s")
     async with httpx.AsyncClient() as browser:
-        code = parse_qs(
-            urlsplit((await browser.get(auth.url)).headers["location"]).query
-        )["code"][0]
+        code = parse_qs(urlsplit((await browser.get(auth.url)).headers["location"]).query)["code"][0]
     with pytest.raises(Rejected) as caught:
         await plugin.exchange_code(code=code, code_verifier="not-the-verifier-" * 3)
     assert "code verifier" in caught.value.network_message
@@ -520,25 +440,12 @@ async def test_exchange_with_a_wrong_verifier_is_rejected(
 def test_webhook_crc_and_signature(server: tuple[FakeX, str]) -> None:
     plugin = XPlugin(settings_for(server[1]))
     challenge = plugin.webhook_challenge(
-        WebhookRequest(
-            method="GET", headers={}, query={"crc_token": "abc123"}, body=b""
-        )
+        WebhookRequest(method="GET", headers={}, query={"crc_token": "abc123"}, body=b"")
     )
-    expected = base64.b64encode(
-        hmac.new(WEBHOOK_SECRET.encode(), b"abc123", hashlib.sha256).digest()
-    ).decode()
-    assert (
-        challenge is not None
-        and challenge.status == 200
-        and challenge.content_type == "application/json"
-    )
+    expected = base64.b64encode(hmac.new(WEBHOOK_SECRET.encode(), b"abc123", hashlib.sha256).digest()).decode()
+    assert challenge is not None and challenge.status == 200 and challenge.content_type == "application/json"
     assert json.loads(challenge.body) == {"response_token": f"sha256={expected}"}
-    assert (
-        plugin.webhook_challenge(
-            WebhookRequest(method="POST", headers={}, query={}, body=b"{}")
-        )
-        is None
-    )
+    assert plugin.webhook_challenge(WebhookRequest(method="POST", headers={}, query={}, body=b"{}")) is None
 
     body = json.dumps({
         "for_user_id": "42",
@@ -548,12 +455,7 @@ def test_webhook_crc_and_signature(server: tuple[FakeX, str]) -> None:
             {"id_str": "8", "text": "our own post", "created_at": "Wed Oct 10 20:19:24 +0000 2018", "user": {"id_str": "42"}},
         ],
     }).encode()  # fmt: skip
-    signature = (
-        "sha256="
-        + base64.b64encode(
-            hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).digest()
-        ).decode()
-    )
+    signature = "sha256=" + base64.b64encode(hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).digest()).decode()
     signed = WebhookRequest(
         method="POST",
         headers={"x-twitter-webhooks-signature": signature},
@@ -569,9 +471,7 @@ def test_webhook_crc_and_signature(server: tuple[FakeX, str]) -> None:
             body=body + b" ",
         )
     )
-    assert not plugin.verify_webhook(
-        WebhookRequest(method="POST", headers={}, query={}, body=body)
-    )
+    assert not plugin.verify_webhook(WebhookRequest(method="POST", headers={}, query={}, body=body))
     [item] = plugin.parse_webhook(signed)
     assert (
         item.remote_id,
@@ -584,9 +484,7 @@ def test_webhook_crc_and_signature(server: tuple[FakeX, str]) -> None:
 
 # ---------------------------------------------------------------------- errors
 @pytest.mark.anyio
-async def test_rate_limited_uses_the_reset_header(
-    plugin: XPlugin, fake: FakeX, account: AccountRef
-) -> None:
+async def test_rate_limited_uses_the_reset_header(plugin: XPlugin, fake: FakeX, account: AccountRef) -> None:
     fake.fail_next("rate_limited", retry_after=30)
     with pytest.raises(RateLimited) as caught:
         await plugin.publish(account, Draft(text="trop vite"))
@@ -606,26 +504,18 @@ async def test_expired_token(plugin: XPlugin, fake: FakeX, account: AccountRef) 
 
 
 @pytest.mark.anyio
-async def test_rejections_carry_the_network_message(
-    plugin: XPlugin, fake: FakeX, account: AccountRef
-) -> None:
+async def test_rejections_carry_the_network_message(plugin: XPlugin, fake: FakeX, account: AccountRef) -> None:
     fake.fail_next("rejected", message="The Tweet contains an invalid URL.")
     with pytest.raises(Rejected) as caught:
         await plugin.publish(account, Draft(text="lien cassé"))
-    assert (
-        caught.value.network_message == "The Tweet contains an invalid URL."
-        and caught.value.status == 400
-    )
+    assert caught.value.network_message == "The Tweet contains an invalid URL." and caught.value.status == 400
     assert caught.value.code == "invalid-request"
 
     await plugin.publish(account, Draft(text="deux fois"))
     with pytest.raises(Rejected) as duplicate:
         await plugin.publish(account, Draft(text="deux fois"))
     assert duplicate.value.status == 403
-    assert (
-        duplicate.value.network_message
-        == "You are not allowed to create a Tweet with duplicate content."
-    )
+    assert duplicate.value.network_message == "You are not allowed to create a Tweet with duplicate content."
 
 
 @pytest.mark.anyio
@@ -637,10 +527,7 @@ async def test_server_error_timeout_and_drop_are_transient(
         fake.fail_next("server_error")
         with pytest.raises(Transient) as caught:
             await plugin.publish(account, Draft(text="a"))
-        assert (
-            caught.value.status == 500
-            and caught.value.network_message == "Internal Server Error"
-        )
+        assert caught.value.status == 500 and caught.value.network_message == "Internal Server Error"
         fake.fail_next("timeout", delay=2)
         with pytest.raises(Transient):
             await plugin.publish(account, Draft(text="b"))
@@ -671,9 +558,7 @@ async def test_prepare_publish_builds_requests_without_sending(
     ]
     assert all(s.headers["Authorization"] == "Bearer [redacted]" for s in steps)
     assert account.credentials.access_token not in repr(steps)
-    assert (
-        steps[0].form is not None and steps[0].form["media_category"] == "tweet_image"
-    )
+    assert steps[0].form is not None and steps[0].form["media_category"] == "tweet_image"
     assert steps[1].json == {
         "id": "{media_id_1}",
         "metadata": {"alt_text": {"text": "Carte"}},
@@ -707,61 +592,38 @@ def test_validate_draft_limits() -> None:
     assert validate_draft(caps, Draft(text="a" * 280)) == []
     [too_long] = validate_draft(caps, Draft(text="a" * 281))
     assert too_long.code == "text_too_long" and too_long.params["length"] == 281
-    assert [v.code for v in validate_draft(caps, Draft(text="漢" * 141))] == [
-        "text_too_long"
-    ]  # CJK weighs 2
-    assert (
-        validate_draft(caps, Draft(text="https://example.com/" + "x" * 300)) == []
-    )  # a URL weighs 23
+    assert [v.code for v in validate_draft(caps, Draft(text="漢" * 141))] == ["text_too_long"]  # CJK weighs 2
+    assert validate_draft(caps, Draft(text="https://example.com/" + "x" * 300)) == []  # a URL weighs 23
 
     image = MediaItem(kind=MediaKind.IMAGE, content_type="image/png")
-    assert [
-        v.code
-        for v in validate_draft(
-            caps, Draft(text="x", format=Format.PHOTO, media=(image,) * 5)
-        )
-    ] == ["too_many_media"]
+    assert [v.code for v in validate_draft(caps, Draft(text="x", format=Format.PHOTO, media=(image,) * 5))] == [
+        "too_many_media"
+    ]
     video = MediaItem(kind=MediaKind.VIDEO, content_type="video/mp4", duration_s=200)
-    assert [
-        v.code
-        for v in validate_draft(
-            caps, Draft(text="x", format=Format.VIDEO, media=(video, video))
-        )
-    ] == ["too_many_media", "media_too_long", "media_too_long"]
-    assert [
-        v.code
-        for v in validate_draft(
-            caps, Draft(text="x", format=Format.POST, media=(video,))
-        )
-    ] == ["media_kind_unsupported"]
-    assert [
-        v.code for v in validate_draft(caps, Draft(text="x", format=Format.STORY))
-    ] == ["format_unsupported"]
+    assert [v.code for v in validate_draft(caps, Draft(text="x", format=Format.VIDEO, media=(video, video)))] == [
+        "too_many_media",
+        "media_too_long",
+        "media_too_long",
+    ]
+    assert [v.code for v in validate_draft(caps, Draft(text="x", format=Format.POST, media=(video,)))] == [
+        "media_kind_unsupported"
+    ]
+    assert [v.code for v in validate_draft(caps, Draft(text="x", format=Format.STORY))] == ["format_unsupported"]
 
 
 # ---------------------------------------------------------------------- the fake's own strictness
 @pytest.mark.anyio
-async def test_fake_refuses_malformed_requests(
-    server: tuple[FakeX, str], fake: FakeX, account: AccountRef
-) -> None:
+async def test_fake_refuses_malformed_requests(server: tuple[FakeX, str], fake: FakeX, account: AccountRef) -> None:
     auth = {"Authorization": f"Bearer {account.credentials.access_token}"}
     async with httpx.AsyncClient(base_url=server[1], headers=auth) as client:
         form = await client.post("/2/tweets", data={"text": "form"})
         extra = await client.post("/2/tweets", json={"text": "x", "status": "v1 field"})
         unknown = await client.get("/1.1/statuses/home_timeline.json")
         wrong_verb = await client.put("/2/tweets")
-    assert (
-        form.status_code == 400
-        and form.json()["detail"] == "Content-Type must be application/json"
-    )
-    assert (
-        extra.status_code == 400 and "$.status" in extra.json()["errors"][0]["message"]
-    )
+    assert form.status_code == 400 and form.json()["detail"] == "Content-Type must be application/json"
+    assert extra.status_code == 400 and "$.status" in extra.json()["errors"][0]["message"]
     assert unknown.status_code == 404 and unknown.json()["errors"][0]["code"] == 34
-    assert (
-        wrong_verb.status_code == 405
-        and wrong_verb.json()["title"] == "Method Not Allowed"
-    )
+    assert wrong_verb.status_code == 405 and wrong_verb.json()["title"] == "Method Not Allowed"
 
 
 # ---------------------------------------------------------------------- the host's conformance suite
@@ -801,9 +663,7 @@ class TestXConformance(ChannelConformance):
                 text="La Région vote son budget aujourd'hui.",
                 link="https://www.laregion.fr/budget",
             ),
-            Format.PHOTO: Draft(
-                text="La place du Capitole.", format=Format.PHOTO, media=(photo,)
-            ),
+            Format.PHOTO: Draft(text="La place du Capitole.", format=Format.PHOTO, media=(photo,)),
             Format.VIDEO: Draft(
                 text="La session plénière en vidéo.",
                 format=Format.VIDEO,
@@ -811,14 +671,9 @@ class TestXConformance(ChannelConformance):
             ),
         }
 
-    def seed_inbox(
-        self, fake: FakeNetwork, account: AccountRef, remote_id: str
-    ) -> list[str]:
+    def seed_inbox(self, fake: FakeNetwork, account: AccountRef, remote_id: str) -> list[str]:
         assert isinstance(fake, FakeX)
         post = fake.tweets[remote_id]
         return [
-            fake.add_mention(
-                account, f"Réponse n°{n}", author=f"citoyen{n % 4}", reply_to=post
-            ).id
-            for n in range(230)
+            fake.add_mention(account, f"Réponse n°{n}", author=f"citoyen{n % 4}", reply_to=post).id for n in range(230)
         ]

@@ -140,9 +140,7 @@ CASES: list[tuple[str, str, int, bool]] = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("description", "text", "expected", "valid"), CASES, ids=[c[0][:60] for c in CASES]
-)
+@pytest.mark.parametrize(("description", "text", "expected", "valid"), CASES, ids=[c[0][:60] for c in CASES])
 def test_weighted_length_matches_twitter_text_conformance(
     description: str, text: str, expected: int, valid: bool
 ) -> None:
@@ -150,18 +148,12 @@ def test_weighted_length_matches_twitter_text_conformance(
     assert (expected <= 280) is valid, f"table error in {description!r}"
 
 
-@pytest.mark.parametrize(
-    ("description", "text", "expected", "valid"), CASES, ids=[c[0][:60] for c in CASES]
-)
-def test_x_validation_agrees_with_conformance_validity(
-    description: str, text: str, expected: int, valid: bool
-) -> None:
+@pytest.mark.parametrize(("description", "text", "expected", "valid"), CASES, ids=[c[0][:60] for c in CASES])
+def test_x_validation_agrees_with_conformance_validity(description: str, text: str, expected: int, valid: bool) -> None:
     codes = [v.code for v in validate_draft(XPlugin.capabilities, Draft(text=text))]
     assert codes == ([] if valid else ["text_too_long"]), description
 
 
 def test_table_is_representative() -> None:
     assert len(CASES) >= 15
-    assert any(c[2] == 280 and c[3] for c in CASES) and any(
-        c[2] == 281 and not c[3] for c in CASES
-    )
+    assert any(c[2] == 280 and c[3] for c in CASES) and any(c[2] == 281 and not c[3] for c in CASES)

@@ -6,7 +6,15 @@ from datetime import date
 
 import pytest
 
-from personas.policy import ElectionsFileError, default_elections, in_scope, l52_1_start, load_elections, open_windows, parse_elections
+from personas.policy import (
+    ElectionsFileError,
+    default_elections,
+    in_scope,
+    l52_1_start,
+    load_elections,
+    open_windows,
+    parse_elections,
+)
 
 from .conftest import INSTITUTION, OFFICIAL, persona
 
@@ -32,7 +40,11 @@ def test_shipped_file_windows() -> None:
     assert elections["presidentielle-2027"].provisional
     assert elections["regionales-2028"].start == date(2027, 9, 1) and elections["regionales-2028"].provisional
     municipales = elections["municipales-2026"]
-    assert (municipales.start, municipales.decisive, municipales.provisional) == (date(2025, 9, 1), date(2026, 3, 22), False)
+    assert (municipales.start, municipales.decisive, municipales.provisional) == (
+        date(2025, 9, 1),
+        date(2026, 3, 22),
+        False,
+    )
 
 
 @pytest.mark.parametrize(

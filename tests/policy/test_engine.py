@@ -35,7 +35,11 @@ def f(rule: str, severity: str, overridable: bool = True) -> Finding:
         ([f("a", "warn"), f("b", "info")], [], Outcome.OK),
         ([f("a", "review")], [], Outcome.NEEDS_REVIEW),
         ([f("a", "block"), f("b", "review")], [], Outcome.BLOCKED),
-        ([f("a", "block")], [Override(rule="a", reason="Photo décorative, validé par la direction")], Outcome.NEEDS_REVIEW),
+        (
+            [f("a", "block")],
+            [Override(rule="a", reason="Photo décorative, validé par la direction")],
+            Outcome.NEEDS_REVIEW,
+        ),
         ([f("a", "block")], [Override(rule="a", reason="   ")], Outcome.BLOCKED),  # no reason, no override
         ([f("a", "block", overridable=False)], [Override(rule="a", reason="urgent")], Outcome.BLOCKED),
         ([f("a", "block"), f("b", "block")], [Override(rule="a", reason="ok")], Outcome.BLOCKED),

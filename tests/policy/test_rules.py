@@ -23,7 +23,18 @@ from personas.policy import (
     RepostOf,
 )
 
-from .conftest import GOOD_ALT, IN_PRESIDENTIAL, IN_REGIONAL, INSTITUTION, OFFICIAL, OUTSIDE, PARIS, image, run, severities
+from .conftest import (
+    GOOD_ALT,
+    IN_PRESIDENTIAL,
+    IN_REGIONAL,
+    INSTITUTION,
+    OFFICIAL,
+    OUTSIDE,
+    PARIS,
+    image,
+    run,
+    severities,
+)
 
 I, O = INSTITUTION, OFFICIAL
 EVE = datetime(2028, 3, 18, 15, 0, tzinfo=PARIS)  # the day before the 1st round of the régionales 2028
@@ -45,9 +56,30 @@ CASES: list[Case] = [
     ("3rd post on x", I, "Info", {"day_counts": {"x": DayCount(posts=2)}}, "cadence", ["warn"]),
     ("2nd post on x is on target", I, "Info", {"day_counts": {"x": DayCount(posts=1)}}, "cadence", []),
     ("1st post: behind target", I, "Info", {}, "cadence", ["info"]),
-    ("reposts counted apart", I, "", {"day_counts": {"x": DayCount(posts=5, reposts=4)}, "repost_of": RepostOf(handle="SNCF")}, "cadence", []),
-    ("6th repost", I, "", {"day_counts": {"x": DayCount(posts=0, reposts=5)}, "repost_of": RepostOf(handle="SNCF")}, "cadence", ["warn"]),
-    ("other channel's count ignored", I, "Info", {"day_counts": {"facebook": DayCount(posts=9)}, "channel": "x"}, "cadence", ["info"]),
+    (
+        "reposts counted apart",
+        I,
+        "",
+        {"day_counts": {"x": DayCount(posts=5, reposts=4)}, "repost_of": RepostOf(handle="SNCF")},
+        "cadence",
+        [],
+    ),
+    (
+        "6th repost",
+        I,
+        "",
+        {"day_counts": {"x": DayCount(posts=0, reposts=5)}, "repost_of": RepostOf(handle="SNCF")},
+        "cadence",
+        ["warn"],
+    ),
+    (
+        "other channel's count ignored",
+        I,
+        "Info",
+        {"day_counts": {"facebook": DayCount(posts=9)}, "channel": "x"},
+        "cadence",
+        ["info"],
+    ),
     # --- guidance
     ("tone and purpose shown", I, "Info", {"channel": "linkedin"}, "guidance", ["info"]),
     ("no guidance on a refused channel", I, "Info", {"channel": "tiktok"}, "guidance", []),
@@ -58,16 +90,27 @@ CASES: list[Case] = [
     ("moi-même", I, "Venez voir par vous-mêmes, comme moi-même.", {}, "first_person", ["review"]),
     ("m' as a speaker", I, "Cette rencontre m’a touchée.", {}, "first_person", ["review"]),
     ("quoted in « »", I, "La présidente : « Je suis fière de nos lycées. »", {}, "first_person", []),
-    ("quoted in \" \"", I, 'Un lycéen : "mon bus arrive enfin à l\'heure".', {}, "first_person", []),
+    ('quoted in " "', I, 'Un lycéen : "mon bus arrive enfin à l\'heure".', {}, "first_person", []),
     ("mes inside words", I, "Les mesures et les Thermes de Mesdames.", {}, "first_person", []),
     ("M. abbreviation", I, "M. Dupont, maire de Rodez, accueille le Tour.", {}, "first_person", []),
     ("nous is fine", I, "Nous rénovons 12 lycées cette année.", {}, "first_person", []),
     ("hashtag and url", I, "Rendez-vous #JeLisEnOccitanie https://moi.example.fr/je", {}, "first_person", []),
     ("official embodies", O, "Je suis fière de nos lycées.", {}, "first_person", []),
     # --- network_limits
-    ("violation -> block with numbers", I, "x" * 300,
-     {"network_violations": (NetworkViolation(code="text_too_long", message="text is 300 long; limit 280", params={"length": 300, "limit": 280}),)},
-     "network_limits", ["block"]),
+    (
+        "violation -> block with numbers",
+        I,
+        "x" * 300,
+        {
+            "network_violations": (
+                NetworkViolation(
+                    code="text_too_long", message="text is 300 long; limit 280", params={"length": 300, "limit": 280}
+                ),
+            )
+        },
+        "network_limits",
+        ["block"],
+    ),
     ("no violation", I, "Court", {}, "network_limits", []),
     # --- election_window (E1/E2)
     ("institution in presidential window", I, "Info", {"moment": IN_PRESIDENTIAL}, "election_window", ["info"]),
@@ -76,65 +119,344 @@ CASES: list[Case] = [
     ("official candidate in régionales", O, "Info", {"moment": IN_REGIONAL}, "election_window", ["info"]),
     # --- official_named (I1)
     ("name", I, "Visite de Camille Delorme à Albi.", {"moment": IN_PRESIDENTIAL}, "official_named", ["review"]),
-    ("name without accents or case", I, "visite de CAMILLE DELORME à Albi.", {"moment": IN_PRESIDENTIAL}, "official_named", ["review"]),
+    (
+        "name without accents or case",
+        I,
+        "visite de CAMILLE DELORME à Albi.",
+        {"moment": IN_PRESIDENTIAL},
+        "official_named",
+        ["review"],
+    ),
     ("handle", I, "Merci @CamilleDelorme !", {"moment": IN_PRESIDENTIAL}, "official_named", ["review"]),
-    ("face tag", I, "Visite du lycée.", {"moment": IN_PRESIDENTIAL, "media": (image(depicts=(O,)),)}, "official_named", ["review"]),
+    (
+        "face tag",
+        I,
+        "Visite du lycée.",
+        {"moment": IN_PRESIDENTIAL, "media": (image(depicts=(O,)),)},
+        "official_named",
+        ["review"],
+    ),
     ("outside window", I, "Visite de Camille Delorme à Albi.", {"moment": OUTSIDE}, "official_named", []),
     ("other Delorme handle", I, "Merci @CamilleDelormeFan", {"moment": IN_PRESIDENTIAL}, "official_named", []),
     ("official's own account", O, "Avec Camille Delorme", {"moment": IN_PRESIDENTIAL}, "official_named", []),
     # --- promotion_lexicon (I2)
-    ("achievement + person -> block", I, "Promesse tenue : grâce à Camille Delorme, 12 lycées rénovés.", {"moment": IN_PRESIDENTIAL}, "promotion_lexicon", ["block"]),
-    ("achievement alone -> review", I, "Un bilan historique : 12 lycées rénovés.", {"moment": IN_PRESIDENTIAL}, "promotion_lexicon", ["review"]),
-    ("election lexicon -> review", I, "La Région appelle à voter nombreux.", {"moment": IN_PRESIDENTIAL}, "promotion_lexicon", ["review"]),
-    ("voter information -> info", I, "Vote : où trouver votre bureau de vote ? Procurations en ligne.", {"moment": IN_PRESIDENTIAL}, "promotion_lexicon", ["info"]),
-    ("neutral post", I, "Les travaux du lycée de Muret commencent lundi.", {"moment": IN_PRESIDENTIAL}, "promotion_lexicon", []),
+    (
+        "achievement + person -> block",
+        I,
+        "Promesse tenue : grâce à Camille Delorme, 12 lycées rénovés.",
+        {"moment": IN_PRESIDENTIAL},
+        "promotion_lexicon",
+        ["block"],
+    ),
+    (
+        "achievement alone -> review",
+        I,
+        "Un bilan historique : 12 lycées rénovés.",
+        {"moment": IN_PRESIDENTIAL},
+        "promotion_lexicon",
+        ["review"],
+    ),
+    (
+        "election lexicon -> review",
+        I,
+        "La Région appelle à voter nombreux.",
+        {"moment": IN_PRESIDENTIAL},
+        "promotion_lexicon",
+        ["review"],
+    ),
+    (
+        "voter information -> info",
+        I,
+        "Vote : où trouver votre bureau de vote ? Procurations en ligne.",
+        {"moment": IN_PRESIDENTIAL},
+        "promotion_lexicon",
+        ["info"],
+    ),
+    (
+        "neutral post",
+        I,
+        "Les travaux du lycée de Muret commencent lundi.",
+        {"moment": IN_PRESIDENTIAL},
+        "promotion_lexicon",
+        [],
+    ),
     ("outside window", I, "Un bilan historique.", {"moment": OUTSIDE}, "promotion_lexicon", []),
     ("word inside a word", I, "Des recordmen du Tour de France.", {"moment": IN_PRESIDENTIAL}, "promotion_lexicon", []),
     # --- regularity (I3)
-    ("+25 % -> warn", I, "Info", {"moment": IN_PRESIDENTIAL, "regularity": Regularity(last_28_days=49, baseline_28_days=40)}, "regularity", ["warn"]),
-    ("+60 % -> review", I, "Info", {"moment": IN_PRESIDENTIAL, "regularity": Regularity(last_28_days=63, baseline_28_days=40)}, "regularity", ["review"]),
-    ("+20 % is tolerated", I, "Info", {"moment": IN_PRESIDENTIAL, "regularity": Regularity(last_28_days=47, baseline_28_days=40)}, "regularity", []),
-    ("outside window", I, "Info", {"moment": OUTSIDE, "regularity": Regularity(last_28_days=80, baseline_28_days=40)}, "regularity", []),
+    (
+        "+25 % -> warn",
+        I,
+        "Info",
+        {"moment": IN_PRESIDENTIAL, "regularity": Regularity(last_28_days=49, baseline_28_days=40)},
+        "regularity",
+        ["warn"],
+    ),
+    (
+        "+60 % -> review",
+        I,
+        "Info",
+        {"moment": IN_PRESIDENTIAL, "regularity": Regularity(last_28_days=63, baseline_28_days=40)},
+        "regularity",
+        ["review"],
+    ),
+    (
+        "+20 % is tolerated",
+        I,
+        "Info",
+        {"moment": IN_PRESIDENTIAL, "regularity": Regularity(last_28_days=47, baseline_28_days=40)},
+        "regularity",
+        [],
+    ),
+    (
+        "outside window",
+        I,
+        "Info",
+        {"moment": OUTSIDE, "regularity": Regularity(last_28_days=80, baseline_28_days=40)},
+        "regularity",
+        [],
+    ),
     # --- novelty (I4)
-    ("new series in window", I, "Épisode 1", {"moment": IN_PRESIDENTIAL, "novelty": Novelty(new_series=True)}, "novelty", ["block"]),
-    ("account opened in window", I, "Bonjour", {"moment": IN_PRESIDENTIAL, "account": PolicyAccount(channel="x", created_at=datetime(2026, 11, 2, tzinfo=PARIS))}, "novelty", ["block"]),
-    ("old account", I, "Bonjour", {"moment": IN_PRESIDENTIAL, "account": PolicyAccount(channel="x", created_at=datetime(2015, 1, 1, tzinfo=PARIS))}, "novelty", []),
-    ("new branding outside window", I, "Bonjour", {"moment": OUTSIDE, "novelty": Novelty(new_branding=True)}, "novelty", []),
+    (
+        "new series in window",
+        I,
+        "Épisode 1",
+        {"moment": IN_PRESIDENTIAL, "novelty": Novelty(new_series=True)},
+        "novelty",
+        ["block"],
+    ),
+    (
+        "account opened in window",
+        I,
+        "Bonjour",
+        {
+            "moment": IN_PRESIDENTIAL,
+            "account": PolicyAccount(channel="x", created_at=datetime(2026, 11, 2, tzinfo=PARIS)),
+        },
+        "novelty",
+        ["block"],
+    ),
+    (
+        "old account",
+        I,
+        "Bonjour",
+        {
+            "moment": IN_PRESIDENTIAL,
+            "account": PolicyAccount(channel="x", created_at=datetime(2015, 1, 1, tzinfo=PARIS)),
+        },
+        "novelty",
+        [],
+    ),
+    (
+        "new branding outside window",
+        I,
+        "Bonjour",
+        {"moment": OUTSIDE, "novelty": Novelty(new_branding=True)},
+        "novelty",
+        [],
+    ),
     # --- paid_promotion (I6)
-    ("boosted bilan", I, "Le bilan des lycées rénovés.", {"moment": IN_PRESIDENTIAL, "paid_boost": True}, "paid_promotion", ["block"]),
-    ("boosted service info", I, "Inscriptions au transport scolaire ouvertes.", {"moment": IN_PRESIDENTIAL, "paid_boost": True}, "paid_promotion", ["review"]),
+    (
+        "boosted bilan",
+        I,
+        "Le bilan des lycées rénovés.",
+        {"moment": IN_PRESIDENTIAL, "paid_boost": True},
+        "paid_promotion",
+        ["block"],
+    ),
+    (
+        "boosted service info",
+        I,
+        "Inscriptions au transport scolaire ouvertes.",
+        {"moment": IN_PRESIDENTIAL, "paid_boost": True},
+        "paid_promotion",
+        ["review"],
+    ),
     ("not boosted", I, "Inscriptions ouvertes.", {"moment": IN_PRESIDENTIAL}, "paid_promotion", []),
     ("boost outside window", I, "Le bilan.", {"moment": OUTSIDE, "paid_boost": True}, "paid_promotion", []),
     # --- paid_boost_electoral (P1)
-    ("boosted campaign post", O, "Votez pour notre projet régional !", {"moment": IN_REGIONAL, "paid_boost": True}, "paid_boost_electoral", ["block"]),
-    ("declared electoral", O, "Rendez-vous à Albi.", {"moment": IN_REGIONAL, "paid_boost": True, "electoral_character": True}, "paid_boost_electoral", ["block"]),
-    ("boosted but not electoral", O, "Belle journée à Albi.", {"moment": IN_REGIONAL, "paid_boost": True}, "paid_boost_electoral", []),
+    (
+        "boosted campaign post",
+        O,
+        "Votez pour notre projet régional !",
+        {"moment": IN_REGIONAL, "paid_boost": True},
+        "paid_boost_electoral",
+        ["block"],
+    ),
+    (
+        "declared electoral",
+        O,
+        "Rendez-vous à Albi.",
+        {"moment": IN_REGIONAL, "paid_boost": True, "electoral_character": True},
+        "paid_boost_electoral",
+        ["block"],
+    ),
+    (
+        "boosted but not electoral",
+        O,
+        "Belle journée à Albi.",
+        {"moment": IN_REGIONAL, "paid_boost": True},
+        "paid_boost_electoral",
+        [],
+    ),
     ("electoral, not boosted", O, "Votez !", {"moment": IN_REGIONAL}, "paid_boost_electoral", []),
     ("boost outside window", O, "Votez !", {"moment": OUTSIDE, "paid_boost": True}, "paid_boost_electoral", []),
     # --- election_eve (P2)
-    ("official electoral on the eve", O, "Demain, votez pour l'avenir de la Région !", {"moment": EVE}, "election_eve", ["block"]),
-    ("official at 00:10 on the eve", O, "Votez demain !", {"moment": datetime(2028, 3, 18, 0, 10, tzinfo=PARIS)}, "election_eve", ["block"]),
-    ("official after polls close", O, "Merci aux électeurs, votez dimanche prochain !", {"moment": VOTE_EVENING}, "election_eve", []),
-    ("official non-electoral on the eve", O, "Belle balade au Canal du Midi.", {"moment": EVE}, "election_eve", ["warn"]),
+    (
+        "official electoral on the eve",
+        O,
+        "Demain, votez pour l'avenir de la Région !",
+        {"moment": EVE},
+        "election_eve",
+        ["block"],
+    ),
+    (
+        "official at 00:10 on the eve",
+        O,
+        "Votez demain !",
+        {"moment": datetime(2028, 3, 18, 0, 10, tzinfo=PARIS)},
+        "election_eve",
+        ["block"],
+    ),
+    (
+        "official after polls close",
+        O,
+        "Merci aux électeurs, votez dimanche prochain !",
+        {"moment": VOTE_EVENING},
+        "election_eve",
+        [],
+    ),
+    (
+        "official non-electoral on the eve",
+        O,
+        "Belle balade au Canal du Midi.",
+        {"moment": EVE},
+        "election_eve",
+        ["warn"],
+    ),
     ("institution on the eve", I, "Fermeture de la gare de Nîmes.", {"moment": EVE}, "election_eve", ["review"]),
-    ("two days before", O, "Votez dimanche !", {"moment": datetime(2028, 3, 17, 23, 50, tzinfo=PARIS)}, "election_eve", []),
+    (
+        "two days before",
+        O,
+        "Votez dimanche !",
+        {"moment": datetime(2028, 3, 17, 23, 50, tzinfo=PARIS)},
+        "election_eve",
+        [],
+    ),
     # --- staff_segregation (S1)
-    ("institution agent, candidate", O, "Déplacement à Rodez.", {"moment": IN_REGIONAL, "composer_employer": Employer.INSTITUTION}, "staff_segregation", ["block"]),
-    ("institution agent, not candidate", O, "Déplacement à Rodez.", {"moment": OUTSIDE, "composer_employer": Employer.INSTITUTION}, "staff_segregation", ["warn"]),
-    ("cabinet, candidate", O, "Déplacement à Rodez.", {"moment": IN_REGIONAL, "composer_employer": Employer.CABINET}, "staff_segregation", ["review"]),
-    ("campaign staff", O, "Déplacement à Rodez.", {"moment": IN_REGIONAL, "composer_employer": Employer.CAMPAIGN}, "staff_segregation", []),
-    ("institution agent on the institution", I, "Info", {"moment": IN_REGIONAL, "composer_employer": Employer.INSTITUTION}, "staff_segregation", []),
+    (
+        "institution agent, candidate",
+        O,
+        "Déplacement à Rodez.",
+        {"moment": IN_REGIONAL, "composer_employer": Employer.INSTITUTION},
+        "staff_segregation",
+        ["block"],
+    ),
+    (
+        "institution agent, not candidate",
+        O,
+        "Déplacement à Rodez.",
+        {"moment": OUTSIDE, "composer_employer": Employer.INSTITUTION},
+        "staff_segregation",
+        ["warn"],
+    ),
+    (
+        "cabinet, candidate",
+        O,
+        "Déplacement à Rodez.",
+        {"moment": IN_REGIONAL, "composer_employer": Employer.CABINET},
+        "staff_segregation",
+        ["review"],
+    ),
+    (
+        "campaign staff",
+        O,
+        "Déplacement à Rodez.",
+        {"moment": IN_REGIONAL, "composer_employer": Employer.CAMPAIGN},
+        "staff_segregation",
+        [],
+    ),
+    (
+        "institution agent on the institution",
+        I,
+        "Info",
+        {"moment": IN_REGIONAL, "composer_employer": Employer.INSTITUTION},
+        "staff_segregation",
+        [],
+    ),
     # --- asset_segregation (S2)
-    ("region photo, candidate", O, "À Rodez", {"moment": IN_REGIONAL, "media": (image(origin=AssetOrigin.REGION_DAM),)}, "asset_segregation", ["block"]),
-    ("region photo, no candidacy", O, "À Rodez", {"moment": IN_PRESIDENTIAL, "media": (image(origin=AssetOrigin.REGION_DAM),)}, "asset_segregation", ["warn"]),
-    ("personal photo", O, "À Rodez", {"moment": IN_REGIONAL, "media": (image(origin=AssetOrigin.PERSONAL),)}, "asset_segregation", []),
+    (
+        "region photo, candidate",
+        O,
+        "À Rodez",
+        {"moment": IN_REGIONAL, "media": (image(origin=AssetOrigin.REGION_DAM),)},
+        "asset_segregation",
+        ["block"],
+    ),
+    (
+        "region photo, no candidacy",
+        O,
+        "À Rodez",
+        {"moment": IN_PRESIDENTIAL, "media": (image(origin=AssetOrigin.REGION_DAM),)},
+        "asset_segregation",
+        ["warn"],
+    ),
+    (
+        "personal photo",
+        O,
+        "À Rodez",
+        {"moment": IN_REGIONAL, "media": (image(origin=AssetOrigin.PERSONAL),)},
+        "asset_segregation",
+        [],
+    ),
     # --- cross_promotion (S3)
-    ("repost of the official in window", I, "", {"moment": IN_PRESIDENTIAL, "repost_of": RepostOf(persona=O)}, "cross_promotion", ["block"]),
-    ("campaign content in window", I, "", {"moment": IN_PRESIDENTIAL, "repost_of": RepostOf(campaign=True)}, "cross_promotion", ["block"]),
-    ("link to her TikTok in window", I, "Voir https://www.tiktok.com/@camilledelorme/video/1", {"moment": IN_PRESIDENTIAL}, "cross_promotion", ["block"]),
-    ("repost outside windows", I, "", {"moment": OUTSIDE, "repost_of": RepostOf(handle="@CamilleDelorme")}, "cross_promotion", ["warn"]),
-    ("repost of a partner", I, "", {"moment": IN_PRESIDENTIAL, "repost_of": RepostOf(handle="SNCF")}, "cross_promotion", []),
-    ("link elsewhere", I, "Voir https://www.laregion.fr/camilledelorme-agenda", {"moment": IN_PRESIDENTIAL}, "cross_promotion", []),
+    (
+        "repost of the official in window",
+        I,
+        "",
+        {"moment": IN_PRESIDENTIAL, "repost_of": RepostOf(persona=O)},
+        "cross_promotion",
+        ["block"],
+    ),
+    (
+        "campaign content in window",
+        I,
+        "",
+        {"moment": IN_PRESIDENTIAL, "repost_of": RepostOf(campaign=True)},
+        "cross_promotion",
+        ["block"],
+    ),
+    (
+        "link to her TikTok in window",
+        I,
+        "Voir https://www.tiktok.com/@camilledelorme/video/1",
+        {"moment": IN_PRESIDENTIAL},
+        "cross_promotion",
+        ["block"],
+    ),
+    (
+        "repost outside windows",
+        I,
+        "",
+        {"moment": OUTSIDE, "repost_of": RepostOf(handle="@CamilleDelorme")},
+        "cross_promotion",
+        ["warn"],
+    ),
+    (
+        "repost of a partner",
+        I,
+        "",
+        {"moment": IN_PRESIDENTIAL, "repost_of": RepostOf(handle="SNCF")},
+        "cross_promotion",
+        [],
+    ),
+    (
+        "link elsewhere",
+        I,
+        "Voir https://www.laregion.fr/camilledelorme-agenda",
+        {"moment": IN_PRESIDENTIAL},
+        "cross_promotion",
+        [],
+    ),
     # --- alt_text (A1)
     ("missing on institution", I, "Photo", {"media": (image(""),)}, "alt_text", ["block"]),
     ("'image'", I, "Photo", {"media": (image("Image"),)}, "alt_text", ["block"]),
@@ -160,7 +482,14 @@ CASES: list[Case] = [
     # --- hashtag_placement (A5)
     ("4 hashtags", I, "Été. #Occitanie #Toulouse #Montpellier #Nimes", {}, "hashtag_placement", ["warn"]),
     ("mid-sentence", I, "Rendez-vous à #Toulouse demain pour la fête.", {}, "hashtag_placement", ["warn"]),
-    ("3 trailing hashtags", I, "Rendez-vous à Toulouse demain.\n#Occitanie #Toulouse #Ete", {}, "hashtag_placement", []),
+    (
+        "3 trailing hashtags",
+        I,
+        "Rendez-vous à Toulouse demain.\n#Occitanie #Toulouse #Ete",
+        {},
+        "hashtag_placement",
+        [],
+    ),
     ("trailing then url", I, "Programme en ligne #FeteDeLaMusique https://laregion.fr", {}, "hashtag_placement", []),
     # --- emoji (A6)
     ("4 emoji", O, "Super 🎉🎶☀️🌊", {}, "emoji", ["warn"]),
@@ -190,7 +519,11 @@ CASES: list[Case] = [
 ]
 
 
-@pytest.mark.parametrize(("persona_slug", "text", "options", "rule", "expected"), [c[1:] for c in CASES], ids=[f"{c[4]}: {c[0]}" for c in CASES])
+@pytest.mark.parametrize(
+    ("persona_slug", "text", "options", "rule", "expected"),
+    [c[1:] for c in CASES],
+    ids=[f"{c[4]}: {c[0]}" for c in CASES],
+)
 def test_rule(persona_slug: str, text: str, options: dict[str, Any], rule: str, expected: list[str]) -> None:
     assert severities(run(persona_slug, text, **options), rule) == expected
 
@@ -204,7 +537,10 @@ def test_every_registered_rule_has_a_trigger_case() -> None:
 
 def test_hashtag_fix_is_camel_case() -> None:
     [found] = [f for f in run(I, "Bonne fête ! #fetedelamusique") if f.rule == "hashtag_case"]
-    assert found.fix is not None and (found.fix.original, found.fix.replacement) == ("#fetedelamusique", "#FeteDeLaMusique")
+    assert found.fix is not None and (found.fix.original, found.fix.replacement) == (
+        "#fetedelamusique",
+        "#FeteDeLaMusique",
+    )
 
 
 @pytest.mark.parametrize(
@@ -226,14 +562,18 @@ def test_point_median_fix_is_double_flexion() -> None:
 
 
 def test_network_violation_message_carries_the_numbers() -> None:
-    violation = NetworkViolation(code="text_too_long", message="text is 300 long; limit 280", params={"length": 300, "limit": 280})
+    violation = NetworkViolation(
+        code="text_too_long", message="text is 300 long; limit 280", params={"length": 300, "limit": 280}
+    )
     [found] = [f for f in run(I, "x", network_violations=(violation,)) if f.rule == "network_limits"]
     assert "300" in found.message_fr and "280" in found.message_en and not found.overridable
     assert found.data["limit"] == 280
 
 
 def test_every_finding_is_bilingual_and_stamped() -> None:
-    findings = run(I, "Je suis fière ! 😀 #fetedelamusique", moment=IN_PRESIDENTIAL, media=(image(""),), channel="tiktok")
+    findings = run(
+        I, "Je suis fière ! 😀 #fetedelamusique", moment=IN_PRESIDENTIAL, media=(image(""),), channel="tiktok"
+    )
     assert findings
     for found in findings:
         assert found.rule and found.message_fr and found.message_en and found.message_fr != found.message_en

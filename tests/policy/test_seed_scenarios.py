@@ -42,7 +42,9 @@ def test_the_shipped_elections_give_no_window_on_2029_06_01() -> None:
 
 
 def test_image_without_alt_text_on_the_institution_is_blocked() -> None:
-    findings = run(INSTITUTION, "Le marché de Noël de Carcassonne.", channel="facebook", fmt="photo", media=(image(""),))
+    findings = run(
+        INSTITUTION, "Le marché de Noël de Carcassonne.", channel="facebook", fmt="photo", media=(image(""),)
+    )
     assert [f.severity for f in of(findings, "alt_text")] == ["block"]
     assert decide(findings).outcome == Outcome.BLOCKED
 
@@ -53,10 +55,14 @@ def test_the_same_image_on_the_official_only_warns() -> None:
 
 
 def test_third_facebook_post_of_the_day_draws_the_cadence_warning() -> None:
-    findings = run(INSTITUTION, "Les horaires des TER changent.", channel="facebook", day_counts={"facebook": DayCount(posts=2)})
+    findings = run(
+        INSTITUTION, "Les horaires des TER changent.", channel="facebook", day_counts={"facebook": DayCount(posts=2)}
+    )
     [cadence] = of(findings, "cadence")
     assert cadence.severity == "warn" and cadence.data["count"] == 3 and cadence.data["target"] == 2
-    second = run(INSTITUTION, "Les horaires des TER changent.", channel="facebook", day_counts={"facebook": DayCount(posts=1)})
+    second = run(
+        INSTITUTION, "Les horaires des TER changent.", channel="facebook", day_counts={"facebook": DayCount(posts=1)}
+    )
     assert of(second, "cadence") == []
 
 

@@ -33,12 +33,16 @@ def _load(tmp_path: Path, rules: str):  # noqa: ANN202
     ("rules", "field", "reason"),
     [
         ("[rules.no_such_rule]\nenabled = false\n", "$.rules.no_such_rule", "unknown rule id"),
-        ("[rules.alt_text]\nseverity = \"fatal\"\n", "$.rules.alt_text.severity", "Invalid enum value"),
-        ("[rules.alt_text]\nparams = { min_length = \"long\" }\n", "$.rules.alt_text.params", "min_length: Expected `int`"),
+        ('[rules.alt_text]\nseverity = "fatal"\n', "$.rules.alt_text.severity", "Invalid enum value"),
+        (
+            '[rules.alt_text]\nparams = { min_length = "long" }\n',
+            "$.rules.alt_text.params",
+            "min_length: Expected `int`",
+        ),
         ("[rules.alt_text]\nparams = { minimum = 10 }\n", "$.rules.alt_text.params", "unknown field"),
         ("[rules.first_person]\nparams = { x = 1 }\n", "$.rules.first_person.params", "unknown field"),
-        ("[rules.election_eve]\nparams = { polls_close = \"8pm\" }\n", "$.rules.election_eve.params", "HH:MM"),
-        ("[rules.official_named]\nseverity = \"info\"\n", "$.rules.official_named.severity", "from the law"),
+        ('[rules.election_eve]\nparams = { polls_close = "8pm" }\n', "$.rules.election_eve.params", "HH:MM"),
+        ('[rules.official_named]\nseverity = "info"\n', "$.rules.official_named.severity", "from the law"),
         ("[rules.A1]\nenabled = true\n[rules.alt_text]\nenabled = true\n", "$.rules.alt_text", "same rule"),
     ],
 )
@@ -53,12 +57,33 @@ def test_bad_rule_settings_are_persona_file_errors(tmp_path: Path, rules: str, f
 
 
 def test_good_rule_settings_load(tmp_path: Path) -> None:
-    loaded = _load(tmp_path, "[rules.A4]\nparams = { extra_words = [\"tarn\"] }\n[rules.cadence]\nenabled = false\n")
+    loaded = _load(tmp_path, '[rules.A4]\nparams = { extra_words = ["tarn"] }\n[rules.cadence]\nenabled = false\n')
     assert set(loaded.rules) == {"A4", "cadence"}
 
 
 def test_catalogue_aliases_cover_the_implemented_ids() -> None:
-    required = {"E1", "E2", "I1", "I2", "I3", "I4", "I6", "P1", "P2", "S1", "S2", "S3", "A1", "A3", "A4", "A5", "A6", "A7", "L1", "L2"}
+    required = {
+        "E1",
+        "E2",
+        "I1",
+        "I2",
+        "I3",
+        "I4",
+        "I6",
+        "P1",
+        "P2",
+        "S1",
+        "S2",
+        "S3",
+        "A1",
+        "A3",
+        "A4",
+        "A5",
+        "A6",
+        "A7",
+        "L1",
+        "L2",
+    }
     assert required <= set(ALIASES)
     assert all(ALIASES[a] in REGISTRY for a in required)
 

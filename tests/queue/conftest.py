@@ -15,14 +15,14 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select, update
 
+from core.audit import Actor
 from core.db.enums import DeliveryState, Employer, Role
 from core.db.models import Account, Delivery, Persona
+from core.people.staff import create_staff
+from core.personas.service import KNOWN_FORMATS, known_channels, upsert_personas
+from core.publishing.compose import ComposeRequest, ComposeResult, StaffActor, compose
 from core.queue.worker import EmbeddedWorker
 from core.runtime import EmbeddedRedis, Runtime
-from core.services.audit import Actor
-from core.services.personas import KNOWN_FORMATS, known_channels, upsert_personas
-from core.services.publishing import ComposeRequest, ComposeResult, StaffActor, compose
-from core.services.staff import create_staff
 from core.settings import Settings, load_settings
 from personas import SEED_DIR, load_dir
 from plugins.testing import serve_in_thread
@@ -69,12 +69,22 @@ class Pipeline:
     worker: EmbeddedWorker | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
-    async def compose(self, text: str, *, when: datetime | None = None, publish_now: bool = False, role: Role | None = None) -> ComposeResult:
+    async def compose(
+        self, text: str, *, when: datetime | None = None, publish_now: bool = False, role: Role | None = None
+    ) -> ComposeResult:
         actor = self.editor if role is None else msgspec.structs.replace(self.editor, role=role)
         async with self.runtime.session() as session:
             return await compose(
-                session, self.runtime.channels, actor,
-                ComposeRequest(persona_id=self.persona.id, account_ids=(self.account.id,), text=text, scheduled_at=when, publish_now=publish_now),
+                session,
+                self.runtime.channels,
+                actor,
+                ComposeRequest(
+                    persona_id=self.persona.id,
+                    account_ids=(self.account.id,),
+                    text=text,
+                    scheduled_at=when,
+                    publish_now=publish_now,
+                ),
             )
 
     async def delivery(self, delivery_id: uuid.UUID) -> Delivery:
@@ -106,9 +116,9 @@ async def connect(runtime: Runtime, fake: FakeX, persona_slug: str, channel: str
         )
         assert account is not None
         await session.execute(
-            update(Account).where(Account.id == account.id).values(
-                external_id=ref.external_id, credentials_encrypted=runtime.vault.encrypt(ref.credentials)
-            )
+            update(Account)
+            .where(Account.id == account.id)
+            .values(external_id=ref.external_id, credentials_encrypted=runtime.vault.encrypt(ref.credentials))
         )
     async with runtime.sessions() as session:
         refreshed = await session.get(Account, account.id)
@@ -135,8 +145,14 @@ async def build_pipeline(settings: Settings, redis_url: str, fake: FakeX, fake_u
     files = load_dir(SEED_DIR, known_channels=known_channels(runtime.channels), known_formats=KNOWN_FORMATS)
     async with runtime.session() as session:
         await upsert_personas(session, files, Actor.system("test"))
-        staff = await create_staff(session, email="cm@test.fr", display_name="CM", password="long enough pw",
-                                   actor=Actor.system("test"), employer=Employer.INSTITUTION)
+        staff = await create_staff(
+            session,
+            email="cm@test.fr",
+            display_name="CM",
+            password="long enough pw",
+            actor=Actor.system("test"),
+            employer=Employer.INSTITUTION,
+        )
         persona = await session.scalar(select(Persona).where(Persona.slug == "region-occitanie"))
         assert persona is not None
     account = await connect(runtime, fake, "region-occitanie")

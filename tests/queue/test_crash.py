@@ -111,6 +111,7 @@ async def test_sigkill_during_the_send_is_reconciled_to_exactly_one_post(crash_p
     first = WorkerProcess(crash_pipeline)
     first.start()
     try:
+
         async def sent() -> bool:
             return bool(fake.requests_to("POST", r"^/2/tweets$"))
 
@@ -130,7 +131,11 @@ async def test_sigkill_during_the_send_is_reconciled_to_exactly_one_post(crash_p
     assert len(tweets) == 1 and published.remote_id == tweets[0].id
     assert len(fake.requests_to("POST", r"^/2/tweets$")) == 1  # reconciled, never sent again
     async with crash_pipeline.runtime.sessions() as session:
-        kinds = (await session.scalars(select(DeliveryEvent.kind).where(DeliveryEvent.delivery_id == delivery_id).order_by(DeliveryEvent.at))).all()
+        kinds = (
+            await session.scalars(
+                select(DeliveryEvent.kind).where(DeliveryEvent.delivery_id == delivery_id).order_by(DeliveryEvent.at)
+            )
+        ).all()
     assert "uncertain" in kinds and kinds[-1] == "reconciled"
 
 
@@ -143,7 +148,9 @@ async def test_random_kills_over_a_batch_lose_nothing_and_duplicate_nothing(cras
     soon = datetime.now(UTC) + timedelta(seconds=1)
     ids: list[uuid.UUID] = []
     for i in range(12):
-        result = await crash_pipeline.compose(f"Annonce n°{i} du conseil régional.", when=soon + timedelta(milliseconds=300 * i))
+        result = await crash_pipeline.compose(
+            f"Annonce n°{i} du conseil régional.", when=soon + timedelta(milliseconds=300 * i)
+        )
         ids.append(result.deliveries[0].id)
     worker = WorkerProcess(crash_pipeline)
     worker.start()
@@ -162,7 +169,11 @@ async def test_random_kills_over_a_batch_lose_nothing_and_duplicate_nothing(cras
             await _wait(settled, 90)
         except AssertionError:
             async with crash_pipeline.runtime.sessions() as session:
-                rows = (await session.execute(select(Delivery.state, Delivery.error_kind, Delivery.last_error).where(Delivery.id.in_(ids)))).all()
+                rows = (
+                    await session.execute(
+                        select(Delivery.state, Delivery.error_kind, Delivery.last_error).where(Delivery.id.in_(ids))
+                    )
+                ).all()
             raise AssertionError(f"not all published: {rows}") from None
     finally:
         worker.stop()

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.db.enums import AccountStatus, DeliveryState, Role
 from core.db.models import Account, AuditEvent, DeliveryEvent
-from core.services.publishing import PublishingError, StaffActor, pause_persona, paused_deliveries, resume_persona
+from core.publishing.compose import PublishingError, StaffActor, pause_persona, paused_deliveries, resume_persona
 from tests.queue.conftest import Pipeline
 
 pytestmark = pytest.mark.anyio
@@ -22,14 +22,20 @@ def now() -> datetime:
 
 
 async def test_scheduled_post_is_published_with_the_network_id(pipeline: Pipeline) -> None:
-    result = await pipeline.compose("La Région ouvre 12 nouveaux lycées à la rentrée.", when=now() + timedelta(seconds=2))
+    result = await pipeline.compose(
+        "La Région ouvre 12 nouveaux lycées à la rentrée.", when=now() + timedelta(seconds=2)
+    )
     (delivery,) = result.deliveries
     assert delivery.state == DeliveryState.SCHEDULED
     published = await pipeline.wait_for(delivery.id, DeliveryState.PUBLISHED)
     (request,) = pipeline.fake.requests_to("POST", r"^/2/tweets$")
     assert request.json == {"text": "La Région ouvre 12 nouveaux lycées à la rentrée."}
     assert request.headers["authorization"].startswith("Bearer ")
-    assert published.remote_id in pipeline.fake.tweets and published.remote_url and published.remote_id in published.remote_url
+    assert (
+        published.remote_id in pipeline.fake.tweets
+        and published.remote_url
+        and published.remote_id in published.remote_url
+    )
     # not before its time
     assert request.at >= delivery.scheduled_at.timestamp() - 0.05  # type: ignore[union-attr]
     assert published.published_at is not None and published.attempts == 1
@@ -69,7 +75,9 @@ async def test_expired_token_puts_the_account_in_needs_reauth(pipeline: Pipeline
 
 
 async def test_rejection_fails_with_the_network_message(pipeline: Pipeline) -> None:
-    pipeline.fake.fail_next("rejected", message="You are not allowed to create a Tweet with duplicate content.", path=r"^/2/tweets$")
+    pipeline.fake.fail_next(
+        "rejected", message="You are not allowed to create a Tweet with duplicate content.", path=r"^/2/tweets$"
+    )
     result = await pipeline.compose("Doublon.", publish_now=True)
     failed = await pipeline.wait_for(result.deliveries[0].id, DeliveryState.FAILED)
     assert failed.last_error is not None and "duplicate content" in failed.last_error
@@ -123,7 +131,9 @@ async def test_pause_holds_everything_until_resumed(pipeline: Pipeline) -> None:
         await resume_persona(session, manager, pipeline.persona.id)
     await pipeline.wait_for(result.deliveries[0].id, DeliveryState.PUBLISHED)
     async with pipeline.runtime.sessions() as session:
-        actions = (await session.scalars(select(AuditEvent.action).where(AuditEvent.persona_id == pipeline.persona.id))).all()
+        actions = (
+            await session.scalars(select(AuditEvent.action).where(AuditEvent.persona_id == pipeline.persona.id))
+        ).all()
         pause = await session.scalar(select(AuditEvent).where(AuditEvent.action == "persona.paused"))
     assert "persona.resumed" in actions and pause is not None and pause.reason == "Deuil régional"
 
@@ -152,7 +162,11 @@ async def test_dry_run_records_the_exact_request_and_sends_nothing(pipeline: Pip
     assert not pipeline.fake.requests_to("POST", r"^/2/tweets$")
     event = next(e for e in await _events(pipeline, published.id) if e.kind == "dry_run")
     (request,) = event.detail["requests"]
-    assert request["method"] == "POST" and request["url"].endswith("/2/tweets") and request["json"] == {"text": "Essai à blanc."}
+    assert (
+        request["method"] == "POST"
+        and request["url"].endswith("/2/tweets")
+        and request["json"] == {"text": "Essai à blanc."}
+    )
     token = pipeline.runtime.host.account_ref(await _account(pipeline)).credentials.access_token
     assert token not in str(request)  # the secret is redacted from what is recorded
 
@@ -166,4 +180,10 @@ async def _account(pipeline: Pipeline) -> Account:
 
 async def _events(pipeline: Pipeline, delivery_id: object) -> list[DeliveryEvent]:
     async with pipeline.runtime.sessions() as session:
-        return list((await session.scalars(select(DeliveryEvent).where(DeliveryEvent.delivery_id == delivery_id).order_by(DeliveryEvent.at))).all())
+        return list(
+            (
+                await session.scalars(
+                    select(DeliveryEvent).where(DeliveryEvent.delivery_id == delivery_id).order_by(DeliveryEvent.at)
+                )
+            ).all()
+        )

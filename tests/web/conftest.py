@@ -9,14 +9,14 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
+from core.audit import Actor
 from core.db.enums import Role
 from core.db.models import Persona
 from core.demo import DemoLogin, seed_demo_staff
+from core.people.staff import assign, create_staff
+from core.people.tokens import create_token
+from core.personas.service import KNOWN_FORMATS, known_channels, upsert_personas
 from core.runtime import Runtime
-from core.services.audit import Actor
-from core.services.personas import KNOWN_FORMATS, known_channels, upsert_personas
-from core.services.staff import assign, create_staff
-from core.services.tokens import create_token
 from core.settings import Settings
 from personas import SEED_DIR, load_dir
 from web.app import create_app
@@ -57,7 +57,11 @@ async def staff_with_token(
     actor = Actor.system("test")
     async with runtime.session() as session:
         staff = await create_staff(
-            session, email=f"{name}@test.portevoix.fr", display_name=name, password="a-long-password", actor=actor,
+            session,
+            email=f"{name}@test.portevoix.fr",
+            display_name=name,
+            password="a-long-password",
+            actor=actor,
             is_admin=is_admin,
         )
         personas = {p.slug: p for p in (await session.scalars(select(Persona))).all()}

@@ -13,11 +13,11 @@ from pathlib import Path
 import msgspec
 import uvicorn
 
+from core.audit import Actor
 from core.db import migrate
 from core.demo import DemoLogin, seed_demo_staff
+from core.personas.service import KNOWN_FORMATS, known_channels, upsert_personas
 from core.runtime import Runtime
-from core.services.audit import Actor
-from core.services.personas import KNOWN_FORMATS, known_channels, upsert_personas
 from core.settings import Settings, load_settings
 from personas import SEED_DIR, load_dir
 from web.app import create_app
@@ -48,7 +48,9 @@ async def _seed(settings: Settings) -> dict[str, DemoLogin]:
 
 
 @contextmanager
-def serve(directory: Path, redis_url: str | None = None, *, extra_env: dict[str, str] | None = None) -> Iterator[LiveApp]:
+def serve(
+    directory: Path, redis_url: str | None = None, *, extra_env: dict[str, str] | None = None
+) -> Iterator[LiveApp]:
     """Migrate a fresh database, load the seed personas and the demo team, serve; stop at the end."""
     env = {
         "DATABASE_URL": f"sqlite+aiosqlite:///{directory / 'live.db'}",

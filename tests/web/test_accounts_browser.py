@@ -27,7 +27,9 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
         yield app
 
 
-async def test_manager_reconnects_an_account_through_the_simulated_consent_page(browser: Browser, live: LiveApp) -> None:
+async def test_manager_reconnects_an_account_through_the_simulated_consent_page(
+    browser: Browser, live: LiveApp
+) -> None:
     page = browser.page
     manager = live.logins["dircom.region"]
     await browser.login(manager.email, manager.password)

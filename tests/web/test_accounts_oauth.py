@@ -17,12 +17,12 @@ import pytest
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
+from core.accounts import service as service
+from core.audit import Actor
 from core.db.enums import AccountStatus
 from core.db.models import Account, AuditEvent
 from core.demo import DemoLogin
 from core.runtime import Runtime
-from core.services import accounts as service
-from core.services.audit import Actor
 from core.settings import Settings
 from plugins.testing import serve_in_thread
 from plugins.testing.fakes.linkedin import FakeLinkedIn
@@ -42,7 +42,11 @@ def fake() -> Iterator[tuple[FakeLinkedIn, str]]:
 
 def _point_at(runtime: Runtime, url: str) -> Runtime:
     runtime.base_url_overrides["linkedin"] = url
-    runtime.channel_overrides["linkedin"] = {"client_id": "pv-test", "client_secret": "pv-secret", "extra_oauth_base_url": url}
+    runtime.channel_overrides["linkedin"] = {
+        "client_id": "pv-test",
+        "client_secret": "pv-secret",
+        "extra_oauth_base_url": url,
+    }
     return runtime
 
 
@@ -57,14 +61,18 @@ async def app_client(settings: Settings, fake: tuple[FakeLinkedIn, str]) -> Asyn
 async def _account(runtime: Runtime, channel: str) -> Account:
     ids = await persona_ids(runtime)
     async with runtime.session() as session:
-        account = await session.scalar(select(Account).where(Account.persona_id == ids[REGION], Account.channel == channel))
+        account = await session.scalar(
+            select(Account).where(Account.persona_id == ids[REGION], Account.channel == channel)
+        )
         assert account is not None
         return account
 
 
 async def _consent(client: AsyncTestClient, account: Account) -> str:
     """Start the flow and pass the fake's consent page: the callback URL the browser comes back to."""
-    started = await client.get(f"/admin/personas/{account.persona_id}/accounts/{account.id}/connect", follow_redirects=False)
+    started = await client.get(
+        f"/admin/personas/{account.persona_id}/accounts/{account.id}/connect", follow_redirects=False
+    )
     assert started.status_code == 303, started.text
     authorize = started.headers["location"]
     assert "/oauth/v2/authorization?" in authorize
@@ -98,7 +106,13 @@ async def test_manager_connects_a_needs_reauth_account(
         assert row.credentials_encrypted is not None and row.token_expires_at is not None
         credentials = runtime.vault.decrypt(row.credentials_encrypted)
         assert credentials.access_token and credentials.access_token.encode() not in row.credentials_encrypted
-        events = (await session.scalars(select(AuditEvent).where(AuditEvent.action == "account.connected", AuditEvent.entity_id == str(account.id)))).all()
+        events = (
+            await session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.action == "account.connected", AuditEvent.entity_id == str(account.id)
+                )
+            )
+        ).all()
     assert len(events) == 1 and events[0].before == {"status": "needs_reauth", "token_expires_at": None}
     audit = repr((events[0].before, events[0].after))
     assert credentials.access_token not in audit and (credentials.refresh_token or "-") not in audit
@@ -130,7 +144,12 @@ async def test_state_mismatch_is_refused_and_nothing_stored(
     async with runtime.session() as session:
         row = await session.get(Account, account.id)
         assert row is not None and row.credentials_encrypted == account.credentials_encrypted
-        assert await session.scalar(select(AuditEvent).where(AuditEvent.action == "account.connected", AuditEvent.actor_label != "demo")) is None
+        assert (
+            await session.scalar(
+                select(AuditEvent).where(AuditEvent.action == "account.connected", AuditEvent.actor_label != "demo")
+            )
+            is None
+        )
 
 
 async def test_editor_cannot_start_and_bluesky_explains(
@@ -138,23 +157,34 @@ async def test_editor_cannot_start_and_bluesky_explains(
 ) -> None:
     account = await _account(runtime, "linkedin")
     await login(app_client, demo["cm.region"].email, demo["cm.region"].password)
-    response = await app_client.get(f"/admin/personas/{account.persona_id}/accounts/{account.id}/connect", follow_redirects=False)
+    response = await app_client.get(
+        f"/admin/personas/{account.persona_id}/accounts/{account.id}/connect", follow_redirects=False
+    )
     assert response.status_code == 403
     # a forged callback without any started flow
     response = await app_client.get("/oauth/linkedin/callback?code=abc&state=nothing")
     assert response.status_code == 400
 
 
-async def test_service_refuses_expired_state_and_unsupported_plugin(runtime: Runtime, fake: tuple[FakeLinkedIn, str], demo: dict[str, DemoLogin]) -> None:
+async def test_service_refuses_expired_state_and_unsupported_plugin(
+    runtime: Runtime, fake: tuple[FakeLinkedIn, str], demo: dict[str, DemoLogin]
+) -> None:
     _point_at(runtime, fake[1])
     account = await _account(runtime, "linkedin")
-    url, pending = service.start_connection(runtime.host, account, default_redirect_uri="http://127.0.0.1:9/oauth/linkedin/callback")
+    url, pending = service.start_connection(
+        runtime.host, account, default_redirect_uri="http://127.0.0.1:9/oauth/linkedin/callback"
+    )
     consent = httpx.get(url, follow_redirects=False)
     query = parse_qs(urlsplit(consent.headers["location"]).query)
     async with runtime.session() as session:
         with pytest.raises(service.ConnectionRefused) as refused:
             await service.finish_connection(
-                session, runtime.host, pending, state=query["state"][0], code=query["code"][0], actor=Actor.system("t"),
+                session,
+                runtime.host,
+                pending,
+                state=query["state"][0],
+                code=query["code"][0],
+                actor=Actor.system("t"),
                 now=pending.expires_at + timedelta(seconds=1),
             )
         assert refused.value.code == "expired"
@@ -170,5 +200,9 @@ async def test_service_refuses_expired_state_and_unsupported_plugin(runtime: Run
 async def _has(runtime: Runtime, channel: str) -> bool:
     ids = await persona_ids(runtime)
     async with runtime.session() as session:
-        return await session.scalar(select(Account.id).where(Account.persona_id == ids[REGION], Account.channel == channel)) is not None
-
+        return (
+            await session.scalar(
+                select(Account.id).where(Account.persona_id == ids[REGION], Account.channel == channel)
+            )
+            is not None
+        )

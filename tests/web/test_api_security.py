@@ -22,7 +22,9 @@ def csrf(client: AsyncTestClient) -> dict[str, str]:
     return {"x-csrftoken": client.cookies["pv_csrf"]}
 
 
-async def test_login_issues_a_new_session_id_and_the_old_one_dies(client: AsyncTestClient, demo: dict[str, DemoLogin]) -> None:
+async def test_login_issues_a_new_session_id_and_the_old_one_dies(
+    client: AsyncTestClient, demo: dict[str, DemoLogin]
+) -> None:
     await login(client, demo["cm.region"].email, demo["cm.region"].password)
     first = client.cookies["pv_session"]
     # logging in again from a logged-in browser (or a fixated id) must not keep the id
@@ -38,13 +40,21 @@ async def test_session_cookie_flags(client: AsyncTestClient, demo: dict[str, Dem
     await client.get("/login")
     response = await client.post(
         "/login",
-        data={"email": demo["admin"].email, "password": demo["admin"].password, "_csrf_token": client.cookies["pv_csrf"]},
+        data={
+            "email": demo["admin"].email,
+            "password": demo["admin"].password,
+            "_csrf_token": client.cookies["pv_csrf"],
+        },
     )
     cookie = next(h for h in response.headers.get_list("set-cookie") if h.startswith("pv_session="))
-    assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie  # PORTEVOIX_COOKIE_SECURE off here
+    assert (
+        "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
+    )  # PORTEVOIX_COOKIE_SECURE off here
 
 
-async def test_cookie_authenticated_unsafe_requests_need_csrf(client: AsyncTestClient, demo: dict[str, DemoLogin]) -> None:
+async def test_cookie_authenticated_unsafe_requests_need_csrf(
+    client: AsyncTestClient, demo: dict[str, DemoLogin]
+) -> None:
     await login(client, demo["cm.region"].email, demo["cm.region"].password)
     refused = await client.post("/api/v1/me/tokens", json={"name": "no csrf"})
     assert refused.status_code == 403
@@ -87,13 +97,18 @@ async def test_login_throttle_per_email(client: AsyncTestClient, demo: dict[str,
     await client.get("/login")
     email = demo["cm.presidente"].email
     for _ in range(MAX_FAILURES_PER_EMAIL):
-        wrong = await client.post("/login", data={"email": email, "password": "wrong-password", "_csrf_token": client.cookies["pv_csrf"]})
+        wrong = await client.post(
+            "/login", data={"email": email, "password": "wrong-password", "_csrf_token": client.cookies["pv_csrf"]}
+        )
         assert wrong.status_code == 401
     # now even the right password waits: guessing stops here
     blocked = await client.post(
-        "/login", data={"email": email, "password": demo["cm.presidente"].password, "_csrf_token": client.cookies["pv_csrf"]}
+        "/login",
+        data={"email": email, "password": demo["cm.presidente"].password, "_csrf_token": client.cookies["pv_csrf"]},
     )
-    assert blocked.status_code == 429 and "Trop de tentatives" in blocked.text and int(blocked.headers["retry-after"]) > 0
+    assert (
+        blocked.status_code == 429 and "Trop de tentatives" in blocked.text and int(blocked.headers["retry-after"]) > 0
+    )
     # another e-mail from the same address is not blocked yet
     await login(client, demo["cm.region"].email, demo["cm.region"].password)
 
@@ -112,7 +127,8 @@ async def test_admin_reset_gives_a_one_time_password_and_ends_sessions_and_token
     # the one-time password works once, only to choose a new password
     await client.get("/login")
     response = await client.post(
-        "/login", data={"email": "victim@test.portevoix.fr", "password": one_time, "_csrf_token": client.cookies["pv_csrf"]},
+        "/login",
+        data={"email": "victim@test.portevoix.fr", "password": one_time, "_csrf_token": client.cookies["pv_csrf"]},
         follow_redirects=False,
     )
     assert response.headers["location"] == "/admin/me/password"
@@ -120,7 +136,9 @@ async def test_admin_reset_gives_a_one_time_password_and_ends_sessions_and_token
     assert blocked.status_code == 303 and blocked.headers["location"] == "/admin/me/password"
     assert (await client.get("/api/v1/personas")).status_code == 403
     changed = await client.post(
-        "/api/v1/me/password", json={"currentPassword": one_time, "newPassword": "my-own-new-password"}, headers=csrf(client)
+        "/api/v1/me/password",
+        json={"currentPassword": one_time, "newPassword": "my-own-new-password"},
+        headers=csrf(client),
     )
     assert changed.status_code == 204
     assert (await client.get("/admin/personas")).status_code == 200
@@ -129,26 +147,44 @@ async def test_admin_reset_gives_a_one_time_password_and_ends_sessions_and_token
     assert "staff.password_reset" in actions and "staff.password_changed" in actions
 
 
-async def test_staff_and_assignments_through_the_api_are_audited(client: AsyncTestClient, runtime: Runtime, demo: dict[str, DemoLogin]) -> None:
+async def test_staff_and_assignments_through_the_api_are_audited(
+    client: AsyncTestClient, runtime: Runtime, demo: dict[str, DemoLogin]
+) -> None:
     _, token = await staff_with_token(runtime, "root", is_admin=True)
     ids = await persona_ids(runtime)
     created = await client.post(
-        "/api/v1/staff", json={"email": "Chloe@Cabinet.fr", "displayName": "Chloé", "employer": "cabinet"}, headers=bearer(token)
+        "/api/v1/staff",
+        json={"email": "Chloe@Cabinet.fr", "displayName": "Chloé", "employer": "cabinet"},
+        headers=bearer(token),
     )
     assert created.status_code == 201, created.text
     staff = created.json()["staff"]
-    assert staff["email"] == "chloe@cabinet.fr" and staff["mustChangePassword"] and len(created.json()["oneTimePassword"]) >= 10
-    again = await client.post("/api/v1/staff", json={"email": "chloe@cabinet.fr", "displayName": "Chloé"}, headers=bearer(token))
+    assert (
+        staff["email"] == "chloe@cabinet.fr"
+        and staff["mustChangePassword"]
+        and len(created.json()["oneTimePassword"]) >= 10
+    )
+    again = await client.post(
+        "/api/v1/staff", json={"email": "chloe@cabinet.fr", "displayName": "Chloé"}, headers=bearer(token)
+    )
     assert again.status_code == 409
     put = await client.put(
-        f"/api/v1/personas/{ids['presidente-region']}/team/{staff['id']}", json={"role": "contributor"}, headers=bearer(token)
+        f"/api/v1/personas/{ids['presidente-region']}/team/{staff['id']}",
+        json={"role": "contributor"},
+        headers=bearer(token),
     )
     assert put.status_code == 200 and put.json()["role"] == "contributor"
-    team = (await client.get(f"/api/v1/personas/{ids['presidente-region']}/team", headers=bearer(token))).json()["items"]
+    team = (await client.get(f"/api/v1/personas/{ids['presidente-region']}/team", headers=bearer(token))).json()[
+        "items"
+    ]
     assert {m["email"]: m["role"] for m in team}["chloe@cabinet.fr"] == "contributor"
-    patched = await client.patch(f"/api/v1/staff/{staff['id']}", json={"employer": "campaign", "isActive": False}, headers=bearer(token))
+    patched = await client.patch(
+        f"/api/v1/staff/{staff['id']}", json={"employer": "campaign", "isActive": False}, headers=bearer(token)
+    )
     assert patched.json()["employer"] == "campaign" and patched.json()["isActive"] is False
-    assert (await client.delete(f"/api/v1/personas/{ids['presidente-region']}/team/{staff['id']}", headers=bearer(token))).status_code == 204
+    assert (
+        await client.delete(f"/api/v1/personas/{ids['presidente-region']}/team/{staff['id']}", headers=bearer(token))
+    ).status_code == 204
     async with runtime.session() as session:
         actions = set((await session.scalars(select(AuditEvent.action))).all())
     assert {"staff.created", "assignment.set", "staff.updated", "staff.deactivated", "assignment.removed"} <= actions
@@ -156,20 +192,31 @@ async def test_staff_and_assignments_through_the_api_are_audited(client: AsyncTe
 
 async def test_validation_errors_name_the_field(client: AsyncTestClient, runtime: Runtime) -> None:
     _, token = await staff_with_token(runtime, "root", is_admin=True)
-    response = await client.post("/api/v1/staff", json={"email": "not-an-email", "displayName": ""}, headers=bearer(token))
+    response = await client.post(
+        "/api/v1/staff", json={"email": "not-an-email", "displayName": ""}, headers=bearer(token)
+    )
     assert response.status_code == 400
     body = response.json()
-    assert body["status_code"] == 400 and body["extra"][0]["key"] in {"email", "displayName"} and body["extra"][0]["message"]
+    assert (
+        body["status_code"] == 400
+        and body["extra"][0]["key"] in {"email", "displayName"}
+        and body["extra"][0]["message"]
+    )
     wrong_role = await client.put(
         f"/api/v1/personas/{uuid.uuid4()}/team/{uuid.uuid4()}",
-        json={"role": "king"}, headers=bearer(token),
+        json={"role": "king"},
+        headers=bearer(token),
     )
     assert wrong_role.status_code == 400 and wrong_role.json()["extra"][0]["key"] == "role"
-    short = await client.post("/api/v1/me/password", json={"currentPassword": "x", "newPassword": "short"}, headers=bearer(token))
+    short = await client.post(
+        "/api/v1/me/password", json={"currentPassword": "x", "newPassword": "short"}, headers=bearer(token)
+    )
     assert short.status_code == 400 and short.json()["extra"][0]["key"] == "newPassword"
 
 
-async def test_account_mode_switch_by_a_manager_is_audited(client: AsyncTestClient, runtime: Runtime, demo: dict[str, DemoLogin]) -> None:
+async def test_account_mode_switch_by_a_manager_is_audited(
+    client: AsyncTestClient, runtime: Runtime, demo: dict[str, DemoLogin]
+) -> None:
     _, token = await staff_with_token(runtime, "boss", roles={"region-occitanie": Role.MANAGER})
     region = (await persona_ids(runtime))["region-occitanie"]
     account = (await client.get(f"/api/v1/personas/{region}/accounts", headers=bearer(token))).json()["items"][0]
@@ -181,7 +228,9 @@ async def test_account_mode_switch_by_a_manager_is_audited(client: AsyncTestClie
     assert event is not None and event.before == {"mode": "live"} and event.persona_id == region
 
 
-async def test_keyset_pagination_walks_every_row_once(client: AsyncTestClient, runtime: Runtime, demo: dict[str, DemoLogin]) -> None:
+async def test_keyset_pagination_walks_every_row_once(
+    client: AsyncTestClient, runtime: Runtime, demo: dict[str, DemoLogin]
+) -> None:
     _, token = await staff_with_token(runtime, "root", is_admin=True)
     seen: list[str] = []
     cursor = None

@@ -20,17 +20,16 @@ from litestar.routes import HTTPRoute
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
+from core.audit import Actor
 from core.db.enums import MediaOrigin, Role
 from core.db.models import Account, Staff
 from core.demo import DemoLogin
+from core.media.service import store_upload
+from core.publishing.compose import ComposeRequest, StaffActor, compose
 from core.runtime import Runtime
-from core.services.audit import Actor
-from core.services.media import store_upload
-from core.services.publishing import ComposeRequest, StaffActor, compose
 from tests.web.conftest import bearer, persona_ids, staff_with_token
 from web import schemas
 from web.access import declared
-from web.app import create_app
 from web.media import MediaUploadForm
 
 pytestmark = pytest.mark.anyio
@@ -143,13 +142,14 @@ def expected(rule: str, opt: dict[str, Any], probe: str, target: str) -> str:
     return "allowed" if Role(probe).at_least(Role(minimum)) else "forbidden"
 
 
-
 async def test_every_api_route_declares_a_rule(client: AsyncTestClient) -> None:
     operations = api_operations(client.app)
     assert len(operations) >= 15, "the route table looks empty"
     undeclared = [f"{m} {p}" for m, p, h in operations if declared(h.opt) in (None, "public")]
     assert undeclared == [], f"API routes without an access rule (or public): {undeclared}"
-    rules = {f"{m} {p}": str(declared(h.opt)) + ("+admin_sees" if h.opt.get("admin_sees") else "") for m, p, h in operations}
+    rules = {
+        f"{m} {p}": str(declared(h.opt)) + ("+admin_sees" if h.opt.get("admin_sees") else "") for m, p, h in operations
+    }
     assert rules == REVIEWED_RULES
     admin_pages = [
         f"{method} {route.path}"
@@ -168,7 +168,10 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
         roles = {OWN: Role(probe)} if probe not in ("none", "admin") else {}
         _, tokens[probe] = await staff_with_token(runtime, f"probe-{probe}", roles=roles, is_admin=probe == "admin")
     async with runtime.session() as session:
-        accounts = {slug: await session.scalar(select(Account.id).where(Account.persona_id == pid).limit(1)) for slug, pid in ids.items()}
+        accounts = {
+            slug: await session.scalar(select(Account.id).where(Account.persona_id == pid).limit(1))
+            for slug, pid in ids.items()
+        }
         target_staff = await session.scalar(select(Staff.id).where(Staff.email == demo["apprentie.region"].email))
     posts = {OWN: await _a_post(runtime, ids[OWN], accounts[OWN], target_staff), OTHER: (uuid.uuid4(), uuid.uuid4())}
     media = {OWN: await _a_media(runtime, ids[OWN]), OTHER: uuid.uuid4()}
@@ -202,13 +205,17 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
                 want = expected(rule, handler.opt, probe, target)
                 got = response.status_code
                 ok = {
-                    "allowed": got not in (401, 403) and not (got == 404 and rule not in ("staff", "admin")) and got < 500,
+                    "allowed": got not in (401, 403)
+                    and not (got == 404 and rule not in ("staff", "admin"))
+                    and got < 500,
                     "forbidden": got == 403,
                     "absent": got == 404,
                 }[want]
                 checked += 1
                 if not ok:
-                    failures.append(f"{method} {path} as {probe} on {target}: {got}, expected {want} ({response.text[:120]})")
+                    failures.append(
+                        f"{method} {path} as {probe} on {target}: {got}, expected {want} ({response.text[:120]})"
+                    )
     assert failures == [], "\n".join(failures)
     assert checked >= 15 * len(PROBES) * 2
 
@@ -216,18 +223,33 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
 async def _a_media(runtime: Runtime, persona_id: uuid.UUID) -> uuid.UUID:
     async with runtime.session() as session:
         stored = await store_upload(
-            session, runtime.settings.data_path, persona_id=persona_id, data=PNG, filename="m.png", content_type="image/png",
-            alt_text="matrice", origin=MediaOrigin.REGION_DAM, actor=Actor.system("matrix"),
+            session,
+            runtime.settings.data_path,
+            persona_id=persona_id,
+            data=PNG,
+            filename="m.png",
+            content_type="image/png",
+            alt_text="matrice",
+            origin=MediaOrigin.REGION_DAM,
+            actor=Actor.system("matrix"),
         )
         return stored.id
 
 
-async def _a_post(runtime: Runtime, persona_id: uuid.UUID, account_id: uuid.UUID, author: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
+async def _a_post(
+    runtime: Runtime, persona_id: uuid.UUID, account_id: uuid.UUID, author: uuid.UUID
+) -> tuple[uuid.UUID, uuid.UUID]:
     """A contributor's post waiting for approval, so the publishing routes have something real to act on."""
     async with runtime.session() as session:
         result = await compose(
-            session, runtime.channels, StaffActor(id=author, label="matrix", role=Role.CONTRIBUTOR),
-            ComposeRequest(persona_id=persona_id, account_ids=(account_id,), text="Matrice des droits.",
-                           scheduled_at=datetime(2027, 2, 1, 9, tzinfo=UTC)),
+            session,
+            runtime.channels,
+            StaffActor(id=author, label="matrix", role=Role.CONTRIBUTOR),
+            ComposeRequest(
+                persona_id=persona_id,
+                account_ids=(account_id,),
+                text="Matrice des droits.",
+                scheduled_at=datetime(2027, 2, 1, 9, tzinfo=UTC),
+            ),
         )
         return result.post.id, result.deliveries[0].id

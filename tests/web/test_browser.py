@@ -18,8 +18,15 @@ from tests.web.live import LiveApp, serve
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[1] / ".artifacts"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 pytestmark = [
     pytest.mark.browser,
@@ -90,7 +97,9 @@ async def test_login_and_dashboard(browser: Browser, live: LiveApp) -> None:
     await browser.shot("persona-dashboard-fr")
 
 
-async def test_admin_assigns_a_new_staff_member_to_the_president_as_contributor(browser: Browser, live: LiveApp) -> None:
+async def test_admin_assigns_a_new_staff_member_to_the_president_as_contributor(
+    browser: Browser, live: LiveApp
+) -> None:
     admin = live.logins["admin"]
     await browser.login(admin.email, admin.password)
     await browser.page.click("nav >> text=Équipe")
@@ -103,7 +112,9 @@ async def test_admin_assigns_a_new_staff_member_to_the_president_as_contributor(
     assert len(one_time) >= 10
     # the name is shown as text, never run as a script
     assert await browser.page.locator("h1").inner_text() == "Zoé <script>alert(1)</script>"
-    await browser.page.select_option("#assignments select[name=persona_id]", label="Camille Delorme, présidente de la Région")
+    await browser.page.select_option(
+        "#assignments select[name=persona_id]", label="Camille Delorme, présidente de la Région"
+    )
     await browser.page.select_option("#assignments select[name=role]", "contributor")
     await browser.page.click("#assignments button.primary")
     await browser.page.wait_for_load_state()
@@ -133,7 +144,9 @@ async def test_admin_assigns_a_new_staff_member_to_the_president_as_contributor(
     assert await page.locator("h1").inner_text() == "Rédiger pour Camille Delorme, présidente de la Région"
     await page.check("label[data-channel=tiktok] input")
     mp4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 2048
-    await page.set_input_files("#media-upload input[name=file]", files=[{"name": "feria.mp4", "mimeType": "video/mp4", "buffer": mp4}])
+    await page.set_input_files(
+        "#media-upload input[name=file]", files=[{"name": "feria.mp4", "mimeType": "video/mp4", "buffer": mp4}]
+    )
     await page.fill("#media-upload textarea[name=alt_text]", "Bandas et foule dans les rues de Nîmes pendant la feria")
     await page.check("#media-upload input[name=has_captions]")
     await page.click("#media-upload button[type=submit]")
@@ -158,7 +171,9 @@ async def test_the_institution_team_never_sees_the_president(browser: Browser, l
     president_url = str(href)
     account_row = browser.page
     await browser.goto(president_url)
-    account_id = (await account_row.locator("table.accounts tr[id^=account-]").first.get_attribute("id") or "")[len("account-"):]
+    account_id = (await account_row.locator("table.accounts tr[id^=account-]").first.get_attribute("id") or "")[
+        len("account-") :
+    ]
     await browser.page.click("form[action='/logout'] button")
 
     cm = live.logins["cm.region"]

@@ -14,7 +14,12 @@ pytestmark = pytest.mark.anyio
 async def test_health_reports_database_and_queue(client: AsyncTestClient) -> None:
     response = await client.get("/health")
     assert response.status_code == 200
-    assert response.json() | {"version": None} == {"status": "healthy", "database": True, "queue": True, "version": None}
+    assert response.json() | {"version": None} == {
+        "status": "healthy",
+        "database": True,
+        "queue": True,
+        "version": None,
+    }
 
 
 async def test_admin_requires_login(client: AsyncTestClient) -> None:

@@ -33,8 +33,10 @@ async def test_api_upload_list_and_serve(client: AsyncTestClient, runtime: Runti
     _, president = await staff_with_token(runtime, "cab", roles={PRESIDENT: Role.EDITOR})
     png = image("PNG")
     response = await client.post(
-        f"/api/v1/personas/{ids[REGION]}/media", headers=bearer(region),
-        files={"file": ("car.png", png, "image/png")}, data={"alt_text": "Un car scolaire jaune devant un lycée"},
+        f"/api/v1/personas/{ids[REGION]}/media",
+        headers=bearer(region),
+        files={"file": ("car.png", png, "image/png")},
+        data={"alt_text": "Un car scolaire jaune devant un lycée"},
     )
     assert response.status_code == 201, response.text
     body = response.json()
@@ -44,14 +46,20 @@ async def test_api_upload_list_and_serve(client: AsyncTestClient, runtime: Runti
     assert stored.read_bytes() == png
 
     jpeg = await client.post(
-        f"/api/v1/personas/{ids[REGION]}/media", headers=bearer(region),
-        files={"file": ("photo.bin", image("JPEG"), "application/octet-stream")}, data={"alt_text": "Photo", "origin": "personal"},
+        f"/api/v1/personas/{ids[REGION]}/media",
+        headers=bearer(region),
+        files={"file": ("photo.bin", image("JPEG"), "application/octet-stream")},
+        data={"alt_text": "Photo", "origin": "personal"},
     )
-    assert jpeg.status_code == 201 and jpeg.json()["contentType"] == "image/jpeg" and jpeg.json()["origin"] == "personal"
+    assert (
+        jpeg.status_code == 201 and jpeg.json()["contentType"] == "image/jpeg" and jpeg.json()["origin"] == "personal"
+    )
 
     text = await client.post(
-        f"/api/v1/personas/{ids[REGION]}/media", headers=bearer(region),
-        files={"file": ("notes.txt", b"not an image at all", "text/plain")}, data={"alt_text": "x"},
+        f"/api/v1/personas/{ids[REGION]}/media",
+        headers=bearer(region),
+        files={"file": ("notes.txt", b"not an image at all", "text/plain")},
+        data={"alt_text": "x"},
     )
     assert text.status_code == 400
     assert "neither an image" in text.json()["detail"]
@@ -59,23 +67,31 @@ async def test_api_upload_list_and_serve(client: AsyncTestClient, runtime: Runti
     listing = await client.get(f"/api/v1/personas/{ids[REGION]}/media", headers=bearer(region))
     assert [m["filename"] for m in listing.json()["items"]] == ["photo.bin", "car.png"]
     served = await client.get(body["url"], headers=bearer(region))
-    assert served.status_code == 200 and served.content == png and served.headers["content-type"].startswith("image/png")
+    assert (
+        served.status_code == 200 and served.content == png and served.headers["content-type"].startswith("image/png")
+    )
 
     # another persona's staff: the media does not exist for them, by either path
     assert (await client.get(body["url"], headers=bearer(president))).status_code == 404
     crossed = f"/api/v1/personas/{ids[PRESIDENT]}/media/{body['id']}/file"
     assert (await client.get(crossed, headers=bearer(president))).status_code == 404
-    assert (await client.get(f"/api/v1/personas/{ids[PRESIDENT]}/media", headers=bearer(president))).json()["items"] == []
+    assert (await client.get(f"/api/v1/personas/{ids[PRESIDENT]}/media", headers=bearer(president))).json()[
+        "items"
+    ] == []
 
     async with runtime.session() as session:
         events = (await session.scalars(select(AuditEvent).where(AuditEvent.action == "media.uploaded"))).all()
     assert len(events) == 2 and events[0].after is not None and "alt_text" in events[0].after
 
 
-async def test_composer_upload_and_a1_block(client: AsyncTestClient, runtime: Runtime, demo: dict[str, DemoLogin]) -> None:
+async def test_composer_upload_and_a1_block(
+    client: AsyncTestClient, runtime: Runtime, demo: dict[str, DemoLogin]
+) -> None:
     ids = await persona_ids(runtime)
     async with runtime.session() as session:
-        facebook = await session.scalar(select(Account.id).where(Account.persona_id == ids[REGION], Account.channel == "facebook"))
+        facebook = await session.scalar(
+            select(Account.id).where(Account.persona_id == ids[REGION], Account.channel == "facebook")
+        )
     await login(client, demo["cm.region"].email, demo["cm.region"].password)
     csrf = {"x-csrftoken": client.cookies.get("pv_csrf") or ""}
     page = await client.get(f"/admin/personas/{ids[REGION]}/compose")
@@ -83,8 +99,10 @@ async def test_composer_upload_and_a1_block(client: AsyncTestClient, runtime: Ru
 
     # htmx upload without alt text: the new media comes back checked, flagged "no alt text"
     fragment = await client.post(
-        f"/admin/personas/{ids[REGION]}/media", headers={**csrf, "hx-request": "true"},
-        files={"file": ("affiche.png", image("PNG"), "image/png")}, data={"alt_text": ""},
+        f"/admin/personas/{ids[REGION]}/media",
+        headers={**csrf, "hx-request": "true"},
+        files={"file": ("affiche.png", image("PNG"), "image/png")},
+        data={"alt_text": ""},
     )
     assert fragment.status_code == 200, fragment.text
     assert 'name="media_id"' in fragment.text and "checked" in fragment.text and "missing-alt" in fragment.text
@@ -94,12 +112,19 @@ async def test_composer_upload_and_a1_block(client: AsyncTestClient, runtime: Ru
         assert media is not None and media.alt_text == ""
 
     refused = await client.post(
-        f"/admin/personas/{ids[REGION]}/media", headers={**csrf, "hx-request": "true"},
-        files={"file": ("notes.txt", b"hello", "text/plain")}, data={"alt_text": "x"},
+        f"/admin/personas/{ids[REGION]}/media",
+        headers={**csrf, "hx-request": "true"},
+        files={"file": ("notes.txt", b"hello", "text/plain")},
+        data={"alt_text": "x"},
     )
     assert refused.status_code == 200 and 'role="alert"' in refused.text
 
-    form = {"account_id": str(facebook), "media_id": str(media.id), "text": "Les inscriptions aux transports scolaires sont ouvertes.", "when": "draft"}
+    form = {
+        "account_id": str(facebook),
+        "media_id": str(media.id),
+        "text": "Les inscriptions aux transports scolaires sont ouvertes.",
+        "when": "draft",
+    }
     check = await client.post(f"/admin/personas/{ids[REGION]}/compose/check", data=form, headers=csrf)
     assert check.status_code == 200 and "alt_text" in check.text and "pas de texte alternatif" in check.text
 

@@ -60,7 +60,9 @@ def test_schemathesis_finds_no_server_error(live: LiveApp, tmp_path: Path) -> No
     async def tokens() -> tuple[str, str]:
         runtime = Runtime(live.settings)
         try:
-            _, admin = await staff_with_token(runtime, "fuzz-admin", is_admin=True, roles={"presidente-region": Role.MANAGER})
+            _, admin = await staff_with_token(
+                runtime, "fuzz-admin", is_admin=True, roles={"presidente-region": Role.MANAGER}
+            )
             _, editor = await staff_with_token(runtime, "fuzz-editor", roles={"region-occitanie": Role.EDITOR})
             return admin, editor
         finally:
@@ -71,16 +73,28 @@ def test_schemathesis_finds_no_server_error(live: LiveApp, tmp_path: Path) -> No
     for token in (admin, editor):
         result = subprocess.run(
             [
-                str(SCHEMATHESIS), "run", f"{live.url}/schema/openapi.json",
-                "--checks", "not_a_server_error",
-                "--max-examples", "8",
-                "--phases", "examples,coverage,fuzzing",
-                "--seed", "20261126",
-                "--request-timeout", "10",
-                "--header", f"Authorization: Bearer {token}",
+                str(SCHEMATHESIS),
+                "run",
+                f"{live.url}/schema/openapi.json",
+                "--checks",
+                "not_a_server_error",
+                "--max-examples",
+                "8",
+                "--phases",
+                "examples,coverage,fuzzing",
+                "--seed",
+                "20261126",
+                "--request-timeout",
+                "10",
+                "--header",
+                f"Authorization: Bearer {token}",
                 "--no-color",
             ],
-            capture_output=True, text=True, timeout=120, cwd=tmp_path, env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=tmp_path,
+            env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"},
         )
         assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-2000:]
         tested = re.search(r"Tested: (\d+)", result.stdout)

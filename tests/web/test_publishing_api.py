@@ -72,15 +72,23 @@ async def test_contributor_post_waits_then_someone_else_approves_it(client: Asyn
     assert delivery["handle"] == "Occitanie" and delivery["text"] == NEUTRAL
     assert body["findings"][0]["channel"] == "x"
     post_id = body["post"]["id"]
-    listed = (await client.get(team.url("/deliveries"), params={"state": "pending_approval"}, headers=team.tokens["editor"])).json()
+    listed = (
+        await client.get(team.url("/deliveries"), params={"state": "pending_approval"}, headers=team.tokens["editor"])
+    ).json()
     assert [d["id"] for d in listed["items"]] == [delivery["id"]]
     # the contributor's role does not approve; the editor does
     mine = await client.post(team.url(f"/posts/{post_id}/approve"), json={}, headers=team.tokens["contributor"])
     assert mine.status_code == 403
-    approved = await client.post(team.url(f"/posts/{post_id}/approve"), json={"reason": "relu"}, headers=team.tokens["editor"])
+    approved = await client.post(
+        team.url(f"/posts/{post_id}/approve"), json={"reason": "relu"}, headers=team.tokens["editor"]
+    )
     assert approved.status_code == 200, approved.text
     (after,) = approved.json()["deliveries"]
-    assert after["state"] == "scheduled" and after["approvedById"] == str(team.ids["editor"]) and after["approvalReason"] == "relu"
+    assert (
+        after["state"] == "scheduled"
+        and after["approvedById"] == str(team.ids["editor"])
+        and after["approvalReason"] == "relu"
+    )
     detail = (await client.get(team.url(f"/deliveries/{delivery['id']}"), headers=team.tokens["contributor"])).json()
     kinds = [(e["kind"], e["actorName"]) for e in detail["history"]]
     assert kinds == [("created", "pub-contributor"), ("approved", "pub-editor")]
@@ -89,8 +97,13 @@ async def test_contributor_post_waits_then_someone_else_approves_it(client: Asyn
 
 async def test_nobody_approves_their_own_post(client: AsyncTestClient, team: Team) -> None:
     # An editor's institutional post naming the president in the pre-election window needs review.
-    created = await compose(client, team, "editor", text="La présidente Camille Delorme inaugure le lycée de Rodez.",
-                            localTime="2027-02-11T10:00:00")
+    created = await compose(
+        client,
+        team,
+        "editor",
+        text="La présidente Camille Delorme inaugure le lycée de Rodez.",
+        localTime="2027-02-11T10:00:00",
+    )
     assert created.status_code == 201, created.text
     assert created.json()["deliveries"][0]["state"] == "pending_approval"
     assert any(f["severity"] == "review" for f in created.json()["findings"][0]["findings"])
@@ -99,31 +112,43 @@ async def test_nobody_approves_their_own_post(client: AsyncTestClient, team: Tea
     assert own.status_code == 400 and own.json()["detail"] == "nobody approves their own post"
     unsigned = await client.post(team.url(f"/posts/{post_id}/approve"), json={}, headers=team.tokens["manager"])
     assert unsigned.status_code == 400 and "need a written reason" in unsigned.json()["detail"]
-    signed = await client.post(team.url(f"/posts/{post_id}/approve"), json={"reason": "Inauguration factuelle, validée."},
-                               headers=team.tokens["manager"])
+    signed = await client.post(
+        team.url(f"/posts/{post_id}/approve"),
+        json={"reason": "Inauguration factuelle, validée."},
+        headers=team.tokens["manager"],
+    )
     assert signed.status_code == 200 and signed.json()["deliveries"][0]["state"] == "scheduled"
 
 
 async def test_another_personas_account_is_refused_by_name(client: AsyncTestClient, team: Team) -> None:
     foreign = str(team.accounts[(PRESIDENT, "x")])
-    refused = await client.post(team.url("/posts"), json={"accountIds": [foreign], "text": NEUTRAL}, headers=team.tokens["editor"])
+    refused = await client.post(
+        team.url("/posts"), json={"accountIds": [foreign], "text": NEUTRAL}, headers=team.tokens["editor"]
+    )
     assert refused.status_code == 400
     assert refused.json()["detail"] == "@CamilleDelorme (x) belongs to another persona, not to Région Occitanie"
     assert refused.json()["extra"][0]["key"] == "accountIds"
-    checked = await client.post(team.url("/posts/check"), json={"accountIds": [foreign], "text": NEUTRAL}, headers=team.tokens["editor"])
+    checked = await client.post(
+        team.url("/posts/check"), json={"accountIds": [foreign], "text": NEUTRAL}, headers=team.tokens["editor"]
+    )
     assert checked.status_code == 400 and "@CamilleDelorme" in checked.json()["detail"]
     async with team.runtime.session() as session:
         assert (await session.scalar(select(Delivery.id).limit(1))) is None  # nothing written
 
 
-async def test_tiktok_on_the_institution_is_blocked_with_the_refusal_reason(client: AsyncTestClient, team: Team) -> None:
+async def test_tiktok_on_the_institution_is_blocked_with_the_refusal_reason(
+    client: AsyncTestClient, team: Team
+) -> None:
     async with team.runtime.session() as session:
         account = Account(persona_id=team.personas[REGION], channel="tiktok", handle="occitanie.tt", external_id="tt-1")
         session.add(account)
         await session.flush()
         tiktok = str(account.id)
-    blocked = await client.post(team.url("/posts"), json={"accountIds": [tiktok], "text": NEUTRAL, "localTime": "2027-02-12T10:00:00"},
-                                headers=team.tokens["manager"])
+    blocked = await client.post(
+        team.url("/posts"),
+        json={"accountIds": [tiktok], "text": NEUTRAL, "localTime": "2027-02-12T10:00:00"},
+        headers=team.tokens["manager"],
+    )
     assert blocked.status_code == 422, blocked.text
     (entry,) = blocked.json()["extra"]["findings"]
     assert entry["channel"] == "tiktok" and entry["handle"] == "occitanie.tt"
@@ -148,54 +173,86 @@ async def test_local_times_across_the_spring_forward_night(client: AsyncTestClie
     assert both.status_code == 400
 
 
-async def test_reschedule_and_cancel_until_the_queue_has_it(client: AsyncTestClient, team: Team, runtime: Runtime) -> None:
+async def test_reschedule_and_cancel_until_the_queue_has_it(
+    client: AsyncTestClient, team: Team, runtime: Runtime
+) -> None:
     first = (await compose(client, team, "editor", localTime="2027-02-15T10:00:00")).json()["deliveries"][0]
-    moved = await client.post(team.url(f"/deliveries/{first['id']}/reschedule"), json={"localTime": "2027-02-16T11:30:00"},
-                              headers=team.tokens["editor"])
+    moved = await client.post(
+        team.url(f"/deliveries/{first['id']}/reschedule"),
+        json={"localTime": "2027-02-16T11:30:00"},
+        headers=team.tokens["editor"],
+    )
     assert moved.status_code == 200 and moved.json()["scheduledAt"] == "2027-02-16T10:30:00Z"
-    canceled = await client.post(team.url(f"/deliveries/{first['id']}/cancel"), json={"reason": "doublon"}, headers=team.tokens["editor"])
+    canceled = await client.post(
+        team.url(f"/deliveries/{first['id']}/cancel"), json={"reason": "doublon"}, headers=team.tokens["editor"]
+    )
     assert canceled.status_code == 200 and canceled.json()["state"] == "canceled"
 
     second = (await compose(client, team, "editor", localTime="2027-02-17T10:00:00")).json()["deliveries"][0]
     await set_state(runtime, second["id"], DeliveryState.QUEUED)
-    late = await client.post(team.url(f"/deliveries/{second['id']}/reschedule"), json={"scheduledAt": "2027-02-18T10:00:00+01:00"},
-                             headers=team.tokens["editor"])
+    late = await client.post(
+        team.url(f"/deliveries/{second['id']}/reschedule"),
+        json={"scheduledAt": "2027-02-18T10:00:00+01:00"},
+        headers=team.tokens["editor"],
+    )
     assert late.status_code == 400 and late.json()["detail"] == "a queued delivery can no longer be rescheduled"
     too_late = await client.post(team.url(f"/deliveries/{second['id']}/cancel"), json={}, headers=team.tokens["editor"])
     assert too_late.status_code == 400 and too_late.json()["detail"] == "a queued delivery can no longer be canceled"
-    history = (await client.get(team.url(f"/deliveries/{first['id']}"), headers=team.tokens["editor"])).json()["history"]
+    history = (await client.get(team.url(f"/deliveries/{first['id']}"), headers=team.tokens["editor"])).json()[
+        "history"
+    ]
     assert [e["kind"] for e in history] == ["created", "rescheduled", "canceled"]
 
 
 async def test_send_back_then_submit_again(client: AsyncTestClient, team: Team) -> None:
     post = (await compose(client, team, "contributor", localTime="2027-02-18T10:00:00")).json()["post"]
-    empty = await client.post(team.url(f"/posts/{post['id']}/send-back"), json={"comment": ""}, headers=team.tokens["editor"])
+    empty = await client.post(
+        team.url(f"/posts/{post['id']}/send-back"), json={"comment": ""}, headers=team.tokens["editor"]
+    )
     assert empty.status_code == 400
-    back = await client.post(team.url(f"/posts/{post['id']}/send-back"), json={"comment": "Ajoutez la date limite."},
-                             headers=team.tokens["editor"])
+    back = await client.post(
+        team.url(f"/posts/{post['id']}/send-back"),
+        json={"comment": "Ajoutez la date limite."},
+        headers=team.tokens["editor"],
+    )
     assert back.status_code == 200 and back.json()["deliveries"][0]["state"] == "draft"
-    again = await client.post(team.url(f"/posts/{post['id']}/submit"), json={"localTime": "2027-02-19T10:00:00"},
-                              headers=team.tokens["contributor"])
+    again = await client.post(
+        team.url(f"/posts/{post['id']}/submit"),
+        json={"localTime": "2027-02-19T10:00:00"},
+        headers=team.tokens["contributor"],
+    )
     assert again.status_code == 200, again.text
     (delivery,) = again.json()["deliveries"]
     assert delivery["state"] == "pending_approval" and delivery["scheduledAt"] == "2027-02-19T09:00:00Z"
 
 
-async def test_retry_a_failed_delivery_and_settle_an_uncertain_one(client: AsyncTestClient, team: Team, runtime: Runtime) -> None:
+async def test_retry_a_failed_delivery_and_settle_an_uncertain_one(
+    client: AsyncTestClient, team: Team, runtime: Runtime
+) -> None:
     failed = (await compose(client, team, "editor", localTime="2027-02-20T10:00:00")).json()["deliveries"][0]
-    uncertain = (await compose(client, team, "editor", channel="linkedin", localTime="2027-02-20T10:00:00")).json()["deliveries"][0]
+    uncertain = (await compose(client, team, "editor", channel="linkedin", localTime="2027-02-20T10:00:00")).json()[
+        "deliveries"
+    ][0]
     await set_state(runtime, failed["id"], DeliveryState.FAILED)
     await set_state(runtime, uncertain["id"], DeliveryState.UNCERTAIN)
-    by_contributor = await client.post(team.url(f"/deliveries/{failed['id']}/retry"), headers=team.tokens["contributor"])
+    by_contributor = await client.post(
+        team.url(f"/deliveries/{failed['id']}/retry"), headers=team.tokens["contributor"]
+    )
     assert by_contributor.status_code == 403
     retried = await client.post(team.url(f"/deliveries/{failed['id']}/retry"), headers=team.tokens["editor"])
     assert retried.status_code == 200 and retried.json()["state"] == "scheduled"
     twice = await client.post(team.url(f"/deliveries/{failed['id']}/retry"), headers=team.tokens["editor"])
     assert twice.status_code == 400 and "only a failed delivery" in twice.json()["detail"]
-    settled = await client.post(team.url(f"/deliveries/{uncertain['id']}/resolve"),
-                                json={"published": True, "remoteUrl": "https://www.linkedin.com/feed/update/1"}, headers=team.tokens["editor"])
+    settled = await client.post(
+        team.url(f"/deliveries/{uncertain['id']}/resolve"),
+        json={"published": True, "remoteUrl": "https://www.linkedin.com/feed/update/1"},
+        headers=team.tokens["editor"],
+    )
     assert settled.status_code == 200
-    assert settled.json()["state"] == "published" and settled.json()["remoteUrl"] == "https://www.linkedin.com/feed/update/1"
+    assert (
+        settled.json()["state"] == "published"
+        and settled.json()["remoteUrl"] == "https://www.linkedin.com/feed/update/1"
+    )
 
 
 async def test_pagination_filters_and_the_moderator(client: AsyncTestClient, team: Team) -> None:
@@ -215,11 +272,21 @@ async def test_pagination_filters_and_the_moderator(client: AsyncTestClient, tea
             break
     assert seen == made and pages == 3
     linkedin = str(team.accounts[(REGION, "linkedin")])
-    only = (await client.get(team.url("/deliveries"), params={"accountId": linkedin}, headers=team.tokens["editor"])).json()
+    only = (
+        await client.get(team.url("/deliveries"), params={"accountId": linkedin}, headers=team.tokens["editor"])
+    ).json()
     assert [d["id"] for d in only["items"]] == [made[1], made[3]]
-    window = (await client.get(team.url("/deliveries"), params={"from": "2027-01-02", "to": "2027-01-03"}, headers=team.tokens["editor"])).json()
+    window = (
+        await client.get(
+            team.url("/deliveries"), params={"from": "2027-01-02", "to": "2027-01-03"}, headers=team.tokens["editor"]
+        )
+    ).json()
     assert [d["id"] for d in window["items"]] == [made[1], made[2]]
-    states = (await client.get(team.url("/deliveries"), params=[("state", "draft"), ("state", "canceled")], headers=team.tokens["editor"])).json()
+    states = (
+        await client.get(
+            team.url("/deliveries"), params=[("state", "draft"), ("state", "canceled")], headers=team.tokens["editor"]
+        )
+    ).json()
     assert states["items"] == []
     bad = await client.get(team.url("/deliveries"), params={"cursor": "not-ours"}, headers=team.tokens["editor"])
     assert bad.status_code == 400
@@ -231,24 +298,38 @@ async def test_pagination_filters_and_the_moderator(client: AsyncTestClient, tea
     assert other.status_code == 404
 
 
-async def test_add_to_queue_takes_each_accounts_next_free_slot(client: AsyncTestClient, team: Team, runtime: Runtime) -> None:
+async def test_add_to_queue_takes_each_accounts_next_free_slot(
+    client: AsyncTestClient, team: Team, runtime: Runtime
+) -> None:
     async with runtime.session() as session:
         for channel, local in (("x", "09:15"), ("linkedin", "12:30")):
             for weekday in range(7):
                 session.add(PostingSlot(account_id=team.accounts[(REGION, channel)], weekday=weekday, local_time=local))
     accounts = [str(team.accounts[(REGION, "x")]), str(team.accounts[(REGION, "linkedin")])]
-    first = await client.post(team.url("/posts"), json={"accountIds": accounts, "text": NEUTRAL, "addToQueue": True}, headers=team.tokens["editor"])
+    first = await client.post(
+        team.url("/posts"),
+        json={"accountIds": accounts, "text": NEUTRAL, "addToQueue": True},
+        headers=team.tokens["editor"],
+    )
     assert first.status_code == 201, first.text
     times = {d["channel"]: d["scheduledAt"] for d in first.json()["deliveries"]}
     assert times["x"].endswith(("08:15:00Z", "09:15:00Z")) and times["linkedin"].endswith(("11:30:00Z", "12:30:00Z"))
-    second = await client.post(team.url("/posts"), json={"accountIds": accounts[:1], "text": NEUTRAL, "addToQueue": True}, headers=team.tokens["editor"])
+    second = await client.post(
+        team.url("/posts"),
+        json={"accountIds": accounts[:1], "text": NEUTRAL, "addToQueue": True},
+        headers=team.tokens["editor"],
+    )
     assert second.json()["deliveries"][0]["scheduledAt"] > times["x"]  # the next slot, not the same one
 
 
-async def test_live_check_counts_as_the_network_does_and_finds_the_first_person(client: AsyncTestClient, team: Team) -> None:
+async def test_live_check_counts_as_the_network_does_and_finds_the_first_person(
+    client: AsyncTestClient, team: Team
+) -> None:
     accounts = [str(team.accounts[(REGION, "x")]), str(team.accounts[(REGION, "facebook")])]
     text = "Je suis fière de nos lycées 🎓 https://www.laregion.fr/lycees"
-    checked = await client.post(team.url("/posts/check"), json={"accountIds": accounts, "text": text}, headers=team.tokens["contributor"])
+    checked = await client.post(
+        team.url("/posts/check"), json={"accountIds": accounts, "text": text}, headers=team.tokens["contributor"]
+    )
     assert checked.status_code == 200, checked.text
     by_channel = {a["channel"]: a for a in checked.json()["accounts"]}
     assert by_channel["x"]["text"]["counting"] == "twitter" and by_channel["x"]["text"]["limit"] == 280
@@ -256,7 +337,11 @@ async def test_live_check_counts_as_the_network_does_and_finds_the_first_person(
     rules = {f["rule"] for f in by_channel["facebook"]["findings"]}
     assert any("first_person" in r for r in rules), rules
     first_person = next(f for f in by_channel["facebook"]["findings"] if "first_person" in f["rule"])
-    assert first_person["messageFr"] and first_person["messageEn"] and first_person["severity"] in ("block", "review", "warn")
+    assert (
+        first_person["messageFr"]
+        and first_person["messageEn"]
+        and first_person["severity"] in ("block", "review", "warn")
+    )
     async with team.runtime.session() as session:
         assert (await session.scalar(select(Delivery.id).limit(1))) is None  # the check writes nothing
 
@@ -265,7 +350,9 @@ async def test_pause_holds_deliveries_and_resume_lets_them_go(client: AsyncTestC
     scheduled = (await compose(client, team, "editor", localTime="2027-02-22T10:00:00")).json()["deliveries"][0]
     no_reason = await client.post(team.url("/pause"), json={"reason": " "}, headers=team.tokens["manager"])
     assert no_reason.status_code == 400
-    assert (await client.post(team.url("/pause"), json={"reason": "deuil"}, headers=team.tokens["editor"])).status_code == 403
+    assert (
+        await client.post(team.url("/pause"), json={"reason": "deuil"}, headers=team.tokens["editor"])
+    ).status_code == 403
     paused = await client.post(team.url("/pause"), json={"reason": "Deuil régional"}, headers=team.tokens["manager"])
     assert paused.status_code == 200
     assert paused.json()["paused"] is True and [d["id"] for d in paused.json()["held"]] == [scheduled["id"]]
@@ -274,7 +361,11 @@ async def test_pause_holds_deliveries_and_resume_lets_them_go(client: AsyncTestC
     resumed = await client.post(team.url("/resume"), headers=team.tokens["manager"])
     assert resumed.json() == {**resumed.json(), "paused": False, "reason": None, "held": []}
     async with team.runtime.session() as session:
-        actions = (await session.scalars(select(AuditEvent.action).where(AuditEvent.action.in_(("persona.paused", "persona.resumed"))))).all()
+        actions = (
+            await session.scalars(
+                select(AuditEvent.action).where(AuditEvent.action.in_(("persona.paused", "persona.resumed")))
+            )
+        ).all()
     assert list(actions) == ["persona.paused", "persona.resumed"]
 
 
@@ -296,10 +387,17 @@ async def test_admin_forms_pause_with_held_list_and_a_refused_post_leaves_nothin
     assert "Deuil régional" in paused.text and 'class="held"' in paused.text and NEUTRAL[:40] in paused.text
     # a blocked post (first person on the institution is not blocked, an unknown format on X is)
     before = await _count(runtime, Post)
-    refused = await client.post(f"{base}/compose", data={
-        **form, "account_id": str(team.accounts[(REGION, "instagram")]), "text": NEUTRAL, "format": "post",
-        "when": "at", "local_time": "2027-02-23T10:00",
-    })
+    refused = await client.post(
+        f"{base}/compose",
+        data={
+            **form,
+            "account_id": str(team.accounts[(REGION, "instagram")]),
+            "text": NEUTRAL,
+            "format": "post",
+            "when": "at",
+            "local_time": "2027-02-23T10:00",
+        },
+    )
     assert refused.status_code == 422 and 'id="compose-error"' in refused.text
     assert await _count(runtime, Post) == before  # the post the service had flushed is rolled back
     resumed = await client.post(f"{base}/resume", data=form, follow_redirects=True)

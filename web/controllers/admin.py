@@ -20,11 +20,11 @@ from litestar.plugins.htmx import HTMXTemplate
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.accounts import service as account_service
 from core.db.enums import AccountMode, AccountStatus, Role
 from core.db.models import Persona, Staff
-from core.services import accounts as account_service
-from core.services.publishing import paused_deliveries, persona_day
-from core.services.staff import authenticate, team_of
+from core.people.staff import authenticate, team_of
+from core.publishing.compose import paused_deliveries, persona_day
 from web import access
 from web.auth import StaffUser, start_session
 from web.controllers.admin_me import AdminMeController
@@ -142,19 +142,26 @@ class AdminController(Controller):
     include_in_schema = False
 
     @get("/", **access.staff())
-    async def overview(self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+    async def overview(
+        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Template:
         """Each of my personas at a glance: paused, accounts to reconnect, accounts in dry run, my role."""
         personas = await visible_personas(db_session, request.user)
         return Template("admin/overview.html", context={"personas": personas, "attention": _needs_attention})
 
     @get("/personas", **access.staff())
-    async def personas(self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+    async def personas(
+        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Template:
         personas = await visible_personas(db_session, request.user)
         return Template("admin/personas.html", context={"personas": personas})
 
     @get("/personas/{persona_id:uuid}", **access.persona(Role.VIEWER, admin_sees=True))
     async def persona_dashboard(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession], persona_id: FromPath[uuid.UUID]
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        persona_id: FromPath[uuid.UUID],
     ) -> Template:
         persona = await persona_or_404(db_session, persona_id)
         context = {
@@ -164,7 +171,9 @@ class AdminController(Controller):
             "team": await team_of(db_session, persona_id),
             "can_manage": _can_manage(request.user, persona_id),
             # what a pause holds (moderators see no posts)
-            "held": await paused_deliveries(db_session, persona_id) if persona.paused and _sees_posts(request.user, persona_id) else [],
+            "held": await paused_deliveries(db_session, persona_id)
+            if persona.paused and _sees_posts(request.user, persona_id)
+            else [],
             "sees_posts": _sees_posts(request.user, persona_id),
             # today's deliveries against the cadence, what waits, what failed (not for moderators)
             "today": await persona_day(db_session, persona) if _sees_posts(request.user, persona_id) else None,
@@ -172,12 +181,16 @@ class AdminController(Controller):
         return Template("admin/persona.html", context=context)
 
     @get("/accounts", **access.staff())
-    async def accounts(self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+    async def accounts(
+        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Template:
         personas = await visible_personas(db_session, request.user)
         managed = {p.id for p in personas if _can_manage(request.user, p.id)}
         return Template("admin/accounts.html", context={"personas": personas, "managed": managed})
 
-    @post("/personas/{persona_id:uuid}/accounts/{account_id:uuid}/mode", status_code=303, **access.persona(Role.MANAGER))
+    @post(
+        "/personas/{persona_id:uuid}/accounts/{account_id:uuid}/mode", status_code=303, **access.persona(Role.MANAGER)
+    )
     async def set_account_mode(
         self,
         request: Request[StaffUser, Any, Any],
@@ -189,7 +202,10 @@ class AdminController(Controller):
         account = await account_or_404(db_session, persona_id, account_id)
         await account_service.set_mode(db_session, account, AccountMode(data.mode), request.user.actor)
         if request.headers.get("hx-request"):
-            return HTMXTemplate(template_name="admin/_account_row.html", context={"account": account, "can_manage": True, "next": safe_next(data.next)})
+            return HTMXTemplate(
+                template_name="admin/_account_row.html",
+                context={"account": account, "can_manage": True, "next": safe_next(data.next)},
+            )
         flash(request, _("Mode of @%(handle)s: %(mode)s.", handle=account.handle, mode=mode_label(account.mode)))
         return Redirect(safe_next(data.next), status_code=303)
 

@@ -4,7 +4,7 @@
 server-side session (bound to the account, ten minutes) and sends the browser to the network;
 the network sends it back to ``/oauth/{channel}/callback`` (the redirect URI the plugin gives
 the network, unless one is configured), which checks the state and stores the tokens
-encrypted. The rules live in :mod:`core.services.accounts`.
+encrypted. The rules live in :mod:`core.accounts.service`.
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.accounts import service as service
 from core.db.enums import Role
 from core.db.types import utcnow
 from core.runtime import Runtime
-from core.services import accounts as service
 from web import access
 from web.auth import StaffUser, require_role
 from web.controllers.admin import flash
@@ -43,11 +43,20 @@ def callback_url(request: Request[Any, Any, Any], channel: str) -> str:
 
 def refusal_message(exc: service.ConnectionRefused, handle: str = "") -> str:
     messages = {
-        "state": _("This answer from the network does not match a connection started from this session. Nothing was stored; start again from the accounts page."),
-        "expired": _("The connection took more than 10 minutes. Nothing was stored; start again from the accounts page."),
-        "not_supported": _("This network offers no OAuth connection: its credentials are set by an administrator (see the operations guide)."),
+        "state": _(
+            "This answer from the network does not match a connection started from this session. Nothing was stored; start again from the accounts page."
+        ),
+        "expired": _(
+            "The connection took more than 10 minutes. Nothing was stored; start again from the accounts page."
+        ),
+        "not_supported": _(
+            "This network offers no OAuth connection: its credentials are set by an administrator (see the operations guide)."
+        ),
         "disabled": _("This account is disabled: it cannot be connected."),
-        "identity": _("The network gave access to another account than @%(handle)s. Sign in on the network as @%(handle)s and start again.", handle=handle),
+        "identity": _(
+            "The network gave access to another account than @%(handle)s. Sign in on the network as @%(handle)s and start again.",
+            handle=handle,
+        ),
     }
     return messages.get(exc.code) or _("The network refused the connection: %(detail)s", detail=exc.message)
 
@@ -80,8 +89,10 @@ class AdminAccountsController(Controller):
             return Redirect("/admin/accounts", status_code=303)
         now = utcnow()
         waiting = {
-            state: entry for state, entry in _pending(request).items()
-            if isinstance(entry, dict) and datetime.fromisoformat(entry.get("expires_at", "2000-01-01T00:00:00+00:00")) > now
+            state: entry
+            for state, entry in _pending(request).items()
+            if isinstance(entry, dict)
+            and datetime.fromisoformat(entry.get("expires_at", "2000-01-01T00:00:00+00:00")) > now
         }
         waiting[pending.state] = msgspec.to_builtins(pending)
         request.session[SESSION_KEY] = dict(list(waiting.items())[-MAX_PENDING:])

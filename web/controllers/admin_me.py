@@ -14,9 +14,9 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import Staff
+from core.people import staff as staff_service
+from core.people import tokens as token_service
 from core.security import MIN_PASSWORD_LENGTH, WeakPassword
-from core.services import staff as staff_service
-from core.services import tokens as token_service
 from web import access
 from web.auth import StaffUser, start_session
 from web.i18n import gettext as _
@@ -58,7 +58,9 @@ class AdminMeController(Controller):
     include_in_schema = False
 
     @get("/", **access.staff())
-    async def my_account(self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+    async def my_account(
+        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Template:
         return Template("admin/me.html", context=await _context(db_session, request.user))
 
     @get("/password", **access.staff(while_password_expired=True))
@@ -67,7 +69,10 @@ class AdminMeController(Controller):
 
     @post("/password", status_code=303, **access.staff(while_password_expired=True))
     async def change_password(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession], data: Annotated[PasswordForm, Form]
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        data: Annotated[PasswordForm, Form],
     ) -> Redirect | Template:
         staff = await _me(db_session, request.user)
         error = None
@@ -81,27 +86,37 @@ class AdminMeController(Controller):
             except staff_service.StaffError:
                 error = _("The current password is wrong, or the new one is the same.")
         if error:
-            return Template("admin/password.html", context={"error": error, "min_length": MIN_PASSWORD_LENGTH}, status_code=400)
+            return Template(
+                "admin/password.html", context={"error": error, "min_length": MIN_PASSWORD_LENGTH}, status_code=400
+            )
         start_session(request, staff)  # a new session id, bound to the new password; other sessions end
         request.session["flash"] = _("Your password is changed.")
         return Redirect("/admin/me", status_code=303)
 
     @post("/tokens", **access.staff())
     async def create_token(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession], data: Annotated[TokenForm, Form]
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        data: Annotated[TokenForm, Form],
     ) -> Template:
         staff = await _me(db_session, request.user)
         try:
             _token, secret = await token_service.create_token(db_session, staff, data.name, request.user.actor)
         except token_service.TokenError:
-            context = await _context(db_session, request.user, token_error=_("Give the token a name (what script uses it?)."))
+            context = await _context(
+                db_session, request.user, token_error=_("Give the token a name (what script uses it?).")
+            )
             return Template("admin/me.html", context=context, status_code=400)
         context = await _context(db_session, request.user, token_secret=secret)
         return Template("admin/me.html", context=context, status_code=201, headers={"Cache-Control": "no-store"})
 
     @post("/tokens/{token_id:uuid}/revoke", status_code=303, **access.staff())
     async def revoke_token(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession], token_id: FromPath[uuid.UUID]
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        token_id: FromPath[uuid.UUID],
     ) -> Redirect:
         try:
             await token_service.revoke_token(db_session, request.user.id, token_id, request.user.actor)

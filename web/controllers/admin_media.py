@@ -62,7 +62,9 @@ class AdminMediaController(Controller):
             return Redirect(f"/admin/personas/{persona_id}/compose", status_code=303)
         if htmx:
             return HTMXTemplate(
-                template_name="admin/_media_item.html", context={"media": media, "checked": True}, trigger_event="media-added",
+                template_name="admin/_media_item.html",
+                context={"media": media, "checked": True},
+                trigger_event="media-added",
                 after="settle",
             )
         flash(request, _("Uploaded: %(filename)s.", filename=media.filename))

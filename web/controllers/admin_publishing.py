@@ -28,9 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db.enums import DeliveryState, Role
 from core.db.models import Persona, Staff
 from core.db.types import utcnow
+from core.media import service as media_service
+from core.publishing import compose as service
 from core.runtime import Runtime
-from core.services import media as media_service
-from core.services import publishing as service
 from web import access
 from web.auth import StaffUser
 from web.controllers.admin import flash
@@ -39,9 +39,9 @@ from web.i18n import current_locale
 from web.i18n import gettext as _
 from web.publishing import (
     PolicyBlockedException,
-    camel,
     actor_for,
     approval_findings,
+    camel,
     can,
     compose_post,
     delivery_or_404,
@@ -134,7 +134,9 @@ async def _back_with_message(request: Request[Any, Any, Any], db: AsyncSession) 
         flash(request, _("Refused: %(detail)s", detail=exc.detail))
 
 
-def _composer_context(persona: Persona, media: list[Any] | None = None, chosen_media: set[str] | None = None, **extra: Any) -> dict[str, Any]:
+def _composer_context(
+    persona: Persona, media: list[Any] | None = None, chosen_media: set[str] | None = None, **extra: Any
+) -> dict[str, Any]:
     refused = {p.channel: p.refusal_reason for p in persona.channel_policies if not p.allowed}
     with_account = {a.channel for a in persona.accounts}
     return {
@@ -159,14 +161,21 @@ class AdminPublishingController(Controller):
 
     # -------------------------------------------------------------- composer
     @get("/compose", **access.staff())
-    async def choose_persona(self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
+    async def choose_persona(
+        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Template:
         """Persona first: only those the user may compose for."""
-        personas = [p for p in await visible_personas(db_session, request.user) if can(request.user, p.id, Role.CONTRIBUTOR)]
+        personas = [
+            p for p in await visible_personas(db_session, request.user) if can(request.user, p.id, Role.CONTRIBUTOR)
+        ]
         return Template("admin/compose_choose.html", context={"personas": personas})
 
     @get(_PERSONA + "/compose", **access.persona(Role.CONTRIBUTOR))
     async def composer(
-        self, db_session: NamedDependency[AsyncSession], persona_id: FromPath[uuid.UUID], media: FromQuery[uuid.UUID | None] = None
+        self,
+        db_session: NamedDependency[AsyncSession],
+        persona_id: FromPath[uuid.UUID],
+        media: FromQuery[uuid.UUID | None] = None,
     ) -> Template:
         persona = await persona_or_404(db_session, persona_id)
         library = await media_service.list_media(db_session, persona_id, unattached=True, limit=30)
@@ -175,7 +184,10 @@ class AdminPublishingController(Controller):
 
     @post(_PERSONA + "/compose/check", status_code=200, **access.persona(Role.CONTRIBUTOR))
     async def composer_check(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession], persona_id: FromPath[uuid.UUID]
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        persona_id: FromPath[uuid.UUID],
     ) -> Template:
         """The live check as a fragment: findings and text limits per chosen account."""
         persona = await persona_or_404(db_session, persona_id)
@@ -183,14 +195,19 @@ class AdminPublishingController(Controller):
         try:
             data = _convert(_draft_fields(form, persona), CheckIn)
             with publishing_errors(persona):
-                check = await live_check(db_session, _registry(request), persona, await db_session.get(Staff, request.user.id), data)
+                check = await live_check(
+                    db_session, _registry(request), persona, await db_session.get(Staff, request.user.id), data
+                )
         except HTTPException as exc:
             return Template("admin/_check.html", context={"check": None, "check_error": exc.detail, "persona": persona})
         return Template("admin/_check.html", context={"check": check, "check_error": None, "persona": persona})
 
     @post(_PERSONA + "/compose", status_code=303, **access.persona(Role.CONTRIBUTOR))
     async def compose(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession], persona_id: FromPath[uuid.UUID]
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        persona_id: FromPath[uuid.UUID],
     ) -> Template | Redirect:
         persona = await persona_or_404(db_session, persona_id)
         form = await request.form()
@@ -202,7 +219,9 @@ class AdminPublishingController(Controller):
             # a savepoint: the post the service had flushed before it refused goes away with it
             async with db_session.begin_nested():
                 with publishing_errors(persona):
-                    result = await compose_post(db_session, _registry(request), actor_for(request.user, persona_id), persona, data)
+                    result = await compose_post(
+                        db_session, _registry(request), actor_for(request.user, persona_id), persona, data
+                    )
         except HTTPException as exc:
             library = await media_service.list_media(db_session, persona_id, unattached=True, limit=30)
             return _composer_refused(await persona_or_404(db_session, persona_id), form, exc, library)
@@ -212,7 +231,10 @@ class AdminPublishingController(Controller):
     # -------------------------------------------------------------- approvals
     @get(_PERSONA + "/approvals", **access.persona(Role.VIEWER, except_roles=_NOT_MODERATOR))
     async def approvals(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession], persona_id: FromPath[uuid.UUID]
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        persona_id: FromPath[uuid.UUID],
     ) -> Template:
         persona = await persona_or_404(db_session, persona_id)
         approver = await db_session.get(Staff, request.user.id)
@@ -220,28 +242,42 @@ class AdminPublishingController(Controller):
         findings = {p.id: await approval_findings(db_session, _registry(request), persona, p, approver) for p in posts}
         authors = {p.author_id: (await db_session.get(Staff, p.author_id)) for p in posts if p.author_id}
         context = {
-            "persona": persona, "posts": posts, "findings": findings, "authors": authors,
-            "can_approve": can(request.user, persona_id, Role.EDITOR), "me": request.user.id,
+            "persona": persona,
+            "posts": posts,
+            "findings": findings,
+            "authors": authors,
+            "can_approve": can(request.user, persona_id, Role.EDITOR),
+            "me": request.user.id,
         }
         return Template("admin/approvals.html", context=context)
 
     @post(_POST + "/approve", status_code=303, **access.persona(Role.EDITOR))
     async def approve(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession],
-        persona_id: FromPath[uuid.UUID], post_id: FromPath[uuid.UUID], data: Annotated[ReasonForm, Form],
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        persona_id: FromPath[uuid.UUID],
+        post_id: FromPath[uuid.UUID],
+        data: Annotated[ReasonForm, Form],
     ) -> Redirect:
         persona = await persona_or_404(db_session, persona_id)
         await post_or_404(db_session, persona_id, post_id)
         async with _back_with_message(request, db_session):
             with publishing_errors(persona):
-                await service.approve(db_session, _registry(request), actor_for(request.user, persona_id), post_id, reason=data.reason)
+                await service.approve(
+                    db_session, _registry(request), actor_for(request.user, persona_id), post_id, reason=data.reason
+                )
                 flash(request, _("Approved: the post is scheduled."))
         return Redirect(f"/admin/personas/{persona_id}/approvals", status_code=303)
 
     @post(_POST + "/send-back", status_code=303, **access.persona(Role.EDITOR))
     async def send_back(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession],
-        persona_id: FromPath[uuid.UUID], post_id: FromPath[uuid.UUID], data: Annotated[CommentForm, Form],
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        persona_id: FromPath[uuid.UUID],
+        post_id: FromPath[uuid.UUID],
+        data: Annotated[CommentForm, Form],
     ) -> Redirect:
         persona = await persona_or_404(db_session, persona_id)
         await post_or_404(db_session, persona_id, post_id)
@@ -253,65 +289,99 @@ class AdminPublishingController(Controller):
 
     @post(_POST + "/submit", status_code=303, **access.persona(Role.CONTRIBUTOR))
     async def submit(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession],
-        persona_id: FromPath[uuid.UUID], post_id: FromPath[uuid.UUID], data: Annotated[TimeForm, Form],
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        persona_id: FromPath[uuid.UUID],
+        post_id: FromPath[uuid.UUID],
+        data: Annotated[TimeForm, Form],
     ) -> Redirect:
         persona = await persona_or_404(db_session, persona_id)
         await post_or_404(db_session, persona_id, post_id)
         async with _back_with_message(request, db_session):
             with publishing_errors(persona):
                 when = resolve_when(persona, None, _local_input(data.local_time))
-                await service.submit(db_session, _registry(request), actor_for(request.user, persona_id), post_id,
-                                     scheduled_at=when, publish_now=bool(data.publish_now))
+                await service.submit(
+                    db_session,
+                    _registry(request),
+                    actor_for(request.user, persona_id),
+                    post_id,
+                    scheduled_at=when,
+                    publish_now=bool(data.publish_now),
+                )
                 flash(request, _("Submitted."))
         return Redirect(f"/admin/personas/{persona_id}/posts/{post_id}", status_code=303)
 
     # -------------------------------------------------------------- calendar and pages
     @get(_PERSONA + "/calendar", **access.persona(Role.VIEWER, except_roles=_NOT_MODERATOR))
     async def calendar(
-        self, db_session: NamedDependency[AsyncSession], persona_id: FromPath[uuid.UUID], week: FromQuery[date | None] = None
+        self,
+        db_session: NamedDependency[AsyncSession],
+        persona_id: FromPath[uuid.UUID],
+        week: FromQuery[date | None] = None,
     ) -> Template:
         """Monday to Sunday in the persona's time zone; deliveries placed by their local time."""
         persona = await persona_or_404(db_session, persona_id)
         day = week if week is not None and 2000 <= week.year <= 2100 else local_date(utcnow(), persona.timezone)
         span = week_of(day, persona.timezone)
         filters = service.DeliveryFilter(
-            persona_ids=frozenset({persona_id}), persona_id=persona_id, start=span.start, end=span.end,
+            persona_ids=frozenset({persona_id}),
+            persona_id=persona_id,
+            start=span.start,
+            end=span.end,
             states=tuple(s for s in DeliveryState if s != DeliveryState.CANCELED),
         )
         rows, _next = await service.list_deliveries(db_session, filters, limit=500)
         by_day: dict[date, list[Any]] = {d: [] for d in span.days}
         for delivery in rows:
-            by_day.setdefault(local_date(delivery.scheduled_at or delivery.created_at, persona.timezone), []).append(delivery)
+            by_day.setdefault(local_date(delivery.scheduled_at or delivery.created_at, persona.timezone), []).append(
+                delivery
+            )
         context = {
-            "persona": persona, "week": span, "by_day": by_day,
-            "day_labels": {d: format_date(d, "EEEE d MMMM", locale=current_locale()) for d in span.days}, "today": local_date(utcnow(), persona.timezone),
-            "previous": span.days[0].fromordinal(span.days[0].toordinal() - 7), "next": span.days[0].fromordinal(span.days[0].toordinal() + 7),
+            "persona": persona,
+            "week": span,
+            "by_day": by_day,
+            "day_labels": {d: format_date(d, "EEEE d MMMM", locale=current_locale()) for d in span.days},
+            "today": local_date(utcnow(), persona.timezone),
+            "previous": span.days[0].fromordinal(span.days[0].toordinal() - 7),
+            "next": span.days[0].fromordinal(span.days[0].toordinal() + 7),
         }
         return Template("admin/calendar.html", context=context)
 
     @get(_POST, **access.persona(Role.VIEWER, except_roles=_NOT_MODERATOR))
     async def post_page(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession],
-        persona_id: FromPath[uuid.UUID], post_id: FromPath[uuid.UUID],
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        persona_id: FromPath[uuid.UUID],
+        post_id: FromPath[uuid.UUID],
     ) -> Template:
         persona = await persona_or_404(db_session, persona_id)
         post_row = await post_or_404(db_session, persona_id, post_id)
         author = await db_session.get(Staff, post_row.author_id) if post_row.author_id else None
         context = {
-            "persona": persona, "post": post_row, "author": author, **_abilities(request.user, persona_id, post_row.author_id),
+            "persona": persona,
+            "post": post_row,
+            "author": author,
+            **_abilities(request.user, persona_id, post_row.author_id),
         }
         return Template("admin/post.html", context=context)
 
     @get(_DELIVERY, **access.persona(Role.VIEWER, except_roles=_NOT_MODERATOR))
     async def delivery_page(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession],
-        persona_id: FromPath[uuid.UUID], delivery_id: FromPath[uuid.UUID],
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        persona_id: FromPath[uuid.UUID],
+        delivery_id: FromPath[uuid.UUID],
     ) -> Template:
         persona = await persona_or_404(db_session, persona_id)
         delivery = await delivery_or_404(db_session, persona_id, delivery_id)
         context = {
-            "persona": persona, "delivery": delivery, "post": delivery.post, "history": await history_out(db_session, delivery_id),
+            "persona": persona,
+            "delivery": delivery,
+            "post": delivery.post,
+            "history": await history_out(db_session, delivery_id),
             **_abilities(request.user, persona_id, delivery.post.author_id),
         }
         return Template("admin/delivery.html", context=context)
@@ -319,8 +389,12 @@ class AdminPublishingController(Controller):
     # -------------------------------------------------------------- acting on a delivery
     @post(_DELIVERY + "/reschedule", status_code=303, **access.persona(Role.CONTRIBUTOR))
     async def reschedule(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession],
-        persona_id: FromPath[uuid.UUID], delivery_id: FromPath[uuid.UUID], data: Annotated[TimeForm, Form],
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        persona_id: FromPath[uuid.UUID],
+        delivery_id: FromPath[uuid.UUID],
+        data: Annotated[TimeForm, Form],
     ) -> Redirect:
         persona = await persona_or_404(db_session, persona_id)
         await delivery_or_404(db_session, persona_id, delivery_id)
@@ -329,14 +403,20 @@ class AdminPublishingController(Controller):
                 when = resolve_when(persona, None, _local_input(data.local_time))
                 if when is None:
                     raise service.PublishingError(_("Choose a date and time."), field="local_time")
-                await service.reschedule(db_session, _registry(request), actor_for(request.user, persona_id), delivery_id, when)
+                await service.reschedule(
+                    db_session, _registry(request), actor_for(request.user, persona_id), delivery_id, when
+                )
                 flash(request, _("Rescheduled."))
         return _to_delivery(persona_id, delivery_id)
 
     @post(_DELIVERY + "/cancel", status_code=303, **access.persona(Role.CONTRIBUTOR))
     async def cancel(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession],
-        persona_id: FromPath[uuid.UUID], delivery_id: FromPath[uuid.UUID], data: Annotated[ReasonForm, Form],
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        persona_id: FromPath[uuid.UUID],
+        delivery_id: FromPath[uuid.UUID],
+        data: Annotated[ReasonForm, Form],
     ) -> Redirect:
         persona = await persona_or_404(db_session, persona_id)
         await delivery_or_404(db_session, persona_id, delivery_id)
@@ -348,8 +428,11 @@ class AdminPublishingController(Controller):
 
     @post(_DELIVERY + "/retry", status_code=303, **access.persona(Role.EDITOR))
     async def retry(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession],
-        persona_id: FromPath[uuid.UUID], delivery_id: FromPath[uuid.UUID],
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        persona_id: FromPath[uuid.UUID],
+        delivery_id: FromPath[uuid.UUID],
     ) -> Redirect:
         persona = await persona_or_404(db_session, persona_id)
         await delivery_or_404(db_session, persona_id, delivery_id)
@@ -361,35 +444,52 @@ class AdminPublishingController(Controller):
 
     @post(_DELIVERY + "/resolve", status_code=303, **access.persona(Role.EDITOR))
     async def resolve(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession],
-        persona_id: FromPath[uuid.UUID], delivery_id: FromPath[uuid.UUID], data: Annotated[ResolveForm, Form],
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        persona_id: FromPath[uuid.UUID],
+        delivery_id: FromPath[uuid.UUID],
+        data: Annotated[ResolveForm, Form],
     ) -> Redirect:
         persona = await persona_or_404(db_session, persona_id)
         await delivery_or_404(db_session, persona_id, delivery_id)
         published = data.published == "1"
         async with _back_with_message(request, db_session):
             with publishing_errors(persona):
-                await service.resolve_uncertain(db_session, actor_for(request.user, persona_id), delivery_id,
-                                                published=published, remote_url=data.remote_url.strip() or None)
+                await service.resolve_uncertain(
+                    db_session,
+                    actor_for(request.user, persona_id),
+                    delivery_id,
+                    published=published,
+                    remote_url=data.remote_url.strip() or None,
+                )
                 flash(request, _("Marked as published.") if published else _("Will be published again."))
         return _to_delivery(persona_id, delivery_id)
 
     # -------------------------------------------------------------- kill switch
     @post(_PERSONA + "/pause", status_code=303, **access.persona(Role.MANAGER))
     async def pause(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession],
-        persona_id: FromPath[uuid.UUID], data: Annotated[ReasonForm, Form],
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        persona_id: FromPath[uuid.UUID],
+        data: Annotated[ReasonForm, Form],
     ) -> Redirect:
         persona = await persona_or_404(db_session, persona_id)
         async with _back_with_message(request, db_session):
             with publishing_errors(persona):
-                await service.pause_persona(db_session, actor_for(request.user, persona_id), persona_id, reason=data.reason)
+                await service.pause_persona(
+                    db_session, actor_for(request.user, persona_id), persona_id, reason=data.reason
+                )
                 flash(request, _("Paused: nothing goes out for this persona."))
         return Redirect(f"/admin/personas/{persona_id}#publishing", status_code=303)
 
     @post(_PERSONA + "/resume", status_code=303, **access.persona(Role.MANAGER))
     async def resume(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession], persona_id: FromPath[uuid.UUID]
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        persona_id: FromPath[uuid.UUID],
     ) -> Redirect:
         persona = await persona_or_404(db_session, persona_id)
         async with _back_with_message(request, db_session):
@@ -434,7 +534,12 @@ def _composer_refused(persona: Persona, form: FormMultiDict, exc: HTTPException,
         ]
     values = {key: form.get(key, "") for key in form}
     context = _composer_context(
-        persona, library, set(form.getall("media_id", [])), form=values, chosen=set(form.getall("account_id", [])),
-        error=exc.detail, blocked=blocked,
+        persona,
+        library,
+        set(form.getall("media_id", [])),
+        form=values,
+        chosen=set(form.getall("account_id", [])),
+        error=exc.detail,
+        blocked=blocked,
     )
     return Template("admin/compose.html", context=context, status_code=exc.status_code)

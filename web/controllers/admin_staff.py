@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.enums import Employer, Role
 from core.db.models import Persona, Staff
-from core.services import staff as staff_service
+from core.people import staff as staff_service
 from web import access
 from web.auth import StaffUser
 from web.controllers.api_staff import create_with_one_time_password
@@ -57,14 +57,25 @@ class AssignForm(msgspec.Struct):
 async def _staff_context(db: AsyncSession, staff: Staff, **extra: Any) -> dict[str, Any]:
     assigned = await staff_service.assignments_of(db, staff.id)
     personas = (await db.scalars(select(Persona).order_by(Persona.name))).all()
-    return {"staff": staff, "assigned": assigned, "personas": personas, "roles": [r.value for r in Role],
-            "employers": [e.value for e in Employer], **extra}
+    return {
+        "staff": staff,
+        "assigned": assigned,
+        "personas": personas,
+        "roles": [r.value for r in Role],
+        "employers": [e.value for e in Employer],
+        **extra,
+    }
 
 
 async def _list_context(db: AsyncSession, **extra: Any) -> dict[str, Any]:
     people = (await db.scalars(select(Staff).order_by(Staff.is_active.desc(), Staff.display_name))).all()
-    return {"people": [(s, await staff_service.assignments_of(db, s.id)) for s in people],
-            "employers": [e.value for e in Employer], "form": None, "error": None, **extra}
+    return {
+        "people": [(s, await staff_service.assignments_of(db, s.id)) for s in people],
+        "employers": [e.value for e in Employer],
+        "form": None,
+        "error": None,
+        **extra,
+    }
 
 
 class AdminStaffController(Controller):
@@ -77,22 +88,38 @@ class AdminStaffController(Controller):
 
     @post("/", **access.admin())
     async def create(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession], data: Annotated[NewStaffForm, Form]
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        data: Annotated[NewStaffForm, Form],
     ) -> Template:
         try:
             payload = msgspec.convert(
-                {"email": data.email.strip(), "displayName": data.display_name.strip(), "employer": data.employer,
-                 "locale": data.locale, "isAdmin": data.is_admin is not None},
+                {
+                    "email": data.email.strip(),
+                    "displayName": data.display_name.strip(),
+                    "employer": data.employer,
+                    "locale": data.locale,
+                    "isAdmin": data.is_admin is not None,
+                },
                 StaffIn,
             )
         except msgspec.ValidationError:
             error = _("Give a valid e-mail address and a name.")
-            return Template("admin/staff_list.html", context=await _list_context(db_session, form=data, error=error), status_code=400)
+            return Template(
+                "admin/staff_list.html",
+                context=await _list_context(db_session, form=data, error=error),
+                status_code=400,
+            )
         try:
             staff, password = await create_with_one_time_password(db_session, payload, request.user)
         except access.ConflictException:
             error = _("A staff member with this e-mail already exists.")
-            return Template("admin/staff_list.html", context=await _list_context(db_session, form=data, error=error), status_code=409)
+            return Template(
+                "admin/staff_list.html",
+                context=await _list_context(db_session, form=data, error=error),
+                status_code=409,
+            )
         context = await _staff_context(db_session, staff, one_time_password=password, created=True)
         return Template("admin/staff_detail.html", context=context, status_code=201, headers=NO_STORE)
 
@@ -112,12 +139,19 @@ class AdminStaffController(Controller):
         staff = await staff_or_404(db_session, staff_id)
         try:
             await staff_service.update_staff(
-                db_session, staff, request.user.actor, display_name=data.display_name, employer=Employer(data.employer),
-                is_admin=data.is_admin is not None, locale=data.locale,
+                db_session,
+                staff,
+                request.user.actor,
+                display_name=data.display_name,
+                employer=Employer(data.employer),
+                is_admin=data.is_admin is not None,
+                locale=data.locale,
             )
         except staff_service.StaffError:
             error = _("This change is refused: a name is required, and you cannot remove your own administrator right.")
-            return Template("admin/staff_detail.html", context=await _staff_context(db_session, staff, error=error), status_code=400)
+            return Template(
+                "admin/staff_detail.html", context=await _staff_context(db_session, staff, error=error), status_code=400
+            )
         _flash(request, _("Saved."))
         return Redirect(f"/admin/staff/{staff_id}", status_code=303)
 
@@ -134,13 +168,21 @@ class AdminStaffController(Controller):
             await staff_service.set_active(db_session, staff, data.active == "1", request.user.actor)
         except staff_service.StaffError:
             error = _("You cannot deactivate your own account.")
-            return Template("admin/staff_detail.html", context=await _staff_context(db_session, staff, error=error), status_code=400)
-        _flash(request, _("Account reactivated.") if staff.is_active else _("Account deactivated: they can no longer log in."))
+            return Template(
+                "admin/staff_detail.html", context=await _staff_context(db_session, staff, error=error), status_code=400
+            )
+        _flash(
+            request,
+            _("Account reactivated.") if staff.is_active else _("Account deactivated: they can no longer log in."),
+        )
         return Redirect(f"/admin/staff/{staff_id}", status_code=303)
 
     @post("/{staff_id:uuid}/password-reset", **access.admin())
     async def reset_password(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession], staff_id: FromPath[uuid.UUID]
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        staff_id: FromPath[uuid.UUID],
     ) -> Template:
         staff = await staff_or_404(db_session, staff_id)
         password = await staff_service.reset_password(db_session, staff, request.user.actor)

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import ApiToken, Staff
-from core.services import staff as staff_service
-from core.services import tokens as token_service
+from core.people import staff as staff_service
+from core.people import tokens as token_service
 from web import access
 from web.auth import StaffUser, start_session
 from web.controllers.errors import refused_as_400
@@ -35,7 +35,9 @@ class MeApiController(Controller):
     tags = ["me"]
 
     @get("/", summary="Who I am: profile, personas and roles", **access.staff(while_password_expired=True))
-    async def get_me(self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession]) -> StaffOut:
+    async def get_me(
+        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> StaffOut:
         staff = await me(db_session, request.user)
         return staff_out(staff, await staff_service.assignments_of(db_session, staff.id))
 
@@ -49,10 +51,17 @@ class MeApiController(Controller):
             await staff_service.update_staff(db_session, staff, request.user.actor, **fields)
         return staff_out(staff, await staff_service.assignments_of(db_session, staff.id))
 
-    @post("/password", status_code=204, summary="Change my password (the current one is required)",
-          **access.staff(while_password_expired=True))
+    @post(
+        "/password",
+        status_code=204,
+        summary="Change my password (the current one is required)",
+        **access.staff(while_password_expired=True),
+    )
     async def change_password(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession], data: JSONBody[PasswordChangeIn]
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        data: JSONBody[PasswordChangeIn],
     ) -> None:
         staff = await me(db_session, request.user)
         with refused_as_400("currentPassword"):
@@ -81,9 +90,14 @@ class MeApiController(Controller):
             token, secret = await token_service.create_token(db_session, staff, data.name, request.user.actor)
         return TokenCreated(token=token_out(token), secret=secret)
 
-    @delete("/tokens/{token_id:uuid}", summary="Revoke one of my API tokens", **access.staff(errors=[NotFoundException]))
+    @delete(
+        "/tokens/{token_id:uuid}", summary="Revoke one of my API tokens", **access.staff(errors=[NotFoundException])
+    )
     async def revoke_token(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession], token_id: FromPath[uuid.UUID]
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        token_id: FromPath[uuid.UUID],
     ) -> None:
         try:
             await token_service.revoke_token(db_session, request.user.id, token_id, request.user.actor)

@@ -16,7 +16,7 @@ from litestar.response import File
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.enums import Role
-from core.services import media as service
+from core.media import service as service
 from web import access
 from web.auth import StaffUser
 from web.media import UPLOAD_BODY_LIMIT, MediaUploadForm, media_out, upload
@@ -31,8 +31,11 @@ class MediaApiController(Controller):
     tags = ["media"]
 
     @post(
-        "/", summary="Upload an image or a video with its alt text (multipart/form-data)", status_code=201,
-        request_max_body_size=UPLOAD_BODY_LIMIT, **access.persona(Role.CONTRIBUTOR, errors=[ClientException]),
+        "/",
+        summary="Upload an image or a video with its alt text (multipart/form-data)",
+        status_code=201,
+        request_max_body_size=UPLOAD_BODY_LIMIT,
+        **access.persona(Role.CONTRIBUTOR, errors=[ClientException]),
     )
     async def upload_media(
         self,
@@ -50,7 +53,9 @@ class MediaApiController(Controller):
         return MediaPage(items=[media_out(m) for m in await service.list_media(db_session, persona_id)])
 
     @get(
-        "/{media_id:uuid}/file", summary="The media file itself", media_type="application/octet-stream",
+        "/{media_id:uuid}/file",
+        summary="The media file itself",
+        media_type="application/octet-stream",
         **access.persona(Role.VIEWER, except_roles=_NOT_MODERATOR),
     )
     async def media_file(
@@ -60,6 +65,9 @@ class MediaApiController(Controller):
         if media is None or not Path(media.storage_path).is_file():
             raise NotFoundException("no such media")
         return File(
-            path=media.storage_path, filename=media.filename, media_type=media.content_type, content_disposition_type="inline",
+            path=media.storage_path,
+            filename=media.filename,
+            media_type=media.content_type,
+            content_disposition_type="inline",
             headers={"cache-control": "private, max-age=3600", "content-security-policy": "default-src 'none'"},
         )

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import Staff
-from core.services import staff as staff_service
+from core.people import staff as staff_service
 from web import access
 from web.auth import StaffUser
 from web.controllers.errors import refused_as_400
@@ -32,8 +32,14 @@ async def create_with_one_time_password(db: AsyncSession, data: StaffIn, user: S
     password = secrets.token_urlsafe(12)
     with refused_as_400("email"):
         staff = await staff_service.create_staff(
-            db, email=data.email, display_name=data.display_name, password=password, actor=user.actor,
-            is_admin=data.is_admin, employer=data.employer, locale=data.locale,
+            db,
+            email=data.email,
+            display_name=data.display_name,
+            password=password,
+            actor=user.actor,
+            is_admin=data.is_admin,
+            employer=data.employer,
+            locale=data.locale,
         )
     staff.must_change_password = True
     return staff, password
@@ -58,24 +64,33 @@ class StaffApiController(Controller):
     ) -> StaffPage:
         rows, next_cursor = await page(db_session, select(Staff), (Staff.email, Staff.id), cursor=cursor, limit=limit)
         return StaffPage(
-            items=[staff_out(s, await staff_service.assignments_of(db_session, s.id)) for s in rows], next_cursor=next_cursor
+            items=[staff_out(s, await staff_service.assignments_of(db_session, s.id)) for s in rows],
+            next_cursor=next_cursor,
         )
 
-    @post("/", summary="Create a staff member; answers their one-time password, shown once",
-          **access.admin(errors=[access.ConflictException]))
+    @post(
+        "/",
+        summary="Create a staff member; answers their one-time password, shown once",
+        **access.admin(errors=[access.ConflictException]),
+    )
     async def create_staff(
         self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession], data: JSONBody[StaffIn]
     ) -> StaffCreated:
         staff, password = await create_with_one_time_password(db_session, data, request.user)
         return StaffCreated(staff=staff_out(staff, []), one_time_password=password)
 
-    @get("/{staff_id:uuid}", summary="One staff member and their assignments", **access.admin(errors=[NotFoundException]))
+    @get(
+        "/{staff_id:uuid}", summary="One staff member and their assignments", **access.admin(errors=[NotFoundException])
+    )
     async def get_staff(self, db_session: NamedDependency[AsyncSession], staff_id: FromPath[uuid.UUID]) -> StaffOut:
         staff = await staff_or_404(db_session, staff_id)
         return staff_out(staff, await staff_service.assignments_of(db_session, staff.id))
 
-    @patch("/{staff_id:uuid}", summary="Edit a staff member (name, employer, admin right, active, language)",
-           **access.admin(errors=[NotFoundException]))
+    @patch(
+        "/{staff_id:uuid}",
+        summary="Edit a staff member (name, employer, admin right, active, language)",
+        **access.admin(errors=[NotFoundException]),
+    )
     async def update_staff(
         self,
         request: Request[StaffUser, Any, Any],
@@ -87,11 +102,19 @@ class StaffApiController(Controller):
         await apply_patch(db_session, staff, data, request.user)
         return staff_out(staff, await staff_service.assignments_of(db_session, staff.id))
 
-    @post("/{staff_id:uuid}/password-reset", status_code=200,
-          summary="Reset a password: a one-time password (shown once), tokens and sessions revoked",
-          **access.admin(errors=[NotFoundException]))
+    @post(
+        "/{staff_id:uuid}/password-reset",
+        status_code=200,
+        summary="Reset a password: a one-time password (shown once), tokens and sessions revoked",
+        **access.admin(errors=[NotFoundException]),
+    )
     async def reset_password(
-        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession], staff_id: FromPath[uuid.UUID]
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        staff_id: FromPath[uuid.UUID],
     ) -> PasswordResetOut:
         staff = await staff_or_404(db_session, staff_id)
-        return PasswordResetOut(one_time_password=await staff_service.reset_password(db_session, staff, request.user.actor))
+        return PasswordResetOut(
+            one_time_password=await staff_service.reset_password(db_session, staff, request.user.actor)
+        )

@@ -7,9 +7,9 @@ from contextlib import contextmanager
 
 from litestar.exceptions import ClientException
 
+from core.people.staff import StaffError
+from core.people.tokens import TokenError
 from core.security import WeakPassword
-from core.services.staff import StaffError
-from core.services.tokens import TokenError
 
 
 @contextmanager

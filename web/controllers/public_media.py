@@ -41,4 +41,9 @@ class PublicMediaController(Controller):
         media = await db_session.get(Media, media_id)
         if media is None:
             raise NotFoundException()
-        return File(path=media.storage_path, media_type=media.content_type, filename=media.filename, content_disposition_type="inline")
+        return File(
+            path=media.storage_path,
+            media_type=media.content_type,
+            filename=media.filename,
+            content_disposition_type="inline",
+        )

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import msgspec
 
-from personas.policy.registry import Facts, NoParams, finding, rule
 from personas.policy.model import Finding
+from personas.policy.registry import Facts, NoParams, finding, rule
 from personas.policy.text import first_person_words
 from personas.schema import Severity
 

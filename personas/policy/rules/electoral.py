@@ -28,19 +28,61 @@ INSTITUTION = frozenset({PersonaKind.INSTITUTION})
 OFFICIAL = frozenset({PersonaKind.ELECTED_OFFICIAL})
 
 ACHIEVEMENT_TERMS = (
-    "bilan", "promesse tenue", "promesses tenues", "engagement tenu", "engagements tenus",
-    "grâce à la présidente", "grâce au président", "grâce à notre présidente", "grâce à notre président",
-    "record", "historique", "sans précédent", "jamais autant", "depuis 2021", "nous avons réalisé",
-    "nous avons tenu", "nous l'avons fait", "mission accomplie", "pari réussi", "succès", "réussite",
+    "bilan",
+    "promesse tenue",
+    "promesses tenues",
+    "engagement tenu",
+    "engagements tenus",
+    "grâce à la présidente",
+    "grâce au président",
+    "grâce à notre présidente",
+    "grâce à notre président",
+    "record",
+    "historique",
+    "sans précédent",
+    "jamais autant",
+    "depuis 2021",
+    "nous avons réalisé",
+    "nous avons tenu",
+    "nous l'avons fait",
+    "mission accomplie",
+    "pari réussi",
+    "succès",
+    "réussite",
 )
 ELECTION_TERMS = (
-    "élection", "élections", "électoral", "électorale", "scrutin", "voter", "votez", "vote", "candidat",
-    "candidate", "candidats", "candidature", "mandat", "réélection", "réélu", "réélue", "réélire",
-    "campagne", "programme", "urnes", "au premier tour", "au second tour",
+    "élection",
+    "élections",
+    "électoral",
+    "électorale",
+    "scrutin",
+    "voter",
+    "votez",
+    "vote",
+    "candidat",
+    "candidate",
+    "candidats",
+    "candidature",
+    "mandat",
+    "réélection",
+    "réélu",
+    "réélue",
+    "réélire",
+    "campagne",
+    "programme",
+    "urnes",
+    "au premier tour",
+    "au second tour",
 )
 VOTER_INFORMATION_TERMS = (
-    "bureau de vote", "bureaux de vote", "procuration", "procurations", "listes électorales",
-    "liste électorale", "carte électorale", "inscription sur les listes",
+    "bureau de vote",
+    "bureaux de vote",
+    "procuration",
+    "procurations",
+    "listes électorales",
+    "liste électorale",
+    "carte électorale",
+    "inscription sur les listes",
 )
 
 
@@ -66,8 +108,12 @@ def _period_en(window: OpenWindow) -> str:
 
 def _window_data(window: OpenWindow) -> dict[str, object]:
     e = window.election
-    return {"election": e.id, "window_start": e.start.isoformat(), "window_end": e.decisive.isoformat(),
-            "provisional": e.provisional}
+    return {
+        "election": e.id,
+        "window_start": e.start.isoformat(),
+        "window_end": e.decisive.isoformat(),
+        "provisional": e.provisional,
+    }
 
 
 def office_holder_mentions(facts: Facts) -> list[str]:
@@ -120,13 +166,19 @@ def election_window(facts: Facts, _: NoParams) -> list[Finding]:
         if not window.in_scope:
             continue
         if facts.persona.kind == PersonaKind.INSTITUTION:
-            fr = ("pas de promotion des réalisations, pas de mise en avant des élus, rythme et formats "
-                  "habituels, pas de nouveau compte ni de nouvelle série")
-            en = ("no promotion of achievements, no spotlight on officials, usual rhythm and formats, "
-                  "no new account or series")
+            fr = (
+                "pas de promotion des réalisations, pas de mise en avant des élus, rythme et formats "
+                "habituels, pas de nouveau compte ni de nouvelle série"
+            )
+            en = (
+                "no promotion of achievements, no spotlight on officials, usual rhythm and formats, "
+                "no new account or series"
+            )
         else:
-            fr = ("compte personnel : pas de ressources de la collectivité (agents, photos), pas de publicité "
-                  "payante à caractère électoral")
+            fr = (
+                "compte personnel : pas de ressources de la collectivité (agents, photos), pas de publicité "
+                "payante à caractère électoral"
+            )
             en = "personal account: no resources of the collectivity (staff, photos), no paid electoral advertising"
         found.append(
             finding(

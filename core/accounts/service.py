@@ -16,13 +16,14 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import Actor, record
 from core.channels.contract import ChannelError, ChannelPlugin, Credentials, CredentialsExpired, NotSupported, TokenSet
 from core.channels.host import ChannelHost
 from core.db.enums import AccountMode, AccountStatus
 from core.db.models import Account
 from core.db.types import utcnow
+from core.errors import Refusal
 from core.runtime import Runtime
-from core.services.audit import Actor, record
 
 log = structlog.get_logger(__name__)
 
@@ -38,8 +39,14 @@ async def set_mode(session: AsyncSession, account: Account, mode: AccountMode, a
     before = account.mode.value
     account.mode = mode
     record(
-        session, actor, "account.mode_changed", "account", account.id, persona_id=account.persona_id,
-        before={"mode": before}, after={"mode": mode.value, "handle": account.handle, "channel": account.channel},
+        session,
+        actor,
+        "account.mode_changed",
+        "account",
+        account.id,
+        persona_id=account.persona_id,
+        before={"mode": before},
+        after={"mode": mode.value, "handle": account.handle, "channel": account.channel},
     )
     return True
 
@@ -54,15 +61,15 @@ REFRESH_MARGIN = timedelta(days=2)
 IDENTITY_KEYS = ("user_id", "ig_user_id", "page_id", "open_id")
 
 
-class ConnectionRefused(ValueError):
-    """A connection that cannot be made; ``message`` says why, for the manager."""
+class ConnectionRefused(Refusal):
+    """A connection that cannot be made; ``message`` says why, for the manager.
+
+    ``code``: "not_supported", "disabled", "state", "expired", "network", "identity"…
+    """
 
     def __init__(self, message: str, *, code: str = "refused", handle: str = "") -> None:
-        super().__init__(message)
-        self.message = message
+        super().__init__(message, code=code)
         self.handle = handle
-        #: "not_supported", "disabled", "state", "expired", "network", "identity"
-        self.code = code
 
 
 class PendingConnection(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,11 +102,17 @@ def start_connection(
         request = plugin.authorization_url(state=state, scopes=None)
     except NotSupported:
         raise ConnectionRefused(
-            f"{plugin.name} offers no OAuth connection: its credentials are set by an administrator", code="not_supported"
+            f"{plugin.name} offers no OAuth connection: its credentials are set by an administrator",
+            code="not_supported",
         ) from None
     pending = PendingConnection(
-        state=request.state or state, account_id=account.id, persona_id=account.persona_id, channel=account.channel,
-        redirect_uri=redirect_uri, code_verifier=request.code_verifier, expires_at=(now or utcnow()) + CONNECT_TTL,
+        state=request.state or state,
+        account_id=account.id,
+        persona_id=account.persona_id,
+        channel=account.channel,
+        redirect_uri=redirect_uri,
+        code_verifier=request.code_verifier,
+        expires_at=(now or utcnow()) + CONNECT_TTL,
     )
     return request.url, pending
 
@@ -121,7 +134,9 @@ async def finish_connection(
     belong to another network identity than the account's.
     """
     if pending is None or not state or not secrets.compare_digest(pending.state, state):
-        raise ConnectionRefused("this answer from the network does not match a connection started here; start again", code="state")
+        raise ConnectionRefused(
+            "this answer from the network does not match a connection started here; start again", code="state"
+        )
     if (now or utcnow()) > pending.expires_at:
         raise ConnectionRefused("the connection took too long (more than 10 minutes); start again", code="expired")
     account = await session.get(Account, pending.account_id)
@@ -147,7 +162,11 @@ async def _same_identity(plugin: ChannelPlugin, account: Account, tokens: TokenS
     # A person managing several Pages: the plugin can derive the token of the right one.
     if "pages" in tokens.extra and account.external_id in tokens.extra["pages"]:
         other = await plugin.refresh(
-            Credentials(access_token=tokens.access_token, refresh_token=tokens.refresh_token, extra={"page_id": account.external_id})
+            Credentials(
+                access_token=tokens.access_token,
+                refresh_token=tokens.refresh_token,
+                extra={"page_id": account.external_id},
+            )
         )
         if other.extra.get("page_id") == account.external_id:
             return other
@@ -159,8 +178,15 @@ async def _same_identity(plugin: ChannelPlugin, account: Account, tokens: TokenS
     )
 
 
-def _store(session: AsyncSession, host: ChannelHost, account: Account, tokens: TokenSet, actor: Actor, action: str,
-           previous: Credentials | None = None) -> None:
+def _store(
+    session: AsyncSession,
+    host: ChannelHost,
+    account: Account,
+    tokens: TokenSet,
+    actor: Actor,
+    action: str,
+    previous: Credentials | None = None,
+) -> None:
     credentials = Credentials(
         access_token=tokens.access_token,
         # a network that does not rotate refresh tokens sends none back: keep the one we have
@@ -176,9 +202,20 @@ def _store(session: AsyncSession, host: ChannelHost, account: Account, tokens: T
     account.status = AccountStatus.CONNECTED
     # Never a token in the audit log: what changed, when it expires, what was granted.
     record(
-        session, actor, action, "account", account.id, persona_id=account.persona_id, before=before,
-        after={"status": account.status.value, "token_expires_at": tokens.expires_at, "scope": credentials.scope,
-               "channel": account.channel, "handle": account.handle},
+        session,
+        actor,
+        action,
+        "account",
+        account.id,
+        persona_id=account.persona_id,
+        before=before,
+        after={
+            "status": account.status.value,
+            "token_expires_at": tokens.expires_at,
+            "scope": credentials.scope,
+            "channel": account.channel,
+            "handle": account.handle,
+        },
     )
 
 
@@ -207,8 +244,17 @@ async def refresh_credentials(runtime: Runtime, account_id: uuid.UUID) -> bool:
             account = await session.get(Account, account_id)
             if account is not None and account.status == AccountStatus.CONNECTED:
                 account.status = AccountStatus.NEEDS_REAUTH
-                record(session, actor, "account.needs_reauth", "account", account.id, persona_id=account.persona_id,
-                       before={"status": "connected"}, after={"status": "needs_reauth"}, reason=exc.network_message)
+                record(
+                    session,
+                    actor,
+                    "account.needs_reauth",
+                    "account",
+                    account.id,
+                    persona_id=account.persona_id,
+                    before={"status": "connected"},
+                    after={"status": "needs_reauth"},
+                    reason=exc.network_message,
+                )
         return False
     except ChannelError as exc:
         log.warning("token refresh failed", account_id=str(account_id), channel=channel, error=str(exc))

@@ -27,6 +27,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from core.audit import Actor, record
 from core.channels import (
     AccountRef,
     ChannelError,
@@ -45,7 +46,6 @@ from core.db.models import Account, Delivery, DeliveryEvent, Media, Persona, Pos
 from core.db.types import utcnow
 from core.policy import check_post_on_account, plugin_draft
 from core.runtime import Runtime
-from core.services.audit import Actor, record
 from personas.policy import Outcome, Stage, decide
 
 log = structlog.get_logger(__name__)
@@ -60,7 +60,9 @@ RECONCILE_SLACK = timedelta(minutes=10)
 class Enqueuer(Protocol):
     """The part of arq's pool the publisher uses (``ArqRedis.enqueue_job``)."""
 
-    async def enqueue_job(self, function: str, *args: Any, _job_id: str | None = None, _defer_until: datetime | None = None) -> Any: ...
+    async def enqueue_job(
+        self, function: str, *args: Any, _job_id: str | None = None, _defer_until: datetime | None = None
+    ) -> Any: ...
 
 
 def publish_job_id(delivery_id: uuid.UUID, attempts: int) -> str:
@@ -81,7 +83,9 @@ def _jsonable(value: Any) -> Any:
     return msgspec.to_builtins(value)
 
 
-async def _cas(session: AsyncSession, delivery_id: uuid.UUID, expected: tuple[DeliveryState, ...], **values: Any) -> bool:
+async def _cas(
+    session: AsyncSession, delivery_id: uuid.UUID, expected: tuple[DeliveryState, ...], **values: Any
+) -> bool:
     result = await session.execute(
         update(Delivery)
         .where(Delivery.id == delivery_id, Delivery.state.in_(expected))
@@ -99,7 +103,9 @@ async def dispatch_due(runtime: Runtime, queue: Enqueuer, *, now: datetime | Non
     now = now or utcnow()
     await requeue_lost(runtime, queue, now=now)
     horizon = now + DISPATCH_HORIZON
-    due_at = or_(and_(Delivery.next_attempt_at.is_(None), Delivery.scheduled_at <= horizon), Delivery.next_attempt_at <= horizon)
+    due_at = or_(
+        and_(Delivery.next_attempt_at.is_(None), Delivery.scheduled_at <= horizon), Delivery.next_attempt_at <= horizon
+    )
     async with runtime.session() as session:
         candidates = (
             select(Delivery.id)
@@ -136,10 +142,17 @@ async def dispatch_due(runtime: Runtime, queue: Enqueuer, *, now: datetime | Non
     return len(claimed)
 
 
-async def _enqueue_publish(queue: Enqueuer, delivery_id: uuid.UUID, attempts: int, defer_until: datetime | None) -> None:
+async def _enqueue_publish(
+    queue: Enqueuer, delivery_id: uuid.UUID, attempts: int, defer_until: datetime | None
+) -> None:
     # A lost enqueue is not lost work: the row stays ``queued`` and the sweeper enqueues it again.
     with contextlib.suppress(Exception):
-        await queue.enqueue_job("publish_delivery", str(delivery_id), _job_id=publish_job_id(delivery_id, attempts), _defer_until=defer_until)
+        await queue.enqueue_job(
+            "publish_delivery",
+            str(delivery_id),
+            _job_id=publish_job_id(delivery_id, attempts),
+            _defer_until=defer_until,
+        )
 
 
 async def requeue_lost(runtime: Runtime, queue: Enqueuer, *, now: datetime) -> int:
@@ -156,16 +169,18 @@ async def requeue_lost(runtime: Runtime, queue: Enqueuer, *, now: datetime) -> i
     async with runtime.session() as session:
         rows = (
             await session.execute(
-                select(Delivery.id, Delivery.attempts, Delivery.scheduled_at, Delivery.next_attempt_at, Delivery.queued_at).where(
-                    Delivery.state == DeliveryState.QUEUED, Delivery.queued_at < now - timedelta(seconds=1)
-                )
+                select(
+                    Delivery.id, Delivery.attempts, Delivery.scheduled_at, Delivery.next_attempt_at, Delivery.queued_at
+                ).where(Delivery.state == DeliveryState.QUEUED, Delivery.queued_at < now - timedelta(seconds=1))
             )
         ).all()
     if not rows:
         return 0
     marks = await _job_marks(queue, [publish_job_id(r[0], r[1]) for r in rows])
     lost = 0
-    for (delivery_id, attempts, scheduled_at, next_attempt_at, queued_at), (waiting, running) in zip(rows, marks, strict=True):
+    for (delivery_id, attempts, scheduled_at, next_attempt_at, queued_at), (waiting, running) in zip(
+        rows, marks, strict=True
+    ):
         due = next_attempt_at or scheduled_at
         defer = due if due and due > now else None
         if not waiting and not running:
@@ -266,26 +281,51 @@ async def _claim(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str) -> Cl
         try:
             ref = runtime.host.account_ref(account)
         except (NotConnected, ValueError) as exc:  # no credentials, or sealed with another SECRET_KEY
-            await _cas(session, delivery.id, (DeliveryState.QUEUED,), state=DeliveryState.SCHEDULED, error_kind="needs_reauth", last_error=str(exc))
-            await session.execute(update(Account).where(Account.id == account.id).values(status=AccountStatus.NEEDS_REAUTH))
+            await _cas(
+                session,
+                delivery.id,
+                (DeliveryState.QUEUED,),
+                state=DeliveryState.SCHEDULED,
+                error_kind="needs_reauth",
+                last_error=str(exc),
+            )
+            await session.execute(
+                update(Account).where(Account.id == account.id).values(status=AccountStatus.NEEDS_REAUTH)
+            )
             _event(session, delivery.id, "held", reason="account_not_connected")
             return "account_not_connected"
-        media = list((await session.scalars(select(Media).where(Media.post_id == post.id).order_by(Media.position))).all())
+        media = list(
+            (await session.scalars(select(Media).where(Media.post_id == post.id).order_by(Media.position))).all()
+        )
         if await _held_by_policy(runtime, session, delivery, persona, account, post, media, now):
             return "held_by_policy"
         attempt = delivery.attempts + 1
         claimed = await _cas(
-            session, delivery.id, (DeliveryState.QUEUED,), state=DeliveryState.PUBLISHING, attempts=attempt,
-            lease_until=now + timedelta(seconds=runtime.settings.publish_lease_seconds), leased_by=worker_id,
+            session,
+            delivery.id,
+            (DeliveryState.QUEUED,),
+            state=DeliveryState.PUBLISHING,
+            attempts=attempt,
+            lease_until=now + timedelta(seconds=runtime.settings.publish_lease_seconds),
+            leased_by=worker_id,
         )
         if not claimed:
             return "skipped"
         _event(session, delivery.id, "attempt", attempt=attempt, worker=worker_id)
         return Claim(
-            delivery_id=delivery.id, attempt=attempt, channel=account.channel, mode=account.mode, kind=delivery.kind,
-            draft=plugin_draft(post, account.channel, media, client_ref=delivery.client_ref, media_url=runtime.media_url),
-            repost_of=post.repost_of, window_start=(delivery.scheduled_at or delivery.created_at) - RECONCILE_SLACK,
-            account_id=account.id, persona_id=persona.id, account=ref,
+            delivery_id=delivery.id,
+            attempt=attempt,
+            channel=account.channel,
+            mode=account.mode,
+            kind=delivery.kind,
+            draft=plugin_draft(
+                post, account.channel, media, client_ref=delivery.client_ref, media_url=runtime.media_url
+            ),
+            repost_of=post.repost_of,
+            window_start=(delivery.scheduled_at or delivery.created_at) - RECONCILE_SLACK,
+            account_id=account.id,
+            persona_id=persona.id,
+            account=ref,
         )
 
 
@@ -300,21 +340,49 @@ def _held_reason(persona: Persona, account: Account, now: datetime) -> tuple[str
 
 
 async def _held_by_policy(
-    runtime: Runtime, session: AsyncSession, delivery: Delivery, persona: Persona, account: Account, post: Post,
-    media: list[Media], now: datetime,
+    runtime: Runtime,
+    session: AsyncSession,
+    delivery: Delivery,
+    persona: Persona,
+    account: Account,
+    post: Post,
+    media: list[Media],
+    now: datetime,
 ) -> bool:
     """Re-check the policy at the moment of publishing: what counts in law is the day the public sees it."""
     findings = await check_post_on_account(
-        session, runtime.channels, persona=persona, post=post, media=media, channel=account.channel,
-        account=account, moment=now, stage=Stage.PUBLISH, composer=None, exclude_post=post.id,
+        session,
+        runtime.channels,
+        persona=persona,
+        post=post,
+        media=media,
+        channel=account.channel,
+        account=account,
+        moment=now,
+        stage=Stage.PUBLISH,
+        composer=None,
+        exclude_post=post.id,
     )
     verdict = decide(findings)
     unsigned = {f.rule for f in verdict.to_review} - set(delivery.approved_rules)
     if verdict.outcome == Outcome.BLOCKED or unsigned:
-        reasons = [f.message_en for f in (*verdict.blocking, *verdict.to_review) if f.rule in unsigned or f in verdict.blocking]
-        await _cas(session, delivery.id, (DeliveryState.QUEUED,), state=DeliveryState.PENDING_APPROVAL, last_error="; ".join(reasons), error_kind="policy")
-        _event(session, delivery.id, "held", reason="policy", rules=sorted(unsigned | {f.rule for f in verdict.blocking}))
-        record(session, SYSTEM, "delivery.held", "delivery", delivery.id, persona_id=persona.id, reason="; ".join(reasons))
+        reasons = [
+            f.message_en for f in (*verdict.blocking, *verdict.to_review) if f.rule in unsigned or f in verdict.blocking
+        ]
+        await _cas(
+            session,
+            delivery.id,
+            (DeliveryState.QUEUED,),
+            state=DeliveryState.PENDING_APPROVAL,
+            last_error="; ".join(reasons),
+            error_kind="policy",
+        )
+        _event(
+            session, delivery.id, "held", reason="policy", rules=sorted(unsigned | {f.rule for f in verdict.blocking})
+        )
+        record(
+            session, SYSTEM, "delivery.held", "delivery", delivery.id, persona_id=persona.id, reason="; ".join(reasons)
+        )
         return True
     return False
 
@@ -326,7 +394,11 @@ async def _renew_lease(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str)
         async with runtime.session() as session:
             await session.execute(
                 update(Delivery)
-                .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.PUBLISHING, Delivery.leased_by == worker_id)
+                .where(
+                    Delivery.id == delivery_id,
+                    Delivery.state == DeliveryState.PUBLISHING,
+                    Delivery.leased_by == worker_id,
+                )
                 .values(lease_until=utcnow() + timedelta(seconds=lease))
                 .execution_options(synchronize_session=False)
             )
@@ -345,7 +417,9 @@ async def _send(runtime: Runtime, claim: Claim) -> Outcome_:
             return "dry_run", PublishResult(remote_id=f"dry-run:{claim.draft.client_ref}", requests=requests)
         if claim.attempt > 1 and plugin.capabilities.supports(Feature.RECONCILE):
             # An earlier attempt may have reached the network before it failed: look first.
-            found = await plugin.reconcile(ref, claim.draft, not_before=claim.window_start, not_after=utcnow() + timedelta(minutes=1))
+            found = await plugin.reconcile(
+                ref, claim.draft, not_before=claim.window_start, not_after=utcnow() + timedelta(minutes=1)
+            )
             if found is not None:
                 return "published", found
         if claim.kind == DeliveryKind.REPOST:
@@ -376,15 +450,44 @@ async def _record(runtime: Runtime, claim: Claim, outcome: Outcome_, worker_id: 
         if kind in ("published", "dry_run"):
             result: PublishResult = value
             await _cas(
-                session, claim.delivery_id, live, state=DeliveryState.PUBLISHED, remote_id=result.remote_id,
-                remote_url=result.url, published_at=result.published_at or now, lease_until=None, last_error=None, error_kind=None,
+                session,
+                claim.delivery_id,
+                live,
+                state=DeliveryState.PUBLISHED,
+                remote_id=result.remote_id,
+                remote_url=result.url,
+                published_at=result.published_at or now,
+                lease_until=None,
+                last_error=None,
+                error_kind=None,
             )
-            _event(session, claim.delivery_id, kind, remote_id=result.remote_id, url=result.url,
-                   requests=[_jsonable(r) for r in result.requests])
-            session.add(UsageSample(account_id=claim.account_id, at=now, metric="posts_sent" if claim.kind == DeliveryKind.POST else "reposts_sent", value=1))
+            _event(
+                session,
+                claim.delivery_id,
+                kind,
+                remote_id=result.remote_id,
+                url=result.url,
+                requests=[_jsonable(r) for r in result.requests],
+            )
+            session.add(
+                UsageSample(
+                    account_id=claim.account_id,
+                    at=now,
+                    metric="posts_sent" if claim.kind == DeliveryKind.POST else "reposts_sent",
+                    value=1,
+                )
+            )
             return
         if kind == "unknown":
-            await _cas(session, claim.delivery_id, (DeliveryState.PUBLISHING,), state=DeliveryState.UNCERTAIN, lease_until=None, last_error=str(value), error_kind="unknown")
+            await _cas(
+                session,
+                claim.delivery_id,
+                (DeliveryState.PUBLISHING,),
+                state=DeliveryState.UNCERTAIN,
+                lease_until=None,
+                last_error=str(value),
+                error_kind="unknown",
+            )
             _event(session, claim.delivery_id, "uncertain", error=repr(value))
             return
         await _record_error(runtime, session, claim, value, now)
@@ -397,28 +500,80 @@ async def _record_error(runtime: Runtime, session: AsyncSession, claim: Claim, e
         until = now + timedelta(seconds=max(error.retry_after, 1.0))
         # The whole account slows down, not only this delivery.
         await session.execute(update(Account).where(Account.id == claim.account_id).values(throttled_until=until))
-        await _cas(session, claim.delivery_id, publishing, state=DeliveryState.SCHEDULED, next_attempt_at=until,
-                   attempts=claim.attempt - 1, lease_until=None, last_error=message, error_kind="rate_limited")
+        await _cas(
+            session,
+            claim.delivery_id,
+            publishing,
+            state=DeliveryState.SCHEDULED,
+            next_attempt_at=until,
+            attempts=claim.attempt - 1,
+            lease_until=None,
+            last_error=message,
+            error_kind="rate_limited",
+        )
         _event(session, claim.delivery_id, "rate_limited", retry_after=error.retry_after, until=until)
     elif isinstance(error, (CredentialsExpired, NotConnected)):
-        await session.execute(update(Account).where(Account.id == claim.account_id).values(status=AccountStatus.NEEDS_REAUTH))
-        await _cas(session, claim.delivery_id, publishing, state=DeliveryState.SCHEDULED, next_attempt_at=None,
-                   attempts=claim.attempt - 1, lease_until=None, last_error=message, error_kind="needs_reauth")
+        await session.execute(
+            update(Account).where(Account.id == claim.account_id).values(status=AccountStatus.NEEDS_REAUTH)
+        )
+        await _cas(
+            session,
+            claim.delivery_id,
+            publishing,
+            state=DeliveryState.SCHEDULED,
+            next_attempt_at=None,
+            attempts=claim.attempt - 1,
+            lease_until=None,
+            last_error=message,
+            error_kind="needs_reauth",
+        )
         _event(session, claim.delivery_id, "needs_reauth", error=message)
         # The persona's team sees this on its dashboard and in the audit log.
-        record(session, SYSTEM, "account.needs_reauth", "account", claim.account_id, persona_id=claim.persona_id, reason=message)
+        record(
+            session,
+            SYSTEM,
+            "account.needs_reauth",
+            "account",
+            claim.account_id,
+            persona_id=claim.persona_id,
+            reason=message,
+        )
     elif isinstance(error, (Rejected, NotSupported)):
-        await _cas(session, claim.delivery_id, publishing, state=DeliveryState.FAILED, lease_until=None, last_error=message, error_kind="rejected")
+        await _cas(
+            session,
+            claim.delivery_id,
+            publishing,
+            state=DeliveryState.FAILED,
+            lease_until=None,
+            last_error=message,
+            error_kind="rejected",
+        )
         _event(session, claim.delivery_id, "failed", error=message, status=getattr(error, "status", None))
     else:  # Transient, or any other ChannelError
         retry_after = getattr(error, "retry_after", None)
         if claim.attempt >= runtime.settings.publish_max_attempts:
-            await _cas(session, claim.delivery_id, publishing, state=DeliveryState.FAILED, lease_until=None, last_error=message, error_kind="transient")
+            await _cas(
+                session,
+                claim.delivery_id,
+                publishing,
+                state=DeliveryState.FAILED,
+                lease_until=None,
+                last_error=message,
+                error_kind="transient",
+            )
             _event(session, claim.delivery_id, "failed", error=message, attempts=claim.attempt)
             return
         wait = retry_after if retry_after else backoff_seconds(claim.attempt)
-        await _cas(session, claim.delivery_id, publishing, state=DeliveryState.SCHEDULED, next_attempt_at=now + timedelta(seconds=wait),
-                   lease_until=None, last_error=message, error_kind="transient")
+        await _cas(
+            session,
+            claim.delivery_id,
+            publishing,
+            state=DeliveryState.SCHEDULED,
+            next_attempt_at=now + timedelta(seconds=wait),
+            lease_until=None,
+            last_error=message,
+            error_kind="transient",
+        )
         _event(session, claim.delivery_id, "transient_error", error=message, retry_in=round(wait, 2))
 
 
@@ -439,10 +594,14 @@ async def flush_usage(runtime: Runtime) -> None:
             account_id = accounts.get((report.channel, report.account_external_id or ""))
             if account_id is None:
                 continue
-            session.add(UsageSample(
-                account_id=account_id, metric="quota_remaining", value=report.remaining,
-                detail={"endpoint": report.endpoint, "limit": report.limit, "reset_at": _jsonable(report.reset_at)},
-            ))
+            session.add(
+                UsageSample(
+                    account_id=account_id,
+                    metric="quota_remaining",
+                    value=report.remaining,
+                    detail={"endpoint": report.endpoint, "limit": report.limit, "reset_at": _jsonable(report.reset_at)},
+                )
+            )
 
 
 # ------------------------------------------------------------------ sweeper and reconcile
@@ -453,14 +612,18 @@ async def sweep(runtime: Runtime, queue: Enqueuer, *, now: datetime | None = Non
     now = now or utcnow()
     async with runtime.session() as session:
         expired = (
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.state == DeliveryState.PUBLISHING, Delivery.lease_until < now)
-                .values(state=DeliveryState.UNCERTAIN, lease_until=None, error_kind="lease_expired", updated_at=now)
-                .returning(Delivery.id)
-                .execution_options(synchronize_session=False)
+            (
+                await session.execute(
+                    update(Delivery)
+                    .where(Delivery.state == DeliveryState.PUBLISHING, Delivery.lease_until < now)
+                    .values(state=DeliveryState.UNCERTAIN, lease_until=None, error_kind="lease_expired", updated_at=now)
+                    .returning(Delivery.id)
+                    .execution_options(synchronize_session=False)
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         for delivery_id in expired:
             _event(session, delivery_id, "uncertain", reason="lease expired: the worker stopped during the send")
         to_reconcile = (
@@ -473,7 +636,9 @@ async def sweep(runtime: Runtime, queue: Enqueuer, *, now: datetime | None = Non
         ).all()
     for delivery_id, attempts in to_reconcile:
         with contextlib.suppress(Exception):
-            await queue.enqueue_job("reconcile_delivery", str(delivery_id), _job_id=reconcile_job_id(delivery_id, attempts))
+            await queue.enqueue_job(
+                "reconcile_delivery", str(delivery_id), _job_id=reconcile_job_id(delivery_id, attempts)
+            )
     return {"uncertain": len(expired), "reconcile": len(to_reconcile)}
 
 
@@ -481,13 +646,16 @@ async def reconcile_delivery(runtime: Runtime, delivery_id: uuid.UUID) -> str:
     """Ask the network whether an interrupted attempt made the post; settle the delivery if it can."""
     async with runtime.session() as session:
         delivery = await session.scalar(
-            select(Delivery).where(Delivery.id == delivery_id)
+            select(Delivery)
+            .where(Delivery.id == delivery_id)
             .options(selectinload(Delivery.account), selectinload(Delivery.post).selectinload(Post.media))
         )
         if delivery is None or delivery.state != DeliveryState.UNCERTAIN:
             return "skipped"
         account, post = delivery.account, delivery.post
-        draft = plugin_draft(post, account.channel, list(post.media), client_ref=delivery.client_ref, media_url=runtime.media_url)
+        draft = plugin_draft(
+            post, account.channel, list(post.media), client_ref=delivery.client_ref, media_url=runtime.media_url
+        )
         window_start = (delivery.scheduled_at or delivery.created_at) - RECONCILE_SLACK
         mode = account.mode
     try:
@@ -495,7 +663,9 @@ async def reconcile_delivery(runtime: Runtime, delivery_id: uuid.UUID) -> str:
         if mode == AccountMode.DRY_RUN:
             found: PublishResult | None = None
         else:
-            found = await runtime.host.plugin(account.channel).reconcile(ref, draft, not_before=window_start, not_after=utcnow() + timedelta(minutes=1))
+            found = await runtime.host.plugin(account.channel).reconcile(
+                ref, draft, not_before=window_start, not_after=utcnow() + timedelta(minutes=1)
+            )
     except (RateLimited, Transient) as exc:
         async with runtime.session() as session:
             _event(session, delivery_id, "reconcile_deferred", error=str(exc))
@@ -507,10 +677,26 @@ async def reconcile_delivery(runtime: Runtime, delivery_id: uuid.UUID) -> str:
         return "unresolved"  # a human decides: "it was published" / "publish again"
     async with runtime.session() as session:
         if found is not None:
-            await _cas(session, delivery_id, (DeliveryState.UNCERTAIN,), state=DeliveryState.PUBLISHED, remote_id=found.remote_id,
-                       remote_url=found.url, published_at=found.published_at or utcnow(), last_error=None, error_kind=None)
+            await _cas(
+                session,
+                delivery_id,
+                (DeliveryState.UNCERTAIN,),
+                state=DeliveryState.PUBLISHED,
+                remote_id=found.remote_id,
+                remote_url=found.url,
+                published_at=found.published_at or utcnow(),
+                last_error=None,
+                error_kind=None,
+            )
             _event(session, delivery_id, "reconciled", found=True, remote_id=found.remote_id)
             return "found"
-        await _cas(session, delivery_id, (DeliveryState.UNCERTAIN,), state=DeliveryState.SCHEDULED, next_attempt_at=utcnow(), error_kind=None)
+        await _cas(
+            session,
+            delivery_id,
+            (DeliveryState.UNCERTAIN,),
+            state=DeliveryState.SCHEDULED,
+            next_attempt_at=utcnow(),
+            error_kind=None,
+        )
         _event(session, delivery_id, "reconciled", found=False)
         return "not_found"

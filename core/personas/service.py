@@ -9,10 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from core.audit import Actor, record, snapshot
 from core.channels import Format
 from core.channels.registry import ChannelRegistry
 from core.db.models import Account, ChannelPolicy, Persona
-from core.services.audit import Actor, record, snapshot
 from personas import PersonaFile
 
 _PERSONA_FIELDS = ("name", "kind", "embodies", "timezone", "language", "editorial_line")

@@ -8,18 +8,18 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import Actor, record, snapshot
 from core.db.enums import Employer, Role
-from core.db.models import Assignment, Persona, Staff
-from core.db.models import ApiToken
-from core.security import hash_password, verify_password
-from core.services.audit import Actor, record, snapshot
+from core.db.models import ApiToken, Assignment, Persona, Staff
 from core.db.types import utcnow
+from core.errors import Refusal
+from core.security import hash_password, verify_password
 
 _STAFF_FIELDS = ("email", "display_name", "is_admin", "is_active", "locale", "employer")
 LOCALES = ("fr", "en")
 
 
-class StaffError(ValueError):
+class StaffError(Refusal):
     """A staff operation that cannot be done; the message says why."""
 
 
@@ -72,8 +72,13 @@ async def set_active(session: AsyncSession, staff: Staff, active: bool, actor: A
     before = snapshot(staff, _STAFF_FIELDS)
     staff.is_active = active
     record(
-        session, actor, "staff.activated" if active else "staff.deactivated", "staff", staff.id,
-        before=before, after=snapshot(staff, _STAFF_FIELDS),
+        session,
+        actor,
+        "staff.activated" if active else "staff.deactivated",
+        "staff",
+        staff.id,
+        before=before,
+        after=snapshot(staff, _STAFF_FIELDS),
     )
 
 
@@ -149,7 +154,9 @@ async def get_staff(session: AsyncSession, staff_id: uuid.UUID) -> Staff | None:
 async def team_of(session: AsyncSession, persona_id: uuid.UUID) -> list[tuple[Staff, Role]]:
     """Who works on a persona, with which role: managers first, then by name."""
     rows = await session.execute(
-        select(Staff, Assignment.role).join(Assignment, Assignment.staff_id == Staff.id).where(Assignment.persona_id == persona_id)
+        select(Staff, Assignment.role)
+        .join(Assignment, Assignment.staff_id == Staff.id)
+        .where(Assignment.persona_id == persona_id)
     )
     team = [(staff, role) for staff, role in rows.all()]
     return sorted(team, key=lambda pair: (-pair[1].rank, pair[0].display_name.lower()))
@@ -178,8 +185,14 @@ async def assign(session: AsyncSession, staff: Staff, persona: Persona, role: Ro
     assignment.role = role
     await session.flush()
     record(
-        session, actor, "assignment.set", "assignment", assignment.id, persona_id=persona.id,
-        before=before, after={"staff": staff.email, "persona": persona.slug, "role": role.value},
+        session,
+        actor,
+        "assignment.set",
+        "assignment",
+        assignment.id,
+        persona_id=persona.id,
+        before=before,
+        after={"staff": staff.email, "persona": persona.slug, "role": role.value},
     )
     return assignment
 
@@ -192,7 +205,12 @@ async def unassign(session: AsyncSession, staff: Staff, persona: Persona, actor:
         raise StaffError(f"{staff.email} is not assigned to {persona.slug}")
     await session.delete(assignment)
     record(
-        session, actor, "assignment.removed", "assignment", assignment.id, persona_id=persona.id,
+        session,
+        actor,
+        "assignment.removed",
+        "assignment",
+        assignment.id,
+        persona_id=persona.id,
         before={"staff": staff.email, "persona": persona.slug, "role": assignment.role.value},
     )
 

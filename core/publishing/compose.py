@@ -3,7 +3,7 @@
 A post fans out to one delivery per target account; each delivery has its own schedule and
 state. Every change is a compare-and-set on the delivery's state, recorded in the delivery's
 history and in the audit log. What happens once a delivery is due lives in
-``core.queue.publisher``.
+``core.publishing.outbox``.
 
 Authorization by role is checked by the caller (``web.auth.require_role``); this module checks
 what no role can bypass: a post only targets its own persona's accounts, nobody approves
@@ -23,12 +23,13 @@ from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from core.audit import Actor, record
 from core.channels.registry import ChannelRegistry
 from core.db.enums import DeliveryKind, DeliveryState, Role
-from core.db.models import Account, Delivery, DeliveryEvent, Media, Persona, PostingSlot, Post, Staff
+from core.db.models import Account, Delivery, DeliveryEvent, Media, Persona, Post, PostingSlot, Staff
 from core.db.types import utcnow
+from core.errors import Refusal
 from core.policy import check_post_on_account, day_counts
-from core.services.audit import Actor, record
 from personas.policy import Finding, Outcome, Override, Severity, Stage, decide
 
 #: states a delivery can still be rescheduled or canceled in (before the queue has it)
@@ -36,17 +37,14 @@ EDITABLE = (DeliveryState.DRAFT, DeliveryState.PENDING_APPROVAL, DeliveryState.S
 CANCELABLE = (*EDITABLE, DeliveryState.FAILED, DeliveryState.UNCERTAIN)
 
 
-class PublishingError(ValueError):
+class PublishingError(Refusal):
     """A publishing action that cannot be done; ``message`` says why, for the author."""
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 class PolicyBlocked(PublishingError):
     """The policy engine blocks the post; ``findings`` says why, per account."""
+
+    status = 422
 
     def __init__(self, findings: dict[uuid.UUID, list[Finding]]) -> None:
         blocks = [f for fs in findings.values() for f in fs if f.severity == Severity.BLOCK]
@@ -114,7 +112,9 @@ def local_to_utc(local: datetime, timezone: str) -> datetime:
     return aware.astimezone(UTC)
 
 
-async def next_free_slot(session: AsyncSession, account: Account, timezone: str, *, after: datetime | None = None) -> datetime:
+async def next_free_slot(
+    session: AsyncSession, account: Account, timezone: str, *, after: datetime | None = None
+) -> datetime:
     """The next posting slot of an account with no delivery already scheduled at it."""
     slots = (await session.scalars(select(PostingSlot).where(PostingSlot.account_id == account.id))).all()
     if not slots:
@@ -126,7 +126,9 @@ async def next_free_slot(session: AsyncSession, account: Account, timezone: str,
             await session.scalars(
                 select(Delivery.scheduled_at).where(
                     Delivery.account_id == account.id,
-                    Delivery.state.in_(EDITABLE + (DeliveryState.QUEUED, DeliveryState.PUBLISHING, DeliveryState.PUBLISHED)),
+                    Delivery.state.in_(
+                        EDITABLE + (DeliveryState.QUEUED, DeliveryState.PUBLISHING, DeliveryState.PUBLISHED)
+                    ),
                     Delivery.scheduled_at >= start,
                 )
             )
@@ -180,8 +182,16 @@ async def compose(
     blocked = False
     for account in accounts:
         found = await check_post_on_account(
-            session, registry, persona=persona, post=post, media=media, channel=account.channel, account=account,
-            moment=when or utcnow(), stage=Stage.SCHEDULE if when else Stage.DRAFT, composer=composer,
+            session,
+            registry,
+            persona=persona,
+            post=post,
+            media=media,
+            channel=account.channel,
+            account=account,
+            moment=when or utcnow(),
+            stage=Stage.SCHEDULE if when else Stage.DRAFT,
+            composer=composer,
             exclude_post=post.id,
         )
         findings[account.id] = found
@@ -190,7 +200,11 @@ async def compose(
         state = _initial_state(actor.role, verdict.outcome, keep_draft=request.save_as_draft or when is None)
         deliveries.append(
             Delivery(
-                post_id=post.id, account_id=account.id, kind=kind, state=state, scheduled_at=when,
+                post_id=post.id,
+                account_id=account.id,
+                kind=kind,
+                state=state,
+                scheduled_at=when,
                 client_ref=uuid.uuid4().hex,
             )
         )
@@ -199,11 +213,32 @@ async def compose(
     session.add_all(deliveries)
     await session.flush()
     for delivery in deliveries:
-        _event(session, delivery, "created", actor.id, state=delivery.state.value, findings=_summary(findings[delivery.account_id]))
+        _event(
+            session,
+            delivery,
+            "created",
+            actor.id,
+            state=delivery.state.value,
+            findings=_summary(findings[delivery.account_id]),
+        )
     for override in request.overrides:
-        record(session, actor.actor, "policy.override", "post", post.id, persona_id=persona.id, after={"rule": override.rule}, reason=override.reason)
+        record(
+            session,
+            actor.actor,
+            "policy.override",
+            "post",
+            post.id,
+            persona_id=persona.id,
+            after={"rule": override.rule},
+            reason=override.reason,
+        )
     record(
-        session, actor.actor, "post.created", "post", post.id, persona_id=persona.id,
+        session,
+        actor.actor,
+        "post.created",
+        "post",
+        post.id,
+        persona_id=persona.id,
         after={"accounts": [a.handle for a in accounts], "states": [d.state.value for d in deliveries]},
     )
     return ComposeResult(post=post, deliveries=tuple(deliveries), findings=findings)
@@ -259,11 +294,17 @@ async def _own_media(session: AsyncSession, persona: Persona, ids: Sequence[uuid
 
 
 def _summary(findings: list[Finding]) -> list[dict[str, str]]:
-    return [{"rule": f.rule, "severity": f.severity.value, "message": f.message_en} for f in findings if f.severity != Severity.INFO]
+    return [
+        {"rule": f.rule, "severity": f.severity.value, "message": f.message_en}
+        for f in findings
+        if f.severity != Severity.INFO
+    ]
 
 
 def _event(session: AsyncSession, delivery: Delivery, kind: str, actor_id: uuid.UUID | None, **detail: object) -> None:
-    session.add(DeliveryEvent(delivery_id=delivery.id, kind=kind, actor_id=actor_id, detail=msgspec.to_builtins(detail)))
+    session.add(
+        DeliveryEvent(delivery_id=delivery.id, kind=kind, actor_id=actor_id, detail=msgspec.to_builtins(detail))
+    )
 
 
 # ------------------------------------------------------------------ approving
@@ -271,7 +312,9 @@ def _event(session: AsyncSession, delivery: Delivery, kind: str, actor_id: uuid.
 
 async def load_post(session: AsyncSession, post_id: uuid.UUID) -> Post:
     post = await session.scalar(
-        select(Post).where(Post.id == post_id).options(selectinload(Post.deliveries).selectinload(Delivery.account), selectinload(Post.media))
+        select(Post)
+        .where(Post.id == post_id)
+        .options(selectinload(Post.deliveries).selectinload(Delivery.account), selectinload(Post.media))
     )
     if post is None:
         raise PublishingError("no such post")
@@ -279,7 +322,12 @@ async def load_post(session: AsyncSession, post_id: uuid.UUID) -> Post:
 
 
 async def approve(
-    session: AsyncSession, registry: ChannelRegistry, actor: StaffActor, post_id: uuid.UUID, *, reason: str = "",
+    session: AsyncSession,
+    registry: ChannelRegistry,
+    actor: StaffActor,
+    post_id: uuid.UUID,
+    *,
+    reason: str = "",
     overrides: tuple[Override, ...] = (),
 ) -> list[Delivery]:
     """Approve a post's deliveries waiting for approval; they become scheduled.
@@ -301,8 +349,16 @@ async def approve(
         raise PublishingError("nothing of this post waits for approval")
     for delivery in waiting:
         found = await check_post_on_account(
-            session, registry, persona=persona, post=post, media=list(post.media), channel=delivery.account.channel,
-            account=delivery.account, moment=delivery.scheduled_at or utcnow(), stage=Stage.APPROVE, composer=approver,
+            session,
+            registry,
+            persona=persona,
+            post=post,
+            media=list(post.media),
+            channel=delivery.account.channel,
+            account=delivery.account,
+            moment=delivery.scheduled_at or utcnow(),
+            stage=Stage.APPROVE,
+            composer=approver,
             exclude_post=post.id,
         )
         verdict = decide(found, overrides)
@@ -310,15 +366,41 @@ async def approve(
             raise PolicyBlocked({delivery.account_id: found})
         signed = sorted({f.rule for f in verdict.to_review})
         if signed and not reason.strip():
-            raise PublishingError("these findings need a written reason to approve: " + ", ".join(signed), field="reason")
-        moved = await _cas(session, delivery, DeliveryState.PENDING_APPROVAL, DeliveryState.SCHEDULED if delivery.scheduled_at else DeliveryState.DRAFT,
-                           approved_by_id=actor.id, approval_reason=reason or None, approved_rules=signed)
+            raise PublishingError(
+                "these findings need a written reason to approve: " + ", ".join(signed), field="reason"
+            )
+        moved = await _cas(
+            session,
+            delivery,
+            DeliveryState.PENDING_APPROVAL,
+            DeliveryState.SCHEDULED if delivery.scheduled_at else DeliveryState.DRAFT,
+            approved_by_id=actor.id,
+            approval_reason=reason or None,
+            approved_rules=signed,
+        )
         if moved:
             _event(session, delivery, "approved", actor.id, reason=reason, rules=signed)
-    record(session, actor.actor, "post.approved", "post", post.id, persona_id=post.persona_id,
-           after={"deliveries": len(waiting)}, reason=reason or None)
+    record(
+        session,
+        actor.actor,
+        "post.approved",
+        "post",
+        post.id,
+        persona_id=post.persona_id,
+        after={"deliveries": len(waiting)},
+        reason=reason or None,
+    )
     for override in overrides:
-        record(session, actor.actor, "policy.override", "post", post.id, persona_id=post.persona_id, after={"rule": override.rule}, reason=override.reason)
+        record(
+            session,
+            actor.actor,
+            "policy.override",
+            "post",
+            post.id,
+            persona_id=post.persona_id,
+            after={"rule": override.rule},
+            reason=override.reason,
+        )
     return waiting
 
 
@@ -335,7 +417,15 @@ async def send_back(session: AsyncSession, actor: StaffActor, post_id: uuid.UUID
     record(session, actor.actor, "post.sent_back", "post", post.id, persona_id=post.persona_id, reason=comment)
 
 
-async def submit(session: AsyncSession, registry: ChannelRegistry, actor: StaffActor, post_id: uuid.UUID, *, scheduled_at: datetime | None, publish_now: bool = False) -> None:
+async def submit(
+    session: AsyncSession,
+    registry: ChannelRegistry,
+    actor: StaffActor,
+    post_id: uuid.UUID,
+    *,
+    scheduled_at: datetime | None,
+    publish_now: bool = False,
+) -> None:
     """Move a draft on: to approval (contributor, or review findings) or straight to the schedule."""
     post = await load_post(session, post_id)
     persona = await _persona(session, post.persona_id)
@@ -345,8 +435,17 @@ async def submit(session: AsyncSession, registry: ChannelRegistry, actor: StaffA
         raise PublishingError("choose a time, or publish now", field="scheduled_at")
     for delivery in [d for d in post.deliveries if d.state == DeliveryState.DRAFT]:
         found = await check_post_on_account(
-            session, registry, persona=persona, post=post, media=list(post.media), channel=delivery.account.channel,
-            account=delivery.account, moment=when, stage=Stage.SCHEDULE, composer=composer, exclude_post=post.id,
+            session,
+            registry,
+            persona=persona,
+            post=post,
+            media=list(post.media),
+            channel=delivery.account.channel,
+            account=delivery.account,
+            moment=when,
+            stage=Stage.SCHEDULE,
+            composer=composer,
+            exclude_post=post.id,
         )
         outcome = decide(found).outcome
         if outcome == Outcome.BLOCKED:
@@ -362,14 +461,18 @@ async def submit(session: AsyncSession, registry: ChannelRegistry, actor: StaffA
 
 async def load_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> Delivery:
     delivery = await session.scalar(
-        select(Delivery).where(Delivery.id == delivery_id).options(selectinload(Delivery.account), selectinload(Delivery.post))
+        select(Delivery)
+        .where(Delivery.id == delivery_id)
+        .options(selectinload(Delivery.account), selectinload(Delivery.post))
     )
     if delivery is None:
         raise PublishingError("no such delivery")
     return delivery
 
 
-async def reschedule(session: AsyncSession, registry: ChannelRegistry, actor: StaffActor, delivery_id: uuid.UUID, when: datetime) -> Delivery:
+async def reschedule(
+    session: AsyncSession, registry: ChannelRegistry, actor: StaffActor, delivery_id: uuid.UUID, when: datetime
+) -> Delivery:
     """Move a delivery that the queue does not have yet; the policy is checked again at the new time."""
     if when.tzinfo is None:
         raise PublishingError("the time must carry its offset", field="scheduled_at")
@@ -379,8 +482,16 @@ async def reschedule(session: AsyncSession, registry: ChannelRegistry, actor: St
     persona = await _persona(session, delivery.post.persona_id)
     post = await load_post(session, delivery.post_id)
     found = await check_post_on_account(
-        session, registry, persona=persona, post=post, media=list(post.media), channel=delivery.account.channel,
-        account=delivery.account, moment=when, stage=Stage.SCHEDULE, composer=await session.get(Staff, actor.id),
+        session,
+        registry,
+        persona=persona,
+        post=post,
+        media=list(post.media),
+        channel=delivery.account.channel,
+        account=delivery.account,
+        moment=when,
+        stage=Stage.SCHEDULE,
+        composer=await session.get(Staff, actor.id),
         exclude_post=post.id,
     )
     verdict = decide(found)
@@ -394,8 +505,16 @@ async def reschedule(session: AsyncSession, registry: ChannelRegistry, actor: St
     if not await _cas(session, delivery, delivery.state, target, scheduled_at=when, next_attempt_at=None):
         raise PublishingError("the delivery changed meanwhile; reload")
     _event(session, delivery, "rescheduled", actor.id, before=before, after=when, state=target.value)
-    record(session, actor.actor, "delivery.rescheduled", "delivery", delivery.id, persona_id=persona.id,
-           before={"scheduled_at": before}, after={"scheduled_at": when, "state": target.value})
+    record(
+        session,
+        actor.actor,
+        "delivery.rescheduled",
+        "delivery",
+        delivery.id,
+        persona_id=persona.id,
+        before={"scheduled_at": before},
+        after={"scheduled_at": when, "state": target.value},
+    )
     return delivery
 
 
@@ -409,8 +528,16 @@ async def cancel(session: AsyncSession, actor: StaffActor, delivery_id: uuid.UUI
     if not await _cas(session, delivery, before, DeliveryState.CANCELED):
         raise PublishingError("the delivery changed meanwhile; reload")
     _event(session, delivery, "canceled", actor.id, reason=reason)
-    record(session, actor.actor, "delivery.canceled", "delivery", delivery.id, persona_id=delivery.post.persona_id,
-           before={"state": before.value}, reason=reason or None)
+    record(
+        session,
+        actor.actor,
+        "delivery.canceled",
+        "delivery",
+        delivery.id,
+        persona_id=delivery.post.persona_id,
+        before={"state": before.value},
+        reason=reason or None,
+    )
     return delivery
 
 
@@ -419,7 +546,15 @@ async def retry(session: AsyncSession, actor: StaffActor, delivery_id: uuid.UUID
     if not actor.role.at_least(Role.EDITOR):
         raise PublishingError("retrying needs the editor or manager role")
     delivery = await load_delivery(session, delivery_id)
-    if not await _cas(session, delivery, DeliveryState.FAILED, DeliveryState.SCHEDULED, next_attempt_at=utcnow(), last_error=None, error_kind=None):
+    if not await _cas(
+        session,
+        delivery,
+        DeliveryState.FAILED,
+        DeliveryState.SCHEDULED,
+        next_attempt_at=utcnow(),
+        last_error=None,
+        error_kind=None,
+    ):
         raise PublishingError(f"only a failed delivery can be retried (this one is {delivery.state.value})")
     _event(session, delivery, "retried", actor.id)
     record(session, actor.actor, "delivery.retried", "delivery", delivery.id, persona_id=delivery.post.persona_id)
@@ -434,20 +569,43 @@ async def resolve_uncertain(
         raise PublishingError("this needs the editor or manager role")
     delivery = await load_delivery(session, delivery_id)
     if published:
-        moved = await _cas(session, delivery, DeliveryState.UNCERTAIN, DeliveryState.PUBLISHED,
-                           remote_id=delivery.remote_id or f"confirmed:{delivery.client_ref}", remote_url=remote_url,
-                           published_at=utcnow(), lease_until=None)
+        moved = await _cas(
+            session,
+            delivery,
+            DeliveryState.UNCERTAIN,
+            DeliveryState.PUBLISHED,
+            remote_id=delivery.remote_id or f"confirmed:{delivery.client_ref}",
+            remote_url=remote_url,
+            published_at=utcnow(),
+            lease_until=None,
+        )
     else:
-        moved = await _cas(session, delivery, DeliveryState.UNCERTAIN, DeliveryState.SCHEDULED, next_attempt_at=utcnow(), lease_until=None)
+        moved = await _cas(
+            session,
+            delivery,
+            DeliveryState.UNCERTAIN,
+            DeliveryState.SCHEDULED,
+            next_attempt_at=utcnow(),
+            lease_until=None,
+        )
     if not moved:
         raise PublishingError(f"only an uncertain delivery can be settled (this one is {delivery.state.value})")
     _event(session, delivery, "resolved", actor.id, published=published, remote_url=remote_url)
-    record(session, actor.actor, "delivery.resolved", "delivery", delivery.id, persona_id=delivery.post.persona_id,
-           after={"published": published, "remote_url": remote_url})
+    record(
+        session,
+        actor.actor,
+        "delivery.resolved",
+        "delivery",
+        delivery.id,
+        persona_id=delivery.post.persona_id,
+        after={"published": published, "remote_url": remote_url},
+    )
     return delivery
 
 
-async def _cas(session: AsyncSession, delivery: Delivery, expected: DeliveryState, target: DeliveryState, **values: object) -> bool:
+async def _cas(
+    session: AsyncSession, delivery: Delivery, expected: DeliveryState, target: DeliveryState, **values: object
+) -> bool:
     """Compare-and-set of a delivery's state: True when this call moved it."""
     result = await session.execute(
         update(Delivery)
@@ -482,15 +640,20 @@ async def resume_persona(session: AsyncSession, actor: StaffActor, persona_id: u
     persona = await _persona(session, persona_id)
     reason = persona.pause_reason
     persona.paused, persona.pause_reason = False, None
-    record(session, actor.actor, "persona.resumed", "persona", persona.id, persona_id=persona.id, before={"reason": reason})
+    record(
+        session, actor.actor, "persona.resumed", "persona", persona.id, persona_id=persona.id, before={"reason": reason}
+    )
     return persona
 
 
 async def paused_deliveries(session: AsyncSession, persona_id: uuid.UUID) -> list[Delivery]:
     """Deliveries held by a pause: due, or becoming due, while the persona is paused."""
     query = (
-        select(Delivery).join(Account).where(Account.persona_id == persona_id, Delivery.state.in_((DeliveryState.SCHEDULED, DeliveryState.QUEUED)))
-        .order_by(Delivery.scheduled_at).options(selectinload(Delivery.account), selectinload(Delivery.post))
+        select(Delivery)
+        .join(Account)
+        .where(Account.persona_id == persona_id, Delivery.state.in_((DeliveryState.SCHEDULED, DeliveryState.QUEUED)))
+        .order_by(Delivery.scheduled_at)
+        .options(selectinload(Delivery.account), selectinload(Delivery.post))
     )
     return list((await session.scalars(query)).all())
 
@@ -526,7 +689,9 @@ async def list_deliveries(
     """Deliveries by time (scheduled, else created), keyset-paginated: (page, next cursor)."""
     when = func.coalesce(Delivery.scheduled_at, Delivery.created_at)
     query: Select[tuple[Delivery]] = (
-        select(Delivery).join(Account).where(Account.persona_id.in_(filters.persona_ids or {uuid.UUID(int=0)}))
+        select(Delivery)
+        .join(Account)
+        .where(Account.persona_id.in_(filters.persona_ids or {uuid.UUID(int=0)}))
         .options(selectinload(Delivery.account), selectinload(Delivery.post))
     )
     if filters.persona_id is not None:
@@ -552,7 +717,13 @@ async def list_deliveries(
 
 
 async def delivery_history(session: AsyncSession, delivery_id: uuid.UUID) -> list[DeliveryEvent]:
-    return list((await session.scalars(select(DeliveryEvent).where(DeliveryEvent.delivery_id == delivery_id).order_by(DeliveryEvent.at))).all())
+    return list(
+        (
+            await session.scalars(
+                select(DeliveryEvent).where(DeliveryEvent.delivery_id == delivery_id).order_by(DeliveryEvent.at)
+            )
+        ).all()
+    )
 
 
 class PersonaDay(msgspec.Struct, frozen=True, kw_only=True):
@@ -566,14 +737,20 @@ class PersonaDay(msgspec.Struct, frozen=True, kw_only=True):
 async def persona_day(session: AsyncSession, persona: Persona, *, now: datetime | None = None) -> PersonaDay:
     counts = await day_counts(session, persona, now or utcnow())
     waiting = await session.scalar(
-        select(func.count()).select_from(Delivery).join(Account)
+        select(func.count())
+        .select_from(Delivery)
+        .join(Account)
         .where(Account.persona_id == persona.id, Delivery.state == DeliveryState.PENDING_APPROVAL)
     )
     attention = (
         await session.scalars(
-            select(Delivery).join(Account)
-            .where(Account.persona_id == persona.id, Delivery.state.in_((DeliveryState.FAILED, DeliveryState.UNCERTAIN)))
-            .order_by(Delivery.updated_at.desc()).limit(20)
+            select(Delivery)
+            .join(Account)
+            .where(
+                Account.persona_id == persona.id, Delivery.state.in_((DeliveryState.FAILED, DeliveryState.UNCERTAIN))
+            )
+            .order_by(Delivery.updated_at.desc())
+            .limit(20)
             .options(selectinload(Delivery.account), selectinload(Delivery.post))
         )
     ).all()

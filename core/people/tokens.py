@@ -8,17 +8,18 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import Actor, record
 from core.db.models import ApiToken, Staff
 from core.db.types import utcnow
+from core.errors import Refusal
 from core.security import hash_api_token, new_api_token
-from core.services.audit import Actor, record
 
 TOKEN_PREFIX = "pv_"
 #: last_used_at is a hint for the owner, not an access log: one write a minute is enough
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-class TokenError(ValueError):
+class TokenError(Refusal):
     """A token operation that cannot be done; the message says why."""
 
 

@@ -19,9 +19,10 @@ from PIL import Image, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.audit import Actor, record
 from core.db.enums import Employer, MediaOrigin
 from core.db.models import Media
-from core.services.audit import Actor, record
+from core.errors import Refusal
 
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ALT_TEXT = 1500
@@ -40,14 +41,11 @@ VIDEO_TYPES = {
 }
 
 
-class MediaRefused(ValueError):
-    """An upload that cannot be kept; ``message`` says why, for the author."""
+class MediaRefused(Refusal):
+    """An upload that cannot be kept; ``message`` says why, for the author.
 
-    def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
-        self.message = message
-        #: "empty", "too_large", "not_media", "alt_text_too_long"
-        self.code = code
+    ``code``: "empty", "too_large", "not_media", "alt_text_too_long"…
+    """
 
 
 class Inspected(msgspec.Struct, frozen=True, kw_only=True):
@@ -79,7 +77,10 @@ def inspect(data: bytes, content_type: str) -> Inspected:
             animated = bool(getattr(image, "is_animated", False))
             return Inspected(
                 kind="gif" if image.format == "GIF" and animated else "image",
-                content_type=found[0], extension=found[1], width=image.width, height=image.height,
+                content_type=found[0],
+                extension=found[1],
+                width=image.width,
+                height=image.height,
             )
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise MediaRefused(
@@ -95,7 +96,9 @@ def _looks_like_video(data: bytes, content_type: str) -> bool:
 
 def default_origin(employer: Employer) -> MediaOrigin:
     """The institution's staff bring the institution's media; the official's cabinet, personal ones."""
-    return {Employer.CABINET: MediaOrigin.PERSONAL, Employer.CAMPAIGN: MediaOrigin.CAMPAIGN}.get(employer, MediaOrigin.REGION_DAM)
+    return {Employer.CABINET: MediaOrigin.PERSONAL, Employer.CAMPAIGN: MediaOrigin.CAMPAIGN}.get(
+        employer, MediaOrigin.REGION_DAM
+    )
 
 
 def media_dir(data_dir: Path, persona_id: uuid.UUID) -> Path:
@@ -129,22 +132,44 @@ async def store_upload(
         partial.write_bytes(data)
         os.replace(partial, path)  # atomic: a reader never sees half a file
     media = Media(
-        persona_id=persona_id, kind=found.kind, content_type=found.content_type,
-        filename=Path(filename or f"upload.{found.extension}").name[:255], storage_path=str(path.resolve()),
-        sha256=digest, size_bytes=len(data), width=found.width, height=found.height, duration_s=None,
-        alt_text=alt_text, has_captions=has_captions and found.kind == "video", origin=origin,
+        persona_id=persona_id,
+        kind=found.kind,
+        content_type=found.content_type,
+        filename=Path(filename or f"upload.{found.extension}").name[:255],
+        storage_path=str(path.resolve()),
+        sha256=digest,
+        size_bytes=len(data),
+        width=found.width,
+        height=found.height,
+        duration_s=None,
+        alt_text=alt_text,
+        has_captions=has_captions and found.kind == "video",
+        origin=origin,
     )
     session.add(media)
     await session.flush()
     record(
-        session, actor, "media.uploaded", "media", media.id, persona_id=persona_id,
-        after={"filename": media.filename, "kind": media.kind, "size_bytes": media.size_bytes, "sha256": digest,
-               "alt_text": alt_text, "origin": origin.value},
+        session,
+        actor,
+        "media.uploaded",
+        "media",
+        media.id,
+        persona_id=persona_id,
+        after={
+            "filename": media.filename,
+            "kind": media.kind,
+            "size_bytes": media.size_bytes,
+            "sha256": digest,
+            "alt_text": alt_text,
+            "origin": origin.value,
+        },
     )
     return media
 
 
-async def list_media(session: AsyncSession, persona_id: uuid.UUID, *, unattached: bool = False, limit: int = 100) -> list[Media]:
+async def list_media(
+    session: AsyncSession, persona_id: uuid.UUID, *, unattached: bool = False, limit: int = 100
+) -> list[Media]:
     """The persona's media, newest first; ``unattached``: those no post uses yet."""
     query = select(Media).where(Media.persona_id == persona_id)
     if unattached:
@@ -161,5 +186,8 @@ async def own_media(session: AsyncSession, persona_id: uuid.UUID, ids: list[uuid
     """The persona's media among ``ids``, in their order; others are left out."""
     if not ids:
         return []
-    found = {m.id: m for m in (await session.scalars(select(Media).where(Media.id.in_(ids), Media.persona_id == persona_id))).all()}
+    found = {
+        m.id: m
+        for m in (await session.scalars(select(Media).where(Media.id.in_(ids), Media.persona_id == persona_id))).all()
+    }
     return [found[i] for i in dict.fromkeys(ids) if i in found]

@@ -1,0 +1,1 @@
+"""Media: uploads checked, stored by sha256 per persona, with alt text; signed URLs for networks."""

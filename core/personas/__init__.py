@@ -1,0 +1,1 @@
+"""Personas in the database: the persona files loaded, their channel policies kept in step."""

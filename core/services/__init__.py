@@ -1,1 +1,0 @@
-"""Domain services: every change to the domain goes through one of these, and is audited."""
