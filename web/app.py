@@ -10,10 +10,10 @@ from typing import Any
 import jinja2
 from litestar import Litestar, Request
 from litestar.config.csrf import CSRFConfig
-from litestar.middleware import DefineMiddleware
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -32,8 +32,6 @@ from core.queue.worker import EmbeddedWorker
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
 from web import access, i18n
-from web.controllers.public_media import PublicMediaController
-from web.simulated import SimulatedNetworks
 from web.auth import (
     CookieCSRFMiddleware,
     PasswordChangeRequired,
@@ -47,16 +45,18 @@ from web.auth import (
 from web.controllers.admin import ADMIN_CONTROLLERS
 from web.controllers.admin_accounts import AdminAccountsController
 from web.controllers.admin_media import AdminMediaController
-from web.controllers.api_media import MediaApiController
-from web.controllers.api_me import MeApiController
-from web.controllers.api_personas import PersonaApiController
 from web.controllers.admin_publishing import AdminPublishingController
+from web.controllers.api_me import MeApiController
+from web.controllers.api_media import MediaApiController
+from web.controllers.api_personas import PersonaApiController
 from web.controllers.api_publishing import PublishingApiController
 from web.controllers.api_staff import StaffApiController
 from web.controllers.health import health
+from web.controllers.public_media import PublicMediaController
 from web.headers import add_security_headers
 from web.labels import LABELS
 from web.ratelimit import LoginThrottle
+from web.simulated import SimulatedNetworks
 
 HERE = Path(__file__).parent
 SESSION_MAX_AGE = 12 * 3600
@@ -110,7 +110,9 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     if isinstance(exc, PasswordChangeRequired) and _wants_html(request):
         return Redirect("/admin/me/password", status_code=303)
     if _wants_html(request):
-        return Template("admin/error.html", context={"status": exc.status_code, "detail": exc.detail}, status_code=exc.status_code)
+        return Template(
+            "admin/error.html", context={"status": exc.status_code, "detail": exc.detail}, status_code=exc.status_code
+        )
     body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
     if exc.extra:
         body["extra"] = exc.extra
@@ -169,7 +171,10 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     # one client for sessions and the login throttle (connections open lazily, on the serving loop)
     redis = Redis.from_url(runtime.redis_url)
     csrf = CSRFConfig(
-        secret=settings.secret_key, cookie_name="pv_csrf", header_name="x-csrftoken", cookie_secure=settings.cookie_secure
+        secret=settings.secret_key,
+        cookie_name="pv_csrf",
+        header_name="x-csrftoken",
+        cookie_secure=settings.cookie_secure,
     )
     return Litestar(
         route_handlers=[
@@ -185,7 +190,11 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             StaffApiController,
             MeApiController,
             create_static_files_router(
-                path="/static", directories=[HERE / "static"], name="static", include_in_schema=False, opt=access.public()["opt"]
+                path="/static",
+                directories=[HERE / "static"],
+                name="static",
+                include_in_schema=False,
+                opt=access.public()["opt"],
             ),
         ],
         dependencies={"db_session": Provide(provide_db_session)},
@@ -195,14 +204,18 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         middleware=[DefineMiddleware(CookieCSRFMiddleware, config=csrf)],
         guards=[access_guard],
         before_send=[add_security_headers],
-        template_config=TemplateConfig(instance=Jinja.from_environment(_jinja_environment(settings, _oauth_channels(runtime)))),
+        template_config=TemplateConfig(
+            instance=Jinja.from_environment(_jinja_environment(settings, _oauth_channels(runtime)))
+        ),
         openapi_config=OpenAPIConfig(
             title="Porte-voix API",
             version="1",
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
             components=Components(
-                security_schemes={"apiToken": SecurityScheme(type="http", scheme="bearer", description="a personal API token, pv_…")}
+                security_schemes={
+                    "apiToken": SecurityScheme(type="http", scheme="bearer", description="a personal API token, pv_…")
+                }
             ),
             security=[{"apiToken": []}],
         ),

@@ -79,7 +79,7 @@ def personas() -> None:
 
 def _persona_vocabulary() -> tuple[set[str], frozenset[str]]:
     from core.channels.registry import discover
-    from core.services.personas import KNOWN_FORMATS, known_channels
+    from core.personas.service import KNOWN_FORMATS, known_channels
 
     return known_channels(discover()), KNOWN_FORMATS
 
@@ -119,8 +119,8 @@ def personas_load(directory: Path | None) -> None:
 
 async def _load_personas(settings: Settings, directory: Path) -> list[str]:
     from core.runtime import Runtime
-    from core.services.audit import Actor
-    from core.services.personas import KNOWN_FORMATS, known_channels, upsert_personas
+    from core.audit import Actor
+    from core.personas.service import KNOWN_FORMATS, known_channels, upsert_personas
     from personas import load_dir
 
     runtime = Runtime(settings)
@@ -161,7 +161,7 @@ def policy_explain(slug: str, personas_dir: Path | None, lang: str, draft: Path)
     from core.channels import Draft, Format, MediaItem, MediaKind
     from core.channels.registry import discover
     from core.policy import network_violations
-    from core.services.personas import KNOWN_FORMATS, known_channels
+    from core.personas.service import KNOWN_FORMATS, known_channels
     from personas import SEED_DIR, PersonaFileError, load_dir
     from personas.policy import DraftFileError, decide, draft_file_inputs, evaluate, explain, load_draft_file
 
@@ -211,7 +211,7 @@ def staff_add(email: str, display_name: str, is_admin: bool, employer: str, loca
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     from core.db.enums import Employer
     from core.security import WeakPassword
-    from core.services.staff import StaffError
+    from core.people.staff import StaffError
 
     try:
         _run(_add_staff(_settings(), email, display_name, password, is_admin, Employer(employer), locale))
@@ -222,8 +222,8 @@ def staff_add(email: str, display_name: str, is_admin: bool, employer: str, loca
 
 async def _add_staff(settings: Settings, email: str, name: str, password: str, is_admin: bool, employer: Any, locale: str) -> None:
     from core.runtime import Runtime
-    from core.services.audit import Actor
-    from core.services.staff import create_staff
+    from core.audit import Actor
+    from core.people.staff import create_staff
 
     runtime = Runtime(settings)
     try:

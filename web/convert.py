@@ -69,7 +69,8 @@ def staff_out(staff: Staff, assignments: list[tuple[Persona, Role]]) -> StaffOut
         must_change_password=staff.must_change_password,
         last_login_at=staff.last_login_at,
         assignments=[
-            AssignmentOut(persona_id=p.id, persona_slug=p.slug, persona_name=p.name, role=role) for p, role in assignments
+            AssignmentOut(persona_id=p.id, persona_slug=p.slug, persona_name=p.name, role=role)
+            for p, role in assignments
         ],
     )
 
@@ -87,5 +88,9 @@ def member_out(staff: Staff, role: Role) -> TeamMemberOut:
 
 def token_out(token: ApiToken) -> TokenOut:
     return TokenOut(
-        id=token.id, name=token.name, created_at=token.created_at, last_used_at=token.last_used_at, revoked_at=token.revoked_at
+        id=token.id,
+        name=token.name,
+        created_at=token.created_at,
+        last_used_at=token.last_used_at,
+        revoked_at=token.revoked_at,
     )

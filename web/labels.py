@@ -71,7 +71,14 @@ def state_label(state: Enum | str) -> str:
 def state_tone(state: Enum | str) -> str:
     """The badge colour of a delivery state (a CSS class)."""
     value = state.value if isinstance(state, Enum) else state
-    return {"published": "ok", "failed": "bad", "uncertain": "bad", "pending_approval": "warn", "canceled": "muted", "draft": "muted"}.get(value, "")
+    return {
+        "published": "ok",
+        "failed": "bad",
+        "uncertain": "bad",
+        "pending_approval": "warn",
+        "canceled": "muted",
+        "draft": "muted",
+    }.get(value, "")
 
 
 def event_label(kind: str) -> str:
@@ -101,7 +108,9 @@ def event_label(kind: str) -> str:
 
 def severity_label(severity: Enum | str) -> str:
     value = severity.value if isinstance(severity, Enum) else severity
-    return {"block": _("Blocks"), "review": _("Needs approval"), "warn": _("Warning"), "info": _("Note")}.get(value, str(value))
+    return {"block": _("Blocks"), "review": _("Needs approval"), "warn": _("Warning"), "info": _("Note")}.get(
+        value, str(value)
+    )
 
 
 LABELS = {

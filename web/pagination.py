@@ -49,7 +49,12 @@ async def page(
 ) -> tuple[list[T], str | None]:
     """Rows of ``query`` ordered by ``columns`` (the last must be unique), after ``cursor``."""
     if cursor:
-        query = query.where(sa.tuple_(*columns) > sa.tuple_(*(sa.literal(v, col.type) for v, col in zip(decode_cursor(cursor, columns), columns, strict=True))))
+        query = query.where(
+            sa.tuple_(*columns)
+            > sa.tuple_(
+                *(sa.literal(v, col.type) for v, col in zip(decode_cursor(cursor, columns), columns, strict=True))
+            )
+        )
     rows = list((await db.scalars(query.order_by(*columns).limit(limit + 1))).all())
     if len(rows) <= limit:
         return rows, None

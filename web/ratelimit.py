@@ -18,7 +18,10 @@ MAX_FAILURES_PER_ADDRESS = 20
 def _keys(email: str, address: str) -> tuple[tuple[str, int], tuple[str, int]]:
     # hashed: the e-mail addresses people typed do not sit in Redis in clear
     digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
-    return (f"portevoix:login:email:{digest}", MAX_FAILURES_PER_EMAIL), (f"portevoix:login:addr:{address}", MAX_FAILURES_PER_ADDRESS)
+    return (f"portevoix:login:email:{digest}", MAX_FAILURES_PER_EMAIL), (
+        f"portevoix:login:addr:{address}",
+        MAX_FAILURES_PER_ADDRESS,
+    )
 
 
 class LoginThrottle:

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from core.db.enums import AccountStatus
 from core.db.models import Account
 from core.runtime import Runtime
-from core.services.audit import Actor, record
+from core.audit import Actor, record
 from plugins.testing import FakeNetwork, FakeResponse, ReceivedRequest, route, serve_in_thread
 from plugins.testing.fakes.bluesky import FakeBluesky
 from plugins.testing.fakes.facebook import FakeFacebook
