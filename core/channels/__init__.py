@@ -37,6 +37,18 @@ from core.channels.contract import (
     WebhookChallenge,
     WebhookRequest,
 )
+from core.channels.http import (
+    ErrorReader,
+    ErrorReading,
+    OAuthClient,
+    PluginHttp,
+    json_body,
+    rate_limit_wait,
+    read_error,
+    token_set,
+    transport_errors,
+    usage_reports,
+)
 from core.channels.text import count_text
 from core.channels.validation import Violation, validate_draft
 
@@ -49,6 +61,8 @@ __all__ = [
     "ChannelError",
     "ChannelPlugin",
     "ChannelSettings",
+    "ErrorReader",
+    "ErrorReading",
     "Credentials",
     "CredentialsExpired",
     "Draft",
@@ -62,6 +76,8 @@ __all__ = [
     "MediaRules",
     "NotSupported",
     "NullUsageRecorder",
+    "OAuthClient",
+    "PluginHttp",
     "PostMetrics",
     "PreparedRequest",
     "PublishResult",
@@ -78,5 +94,11 @@ __all__ = [
     "WebhookChallenge",
     "WebhookRequest",
     "count_text",
+    "json_body",
+    "rate_limit_wait",
+    "read_error",
+    "token_set",
+    "transport_errors",
+    "usage_reports",
     "validate_draft",
 ]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,9 +33,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 from authlib.common.security import generate_token
 from authlib.common.urls import add_params_to_qs
-from authlib.integrations.httpx_client import AsyncOAuth2Client
 from authlib.oauth2.client import OAuth2Client
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
+with warnings.catch_warnings():
+    # Authlib >= 1.9 warns when it runs on httpx rather than its httpx2 fork; httpx is the
+    # client of the whole project, and this integration is the one Authlib still ships.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from authlib.integrations.httpx_client import AsyncOAuth2Client
 
 from core.channels.contract import (
     AccountRef,
@@ -82,7 +88,7 @@ ErrorReader = Callable[[httpx.Response], ErrorReading | None]
 
 
 def json_body(response: httpx.Response) -> dict[str, Any]:
-    """The JSON object of a response, or ``{}`` when the body is empty, not JSON or not an object."""
+    """A response's JSON object; ``{}`` when the body is empty, not JSON or not an object."""
     try:
         body = response.json()
     except ValueError:
@@ -97,7 +103,9 @@ def read_error(response: httpx.Response) -> ErrorReading | None:
         return None
     body = json_body(response)
     words = [body.get(name) for name in ("message", "error_description", "detail", "error")]
-    message = next((str(w) for w in words if w), "") or response.text[:200] or response.reason_phrase
+    message = (
+        next((str(w) for w in words if w), "") or response.text[:200] or response.reason_phrase
+    )
     code = body.get("code") or body.get("error")
     return ErrorReading(message=message, code=str(code) if isinstance(code, str | int) else None)
 
@@ -202,10 +210,17 @@ def _used(data: Mapping[str, Any]) -> float:
     return max(float(data.get(k) or 0) for k in ("call_count", "total_time", "total_cputime"))
 
 
-def _meta_reports(channel: str, headers: Mapping[str, str], account_id: str | None) -> list[UsageReport]:
+def _meta_reports(
+    channel: str, headers: Mapping[str, str], account_id: str | None
+) -> list[UsageReport]:
     # Meta's quotas are per app and per business object, not per endpoint: the quota names it.
     reports = [
-        UsageReport(channel=channel, endpoint=quota, used_percent=_used(data), account_external_id=account_id)
+        UsageReport(
+            channel=channel,
+            endpoint=quota,
+            used_percent=_used(data),
+            account_external_id=account_id,
+        )
         for header, quota in META_USAGE_HEADERS.items()
         if (data := _json_header(headers.get(header)))
     ]
@@ -242,7 +257,9 @@ def usage_reports(
                 )
             )
             break
-    return reports or [UsageReport(channel=channel, endpoint=endpoint, account_external_id=account_id)]
+    return reports or [
+        UsageReport(channel=channel, endpoint=endpoint, account_external_id=account_id)
+    ]
 
 
 # --------------------------------------------------------------------------- sending
@@ -337,7 +354,9 @@ class PluginHttp:
         text = f"{self.label}: {reading.log or f'HTTP {status}: {reading.message}'}"
         if kind is RateLimited:
             wait = rate_limit_wait(response.headers, self.default_wait)
-            return RateLimited(text, retry_after=wait, network_message=reading.message, status=status)
+            return RateLimited(
+                text, retry_after=wait, network_message=reading.message, status=status
+            )
         if kind is Transient:
             hint = _retry_after(response.headers)
             return Transient(text, retry_after=hint, network_message=reading.message, status=status)
@@ -356,7 +375,10 @@ def token_set(body: Mapping[str, Any], **extra: str) -> TokenSet:
     expires_in = body.get("expires_in")
     refresh_in = body.get("refresh_token_expires_in") or body.get("refresh_expires_in")
     if refresh_in:
-        extra = {"refresh_expires_at": (now + timedelta(seconds=int(refresh_in))).isoformat(), **extra}
+        extra = {
+            "refresh_expires_at": (now + timedelta(seconds=int(refresh_in))).isoformat(),
+            **extra,
+        }
     return TokenSet(
         access_token=str(body["access_token"]),
         refresh_token=body.get("refresh_token") or None,
@@ -383,7 +405,7 @@ class OAuthClient:
     * ``auth_method``: Authlib's ``client_secret_post`` (default), ``client_secret_basic`` or
       ``none`` — how the client authenticates at the token endpoint;
     * ``pkce``, and ``challenge`` (default S256 base64url; TikTok's desktop flow takes hex);
-    * ``client_id_name``: the name of the client id in the URL and the body (TikTok: ``client_key``);
+    * ``client_id_name``: the client id's name in URL and body (TikTok: ``client_key``);
     * ``scope_separator`` (Meta and TikTok: a comma);
     * ``token_params``: sent with every token request (X wants ``client_id`` beside Basic);
     * ``headers`` of the token requests.
@@ -418,7 +440,11 @@ class OAuthClient:
         """The consent page's URL; keep ``code_verifier`` server-side for :meth:`exchange`."""
         settings = self.api.plugin.settings
         verifier = generate_token(64) if self.pkce else None  # 64 of PKCE's 43–128 characters
-        pkce = {"code_challenge": self.challenge(verifier), "code_challenge_method": "S256"} if verifier else {}
+        pkce = (
+            {"code_challenge": self.challenge(verifier), "code_challenge_method": "S256"}
+            if verifier
+            else {}
+        )
         url, state = OAuth2Client(None, client_id=settings.client_id).create_authorization_url(
             self.authorize_url,
             state=state or None,
@@ -450,10 +476,15 @@ class OAuthClient:
         try:
             async with self._session() as client:
                 token = await client.refresh_token(
-                    self.token_url, refresh_token=refresh_token, headers=self.headers, **self.token_params
+                    self.token_url,
+                    refresh_token=refresh_token,
+                    headers=self.headers,
+                    **self.token_params,
                 )
         except Rejected as exc:
-            raise CredentialsExpired(str(exc), network_message=exc.network_message, status=exc.status) from exc
+            raise CredentialsExpired(
+                str(exc), network_message=exc.network_message, status=exc.status
+            ) from exc
         return dict(token)
 
     @contextlib.asynccontextmanager
@@ -471,7 +502,9 @@ class OAuthClient:
         if self.client_id_name != "client_id" and self.auth_method == "client_secret_post":
             client.register_client_auth_method(("client_secret_post", self._post_credentials))
         for hook in ("access_token_response", "refresh_token_response"):
-            client.register_compliance_hook(hook, lambda response: self._checked(response, endpoint))
+            client.register_compliance_hook(
+                hook, lambda response: self._checked(response, endpoint)
+            )
         async with client:
             with transport_errors(self.api.label, endpoint):
                 yield client
@@ -480,7 +513,10 @@ class OAuthClient:
         self, client: OAuth2Client, method: str, uri: str, headers: dict[str, str], body: str
     ) -> tuple[str, dict[str, str], str]:
         # client_secret_post, under the network's own name for the client id
-        credentials = [(self.client_id_name, client.client_id), ("client_secret", client.client_secret)]
+        credentials = [
+            (self.client_id_name, client.client_id),
+            ("client_secret", client.client_secret),
+        ]
         body = add_params_to_qs(body or "", credentials)
         if "Content-Length" in headers:
             headers["Content-Length"] = str(len(body))
@@ -492,5 +528,7 @@ class OAuthClient:
         body = json_body(response)
         if not body.get("access_token"):  # a 2xx that is no token: an HTML page, a bare error
             words = str(body.get("error_description") or body.get("error") or "no access token")
-            raise Rejected(f"{self.api.label}: token answer without an access token", network_message=words)
+            raise Rejected(
+                f"{self.api.label}: token answer without an access token", network_message=words
+            )
         return response

@@ -13,10 +13,12 @@ Every request carries ``X-Portevoix-Account`` (the account's external id),
 account's secret over ``"{timestamp}.{METHOD}.{path}.{body}"`` (see :func:`signature`). The
 secret is the account's ``credentials.access_token``; it never leaves the process.
 
-Errors: ``401`` → the secret was revoked (:class:`CredentialsExpired`); ``429`` →
-:class:`RateLimited` (``Retry-After``); other ``4xx`` → :class:`Rejected` with the endpoint's
-``message``; ``5xx``, timeouts and dropped connections → :class:`Transient`. Every response's
-``X-RateLimit-*`` headers are reported to the host's usage recorder.
+Errors and usage are the contract's HTTP kit's job (:class:`core.channels.PluginHttp`): ``401``
+→ the secret was revoked (:class:`CredentialsExpired`); ``429`` → :class:`RateLimited`
+(``Retry-After``, else ``X-RateLimit-Reset``); other ``4xx`` → :class:`Rejected` with the
+endpoint's ``message``; ``5xx``, timeouts and dropped connections → :class:`Transient`. Every
+response's ``X-RateLimit-*`` headers reach the host's usage recorder. The plugin only says how
+the endpoint words an error (:func:`_read_error`).
 
 Like every plugin, this module imports nothing from Porte-voix but :mod:`core.channels`.
 """
@@ -28,6 +30,7 @@ import hmac
 import json
 import time
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import httpx
@@ -36,8 +39,8 @@ from core.channels import (
     AccountRef,
     Capabilities,
     ChannelPlugin,
-    CredentialsExpired,
     Draft,
+    ErrorReading,
     Feature,
     Format,
     FormatRules,
@@ -47,15 +50,15 @@ from core.channels import (
     MediaKind,
     MediaRules,
     NotSupported,
+    PluginHttp,
     PreparedRequest,
     PublishResult,
-    RateLimited,
     Rejected,
     RemoteItem,
     TextCounting,
     TextRules,
     Transient,
-    UsageReport,
+    json_body,
 )
 
 SIGNATURE_HEADER = "X-Portevoix-Signature"
@@ -138,6 +141,11 @@ class WebhookChannel(ChannelPlugin):
         return InboxPage(items=items, next_cursor=data.get("next_cursor") or None)
 
     # ------------------------------------------------------------------ HTTP
+    @cached_property
+    def api(self) -> PluginHttp:
+        # The kit sends, reports X-RateLimit-* usage and maps the status to the typed errors.
+        return PluginHttp(self, read_error=_read_error, default_wait=DEFAULT_RETRY_AFTER)
+
     def _build(
         self, account: AccountRef, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None
     ) -> httpx.Request:
@@ -153,31 +161,8 @@ class WebhookChannel(ChannelPlugin):
         self, account: AccountRef, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None
     ) -> dict[str, Any]:
         request = self._build(account, method, path, json=json, params=params)
-        try:
-            response = await self.http.send(request)
-            await response.aread()
-        except httpx.TimeoutException as exc:
-            raise Transient(f"webhook: {method} {path} timed out") from exc
-        except httpx.TransportError as exc:  # refused, reset, dropped mid-body…
-            raise Transient(f"webhook: {method} {path} failed: {type(exc).__name__}") from exc
-        self._report_usage(account, f"{method} {path}", response)
-        _raise_for_status(response)
-        return response.json() if response.content else {}
-
-    def _report_usage(self, account: AccountRef, endpoint: str, response: httpx.Response) -> None:
-        headers = response.headers
-        if not any(name in headers for name in ("x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset")):
-            return
-        self.usage.record(
-            UsageReport(
-                channel=self.key,
-                endpoint=endpoint,
-                limit=_int(headers.get("x-ratelimit-limit")),
-                remaining=_int(headers.get("x-ratelimit-remaining")),
-                reset_at=_epoch(headers.get("x-ratelimit-reset")),
-                account_external_id=account.external_id,
-            )
-        )
+        response = await self.api.send(request, endpoint=f"{method} {path}", account=account)
+        return json_body(response)
 
 
 # ---------------------------------------------------------------------- pure helpers
@@ -211,44 +196,13 @@ def _redacted(request: httpx.Request, *, note: str) -> PreparedRequest:
     )
 
 
-def _raise_for_status(response: httpx.Response) -> None:
-    status = response.status_code
-    if status < 400:
-        return
-    message = _error_message(response)
-    if status == 401:
-        raise CredentialsExpired(f"webhook: signature refused ({message})", network_message=message, status=status)
-    if status == 429:
-        raise RateLimited("webhook: rate limited", retry_after=_retry_after(response), network_message=message, status=status)
-    if status >= 500:
-        raise Transient(f"webhook: endpoint error {status}", network_message=message, status=status)
-    raise Rejected(f"webhook: refused ({message})", network_message=message, status=status, code=_error_code(response))
-
-
-def _error_message(response: httpx.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text[:200] or response.reason_phrase
-    return str(data.get("message") or data.get("error") or response.reason_phrase) if isinstance(data, dict) else str(data)
-
-
-def _error_code(response: httpx.Response) -> str | None:
-    try:
-        data = response.json()
-    except ValueError:
+def _read_error(response: httpx.Response) -> ErrorReading | None:
+    """The endpoint's own words: ``{"error": code, "message": sentence}``."""
+    if response.status_code < 400:
         return None
-    return str(data["error"]) if isinstance(data, dict) and data.get("error") else None
-
-
-def _retry_after(response: httpx.Response) -> float:
-    seconds = _float(response.headers.get("retry-after"))
-    if seconds is not None and seconds > 0:
-        return seconds
-    reset = _epoch(response.headers.get("x-ratelimit-reset"))
-    if reset is not None:
-        return max(1.0, (reset - datetime.now(UTC)).total_seconds())
-    return DEFAULT_RETRY_AFTER
+    data = json_body(response)
+    message = str(data.get("message") or data.get("error") or response.text[:200] or response.reason_phrase)
+    return ErrorReading(message=message, code=str(data["error"]) if data.get("error") else None)
 
 
 def _publish_result(data: dict[str, Any]) -> PublishResult:
@@ -281,18 +235,3 @@ def _parse_time(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _int(value: str | None) -> int | None:
-    number = _float(value)
-    return int(number) if number is not None else None
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _epoch(value: str | None) -> datetime | None:
-    seconds = _float(value)
-    return datetime.fromtimestamp(seconds, UTC) if seconds is not None else None
