@@ -9,7 +9,8 @@ Facts this plugin relies on (see docs/reference channel-apis §3):
   ``x-restli-id`` header (sometimes URL-encoded);
 * commentary is "little text": reserved characters are backslash-escaped or LinkedIn
   silently truncates the post at the first one;
-* there are no rate-limit headers; a 429 may or may not carry ``Retry-After``.
+* there are no rate-limit headers (each response is reported as one call); a 429 may or may
+  not carry ``Retry-After``.
 
 Settings (``ChannelSettings.extra``):
 
@@ -26,10 +27,11 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote, urlencode
+from urllib.parse import quote, unquote
 
 import httpx
 
@@ -42,6 +44,7 @@ from core.channels import (
     Credentials,
     CredentialsExpired,
     Draft,
+    ErrorReading,
     Feature,
     Format,
     FormatRules,
@@ -50,16 +53,19 @@ from core.channels import (
     MediaItem,
     MediaKind,
     MediaRules,
+    OAuthClient,
+    PluginHttp,
     PostMetrics,
     PreparedRequest,
     PublishResult,
-    RateLimited,
     Rejected,
     RemoteItem,
     TextCounting,
     TextRules,
     TokenSet,
     Transient,
+    json_body,
+    token_set,
 )
 
 #: A recent monthly version; LinkedIn supports each one for about a year, so bump it yearly.
@@ -177,18 +183,12 @@ class LinkedInPlugin(ChannelPlugin):
         return headers
 
     # ------------------------------------------------------------------ HTTP
-    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = await self.http.request(method, url, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise Transient(f"linkedin: timeout on {method} {url}") from exc
-        except httpx.TransportError as exc:
-            raise Transient(
-                f"linkedin: connection failed on {method} {url}: {exc}"
-            ) from exc
-        if response.status_code >= 400:
-            raise self._error(response)
-        return response
+    @cached_property
+    def api(self) -> PluginHttp:
+        # No rate-limit headers: the kit reports one call per response, and a 429 without
+        # Retry-After waits the configured backoff.
+        wait = self._float("rate_limit_backoff_s", DEFAULT_BACKOFF_S)
+        return PluginHttp(self, read_error=_read_error, default_wait=wait)
 
     async def _rest(
         self,
@@ -199,39 +199,7 @@ class LinkedInPlugin(ChannelPlugin):
         **kwargs: Any,
     ) -> httpx.Response:
         headers = self._headers(account, restli) | kwargs.pop("headers", {})
-        return await self._send(
-            method, f"{self.base_url}{path}", headers=headers, **kwargs
-        )
-
-    def _error(self, response: httpx.Response) -> Exception:
-        message, code = _error_message(response)
-        status = response.status_code
-        if status == 429:
-            retry_after = _retry_after(response) or self._float(
-                "rate_limit_backoff_s", DEFAULT_BACKOFF_S
-            )
-            return RateLimited(
-                f"linkedin: rate limited: {message}",
-                retry_after=retry_after,
-                network_message=message,
-                status=status,
-            )
-        if status == 401:
-            return CredentialsExpired(
-                f"linkedin: token rejected: {message}",
-                network_message=message,
-                status=status,
-            )
-        if status >= 500:
-            return Transient(
-                f"linkedin: server error {status}: {message}",
-                network_message=message,
-                status=status,
-                retry_after=_retry_after(response),
-            )
-        return Rejected(
-            f"linkedin: {message}", network_message=message, status=status, code=code
-        )
+        return await self.api.request(method, f"{self.base_url}{path}", account=account, headers=headers, **kwargs)
 
     # ------------------------------------------------------------------ publishing
     def _post_body(self, account: AccountRef, commentary: str) -> dict[str, Any]:
@@ -359,9 +327,10 @@ class LinkedInPlugin(ChannelPlugin):
         value = init.json()["value"]
         data = await asyncio.to_thread(Path(item.path or "").read_bytes)
         # One PUT with the whole file (LinkedIn does not chunk images); the upload host wants the token too.
-        await self._send(
+        await self.api.request(
             "PUT",
             value["uploadUrl"],
+            account=account,
             content=data,
             headers={
                 "Authorization": f"Bearer {account.credentials.access_token}",
@@ -592,97 +561,38 @@ class LinkedInPlugin(ChannelPlugin):
         return [found[urn] for urn in remote_ids if urn in found]
 
     # ------------------------------------------------------------------ OAuth
-    def authorization_url(
-        self, *, state: str, scopes: list[str] | None = None
-    ) -> AuthorizationRequest:
-        query = urlencode(
-            {
-                "response_type": "code",
-                "client_id": self.settings.client_id,
-                "redirect_uri": self.settings.redirect_uri,
-                "state": state,
-                "scope": " ".join(scopes or DEFAULT_SCOPES),
-            }
-        )
-        return AuthorizationRequest(
-            url=f"{self.oauth_base}/oauth/v2/authorization?{query}", state=state
+    @cached_property
+    def oauth(self) -> OAuthClient:
+        # No PKCE for LinkedIn's web flow; the client authenticates in the body.
+        return OAuthClient(
+            self.api,
+            authorize_url=f"{self.oauth_base}/oauth/v2/authorization",
+            token_url=f"{self.oauth_base}/oauth/v2/accessToken",
+            pkce=False,
         )
 
-    async def exchange_code(
-        self, *, code: str, code_verifier: str | None = None
-    ) -> TokenSet:
-        form = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": self.settings.redirect_uri,
-        }
-        return await self._token(form, refreshing=False)
+    def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
+        return self.oauth.authorization(state=state, scopes=scopes or DEFAULT_SCOPES)
+
+    async def exchange_code(self, *, code: str, code_verifier: str | None = None) -> TokenSet:
+        return token_set(await self.oauth.exchange(code))
 
     async def refresh(self, credentials: Credentials) -> TokenSet:
         if not credentials.refresh_token:
             raise CredentialsExpired(
                 "linkedin: no refresh token (only approved partners get one): reconnect the account"
             )
-        return await self._token(
-            {"grant_type": "refresh_token", "refresh_token": credentials.refresh_token},
-            refreshing=True,
-        )
-
-    async def _token(self, form: dict[str, str], *, refreshing: bool) -> TokenSet:
-        form = form | {
-            "client_id": self.settings.client_id,
-            "client_secret": self.settings.client_secret,
-        }
-        try:
-            response = await self._send(
-                "POST", f"{self.oauth_base}/oauth/v2/accessToken", data=form
-            )
-        except Rejected as exc:
-            if refreshing:  # a refused refresh token means only a new consent helps
-                raise CredentialsExpired(
-                    exc.args[0], network_message=exc.network_message, status=exc.status
-                ) from exc
-            raise
-        body = response.json()
-        now = datetime.now(UTC)
-        extra = {}
-        if "refresh_token_expires_in" in body:
-            extra["refresh_expires_at"] = (
-                now + timedelta(seconds=int(body["refresh_token_expires_in"]))
-            ).isoformat()
-        return TokenSet(
-            access_token=body["access_token"],
-            refresh_token=body.get("refresh_token"),
-            expires_at=now + timedelta(seconds=int(body["expires_in"]))
-            if "expires_in" in body
-            else None,
-            scope=body.get("scope"),
-            extra=extra,
-        )
+        return token_set(await self.oauth.refresh(credentials.refresh_token))
 
 
-def _error_message(response: httpx.Response) -> tuple[str, str | None]:
-    """LinkedIn errors: ``{message, serviceErrorCode, status}`` (API), ``{code, message}`` (gateway),
-    ``{error, error_description}`` (OAuth)."""
-    try:
-        body = response.json()
-    except ValueError:
-        return response.text or response.reason_phrase, None
-    if not isinstance(body, dict):
-        return response.reason_phrase, None
-    message = (
-        body.get("message")
-        or body.get("error_description")
-        or body.get("error")
-        or response.reason_phrase
-    )
-    code = body.get("serviceErrorCode") or body.get("code") or body.get("error")
-    return str(message), str(code) if code is not None else None
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return max(1.0, float(value)) if value else None
-    except ValueError:
+def _read_error(response: httpx.Response) -> ErrorReading | None:
+    """LinkedIn errors: ``{message, serviceErrorCode, status}`` (API), ``{code, message}``
+    (gateway), ``{error, error_description}`` (OAuth)."""
+    if response.status_code < 400:
         return None
+    body = json_body(response)
+    if not body:
+        return ErrorReading(message=response.text or response.reason_phrase)
+    message = body.get("message") or body.get("error_description") or body.get("error") or response.reason_phrase
+    code = body.get("serviceErrorCode") or body.get("code") or body.get("error")
+    return ErrorReading(message=str(message), code=str(code) if code is not None else None)

@@ -20,16 +20,14 @@ Settings (``ChannelSettings.extra``): ``poll_interval_s`` (media processing, def
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
 import html
 import json
 import re
-import secrets
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -40,8 +38,8 @@ from core.channels import (
     Capabilities,
     ChannelPlugin,
     Credentials,
-    CredentialsExpired,
     Draft,
+    ErrorReading,
     Feature,
     Format,
     FormatRules,
@@ -51,17 +49,18 @@ from core.channels import (
     MediaKind,
     MediaRules,
     NotSupported,
+    OAuthClient,
+    PluginHttp,
     PostMetrics,
     PreparedRequest,
     PublishResult,
-    RateLimited,
     Rejected,
     RemoteItem,
     TextCounting,
     TextRules,
     TokenSet,
     Transient,
-    UsageReport,
+    json_body,
 )
 
 DEFAULT_SCOPES = (
@@ -156,6 +155,10 @@ class MastodonPlugin(ChannelPlugin):
         return float(self.settings.extra.get(name, default))
 
     # ------------------------------------------------------------------ HTTP
+    @cached_property
+    def api(self) -> PluginHttp:
+        return PluginHttp(self, read_error=_read_error, default_wait=DEFAULT_BACKOFF_S)
+
     async def _api(
         self,
         account: AccountRef | None,
@@ -169,75 +172,8 @@ class MastodonPlugin(ChannelPlugin):
         if account is not None:
             headers["Authorization"] = f"Bearer {account.credentials.access_token}"
         url = path if path.startswith("http") else f"{self.base_url}{path}"
-        try:
-            response = await self.http.request(method, url, headers=headers, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise Transient(f"mastodon: timeout on {method} {path}") from exc
-        except httpx.TransportError as exc:
-            raise Transient(
-                f"mastodon: connection failed on {method} {path}: {exc}"
-            ) from exc
-        self._record_usage(response, f"{method} {endpoint or path}", account)
-        if response.status_code >= 400:
-            raise self._error(response)
-        return response
-
-    def _record_usage(
-        self, response: httpx.Response, endpoint: str, account: AccountRef | None
-    ) -> None:
-        limit, remaining = (
-            response.headers.get("x-ratelimit-limit"),
-            response.headers.get("x-ratelimit-remaining"),
-        )
-        if limit is None and remaining is None:
-            return
-        self.usage.record(
-            UsageReport(
-                channel=self.key,
-                endpoint=endpoint,
-                limit=int(limit) if limit and limit.isdigit() else None,
-                remaining=int(remaining) if remaining and remaining.isdigit() else None,
-                reset_at=_parse_time(response.headers.get("x-ratelimit-reset")),
-                account_external_id=account.external_id if account else None,
-            )
-        )
-
-    def _error(self, response: httpx.Response) -> Exception:
-        try:
-            body = response.json()
-            message = str(
-                body.get("error_description")
-                or body.get("error")
-                or response.reason_phrase
-            )
-            # OAuth errors carry an identifier (``invalid_grant``); API errors a sentence.
-            error = body.get("error")
-            code = error if isinstance(error, str) and " " not in error else None
-        except (ValueError, AttributeError):
-            message, code = response.text or response.reason_phrase, None
-        status = response.status_code
-        if status == 429:
-            return RateLimited(
-                f"mastodon: rate limited: {message}",
-                retry_after=_wait_until_reset(response),
-                network_message=message,
-                status=status,
-            )
-        if status == 401:
-            return CredentialsExpired(
-                f"mastodon: token refused: {message}",
-                network_message=message,
-                status=status,
-            )
-        if status >= 500:
-            return Transient(
-                f"mastodon: server error {status}: {message}",
-                network_message=message,
-                status=status,
-            )
-        return Rejected(
-            f"mastodon: {message}", network_message=message, status=status, code=code
-        )
+        name = f"{method} {endpoint or path}"
+        return await self.api.request(method, url, endpoint=name, account=account, headers=headers, **kwargs)
 
     # ------------------------------------------------------------------ instance
     async def max_characters(self, account: AccountRef | None = None) -> int:
@@ -537,58 +473,38 @@ class MastodonPlugin(ChannelPlugin):
         return found
 
     # ------------------------------------------------------------------ OAuth
-    def authorization_url(
-        self, *, state: str, scopes: list[str] | None = None
-    ) -> AuthorizationRequest:
-        """PKCE S256 (Mastodon ≥ 4.3; older servers ignore the extra parameters)."""
-        verifier = secrets.token_urlsafe(48)
-        challenge = (
-            base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-            .decode()
-            .rstrip("=")
-        )
-        default = self.settings.extra.get("scopes", " ".join(DEFAULT_SCOPES)).split()
-        query = urlencode(
-            {
-                "response_type": "code",
-                "client_id": self.settings.client_id,
-                "redirect_uri": self.settings.redirect_uri,
-                "scope": " ".join(scopes or default),
-                "state": state,
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            }
-        )
-        return AuthorizationRequest(
-            url=f"{self.base_url}/oauth/authorize?{query}",
-            state=state,
-            code_verifier=verifier,
+    @cached_property
+    def oauth(self) -> OAuthClient:
+        # PKCE S256 (Mastodon >= 4.3; older servers ignore the extra parameters); the client
+        # authenticates in the body.
+        return OAuthClient(
+            self.api, authorize_url=f"{self.base_url}/oauth/authorize", token_url=f"{self.base_url}/oauth/token"
         )
 
-    async def exchange_code(
-        self, *, code: str, code_verifier: str | None = None
-    ) -> TokenSet:
-        form = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "client_id": self.settings.client_id,
-            "client_secret": self.settings.client_secret,
-            "redirect_uri": self.settings.redirect_uri,
-        }
-        if code_verifier:
-            form["code_verifier"] = code_verifier
-        body = (await self._api(None, "POST", "/oauth/token", data=form)).json()
+    def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
+        default = self.settings.extra.get("scopes", " ".join(DEFAULT_SCOPES)).split()
+        return self.oauth.authorization(state=state, scopes=scopes or default)
+
+    async def exchange_code(self, *, code: str, code_verifier: str | None = None) -> TokenSet:
+        body = await self.oauth.exchange(code, code_verifier)
         # Mastodon tokens never expire: no expires_at, no refresh token.
         return TokenSet(
-            access_token=body["access_token"],
-            scope=body.get("scope"),
-            token_type=body.get("token_type", "Bearer"),
+            access_token=body["access_token"], scope=body.get("scope"), token_type=body.get("token_type", "Bearer")
         )
 
     async def refresh(self, credentials: Credentials) -> TokenSet:
-        raise NotSupported(
-            "mastodon: tokens do not expire and cannot be refreshed; reconnect if revoked"
-        )
+        raise NotSupported("mastodon: tokens do not expire and cannot be refreshed; reconnect if revoked")
+
+
+def _read_error(response: httpx.Response) -> ErrorReading | None:
+    """``{"error": sentence}`` (API) or ``{"error": identifier, "error_description"}`` (OAuth)."""
+    if response.status_code < 400:
+        return None
+    body = json_body(response)
+    error = body.get("error")
+    message = str(body.get("error_description") or error or response.text or response.reason_phrase)
+    # OAuth errors carry an identifier (``invalid_grant``); API errors a sentence.
+    return ErrorReading(message=message, code=error if isinstance(error, str) and " " not in error else None)
 
 
 def _result(status: dict[str, Any]) -> PublishResult:
@@ -609,18 +525,6 @@ def _max_id(url: str | None) -> str | None:
         return None
     values = parse_qs(urlsplit(url).query).get("max_id")
     return values[0] if values else None
-
-
-def _wait_until_reset(response: httpx.Response) -> float:
-    reset = _parse_time(response.headers.get("x-ratelimit-reset"))
-    if reset is not None:
-        return max(1.0, (reset - datetime.now(UTC)).total_seconds())
-    retry_after = response.headers.get("retry-after", "")
-    return (
-        max(1.0, float(retry_after))
-        if retry_after.replace(".", "", 1).isdigit()
-        else DEFAULT_BACKOFF_S
-    )
 
 
 def _author(account: dict[str, Any]) -> dict[str, str]:

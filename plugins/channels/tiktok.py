@@ -10,7 +10,8 @@ Facts this plugin relies on (channel-apis §5, developers.tiktok.com):
 * there is no API to repost, delete, read or answer comments, or send messages for creator
   accounts (comments exist only in the separate TikTok API for Business): those operations
   stay ``NotSupported`` and are not declared;
-* no rate-limit headers are documented (per-minute quotas per token).
+* no rate-limit headers are documented (per-minute quotas per token): each response is
+  reported to the usage recorder as one call.
 
 Settings (``ChannelSettings.extra``):
 
@@ -24,14 +25,12 @@ Settings (``ChannelSettings.extra``):
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import os
-import secrets
 from datetime import UTC, datetime, timedelta
+from functools import cached_property
 from typing import Any
-from urllib.parse import urlencode
 
 import httpx
 
@@ -40,16 +39,20 @@ from core.channels import (
     AccountRef,
     AuthorizationRequest,
     Capabilities,
+    ChannelError,
     ChannelPlugin,
     Credentials,
     CredentialsExpired,
     Draft,
+    ErrorReading,
     Feature,
     Format,
     FormatRules,
     MediaItem,
     MediaKind,
     MediaRules,
+    OAuthClient,
+    PluginHttp,
     PostMetrics,
     PreparedRequest,
     PublishResult,
@@ -59,6 +62,8 @@ from core.channels import (
     TextRules,
     TokenSet,
     Transient,
+    json_body,
+    token_set,
 )
 
 VIDEO_CAPTION_LIMIT = 2200
@@ -73,15 +78,15 @@ VIDEO_URL = "https://www.tiktok.com/@{username}/video/{id}"
 USER_FIELDS = "open_id,union_id,display_name,username,follower_count,following_count,likes_count,video_count"
 VIDEO_FIELDS = "id,title,video_description,create_time,share_url,like_count,comment_count,share_count,view_count"
 
-_EXPIRED = frozenset(
-    {
-        "access_token_invalid",
-        "access_token_expired",
-        "scope_not_authorized",
-        "scope_permission_missed",
-    }
-)
-_TRANSIENT = frozenset({"internal_error", "server_error", "service_unavailable"})
+#: what TikTok's error codes mean, whatever the status that comes with them
+_ERROR_CODES: dict[str, type[ChannelError]] = {
+    "rate_limit_exceeded": RateLimited,
+    **dict.fromkeys(
+        ("access_token_invalid", "access_token_expired", "scope_not_authorized", "scope_permission_missed"),
+        CredentialsExpired,
+    ),
+    **dict.fromkeys(("internal_error", "server_error", "service_unavailable"), Transient),
+}
 
 _VIDEO = MediaRules(
     kind=MediaKind.VIDEO,
@@ -142,6 +147,11 @@ class TikTokPlugin(ChannelPlugin):
         ).rstrip("/")
 
     # ------------------------------------------------------------------ HTTP
+    @cached_property
+    def api(self) -> PluginHttp:
+        # No rate-limit headers are documented: the kit reports one call per response.
+        return PluginHttp(self, read_error=_read_error, default_wait=DEFAULT_BACKOFF_S)
+
     async def _call(
         self,
         account: AccountRef,
@@ -151,29 +161,17 @@ class TikTokPlugin(ChannelPlugin):
         body: Any = None,
         params: dict[str, str] | None = None,
     ) -> dict[str, Any]:
+        """The ``data`` of TikTok's envelope (the error part is the kit's, through ``_read_error``)."""
         headers = {
             "Authorization": f"Bearer {account.credentials.access_token}",
             "Content-Type": "application/json; charset=UTF-8",
         }
         content = json.dumps(body).encode() if body is not None else None
-        response = await self._send(
-            method,
-            f"{self.base_url}{path}",
-            headers=headers,
-            content=content,
-            params=params,
+        answer = await self.api.json(
+            method, f"{self.base_url}{path}", account=account, headers=headers, content=content, params=params
         )
-        return _envelope(response)
-
-    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return await self.http.request(method, url, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise Transient(f"tiktok: timeout on {method} {url}") from exc
-        except httpx.TransportError as exc:
-            raise Transient(
-                f"tiktok: connection failed on {method} {url}: {exc}"
-            ) from exc
+        data = answer.get("data")
+        return data if isinstance(data, dict) else {}
 
     # ------------------------------------------------------------------ publishing
     async def creator_info(self, account: AccountRef) -> dict[str, Any]:
@@ -337,13 +335,13 @@ class TikTokPlugin(ChannelPlugin):
         data = await self._call(account, "POST", path, body=body)
         publish_id = str(data["publish_id"])
         if body["source_info"]["source"] == "FILE_UPLOAD":
-            await self._upload(draft.media[0], data["upload_url"], body["source_info"])
+            await self._upload(account, draft.media[0], data["upload_url"], body["source_info"])
         return await self._wait_published(
             account, publish_id, str(creator.get("creator_username", ""))
         )
 
     async def _upload(
-        self, video: MediaItem, upload_url: str, source: dict[str, Any]
+        self, account: AccountRef, video: MediaItem, upload_url: str, source: dict[str, Any]
     ) -> None:
         """Sequential chunks; the last one takes the remainder (TikTok's media transfer guide)."""
         size, chunk, count = (
@@ -361,11 +359,7 @@ class TikTokPlugin(ChannelPlugin):
                 "Content-Type": video.content_type,
                 "Content-Range": f"bytes {first}-{last}/{size}",
             }
-            response = await self._send(
-                "PUT", upload_url, content=data, headers=headers
-            )
-            if response.status_code not in (200, 201, 206):
-                raise _http_error(response)
+            await self.api.request("PUT", upload_url, account=account, content=data, headers=headers)
 
     async def _wait_published(
         self, account: AccountRef, publish_id: str, username: str
@@ -513,118 +507,35 @@ class TikTokPlugin(ChannelPlugin):
         return [found[i] for i in remote_ids if i in found]
 
     # ------------------------------------------------------------------ OAuth
-    def authorization_url(
-        self, *, state: str, scopes: list[str] | None = None
-    ) -> AuthorizationRequest:
-        verifier = secrets.token_urlsafe(48)
-        digest = hashlib.sha256(verifier.encode()).digest()
-        # TikTok's web flow uses RFC 7636 base64url; its desktop flow expects the hex digest.
-        challenge = (
-            digest.hex()
-            if self.settings.extra.get("pkce") == "hex"
-            else base64.urlsafe_b64encode(digest).decode().rstrip("=")
-        )
-        query = urlencode(
-            {
-                "client_key": self.settings.client_id,
-                "scope": ",".join(scopes or DEFAULT_SCOPES),
-                "response_type": "code",
-                "redirect_uri": self.settings.redirect_uri,
-                "state": state,
-                "code_challenge": challenge,
-                "code_challenge_method": "S256",
-            }
-        )
-        return AuthorizationRequest(
-            url=f"{self.auth_base}/v2/auth/authorize/?{query}",
-            state=state,
-            code_verifier=verifier,
+    @cached_property
+    def oauth(self) -> OAuthClient:
+        # TikTok's Login Kit deviates from RFC 6749 in three ways: the client id is called
+        # ``client_key`` (URL and body), scopes are comma-separated, and its desktop flow wants
+        # the hex SHA-256 of the verifier as PKCE challenge (the web flow: RFC 7636 base64url).
+        hex_pkce = self.settings.extra.get("pkce") == "hex"
+        return OAuthClient(
+            self.api,
+            authorize_url=f"{self.auth_base}/v2/auth/authorize/",
+            token_url=f"{self.base_url}/v2/oauth/token/",
+            client_id_name="client_key",
+            scope_separator=",",
+            **({"challenge": _hex_challenge} if hex_pkce else {}),
+            headers={"Cache-Control": "no-cache"},
         )
 
-    async def exchange_code(
-        self, *, code: str, code_verifier: str | None = None
-    ) -> TokenSet:
-        form = {
-            "code": code,
-            "grant_type": "authorization_code",
-            "redirect_uri": self.settings.redirect_uri,
-        }
-        if code_verifier:
-            form["code_verifier"] = code_verifier
-        return await self._token(form, refreshing=False)
+    def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
+        return self.oauth.authorization(state=state, scopes=scopes or DEFAULT_SCOPES)
+
+    async def exchange_code(self, *, code: str, code_verifier: str | None = None) -> TokenSet:
+        body = await self.oauth.exchange(code, code_verifier)
+        return token_set(body, open_id=str(body.get("open_id", "")))
 
     async def refresh(self, credentials: Credentials) -> TokenSet:
         if not credentials.refresh_token:
             raise CredentialsExpired("tiktok: no refresh token: reconnect the account")
         # Refresh tokens rotate: the host must store the one returned, the old one stops working.
-        return await self._token(
-            {"grant_type": "refresh_token", "refresh_token": credentials.refresh_token},
-            refreshing=True,
-        )
-
-    async def _token(self, form: dict[str, str], *, refreshing: bool) -> TokenSet:
-        form = {
-            "client_key": self.settings.client_id,
-            "client_secret": self.settings.client_secret,
-        } | form
-        response = await self._send(
-            "POST",
-            f"{self.base_url}/v2/oauth/token/",
-            data=form,
-            headers={"Cache-Control": "no-cache"},
-        )
-        body = _json(response)
-        if response.status_code >= 500:
-            raise Transient(
-                f"tiktok: token endpoint error {response.status_code}",
-                status=response.status_code,
-            )
-        if response.status_code in (401, 429) or (
-            isinstance(body.get("error"), dict) and "access_token" not in body
-        ):
-            # The API envelope {"data", "error": {code, message}} (gateway answers such as
-            # rate_limit_exceeded), or a status that says what to do whatever the body.
-            raw = body.get("error")
-            error: dict[str, Any] = raw if isinstance(raw, dict) else {}
-            message = str(
-                error.get("message")
-                or body.get("error_description")
-                or response.reason_phrase
-            )
-            code = str(error.get("code") or (raw if isinstance(raw, str) else ""))
-            _raise_for(code, message, response)
-        if (
-            "error" in body
-            and isinstance(body["error"], str)
-            or "access_token" not in body
-        ):
-            message = str(
-                body.get("error_description")
-                or body.get("error")
-                or response.reason_phrase
-            )
-            error_type = CredentialsExpired if refreshing else Rejected
-            raise error_type(
-                f"tiktok: {message}",
-                network_message=message,
-                status=response.status_code,
-            )
-        now = datetime.now(UTC)
-        extra = {"open_id": str(body.get("open_id", ""))}
-        if "refresh_expires_in" in body:
-            extra["refresh_expires_at"] = (
-                now + timedelta(seconds=int(body["refresh_expires_in"]))
-            ).isoformat()
-        return TokenSet(
-            access_token=body["access_token"],
-            refresh_token=body.get("refresh_token"),
-            expires_at=now + timedelta(seconds=int(body["expires_in"]))
-            if "expires_in" in body
-            else None,
-            scope=body.get("scope"),
-            token_type=body.get("token_type", "Bearer"),
-            extra=extra,
-        )
+        body = await self.oauth.refresh(credentials.refresh_token)
+        return token_set(body, open_id=str(body.get("open_id", "")))
 
 
 # ---------------------------------------------------------------------- helpers
@@ -658,62 +569,22 @@ def _chunking(size: int, wanted: int) -> tuple[int, int]:
     return chunk, max(1, size // chunk)
 
 
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
+def _hex_challenge(verifier: str) -> str:
+    return hashlib.sha256(verifier.encode()).hexdigest()
 
 
-def _envelope(response: httpx.Response) -> dict[str, Any]:
-    """``data`` of a successful answer; the typed error otherwise (a non-"ok" code can come with 200)."""
-    body = _json(response)
-    raw_error = body.get("error")
-    error: dict[str, Any] = raw_error if isinstance(raw_error, dict) else {}
+def _read_error(response: httpx.Response) -> ErrorReading | None:
+    """TikTok's envelope ``{"data", "error": {code, message, log_id}}``: the code decides, not the
+    status (a business error can come with HTTP 200). The token endpoint speaks OAuth's
+    ``{error, error_description}`` instead."""
+    body = json_body(response)
+    raw = body.get("error")
+    if isinstance(raw, str):
+        return ErrorReading(message=str(body.get("error_description") or raw), code=raw)
+    error: dict[str, Any] = raw if isinstance(raw, dict) else {}
     code = str(error.get("code", "ok" if response.status_code < 400 else ""))
     if response.status_code < 400 and code == "ok":
-        data = body.get("data")
-        return data if isinstance(data, dict) else {}
-    return _raise_for(
-        code, str(error.get("message") or response.reason_phrase), response
-    )
-
-
-def _raise_for(code: str, message: str, response: httpx.Response) -> Any:
-    status = response.status_code
+        return None
+    message = str(error.get("message") or response.reason_phrase)
     shown = f"{message} ({code})" if code else message
-    if code == "rate_limit_exceeded" or status == 429:
-        retry = response.headers.get("retry-after", "")
-        wait = (
-            max(1.0, float(retry))
-            if retry.replace(".", "", 1).isdigit()
-            else DEFAULT_BACKOFF_S
-        )
-        raise RateLimited(
-            f"tiktok: rate limited: {shown}",
-            retry_after=wait,
-            network_message=message,
-            status=status,
-        )
-    if code in _EXPIRED or status == 401:
-        raise CredentialsExpired(
-            f"tiktok: token refused: {shown}", network_message=message, status=status
-        )
-    if code in _TRANSIENT or status >= 500:
-        raise Transient(
-            f"tiktok: server error: {shown}", network_message=message, status=status
-        )
-    raise Rejected(
-        f"tiktok: {shown}", network_message=message, status=status, code=code or None
-    )
-
-
-def _http_error(response: httpx.Response) -> Exception:
-    try:
-        _envelope(response)
-    except (RateLimited, CredentialsExpired, Transient, Rejected) as exc:
-        return exc
-    return Rejected(
-        f"tiktok: upload refused ({response.status_code})", status=response.status_code
-    )
+    return ErrorReading(message=message, code=code or None, error=_ERROR_CODES.get(code), log=shown)

@@ -21,14 +21,11 @@ import hmac
 import html
 import json
 import re
-import secrets
-import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from email.utils import parsedate_to_datetime
+from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 import httpx
 import msgspec
@@ -42,6 +39,7 @@ from core.channels import (
     Credentials,
     CredentialsExpired,
     Draft,
+    ErrorReading,
     Feature,
     Format,
     FormatRules,
@@ -50,19 +48,21 @@ from core.channels import (
     MediaItem,
     MediaKind,
     MediaRules,
+    OAuthClient,
+    PluginHttp,
     PostMetrics,
     PreparedRequest,
     PublishResult,
-    RateLimited,
     Rejected,
     RemoteItem,
     TextCounting,
     TextRules,
     TokenSet,
     Transient,
-    UsageReport,
     WebhookChallenge,
     WebhookRequest,
+    json_body,
+    token_set,
 )
 
 MiB = 1024 * 1024
@@ -89,6 +89,7 @@ DEFAULT_SCOPES = (
     "offline.access",
     "media.write",
 )
+AUTHORIZE_URL = "https://twitter.com/i/oauth2/authorize"
 _TWEET_FIELDS = (
     "created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets"
 )
@@ -353,101 +354,38 @@ class XPlugin(ChannelPlugin):
         return found
 
     # ================================================================== OAuth 2.0 + PKCE
-    def authorization_url(
-        self, *, state: str, scopes: list[str] | None = None
-    ) -> AuthorizationRequest:
-        verifier = secrets.token_urlsafe(64)  # 86 characters, within PKCE's 43–128
-        query = {
-            "response_type": "code",
-            "client_id": self.settings.client_id,
-            "redirect_uri": self.settings.redirect_uri,
-            "scope": " ".join(scopes or DEFAULT_SCOPES),
-            "state": state,
-            "code_challenge": _pkce_challenge(verifier),
-            "code_challenge_method": "S256",
-        }
-        base = self.settings.extra.get(
-            "authorize_url", "https://twitter.com/i/oauth2/authorize"
-        )
-        return AuthorizationRequest(
-            url=f"{base}?{urlencode(query)}", state=state, code_verifier=verifier
+    @cached_property
+    def oauth(self) -> OAuthClient:
+        # A confidential client authenticates with HTTP Basic and X wants its client_id in the
+        # body all the same; a public client (no secret) sends the client_id only.
+        confidential = bool(self.settings.client_secret)
+        return OAuthClient(
+            self.api,
+            authorize_url=self.settings.extra.get("authorize_url", AUTHORIZE_URL),
+            token_url=f"{self.base_url}/2/oauth2/token",
+            auth_method="client_secret_basic" if confidential else "none",
+            token_params={"client_id": self.settings.client_id} if confidential else {},
         )
 
-    async def exchange_code(
-        self, *, code: str, code_verifier: str | None = None
-    ) -> TokenSet:
-        form = {
-            "code": code,
-            "grant_type": "authorization_code",
-            "redirect_uri": self.settings.redirect_uri,
-            "code_verifier": code_verifier or "",
-        }
-        tokens = await self._token_request(form, refreshing=False)
+    def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
+        return self.oauth.authorization(state=state, scopes=scopes or DEFAULT_SCOPES)
+
+    async def exchange_code(self, *, code: str, code_verifier: str | None = None) -> TokenSet:
+        tokens = token_set(await self.oauth.exchange(code, code_verifier))
         return await self._with_identity(tokens)
 
     async def refresh(self, credentials: Credentials) -> TokenSet:
         if not credentials.refresh_token:
-            raise CredentialsExpired(
-                "X: no refresh token (offline.access was not granted); reconnect the account"
-            )
-        form = {
-            "grant_type": "refresh_token",
-            "refresh_token": credentials.refresh_token,
-        }
-        return await self._token_request(form, refreshing=True)
-
-    async def _token_request(
-        self, form: dict[str, str], *, refreshing: bool
-    ) -> TokenSet:
-        form = {**form, "client_id": self.settings.client_id}
-        headers = {"Content-Type": "application/x-www-form-urlencoded"}
-        if (
-            self.settings.client_secret
-        ):  # confidential client: HTTP Basic with id and secret
-            pair = f"{self.settings.client_id}:{self.settings.client_secret}".encode()
-            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
-        response = await self._send(
-            "POST",
-            f"{self.base_url}/2/oauth2/token",
-            "POST /2/oauth2/token",
-            None,
-            headers=headers,
-            data=form,
-        )
-        if response.status_code >= 400:
-            message = _problem_message(_json_or_empty(response))
-            if refreshing and response.status_code in (400, 401):
-                raise CredentialsExpired(
-                    "X refused the refresh token",
-                    network_message=message,
-                    status=response.status_code,
-                )
-            self._raise_for(response)
-        body = response.json()
-        expires = (
-            _now() + timedelta(seconds=int(body["expires_in"]))
-            if body.get("expires_in")
-            else None
-        )
-        return TokenSet(access_token=body["access_token"], refresh_token=body.get("refresh_token"), expires_at=expires,
-                        scope=body.get("scope"), token_type=body.get("token_type", "bearer"))  # fmt: skip
+            raise CredentialsExpired("X: no refresh token (offline.access was not granted); reconnect the account")
+        return token_set(await self.oauth.refresh(credentials.refresh_token))
 
     async def _with_identity(self, tokens: TokenSet) -> TokenSet:
         """Add the user's id and username: the host needs them to create the account."""
         headers = {"Authorization": f"Bearer {tokens.access_token}"}
-        response = await self._send(
-            "GET",
-            f"{self.base_url}/2/users/me",
-            "GET /2/users/me",
-            None,
-            headers=headers,
-        )
-        if response.status_code >= 400:
-            self._raise_for(response)
-        data = response.json().get("data", {})
+        body = await self.api.json("GET", f"{self.base_url}/2/users/me", endpoint="GET /2/users/me", headers=headers)
+        data = body.get("data", {})
         return msgspec.structs.replace(
-            tokens,
-            extra={"user_id": data.get("id", ""), "username": data.get("username", "")},
+            tokens, extra={"user_id": data.get("id", ""), "username": data.get("username", "")}
         )
 
     # ================================================================== webhooks
@@ -701,101 +639,18 @@ class XPlugin(ChannelPlugin):
         )
 
     # ================================================================== HTTP and errors
-    async def _call(
-        self, account: AccountRef, method: str, path: str, endpoint: str, **kw: Any
-    ) -> dict[str, Any]:
+    @cached_property
+    def api(self) -> PluginHttp:
+        return PluginHttp(self, read_error=_read_error, label="X")
+
+    async def _call(self, account: AccountRef, method: str, path: str, endpoint: str, **kw: Any) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {account.credentials.access_token}"}
-        response = await self._send(
-            method, f"{self.base_url}{path}", endpoint, account, headers=headers, **kw
-        )
-        if response.status_code >= 400:
-            self._raise_for(response)
-        return _json_or_empty(response)
-
-    async def _send(
-        self,
-        method: str,
-        url: str,
-        endpoint: str,
-        account: AccountRef | None,
-        **kw: Any,
-    ) -> httpx.Response:
-        try:
-            response = await self.http.request(method, url, **kw)
-        except httpx.TimeoutException as exc:
-            raise Transient(f"X: {endpoint} timed out") from exc
-        except httpx.TransportError as exc:  # refused, reset, dropped mid-body
-            raise Transient(f"X: {endpoint} failed: {type(exc).__name__}") from exc
-        self._record_usage(response, endpoint, account)
-        return response
-
-    def _record_usage(
-        self, response: httpx.Response, endpoint: str, account: AccountRef | None
-    ) -> None:
-        limit, remaining, reset = (
-            response.headers.get(f"x-rate-limit-{n}")
-            for n in ("limit", "remaining", "reset")
-        )
-        if limit is None and remaining is None and reset is None:
-            return
-        self.usage.record(
-            UsageReport(
-                channel=self.key,
-                endpoint=endpoint,
-                limit=_int_or_none(limit),
-                remaining=_int_or_none(remaining),
-                reset_at=datetime.fromtimestamp(int(reset), UTC)
-                if reset and reset.isdigit()
-                else None,
-                account_external_id=account.external_id if account else None,
-            )
-        )
-
-    def _raise_for(self, response: httpx.Response) -> None:
-        status = response.status_code
-        body = _json_or_empty(response)
-        message = _problem_message(body) or response.reason_phrase
-        if status == 429:
-            raise RateLimited(
-                "X: rate limited",
-                retry_after=_retry_after(response),
-                network_message=message,
-                status=status,
-            )
-        if status == 401:
-            raise CredentialsExpired(
-                "X: the access token is expired or revoked",
-                network_message=message,
-                status=status,
-            )
-        if status >= 500:
-            raise Transient(
-                f"X: server error {status}", network_message=message, status=status
-            )
-        code = (
-            str(body.get("type", "")).rsplit("/", 1)[-1]
-            or str(body.get("title", ""))
-            or None
-        )
-        raise Rejected(
-            f"X refused the request ({status})",
-            network_message=message,
-            status=status,
-            code=code,
-        )
+        return await self.api.json(method, f"{self.base_url}{path}", endpoint=endpoint, account=account, headers=headers, **kw)
 
 
 # ---------------------------------------------------------------------- helpers
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-def _pkce_challenge(verifier: str) -> str:
-    return (
-        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-        .rstrip(b"=")
-        .decode()
-    )
 
 
 def _x_time(moment: datetime) -> str:
@@ -823,32 +678,13 @@ def _problem_message(body: dict[str, Any]) -> str:
     return str(body.get("error_description") or body.get("title") or "")
 
 
-def _retry_after(response: httpx.Response) -> float:
-    """Seconds until the window resets: ``x-rate-limit-reset`` (epoch), else ``Retry-After``."""
-    reset = response.headers.get("x-rate-limit-reset", "")
-    if reset.isdigit():
-        return max(1.0, int(reset) - time.time())
-    header = response.headers.get("retry-after", "")
-    if header.isdigit():
-        return max(1.0, float(header))
-    if header:
-        try:
-            return max(1.0, (parsedate_to_datetime(header) - _now()).total_seconds())
-        except (TypeError, ValueError):
-            pass
-    return 60.0  # X documents a 15-minute window; a minute is a cautious default without headers
-
-
-def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _int_or_none(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+def _read_error(response: httpx.Response) -> ErrorReading | None:
+    """X's problem bodies (``{title, detail, type}``), legacy ``errors`` lists and OAuth errors."""
+    if response.status_code < 400:
+        return None
+    body = json_body(response)
+    code = str(body.get("type", "")).rsplit("/", 1)[-1] or str(body.get("title", "")) or None
+    return ErrorReading(message=_problem_message(body) or response.reason_phrase, code=code)
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
