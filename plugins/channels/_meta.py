@@ -1,8 +1,9 @@
 """Meta Graph API plumbing shared by the Facebook Pages and Instagram plugins.
 
 Both networks speak the same Graph API on ``graph.facebook.com/vNN.N``: the same error
-envelope, the same usage headers, the same cursor pagination and the same Facebook Login.
-Only this module knows those shapes; the two plugins describe *which* calls they make.
+envelope, the same usage headers (read by the contract's HTTP kit), the same cursor pagination
+and the same Facebook Login. Only this module knows those shapes; the two plugins describe
+*which* calls they make.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import binascii
 import hashlib
 import hmac
 import json
-import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -25,18 +25,21 @@ import httpx
 from core.channels import (
     AuthorizationRequest,
     ChannelError,
+    ChannelPlugin,
     ChannelSettings,
     CredentialsExpired,
+    ErrorReading,
     InboxPage,
+    OAuthClient,
+    PluginHttp,
     PreparedRequest,
     RateLimited,
     Rejected,
     RemoteItem,
     Transient,
-    UsageRecorder,
-    UsageReport,
     WebhookChallenge,
     WebhookRequest,
+    json_body,
 )
 
 DEFAULT_GRAPH_VERSION = "v23.0"
@@ -55,10 +58,9 @@ OBJECT_GONE = "100/33"
 # a rate, not a refusal of the content, so the host must wait rather than fail the delivery.
 IG_PUBLISH_LIMIT_SUBCODE = 2207042
 # Meta does not say when an app/page quota frees up unless a BUC header carries
-# estimated_time_to_regain_access; its windows are rolling hours, so wait a few minutes.
+# estimated_time_to_regain_access (the kit reads it); its windows are rolling hours, so wait a
+# few minutes.
 DEFAULT_RATE_LIMIT_WAIT = 300.0
-USAGE_HEADERS = {"x-app-usage": "app", "x-page-usage": "page"}
-BUC_HEADER = "x-business-use-case-usage"
 _GRAPH_TIME = "%Y-%m-%dT%H:%M:%S%z"
 
 
@@ -106,16 +108,13 @@ class GraphCall:
 
 
 class Graph:
-    """A thin Graph API client: versioned URLs, token handling, error and usage mapping."""
+    """A thin Graph API client: versioned URLs and token handling. The contract's HTTP kit sends
+    (usage headers, typed errors through :func:`read_graph_error`)."""
 
-    def __init__(
-        self, *, channel: str, http: httpx.AsyncClient, base_url: str, version: str, usage: UsageRecorder
-    ) -> None:
-        self.channel = channel
-        self.http = http
+    def __init__(self, api: PluginHttp, *, base_url: str, version: str) -> None:
+        self.api = api
         self.base_url = base_url.rstrip("/")
         self.version = version
-        self.usage = usage
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{self.version}/{path.lstrip('/')}"
@@ -137,77 +136,68 @@ class Graph:
     async def send(self, call: GraphCall, *, token: str | None, account_id: str | None = None) -> dict[str, Any]:
         # The token goes in a header, never in the URL, so it does not end up in access logs.
         headers = {"Authorization": f"Bearer {token}"} if token and call.authenticated else {}
+        kwargs: dict[str, Any] = {"params": call.params or None, "data": call.form, "headers": headers}
+        endpoint = f"{call.method} {call.path}"
+        if call.upload is None:
+            response = await self.api.request(call.method, self.url(call.path), endpoint=endpoint, account=account_id, **kwargs)
+        else:
+            upload = call.upload
+            with Path(upload.path).open("rb") as handle:
+                files = {upload.field: (Path(upload.path).name, handle, upload.content_type)}
+                response = await self.api.request(
+                    call.method, self.url(call.path), endpoint=endpoint, account=account_id, files=files, **kwargs
+                )
         try:
-            response = await self._request(call, headers)
-        except httpx.TimeoutException as exc:
-            raise Transient(f"{self.channel}: timeout on {call.method} {call.path}") from exc
-        except httpx.TransportError as exc:
-            raise Transient(f"{self.channel}: connection failed on {call.method} {call.path}: {exc}") from exc
-        self._report_usage(response, account_id)
-        body = _json_body(response)
-        if response.status_code >= 400 or (isinstance(body, dict) and "error" in body):
-            raise graph_error(self.channel, response.status_code, body, response.headers)
+            body = response.json()
+        except ValueError:
+            body = None
         if not isinstance(body, dict):
-            raise Transient(
-                f"{self.channel}: unreadable answer to {call.method} {call.path}", status=response.status_code
-            )
+            raise Transient(f"{self.api.label}: unreadable answer to {endpoint}", status=response.status_code)
         return body
 
-    async def _request(self, call: GraphCall, headers: dict[str, str]) -> httpx.Response:
-        url = self.url(call.path)
-        params = call.params or None
-        if call.upload is None:
-            return await self.http.request(call.method, url, params=params, data=call.form, headers=headers)
-        upload = call.upload
-        with Path(upload.path).open("rb") as handle:
-            files = {upload.field: (Path(upload.path).name, handle, upload.content_type)}
-            return await self.http.request(
-                call.method, url, params=params, data=call.form, files=files, headers=headers
-            )
 
-    def _report_usage(self, response: httpx.Response, account_id: str | None) -> None:
-        for report in usage_reports(self.channel, response.headers, account_id):
-            self.usage.record(report)
-
-
-def _json_body(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except ValueError:
-        return None
+def graph_for(plugin: ChannelPlugin) -> Graph:
+    """The Graph client of a Meta plugin, on the pinned version of its settings."""
+    api = PluginHttp(plugin, read_error=read_graph_error, default_wait=DEFAULT_RATE_LIMIT_WAIT)
+    return Graph(api, base_url=plugin.base_url, version=graph_version(plugin.settings))
 
 
 # --------------------------------------------------------------------------- errors
 
 
-def graph_error(channel: str, status: int, body: Any, headers: Mapping[str, str]) -> ChannelError:
-    """Map a Graph error answer to the contract's typed errors."""
-    error = body.get("error") if isinstance(body, dict) else None
+def read_graph_error(response: httpx.Response) -> ErrorReading | None:
+    """Graph's envelope ``{"error": {code, error_subcode, message, error_user_msg, is_transient}}``.
+
+    The code decides, not the status: a rate limit or an expired token comes as HTTP 400, and
+    an error can come with HTTP 200.
+    """
+    status = response.status_code
+    error = json_body(response).get("error")
     if not isinstance(error, dict):
-        return _bare_http_error(channel, status, headers)
+        if status < 400:
+            return None
+        bare = f"HTTP {status} without a Graph error body"
+        return ErrorReading(message=bare, log=bare)
     code = _as_int(error.get("code"))
     subcode = _as_int(error.get("error_subcode"))
     message = str(error.get("message") or "Graph API error")
-    shown = str(error.get("error_user_msg") or message)
-    label = f"{channel}: Graph error {code}" + (f"/{subcode}" if subcode else "") + f": {message}"
+    numbers = f"{code}/{subcode}" if subcode else str(code)
+    return ErrorReading(
+        message=str(error.get("error_user_msg") or message),
+        code=numbers,
+        error=_graph_error_class(code, subcode, error, status),
+        log=f"Graph error {numbers}: {message}",
+    )
+
+
+def _graph_error_class(code: int | None, subcode: int | None, error: dict[str, Any], status: int) -> type[ChannelError]:
     if code in RATE_LIMIT_CODES or subcode == IG_PUBLISH_LIMIT_SUBCODE:
-        return RateLimited(label, retry_after=rate_limit_wait(headers), network_message=shown, status=status)
+        return RateLimited
     if code in EXPIRED_CODES or subcode in EXPIRED_SUBCODES:
-        return CredentialsExpired(label, network_message=shown, status=status)
+        return CredentialsExpired
     if error.get("is_transient") is True or code in TRANSIENT_CODES or status >= 500:
-        return Transient(label, network_message=shown, status=status)
-    return Rejected(label, code=f"{code}/{subcode}" if subcode else str(code), network_message=shown, status=status)
-
-
-def _bare_http_error(channel: str, status: int, headers: Mapping[str, str]) -> ChannelError:
-    label = f"{channel}: HTTP {status} without a Graph error body"
-    if status == 429:
-        return RateLimited(label, retry_after=rate_limit_wait(headers), status=status)
-    if status >= 500:
-        return Transient(label, status=status)
-    if status == 401:
-        return CredentialsExpired(label, status=status)
-    return Rejected(label, status=status)
+        return Transient
+    return Rejected
 
 
 def _as_int(value: Any) -> int | None:
@@ -215,73 +205,6 @@ def _as_int(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def rate_limit_wait(headers: Mapping[str, str]) -> float:
-    """Seconds to wait: Retry-After if given, else the BUC header's regain estimate (minutes)."""
-    retry_after = headers.get("retry-after")
-    if retry_after and retry_after.replace(".", "", 1).isdigit():
-        return max(1.0, float(retry_after))
-    minutes = [
-        float(entry.get("estimated_time_to_regain_access") or 0)
-        for entries in _json_object(headers.get(BUC_HEADER)).values()
-        if isinstance(entries, list)
-        for entry in entries
-        if isinstance(entry, dict)
-    ]
-    longest = max(minutes, default=0.0)
-    return longest * 60 if longest > 0 else DEFAULT_RATE_LIMIT_WAIT
-
-
-# --------------------------------------------------------------------------- usage headers
-
-
-def usage_reports(channel: str, headers: Mapping[str, str], account_id: str | None) -> list[UsageReport]:
-    """Read Meta's percentage usage headers into one report per quota.
-
-    ``endpoint`` names the quota ("app", "page", "buc:pages"…): Meta's quotas are per app and
-    per business object, not per endpoint.
-    """
-    reports: list[UsageReport] = []
-    for header, quota in USAGE_HEADERS.items():
-        data = _json_object(headers.get(header))
-        if data:
-            reports.append(
-                UsageReport(channel=channel, endpoint=quota, used_percent=_used(data), account_external_id=account_id)
-            )
-    for object_id, entries in _json_object(headers.get(BUC_HEADER)).items():
-        for entry in entries if isinstance(entries, list) else []:
-            if isinstance(entry, dict):
-                reports.append(_buc_report(channel, object_id, entry))
-    return reports
-
-
-def _buc_report(channel: str, object_id: str, entry: dict[str, Any]) -> UsageReport:
-    regain = float(entry.get("estimated_time_to_regain_access") or 0)
-    reset_at = datetime.now(UTC) + timedelta(minutes=regain) if regain > 0 else None
-    return UsageReport(
-        channel=channel,
-        endpoint=f"buc:{entry.get('type', 'unknown')}",
-        used_percent=_used(entry),
-        reset_at=reset_at,
-        account_external_id=object_id,
-    )
-
-
-def _used(data: Mapping[str, Any]) -> float:
-    # Meta throttles as soon as any of the three counters reaches 100 %.
-    values = [float(data.get(k) or 0) for k in ("call_count", "total_time", "total_cputime")]
-    return max(values)
-
-
-def _json_object(raw: str | None) -> dict[str, Any]:
-    if not raw:
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 # --------------------------------------------------------------------------- data helpers
@@ -399,19 +322,18 @@ async def walk_inbox(
 # --------------------------------------------------------------------------- Facebook Login
 
 
-def authorization_request(settings: ChannelSettings, *, state: str, scopes: Sequence[str]) -> AuthorizationRequest:
-    """Facebook Login's dialog URL. ``extra["oauth_dialog_base"]`` swaps www.facebook.com for a fake."""
+def authorization_request(graph: Graph, *, state: str, scopes: Sequence[str]) -> AuthorizationRequest:
+    """Facebook Login's dialog: OAuth 2 without PKCE, comma-separated scopes.
+    ``extra["oauth_dialog_base"]`` swaps www.facebook.com for a fake.
+
+    Its token endpoint is not RFC 6749's: a GET on the Graph API, the code exchanged without a
+    ``grant_type`` (:func:`code_exchange_call`), then the ``fb_exchange_token`` grant for a
+    long-lived token (:func:`long_lived_call`); so the tokens go through the Graph client.
+    """
+    settings = graph.api.plugin.settings
     base = settings.extra.get("oauth_dialog_base", DEFAULT_DIALOG_BASE).rstrip("/")
-    query = {
-        "client_id": settings.client_id,
-        "redirect_uri": settings.redirect_uri,
-        "state": state or secrets.token_urlsafe(16),
-        "response_type": "code",
-        "scope": ",".join(scopes),  # Facebook Login takes comma-separated scopes
-    }
-    return AuthorizationRequest(
-        url=f"{base}/{graph_version(settings)}/dialog/oauth?{urlencode(query)}", state=query["state"]
-    )
+    dialog = OAuthClient(graph.api, authorize_url=f"{base}/{graph.version}/dialog/oauth", pkce=False, scope_separator=",")
+    return dialog.authorization(state=state, scopes=scopes)
 
 
 def code_exchange_call(settings: ChannelSettings, code: str) -> GraphCall:

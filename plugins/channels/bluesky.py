@@ -30,6 +30,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,6 +45,7 @@ from core.channels import (
     ChannelPlugin,
     CredentialsExpired,
     Draft,
+    ErrorReading,
     Feature,
     Format,
     FormatRules,
@@ -52,6 +54,7 @@ from core.channels import (
     MediaItem,
     MediaKind,
     MediaRules,
+    PluginHttp,
     PostMetrics,
     PreparedRequest,
     PublishResult,
@@ -60,8 +63,7 @@ from core.channels import (
     RemoteItem,
     TextCounting,
     TextRules,
-    Transient,
-    UsageReport,
+    json_body,
 )
 
 POST, REPOST = "app.bsky.feed.post", "app.bsky.feed.repost"
@@ -594,6 +596,10 @@ class BlueskyPlugin(ChannelPlugin):
             )  # never reuse a session the PDS refused
             raise
 
+    @cached_property
+    def api(self) -> PluginHttp:
+        return PluginHttp(self, read_error=_read_error, label="Bluesky")
+
     async def _xrpc(
         self,
         account: AccountRef,
@@ -607,65 +613,8 @@ class BlueskyPlugin(ChannelPlugin):
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         if content_type:
             headers["Content-Type"] = content_type
-        try:
-            response = await self.http.request(
-                method, f"{self._pds(account)}/xrpc/{nsid}", headers=headers, **kw
-            )
-        except httpx.TimeoutException as exc:
-            raise Transient(f"Bluesky: {nsid} timed out") from exc
-        except httpx.TransportError as exc:
-            raise Transient(f"Bluesky: {nsid} failed: {type(exc).__name__}") from exc
-        self._record_usage(response, nsid, account)
-        if response.status_code >= 400:
-            self._raise_for(response, nsid)
-        return _json_or_empty(response)
-
-    def _record_usage(
-        self, response: httpx.Response, nsid: str, account: AccountRef
-    ) -> None:
-        limit, remaining, reset = (
-            response.headers.get(f"ratelimit-{n}")
-            for n in ("limit", "remaining", "reset")
-        )
-        if limit is None and remaining is None and reset is None:
-            return
-        self.usage.record(UsageReport(channel=self.key, endpoint=nsid, limit=_int(limit), remaining=_int(remaining),
-                                      reset_at=datetime.fromtimestamp(int(reset), UTC) if reset and reset.isdigit() else None,
-                                      account_external_id=account.external_id))  # fmt: skip
-
-    @staticmethod
-    def _raise_for(response: httpx.Response, nsid: str) -> None:
-        body = _json_or_empty(response)
-        name, message = (
-            str(body.get("error", "")),
-            str(body.get("message") or body.get("error") or response.reason_phrase),
-        )
-        status = response.status_code
-        if status == 429 or name == "RateLimitExceeded":
-            raise RateLimited(
-                f"Bluesky: {nsid} rate limited",
-                retry_after=_retry_after(response),
-                network_message=message,
-                status=status,
-            )
-        if status == 401 or name in _AUTH_ERRORS:
-            raise CredentialsExpired(
-                f"Bluesky: {name or 'authentication'} on {nsid}",
-                network_message=message,
-                status=status,
-            )
-        if status >= 500:
-            raise Transient(
-                f"Bluesky: {nsid} server error {status}",
-                network_message=message,
-                status=status,
-            )
-        raise Rejected(
-            f"Bluesky refused {nsid} ({name or status})",
-            network_message=message,
-            status=status,
-            code=name or None,
-        )
+        url = f"{self._pds(account)}/xrpc/{nsid}"
+        return await self.api.json(method, url, endpoint=nsid, account=account, headers=headers, **kw)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -795,24 +744,16 @@ def _jwt_exp(token: str) -> float:
         return time.time() + 300
 
 
-def _retry_after(response: httpx.Response) -> float:
-    reset = response.headers.get("ratelimit-reset", "")
-    if reset.isdigit():
-        return max(1.0, int(reset) - time.time())
-    header = response.headers.get("retry-after", "")
-    return max(1.0, float(header)) if header.isdigit() else 60.0
-
-
-def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
-
-
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
+def _read_error(response: httpx.Response) -> ErrorReading | None:
+    """XRPC errors: ``{"error": Name, "message"}``; the name says more than the status (an expired
+    token comes as 400 ``ExpiredToken``)."""
+    body = json_body(response)
+    name = str(body.get("error", ""))
+    if response.status_code < 400:
+        return None
+    message = str(body.get("message") or name or response.reason_phrase)
+    error = RateLimited if name == "RateLimitExceeded" else CredentialsExpired if name in _AUTH_ERRORS else None
+    return ErrorReading(message=message, code=name or None, error=error, log=f"{name or response.status_code}: {message}")
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

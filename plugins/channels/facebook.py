@@ -44,7 +44,7 @@ from core.channels import (
     WebhookRequest,
 )
 from plugins.channels import _meta
-from plugins.channels._meta import Fetch, Graph, GraphCall, Upload
+from plugins.channels._meta import Fetch, GraphCall, Upload
 
 _IMAGE = MediaRules(
     kind=MediaKind.IMAGE,
@@ -113,13 +113,7 @@ class FacebookPlugin(ChannelPlugin):
         self, settings: ChannelSettings, *, http: httpx.AsyncClient | None = None, usage: UsageRecorder | None = None
     ) -> None:
         super().__init__(settings, http=http, usage=usage)
-        self.graph = Graph(
-            channel=self.key,
-            http=self.http,
-            base_url=self.base_url,
-            version=_meta.graph_version(settings),
-            usage=self.usage,
-        )
+        self.graph = _meta.graph_for(self)
         self.page_size = _meta.int_setting(settings, "inbox_page_size", 25)
         self.inbox_lookback = timedelta(days=_meta.int_setting(settings, "inbox_lookback_days", 14))
 
@@ -312,7 +306,7 @@ class FacebookPlugin(ChannelPlugin):
 
     # ------------------------------------------------------------------ OAuth
     def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
-        return _meta.authorization_request(self.settings, state=state, scopes=scopes or DEFAULT_SCOPES)
+        return _meta.authorization_request(self.graph, state=state, scopes=scopes or DEFAULT_SCOPES)
 
     async def exchange_code(self, *, code: str, code_verifier: str | None = None) -> TokenSet:
         """Code → long-lived user token → the Page token of the chosen Page.

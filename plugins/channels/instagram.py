@@ -54,7 +54,7 @@ from core.channels import (
     UsageRecorder,
 )
 from plugins.channels import _meta
-from plugins.channels._meta import Fetch, Graph, GraphCall
+from plugins.channels._meta import Fetch, GraphCall
 
 MIB = 1024 * 1024
 _JPEG = frozenset({"image/jpeg"})
@@ -146,13 +146,7 @@ class InstagramPlugin(ChannelPlugin):
         self, settings: ChannelSettings, *, http: httpx.AsyncClient | None = None, usage: UsageRecorder | None = None
     ) -> None:
         super().__init__(settings, http=http, usage=usage)
-        self.graph = Graph(
-            channel=self.key,
-            http=self.http,
-            base_url=self.base_url,
-            version=_meta.graph_version(settings),
-            usage=self.usage,
-        )
+        self.graph = _meta.graph_for(self)
         self.poll_interval = _meta.float_setting(settings, "poll_interval", 3.0)
         self.poll_attempts = _meta.int_setting(settings, "poll_attempts", 40)
         self.publish_limit_wait = _meta.float_setting(settings, "publish_limit_wait", 3600.0)
@@ -356,7 +350,7 @@ class InstagramPlugin(ChannelPlugin):
 
     # ------------------------------------------------------------------ OAuth
     def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
-        return _meta.authorization_request(self.settings, state=state, scopes=scopes or DEFAULT_SCOPES)
+        return _meta.authorization_request(self.graph, state=state, scopes=scopes or DEFAULT_SCOPES)
 
     async def exchange_code(self, *, code: str, code_verifier: str | None = None) -> TokenSet:
         """Code → long-lived user token; the IG accounts linked to the person's Pages in ``extra``."""
