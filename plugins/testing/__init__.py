@@ -3,6 +3,25 @@
 A third-party plugin author imports this module in their own tests.
 """
 
-from plugins.testing.fake import FakeNetwork, FakeResponse, Failure, ReceivedRequest, route, serve_in_thread
+from plugins.testing.fake import (
+    Failure,
+    FakeNetwork,
+    FakeResponse,
+    ReceivedRequest,
+    discover_fakes,
+    route,
+    serve_in_thread,
+)
+from plugins.testing.oauth import Grant, OAuthServer
 
-__all__ = ["FakeNetwork", "FakeResponse", "Failure", "ReceivedRequest", "route", "serve_in_thread"]
+__all__ = [
+    "FakeNetwork",
+    "FakeResponse",
+    "Failure",
+    "Grant",
+    "OAuthServer",
+    "ReceivedRequest",
+    "discover_fakes",
+    "route",
+    "serve_in_thread",
+]

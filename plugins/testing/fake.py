@@ -20,10 +20,17 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qs
+
+import structlog
+
+#: where the demo finds the fake networks (``[project.entry-points."portevoix.fakes"]``)
+FAKES_ENTRY_POINT_GROUP = "portevoix.fakes"
+log = structlog.get_logger(__name__)
 
 FailureKind = Literal["rate_limited", "expired", "rejected", "server_error", "timeout", "drop", "slow"]
 
@@ -132,18 +139,43 @@ class FakeNetwork:
             self._ids += 1
             return self._ids
 
-    # ------------------------------------------------------------------ to override
+    def add_route(self, method: str, pattern: str, handler: Handler) -> None:
+        """A route decided at run time (a mixin's, whose path is a class attribute)."""
+        self._routes.append((method.upper(), _compile(pattern), handler))
+
+    def plugin_settings(self, url: str) -> dict[str, str]:
+        """Settings that point the network's plugin at this fake served at ``url``, with the
+        names of ``PORTEVOIX_CHANNEL_<KEY>_<FIELD>`` (``extra_…`` for the plugin's own keys):
+        the demo's simulated networks use them. The base URL itself is always set."""
+        return {}
+
+    # ------------------------------------------------------------------ the network's errors
+    #: the network's words for the failures :meth:`fail_next` provokes; override those that differ
+    failure_messages: ClassVar[Mapping[str, str]] = {
+        "rate_limited": "Too Many Requests",
+        "expired": "The access token expired",
+        "rejected": "The request was rejected",
+        "server_error": "Internal Server Error",
+        "timeout": "Gateway Timeout",
+    }
+
     def error(self, status: int, message: str, *, kind: str = "") -> FakeResponse:
-        """The network's own error body for ``status``. Subclasses return their network's shape."""
+        """The network's error answer, the one way a fake answers an error: subclasses return their
+        network's shape. ``kind`` is the failure (``rate_limited``, ``expired``, ``rejected``,
+        ``server_error``, ``timeout``) or the routing error (``method``, ``not_found``)."""
         return FakeResponse(status=status, json={"error": kind or "error", "message": message})
 
+    def limit_headers(self, retry_after: float) -> dict[str, str]:
+        """The headers of the network's 429 (default ``Retry-After``); override with its own."""
+        return {"retry-after": str(max(1, round(retry_after)))}
+
     def rate_limit_error(self, retry_after: float) -> FakeResponse:
-        response = self.error(429, "Too Many Requests", kind="rate_limited")
-        response.headers.setdefault("retry-after", str(max(1, round(retry_after))))
+        response = self.error(429, self.failure_messages["rate_limited"], kind="rate_limited")
+        response.headers.update(self.limit_headers(retry_after))
         return response
 
     def expired_error(self) -> FakeResponse:
-        return self.error(401, "The access token expired", kind="expired")
+        return self.error(401, self.failure_messages["expired"], kind="expired")
 
     def rate_headers(self, request: ReceivedRequest) -> dict[str, str]:
         """Rate-limit headers added to every successful response."""
@@ -215,12 +247,13 @@ class FakeNetwork:
             return self.rate_limit_error(failure.retry_after)
         if failure.kind == "expired":
             return self.expired_error()
+        words = self.failure_messages
         if failure.kind == "rejected":
-            return self.error(400, failure.message or "The request was rejected", kind="rejected")
+            return self.error(400, failure.message or words["rejected"], kind="rejected")
         if failure.kind == "timeout":
             await asyncio.sleep(failure.delay or 60)
-            return self.error(504, "Gateway Timeout", kind="timeout")
-        return self.error(500, "Internal Server Error", kind="server_error")
+            return self.error(504, words["timeout"], kind="timeout")
+        return self.error(500, words["server_error"], kind="server_error")
 
     async def _dispatch(self, request: ReceivedRequest) -> FakeResponse:
         allowed: list[str] = []
@@ -257,6 +290,23 @@ class FakeNetwork:
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]})
         await send({"type": "http.response.body", "body": b"{", "more_body": True})
         raise ConnectionAbortedError("fake network: connection dropped on purpose")
+
+
+def discover_fakes() -> dict[str, type[FakeNetwork]]:
+    """The fake networks installed through the ``portevoix.fakes`` entry points (name: the
+    channel key, value: a :class:`FakeNetwork` subclass), by key. One that fails to load is
+    logged and left out: the demo's simulated networks go on without it."""
+    found: dict[str, type[FakeNetwork]] = {}
+    for ep in sorted(entry_points(group=FAKES_ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            fake = ep.load()
+            if not (isinstance(fake, type) and issubclass(fake, FakeNetwork)):
+                raise TypeError(f"{ep.value} is not a FakeNetwork subclass")
+        except Exception as exc:  # a third party's broken fake must not stop the demo
+            log.error("fake network disabled", fake=ep.name, source=ep.value, error=f"{type(exc).__name__}: {exc}")
+            continue
+        found[ep.name] = fake
+    return found
 
 
 def _free_port() -> int:

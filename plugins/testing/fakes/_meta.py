@@ -25,11 +25,14 @@ from email.policy import default as default_policy
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
 
-from plugins.testing.fake import FakeNetwork, FakeResponse, ReceivedRequest, route
+from plugins.testing.fake import FakeResponse, ReceivedRequest, route
+from plugins.testing.oauth import OAuthServer
 
 VERSION = re.compile(r"^v\d+\.\d+$")
 TokenRole = Literal["user", "page", "any"]
 
+EXPIRED_MESSAGE = "Error validating access token: Session has expired on Tuesday, 01-Jul-25 10:00:00 PDT."
+TRANSIENT_MESSAGE = "An unexpected error has occurred. Please retry your request later."
 RATE_LIMIT_MESSAGES = {
     4: "(#4) Application request limit reached",
     17: "(#17) User request limit reached",
@@ -247,8 +250,16 @@ def graph(
     return mark
 
 
-class GraphFake(FakeNetwork):
-    """Base of the Meta fakes: tokens, error envelope, usage headers, OAuth endpoints."""
+class GraphFake(OAuthServer):
+    """Base of the Meta fakes: tokens, error envelope, usage headers, Facebook Login.
+
+    Facebook Login's dialog is OAuth 2 (its consent page, approved at once, is the
+    :class:`OAuthServer`'s); its token endpoint is a Graph GET (:meth:`oauth_access_token`).
+    """
+
+    authorize_path = "/{version}/dialog/oauth"
+    authorize_params = ("client_id", "redirect_uri")
+    standing_code = "fake-code"
 
     buc_type: ClassVar[str] = "pages"
     app_id: ClassVar[str] = "1234567890"
@@ -263,14 +274,13 @@ class GraphFake(FakeNetwork):
         self.calls = 0
         # token → role; tokens are fixed strings so accounts stay valid across resets
         self.tokens: dict[str, str] = {self.user_token: "user"}
-        self.codes: set[str] = set()
+        self.oauth_client_id = self.app_id
         self.setup()
 
     def setup(self) -> None:
         """(Re)create the network's state. Subclasses extend it."""
         self.rate_limit_code = 4
         self.calls = 0
-        self.codes = {"fake-code"}
 
     def reset(self) -> None:
         super().reset()
@@ -343,43 +353,34 @@ class GraphFake(FakeNetwork):
         )
 
     def error(self, status: int, message: str, *, kind: str = "") -> FakeResponse:
-        if kind == "rejected":
-            exc = GraphError(100, "Invalid parameter", user_title="Invalid request", user_msg=message, transient=False)
-        elif kind in ("server_error", "timeout"):
-            exc = GraphError(
-                2, "An unexpected error has occurred. Please retry your request later.", status=status, transient=True
-            )
-        elif kind == "method":
-            exc = GraphError(
-                100, f"Unsupported request - method type: {message}", subcode=33, type_="GraphMethodException"
-            )
-        elif kind == "not_found":
-            exc = GraphError(2500, f"Unknown path components: {message}")
-        else:
-            exc = GraphError(100, message, status=status if status >= 400 else 400)
-        return self.graph_error(exc)
+        return self.graph_error(self._kind_error(status, message, kind))
 
-    def rate_limit_error(self, retry_after: float) -> FakeResponse:
-        code = self.rate_limit_code
-        response = self.graph_error(
-            GraphError(code, RATE_LIMIT_MESSAGES.get(code, f"(#{code}) Rate limit"), transient=True)
-        )
+    def _kind_error(self, status: int, message: str, kind: str) -> GraphError:
+        # Graph answers rate limits and expired tokens with HTTP 400 and a code that says which.
+        if kind == "rate_limited":
+            code = self.rate_limit_code
+            return GraphError(code, RATE_LIMIT_MESSAGES.get(code, f"(#{code}) Rate limit"), transient=True)
+        if kind == "expired":
+            return GraphError(190, EXPIRED_MESSAGE, subcode=463)
+        if kind == "rejected":
+            return GraphError(100, "Invalid parameter", user_title="Invalid request", user_msg=message, transient=False)
+        if kind in ("server_error", "timeout"):
+            return GraphError(2, TRANSIENT_MESSAGE, status=status, transient=True)
+        if kind == "method":
+            return GraphError(100, f"Unsupported request - method type: {message}", subcode=33, type_="GraphMethodException")
+        if kind == "not_found":
+            return GraphError(2500, f"Unknown path components: {message}")
+        return GraphError(100, message, status=status if status >= 400 else 400)
+
+    def limit_headers(self, retry_after: float) -> dict[str, str]:
+        # No Retry-After: the BUC header's estimated_time_to_regain_access (minutes) says when.
         minutes = max(1, math.ceil(retry_after / 60))
         full = {"call_count": 100, "total_cputime": 42, "total_time": 57}
-        response.headers["x-app-usage"] = json.dumps(full)
-        response.headers["x-business-use-case-usage"] = json.dumps(
-            {self.business_id: [{"type": self.buc_type, **full, "estimated_time_to_regain_access": minutes}]}
-        )
-        return response
+        buc = {self.business_id: [{"type": self.buc_type, **full, "estimated_time_to_regain_access": minutes}]}
+        return {"x-app-usage": json.dumps(full), "x-business-use-case-usage": json.dumps(buc)}
 
-    def expired_error(self) -> FakeResponse:
-        return self.graph_error(
-            GraphError(
-                190,
-                "Error validating access token: Session has expired on Tuesday, 01-Jul-25 10:00:00 PDT.",
-                subcode=463,
-            )
-        )
+    def plugin_settings(self, url: str) -> dict[str, str]:
+        return {"client_id": self.app_id, "client_secret": self.app_secret, "extra_oauth_dialog_base": url}
 
     def rate_headers(self, request: ReceivedRequest) -> dict[str, str]:
         with self._lock:
@@ -406,9 +407,8 @@ class GraphFake(FakeNetwork):
         code = params.get("code")
         if not code or not params.get("redirect_uri"):
             raise missing("code" if not code else "redirect_uri")
-        if code not in self.codes:
+        if self.redeem(code, params["redirect_uri"]) is None:  # a code is single-use
             raise GraphError(100, "Invalid verification code format.", subcode=36007)
-        self.codes.discard(code)  # a code is single-use
         short = f"EAAshort-{secrets.token_hex(6)}"
         self.tokens[short] = "user"
         return FakeResponse(json={"access_token": short, "token_type": "bearer", "expires_in": 5183})
@@ -419,9 +419,3 @@ class GraphFake(FakeNetwork):
         if self.tokens.get(token) != "user":
             raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
         return FakeResponse(json={"access_token": self.user_token, "token_type": "bearer", "expires_in": 5183944})
-
-    def issue_code(self) -> str:
-        """A fresh authorization code, as the dialog would redirect with."""
-        code = f"code-{secrets.token_hex(4)}"
-        self.codes.add(code)
-        return code

@@ -42,6 +42,7 @@ _FEATURES = {
 }
 _TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"
 _ERRORS = {  # FakeNetwork failure kind -> (status, XRPC error name)
+    "rate_limited": (429, "RateLimitExceeded"),
     "rejected": (400, "InvalidRequest"),
     "method": (400, "InvalidRequest"),
     "not_found": (501, "MethodNotImplemented"),
@@ -111,6 +112,7 @@ class FakeBluesky(FakeNetwork):
 
     key: ClassVar[str] = "bluesky"
     name: ClassVar[str] = "Bluesky (fake)"
+    failure_messages = {**FakeNetwork.failure_messages, "rate_limited": "Rate Limit Exceeded", "expired": "Token has expired"}
 
     def __init__(self, *, access_ttl_s: int = 2 * 3600) -> None:
         super().__init__()
@@ -245,17 +247,9 @@ class FakeBluesky(FakeNetwork):
         status, name = _ERRORS.get(kind, (status, kind or "InvalidRequest"))
         return FakeResponse(status=status, json={"error": name, "message": message})
 
-    def rate_limit_error(self, retry_after: float) -> FakeResponse:
-        response = FakeResponse(
-            status=429,
-            json={"error": "RateLimitExceeded", "message": "Rate Limit Exceeded"},
-        )
-        response.headers.update({"ratelimit-limit": str(RATE_LIMIT), "ratelimit-remaining": "0",
-                                 "ratelimit-reset": str(math.ceil(time.time() + retry_after)), "ratelimit-policy": f"{RATE_LIMIT};w={RATE_WINDOW_S}"})  # fmt: skip
-        return response
-
-    def expired_error(self) -> FakeResponse:
-        return self.error(400, "Token has expired", kind="expired")
+    def limit_headers(self, retry_after: float) -> dict[str, str]:
+        return {"ratelimit-limit": str(RATE_LIMIT), "ratelimit-remaining": "0",
+                "ratelimit-reset": str(math.ceil(time.time() + retry_after)), "ratelimit-policy": f"{RATE_LIMIT};w={RATE_WINDOW_S}"}  # fmt: skip
 
     def rate_headers(self, request: ReceivedRequest) -> dict[str, str]:
         now = time.time()

@@ -23,7 +23,8 @@ from typing import Any, ClassVar
 from urllib.parse import quote, urlencode
 
 from core.channels import AccountRef, Credentials
-from plugins.testing.fake import FakeNetwork, FakeResponse, ReceivedRequest, route
+from plugins.testing.fake import FakeResponse, ReceivedRequest, route
+from plugins.testing.oauth import Grant, OAuthServer
 
 # The mount prefix and raw path of the request being handled: the base class strips
 # ``root_path`` and decodes the path, but upload URLs must point back through the mount
@@ -50,9 +51,18 @@ def _month_index(version: str) -> int:
     return int(version[:4]) * 12 + int(version[4:6]) - 1
 
 
-class FakeLinkedIn(FakeNetwork):
+class FakeLinkedIn(OAuthServer):
     key: ClassVar[str] = "linkedin"
     name: ClassVar[str] = "LinkedIn (simulated)"
+    authorize_path = "/oauth/v2/authorization"
+    token_path = "/oauth/v2/accessToken"
+    authorize_params = ("response_type", "client_id", "redirect_uri", "state", "scope")
+    rotate_refresh = False  # LinkedIn's refresh token lives a year and is reused
+    failure_messages = {
+        **OAuthServer.failure_messages,
+        "rate_limited": "Resource level throttle limit for calls to this resource is reached.",
+        "expired": "The token used in the request has expired",
+    }
 
     def __init__(
         self, *, organization_id: str = "2414183", followers: int = 117_900
@@ -67,8 +77,6 @@ class FakeLinkedIn(FakeNetwork):
         self.posts: dict[str, dict[str, Any]] = {}
         self.comments: dict[str, list[dict[str, Any]]] = {}
         self.images: dict[str, dict[str, Any]] = {}
-        self.codes: dict[str, str] = {}  # authorization code → redirect_uri
-        self.refresh_tokens: set[str] = set()
 
     def reset(self) -> None:
         super().reset()
@@ -147,14 +155,11 @@ class FakeLinkedIn(FakeNetwork):
             },
         )
 
-    def rate_limit_error(self, retry_after: float) -> FakeResponse:
-        # LinkedIn documents no Retry-After; the fake omits it so clients use their default.
-        return self.error(
-            429, "Resource level throttle limit for calls to this resource is reached."
-        )
+    def limit_headers(self, retry_after: float) -> dict[str, str]:
+        return {}  # LinkedIn documents no Retry-After: clients use their default
 
-    def expired_error(self) -> FakeResponse:
-        return self.error(401, "The token used in the request has expired")
+    def plugin_settings(self, url: str) -> dict[str, str]:
+        return {"client_id": "portevoix-demo", "client_secret": "portevoix-demo-secret", "extra_oauth_base_url": url}
 
     def authorized(self, request: ReceivedRequest) -> bool:
         header = request.headers.get("authorization", "")
@@ -539,82 +544,14 @@ class FakeLinkedIn(FakeNetwork):
         }
 
     # ------------------------------------------------------------------ OAuth
-    @route("GET", "/oauth/v2/authorization")
-    async def authorize(self, request: ReceivedRequest) -> FakeResponse:
-        """The consent screen, simulated: approve at once and redirect back with a code."""
-        missing = [
-            n
-            for n in ("response_type", "client_id", "redirect_uri", "state", "scope")
-            if not request.q(n)
-        ]
-        if missing or request.q("response_type") != "code":
-            return FakeResponse(
-                status=400,
-                json={
-                    "error": "invalid_request",
-                    "error_description": f"missing or invalid: {', '.join(missing) or 'response_type'}",
-                },
-            )
-        code = f"code-{self.next_id()}"
-        self.codes[code] = request.q("redirect_uri") or ""
-        location = f"{request.q('redirect_uri')}?{urlencode({'code': code, 'state': request.q('state')})}"
-        return FakeResponse(status=302, headers={"location": location})
-
-    @route("POST", "/oauth/v2/accessToken")
-    async def access_token(self, request: ReceivedRequest) -> FakeResponse:
-        form = request.form
-        if not form.get("client_id") or not form.get("client_secret"):
-            return FakeResponse(
-                status=401,
-                json={
-                    "error": "invalid_client",
-                    "error_description": "Client authentication failed",
-                },
-            )
-        grant = form.get("grant_type")
-        if grant == "authorization_code":
-            if self.codes.pop(form.get("code", ""), None) != form.get("redirect_uri"):
-                return FakeResponse(
-                    status=400,
-                    json={
-                        "error": "invalid_request",
-                        "error_description": "Unable to retrieve access token: authorization code not found",
-                    },
-                )
-        elif grant == "refresh_token":
-            if form.get("refresh_token") not in self.refresh_tokens:
-                return FakeResponse(
-                    status=400,
-                    json={
-                        "error": "invalid_grant",
-                        "error_description": "The provided authorization grant or refresh token is invalid, expired or revoked",
-                    },
-                )
-        else:
-            return FakeResponse(
-                status=400,
-                json={
-                    "error": "unsupported_grant_type",
-                    "error_description": f"grant_type {grant} is not supported",
-                },
-            )
-        refresh = f"AQX-{self.next_id()}-refresh"
-        self.refresh_tokens.add(refresh)
-        return FakeResponse(
-            json={
-                "access_token": f"{TOKEN_PREFIX}-{self.next_id()}-token",
-                "expires_in": 5_184_000,
-                "refresh_token": refresh,
-                "refresh_token_expires_in": 31_536_000,
-                "scope": "r_organization_social,w_organization_social,rw_organization_admin",
-            }
-        )
-
-    def issue_code(self, redirect_uri: str) -> str:
-        """A fresh authorization code for ``redirect_uri``, as the consent screen would redirect with."""
-        code = f"code-{self.next_id()}"
-        self.codes[code] = redirect_uri
-        return code
+    def token_answer(self, grant: Grant) -> dict[str, Any]:
+        return {
+            "access_token": f"{TOKEN_PREFIX}-{self.next_id()}-token",
+            "expires_in": 5_184_000,
+            "refresh_token": self.keep_refresh(f"AQX-{self.next_id()}-refresh", grant),
+            "refresh_token_expires_in": 31_536_000,
+            "scope": "r_organization_social,w_organization_social,rw_organization_admin",
+        }
 
     # ------------------------------------------------------------------ helpers for the demo seed
     def comment_urns(self, post_urn: str) -> list[str]:

@@ -17,9 +17,7 @@ Seed with :meth:`add_mention`, :meth:`add_direct_message`, :meth:`add_status`.
 
 from __future__ import annotations
 
-import base64
 import contextvars
-import hashlib
 import html
 import re
 import time
@@ -30,7 +28,8 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode
 
 from core.channels import AccountRef, Credentials, TextCounting, count_text
-from plugins.testing.fake import FakeNetwork, FakeResponse, ReceivedRequest, route
+from plugins.testing.fake import FakeResponse, ReceivedRequest, route
+from plugins.testing.oauth import Grant, OAuthServer
 
 _SCOPE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "mastodon_fake_scope", default=None
@@ -69,9 +68,19 @@ def _link(match: re.Match[str]) -> str:
     )
 
 
-class FakeMastodon(FakeNetwork):
+class FakeMastodon(OAuthServer):
     key: ClassVar[str] = "mastodon"
     name: ClassVar[str] = "Mastodon (simulated)"
+    authorize_path = "/oauth/authorize"
+    token_path = "/oauth/token"
+    refresh_grant = False  # Mastodon tokens never expire
+    json_token_requests = True
+    default_scope = "read write"
+    failure_messages = {
+        **OAuthServer.failure_messages,
+        "rate_limited": "Too many requests",
+        "expired": "The access token is invalid",
+    }
 
     def __init__(
         self,
@@ -95,7 +104,6 @@ class FakeMastodon(FakeNetwork):
         self.notifications: list[dict[str, Any]] = []
         self.conversations: dict[str, dict[str, Any]] = {}
         self.idempotency: dict[tuple[str, str], tuple[str, float]] = {}
-        self.codes: dict[str, dict[str, str]] = {}
         self._windows: dict[str, tuple[float, int]] = {}
         self.me = self._account(
             "region_occitanie", "Région Occitanie", followers=42_000
@@ -225,20 +233,16 @@ class FakeMastodon(FakeNetwork):
     def error(self, status: int, message: str, *, kind: str = "") -> FakeResponse:
         return FakeResponse(status=status, json={"error": message})
 
-    def rate_limit_error(self, retry_after: float) -> FakeResponse:
-        reset = time.time() + retry_after
-        return FakeResponse(
-            status=429,
-            json={"error": "Too many requests"},
-            headers={
-                "x-ratelimit-limit": str(self.rate_limit),
-                "x-ratelimit-remaining": "0",
-                "x-ratelimit-reset": _iso(reset),
-            },
-        )
+    def limit_headers(self, retry_after: float) -> dict[str, str]:
+        return {
+            "x-ratelimit-limit": str(self.rate_limit),
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-reset": _iso(time.time() + retry_after),
+        }
 
-    def expired_error(self) -> FakeResponse:
-        return self.error(401, "The access token is invalid")
+    def plugin_settings(self, url: str) -> dict[str, str]:
+        # its consent page is on the instance itself
+        return {"client_id": "portevoix-demo", "client_secret": "portevoix-demo-secret"}
 
     def authorized(self, request: ReceivedRequest) -> bool:
         token = self._token(request)
@@ -555,98 +559,13 @@ class FakeMastodon(FakeNetwork):
         )
 
     # ------------------------------------------------------------------ OAuth
-    @route("GET", "/oauth/authorize")
-    async def authorize(self, request: ReceivedRequest) -> FakeResponse:
-        """The consent screen, simulated: approve at once and redirect back with a code."""
-        if (
-            request.q("response_type") != "code"
-            or not request.q("client_id")
-            or not request.q("redirect_uri")
-        ):
-            return FakeResponse(
-                status=400,
-                json={
-                    "error": "invalid_request",
-                    "error_description": "response_type=code, client_id and redirect_uri are required",
-                },
-            )
-        if request.q("code_challenge") and request.q("code_challenge_method") != "S256":
-            return FakeResponse(
-                status=400,
-                json={
-                    "error": "invalid_request",
-                    "error_description": "Only S256 is supported",
-                },
-            )
-        code = f"code{self.next_id()}"
-        self.codes[code] = {
-            "redirect_uri": request.q("redirect_uri") or "",
-            "challenge": request.q("code_challenge") or "",
-            "scope": request.q("scope") or "read",
+    def token_answer(self, grant: Grant) -> dict[str, Any]:
+        return {
+            "access_token": f"{TOKEN_PREFIX}{self.next_id()}",
+            "token_type": "Bearer",
+            "scope": grant.scope,
+            "created_at": int(time.time()),
         }
-        query = {"code": code} | (
-            {"state": request.q("state") or ""} if request.q("state") else {}
-        )
-        return FakeResponse(
-            status=302,
-            headers={"location": f"{request.q('redirect_uri')}?{urlencode(query)}"},
-        )
-
-    def issue_code(
-        self, redirect_uri: str, *, scope: str = "read write", challenge: str = ""
-    ) -> str:
-        """A fresh authorization code, as the consent screen would redirect with (no PKCE unless ``challenge``)."""
-        code = f"code{self.next_id()}"
-        self.codes[code] = {
-            "redirect_uri": redirect_uri,
-            "challenge": challenge,
-            "scope": scope,
-        }
-        return code
-
-    @route("POST", "/oauth/token")
-    async def token(self, request: ReceivedRequest) -> FakeResponse:
-        form = _params(request)
-        invalid = {
-            "error": "invalid_grant",
-            "error_description": "The provided authorization grant is invalid, expired, revoked, does not match the redirection URI used in the authorization request, or was issued to another client.",
-        }
-        if not form.get("client_id") or not form.get("client_secret"):
-            return FakeResponse(
-                status=401,
-                json={
-                    "error": "invalid_client",
-                    "error_description": "Client authentication failed due to unknown client, no client authentication included, or unsupported authentication method.",
-                },
-            )
-        if form.get("grant_type") != "authorization_code":
-            return FakeResponse(
-                status=400,
-                json={
-                    "error": "unsupported_grant_type",
-                    "error_description": "The authorization grant type is not supported by the authorization server.",
-                },
-            )
-        grant = self.codes.pop(str(form.get("code")), None)
-        if grant is None or grant["redirect_uri"] != form.get("redirect_uri"):
-            return FakeResponse(status=400, json=invalid)
-        if grant["challenge"]:
-            digest = hashlib.sha256(
-                str(form.get("code_verifier", "")).encode()
-            ).digest()
-            if (
-                base64.urlsafe_b64encode(digest).decode().rstrip("=")
-                != grant["challenge"]
-            ):
-                return FakeResponse(status=400, json=invalid)
-        return FakeResponse(
-            json={
-                "access_token": f"{TOKEN_PREFIX}{self.next_id()}",
-                "token_type": "Bearer",
-                "scope": grant["scope"],
-                "created_at": int(time.time()),
-            }
-        )
 
 
 def _key(row: dict[str, Any], dotted: str) -> str:

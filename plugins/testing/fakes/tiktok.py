@@ -18,7 +18,6 @@ Seed with :meth:`add_video`; read ``jobs`` and ``videos``.
 
 from __future__ import annotations
 
-import base64
 import contextvars
 import hashlib
 import time
@@ -26,7 +25,8 @@ from typing import Any, ClassVar
 from urllib.parse import urlencode
 
 from core.channels import AccountRef, Credentials
-from plugins.testing.fake import FakeNetwork, FakeResponse, ReceivedRequest, route
+from plugins.testing.fake import FakeResponse, ReceivedRequest, route
+from plugins.testing.oauth import Grant, OAuthServer, s256
 
 _SCOPE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
     "tiktok_fake_scope", default=None
@@ -53,9 +53,21 @@ def _utf16(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-class FakeTikTok(FakeNetwork):
+class FakeTikTok(OAuthServer):
     key: ClassVar[str] = "tiktok"
     name: ClassVar[str] = "TikTok (simulated)"
+    # Login Kit: the client id is "client_key", scopes are comma-separated, codes carry "*!"
+    authorize_path = "/v2/auth/authorize/"
+    token_path = "/v2/oauth/token/"
+    client_id_param = "client_key"
+    authorize_params = ("client_key", "scope", "response_type", "redirect_uri", "state")
+    code_suffix = "*!"
+    default_scope = "user.info.basic,video.publish"
+    failure_messages = {
+        **OAuthServer.failure_messages,
+        "rate_limited": "The API rate limit was exceeded. Please try again later.",
+        "expired": "The access token is invalid or not found in the request.",
+    }
 
     def __init__(
         self,
@@ -100,8 +112,6 @@ class FakeTikTok(FakeNetwork):
         self.revoked: set[str] = set()
         self.jobs: dict[str, dict[str, Any]] = {}
         self.videos: dict[str, dict[str, Any]] = {}
-        self.codes: dict[str, dict[str, str]] = {}
-        self.refresh_tokens: set[str] = set()
         self._failures_planned: list[str] = []
         self._inits: dict[str, list[float]] = {}
 
@@ -169,20 +179,11 @@ class FakeTikTok(FakeNetwork):
         )
         return self.envelope(code=code, message=message, status=status)
 
-    def rate_limit_error(self, retry_after: float) -> FakeResponse:
-        # TikTok documents no rate-limit headers: none are sent.
-        return self.envelope(
-            code="rate_limit_exceeded",
-            message="The API rate limit was exceeded. Please try again later.",
-            status=429,
-        )
+    def limit_headers(self, retry_after: float) -> dict[str, str]:
+        return {}  # TikTok documents no rate-limit headers: none are sent
 
-    def expired_error(self) -> FakeResponse:
-        return self.envelope(
-            code="access_token_invalid",
-            message="The access token is invalid or not found in the request.",
-            status=401,
-        )
+    def plugin_settings(self, url: str) -> dict[str, str]:
+        return {"client_id": "portevoix-demo", "client_secret": "portevoix-demo-secret", "extra_auth_base_url": url}
 
     def authorized(self, request: ReceivedRequest) -> bool:
         header = request.headers.get("authorization", "")
@@ -567,118 +568,26 @@ class FakeTikTok(FakeNetwork):
         return self.envelope({"videos": videos, "cursor": 0, "has_more": False})
 
     # ------------------------------------------------------------------ OAuth (Login Kit)
-    @route("GET", "/v2/auth/authorize/")
-    async def authorize(self, request: ReceivedRequest) -> FakeResponse:
-        """The consent screen, simulated: approve at once and redirect back with a code."""
-        missing = [
-            n
-            for n in ("client_key", "scope", "response_type", "redirect_uri", "state")
-            if not request.q(n)
-        ]
-        if missing:
-            return FakeResponse(
-                status=400,
-                json={
-                    "error": "invalid_request",
-                    "error_description": f"missing {', '.join(missing)}",
-                },
-            )
-        code = f"code-{self.next_id()}*!"
-        self.codes[code] = {
-            "redirect_uri": request.q("redirect_uri") or "",
-            "challenge": request.q("code_challenge") or "",
-            "scope": request.q("scope") or "",
+    def redirect_extras(self, query: dict[str, str]) -> dict[str, str]:
+        return {"scopes": query.get("scope", "")}
+
+    def challenge_matches(self, verifier: str, grant: Grant) -> bool:
+        # the web flow's RFC 7636 S256, or the desktop flow's hex digest
+        return grant.challenge in (s256(verifier), hashlib.sha256(verifier.encode()).hexdigest())
+
+    def oauth_error(self, status: int, error: str, description: str) -> FakeResponse:
+        response = super().oauth_error(status, error, description)
+        response.json["log_id"] = time.strftime("%Y%m%d%H%M%S") + "0AUTH"
+        return response
+
+    def token_answer(self, grant: Grant) -> dict[str, Any]:
+        # refresh tokens rotate: the one used stops working (OAuthServer.rotate_refresh)
+        return {
+            "access_token": f"{TOKEN_PREFIX}{self.next_id():06d}fake",
+            "expires_in": 7200,
+            "open_id": self.user["open_id"],
+            "refresh_expires_in": 15_552_000,
+            "refresh_token": self.keep_refresh(f"rft.{self.next_id()}fake", grant),
+            "scope": grant.scope,
+            "token_type": "Bearer",
         }
-        location = f"{request.q('redirect_uri')}?{urlencode({'code': code, 'scopes': request.q('scope'), 'state': request.q('state')})}"
-        return FakeResponse(status=302, headers={"location": location})
-
-    def issue_code(
-        self,
-        redirect_uri: str,
-        *,
-        scope: str = "user.info.basic,video.publish",
-        challenge: str = "",
-    ) -> str:
-        """A fresh authorization code, as the consent screen would redirect with (no PKCE unless ``challenge``)."""
-        code = f"code-{self.next_id()}*!"
-        self.codes[code] = {
-            "redirect_uri": redirect_uri,
-            "challenge": challenge,
-            "scope": scope,
-        }
-        return code
-
-    @route("POST", "/v2/oauth/token/")
-    async def token(self, request: ReceivedRequest) -> FakeResponse:
-        if not request.headers.get("content-type", "").startswith(
-            "application/x-www-form-urlencoded"
-        ):
-            return self._oauth_error(
-                "invalid_request",
-                "Content-Type must be application/x-www-form-urlencoded",
-            )
-        form = request.form
-        if not form.get("client_key") or not form.get("client_secret"):
-            return self._oauth_error(
-                "invalid_client", "Client key or secret is invalid", status=401
-            )
-        if form.get("grant_type") == "authorization_code":
-            grant = self.codes.pop(form.get("code", ""), None)
-            if grant is None or grant["redirect_uri"] != form.get("redirect_uri"):
-                return self._oauth_error(
-                    "invalid_grant", "Authorization code is expired or invalid."
-                )
-            if grant["challenge"] and not _verifier_matches(
-                form.get("code_verifier", ""), grant["challenge"]
-            ):
-                return self._oauth_error(
-                    "invalid_request", "Code verifier or code challenge is invalid."
-                )
-            scope = grant["scope"]
-        elif form.get("grant_type") == "refresh_token":
-            if form.get("refresh_token") not in self.refresh_tokens:
-                return self._oauth_error(
-                    "invalid_grant", "Refresh token is invalid or expired."
-                )
-            self.refresh_tokens.discard(
-                form["refresh_token"]
-            )  # rotation: the old one stops working
-            scope = "user.info.basic,video.publish"
-        else:
-            return self._oauth_error(
-                "unsupported_grant_type", "grant_type is not supported"
-            )
-        refresh = f"rft.{self.next_id()}fake"
-        self.refresh_tokens.add(refresh)
-        return FakeResponse(
-            json={
-                "access_token": f"{TOKEN_PREFIX}{self.next_id():06d}fake",
-                "expires_in": 7200,
-                "open_id": self.user["open_id"],
-                "refresh_expires_in": 15_552_000,
-                "refresh_token": refresh,
-                "scope": scope,
-                "token_type": "Bearer",
-            }
-        )
-
-    @staticmethod
-    def _oauth_error(
-        error: str, description: str, *, status: int = 400
-    ) -> FakeResponse:
-        return FakeResponse(
-            status=status,
-            json={
-                "error": error,
-                "error_description": description,
-                "log_id": time.strftime("%Y%m%d%H%M%S") + "0AUTH",
-            },
-        )
-
-
-def _verifier_matches(verifier: str, challenge: str) -> bool:
-    digest = hashlib.sha256(verifier.encode()).digest()
-    return challenge in (
-        digest.hex(),
-        base64.urlsafe_b64encode(digest).decode().rstrip("="),
-    )

@@ -23,12 +23,12 @@ from datetime import UTC, datetime
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any, ClassVar
-from urllib.parse import urlencode
 
 from twitter_text import parse_tweet
 
 from core.channels import AccountRef, Credentials
-from plugins.testing.fake import FakeNetwork, FakeResponse, ReceivedRequest, route
+from plugins.testing.fake import FakeResponse, ReceivedRequest, route
+from plugins.testing.oauth import Grant, OAuthServer
 
 PROBLEMS = "https://api.twitter.com/2/problems"
 MAX_WEIGHTED_LENGTH = 280
@@ -69,6 +69,7 @@ _LIMITS: dict[str, int] = {
     "POST /2/oauth2/token": 1000,
 }
 WINDOW_S = 15 * 60
+_ACCOUNT_SCOPE = "tweet.read tweet.write users.read offline.access media.write"
 
 
 def iso(ts: float) -> str:
@@ -81,14 +82,6 @@ def iso(ts: float) -> str:
 
 def parse_iso(value: str) -> float:
     return datetime.fromisoformat(value).timestamp()
-
-
-def pkce_challenge(verifier: str) -> str:
-    return (
-        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-        .rstrip(b"=")
-        .decode()
-    )
 
 
 @dataclass
@@ -178,11 +171,19 @@ class FakeMedia:
         return self.finalized and self.polls_left <= 0
 
 
-class FakeX(FakeNetwork):
+class FakeX(OAuthServer):
     """The X API v2 on 127.0.0.1 (or mounted in the demo app)."""
 
     key: ClassVar[str] = "x"
     name: ClassVar[str] = "X (fake)"
+    authorize_path = "/i/oauth2/authorize"
+    token_path = "/2/oauth2/token"
+    authorize_params = (
+        "response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"
+    )  # fmt: skip
+    challenge_methods = ("S256", "plain")
+    default_scope = "tweet.read tweet.write users.read offline.access"
+    failure_messages = {**OAuthServer.failure_messages, "expired": "Unauthorized"}
 
     def __init__(
         self,
@@ -192,7 +193,7 @@ class FakeX(FakeNetwork):
         standing_code: str | None = None,
     ) -> None:
         super().__init__()
-        self.client_id = client_id
+        self.client_id = self.oauth_client_id = client_id
         self.client_secret = client_secret
         #: an authorization code always accepted without PKCE check (conformance suite, demo);
         #: codes obtained through /i/oauth2/authorize are single use and PKCE-checked
@@ -206,10 +207,6 @@ class FakeX(FakeNetwork):
         self.media: dict[str, FakeMedia] = {}
         self.retweets: set[tuple[str, str]] = set()
         self.tokens: dict[str, str] = {}  # access token -> user id
-        self.refresh_tokens: dict[str, str] = {}  # refresh token -> user id
-        self.codes: dict[
-            str, dict[str, str]
-        ] = {}  # authorization code -> the authorize query
         self._snowflakes = itertools.count(1_790_000_000_000_000_001)
         self._windows: dict[tuple[str, str], tuple[float, int]] = {}
 
@@ -239,7 +236,7 @@ class FakeX(FakeNetwork):
         credentials = Credentials(
             access_token=access,
             refresh_token=refresh,
-            scope="tweet.read tweet.write users.read offline.access media.write",
+            scope=_ACCOUNT_SCOPE,
         )
         return AccountRef(external_id=user.id, handle=username, credentials=credentials)
 
@@ -297,22 +294,21 @@ class FakeX(FakeNetwork):
         super().reset()
         with self._lock:
             self._windows.clear()
-        for store in (
-            self.users,
-            self.tweets,
-            self.media,
-            self.tokens,
-            self.refresh_tokens,
-            self.codes,
-        ):
+        for store in (self.users, self.tweets, self.media, self.tokens):
             store.clear()
         self.retweets.clear()
 
-    def _issue_tokens(self, user_id: str) -> tuple[str, str]:
-        access, refresh = secrets.token_urlsafe(24), secrets.token_urlsafe(24)
+    def _issue_tokens(self, user_id: str, scope: str = _ACCOUNT_SCOPE) -> tuple[str, str]:
+        access = secrets.token_urlsafe(24)
         self.tokens[access] = user_id
-        self.refresh_tokens[refresh] = user_id
-        return access, refresh
+        return access, self.keep_refresh(secrets.token_urlsafe(24), Grant(scope=scope, subject=user_id))
+
+    def plugin_settings(self, url: str) -> dict[str, str]:
+        return {
+            "client_id": self.client_id,
+            "client_secret": self.client_secret,
+            "extra_authorize_url": f"{url}{self.authorize_path}",
+        }
 
     # ------------------------------------------------------------------ network shape
     def error(self, status: int, message: str, *, kind: str = "") -> FakeResponse:
@@ -341,20 +337,13 @@ class FakeX(FakeNetwork):
             body.pop("status")
         return FakeResponse(status=status, json=body)
 
-    def rate_limit_error(self, retry_after: float) -> FakeResponse:
+    def limit_headers(self, retry_after: float) -> dict[str, str]:
         # X sends no Retry-After: the reset instant is in x-rate-limit-reset (epoch seconds).
-        response = self.error(429, "Too Many Requests", kind="rate_limited")
-        response.headers.update(
-            {
-                "x-rate-limit-limit": "100",
-                "x-rate-limit-remaining": "0",
-                "x-rate-limit-reset": str(math.ceil(time.time() + retry_after)),
-            }
-        )
-        return response
-
-    def expired_error(self) -> FakeResponse:
-        return self.error(401, "Unauthorized", kind="expired")
+        return {
+            "x-rate-limit-limit": "100",
+            "x-rate-limit-remaining": "0",
+            "x-rate-limit-reset": str(math.ceil(time.time() + retry_after)),
+        }
 
     def rate_headers(self, request: ReceivedRequest) -> dict[str, str]:
         endpoint = _endpoint_of(request)
@@ -398,120 +387,28 @@ class FakeX(FakeNetwork):
         return body
 
     # ------------------------------------------------------------------ OAuth 2.0
-    @route("GET", "/i/oauth2/authorize")
-    async def authorize(self, request: ReceivedRequest) -> FakeResponse:
-        """The consent screen, approved at once: redirect back with a code (as a user clicking "Authorize")."""
-        query = {k: v[-1] for k, v in request.query.items()}
-        for name in (
-            "response_type",
-            "client_id",
-            "redirect_uri",
-            "scope",
-            "state",
-            "code_challenge",
-            "code_challenge_method",
-        ):
-            if not query.get(name):
-                return self.error(400, f"Missing required parameter: {name}")
-        if query["response_type"] != "code" or query["client_id"] != self.client_id:
-            return self.error(400, "Invalid response_type or client_id")
-        if query["code_challenge_method"] not in ("S256", "plain"):
-            return self.error(400, "Invalid code_challenge_method")
-        code = secrets.token_urlsafe(16)
-        self.codes[code] = query
-        location = f"{query['redirect_uri']}?{urlencode({'state': query['state'], 'code': code})}"
-        return FakeResponse(status=302, headers={"location": location}, body=b"")
-
-    @route("POST", "/2/oauth2/token")
-    async def token(self, request: ReceivedRequest) -> FakeResponse:
-        if (
-            request.headers.get("content-type", "").split(";")[0]
-            != "application/x-www-form-urlencoded"
-        ):
-            return _oauth_error(
-                "invalid_request",
-                "Content-Type must be application/x-www-form-urlencoded",
-            )
-        form = request.form
-        if not self._client_ok(request, form):
-            return FakeResponse(
-                status=401,
-                json={
-                    "error": "unauthorized_client",
-                    "error_description": "Missing valid authorization header",
-                },
-            )
-        if form.get("grant_type") == "authorization_code":
-            return self._grant_code(form)
-        if form.get("grant_type") == "refresh_token":
-            return self._grant_refresh(form)
-        return _oauth_error(
-            "invalid_request", "Value passed for the grant type was invalid."
-        )
-
-    def _client_ok(self, request: ReceivedRequest, form: dict[str, str]) -> bool:
+    def client_authenticated(self, request: ReceivedRequest, form: dict[str, Any]) -> bool:
         """Confidential clients authenticate with Basic; public clients send ``client_id`` only."""
         header = request.headers.get("authorization", "")
         if header.startswith("Basic "):
-            expected = base64.b64encode(
-                f"{self.client_id}:{self.client_secret}".encode()
-            ).decode()
+            expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
             return secrets.compare_digest(header[6:], expected)
         return form.get("client_id") == self.client_id
 
-    def _grant_code(self, form: dict[str, str]) -> FakeResponse:
-        if self.standing_code and form.get("code") == self.standing_code:
-            return self._token_response(
-                self._first_user().id,
-                "tweet.read tweet.write users.read offline.access",
-            )
-        query = self.codes.pop(form.get("code", ""), None)
-        if query is None or form.get("redirect_uri") != query["redirect_uri"]:
-            return _oauth_error(
-                "invalid_request",
-                "Value passed for the authorization code was invalid.",
-            )
-        verifier = form.get("code_verifier", "")
-        expected = (
-            pkce_challenge(verifier)
-            if query["code_challenge_method"] == "S256"
-            else verifier
-        )
-        if not secrets.compare_digest(expected, query["code_challenge"]):
-            return _oauth_error(
-                "invalid_request",
-                "Value passed for the code verifier did not match the code challenge.",
-            )
-        return self._token_response(self._first_user().id, query["scope"])
+    def oauth_error(self, status: int, error: str, description: str) -> FakeResponse:
+        # X calls a failed client authentication "unauthorized_client"
+        return super().oauth_error(status, "unauthorized_client" if status == 401 else error, description)
 
-    def _first_user(self) -> FakeUser:
-        """Who approves the consent screen: the first account made, else a new one."""
-        return next(iter(self.users.values()), None) or self.add_user(
-            "RegionOccitanie", "Région Occitanie"
-        )
-
-    def _grant_refresh(self, form: dict[str, str]) -> FakeResponse:
-        # refresh tokens are single use: the old one dies when a new pair is issued
-        user_id = self.refresh_tokens.pop(form.get("refresh_token", ""), None)
-        if user_id is None:
-            return _oauth_error(
-                "invalid_request", "Value passed for the token was invalid."
-            )
-        return self._token_response(
-            user_id, "tweet.read tweet.write users.read offline.access media.write"
-        )
-
-    def _token_response(self, user_id: str, scope: str) -> FakeResponse:
-        access, refresh = self._issue_tokens(user_id)
-        body = {
-            "token_type": "bearer",
-            "expires_in": 7200,
-            "access_token": access,
-            "scope": scope,
-        }
-        if "offline.access" in scope.split():
+    def token_answer(self, grant: Grant) -> dict[str, Any]:
+        # Who approves the consent screen: the first account made, else a new one.
+        user_id = grant.subject or (
+            next(iter(self.users.values()), None) or self.add_user("RegionOccitanie", "Région Occitanie")
+        ).id
+        access, refresh = self._issue_tokens(user_id, grant.scope)
+        body: dict[str, Any] = {"token_type": "bearer", "expires_in": 7200, "access_token": access, "scope": grant.scope}
+        if "offline.access" in grant.scope.split():
             body["refresh_token"] = refresh
-        return FakeResponse(json=body)
+        return body
 
     # ------------------------------------------------------------------ posts
     @route("POST", "/2/tweets")
@@ -939,12 +836,6 @@ class FakeX(FakeNetwork):
 
 
 # ---------------------------------------------------------------------- module helpers
-def _oauth_error(error: str, description: str) -> FakeResponse:
-    return FakeResponse(
-        status=400, json={"error": error, "error_description": description}
-    )
-
-
 def _missing(resource: str, parameter: str, value: str) -> dict[str, str]:
     return {"value": value, "detail": f"Could not find {resource} with {parameter}: [{value}].", "title": "Not Found Error",
             "resource_type": resource, "parameter": parameter, "resource_id": value, "type": f"{PROBLEMS}/resource-not-found"}  # fmt: skip

@@ -91,11 +91,9 @@ class WebhookFake(FakeNetwork):
             "x-ratelimit-reset": str(self._reset_at),
         }
 
-    def rate_limit_error(self, retry_after: float) -> FakeResponse:
-        response = super().rate_limit_error(retry_after)
-        response.headers["x-ratelimit-remaining"] = "0"
-        response.headers["x-ratelimit-reset"] = str(int(time.time() + retry_after))
-        return response
+    def limit_headers(self, retry_after: float) -> dict[str, str]:
+        reset = str(int(time.time() + retry_after))
+        return {**super().limit_headers(retry_after), "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}
 
     def _refused(self) -> FakeResponse:
         return self.error(401, "invalid signature", kind="unauthorized")
