@@ -22,6 +22,8 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import default as default_policy
 from importlib.metadata import entry_points
 from typing import Any, ClassVar, Literal
 from urllib.parse import parse_qs
@@ -38,13 +40,25 @@ Handler = Callable[..., Awaitable["FakeResponse"]]
 
 
 @dataclass(frozen=True)
+class Part:
+    """One field of a multipart/form-data body."""
+
+    content_type: str
+    payload: bytes
+    filename: str | None = None
+
+
+@dataclass(frozen=True)
 class ReceivedRequest:
     method: str
-    path: str
+    path: str  # decoded, without the mount prefix
     query: dict[str, list[str]]
     headers: dict[str, str]  # lower-cased names; repeated headers joined with ", "
     body: bytes
     at: float  # time.time() when received
+    #: scheme, host and mount prefix: where URLs the fake hands out (upload, next page) point
+    base_url: str = ""
+    raw_path: str = ""  # as sent, percent-encoding kept (LinkedIn checks its URNs are encoded)
 
     @property
     def json(self) -> Any:
@@ -57,6 +71,24 @@ class ReceivedRequest:
     def q(self, name: str) -> str | None:
         values = self.query.get(name)
         return values[-1] if values else None
+
+    def parts(self) -> dict[str, Part] | None:
+        """The fields of a multipart/form-data body by name; None when the body is not one."""
+        content_type = self.headers.get("content-type", "")
+        if not content_type.startswith("multipart/form-data"):
+            return None
+        head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+        message = BytesParser(policy=default_policy).parsebytes(head + self.body)
+        if not message.is_multipart():
+            return None
+        fields: dict[str, Part] = {}
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True)
+            if isinstance(name, str):
+                data = payload if isinstance(payload, bytes) else b""
+                fields[name] = Part(part.get_content_type(), data, part.get_filename())
+        return fields
 
 
 @dataclass
@@ -225,6 +257,7 @@ class FakeNetwork:
         root = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :] or "/"
+        raw_path = scope.get("raw_path") or scope.get("path", "").encode()
         return ReceivedRequest(
             method=scope["method"],
             path=path,
@@ -232,6 +265,8 @@ class FakeNetwork:
             headers=headers,
             body=b"".join(chunks),
             at=time.time(),
+            base_url=f"{scope.get('scheme', 'http')}://{headers.get('host', '127.0.0.1')}{root}",
+            raw_path=raw_path.decode("latin-1"),
         )
 
     def _take_failure(self, request: ReceivedRequest) -> Failure | None:

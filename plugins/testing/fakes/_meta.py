@@ -20,8 +20,6 @@ import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.parser import BytesParser
-from email.policy import default as default_policy
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlencode
 
@@ -153,17 +151,11 @@ def merged_params(request: ReceivedRequest) -> tuple[dict[str, str], dict[str, t
         body = request.json
         if isinstance(body, dict):
             params.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in body.items()})
-    elif ctype.startswith("multipart/form-data"):
-        head = f"Content-Type: {ctype}\r\n\r\n".encode()
-        message = BytesParser(policy=default_policy).parsebytes(head + request.body)
-        for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
-            raw = part.get_payload(decode=True)
-            payload = raw if isinstance(raw, bytes) else b""
-            if part.get_filename():
-                files[str(name)] = (str(part.get_filename()), payload)
-            else:
-                params[str(name)] = payload.decode()
+    for name, part in (request.parts() or {}).items():
+        if part.filename:
+            files[name] = (part.filename, part.payload)
+        else:
+            params[name] = part.payload.decode()
     return params, files
 
 

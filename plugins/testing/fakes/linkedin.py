@@ -16,7 +16,6 @@ Seed with :meth:`add_comment`, :meth:`add_post`; read ``posts``, ``comments``, `
 
 from __future__ import annotations
 
-import contextvars
 import time
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -25,13 +24,6 @@ from urllib.parse import quote, urlencode
 from core.channels import AccountRef, Credentials
 from plugins.testing.fake import FakeResponse, ReceivedRequest, route
 from plugins.testing.oauth import Grant, OAuthServer
-
-# The mount prefix and raw path of the request being handled: the base class strips
-# ``root_path`` and decodes the path, but upload URLs must point back through the mount
-# and URN encoding can only be checked on the raw path.
-_SCOPE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
-    "linkedin_fake_scope", default=None
-)
 
 _REQUIRED_POST_FIELDS = (
     "author",
@@ -170,18 +162,6 @@ class FakeLinkedIn(OAuthServer):
             and token not in self.revoked
         )
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope.get("type") == "http":
-            raw = scope.get("raw_path") or scope.get("path", "").encode()
-            _SCOPE.set(
-                {
-                    "root": scope.get("root_path", ""),
-                    "scheme": scope.get("scheme", "http"),
-                    "raw_path": raw.decode("latin-1"),
-                }
-            )
-        await super().__call__(scope, receive, send)
-
     async def _dispatch(self, request: ReceivedRequest) -> FakeResponse:
         if request.path.startswith("/rest/"):
             refused = self._check_rest_headers(request)
@@ -217,7 +197,7 @@ class FakeLinkedIn(OAuthServer):
             )
         if request.headers.get("x-restli-protocol-version") != "2.0.0":
             return self.error(400, "X-Restli-Protocol-Version 2.0.0 is required")
-        if "urn:li:" in (_SCOPE.get() or {}).get("raw_path", ""):
+        if "urn:li:" in request.raw_path:
             return self.error(
                 400, "Invalid Rest.li 2.0 key: URNs in the path must be URL-encoded"
             )
@@ -234,10 +214,6 @@ class FakeLinkedIn(OAuthServer):
         today = datetime.now(UTC)
         current = today.year * 12 + today.month - 1
         return current - 12 <= _month_index(version) <= current
-
-    def _base(self, request: ReceivedRequest) -> str:
-        scope = _SCOPE.get() or {}
-        return f"{scope.get('scheme', 'http')}://{request.headers.get('host', '127.0.0.1')}{scope.get('root', '')}"
 
     # ------------------------------------------------------------------ images
     @route("POST", "/rest/images")
@@ -257,7 +233,7 @@ class FakeLinkedIn(OAuthServer):
             "owner": owner,
             "bytes": b"",
         }
-        upload_url = f"{self._base(request)}/dms-uploads/{image_id}?ca=vector_feedshare"
+        upload_url = f"{request.base_url}/dms-uploads/{image_id}?ca=vector_feedshare"
         expires = _now_ms() + 86_400_000
         return FakeResponse(
             json={

@@ -17,13 +17,10 @@ Seed with :meth:`add_mention`, :meth:`add_direct_message`, :meth:`add_status`.
 
 from __future__ import annotations
 
-import contextvars
 import html
 import re
 import time
 from datetime import UTC, datetime
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlencode
 
@@ -31,9 +28,6 @@ from core.channels import AccountRef, Credentials, TextCounting, count_text
 from plugins.testing.fake import FakeResponse, ReceivedRequest, route
 from plugins.testing.oauth import Grant, OAuthServer
 
-_SCOPE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
-    "mastodon_fake_scope", default=None
-)
 _URL = re.compile(r"https?://[^\s<]+")
 TOKEN_PREFIX = "mtok-"
 IDEMPOTENCY_TTL_S = 3600
@@ -263,16 +257,6 @@ class FakeMastodon(OAuthServer):
             "x-ratelimit-reset": _iso(start + WINDOW_S),
         }
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope.get("type") == "http":
-            _SCOPE.set(
-                {
-                    "root": scope.get("root_path", ""),
-                    "scheme": scope.get("scheme", "http"),
-                }
-            )
-        await super().__call__(scope, receive, send)
-
     async def _dispatch(self, request: ReceivedRequest) -> FakeResponse:
         if request.path.startswith("/api/") and request.path != "/api/v2/instance":
             if not self.authorized(request):
@@ -290,10 +274,6 @@ class FakeMastodon(OAuthServer):
                 start, used = now, 0
             self._windows[token] = (start, used + 1)
         return used < self.rate_limit
-
-    def _base(self, request: ReceivedRequest) -> str:
-        scope = _SCOPE.get() or {}
-        return f"{scope.get('scheme', 'http')}://{request.headers.get('host', '127.0.0.1')}{scope.get('root', '')}"
 
     def _page(
         self,
@@ -317,7 +297,7 @@ class FakeMastodon(OAuthServer):
         page = ordered[:limit]
         headers = {}
         if page:
-            base = f"{self._base(request)}{request.path}"
+            base = f"{request.base_url}{request.path}"
             keep = {
                 k: v
                 for k, v in request.query.items()
@@ -600,22 +580,8 @@ def _params(request: ReceivedRequest) -> dict[str, Any]:
 
 
 def _multipart(request: ReceivedRequest) -> dict[str, tuple[str, bytes]] | None:
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
-        return None
-    message = BytesParser(policy=HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
-        + request.body
-    )
-    fields: dict[str, tuple[str, bytes]] = {}
-    for part in message.iter_parts():  # type: ignore[attr-defined]
-        name = part.get_param("name", header="content-disposition")
-        if name:
-            fields[str(name)] = (
-                part.get_content_type(),
-                bytes(part.get_payload(decode=True) or b""),  # type: ignore[arg-type]
-            )
-    return fields
+    parts = request.parts()
+    return None if parts is None else {name: (part.content_type, part.payload) for name, part in parts.items()}
 
 
 __all__ = ["FakeMastodon", "render_html"]

@@ -18,7 +18,6 @@ Seed with :meth:`add_video`; read ``jobs`` and ``videos``.
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import time
 from typing import Any, ClassVar
@@ -28,9 +27,6 @@ from core.channels import AccountRef, Credentials
 from plugins.testing.fake import FakeResponse, ReceivedRequest, route
 from plugins.testing.oauth import Grant, OAuthServer, s256
 
-_SCOPE: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
-    "tiktok_fake_scope", default=None
-)
 TOKEN_PREFIX = "act."
 MIN_CHUNK, MAX_CHUNK = 5 * 1024 * 1024, 64 * 1024 * 1024
 _CODES = {
@@ -194,16 +190,6 @@ class FakeTikTok(OAuthServer):
             and token not in self.revoked
         )
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope.get("type") == "http":
-            _SCOPE.set(
-                {
-                    "root": scope.get("root_path", ""),
-                    "scheme": scope.get("scheme", "http"),
-                }
-            )
-        await super().__call__(scope, receive, send)
-
     async def _dispatch(self, request: ReceivedRequest) -> FakeResponse:
         api = request.path.startswith(("/v2/post/", "/v2/video/", "/v2/user/"))
         if api and not self.authorized(request):
@@ -219,10 +205,6 @@ class FakeTikTok(OAuthServer):
                 400, "Content-Type must be application/json; charset=UTF-8"
             )
         return await super()._dispatch(request)
-
-    def _base(self, request: ReceivedRequest) -> str:
-        scope = _SCOPE.get() or {}
-        return f"{scope.get('scheme', 'http')}://{request.headers.get('host', '127.0.0.1')}{scope.get('root', '')}"
 
     # ------------------------------------------------------------------ Content Posting API
     @route("POST", "/v2/post/publish/creator_info/query/")
@@ -249,7 +231,7 @@ class FakeTikTok(OAuthServer):
         data: dict[str, Any] = {"publish_id": publish_id}
         if kind == "file":
             data["upload_url"] = (
-                f"{self._base(request)}/video/upload/?{urlencode({'upload_id': publish_id, 'upload_token': job['upload_token']})}"
+                f"{request.base_url}/video/upload/?{urlencode({'upload_id': publish_id, 'upload_token': job['upload_token']})}"
             )
         return self.envelope(data)
 

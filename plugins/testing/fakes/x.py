@@ -20,8 +20,6 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any, ClassVar
 
 from twitter_text import parse_tweet
@@ -867,18 +865,5 @@ def _endpoint_of(request: ReceivedRequest) -> str:
 
 def _multipart(request: ReceivedRequest) -> dict[str, bytes] | None:
     """The fields of a multipart/form-data body, or None when the body is not one."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.startswith("multipart/form-data"):
-        return None
-    message = BytesParser(policy=HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + request.body
-    )
-    if not message.is_multipart():
-        return None
-    fields: dict[str, bytes] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        payload = part.get_payload(decode=True)
-        if isinstance(name, str) and isinstance(payload, bytes):
-            fields[name] = payload
-    return fields
+    parts = request.parts()
+    return None if parts is None else {name: part.payload for name, part in parts.items()}
