@@ -2,6 +2,7 @@
 
 from core.channels.contract import (
     CONTRACT_VERSION,
+    FEATURE_OPERATIONS,
     AccountMetrics,
     AccountRef,
     AuthorizationRequest,
@@ -13,6 +14,7 @@ from core.channels.contract import (
     CredentialsExpired,
     Draft,
     Feature,
+    FeatureOperations,
     Format,
     FormatRules,
     InboxKind,
@@ -36,6 +38,7 @@ from core.channels.contract import (
     UsageReport,
     WebhookChallenge,
     WebhookRequest,
+    operation_features,
 )
 from core.channels.http import (
     ErrorReader,
@@ -54,6 +57,7 @@ from core.channels.validation import Violation, validate_draft
 
 __all__ = [
     "CONTRACT_VERSION",
+    "FEATURE_OPERATIONS",
     "AccountMetrics",
     "AccountRef",
     "AuthorizationRequest",
@@ -67,6 +71,7 @@ __all__ = [
     "CredentialsExpired",
     "Draft",
     "Feature",
+    "FeatureOperations",
     "Format",
     "FormatRules",
     "InboxKind",
@@ -95,6 +100,7 @@ __all__ = [
     "WebhookRequest",
     "count_text",
     "json_body",
+    "operation_features",
     "rate_limit_wait",
     "read_error",
     "token_set",

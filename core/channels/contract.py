@@ -10,7 +10,9 @@ to delivery states and job outcomes.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import httpx
@@ -338,7 +340,8 @@ class NullUsageRecorder:
 
 
 class ChannelSettings(msgspec.Struct, frozen=True, kw_only=True):
-    """Per-channel settings from the host's configuration (``PORTEVOIX_<KEY>_BASE_URL`` …)."""
+    """Per-channel settings from the host's configuration: ``PORTEVOIX_CHANNEL_<KEY>_<FIELD>``
+    (``PORTEVOIX_CHANNEL_X_BASE_URL``, ``…_CLIENT_ID``; ``…_EXTRA_<NAME>`` fills ``extra``)."""
 
     base_url: str
     client_id: str = ""
@@ -408,6 +411,13 @@ class ChannelPlugin:
     async def reply(self, account: AccountRef, item: RemoteItem, draft: Draft) -> PublishResult:
         raise NotSupported(f"{self.key}: reply not supported")
 
+    # -- search (veille)
+    async def search(self, account: AccountRef, query: str, cursor: str | None) -> InboxPage:
+        """Public posts matching ``query`` (words or a ``#hashtag``), newest first, a page at a
+        time; ``cursor`` and ``next_cursor`` work as in :meth:`fetch_inbox`. Each hit is a
+        :class:`RemoteItem` of kind ``MENTION`` (it mentions the query), ``thread_id`` its post."""
+        raise NotSupported(f"{self.key}: search not supported")
+
     # -- metrics
     async def fetch_account_metrics(self, account: AccountRef) -> AccountMetrics:
         raise NotSupported(f"{self.key}: metrics not supported")
@@ -438,3 +448,53 @@ class ChannelPlugin:
 
     async def aclose(self) -> None:
         await self.http.aclose()
+
+
+# --------------------------------------------------------------------------- features ↔ operations
+
+
+class FeatureOperations(msgspec.Struct, frozen=True, kw_only=True):
+    """The :class:`ChannelPlugin` operations behind one :class:`Feature`."""
+
+    #: all implemented when the feature is declared
+    required: tuple[str, ...] = ()
+    #: at least one implemented (some networks count posts only, or accounts only)
+    any_of: tuple[str, ...] = ()
+    #: may be implemented, and only with the feature declared
+    optional: tuple[str, ...] = ()
+    #: the feature this one only makes sense on top of
+    needs: Feature | None = None
+
+    @property
+    def operations(self) -> tuple[str, ...]:
+        return self.required + self.any_of + self.optional
+
+
+#: What declaring a feature promises, and what implementing an operation requires declaring:
+#: capabilities are *honest* when both hold (the conformance suite checks them).
+FEATURE_OPERATIONS: Mapping[Feature, FeatureOperations] = MappingProxyType(
+    {
+        Feature.PUBLISH: FeatureOperations(required=("publish", "prepare_publish")),  # dry run too
+        Feature.REPOST: FeatureOperations(required=("repost",)),
+        Feature.QUOTE: FeatureOperations(needs=Feature.PUBLISH),  # a publish with Draft.quote_of
+        Feature.REPLY: FeatureOperations(required=("reply",)),
+        # private messages arrive through the inbox
+        Feature.PRIVATE_MESSAGES: FeatureOperations(required=("fetch_inbox",)),
+        Feature.DELETE: FeatureOperations(required=("delete",)),
+        Feature.METRICS: FeatureOperations(any_of=("fetch_account_metrics", "fetch_post_metrics")),
+        Feature.SEARCH: FeatureOperations(required=("search",)),
+        Feature.WEBHOOKS: FeatureOperations(
+            required=("verify_webhook", "parse_webhook"), optional=("webhook_challenge",)
+        ),
+        Feature.INBOX: FeatureOperations(required=("fetch_inbox",)),
+        Feature.RECONCILE: FeatureOperations(required=("reconcile",)),
+        Feature.OAUTH: FeatureOperations(
+            required=("authorization_url", "exchange_code"), optional=("refresh",)
+        ),
+    }
+)
+
+
+def operation_features(operation: str) -> frozenset[Feature]:
+    """The features that allow ``operation``: implementing it without one of them is dishonest."""
+    return frozenset(f for f, ops in FEATURE_OPERATIONS.items() if operation in ops.operations)

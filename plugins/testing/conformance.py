@@ -45,6 +45,7 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import entry_points
 from typing import Any, ClassVar
 
 import httpx
@@ -53,6 +54,7 @@ import pytest
 
 from core.channels import (
     CONTRACT_VERSION,
+    FEATURE_OPERATIONS,
     AccountMetrics,
     AccountRef,
     AuthorizationRequest,
@@ -77,48 +79,14 @@ from core.channels import (
     TokenSet,
     Transient,
     UsageReport,
+    operation_features,
     validate_draft,
 )
+from core.channels.registry import ENTRY_POINT_GROUP
 from plugins.testing.fake import FakeNetwork, serve_in_thread
 
 # ---------------------------------------------------------------------- what "honest" means
 
-#: the operations a declared feature promises; every one must be implemented
-REQUIRED_OPERATIONS: dict[Feature, tuple[str, ...]] = {
-    Feature.PUBLISH: ("publish", "prepare_publish"),  # dry run is part of publishing
-    Feature.REPOST: ("repost",),
-    Feature.DELETE: ("delete",),
-    Feature.RECONCILE: ("reconcile",),
-    Feature.INBOX: ("fetch_inbox",),
-    Feature.PRIVATE_MESSAGES: ("fetch_inbox",),  # messages arrive through the inbox
-    Feature.REPLY: ("reply",),
-    Feature.OAUTH: ("authorization_url", "exchange_code"),
-    Feature.WEBHOOKS: ("verify_webhook", "parse_webhook"),
-}
-#: features satisfied by at least one of several operations (some networks only count posts)
-ANY_OPERATION: dict[Feature, tuple[str, ...]] = {
-    Feature.METRICS: ("fetch_account_metrics", "fetch_post_metrics"),
-}
-#: the features that allow an operation to be implemented; implementing it without one is dishonest
-OPERATION_FEATURES: dict[str, tuple[Feature, ...]] = {
-    "publish": (Feature.PUBLISH,),
-    "prepare_publish": (Feature.PUBLISH,),
-    "repost": (Feature.REPOST,),
-    "delete": (Feature.DELETE,),
-    "reconcile": (Feature.RECONCILE,),
-    "fetch_inbox": (Feature.INBOX, Feature.PRIVATE_MESSAGES),
-    "reply": (Feature.REPLY,),
-    "fetch_account_metrics": (Feature.METRICS,),
-    "fetch_post_metrics": (Feature.METRICS,),
-    "authorization_url": (Feature.OAUTH,),
-    "exchange_code": (Feature.OAUTH,),
-    "refresh": (Feature.OAUTH,),
-    "webhook_challenge": (Feature.WEBHOOKS,),
-    "verify_webhook": (Feature.WEBHOOKS,),
-    "parse_webhook": (Feature.WEBHOOKS,),
-}
-#: features that only make sense on top of another one
-FEATURE_NEEDS: dict[Feature, Feature] = {Feature.QUOTE: Feature.PUBLISH}
 #: formats whose media must include a kind
 FORMAT_MEDIA: dict[Format, tuple[MediaKind, ...]] = {
     Format.PHOTO: (MediaKind.IMAGE,),
@@ -158,30 +126,26 @@ def identity_problems(plugin_class: type[ChannelPlugin]) -> list[str]:
 
 
 def honesty_problems(plugin_class: type[ChannelPlugin]) -> list[str]:
-    """Declared features without their operation, and operations without their feature."""
+    """Declared features without their operations, and operations without their feature, by
+    the contract's table (:data:`core.channels.FEATURE_OPERATIONS`)."""
     features = plugin_class.capabilities.features
-    problems = [
-        f"declares {feature.value} but does not implement {operation}()"
-        for feature, operations in REQUIRED_OPERATIONS.items()
-        if feature in features
-        for operation in operations
-        if not implements(plugin_class, operation)
-    ]
-    problems += [
-        f"declares {feature.value} but implements none of {', '.join(operations)}"
-        for feature, operations in ANY_OPERATION.items()
-        if feature in features and not any(implements(plugin_class, op) for op in operations)
-    ]
-    problems += [
-        f"implements {operation}() but declares none of {', '.join(f.value for f in allowed)}"
-        for operation, allowed in OPERATION_FEATURES.items()
-        if implements(plugin_class, operation) and not features.intersection(allowed)
-    ]
-    problems += [
-        f"declares {feature.value} without {needed.value}"
-        for feature, needed in FEATURE_NEEDS.items()
-        if feature in features and needed not in features
-    ]
+    problems: list[str] = []
+    for feature in sorted(features):
+        table = FEATURE_OPERATIONS[feature]
+        problems += [
+            f"declares {feature.value} but does not implement {operation}()"
+            for operation in table.required
+            if not implements(plugin_class, operation)
+        ]
+        if table.any_of and not any(implements(plugin_class, op) for op in table.any_of):
+            problems.append(f"declares {feature.value} but implements none of {', '.join(table.any_of)}")
+        if table.needs is not None and table.needs not in features:
+            problems.append(f"declares {feature.value} without {table.needs.value}")
+    operations = sorted({op for table in FEATURE_OPERATIONS.values() for op in table.operations})
+    for operation in operations:
+        allowed = sorted(operation_features(operation))
+        if implements(plugin_class, operation) and not features.intersection(allowed):
+            problems.append(f"implements {operation}() but declares none of {', '.join(f.value for f in allowed)}")
     return problems
 
 
@@ -317,13 +281,31 @@ class ChannelConformance:
     """Base class of a plugin's conformance tests. Override the fixtures marked *override*.
 
     Operations whose feature is not declared are skipped, so the report lists what a plugin
-    does not offer.
+    does not offer. Any other check is left out one way only: :attr:`skip_checks`.
     """
 
     #: client timeout used when the fake is told to answer too late (seconds)
     timeout_s: ClassVar[float] = 0.5
     #: how far the reconcile window reaches around the attempt
     reconcile_margin: ClassVar[timedelta] = timedelta(minutes=5)
+    #: The one way to leave a check out: its name (``test_…``, without parameters) → why it does
+    #: not apply to this plugin. The check is skipped with that reason in the report. A name that
+    #: is no check of the suite, or an empty reason, fails the run, so a skip cannot outlive
+    #: the check it was for. To replace a check, skip it here and write your own beside.
+    skip_checks: ClassVar[Mapping[str, str]] = {}
+
+    @pytest.fixture(autouse=True)
+    def _skip_checks(self, request: pytest.FixtureRequest) -> None:
+        checks = {name for name in dir(ChannelConformance) if name.startswith("test_")}
+        unknown = sorted(set(self.skip_checks) - checks)
+        if unknown:
+            pytest.fail(f"skip_checks names no check of the conformance suite: {unknown}")
+        name = getattr(request.node, "originalname", request.node.name)
+        if name in self.skip_checks:
+            reason = self.skip_checks[name].strip()
+            if not reason:
+                pytest.fail(f"skip_checks[{name!r}] needs a reason: it is what the report shows")
+            pytest.skip(f"skipped by {type(self).__name__}.skip_checks: {reason}")
 
     # ------------------------------------------------------------------ fixtures to override
     @pytest.fixture(scope="class")
@@ -439,6 +421,17 @@ class ChannelConformance:
     def test_identity_and_contract_version(self, plugin_class: type[ChannelPlugin]) -> None:
         assert_no_problems(identity_problems(plugin_class), f"{plugin_class.__qualname__} identity")
 
+    def test_discoverable_through_its_entry_point(self, plugin_class: type[ChannelPlugin]) -> None:
+        """The host finds plugins only through ``portevoix.channels``: an entry point named after
+        the key must be installed and load this very class."""
+        eps = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == plugin_class.key]
+        assert eps, (
+            f"no {ENTRY_POINT_GROUP!r} entry point named {plugin_class.key!r}: declare it in your "
+            "pyproject.toml and reinstall (pip install -e .)"
+        )
+        loaded = [ep.load() for ep in eps]
+        assert plugin_class in loaded, f"entry point {eps[0].value} loads {loaded[0]!r}, not {plugin_class!r}"
+
     def test_capability_honesty(self, plugin_class: type[ChannelPlugin]) -> None:
         assert_no_problems(honesty_problems(plugin_class), f"{plugin_class.__qualname__} is not honest about its capabilities")
 
@@ -513,6 +506,16 @@ class ChannelConformance:
         assert len(ids) == len(set(ids)), f"the cursor served items twice: {ids}"
         missing = set(expected) - set(ids)
         assert not missing, f"inbox items never returned: {sorted(missing)}"
+
+    @pytest.mark.anyio
+    async def test_search_finds_a_fresh_post(
+        self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]
+    ) -> None:
+        _require(plugin, Feature.SEARCH)
+        marker = f"cf{uuid.uuid4().hex[:10]}"
+        post = await plugin.publish(account, unique(_sample(sample_drafts, Format.POST), marker))
+        items = await _all_pages(lambda cursor: plugin.search(account, marker, cursor))
+        assert post.remote_id in {item.remote_id for item in items}, f"searching {marker!r} missed the post"
 
     @pytest.mark.anyio
     async def test_metrics(self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]) -> None:
@@ -631,10 +634,13 @@ class ChannelConformance:
         for operation in (await self._operations(plugin, account, sample_drafts, oauth_code)).values():
             await operation(plugin, account)
         emitted = response_log.rate_limited_headers()
-        if not emitted:
-            pytest.skip("the fake emits no rate-limit headers")
         assert len(usage.reports) >= len(emitted), (
             f"{len(emitted)} responses carried rate-limit headers, {len(usage.reports)} usage reports recorded"
+        )
+        # Without rate-limit headers a response still counts as one call (LinkedIn, TikTok).
+        answered = len(response_log.responses)
+        assert len(usage.reports) >= answered, (
+            f"{answered} responses, {len(usage.reports)} usage reports: report every response (PluginHttp does)"
         )
         assert all(report.channel == plugin.key for report in usage.reports), "reports must name the channel key"
         remaining = {report.remaining for report in usage.reports}
@@ -669,6 +675,8 @@ class ChannelConformance:
             operations["reconcile"] = lambda p, a: p.reconcile(a, unique(draft), **self._window(datetime.now(UTC)))
         if features & {Feature.INBOX, Feature.PRIVATE_MESSAGES}:
             operations["fetch_inbox"] = lambda p, a: p.fetch_inbox(a, None)
+        if Feature.SEARCH in features:
+            operations["search"] = lambda p, a: p.search(a, "Occitanie", None)
         if Feature.METRICS in features and implements(type(plugin), "fetch_post_metrics"):
             operations["fetch_post_metrics"] = lambda p, a: p.fetch_post_metrics(a, [post_id])
         if Feature.METRICS in features and implements(type(plugin), "fetch_account_metrics"):
@@ -733,15 +741,22 @@ def _check_error(kind: str, error: ChannelError, message: str, operation: str) -
         )
 
 
-async def _all_inbox_items(plugin: ChannelPlugin, account: AccountRef, max_pages: int = 50) -> list[RemoteItem]:
+async def _all_inbox_items(plugin: ChannelPlugin, account: AccountRef) -> list[RemoteItem]:
+    return await _all_pages(lambda cursor: plugin.fetch_inbox(account, cursor), "fetch_inbox")
+
+
+async def _all_pages(
+    fetch: Callable[[str | None], Awaitable[InboxPage]], what: str = "search", max_pages: int = 50
+) -> list[RemoteItem]:
+    """Every item of a paged operation, following its cursor to the end."""
     items: list[RemoteItem] = []
     cursor: str | None = None
     for _ in range(max_pages):
-        page = await plugin.fetch_inbox(account, cursor)
-        assert isinstance(page, InboxPage), f"fetch_inbox returned {type(page).__name__}"
+        page = await fetch(cursor)
+        assert isinstance(page, InboxPage), f"{what} returned {type(page).__name__}"
         items += page.items
         if page.next_cursor is None:
             return items
-        assert page.next_cursor != cursor, "fetch_inbox returned the same cursor again"
+        assert page.next_cursor != cursor, f"{what} returned the same cursor again"
         cursor = page.next_cursor
-    raise AssertionError(f"fetch_inbox still had a next_cursor after {max_pages} pages")
+    raise AssertionError(f"{what} still had a next_cursor after {max_pages} pages")

@@ -257,3 +257,79 @@ def test_the_same_selection_passes_on_the_honest_plugin(pytester: pytest.Pyteste
     pytester.makepyfile(test_liars=honest)
     result = pytester.runpytest_inprocess(*INNER_ARGS)
     result.assert_outcomes(passed=5)
+
+
+# ---------------------------------------------------------------------- leaving a check out
+
+SKIPPING = """
+import pytest
+from core.channels import Draft, Format, MediaItem, MediaKind
+from plugins.testing.conformance import ChannelConformance
+from portevoix_webhook_channel import WebhookChannel
+from portevoix_webhook_channel.fake import WebhookFake
+
+
+class Base(ChannelConformance):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def plugin_class(cls):
+        return WebhookChannel
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def fake(cls):
+        return WebhookFake()
+
+    @pytest.fixture
+    def sample_drafts(self):
+        photo = MediaItem(kind=MediaKind.IMAGE, content_type="image/png", url="https://cdn.example.org/a.png")
+        return {Format.POST: Draft(text="Bonjour"), Format.PHOTO: Draft(text="", format=Format.PHOTO, media=(photo,))}
+
+
+class TestSkips(Base):
+    skip_checks = {"test_errors_are_typed_on_every_operation": "our endpoint only ever answers 200"}
+
+
+class TestSkipsAMisspelledCheck(Base):
+    skip_checks = {"test_errors_are_typed_everywhere": "a check that does not exist"}
+
+
+class TestSkipsWithoutAReason(Base):
+    skip_checks = {"test_capability_honesty": "  "}
+"""
+
+
+def test_skip_checks_is_the_one_way_to_leave_a_check_out(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_skipping=SKIPPING)
+    selection = "errors_are_typed or capability_honesty"
+    result = pytester.runpytest_inprocess(*INNER_ARGS[:-2], "-k", selection, "-rs")
+    # TestSkips: the 4 error kinds skipped with the reason, honesty passes. A misspelled name
+    # fails all 5 checks of its class; a blank reason fails the check it names.
+    result.assert_outcomes(passed=5, skipped=4, errors=6)
+    result.stdout.fnmatch_lines_random(
+        [
+            "*skipped by TestSkips.skip_checks: our endpoint only ever answers 200*",
+            "*skip_checks names no check of the conformance suite: ?'test_errors_are_typed_everywhere'?*",
+            "*skip_checks?'test_capability_honesty'? needs a reason*",
+        ]
+    )
+
+
+def test_the_suite_checks_the_plugin_is_discoverable(pytester: pytest.Pytester) -> None:
+    # A class the host cannot find: same key as the example plugin, not what its entry point loads.
+    unlisted = SKIPPING + """
+
+class Unlisted(WebhookChannel):
+    pass
+
+
+class TestUnlisted(Base):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def plugin_class(cls):
+        return Unlisted
+"""
+    pytester.makepyfile(test_unlisted=unlisted)
+    result = pytester.runpytest_inprocess(*INNER_ARGS[:-2], "-k", "TestUnlisted and discoverable")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*entry point portevoix_webhook_channel:WebhookChannel loads*not*Unlisted*"])
