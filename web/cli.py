@@ -323,5 +323,49 @@ def worker(burst: bool) -> None:
     run_worker(settings, burst=burst)
 
 
+# ---------------------------------------------------------------- channels
+@cli.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="the same report as JSON")
+@click.pass_context
+def channels(ctx: click.Context, as_json: bool) -> None:
+    """The channel plugins found through the portevoix.channels entry points, and the disabled
+    ones with why."""
+    if ctx.invoked_subcommand is not None:
+        return
+    import structlog
+
+    from core.channels.registry import describe, discover
+
+    # the registry logs each disabled plugin: on stderr, so that stdout stays the report
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(sys.stderr))
+    report = describe(discover(strict=False))  # a duplicate key is listed, not fatal
+    if as_json:
+        import msgspec
+
+        click.echo(msgspec.json.format(msgspec.json.encode(report)).decode())
+    else:
+        click.echo(_channels_text(report))
+    if report.disabled:
+        ctx.exit(1)  # scripts and CI notice a plugin that did not load
+
+
+def _channels_text(report: Any) -> str:
+    lines = [f"Channel plugins (this Porte-voix speaks contract {report.contract_version})", ""]
+    for plugin in report.loaded:
+        package = f"{plugin.distribution} {plugin.version}" if plugin.distribution else "(not installed)"
+        lines += [
+            f"  {plugin.key:<10} {plugin.name}  ·  {package}  ·  contract {', '.join(plugin.contract_versions)}",
+            f"  {'':<10} {plugin.source}",
+            f"  {'':<10} features: {', '.join(plugin.features)}",
+            f"  {'':<10} formats:  {', '.join(plugin.formats)}",
+        ]
+    if report.disabled:
+        lines += ["", "Disabled:"]
+    for broken in report.disabled:
+        package = f"  ·  {broken.distribution} {broken.version}" if broken.distribution else ""
+        lines += [f"  {broken.name:<10} {broken.source}{package}", f"  {'':<10} {broken.error}"]
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":  # python -m web.cli
     cli()
