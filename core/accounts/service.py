@@ -23,9 +23,23 @@ from core.db.enums import AccountMode, AccountStatus
 from core.db.models import Account
 from core.db.types import utcnow
 from core.errors import Refusal
+from core.pagination import Page, keyset
 from core.runtime import Runtime
 
 log = structlog.get_logger(__name__)
+
+
+async def persona_account(session: AsyncSession, persona_id: uuid.UUID, account_id: uuid.UUID) -> Account | None:
+    """An account of THIS persona (another persona's account id finds nothing)."""
+    return await session.scalar(select(Account).where(Account.id == account_id, Account.persona_id == persona_id))
+
+
+async def account_page(
+    session: AsyncSession, persona_id: uuid.UUID, *, cursor: str | None, limit: int
+) -> Page[Account]:
+    """A persona's accounts, by network."""
+    query = select(Account).where(Account.persona_id == persona_id)
+    return await keyset(session, query, (Account.channel, Account.id), cursor=cursor, limit=limit)
 
 
 async def set_mode(session: AsyncSession, account: Account, mode: AccountMode, actor: Actor) -> bool:

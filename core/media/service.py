@@ -59,13 +59,13 @@ class Inspected(msgspec.Struct, frozen=True, kw_only=True):
 def inspect(data: bytes, content_type: str) -> Inspected:
     """What an uploaded file is, from its bytes (images) or its declared type and signature (videos)."""
     if not data:
-        raise MediaRefused("the file is empty", code="empty")
+        raise MediaRefused("the file is empty", field="file", code="empty")
     if len(data) > MAX_BYTES:
-        raise MediaRefused(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB", code="too_large")
+        raise MediaRefused(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB", field="file", code="too_large")
     declared = content_type.split(";")[0].strip().lower()
     if declared in VIDEO_TYPES:
         if not _looks_like_video(data, declared):
-            raise MediaRefused(f"the file is not a {declared} video", code="not_media")
+            raise MediaRefused(f"the file is not a {declared} video", field="file", code="not_media")
         return Inspected(kind="video", content_type=declared, extension=VIDEO_TYPES[declared])
     try:
         with Image.open(io.BytesIO(data)) as probe:
@@ -73,7 +73,9 @@ def inspect(data: bytes, content_type: str) -> Inspected:
         with Image.open(io.BytesIO(data)) as image:
             found = IMAGE_FORMATS.get(image.format or "")
             if found is None:
-                raise MediaRefused(f"{image.format} images are not accepted (JPEG, PNG, GIF or WebP)", code="not_media")
+                raise MediaRefused(
+                    f"{image.format} images are not accepted (JPEG, PNG, GIF or WebP)", field="file", code="not_media"
+                )
             animated = bool(getattr(image, "is_animated", False))
             return Inspected(
                 kind="gif" if image.format == "GIF" and animated else "image",
@@ -84,7 +86,9 @@ def inspect(data: bytes, content_type: str) -> Inspected:
             )
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise MediaRefused(
-            "this file is neither an image (JPEG, PNG, GIF, WebP) nor a video (MP4, MOV, WebM)", code="not_media"
+            "this file is neither an image (JPEG, PNG, GIF, WebP) nor a video (MP4, MOV, WebM)",
+            field="file",
+            code="not_media",
         ) from None
 
 
@@ -99,6 +103,17 @@ def default_origin(employer: Employer) -> MediaOrigin:
     return {Employer.CABINET: MediaOrigin.PERSONAL, Employer.CAMPAIGN: MediaOrigin.CAMPAIGN}.get(
         employer, MediaOrigin.REGION_DAM
     )
+
+
+def origin_of(value: str, employer: Employer | None) -> MediaOrigin:
+    """The origin an uploader names (region_dam, personal, campaign), else their employer's default."""
+    if not value:
+        return default_origin(employer) if employer is not None else MediaOrigin.REGION_DAM
+    try:
+        return MediaOrigin(value)
+    except ValueError:
+        names = ", ".join(o.value for o in MediaOrigin)
+        raise MediaRefused(f"origin must be one of {names}", field="origin", code="origin") from None
 
 
 def media_dir(data_dir: Path, persona_id: uuid.UUID) -> Path:
@@ -121,7 +136,9 @@ async def store_upload(
     """Check, store and record one uploaded file of a persona."""
     alt_text = alt_text.strip()
     if len(alt_text) > MAX_ALT_TEXT:
-        raise MediaRefused(f"the alt text is longer than {MAX_ALT_TEXT} characters", code="alt_text_too_long")
+        raise MediaRefused(
+            f"the alt text is longer than {MAX_ALT_TEXT} characters", field="alt_text", code="alt_text_too_long"
+        )
     found = inspect(data, content_type)
     digest = hashlib.sha256(data).hexdigest()
     folder = media_dir(data_dir, persona_id)
@@ -175,6 +192,10 @@ async def list_media(
     if unattached:
         query = query.where(Media.post_id.is_(None))
     return list((await session.scalars(query.order_by(Media.created_at.desc(), Media.id).limit(limit))).all())
+
+
+async def get_media(session: AsyncSession, media_id: uuid.UUID) -> Media | None:
+    return await session.get(Media, media_id)
 
 
 async def persona_media(session: AsyncSession, persona_id: uuid.UUID, media_id: uuid.UUID) -> Media | None:

@@ -12,7 +12,8 @@ from core.audit import Actor, record, snapshot
 from core.db.enums import Employer, Role
 from core.db.models import ApiToken, Assignment, Persona, Staff
 from core.db.types import utcnow
-from core.errors import Refusal
+from core.errors import Conflict, Refusal
+from core.pagination import Page, keyset
 from core.security import hash_password, verify_password
 
 _STAFF_FIELDS = ("email", "display_name", "is_admin", "is_active", "locale", "employer")
@@ -23,10 +24,14 @@ class StaffError(Refusal):
     """A staff operation that cannot be done; the message says why."""
 
 
+class EmailTaken(StaffError, Conflict):
+    """Another staff member already has this e-mail address."""
+
+
 def normalise_email(email: str) -> str:
     email = email.strip().lower()
     if "@" not in email or email.startswith("@") or email.endswith("@"):
-        raise StaffError(f"{email!r} is not an e-mail address")
+        raise StaffError(f"{email!r} is not an e-mail address", field="email")
     return email
 
 
@@ -43,7 +48,7 @@ async def create_staff(
 ) -> Staff:
     email = normalise_email(email)
     if await session.scalar(select(Staff.id).where(Staff.email == email)):
-        raise StaffError(f"a staff member with e-mail {email} already exists")
+        raise EmailTaken(f"a staff member with e-mail {email} already exists")
     staff = Staff(
         email=email,
         display_name=display_name.strip() or email,
@@ -56,6 +61,32 @@ async def create_staff(
     await session.flush()
     record(session, actor, "staff.created", "staff", staff.id, after=snapshot(staff, _STAFF_FIELDS))
     return staff
+
+
+async def create_with_one_time_password(
+    session: AsyncSession,
+    *,
+    email: str,
+    display_name: str,
+    actor: Actor,
+    is_admin: bool = False,
+    employer: Employer = Employer.INSTITUTION,
+    locale: str = "fr",
+) -> tuple[Staff, str]:
+    """A new staff member and the one-time password to hand over (replaced at their first login)."""
+    password = secrets.token_urlsafe(12)
+    staff = await create_staff(
+        session,
+        email=email,
+        display_name=display_name,
+        password=password,
+        actor=actor,
+        is_admin=is_admin,
+        employer=employer,
+        locale=locale,
+    )
+    staff.must_change_password = True
+    return staff, password
 
 
 async def authenticate(session: AsyncSession, email: str, password: str) -> Staff | None:
@@ -91,9 +122,9 @@ async def set_password(session: AsyncSession, staff: Staff, password: str, actor
 async def change_own_password(session: AsyncSession, staff: Staff, current: str, new: str) -> None:
     """A staff member replaces their own password; the current one proves it is them."""
     if not verify_password(staff.password_hash, current):
-        raise StaffError("the current password is wrong")
+        raise StaffError("the current password is wrong", field="current_password")
     if current == new:
-        raise StaffError("the new password must differ from the current one")
+        raise StaffError("the new password must differ from the current one", field="current_password")
     await set_password(session, staff, new, Actor(id=staff.id, label=staff.email))
 
 
@@ -147,8 +178,48 @@ async def update_staff(
     return staff
 
 
+async def remember_locale(session: AsyncSession, staff_id: uuid.UUID, locale: str) -> None:
+    """The language a staff member chose in the admin, kept for their next login (not audited)."""
+    staff = await session.get(Staff, staff_id)
+    if staff is not None and locale in LOCALES:
+        staff.locale = locale
+
+
 async def get_staff(session: AsyncSession, staff_id: uuid.UUID) -> Staff | None:
     return await session.get(Staff, staff_id)
+
+
+async def active_staff(session: AsyncSession, staff_id: uuid.UUID) -> Staff | None:
+    """The staff member if they exist and may log in."""
+    staff = await session.get(Staff, staff_id)
+    return staff if staff is not None and staff.is_active else None
+
+
+async def display_names(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(Staff.id, Staff.display_name).where(Staff.id.in_(ids)))
+    return {staff_id: name for staff_id, name in rows.all()}
+
+
+async def everyone(session: AsyncSession) -> list[Staff]:
+    """Every staff member, active ones first, by name (the admin's staff list)."""
+    return list((await session.scalars(select(Staff).order_by(Staff.is_active.desc(), Staff.display_name))).all())
+
+
+async def staff_page(session: AsyncSession, *, cursor: str | None, limit: int) -> Page[Staff]:
+    """Every staff member, by e-mail."""
+    return await keyset(session, select(Staff), (Staff.email, Staff.id), cursor=cursor, limit=limit)
+
+
+async def team_page(
+    session: AsyncSession, persona_id: uuid.UUID, *, cursor: str | None, limit: int
+) -> Page[tuple[Staff, Role]]:
+    """Who works on a persona, by e-mail, with their role."""
+    query = select(Staff).join(Assignment, Assignment.staff_id == Staff.id).where(Assignment.persona_id == persona_id)
+    page = await keyset(session, query, (Staff.email, Staff.id), cursor=cursor, limit=limit)
+    roles = await roles_on(session, persona_id)
+    return Page(items=[(staff, roles[staff.id]) for staff in page.items], next_cursor=page.next_cursor)
 
 
 async def team_of(session: AsyncSession, persona_id: uuid.UUID) -> list[tuple[Staff, Role]]:
@@ -213,6 +284,14 @@ async def unassign(session: AsyncSession, staff: Staff, persona: Persona, actor:
         persona_id=persona.id,
         before={"staff": staff.email, "persona": persona.slug, "role": assignment.role.value},
     )
+
+
+async def roles_on(session: AsyncSession, persona_id: uuid.UUID) -> dict[uuid.UUID, Role]:
+    """staff id → role, for one persona."""
+    rows = await session.execute(
+        select(Assignment.staff_id, Assignment.role).where(Assignment.persona_id == persona_id)
+    )
+    return {staff_id: role for staff_id, role in rows.all()}
 
 
 async def roles_of(session: AsyncSession, staff_id: uuid.UUID) -> dict[uuid.UUID, Role]:

@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.audit import Actor, record
 from core.db.models import ApiToken, Staff
 from core.db.types import utcnow
-from core.errors import Refusal
+from core.errors import NotFound, Refusal
+from core.pagination import Page, keyset
 from core.security import hash_api_token, new_api_token
 
 TOKEN_PREFIX = "pv_"
@@ -23,11 +24,15 @@ class TokenError(Refusal):
     """A token operation that cannot be done; the message says why."""
 
 
+class UnknownToken(TokenError, NotFound):
+    """No such token among the caller's own."""
+
+
 async def create_token(session: AsyncSession, staff: Staff, name: str, actor: Actor) -> tuple[ApiToken, str]:
     """A new token for ``staff``; returns the row and the secret, which is never stored nor shown again."""
     name = name.strip()
     if not name:
-        raise TokenError("a token needs a name (what script uses it?)")
+        raise TokenError("a token needs a name (what script uses it?)", field="name")
     secret, digest = new_api_token()
     token = ApiToken(staff_id=staff.id, name=name[:100], token_hash=digest)
     session.add(token)
@@ -42,11 +47,17 @@ async def tokens_of(session: AsyncSession, staff_id: uuid.UUID) -> list[ApiToken
     return list((await session.scalars(query)).all())
 
 
+async def token_page(session: AsyncSession, staff_id: uuid.UUID, *, cursor: str | None, limit: int) -> Page[ApiToken]:
+    """A staff member's tokens, for the API (keyset pages)."""
+    query = select(ApiToken).where(ApiToken.staff_id == staff_id)
+    return await keyset(session, query, (ApiToken.id,), cursor=cursor, limit=limit)
+
+
 async def revoke_token(session: AsyncSession, staff_id: uuid.UUID, token_id: uuid.UUID, actor: Actor) -> ApiToken:
     """Revoke one of ``staff_id``'s tokens; another person's token is as good as absent."""
     token = await session.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.staff_id == staff_id))
     if token is None:
-        raise TokenError("no such token")
+        raise UnknownToken("no such token")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         record(session, actor, "token.revoked", "api_token", token.id, before={"name": token.name})

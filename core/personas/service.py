@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import uuid
+from collections.abc import Collection, Sequence
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -13,6 +14,7 @@ from core.audit import Actor, record, snapshot
 from core.channels import Format
 from core.channels.registry import ChannelRegistry
 from core.db.models import Account, ChannelPolicy, Persona
+from core.pagination import Page, keyset
 from personas import PersonaFile
 
 _PERSONA_FIELDS = ("name", "kind", "embodies", "timezone", "language", "editorial_line")
@@ -22,6 +24,35 @@ KNOWN_FORMATS = frozenset(f.value for f in Format)
 def known_channels(registry: ChannelRegistry) -> set[str]:
     """Channels a persona file may name: installed plugins, including broken ones (disabled, not unknown)."""
     return set(registry.keys()) | {broken.name for broken in registry.broken}
+
+
+def _with_policies_and_accounts(persona_ids: Collection[uuid.UUID] | None = None) -> Select[tuple[Persona]]:
+    query = select(Persona).options(selectinload(Persona.channel_policies), selectinload(Persona.accounts))
+    return query if persona_ids is None else query.where(Persona.id.in_(persona_ids or {uuid.UUID(int=0)}))
+
+
+async def get_persona(session: AsyncSession, persona_id: uuid.UUID) -> Persona | None:
+    """A persona with its policies and accounts."""
+    return await session.scalar(_with_policies_and_accounts().where(Persona.id == persona_id))
+
+
+async def visible_personas(session: AsyncSession, persona_ids: Collection[uuid.UUID] | None) -> list[Persona]:
+    """The personas among ``persona_ids`` (None: all of them), institutions first, then by name."""
+    query = _with_policies_and_accounts(persona_ids).order_by(Persona.kind.desc(), Persona.name)
+    return list((await session.scalars(query)).all())
+
+
+async def persona_page(
+    session: AsyncSession, persona_ids: Collection[uuid.UUID] | None, *, cursor: str | None, limit: int
+) -> Page[Persona]:
+    """The personas among ``persona_ids`` (None: all of them), by slug."""
+    return await keyset(
+        session, _with_policies_and_accounts(persona_ids), (Persona.slug, Persona.id), cursor=cursor, limit=limit
+    )
+
+
+async def personas_by_name(session: AsyncSession) -> list[Persona]:
+    return list((await session.scalars(select(Persona).order_by(Persona.name))).all())
 
 
 async def upsert_personas(session: AsyncSession, files: Sequence[PersonaFile], actor: Actor) -> list[Persona]:

@@ -1,0 +1,74 @@
+"""The one keyset paginator: a page is "the next ``limit`` rows after this key", never an OFFSET.
+
+The cursor is the last row's sort key, opaque to clients (base64 of a JSON array). Stable
+under inserts and deletes, and each page costs the same whatever its depth. Every list of the
+API and of the admin goes through :func:`keyset`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.errors import Refusal
+
+T = TypeVar("T")
+
+
+class Page(msgspec.Struct, Generic[T], frozen=True, kw_only=True):
+    """Some rows, and the cursor of the next page (None on the last one)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+class BadCursor(Refusal):
+    """A cursor this paginator did not give."""
+
+
+def encode_cursor(values: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(msgspec.json.encode(msgspec.to_builtins(list(values)))).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, columns: Sequence[sa.ColumnElement[Any]]) -> list[Any]:
+    try:
+        raw = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if not isinstance(raw, list) or len(raw) != len(columns):
+            raise ValueError("wrong shape")
+        return [msgspec.convert(v, col.type.python_type, strict=False) for v, col in zip(raw, columns, strict=True)]
+    except (ValueError, TypeError, binascii.Error, msgspec.ValidationError, msgspec.DecodeError):
+        raise BadCursor("not a cursor this API gave", field="cursor") from None
+
+
+async def keyset(
+    session: AsyncSession,
+    query: sa.Select[tuple[T]],
+    columns: Sequence[sa.ColumnElement[Any]],
+    *,
+    cursor: str | None,
+    limit: int,
+    key: Callable[[T], Sequence[Any]] | None = None,
+) -> Page[T]:
+    """Rows of ``query`` ordered by ``columns`` (the last must be unique), after ``cursor``.
+
+    ``key`` gives a row's values of ``columns`` (by default the attributes of the same names;
+    give it when a column is an expression, such as a COALESCE).
+    """
+    if cursor:
+        values = decode_cursor(cursor, columns)
+        query = query.where(
+            sa.tuple_(*columns) > sa.tuple_(*(sa.literal(v, c.type) for v, c in zip(values, columns, strict=True)))
+        )
+    rows = list((await session.scalars(query.order_by(*columns).limit(limit + 1))).all())
+    if len(rows) <= limit:
+        return Page(items=rows)
+    rows = rows[:limit]
+    last = rows[-1]
+    values = key(last) if key else [getattr(last, str(c.key)) for c in columns]
+    return Page(items=rows, next_cursor=encode_cursor(values))
