@@ -12,6 +12,7 @@ __all__ = [
     "DeliveryKind",
     "DeliveryState",
     "Employer",
+    "ErrorKind",
     "InboxKind",
     "InboxStatus",
     "MediaOrigin",
@@ -62,6 +63,19 @@ class DeliveryState(enum.StrEnum):
 class DeliveryKind(enum.StrEnum):
     POST = "post"
     REPOST = "repost"  # retweet, share, reshare of a network post
+
+
+class ErrorKind(enum.StrEnum):
+    """Why a delivery is not (yet) published: what ``Delivery.error_kind`` holds."""
+
+    RATE_LIMITED = "rate_limited"  # the network asked to slow down; back in ``scheduled`` until the reset
+    NEEDS_REAUTH = "needs_reauth"  # the account must be reconnected before anything is sent
+    REJECTED = "rejected"  # refused for good by the network (its message is in ``last_error``)
+    TRANSIENT = "transient"  # 5xx, timeout, dropped connection: retried with backoff
+    UNKNOWN = "unknown"  # a plugin bug during the send: nobody knows whether it went out
+    LEASE_EXPIRED = "lease_expired"  # the worker stopped during the send
+    UNRESOLVED = "unresolved"  # reconcile could not tell: a human decides
+    POLICY = "policy"  # a new finding at publish time holds it for approval
 
 
 class InboxKind(enum.StrEnum):

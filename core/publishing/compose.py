@@ -1,9 +1,9 @@
 """Composing, approving and scheduling posts: everything people do before the queue takes over.
 
 A post fans out to one delivery per target account; each delivery has its own schedule and
-state. Every change is a compare-and-set on the delivery's state, recorded in the delivery's
-history and in the audit log. What happens once a delivery is due lives in
-``core.publishing.outbox``.
+state. Every change of state is a move of ``core.publishing.states`` (a compare-and-set checked
+against the transition table, with the delivery's history) and is recorded in the audit log.
+What happens once a delivery is due lives in ``core.publishing.outbox``.
 
 Authorization by role is checked by the caller (``web.auth.require_role``); this module checks
 what no role can bypass: a post only targets its own persona's accounts, nobody approves
@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -30,6 +30,7 @@ from core.db.models import Account, Delivery, DeliveryEvent, Media, Persona, Pos
 from core.db.types import utcnow
 from core.errors import Refusal
 from core.policy import check_post_on_account, day_counts
+from core.publishing.states import move, record_event
 from personas.policy import Finding, Outcome, Override, Severity, Stage, decide
 
 #: states a delivery can still be rescheduled or canceled in (before the queue has it)
@@ -213,11 +214,11 @@ async def compose(
     session.add_all(deliveries)
     await session.flush()
     for delivery in deliveries:
-        _event(
+        record_event(
             session,
-            delivery,
+            delivery.id,
             "created",
-            actor.id,
+            actor=actor.id,
             state=delivery.state.value,
             findings=_summary(findings[delivery.account_id]),
         )
@@ -301,12 +302,6 @@ def _summary(findings: list[Finding]) -> list[dict[str, str]]:
     ]
 
 
-def _event(session: AsyncSession, delivery: Delivery, kind: str, actor_id: uuid.UUID | None, **detail: object) -> None:
-    session.add(
-        DeliveryEvent(delivery_id=delivery.id, kind=kind, actor_id=actor_id, detail=msgspec.to_builtins(detail))
-    )
-
-
 # ------------------------------------------------------------------ approving
 
 
@@ -369,17 +364,18 @@ async def approve(
             raise PublishingError(
                 "these findings need a written reason to approve: " + ", ".join(signed), field="reason"
             )
-        moved = await _cas(
+        await move(
             session,
             delivery,
-            DeliveryState.PENDING_APPROVAL,
-            DeliveryState.SCHEDULED if delivery.scheduled_at else DeliveryState.DRAFT,
+            to=DeliveryState.SCHEDULED if delivery.scheduled_at else DeliveryState.DRAFT,
+            from_=(DeliveryState.PENDING_APPROVAL,),
+            event="approved",
+            actor=actor.id,
+            detail={"reason": reason, "rules": signed},
             approved_by_id=actor.id,
             approval_reason=reason or None,
             approved_rules=signed,
         )
-        if moved:
-            _event(session, delivery, "approved", actor.id, reason=reason, rules=signed)
     record(
         session,
         actor.actor,
@@ -412,8 +408,15 @@ async def send_back(session: AsyncSession, actor: StaffActor, post_id: uuid.UUID
         raise PublishingError("say what to change", field="comment")
     post = await load_post(session, post_id)
     for delivery in post.deliveries:
-        if await _cas(session, delivery, DeliveryState.PENDING_APPROVAL, DeliveryState.DRAFT):
-            _event(session, delivery, "sent_back", actor.id, comment=comment)
+        await move(
+            session,
+            delivery,
+            to=DeliveryState.DRAFT,
+            from_=(DeliveryState.PENDING_APPROVAL,),
+            event="sent_back",
+            actor=actor.id,
+            detail={"comment": comment},
+        )
     record(session, actor.actor, "post.sent_back", "post", post.id, persona_id=post.persona_id, reason=comment)
 
 
@@ -451,8 +454,16 @@ async def submit(
         if outcome == Outcome.BLOCKED:
             raise PolicyBlocked({delivery.account_id: found})
         target = _initial_state(actor.role, outcome, keep_draft=False)
-        if await _cas(session, delivery, DeliveryState.DRAFT, target, scheduled_at=when):
-            _event(session, delivery, "submitted", actor.id, state=target.value)
+        await move(
+            session,
+            delivery,
+            to=target,
+            from_=(DeliveryState.DRAFT,),
+            event="submitted",
+            actor=actor.id,
+            detail={"state": target.value},
+            scheduled_at=when,
+        )
     record(session, actor.actor, "post.submitted", "post", post.id, persona_id=post.persona_id)
 
 
@@ -502,9 +513,18 @@ async def reschedule(
     if target == DeliveryState.SCHEDULED and (new_reviews or actor.role == Role.CONTRIBUTOR):
         target = DeliveryState.PENDING_APPROVAL
     before = delivery.scheduled_at
-    if not await _cas(session, delivery, delivery.state, target, scheduled_at=when, next_attempt_at=None):
+    if not await move(
+        session,
+        delivery,
+        to=target,
+        from_=(delivery.state,),
+        event="rescheduled",
+        actor=actor.id,
+        detail={"before": before, "after": when, "state": target.value},
+        scheduled_at=when,
+        next_attempt_at=None,
+    ):
         raise PublishingError("the delivery changed meanwhile; reload")
-    _event(session, delivery, "rescheduled", actor.id, before=before, after=when, state=target.value)
     record(
         session,
         actor.actor,
@@ -525,9 +545,16 @@ async def cancel(session: AsyncSession, actor: StaffActor, delivery_id: uuid.UUI
     if actor.role == Role.CONTRIBUTOR and delivery.post.author_id != actor.id:
         raise PublishingError("a contributor cancels only their own posts")
     before = delivery.state
-    if not await _cas(session, delivery, before, DeliveryState.CANCELED):
+    if not await move(
+        session,
+        delivery,
+        to=DeliveryState.CANCELED,
+        from_=(before,),
+        event="canceled",
+        actor=actor.id,
+        detail={"reason": reason},
+    ):
         raise PublishingError("the delivery changed meanwhile; reload")
-    _event(session, delivery, "canceled", actor.id, reason=reason)
     record(
         session,
         actor.actor,
@@ -546,17 +573,18 @@ async def retry(session: AsyncSession, actor: StaffActor, delivery_id: uuid.UUID
     if not actor.role.at_least(Role.EDITOR):
         raise PublishingError("retrying needs the editor or manager role")
     delivery = await load_delivery(session, delivery_id)
-    if not await _cas(
+    if not await move(
         session,
         delivery,
-        DeliveryState.FAILED,
-        DeliveryState.SCHEDULED,
+        to=DeliveryState.SCHEDULED,
+        from_=(DeliveryState.FAILED,),
+        event="retried",
+        actor=actor.id,
         next_attempt_at=utcnow(),
         last_error=None,
         error_kind=None,
     ):
         raise PublishingError(f"only a failed delivery can be retried (this one is {delivery.state.value})")
-    _event(session, delivery, "retried", actor.id)
     record(session, actor.actor, "delivery.retried", "delivery", delivery.id, persona_id=delivery.post.persona_id)
     return delivery
 
@@ -568,29 +596,22 @@ async def resolve_uncertain(
     if not actor.role.at_least(Role.EDITOR):
         raise PublishingError("this needs the editor or manager role")
     delivery = await load_delivery(session, delivery_id)
+    settled: dict[str, object] = {"next_attempt_at": utcnow()}
     if published:
-        moved = await _cas(
-            session,
-            delivery,
-            DeliveryState.UNCERTAIN,
-            DeliveryState.PUBLISHED,
-            remote_id=delivery.remote_id or f"confirmed:{delivery.client_ref}",
-            remote_url=remote_url,
-            published_at=utcnow(),
-            lease_until=None,
-        )
-    else:
-        moved = await _cas(
-            session,
-            delivery,
-            DeliveryState.UNCERTAIN,
-            DeliveryState.SCHEDULED,
-            next_attempt_at=utcnow(),
-            lease_until=None,
-        )
-    if not moved:
+        remote_id = delivery.remote_id or f"confirmed:{delivery.client_ref}"
+        settled = {"remote_id": remote_id, "remote_url": remote_url, "published_at": utcnow()}
+    if not await move(
+        session,
+        delivery,
+        to=DeliveryState.PUBLISHED if published else DeliveryState.SCHEDULED,
+        from_=(DeliveryState.UNCERTAIN,),
+        event="resolved",
+        actor=actor.id,
+        detail={"published": published, "remote_url": remote_url},
+        lease_until=None,
+        **settled,
+    ):
         raise PublishingError(f"only an uncertain delivery can be settled (this one is {delivery.state.value})")
-    _event(session, delivery, "resolved", actor.id, published=published, remote_url=remote_url)
     record(
         session,
         actor.actor,
@@ -601,22 +622,6 @@ async def resolve_uncertain(
         after={"published": published, "remote_url": remote_url},
     )
     return delivery
-
-
-async def _cas(
-    session: AsyncSession, delivery: Delivery, expected: DeliveryState, target: DeliveryState, **values: object
-) -> bool:
-    """Compare-and-set of a delivery's state: True when this call moved it."""
-    result = await session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery.id, Delivery.state == expected)
-        .values(state=target, updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        return False
-    await session.refresh(delivery)
-    return True
 
 
 # ------------------------------------------------------------------ kill switch

@@ -20,8 +20,9 @@ import random
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
+import msgspec
 import structlog
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,10 +42,11 @@ from core.channels import (
     Transient,
 )
 from core.channels.host import NotConnected
-from core.db.enums import AccountMode, AccountStatus, DeliveryKind, DeliveryState
-from core.db.models import Account, Delivery, DeliveryEvent, Media, Persona, Post, UsageSample
+from core.db.enums import AccountMode, AccountStatus, DeliveryKind, DeliveryState, ErrorKind
+from core.db.models import Account, Delivery, Media, Persona, Post, UsageSample
 from core.db.types import utcnow
 from core.policy import check_post_on_account, plugin_draft
+from core.publishing.states import move, move_many, record_event, renew_lease
 from core.runtime import Runtime
 from personas.policy import Outcome, Stage, decide
 
@@ -71,28 +73,6 @@ def publish_job_id(delivery_id: uuid.UUID, attempts: int) -> str:
 
 def reconcile_job_id(delivery_id: uuid.UUID, attempts: int) -> str:
     return f"reconcile:{delivery_id}:{attempts}"
-
-
-def _event(session: AsyncSession, delivery_id: uuid.UUID, kind: str, **detail: Any) -> None:
-    session.add(DeliveryEvent(delivery_id=delivery_id, kind=kind, detail={k: _jsonable(v) for k, v in detail.items()}))
-
-
-def _jsonable(value: Any) -> Any:
-    import msgspec
-
-    return msgspec.to_builtins(value)
-
-
-async def _cas(
-    session: AsyncSession, delivery_id: uuid.UUID, expected: tuple[DeliveryState, ...], **values: Any
-) -> bool:
-    result = await session.execute(
-        update(Delivery)
-        .where(Delivery.id == delivery_id, Delivery.state.in_(expected))
-        .values(updated_at=utcnow(), **values)
-        .execution_options(synchronize_session=False)
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
 
 
 # ------------------------------------------------------------------ dispatcher
@@ -125,17 +105,17 @@ async def dispatch_due(runtime: Runtime, queue: Enqueuer, *, now: datetime | Non
         if session.bind.dialect.name == "postgresql":
             # Concurrent dispatchers skip each other's rows instead of waiting on them.
             candidates = candidates.with_for_update(of=Delivery, skip_locked=True)
-        claimed = (
-            await session.execute(
-                update(Delivery)
-                .where(Delivery.id.in_(candidates.scalar_subquery()), Delivery.state == DeliveryState.SCHEDULED)
-                .values(state=DeliveryState.QUEUED, queued_at=now, updated_at=now)
-                .returning(Delivery.id, Delivery.attempts, Delivery.scheduled_at, Delivery.next_attempt_at)
-                .execution_options(synchronize_session=False)
-            )
-        ).all()
-        for delivery_id, attempts, scheduled_at, next_attempt_at in claimed:
-            _event(session, delivery_id, "queued", attempt=attempts + 1)
+        claimed = await move_many(
+            session,
+            to=DeliveryState.QUEUED,
+            from_=(DeliveryState.SCHEDULED,),
+            where=(Delivery.id.in_(candidates.scalar_subquery()),),
+            event="queued",
+            detail=lambda row: {"attempt": row.attempts + 1},
+            returning=(Delivery.attempts, Delivery.scheduled_at, Delivery.next_attempt_at),
+            queued_at=now,
+            updated_at=now,
+        )
     for delivery_id, attempts, scheduled_at, next_attempt_at in claimed:
         due = next_attempt_at or scheduled_at
         await _enqueue_publish(queue, delivery_id, attempts, due if due and due > now else None)
@@ -208,18 +188,18 @@ async def _job_marks(queue: Enqueuer, job_ids: list[str]) -> list[tuple[bool, bo
 
 
 async def _restamp(runtime: Runtime, delivery_id: uuid.UUID, queued_at: datetime, now: datetime) -> bool:
-    """Compare-and-set on ``queued_at``: one dispatcher re-enqueues a stuck row, not all of them."""
+    """Compare-and-set on ``queued_at`` too: one dispatcher re-enqueues a stuck row, not all of them."""
     async with runtime.session() as session:
-        moved = await session.execute(
-            update(Delivery)
-            .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.QUEUED, Delivery.queued_at == queued_at)
-            .values(queued_at=now)
-            .execution_options(synchronize_session=False)
+        return await move(
+            session,
+            delivery_id,
+            to=DeliveryState.QUEUED,
+            from_=(DeliveryState.QUEUED,),
+            where=(Delivery.queued_at == queued_at,),
+            event="requeued",
+            detail={"reason": "its job was lost with a worker"},
+            queued_at=now,
         )
-        if moved.rowcount == 1:  # type: ignore[attr-defined]
-            _event(session, delivery_id, "requeued", reason="its job was lost with a worker")
-            return True
-    return False
 
 
 # ------------------------------------------------------------------ worker
@@ -240,6 +220,40 @@ class Claim:
     account: AccountRef
 
 
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """The network took it; in dry run, the request(s) it would have taken."""
+
+    result: PublishResult
+    dry_run: bool = False
+
+    @property
+    def label(self) -> str:
+        return "dry_run" if self.dry_run else "published"
+
+
+@dataclass(frozen=True, slots=True)
+class Refused:
+    """A typed error of the network (rate limited, credentials expired, rejected, transient…)."""
+
+    error: ChannelError | NotConnected
+    label: ClassVar[str] = "error"
+
+
+@dataclass(frozen=True, slots=True)
+class Crashed:
+    """A plugin bug during the send: nobody knows whether it went out."""
+
+    error: Exception
+    label: ClassVar[str] = "unknown"
+
+
+SendOutcome = Sent | Refused | Crashed
+PUBLISHING = (DeliveryState.PUBLISHING,)
+QUEUED = (DeliveryState.QUEUED,)
+UNCERTAIN = (DeliveryState.UNCERTAIN,)
+
+
 async def publish_delivery(runtime: Runtime, delivery_id: uuid.UUID, *, worker_id: str) -> str:
     """Publish one queued delivery; returns what happened (for logs and tests)."""
     claim = await _claim(runtime, delivery_id, worker_id)
@@ -252,9 +266,9 @@ async def publish_delivery(runtime: Runtime, delivery_id: uuid.UUID, *, worker_i
         heartbeat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await heartbeat
-    await _record(runtime, claim, outcome, worker_id)
+    await _record(runtime, claim, outcome)
     await flush_usage(runtime)
-    return outcome[0]
+    return outcome.label
 
 
 async def _claim(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str) -> Claim | str:
@@ -275,24 +289,33 @@ async def _claim(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str) -> Cl
         delivery, account, post, persona = row
         held = _held_reason(persona, account, now)
         if held:
-            await _cas(session, delivery.id, (DeliveryState.QUEUED,), state=DeliveryState.SCHEDULED, **held[1])
-            _event(session, delivery.id, "held", reason=held[0])
-            return held[0]
+            reason, values = held
+            await move(
+                session,
+                delivery.id,
+                to=DeliveryState.SCHEDULED,
+                from_=QUEUED,
+                event="held",
+                detail={"reason": reason},
+                **values,
+            )
+            return reason
         try:
             ref = runtime.host.account_ref(account)
         except (NotConnected, ValueError) as exc:  # no credentials, or sealed with another SECRET_KEY
-            await _cas(
+            await move(
                 session,
                 delivery.id,
-                (DeliveryState.QUEUED,),
-                state=DeliveryState.SCHEDULED,
-                error_kind="needs_reauth",
+                to=DeliveryState.SCHEDULED,
+                from_=QUEUED,
+                event="held",
+                detail={"reason": "account_not_connected"},
+                error_kind=ErrorKind.NEEDS_REAUTH,
                 last_error=str(exc),
             )
             await session.execute(
                 update(Account).where(Account.id == account.id).values(status=AccountStatus.NEEDS_REAUTH)
             )
-            _event(session, delivery.id, "held", reason="account_not_connected")
             return "account_not_connected"
         media = list(
             (await session.scalars(select(Media).where(Media.post_id == post.id).order_by(Media.position))).all()
@@ -300,18 +323,19 @@ async def _claim(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str) -> Cl
         if await _held_by_policy(runtime, session, delivery, persona, account, post, media, now):
             return "held_by_policy"
         attempt = delivery.attempts + 1
-        claimed = await _cas(
+        claimed = await move(
             session,
             delivery.id,
-            (DeliveryState.QUEUED,),
-            state=DeliveryState.PUBLISHING,
+            to=DeliveryState.PUBLISHING,
+            from_=QUEUED,
+            event="attempt",
+            detail={"attempt": attempt, "worker": worker_id},
             attempts=attempt,
             lease_until=now + timedelta(seconds=runtime.settings.publish_lease_seconds),
             leased_by=worker_id,
         )
         if not claimed:
             return "skipped"
-        _event(session, delivery.id, "attempt", attempt=attempt, worker=worker_id)
         return Claim(
             delivery_id=delivery.id,
             attempt=attempt,
@@ -333,7 +357,7 @@ def _held_reason(persona: Persona, account: Account, now: datetime) -> tuple[str
     if persona.paused:
         return "persona_paused", {}
     if account.status != AccountStatus.CONNECTED or account.credentials_encrypted is None:
-        return "account_not_connected", {"error_kind": "needs_reauth"}
+        return "account_not_connected", {"error_kind": ErrorKind.NEEDS_REAUTH}
     if account.throttled_until is not None and account.throttled_until > now:
         return "account_throttled", {"next_attempt_at": account.throttled_until}
     return None
@@ -365,26 +389,23 @@ async def _held_by_policy(
     )
     verdict = decide(findings)
     unsigned = {f.rule for f in verdict.to_review} - set(delivery.approved_rules)
-    if verdict.outcome == Outcome.BLOCKED or unsigned:
-        reasons = [
-            f.message_en for f in (*verdict.blocking, *verdict.to_review) if f.rule in unsigned or f in verdict.blocking
-        ]
-        await _cas(
-            session,
-            delivery.id,
-            (DeliveryState.QUEUED,),
-            state=DeliveryState.PENDING_APPROVAL,
-            last_error="; ".join(reasons),
-            error_kind="policy",
-        )
-        _event(
-            session, delivery.id, "held", reason="policy", rules=sorted(unsigned | {f.rule for f in verdict.blocking})
-        )
-        record(
-            session, SYSTEM, "delivery.held", "delivery", delivery.id, persona_id=persona.id, reason="; ".join(reasons)
-        )
-        return True
-    return False
+    if verdict.outcome != Outcome.BLOCKED and not unsigned:
+        return False
+    reasons = "; ".join(
+        f.message_en for f in (*verdict.blocking, *verdict.to_review) if f.rule in unsigned or f in verdict.blocking
+    )
+    await move(
+        session,
+        delivery.id,
+        to=DeliveryState.PENDING_APPROVAL,
+        from_=QUEUED,
+        event="held",
+        detail={"reason": "policy", "rules": sorted(unsigned | {f.rule for f in verdict.blocking})},
+        last_error=reasons,
+        error_kind=ErrorKind.POLICY,
+    )
+    record(session, SYSTEM, "delivery.held", "delivery", delivery.id, persona_id=persona.id, reason=reasons)
+    return True
 
 
 async def _renew_lease(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str) -> None:
@@ -392,44 +413,32 @@ async def _renew_lease(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str)
     while True:
         await asyncio.sleep(lease / 3)
         async with runtime.session() as session:
-            await session.execute(
-                update(Delivery)
-                .where(
-                    Delivery.id == delivery_id,
-                    Delivery.state == DeliveryState.PUBLISHING,
-                    Delivery.leased_by == worker_id,
-                )
-                .values(lease_until=utcnow() + timedelta(seconds=lease))
-                .execution_options(synchronize_session=False)
-            )
+            await renew_lease(session, delivery_id, worker_id, utcnow() + timedelta(seconds=lease))
 
 
-Outcome_ = tuple[str, Any]
-
-
-async def _send(runtime: Runtime, claim: Claim) -> Outcome_:
+async def _send(runtime: Runtime, claim: Claim) -> SendOutcome:
     """Call the plugin; never raises: every result or error becomes an outcome to record."""
     ref = claim.account
     try:
         plugin = runtime.host.plugin(claim.channel)
         if claim.mode == AccountMode.DRY_RUN:
             requests = await plugin.prepare_publish(ref, claim.draft)
-            return "dry_run", PublishResult(remote_id=f"dry-run:{claim.draft.client_ref}", requests=requests)
+            return Sent(PublishResult(remote_id=f"dry-run:{claim.draft.client_ref}", requests=requests), dry_run=True)
         if claim.attempt > 1 and plugin.capabilities.supports(Feature.RECONCILE):
             # An earlier attempt may have reached the network before it failed: look first.
             found = await plugin.reconcile(
                 ref, claim.draft, not_before=claim.window_start, not_after=utcnow() + timedelta(minutes=1)
             )
             if found is not None:
-                return "published", found
+                return Sent(found)
         if claim.kind == DeliveryKind.REPOST:
-            return "published", await plugin.repost(ref, _remote_id(claim.repost_of or ""))
-        return "published", await plugin.publish(ref, claim.draft)
+            return Sent(await plugin.repost(ref, _remote_id(claim.repost_of or "")))
+        return Sent(await plugin.publish(ref, claim.draft))
     except (ChannelError, NotConnected) as exc:
-        return "error", exc
+        return Refused(exc)
     except Exception as exc:  # a plugin bug: nobody knows whether the post went out
         log.exception("plugin failed", delivery=str(claim.delivery_id))
-        return "unknown", exc
+        return Crashed(exc)
 
 
 def _remote_id(target: str) -> str:
@@ -442,92 +451,85 @@ def backoff_seconds(attempt: int) -> float:
     return min(300.0, 2.0**attempt) * random.uniform(0.5, 1.5)
 
 
-async def _record(runtime: Runtime, claim: Claim, outcome: Outcome_, worker_id: str) -> None:
-    kind, value = outcome
-    now = utcnow()
-    live = (DeliveryState.PUBLISHING, DeliveryState.UNCERTAIN)
+async def _record(runtime: Runtime, claim: Claim, outcome: SendOutcome) -> None:
     async with runtime.session() as session:
-        if kind in ("published", "dry_run"):
-            result: PublishResult = value
-            await _cas(
-                session,
-                claim.delivery_id,
-                live,
-                state=DeliveryState.PUBLISHED,
-                remote_id=result.remote_id,
-                remote_url=result.url,
-                published_at=result.published_at or now,
-                lease_until=None,
-                last_error=None,
-                error_kind=None,
-            )
-            _event(
-                session,
-                claim.delivery_id,
-                kind,
-                remote_id=result.remote_id,
-                url=result.url,
-                requests=[_jsonable(r) for r in result.requests],
-            )
-            session.add(
-                UsageSample(
-                    account_id=claim.account_id,
-                    at=now,
-                    metric="posts_sent" if claim.kind == DeliveryKind.POST else "reposts_sent",
-                    value=1,
+        match outcome:
+            case Sent(result=result):
+                await _record_sent(session, claim, result, outcome.label)
+            case Crashed(error=error):
+                await move(
+                    session,
+                    claim.delivery_id,
+                    to=DeliveryState.UNCERTAIN,
+                    from_=PUBLISHING,
+                    event="uncertain",
+                    detail={"error": repr(error)},
+                    lease_until=None,
+                    last_error=str(error),
+                    error_kind=ErrorKind.UNKNOWN,
                 )
-            )
-            return
-        if kind == "unknown":
-            await _cas(
-                session,
-                claim.delivery_id,
-                (DeliveryState.PUBLISHING,),
-                state=DeliveryState.UNCERTAIN,
-                lease_until=None,
-                last_error=str(value),
-                error_kind="unknown",
-            )
-            _event(session, claim.delivery_id, "uncertain", error=repr(value))
-            return
-        await _record_error(runtime, session, claim, value, now)
+            case Refused(error=error):
+                await _record_error(runtime, session, claim, error, utcnow())
 
 
-async def _record_error(runtime: Runtime, session: AsyncSession, claim: Claim, error: Exception, now: datetime) -> None:
+async def _record_sent(session: AsyncSession, claim: Claim, result: PublishResult, label: str) -> None:
+    now = utcnow()
+    # From ``uncertain`` too: the sweeper may have given up on a worker that was only slow.
+    await move(
+        session,
+        claim.delivery_id,
+        to=DeliveryState.PUBLISHED,
+        from_=(DeliveryState.PUBLISHING, DeliveryState.UNCERTAIN),
+        event=label,
+        detail={"remote_id": result.remote_id, "url": result.url, "requests": result.requests},
+        remote_id=result.remote_id,
+        remote_url=result.url,
+        published_at=result.published_at or now,
+        lease_until=None,
+        last_error=None,
+        error_kind=None,
+    )
+    metric = "posts_sent" if claim.kind == DeliveryKind.POST else "reposts_sent"
+    session.add(UsageSample(account_id=claim.account_id, at=now, metric=metric, value=1))
+
+
+async def _record_error(
+    runtime: Runtime, session: AsyncSession, claim: Claim, error: ChannelError | NotConnected, now: datetime
+) -> None:
     message = getattr(error, "network_message", str(error))
-    publishing = (DeliveryState.PUBLISHING,)
+    retry: dict[str, Any] = {"to": DeliveryState.SCHEDULED, "from_": PUBLISHING, "lease_until": None}
+    fail: dict[str, Any] = {"to": DeliveryState.FAILED, "from_": PUBLISHING, "event": "failed", "lease_until": None}
     if isinstance(error, RateLimited):
         until = now + timedelta(seconds=max(error.retry_after, 1.0))
         # The whole account slows down, not only this delivery.
         await session.execute(update(Account).where(Account.id == claim.account_id).values(throttled_until=until))
-        await _cas(
+        # The attempt is not counted: the network did not look at the post.
+        await move(
             session,
             claim.delivery_id,
-            publishing,
-            state=DeliveryState.SCHEDULED,
+            **retry,
+            event="rate_limited",
+            detail={"retry_after": error.retry_after, "until": until},
             next_attempt_at=until,
             attempts=claim.attempt - 1,
-            lease_until=None,
             last_error=message,
-            error_kind="rate_limited",
+            error_kind=ErrorKind.RATE_LIMITED,
         )
-        _event(session, claim.delivery_id, "rate_limited", retry_after=error.retry_after, until=until)
     elif isinstance(error, (CredentialsExpired, NotConnected)):
         await session.execute(
             update(Account).where(Account.id == claim.account_id).values(status=AccountStatus.NEEDS_REAUTH)
         )
-        await _cas(
+        await move(
             session,
             claim.delivery_id,
-            publishing,
-            state=DeliveryState.SCHEDULED,
+            **retry,
+            event="needs_reauth",
+            detail={"error": message},
             next_attempt_at=None,
             attempts=claim.attempt - 1,
-            lease_until=None,
             last_error=message,
-            error_kind="needs_reauth",
+            error_kind=ErrorKind.NEEDS_REAUTH,
         )
-        _event(session, claim.delivery_id, "needs_reauth", error=message)
         # The persona's team sees this on its dashboard and in the audit log.
         record(
             session,
@@ -539,42 +541,35 @@ async def _record_error(runtime: Runtime, session: AsyncSession, claim: Claim, e
             reason=message,
         )
     elif isinstance(error, (Rejected, NotSupported)):
-        await _cas(
+        await move(
             session,
             claim.delivery_id,
-            publishing,
-            state=DeliveryState.FAILED,
-            lease_until=None,
+            **fail,
+            detail={"error": message, "status": error.status},
             last_error=message,
-            error_kind="rejected",
+            error_kind=ErrorKind.REJECTED,
         )
-        _event(session, claim.delivery_id, "failed", error=message, status=getattr(error, "status", None))
-    else:  # Transient, or any other ChannelError
-        retry_after = getattr(error, "retry_after", None)
-        if claim.attempt >= runtime.settings.publish_max_attempts:
-            await _cas(
-                session,
-                claim.delivery_id,
-                publishing,
-                state=DeliveryState.FAILED,
-                lease_until=None,
-                last_error=message,
-                error_kind="transient",
-            )
-            _event(session, claim.delivery_id, "failed", error=message, attempts=claim.attempt)
-            return
-        wait = retry_after if retry_after else backoff_seconds(claim.attempt)
-        await _cas(
+    elif claim.attempt >= runtime.settings.publish_max_attempts:  # Transient, or any other ChannelError
+        await move(
             session,
             claim.delivery_id,
-            publishing,
-            state=DeliveryState.SCHEDULED,
+            **fail,
+            detail={"error": message, "attempts": claim.attempt},
+            last_error=message,
+            error_kind=ErrorKind.TRANSIENT,
+        )
+    else:
+        wait = getattr(error, "retry_after", None) or backoff_seconds(claim.attempt)
+        await move(
+            session,
+            claim.delivery_id,
+            **retry,
+            event="transient_error",
+            detail={"error": message, "retry_in": round(wait, 2)},
             next_attempt_at=now + timedelta(seconds=wait),
-            lease_until=None,
             last_error=message,
-            error_kind="transient",
+            error_kind=ErrorKind.TRANSIENT,
         )
-        _event(session, claim.delivery_id, "transient_error", error=message, retry_in=round(wait, 2))
 
 
 async def flush_usage(runtime: Runtime) -> None:
@@ -599,7 +594,11 @@ async def flush_usage(runtime: Runtime) -> None:
                     account_id=account_id,
                     metric="quota_remaining",
                     value=report.remaining,
-                    detail={"endpoint": report.endpoint, "limit": report.limit, "reset_at": _jsonable(report.reset_at)},
+                    detail={
+                        "endpoint": report.endpoint,
+                        "limit": report.limit,
+                        "reset_at": msgspec.to_builtins(report.reset_at),
+                    },
                 )
             )
 
@@ -611,26 +610,22 @@ async def sweep(runtime: Runtime, queue: Enqueuer, *, now: datetime | None = Non
     """Expired leases become ``uncertain`` and get reconciled (lost ``queued`` jobs: :func:`requeue_lost`)."""
     now = now or utcnow()
     async with runtime.session() as session:
-        expired = (
-            (
-                await session.execute(
-                    update(Delivery)
-                    .where(Delivery.state == DeliveryState.PUBLISHING, Delivery.lease_until < now)
-                    .values(state=DeliveryState.UNCERTAIN, lease_until=None, error_kind="lease_expired", updated_at=now)
-                    .returning(Delivery.id)
-                    .execution_options(synchronize_session=False)
-                )
-            )
-            .scalars()
-            .all()
+        expired = await move_many(
+            session,
+            to=DeliveryState.UNCERTAIN,
+            from_=PUBLISHING,
+            where=(Delivery.lease_until < now,),
+            event="uncertain",
+            detail={"reason": "lease expired: the worker stopped during the send"},
+            lease_until=None,
+            error_kind=ErrorKind.LEASE_EXPIRED,
+            updated_at=now,
         )
-        for delivery_id in expired:
-            _event(session, delivery_id, "uncertain", reason="lease expired: the worker stopped during the send")
         to_reconcile = (
             await session.execute(
                 select(Delivery.id, Delivery.attempts).where(
                     Delivery.state == DeliveryState.UNCERTAIN,
-                    or_(Delivery.error_kind.is_(None), Delivery.error_kind != "unresolved"),
+                    or_(Delivery.error_kind.is_(None), Delivery.error_kind != ErrorKind.UNRESOLVED),
                 )
             )
         ).all()
@@ -668,35 +663,45 @@ async def reconcile_delivery(runtime: Runtime, delivery_id: uuid.UUID) -> str:
             )
     except (RateLimited, Transient) as exc:
         async with runtime.session() as session:
-            _event(session, delivery_id, "reconcile_deferred", error=str(exc))
+            record_event(session, delivery_id, "reconcile_deferred", error=str(exc))
         return "deferred"  # the sweeper asks again later
     except (ChannelError, NotConnected) as exc:
         async with runtime.session() as session:
-            await _cas(session, delivery_id, (DeliveryState.UNCERTAIN,), error_kind="unresolved", last_error=str(exc))
-            _event(session, delivery_id, "reconcile_unresolved", error=str(exc))
+            await move(
+                session,
+                delivery_id,
+                to=DeliveryState.UNCERTAIN,
+                from_=UNCERTAIN,
+                event="reconcile_unresolved",
+                detail={"error": str(exc)},
+                error_kind=ErrorKind.UNRESOLVED,
+                last_error=str(exc),
+            )
         return "unresolved"  # a human decides: "it was published" / "publish again"
     async with runtime.session() as session:
         if found is not None:
-            await _cas(
+            await move(
                 session,
                 delivery_id,
-                (DeliveryState.UNCERTAIN,),
-                state=DeliveryState.PUBLISHED,
+                to=DeliveryState.PUBLISHED,
+                from_=UNCERTAIN,
+                event="reconciled",
+                detail={"found": True, "remote_id": found.remote_id},
                 remote_id=found.remote_id,
                 remote_url=found.url,
                 published_at=found.published_at or utcnow(),
                 last_error=None,
                 error_kind=None,
             )
-            _event(session, delivery_id, "reconciled", found=True, remote_id=found.remote_id)
             return "found"
-        await _cas(
+        await move(
             session,
             delivery_id,
-            (DeliveryState.UNCERTAIN,),
-            state=DeliveryState.SCHEDULED,
+            to=DeliveryState.SCHEDULED,
+            from_=UNCERTAIN,
+            event="reconciled",
+            detail={"found": False},
             next_attempt_at=utcnow(),
             error_kind=None,
         )
-        _event(session, delivery_id, "reconciled", found=False)
         return "not_found"

@@ -1,0 +1,148 @@
+"""The delivery state machine: one table of arrows, one way to follow them.
+
+Every change of a delivery's state goes through :func:`move` (one row) or :func:`move_many`
+(the dispatcher's claim, the sweeper's expiry). Both check the arrow against
+:data:`TRANSITIONS`, perform a compare-and-set (``UPDATE … WHERE state IN (…)``: two workers,
+two dispatchers, a web request and a worker never both move the same row) and write the
+delivery's history event in the same transaction. ``docs/publishing.md`` draws the same arrows;
+a test keeps the drawing and the table equal.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any
+
+import msgspec
+from sqlalchemy import ColumnElement, Row, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.enums import DeliveryState
+from core.db.models import Delivery, DeliveryEvent
+from core.db.types import utcnow
+
+S = DeliveryState
+
+#: from-state → the states a delivery may move to; a state moving to itself changes only its values
+TRANSITIONS: Mapping[DeliveryState, frozenset[DeliveryState]] = MappingProxyType(
+    {
+        S.DRAFT: frozenset({S.DRAFT, S.PENDING_APPROVAL, S.SCHEDULED, S.CANCELED}),
+        S.PENDING_APPROVAL: frozenset({S.PENDING_APPROVAL, S.SCHEDULED, S.DRAFT, S.CANCELED}),
+        S.SCHEDULED: frozenset({S.SCHEDULED, S.PENDING_APPROVAL, S.QUEUED, S.CANCELED}),
+        S.QUEUED: frozenset({S.QUEUED, S.SCHEDULED, S.PENDING_APPROVAL, S.PUBLISHING}),
+        S.PUBLISHING: frozenset({S.PUBLISHED, S.SCHEDULED, S.FAILED, S.UNCERTAIN}),
+        S.UNCERTAIN: frozenset({S.UNCERTAIN, S.PUBLISHED, S.SCHEDULED, S.CANCELED}),
+        S.FAILED: frozenset({S.SCHEDULED, S.CANCELED}),
+        S.PUBLISHED: frozenset(),
+        S.CANCELED: frozenset(),
+    }
+)
+#: the states compose creates a delivery in
+INITIAL: frozenset[DeliveryState] = frozenset({S.DRAFT, S.PENDING_APPROVAL, S.SCHEDULED})
+
+Detail = Mapping[str, Any]
+
+
+class ForbiddenMove(Exception):
+    """An arrow the state machine does not have: a programming error, never a user's refusal."""
+
+
+def check(from_: Sequence[DeliveryState], to: DeliveryState) -> None:
+    """Refuse (before any SQL runs) a move that is not an arrow of :data:`TRANSITIONS`."""
+    if isinstance(from_, str):  # a bare state would be iterated letter by letter
+        raise TypeError("from_ takes a tuple of states")
+    wrong = [state.value for state in from_ if to not in TRANSITIONS[state]]
+    if wrong or not from_:
+        raise ForbiddenMove(f"{'|'.join(wrong) or '()'} → {to.value} is not an arrow of the delivery state machine")
+
+
+def record_event(
+    session: AsyncSession, delivery_id: uuid.UUID, kind: str, *, actor: uuid.UUID | None = None, **detail: Any
+) -> None:
+    """The one writer of a delivery's history (``delivery_events``)."""
+    session.add(DeliveryEvent(delivery_id=delivery_id, kind=kind, actor_id=actor, detail=msgspec.to_builtins(detail)))
+
+
+async def move(
+    session: AsyncSession,
+    delivery: Delivery | uuid.UUID,
+    *,
+    to: DeliveryState,
+    from_: Sequence[DeliveryState],
+    event: str,
+    actor: uuid.UUID | None = None,
+    detail: Detail | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
+    **values: Any,
+) -> bool:
+    """Move one delivery if it is still in one of ``from_``; True when this call moved it.
+
+    ``where`` adds conditions to the compare-and-set; ``values`` are the columns set with the
+    state. Given the loaded row, it is refreshed so the caller reads what the database holds.
+    """
+    delivery_id = delivery.id if isinstance(delivery, Delivery) else delivery
+    moved = await _update(session, from_, to, (Delivery.id == delivery_id, *where), values)
+    if not moved:
+        return False
+    record_event(session, delivery_id, event, actor=actor, **(detail or {}))
+    if isinstance(delivery, Delivery):
+        await session.refresh(delivery)
+    return True
+
+
+async def move_many(
+    session: AsyncSession,
+    *,
+    to: DeliveryState,
+    from_: Sequence[DeliveryState],
+    where: Sequence[ColumnElement[bool]],
+    event: str,
+    detail: Detail | Callable[[Row[Any]], Detail] | None = None,
+    returning: Sequence[Any] = (),
+    **values: Any,
+) -> Sequence[Row[Any]]:
+    """Move every delivery matching ``where`` still in one of ``from_``, in one statement.
+
+    Returns the moved rows: ``Delivery.id`` first, then the ``returning`` columns; ``detail``
+    may compute each row's event detail from its row.
+    """
+    rows = await _update(session, from_, to, tuple(where), values, returning)
+    for row in rows:
+        found = detail(row) if callable(detail) else detail
+        record_event(session, row[0], event, **(found or {}))
+    return rows
+
+
+async def renew_lease(session: AsyncSession, delivery_id: uuid.UUID, worker_id: str, until: datetime) -> bool:
+    """Not a move: the worker holding a delivery's lease extends it while it sends."""
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.id == delivery_id, Delivery.state == S.PUBLISHING, Delivery.leased_by == worker_id)
+        .values(lease_until=until)
+        .returning(Delivery.id)
+        .execution_options(synchronize_session=False)
+    )
+    return result.first() is not None
+
+
+async def _update(
+    session: AsyncSession,
+    from_: Sequence[DeliveryState],
+    to: DeliveryState,
+    where: tuple[ColumnElement[bool], ...],
+    values: dict[str, Any],
+    returning: Sequence[Any] = (),
+) -> Sequence[Row[Any]]:
+    check(from_, to)
+    values.setdefault("updated_at", utcnow())
+    result = await session.execute(
+        update(Delivery)
+        .where(Delivery.state.in_(from_), *where)
+        .values(state=to, **values)
+        .returning(Delivery.id, *returning)
+        .execution_options(synchronize_session=False)
+    )
+    return result.all()
