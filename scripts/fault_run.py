@@ -1,109 +1,103 @@
-"""A long fault run: many deliveries, a worker process killed with SIGKILL again and again,
-a network that sometimes answers late. Checks that every delivery is published exactly once.
+"""Fault runs R1–R4 against the distributed mode: PostgreSQL and a Redis server started here on
+ports of their own, ``portevoix serve`` and two ``portevoix worker`` processes, four accounts on
+fake networks (X, LinkedIn, Mastodon, Facebook) behind a chaos proxy, all on 127.0.0.1.
 
-    .venv/bin/python scripts/fault_run.py [--deliveries 200] [--kills 10] [--seed 1]
+    .venv/bin/python scripts/fault_run.py [--deliveries 1000] [--seeds 1 2 3] [--scenario R1 R2 R3 R4]
 
-Uses the Redis server on 127.0.0.1:6379 when it answers (else an embedded one), a SQLite file,
-and a fake X on 127.0.0.1. Bounded: it stops by itself.
+R1  workers SIGKILLed at random moments, restarted at once (as a supervisor would)
+R2  Redis flushed (FLUSHALL), then Redis stopped for 20 s and started again
+R3  a chaotic network: 30 % of answers 500, timeouts, answers after the client's timeout although
+    the post was made, 429 with a reset the network enforces, dropped connections
+R4  PostgreSQL restarted twice: at once (pg_ctl stop -m fast; start), then after 10 s down
+
+Each run prints one line — scenario, seed, deliveries, faults, duplicates, lost, wrong ids, stuck,
+drain time, 5xx, worker exits, requests inside a 429's window — and the exit status is 1 when any
+run found a problem. A failed run keeps its folder (processes' logs, report.txt with every
+problem found); --keep keeps them all. Bounded: each run waits at most --settle seconds after its
+faults; Ctrl-C stops everything the run started.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import random
-import socket
+import shutil
+import signal
 import sys
 import tempfile
-import time
-from collections import Counter
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import select  # noqa: E402
-
-from core.db import migrate  # noqa: E402
-from core.db.enums import DeliveryState  # noqa: E402
-from core.db.models import Delivery  # noqa: E402
-from core.runtime import EmbeddedRedis  # noqa: E402
-from core.settings import load_settings  # noqa: E402
-from plugins.testing import serve_in_thread  # noqa: E402
-from plugins.testing.fakes.x import FakeX  # noqa: E402
-from tests.queue.conftest import build_pipeline  # noqa: E402
-from tests.queue.test_crash import WorkerProcess  # noqa: E402
+from tests.reliability.harness import SCENARIOS, Plan, RunResult, run  # noqa: E402
+from tests.reliability.services import missing_tools  # noqa: E402
 
 
-def _redis(folder: Path) -> tuple[str, EmbeddedRedis | None]:
-    try:
-        socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
-        import redis
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--deliveries", type=int, default=1000, help="deliveries per run (default 1000)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="one run per seed and scenario")
+    parser.add_argument("--scenario", nargs="+", default=list(SCENARIOS), choices=SCENARIOS, metavar="R")
+    parser.add_argument("--settle", type=float, default=None, help="seconds to wait, at most, after the faults")
+    parser.add_argument("--fast", action="store_true", help="the test suite's short variants")
+    parser.add_argument("--keep", action="store_true", help="keep every run's folder, not only the failed ones")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print every problem found, not only the line")
+    arguments = parser.parse_args()
+    if not 1 <= arguments.deliveries <= 20_000:
+        parser.error("--deliveries: between 1 and 20000")
+    return arguments
 
-        redis.Redis.from_url("redis://127.0.0.1:6379/11").flushdb()
-        return "redis://127.0.0.1:6379/11", None
-    except OSError:
-        server = EmbeddedRedis(folder / "redis")
-        return server.url, server
+
+def _plan(arguments: argparse.Namespace, scenario: str, seed: int) -> Plan:
+    if arguments.fast:
+        plan = Plan.fast(scenario, seed)
+    else:
+        plan = Plan.full(scenario, seed, arguments.deliveries)
+    if arguments.settle is not None:
+        from dataclasses import replace
+
+        plan = replace(plan, settle_s=arguments.settle)
+    return plan
 
 
-async def main(deliveries: int, kills: int, seed: int) -> int:
-    rng = random.Random(seed)
-    folder = Path(tempfile.mkdtemp(prefix="portevoix-fault-"))
-    redis_url, embedded = _redis(folder)
-    database_url = f"sqlite+aiosqlite:///{folder / 'fault.db'}"
-    await asyncio.to_thread(migrate.upgrade, database_url)
-    settings = load_settings({"DATABASE_URL": database_url, "PORTEVOIX_DATA_DIR": str(folder)}, dotenv=None)
-    fake = FakeX()
-    # X's own rate limit (100 posts / 15 min per user in the fake) is not what this run is about.
-    fake.rate_headers = lambda request: {}  # type: ignore[method-assign]
-    with serve_in_thread(fake) as fake_url:
-        pipeline = await build_pipeline(settings, redis_url, fake, fake_url)
-        pipeline.extra["fake_url"] = fake_url
-        for _ in range(deliveries // 5):
-            fake.fail_next("slow", delay=rng.uniform(0.5, 4.0), path=r"^/2/tweets$")
-        start = datetime.now(UTC) + timedelta(seconds=2)
-        ids = []
-        for i in range(deliveries):
-            result = await pipeline.compose(
-                f"Information n°{i} du conseil régional.", when=start + timedelta(milliseconds=rng.randint(0, 20_000))
-            )
-            ids.append(result.deliveries[0].id)
-        worker = WorkerProcess(pipeline)
-        worker.start()
-        began = time.monotonic()
-        try:
-            for n in range(kills):
-                await asyncio.sleep(rng.uniform(1.0, 4.0))
-                worker.kill()
-                print(f"kill {n + 1}/{kills} at {time.monotonic() - began:5.1f} s", flush=True)
-                worker.start()
-            deadline = time.monotonic() + 300
-            while time.monotonic() < deadline:
-                async with pipeline.runtime.sessions() as session:
-                    states = Counter((await session.scalars(select(Delivery.state).where(Delivery.id.in_(ids)))).all())
-                if states[DeliveryState.PUBLISHED] == deliveries:
-                    break
-                await asyncio.sleep(1)
-        finally:
-            worker.stop()
-        await pipeline.runtime.aclose()
-    if embedded is not None:
-        embedded.close()
-    counts = Counter(t.text for t in fake.tweets.values())
-    expected = {f"Information n°{i} du conseil régional." for i in range(deliveries)}
-    lost = sorted(expected - set(counts))
-    doubled = sorted(text for text, n in counts.items() if n > 1)
-    print(f"\n{deliveries} deliveries, {kills} kills, {time.monotonic() - began:.0f} s")
-    print(f"states: { {s.value: n for s, n in states.items()} }")
-    print(f"published on the network: {len(counts)}   lost: {len(lost)}   duplicated: {len(doubled)}")
-    return 0 if not lost and not doubled and states[DeliveryState.PUBLISHED] == deliveries else 1
+async def _one(plan: Plan, keep: bool) -> RunResult:
+    folder = Path(tempfile.mkdtemp(prefix=f"portevoix-fault-{plan.scenario}-{plan.seed}-"))
+    result = await run(plan, folder)
+    if result.ok and not keep:
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        result.details.insert(0, f"folder: {folder}")
+    return result
+
+
+async def main(arguments: argparse.Namespace) -> int:
+    failed = 0
+    for scenario in arguments.scenario:
+        for seed in arguments.seeds:
+            result = await _one(_plan(arguments, scenario, seed), arguments.keep)
+            print(result.line(), flush=True)
+            if arguments.verbose or not result.ok:
+                details = result.details if arguments.verbose else result.details[:1]
+                print("\n".join(f"    {line}" for line in details), flush=True)
+            failed += not result.ok
+    return 1 if failed else 0
+
+
+def _stop_on_sigterm() -> None:
+    # SIGTERM unwinds like Ctrl-C: every run stops what it started in its ``finally``.
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--deliveries", type=int, default=200)
-    parser.add_argument("--kills", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.deliveries, args.kills, args.seed)))
+    args = _arguments()
+    missing = missing_tools()
+    if missing:
+        sys.exit(f"fault_run: missing {', '.join(missing)} (PostgreSQL's initdb and pg_ctl, redis-server)")
+    _stop_on_sigterm()
+    try:
+        sys.exit(asyncio.run(main(args)))
+    except KeyboardInterrupt:
+        sys.exit(130)
