@@ -352,9 +352,10 @@ def channels(ctx: click.Context, as_json: bool) -> None:
 def _channels_text(report: Any) -> str:
     lines = [f"Channel plugins (this Porte-voix speaks contract {report.contract_version})", ""]
     for plugin in report.loaded:
-        package = f"{plugin.distribution} {plugin.version}" if plugin.distribution else "(not installed)"
+        package = f"{plugin.distribution} {plugin.version}" if plugin.distribution else "-"
+        contract = ", ".join(plugin.contract_versions)
         lines += [
-            f"  {plugin.key:<10} {plugin.name}  ·  {package}  ·  contract {', '.join(plugin.contract_versions)}",
+            f"  {plugin.key:<10} {plugin.name}  ·  {package}  ·  contract {contract}",
             f"  {'':<10} {plugin.source}",
             f"  {'':<10} features: {', '.join(plugin.features)}",
             f"  {'':<10} formats:  {', '.join(plugin.formats)}",

@@ -46,7 +46,11 @@ def _check_text(capabilities: Capabilities, draft: Draft, text_allowed: bool) ->
             Violation(
                 code="text_too_long",
                 message=f"text is {length} long as the network counts it ({text_rules.counting.value}); limit {text_rules.limit}",
-                params={"length": length, "limit": text_rules.limit, "counting": text_rules.counting.value},
+                params={
+                    "length": length,
+                    "limit": text_rules.limit,
+                    "counting": text_rules.counting.value,
+                },
             )
         )
     if text_rules.max_hashtags is not None:
@@ -93,7 +97,9 @@ def _check_media_count(draft: Draft, minimum: int, maximum: int, fmt: str) -> li
     return []
 
 
-def _check_media_item(index: int, item: MediaItem, accepted: tuple[MediaRules, ...]) -> list[Violation]:
+def _check_media_item(
+    index: int, item: MediaItem, accepted: tuple[MediaRules, ...]
+) -> list[Violation]:
     rules = next((r for r in accepted if r.kind == item.kind), None)
     if rules is None:
         kinds = ", ".join(r.kind.value for r in accepted) or "none"
@@ -113,7 +119,11 @@ def _check_media_item(index: int, item: MediaItem, accepted: tuple[MediaRules, .
                 params={"index": index, "content_type": item.content_type},
             )
         )
-    if rules.max_bytes is not None and item.size_bytes is not None and item.size_bytes > rules.max_bytes:
+    if (
+        rules.max_bytes is not None
+        and item.size_bytes is not None
+        and item.size_bytes > rules.max_bytes
+    ):
         found.append(
             Violation(
                 code="media_too_large",
@@ -136,7 +146,12 @@ def _check_aspect_ratio(index: int, item: MediaItem, rules: MediaRules) -> list[
             Violation(
                 code="media_aspect_ratio",
                 message=f"media {index}: aspect ratio {ratio:.2f} outside {low or 0:.2f}–{high or 0:.2f}",
-                params={"index": index, "ratio": round(ratio, 3), "min": low or 0, "max": high or 0},
+                params={
+                    "index": index,
+                    "ratio": round(ratio, 3),
+                    "min": low or 0,
+                    "max": high or 0,
+                },
             )
         ]
     return []
@@ -158,7 +173,11 @@ def _check_duration(index: int, item: MediaItem, rules: MediaRules) -> list[Viol
             Violation(
                 code="media_too_short",
                 message=f"media {index}: {item.duration_s:.1f} s; minimum {rules.min_duration_s:.0f} s",
-                params={"index": index, "duration": item.duration_s, "minimum": rules.min_duration_s},
+                params={
+                    "index": index,
+                    "duration": item.duration_s,
+                    "minimum": rules.min_duration_s,
+                },
             )
         ]
     return []

@@ -128,31 +128,50 @@ class Graph:
         note = call.note
         if call.upload is not None:
             headers["Content-Type"] = "multipart/form-data"
-            note = f"{note}; multipart field {call.upload.field!r} = {call.upload.path}".lstrip("; ")
+            note = f"{note}; multipart field {call.upload.field!r} = {call.upload.path}".lstrip(
+                "; "
+            )
         elif call.form is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        return PreparedRequest(method=call.method, url=url, headers=headers, form=call.form, note=note)
+        return PreparedRequest(
+            method=call.method, url=url, headers=headers, form=call.form, note=note
+        )
 
-    async def send(self, call: GraphCall, *, token: str | None, account_id: str | None = None) -> dict[str, Any]:
+    async def send(
+        self, call: GraphCall, *, token: str | None, account_id: str | None = None
+    ) -> dict[str, Any]:
         # The token goes in a header, never in the URL, so it does not end up in access logs.
         headers = {"Authorization": f"Bearer {token}"} if token and call.authenticated else {}
-        kwargs: dict[str, Any] = {"params": call.params or None, "data": call.form, "headers": headers}
+        kwargs: dict[str, Any] = {
+            "params": call.params or None,
+            "data": call.form,
+            "headers": headers,
+        }
         endpoint = f"{call.method} {call.path}"
         if call.upload is None:
-            response = await self.api.request(call.method, self.url(call.path), endpoint=endpoint, account=account_id, **kwargs)
+            response = await self.api.request(
+                call.method, self.url(call.path), endpoint=endpoint, account=account_id, **kwargs
+            )
         else:
             upload = call.upload
             with Path(upload.path).open("rb") as handle:
                 files = {upload.field: (Path(upload.path).name, handle, upload.content_type)}
                 response = await self.api.request(
-                    call.method, self.url(call.path), endpoint=endpoint, account=account_id, files=files, **kwargs
+                    call.method,
+                    self.url(call.path),
+                    endpoint=endpoint,
+                    account=account_id,
+                    files=files,
+                    **kwargs,
                 )
         try:
             body = response.json()
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            raise Transient(f"{self.api.label}: unreadable answer to {endpoint}", status=response.status_code)
+            raise Transient(
+                f"{self.api.label}: unreadable answer to {endpoint}", status=response.status_code
+            )
         return body
 
 
@@ -190,7 +209,9 @@ def read_graph_error(response: httpx.Response) -> ErrorReading | None:
     )
 
 
-def _graph_error_class(code: int | None, subcode: int | None, error: dict[str, Any], status: int) -> type[ChannelError]:
+def _graph_error_class(
+    code: int | None, subcode: int | None, error: dict[str, Any], status: int
+) -> type[ChannelError]:
     if code in RATE_LIMIT_CODES or subcode == IG_PUBLISH_LIMIT_SUBCODE:
         return RateLimited
     if code in EXPIRED_CODES or subcode in EXPIRED_SUBCODES:
@@ -276,7 +297,9 @@ FetchHandler = Callable[[Fetch, dict[str, Any]], tuple[list[RemoteItem], list[Fe
 
 
 def encode_cursor(queue: Sequence[Fetch]) -> str:
-    raw = json.dumps([[f.op, f.path, f.params, f.after, f.ctx] for f in queue], separators=(",", ":"))
+    raw = json.dumps(
+        [[f.op, f.path, f.params, f.after, f.ctx] for f in queue], separators=(",", ":")
+    )
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -309,7 +332,9 @@ async def walk_inbox(
     while queue and not items and calls < max_calls:
         fetch = queue.pop(0)
         params = {**fetch.params, **({"after": fetch.after} if fetch.after else {})}
-        body = await graph.send(GraphCall("GET", fetch.path, params=params), token=token, account_id=account_id)
+        body = await graph.send(
+            GraphCall("GET", fetch.path, params=params), token=token, account_id=account_id
+        )
         calls += 1
         found, follow = handlers[fetch.op](fetch, body)
         items.extend(found)
@@ -322,7 +347,9 @@ async def walk_inbox(
 # --------------------------------------------------------------------------- Facebook Login
 
 
-def authorization_request(graph: Graph, *, state: str, scopes: Sequence[str]) -> AuthorizationRequest:
+def authorization_request(
+    graph: Graph, *, state: str, scopes: Sequence[str]
+) -> AuthorizationRequest:
     """Facebook Login's dialog: OAuth 2 without PKCE, comma-separated scopes.
     ``extra["oauth_dialog_base"]`` swaps www.facebook.com for a fake.
 
@@ -332,7 +359,12 @@ def authorization_request(graph: Graph, *, state: str, scopes: Sequence[str]) ->
     """
     settings = graph.api.plugin.settings
     base = settings.extra.get("oauth_dialog_base", DEFAULT_DIALOG_BASE).rstrip("/")
-    dialog = OAuthClient(graph.api, authorize_url=f"{base}/{graph.version}/dialog/oauth", pkce=False, scope_separator=",")
+    dialog = OAuthClient(
+        graph.api,
+        authorize_url=f"{base}/{graph.version}/dialog/oauth",
+        pkce=False,
+        scope_separator=",",
+    )
     return dialog.authorization(state=state, scopes=scopes)
 
 
@@ -343,7 +375,9 @@ def code_exchange_call(settings: ChannelSettings, code: str) -> GraphCall:
         "client_secret": settings.client_secret,
         "code": code,
     }
-    return GraphCall("GET", "/oauth/access_token", params=params, authenticated=False, note="code → user token")
+    return GraphCall(
+        "GET", "/oauth/access_token", params=params, authenticated=False, note="code → user token"
+    )
 
 
 def long_lived_call(settings: ChannelSettings, token: str) -> GraphCall:
@@ -353,7 +387,9 @@ def long_lived_call(settings: ChannelSettings, token: str) -> GraphCall:
         "client_secret": settings.client_secret,
         "fb_exchange_token": token,
     }
-    return GraphCall("GET", "/oauth/access_token", params=params, authenticated=False, note="long-lived token")
+    return GraphCall(
+        "GET", "/oauth/access_token", params=params, authenticated=False, note="long-lived token"
+    )
 
 
 def expires_at(body: Mapping[str, Any]) -> datetime | None:
@@ -370,7 +406,9 @@ async def user_token(graph: Graph, settings: ChannelSettings, code: str) -> dict
 # --------------------------------------------------------------------------- webhooks
 
 
-def webhook_challenge(settings: ChannelSettings, request: WebhookRequest) -> WebhookChallenge | None:
+def webhook_challenge(
+    settings: ChannelSettings, request: WebhookRequest
+) -> WebhookChallenge | None:
     """Echo ``hub.challenge`` when ``hub.verify_token`` is ours; 403 when it is not."""
     if request.method.upper() != "GET" or request.query.get("hub.mode") != "subscribe":
         return None

@@ -185,15 +185,9 @@ class BlueskyPlugin(ChannelPlugin):
         self._check_shape(draft)
         dids = await self._resolve_mentions(account, draft.text)
         blobs = [await self._upload(account, item) for item in draft.media]
-        quote = (
-            await self._strong_ref(account, draft.quote_of) if draft.quote_of else None
-        )
-        reply = (
-            await self._reply_refs(account, draft.reply_to) if draft.reply_to else None
-        )
-        record = self._record(
-            draft, _facets(draft.text, dids), blobs, quote=quote, reply=reply
-        )
+        quote = await self._strong_ref(account, draft.quote_of) if draft.quote_of else None
+        reply = await self._reply_refs(account, draft.reply_to) if draft.reply_to else None
+        record = self._record(draft, _facets(draft.text, dids), blobs, quote=quote, reply=reply)
         created = await self._create(account, POST, record)
         return PublishResult(
             remote_id=created["uri"],
@@ -201,9 +195,7 @@ class BlueskyPlugin(ChannelPlugin):
             published_at=_parse(record["createdAt"]),
         )
 
-    async def reply(
-        self, account: AccountRef, item: RemoteItem, draft: Draft
-    ) -> PublishResult:
+    async def reply(self, account: AccountRef, item: RemoteItem, draft: Draft) -> PublishResult:
         return await self.publish(
             account,
             msgspec.structs.replace(draft, reply_to=item.remote_id, quote_of=None),
@@ -246,15 +238,10 @@ class BlueskyPlugin(ChannelPlugin):
             "filter": "posts_with_replies",
         }
         for _ in range(10):
-            body = await self._call(
-                account, "GET", "app.bsky.feed.getAuthorFeed", params=params
-            )
+            body = await self._call(account, "GET", "app.bsky.feed.getAuthorFeed", params=params)
             for entry in body.get("feed", []):
                 post = entry.get("post", {})
-                if (
-                    "reason" in entry
-                    or post.get("author", {}).get("did") != account.external_id
-                ):
+                if "reason" in entry or post.get("author", {}).get("did") != account.external_id:
                     continue  # a repost of someone else's post
                 created = _parse(post.get("record", {}).get("createdAt"))
                 if (
@@ -267,9 +254,7 @@ class BlueskyPlugin(ChannelPlugin):
                         url=self._web_url(account, post["uri"]),
                         published_at=created,
                     )
-            oldest = _parse(
-                (body.get("feed") or [{}])[-1].get("post", {}).get("indexedAt")
-            )
+            oldest = _parse((body.get("feed") or [{}])[-1].get("post", {}).get("indexedAt"))
             if not body.get("cursor") or (oldest is not None and oldest < not_before):
                 return None
             params["cursor"] = body["cursor"]
@@ -296,21 +281,13 @@ class BlueskyPlugin(ChannelPlugin):
         since = state.get("since", "")
         fresh = [n for n in notes if _newer(n["indexedAt"], since)]
         newest = state.get("newest") or (fresh[0]["indexedAt"] if fresh else None)
-        items = tuple(
-            self._remote_item(n) for n in fresh if n.get("reason") in _INBOX_REASONS
-        )
-        if body.get("cursor") and len(fresh) == len(
-            notes
-        ):  # older pages may hold more new items
+        items = tuple(self._remote_item(n) for n in fresh if n.get("reason") in _INBOX_REASONS)
+        if body.get("cursor") and len(fresh) == len(notes):  # older pages may hold more new items
             return InboxPage(
                 items=items,
-                next_cursor=_encode_cursor(
-                    page=body["cursor"], since=since, newest=newest
-                ),
+                next_cursor=_encode_cursor(page=body["cursor"], since=since, newest=newest),
             )
-        return InboxPage(
-            items=items, next_cursor=_encode_cursor(since=newest) if newest else None
-        )
+        return InboxPage(items=items, next_cursor=_encode_cursor(since=newest) if newest else None)
 
     def _remote_item(self, note: dict[str, Any]) -> RemoteItem:
         record, author = note.get("record", {}), note.get("author", {})
@@ -328,9 +305,7 @@ class BlueskyPlugin(ChannelPlugin):
             or datetime.now(UTC),
             thread_id=reply.get("root", {}).get("uri") or note.get("reasonSubject"),
             parent_id=reply.get("parent", {}).get("uri"),
-            url=self._post_url(
-                author.get("handle") or author.get("did", ""), note["uri"]
-            ),
+            url=self._post_url(author.get("handle") or author.get("did", ""), note["uri"]),
         )
 
     # ================================================================== metrics
@@ -374,10 +349,7 @@ class BlueskyPlugin(ChannelPlugin):
                 f"Bluesky: the text is {len(draft.text.encode())} bytes long; limit {MAX_TEXT_BYTES}",
                 code="text_too_many_bytes",
             )
-        if (
-            any(item.kind is not MediaKind.IMAGE for item in draft.media)
-            or len(draft.media) > 4
-        ):
+        if any(item.kind is not MediaKind.IMAGE for item in draft.media) or len(draft.media) > 4:
             raise Rejected(
                 "Bluesky: this plugin posts up to 4 images; video and GIF are not supported",
                 code="media_unsupported",
@@ -401,9 +373,9 @@ class BlueskyPlugin(ChannelPlugin):
         }
         langs = [
             lang.strip()
-            for lang in (
-                draft.options.get("langs") or self.settings.extra.get("langs", "")
-            ).split(",")
+            for lang in (draft.options.get("langs") or self.settings.extra.get("langs", "")).split(
+                ","
+            )
             if lang.strip()
         ]
         if langs:
@@ -426,8 +398,7 @@ class BlueskyPlugin(ChannelPlugin):
             images = {
                 "$type": "app.bsky.embed.images",
                 "images": [
-                    _image(item, blob)
-                    for item, blob in zip(draft.media, blobs, strict=True)
+                    _image(item, blob) for item, blob in zip(draft.media, blobs, strict=True)
                 ],
             }
         if quote and images:
@@ -440,9 +411,7 @@ class BlueskyPlugin(ChannelPlugin):
             return {"$type": "app.bsky.embed.record", "record": quote}
         if images:
             return images
-        if (
-            draft.link
-        ):  # a card: Bluesky builds none itself, the client sends title and description
+        if draft.link:  # a card: Bluesky builds none itself, the client sends title and description
             return {"$type": "app.bsky.embed.external",
                     "external": {"uri": draft.link, "title": draft.title or draft.link, "description": draft.options.get("link_description", "")}}  # fmt: skip
         return None
@@ -503,9 +472,7 @@ class BlueskyPlugin(ChannelPlugin):
         self, account: AccountRef, collection: str, record: dict[str, Any]
     ) -> dict[str, Any]:
         body = {"repo": account.external_id, "collection": collection, "record": record}
-        return await self._call(
-            account, "POST", "com.atproto.repo.createRecord", json=body
-        )
+        return await self._call(account, "POST", "com.atproto.repo.createRecord", json=body)
 
     def _web_url(self, account: AccountRef, uri: str) -> str:
         return self._post_url(account.handle or account.external_id, uri)
@@ -558,9 +525,7 @@ class BlueskyPlugin(ChannelPlugin):
         )
         return self._keep(account, answer, secret)
 
-    async def _refresh_session(
-        self, account: AccountRef, session: _Session
-    ) -> _Session | None:
+    async def _refresh_session(self, account: AccountRef, session: _Session) -> _Session | None:
         try:
             answer = await self._xrpc(
                 account, "POST", "com.atproto.server.refreshSession", session.refresh
@@ -569,9 +534,7 @@ class BlueskyPlugin(ChannelPlugin):
             return None  # the refresh JWT is dead too: log in again
         return self._keep(account, answer, session.secret)
 
-    def _keep(
-        self, account: AccountRef, answer: dict[str, Any], secret: str
-    ) -> _Session:
+    def _keep(self, account: AccountRef, answer: dict[str, Any], secret: str) -> _Session:
         session = _Session(access=answer["accessJwt"], refresh=answer["refreshJwt"], did=answer["did"], handle=answer.get("handle", ""),
                            expires=_jwt_exp(answer["accessJwt"]), secret=secret)  # fmt: skip
         self._sessions[account.external_id] = session
@@ -591,9 +554,7 @@ class BlueskyPlugin(ChannelPlugin):
         try:
             return await self._xrpc(account, method, nsid, token, **kw)
         except CredentialsExpired:
-            self._sessions.pop(
-                account.external_id, None
-            )  # never reuse a session the PDS refused
+            self._sessions.pop(account.external_id, None)  # never reuse a session the PDS refused
             raise
 
     @cached_property
@@ -614,7 +575,9 @@ class BlueskyPlugin(ChannelPlugin):
         if content_type:
             headers["Content-Type"] = content_type
         url = f"{self._pds(account)}/xrpc/{nsid}"
-        return await self.api.json(method, url, endpoint=nsid, account=account, headers=headers, **kw)
+        return await self.api.json(
+            method, url, endpoint=nsid, account=account, headers=headers, **kw
+        )
 
 
 # ---------------------------------------------------------------------- helpers
@@ -694,9 +657,7 @@ def _facets(text: str, dids: dict[str, str]) -> list[dict[str, Any]]:
                     m.start(),
                     {
                         "index": span,
-                        "features": [
-                            {"$type": "app.bsky.richtext.facet#tag", "tag": m.group(1)}
-                        ],
+                        "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": m.group(1)}],
                     },
                 )
             )
@@ -736,9 +697,7 @@ def _jwt_exp(token: str) -> float:
     """The ``exp`` claim of a JWT (not verified: the PDS does that); unknown → treat as short-lived."""
     try:
         payload = token.split(".")[1]
-        claims = json.loads(
-            base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
-        )
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
         return float(claims["exp"])
     except (IndexError, KeyError, ValueError, TypeError):
         return time.time() + 300
@@ -752,8 +711,19 @@ def _read_error(response: httpx.Response) -> ErrorReading | None:
     if response.status_code < 400:
         return None
     message = str(body.get("message") or name or response.reason_phrase)
-    error = RateLimited if name == "RateLimitExceeded" else CredentialsExpired if name in _AUTH_ERRORS else None
-    return ErrorReading(message=message, code=name or None, error=error, log=f"{name or response.status_code}: {message}")
+    error = (
+        RateLimited
+        if name == "RateLimitExceeded"
+        else CredentialsExpired
+        if name in _AUTH_ERRORS
+        else None
+    )
+    return ErrorReading(
+        message=message,
+        code=name or None,
+        error=error,
+        log=f"{name or response.status_code}: {message}",
+    )
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

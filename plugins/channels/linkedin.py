@@ -160,9 +160,7 @@ class LinkedInPlugin(ChannelPlugin):
 
     @property
     def oauth_base(self) -> str:
-        return self.settings.extra.get(
-            "oauth_base_url", "https://www.linkedin.com"
-        ).rstrip("/")
+        return self.settings.extra.get("oauth_base_url", "https://www.linkedin.com").rstrip("/")
 
     def _float(self, name: str, default: float) -> float:
         return float(self.settings.extra.get(name, default))
@@ -170,9 +168,7 @@ class LinkedInPlugin(ChannelPlugin):
     def _headers(
         self, account: AccountRef | Credentials, method: str | None = None
     ) -> dict[str, str]:
-        credentials = (
-            account.credentials if isinstance(account, AccountRef) else account
-        )
+        credentials = account.credentials if isinstance(account, AccountRef) else account
         headers = {
             "Authorization": f"Bearer {credentials.access_token}",
             "LinkedIn-Version": self.version,
@@ -199,7 +195,9 @@ class LinkedInPlugin(ChannelPlugin):
         **kwargs: Any,
     ) -> httpx.Response:
         headers = self._headers(account, restli) | kwargs.pop("headers", {})
-        return await self.api.request(method, f"{self.base_url}{path}", account=account, headers=headers, **kwargs)
+        return await self.api.request(
+            method, f"{self.base_url}{path}", account=account, headers=headers, **kwargs
+        )
 
     # ------------------------------------------------------------------ publishing
     def _post_body(self, account: AccountRef, commentary: str) -> dict[str, Any]:
@@ -232,9 +230,7 @@ class LinkedInPlugin(ChannelPlugin):
             return {"multiImage": {"images": images}}
         if draft.link:
             # LinkedIn does not fetch the card's title: send ours (or the link itself).
-            return {
-                "article": {"source": draft.link, "title": draft.title or draft.link}
-            }
+            return {"article": {"source": draft.link, "title": draft.title or draft.link}}
         return None
 
     def _check(self, draft: Draft) -> None:
@@ -298,9 +294,7 @@ class LinkedInPlugin(ChannelPlugin):
             body["content"] = content
         return await self._create_post(account, body)
 
-    async def _create_post(
-        self, account: AccountRef, body: dict[str, Any]
-    ) -> PublishResult:
+    async def _create_post(self, account: AccountRef, body: dict[str, Any]) -> PublishResult:
         response = await self._rest(account, "POST", "/rest/posts", "CREATE", json=body)
         raw_id = response.headers.get("x-restli-id")
         if not raw_id:
@@ -346,9 +340,7 @@ class LinkedInPlugin(ChannelPlugin):
         """A post referencing an image still PROCESSING fails: wait until it is AVAILABLE."""
         interval = self._float("poll_interval_s", 1.0)
         for _ in range(attempts):
-            response = await self._rest(
-                account, "GET", f"/rest/images/{_enc(image_urn)}"
-            )
+            response = await self._rest(account, "GET", f"/rest/images/{_enc(image_urn)}")
             status = response.json().get("status")
             if status == "AVAILABLE":
                 return
@@ -366,9 +358,7 @@ class LinkedInPlugin(ChannelPlugin):
 
     async def delete(self, account: AccountRef, remote_id: str) -> None:
         try:
-            await self._rest(
-                account, "DELETE", f"/rest/posts/{_enc(remote_id)}", "DELETE"
-            )
+            await self._rest(account, "DELETE", f"/rest/posts/{_enc(remote_id)}", "DELETE")
         except Rejected as exc:
             # A retried delete whose first attempt went through finds nothing: that is success.
             if exc.status != 404:
@@ -395,9 +385,7 @@ class LinkedInPlugin(ChannelPlugin):
                 )
         return None
 
-    async def _recent_posts(
-        self, account: AccountRef, count: int
-    ) -> list[dict[str, Any]]:
+    async def _recent_posts(self, account: AccountRef, count: int) -> list[dict[str, Any]]:
         query = f"author={_enc(account.external_id)}&q=author&count={count}&sortBy=LAST_MODIFIED"
         response = await self._rest(account, "GET", f"/rest/posts?{query}", "FINDER")
         return list(response.json().get("elements", []))
@@ -407,16 +395,12 @@ class LinkedInPlugin(ChannelPlugin):
         """Comments on the page's recent posts; the cursor walks post by post, page by page."""
         state = json.loads(cursor) if cursor else None
         if state is None:
-            posts = await self._recent_posts(
-                account, count=int(self._float("inbox_posts", 10))
-            )
+            posts = await self._recent_posts(account, count=int(self._float("inbox_posts", 10)))
             state = {"posts": [str(p["id"]) for p in posts], "i": 0, "start": 0}
         size = int(self._float("page_size", 50))
         while state["i"] < len(state["posts"]):
             post_urn = state["posts"][state["i"]]
-            elements, more = await self._comments_page(
-                account, post_urn, state["start"], size
-            )
+            elements, more = await self._comments_page(account, post_urn, state["start"], size)
             if more:
                 state["start"] += size
             else:
@@ -437,18 +421,12 @@ class LinkedInPlugin(ChannelPlugin):
     async def _comments_page(
         self, account: AccountRef, post_urn: str, start: int, count: int
     ) -> tuple[list[dict[str, Any]], bool]:
-        path = (
-            f"/rest/socialActions/{_enc(post_urn)}/comments?start={start}&count={count}"
-        )
+        path = f"/rest/socialActions/{_enc(post_urn)}/comments?start={start}&count={count}"
         body = (await self._rest(account, "GET", path, "GET_ALL")).json()
         elements = list(body.get("elements", []))
         paging = body.get("paging", {})
         total = paging.get("total")
-        more = (
-            start + len(elements) < total
-            if isinstance(total, int)
-            else len(elements) == count
-        )
+        more = start + len(elements) < total if isinstance(total, int) else len(elements) == count
         return elements, more
 
     @staticmethod
@@ -465,9 +443,7 @@ class LinkedInPlugin(ChannelPlugin):
             url=POST_URL.format(urn=post_urn),
         )
 
-    async def reply(
-        self, account: AccountRef, item: RemoteItem, draft: Draft
-    ) -> PublishResult:
+    async def reply(self, account: AccountRef, item: RemoteItem, draft: Draft) -> PublishResult:
         """Comment on the post (``item`` is a post) or answer a comment in its thread."""
         is_comment = item.remote_id.startswith("urn:li:comment:")
         post_urn = item.thread_id or item.remote_id
@@ -487,9 +463,7 @@ class LinkedInPlugin(ChannelPlugin):
             json=body,
         )
         created = response.json() if response.content else {}
-        remote_id = created.get("commentUrn") or unquote(
-            response.headers.get("x-restli-id", "")
-        )
+        remote_id = created.get("commentUrn") or unquote(response.headers.get("x-restli-id", ""))
         if not remote_id:
             raise Rejected("linkedin: comment created without an id", code="missing_id")
         return PublishResult(
@@ -515,9 +489,7 @@ class LinkedInPlugin(ChannelPlugin):
         organic = paid = 0
         for element in stats.json().get("elements", []):
             for row in element.get("followerCountsByAssociationType", []):
-                organic += int(
-                    row.get("followerCounts", {}).get("organicFollowerCount", 0)
-                )
+                organic += int(row.get("followerCounts", {}).get("organicFollowerCount", 0))
                 paid += int(row.get("followerCounts", {}).get("paidFollowerCount", 0))
         return AccountMetrics(
             followers=int(sizes.json().get("firstDegreeSize", 0)),
@@ -529,9 +501,7 @@ class LinkedInPlugin(ChannelPlugin):
     ) -> list[PostMetrics]:
         shares = [u for u in remote_ids if u.startswith("urn:li:share:")]
         ugc = [u for u in remote_ids if not u.startswith("urn:li:share:")]
-        query = (
-            f"q=organizationalEntity&organizationalEntity={_enc(account.external_id)}"
-        )
+        query = f"q=organizationalEntity&organizationalEntity={_enc(account.external_id)}"
         if shares:
             query += f"&shares=List({','.join(map(_enc, shares))})"
         if ugc:
@@ -571,7 +541,9 @@ class LinkedInPlugin(ChannelPlugin):
             pkce=False,
         )
 
-    def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
+    def authorization_url(
+        self, *, state: str, scopes: list[str] | None = None
+    ) -> AuthorizationRequest:
         return self.oauth.authorization(state=state, scopes=scopes or DEFAULT_SCOPES)
 
     async def exchange_code(self, *, code: str, code_verifier: str | None = None) -> TokenSet:
@@ -593,6 +565,11 @@ def _read_error(response: httpx.Response) -> ErrorReading | None:
     body = json_body(response)
     if not body:
         return ErrorReading(message=response.text or response.reason_phrase)
-    message = body.get("message") or body.get("error_description") or body.get("error") or response.reason_phrase
+    message = (
+        body.get("message")
+        or body.get("error_description")
+        or body.get("error")
+        or response.reason_phrase
+    )
     code = body.get("serviceErrorCode") or body.get("code") or body.get("error")
     return ErrorReading(message=str(message), code=str(code) if code is not None else None)

@@ -82,9 +82,7 @@ _IMAGE = MediaRules(
     kind=MediaKind.IMAGE,
     max_count=4,
     max_bytes=16_777_216,
-    content_types=frozenset(
-        {"image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"}
-    ),
+    content_types=frozenset({"image/jpeg", "image/png", "image/gif", "image/webp", "image/avif"}),
 )
 _VIDEO = MediaRules(
     kind=MediaKind.VIDEO,
@@ -173,15 +171,15 @@ class MastodonPlugin(ChannelPlugin):
             headers["Authorization"] = f"Bearer {account.credentials.access_token}"
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         name = f"{method} {endpoint or path}"
-        return await self.api.request(method, url, endpoint=name, account=account, headers=headers, **kwargs)
+        return await self.api.request(
+            method, url, endpoint=name, account=account, headers=headers, **kwargs
+        )
 
     # ------------------------------------------------------------------ instance
     async def max_characters(self, account: AccountRef | None = None) -> int:
         """This instance's ``configuration.statuses.max_characters`` (500 when absent)."""
         body = (await self._api(account, "GET", "/api/v2/instance")).json()
-        return int(
-            body.get("configuration", {}).get("statuses", {}).get("max_characters", 500)
-        )
+        return int(body.get("configuration", {}).get("statuses", {}).get("max_characters", 500))
 
     # ------------------------------------------------------------------ publishing
     @staticmethod
@@ -233,9 +231,7 @@ class MastodonPlugin(ChannelPlugin):
             )
             for item in draft.media
         ]
-        body = self._status_body(
-            draft, [f"<media {i}>" for i in range(1, len(draft.media) + 1)]
-        )
+        body = self._status_body(draft, [f"<media {i}>" for i in range(1, len(draft.media) + 1)])
         steps.append(
             PreparedRequest(
                 method="POST",
@@ -248,9 +244,7 @@ class MastodonPlugin(ChannelPlugin):
 
     async def publish(self, account: AccountRef, draft: Draft) -> PublishResult:
         media_ids = [await self._upload(account, item) for item in draft.media]
-        return await self._post_status(
-            account, draft, self._status_body(draft, media_ids)
-        )
+        return await self._post_status(account, draft, self._status_body(draft, media_ids))
 
     async def _post_status(
         self, account: AccountRef, draft: Draft, body: dict[str, Any]
@@ -284,9 +278,7 @@ class MastodonPlugin(ChannelPlugin):
             await self._wait_processed(account, str(attachment["id"]))
         return str(attachment["id"])
 
-    async def _wait_processed(
-        self, account: AccountRef, media_id: str, attempts: int = 60
-    ) -> None:
+    async def _wait_processed(self, account: AccountRef, media_id: str, attempts: int = 60) -> None:
         """A status referencing unprocessed media is refused: poll until ``url`` is set."""
         interval = self._float("poll_interval_s", 1.0)
         for _ in range(attempts):
@@ -364,9 +356,7 @@ class MastodonPlugin(ChannelPlugin):
         if state["conversations"] is not None:
             items += await self._conversations(account, state, size)
         done = state["mentions"] is None and state["conversations"] is None
-        return InboxPage(
-            items=tuple(items), next_cursor=None if done else json.dumps(state)
-        )
+        return InboxPage(items=tuple(items), next_cursor=None if done else json.dumps(state))
 
     async def _mentions(
         self, account: AccountRef, state: dict[str, str | None], size: int
@@ -374,9 +364,7 @@ class MastodonPlugin(ChannelPlugin):
         params: dict[str, Any] = {"types[]": "mention", "limit": size}
         if state["mentions"]:
             params["max_id"] = state["mentions"]
-        response = await self._api(
-            account, "GET", "/api/v1/notifications", params=params
-        )
+        response = await self._api(account, "GET", "/api/v1/notifications", params=params)
         notifications = response.json()
         state["mentions"] = _max_id(_next_link(response)) if notifications else None
         # A direct message is also a mention: it is reported once, from its conversation.
@@ -392,13 +380,9 @@ class MastodonPlugin(ChannelPlugin):
         params: dict[str, Any] = {"limit": size}
         if state["conversations"]:
             params["max_id"] = state["conversations"]
-        response = await self._api(
-            account, "GET", "/api/v1/conversations", params=params
-        )
+        response = await self._api(account, "GET", "/api/v1/conversations", params=params)
         conversations = response.json()
-        state["conversations"] = (
-            _max_id(_next_link(response)) if conversations else None
-        )
+        state["conversations"] = _max_id(_next_link(response)) if conversations else None
         return [
             _message_item(c)
             for c in conversations
@@ -406,9 +390,7 @@ class MastodonPlugin(ChannelPlugin):
             and str(c["last_status"]["account"]["id"]) != account.external_id
         ]
 
-    async def reply(
-        self, account: AccountRef, item: RemoteItem, draft: Draft
-    ) -> PublishResult:
+    async def reply(self, account: AccountRef, item: RemoteItem, draft: Draft) -> PublishResult:
         """A status answering ``item``; a private message is answered privately (``direct``)."""
         mention = f"@{item.author_handle}"
         text = (
@@ -427,9 +409,7 @@ class MastodonPlugin(ChannelPlugin):
 
     # ------------------------------------------------------------------ metrics
     async def fetch_account_metrics(self, account: AccountRef) -> AccountMetrics:
-        body = (
-            await self._api(account, "GET", "/api/v1/accounts/verify_credentials")
-        ).json()
+        body = (await self._api(account, "GET", "/api/v1/accounts/verify_credentials")).json()
         return AccountMetrics(
             followers=body.get("followers_count"),
             following=body.get("following_count"),
@@ -451,16 +431,10 @@ class MastodonPlugin(ChannelPlugin):
                     )
                 ).json()
             except Rejected as exc:
-                if (
-                    exc.status == 404
-                ):  # deleted on the network: no metrics, not an error
+                if exc.status == 404:  # deleted on the network: no metrics, not an error
                     continue
                 raise
-            extra = (
-                {"quotes": float(status["quotes_count"])}
-                if "quotes_count" in status
-                else {}
-            )
+            extra = {"quotes": float(status["quotes_count"])} if "quotes_count" in status else {}
             found.append(
                 PostMetrics(
                     remote_id=remote_id,
@@ -478,10 +452,14 @@ class MastodonPlugin(ChannelPlugin):
         # PKCE S256 (Mastodon >= 4.3; older servers ignore the extra parameters); the client
         # authenticates in the body.
         return OAuthClient(
-            self.api, authorize_url=f"{self.base_url}/oauth/authorize", token_url=f"{self.base_url}/oauth/token"
+            self.api,
+            authorize_url=f"{self.base_url}/oauth/authorize",
+            token_url=f"{self.base_url}/oauth/token",
         )
 
-    def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
+    def authorization_url(
+        self, *, state: str, scopes: list[str] | None = None
+    ) -> AuthorizationRequest:
         default = self.settings.extra.get("scopes", " ".join(DEFAULT_SCOPES)).split()
         return self.oauth.authorization(state=state, scopes=scopes or default)
 
@@ -489,11 +467,15 @@ class MastodonPlugin(ChannelPlugin):
         body = await self.oauth.exchange(code, code_verifier)
         # Mastodon tokens never expire: no expires_at, no refresh token.
         return TokenSet(
-            access_token=body["access_token"], scope=body.get("scope"), token_type=body.get("token_type", "Bearer")
+            access_token=body["access_token"],
+            scope=body.get("scope"),
+            token_type=body.get("token_type", "Bearer"),
         )
 
     async def refresh(self, credentials: Credentials) -> TokenSet:
-        raise NotSupported("mastodon: tokens do not expire and cannot be refreshed; reconnect if revoked")
+        raise NotSupported(
+            "mastodon: tokens do not expire and cannot be refreshed; reconnect if revoked"
+        )
 
 
 def _read_error(response: httpx.Response) -> ErrorReading | None:
@@ -504,7 +486,9 @@ def _read_error(response: httpx.Response) -> ErrorReading | None:
     error = body.get("error")
     message = str(body.get("error_description") or error or response.text or response.reason_phrase)
     # OAuth errors carry an identifier (``invalid_grant``); API errors a sentence.
-    return ErrorReading(message=message, code=error if isinstance(error, str) and " " not in error else None)
+    return ErrorReading(
+        message=message, code=error if isinstance(error, str) and " " not in error else None
+    )
 
 
 def _result(status: dict[str, Any]) -> PublishResult:

@@ -75,14 +75,21 @@ DEFAULT_SCOPES = ("user.info.basic", "user.info.stats", "video.publish", "video.
 DEFAULT_BACKOFF_S = 60.0
 MIN_CHUNK, MAX_CHUNK = 5 * 1024 * 1024, 64 * 1024 * 1024
 VIDEO_URL = "https://www.tiktok.com/@{username}/video/{id}"
-USER_FIELDS = "open_id,union_id,display_name,username,follower_count,following_count,likes_count,video_count"
+USER_FIELDS = (
+    "open_id,union_id,display_name,username,follower_count,following_count,likes_count,video_count"
+)
 VIDEO_FIELDS = "id,title,video_description,create_time,share_url,like_count,comment_count,share_count,view_count"
 
 #: what TikTok's error codes mean, whatever the status that comes with them
 _ERROR_CODES: dict[str, type[ChannelError]] = {
     "rate_limit_exceeded": RateLimited,
     **dict.fromkeys(
-        ("access_token_invalid", "access_token_expired", "scope_not_authorized", "scope_permission_missed"),
+        (
+            "access_token_invalid",
+            "access_token_expired",
+            "scope_not_authorized",
+            "scope_permission_missed",
+        ),
         CredentialsExpired,
     ),
     **dict.fromkeys(("internal_error", "server_error", "service_unavailable"), Transient),
@@ -118,13 +125,9 @@ class TikTokPlugin(ChannelPlugin):
         ),
         formats=(
             FormatRules(format=Format.VIDEO, media=(_VIDEO,), min_media=1, max_media=1),
-            FormatRules(
-                format=Format.PHOTO, media=(_PHOTO,), min_media=1, max_media=MAX_PHOTOS
-            ),
+            FormatRules(format=Format.PHOTO, media=(_PHOTO,), min_media=1, max_media=MAX_PHOTOS),
         ),
-        features=frozenset(
-            {Feature.PUBLISH, Feature.RECONCILE, Feature.METRICS, Feature.OAUTH}
-        ),
+        features=frozenset({Feature.PUBLISH, Feature.RECONCILE, Feature.METRICS, Feature.OAUTH}),
         notices=(
             (
                 "Until TikTok audits the app, every post is private (SELF_ONLY), the account must be private "
@@ -142,9 +145,7 @@ class TikTokPlugin(ChannelPlugin):
 
     @property
     def auth_base(self) -> str:
-        return self.settings.extra.get(
-            "auth_base_url", "https://www.tiktok.com"
-        ).rstrip("/")
+        return self.settings.extra.get("auth_base_url", "https://www.tiktok.com").rstrip("/")
 
     # ------------------------------------------------------------------ HTTP
     @cached_property
@@ -168,7 +169,12 @@ class TikTokPlugin(ChannelPlugin):
         }
         content = json.dumps(body).encode() if body is not None else None
         answer = await self.api.json(
-            method, f"{self.base_url}{path}", account=account, headers=headers, content=content, params=params
+            method,
+            f"{self.base_url}{path}",
+            account=account,
+            headers=headers,
+            content=content,
+            params=params,
         )
         data = answer.get("data")
         return data if isinstance(data, dict) else {}
@@ -208,9 +214,7 @@ class TikTokPlugin(ChannelPlugin):
             )
             info["is_aigc"] = _flag(draft, "is_aigc")
             if "video_cover_timestamp_ms" in draft.options:
-                info["video_cover_timestamp_ms"] = int(
-                    draft.options["video_cover_timestamp_ms"]
-                )
+                info["video_cover_timestamp_ms"] = int(draft.options["video_cover_timestamp_ms"])
         else:
             info["auto_add_music"] = _flag(draft, "auto_add_music", default=True)
         return info
@@ -256,15 +260,12 @@ class TikTokPlugin(ChannelPlugin):
                 code="format_unsupported",
             )
 
-    def _init_request(
-        self, draft: Draft, post_info: dict[str, Any]
-    ) -> tuple[str, dict[str, Any]]:
+    def _init_request(self, draft: Draft, post_info: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if draft.format is Format.PHOTO:
             body = {
                 "media_type": "PHOTO",
                 "post_mode": "DIRECT_POST",
-                "post_info": {"title": draft.title or "", "description": draft.text}
-                | post_info,
+                "post_info": {"title": draft.title or "", "description": draft.text} | post_info,
                 "source_info": {
                     "source": "PULL_FROM_URL",
                     "photo_cover_index": int(draft.options.get("photo_cover_index", 0)),
@@ -279,9 +280,7 @@ class TikTokPlugin(ChannelPlugin):
         }
 
     def _source(self, video: MediaItem) -> dict[str, Any]:
-        if (
-            video.url
-        ):  # TikTok fetches it (the domain must be verified in the developer portal)
+        if video.url:  # TikTok fetches it (the domain must be verified in the developer portal)
             return {"source": "PULL_FROM_URL", "video_url": video.url}
         size = video.size_bytes or os.path.getsize(video.path or "")
         chunk, count = _chunking(size, int(self._extra("chunk_size", 10_000_000)))
@@ -300,9 +299,7 @@ class TikTokPlugin(ChannelPlugin):
             "Authorization": "Bearer ***",
             "Content-Type": "application/json; charset=UTF-8",
         }
-        placeholder = {
-            "privacy_level_options": [draft.options.get("privacy_level", "")]
-        }
+        placeholder = {"privacy_level_options": [draft.options.get("privacy_level", "")]}
         path, body = self._init_request(draft, self._post_info(draft, placeholder))
         return (
             PreparedRequest(
@@ -352,22 +349,20 @@ class TikTokPlugin(ChannelPlugin):
         for index in range(count):
             first = index * chunk
             last = size - 1 if index == count - 1 else first + chunk - 1
-            data = await asyncio.to_thread(
-                _read_range, video.path or "", first, last - first + 1
-            )
+            data = await asyncio.to_thread(_read_range, video.path or "", first, last - first + 1)
             headers = {
                 "Content-Type": video.content_type,
                 "Content-Range": f"bytes {first}-{last}/{size}",
             }
-            await self.api.request("PUT", upload_url, account=account, content=data, headers=headers)
+            await self.api.request(
+                "PUT", upload_url, account=account, content=data, headers=headers
+            )
 
     async def _wait_published(
         self, account: AccountRef, publish_id: str, username: str
     ) -> PublishResult:
         interval = self._extra("poll_interval_s", 5.0)
-        deadline = asyncio.get_running_loop().time() + self._extra(
-            "poll_timeout_s", 120.0
-        )
+        deadline = asyncio.get_running_loop().time() + self._extra("poll_timeout_s", 120.0)
         while True:
             data = await self._call(
                 account,
@@ -383,25 +378,19 @@ class TikTokPlugin(ChannelPlugin):
                     code=reason,
                     network_message=reason,
                 )
-            post_ids = (
-                data.get("publicaly_available_post_id") or []
-            )  # sic: TikTok's spelling
+            post_ids = data.get("publicaly_available_post_id") or []  # sic: TikTok's spelling
             if status == "PUBLISH_COMPLETE" and post_ids:
                 post_id = str(post_ids[0])
                 return PublishResult(
                     remote_id=post_id,
-                    url=VIDEO_URL.format(username=username, id=post_id)
-                    if username
-                    else None,
+                    url=VIDEO_URL.format(username=username, id=post_id) if username else None,
                     published_at=datetime.now(UTC),
                 )
             if asyncio.get_running_loop().time() >= deadline:
                 # TikTok has the post (private posts never get a public id; moderation can take
                 # hours). Raising would make the host retry and post twice: report the
                 # publish_id as the remote id instead.
-                return PublishResult(
-                    remote_id=publish_id, published_at=datetime.now(UTC)
-                )
+                return PublishResult(remote_id=publish_id, published_at=datetime.now(UTC))
             await asyncio.sleep(interval)
 
     async def reconcile(
@@ -428,9 +417,7 @@ class TikTokPlugin(ChannelPlugin):
         not_before: datetime,
         not_after: datetime,
     ) -> PublishResult | None:
-        wanted = {
-            " ".join(t.split()) for t in (draft.text, draft.title or "") if t.strip()
-        }
+        wanted = {" ".join(t.split()) for t in (draft.text, draft.title or "") if t.strip()}
         # create_time is in whole seconds and set by TikTok: allow a minute of clock skew.
         low, high = (
             (not_before - timedelta(minutes=1)).timestamp(),
@@ -438,9 +425,7 @@ class TikTokPlugin(ChannelPlugin):
         )
         cursor: int | None = None
         while True:
-            body: dict[str, Any] = {"max_count": 20} | (
-                {"cursor": cursor} if cursor else {}
-            )
+            body: dict[str, Any] = {"max_count": 20} | ({"cursor": cursor} if cursor else {})
             data = await self._call(
                 account,
                 "POST",
@@ -455,9 +440,7 @@ class TikTokPlugin(ChannelPlugin):
                     for k in ("title", "video_description")
                 }
                 if low <= float(video.get("create_time", 0)) <= high and wanted & texts:
-                    created = datetime.fromtimestamp(
-                        float(video["create_time"]), tz=UTC
-                    )
+                    created = datetime.fromtimestamp(float(video["create_time"]), tz=UTC)
                     return PublishResult(
                         remote_id=str(video["id"]),
                         url=video.get("share_url"),
@@ -470,17 +453,13 @@ class TikTokPlugin(ChannelPlugin):
 
     # ------------------------------------------------------------------ metrics
     async def fetch_account_metrics(self, account: AccountRef) -> AccountMetrics:
-        data = await self._call(
-            account, "GET", "/v2/user/info/", params={"fields": USER_FIELDS}
-        )
+        data = await self._call(account, "GET", "/v2/user/info/", params={"fields": USER_FIELDS})
         user = data.get("user", {})
         return AccountMetrics(
             followers=user.get("follower_count"),
             following=user.get("following_count"),
             posts=user.get("video_count"),
-            extra={"likes": float(user["likes_count"])}
-            if "likes_count" in user
-            else {},
+            extra={"likes": float(user["likes_count"])} if "likes_count" in user else {},
         )
 
     async def fetch_post_metrics(
@@ -523,7 +502,9 @@ class TikTokPlugin(ChannelPlugin):
             headers={"Cache-Control": "no-cache"},
         )
 
-    def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
+    def authorization_url(
+        self, *, state: str, scopes: list[str] | None = None
+    ) -> AuthorizationRequest:
         return self.oauth.authorization(state=state, scopes=scopes or DEFAULT_SCOPES)
 
     async def exchange_code(self, *, code: str, code_verifier: str | None = None) -> TokenSet:

@@ -90,9 +90,7 @@ DEFAULT_SCOPES = (
     "media.write",
 )
 AUTHORIZE_URL = "https://twitter.com/i/oauth2/authorize"
-_TWEET_FIELDS = (
-    "created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets"
-)
+_TWEET_FIELDS = "created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets"
 _URL = re.compile(r"https?://\S+")
 _RETWEET_PREFIX = "rt:"
 
@@ -108,9 +106,7 @@ class XPlugin(ChannelPlugin):
         formats=(
             FormatRules(format=Format.POST, media=(_IMAGE,), max_media=4),
             FormatRules(format=Format.PHOTO, media=(_IMAGE,), min_media=1, max_media=4),
-            FormatRules(
-                format=Format.VIDEO, media=(_VIDEO, _GIF), min_media=1, max_media=1
-            ),
+            FormatRules(format=Format.VIDEO, media=(_VIDEO, _GIF), min_media=1, max_media=1),
         ),
         features=frozenset(
             {
@@ -159,9 +155,7 @@ class XPlugin(ChannelPlugin):
         media_ids = [await self._upload(account, item) for item in draft.media]
         return await self._create_tweet(account, self._tweet_body(draft, media_ids))
 
-    async def reply(
-        self, account: AccountRef, item: RemoteItem, draft: Draft
-    ) -> PublishResult:
+    async def reply(self, account: AccountRef, item: RemoteItem, draft: Draft) -> PublishResult:
         return await self.publish(
             account,
             msgspec.structs.replace(draft, reply_to=item.remote_id, quote_of=None),
@@ -194,9 +188,7 @@ class XPlugin(ChannelPlugin):
                 "DELETE /2/users/:id/retweets/:id",
             )
             return
-        await self._call(
-            account, "DELETE", f"/2/tweets/{remote_id}", "DELETE /2/tweets/:id"
-        )
+        await self._call(account, "DELETE", f"/2/tweets/{remote_id}", "DELETE /2/tweets/:id")
 
     async def reconcile(
         self,
@@ -216,9 +208,7 @@ class XPlugin(ChannelPlugin):
         }
         path = f"/2/users/{account.external_id}/tweets"
         for _ in range(10):  # 1,000 posts in the window is far beyond a real cadence
-            body = await self._call(
-                account, "GET", path, "GET /2/users/:id/tweets", params=params
-            )
+            body = await self._call(account, "GET", path, "GET /2/users/:id/tweets", params=params)
             for tweet in body.get("data", []):
                 if _comparable(tweet.get("text", "")) == wanted:
                     return PublishResult(
@@ -260,9 +250,7 @@ class XPlugin(ChannelPlugin):
             params=params,
         )
         users = {u["id"]: u for u in body.get("includes", {}).get("users", [])}
-        items = tuple(
-            self._remote_item(account, t, users) for t in body.get("data", [])
-        )
+        items = tuple(self._remote_item(account, t, users) for t in body.get("data", []))
         meta = body.get("meta", {})
         newest = state.get("newest") or meta.get("newest_id")
         if meta.get("next_token"):
@@ -272,9 +260,7 @@ class XPlugin(ChannelPlugin):
                     page=meta["next_token"], since=state.get("since"), newest=newest
                 ),
             )
-        return InboxPage(
-            items=items, next_cursor=_encode_cursor(since=newest) if newest else None
-        )
+        return InboxPage(items=items, next_cursor=_encode_cursor(since=newest) if newest else None)
 
     def _remote_item(
         self,
@@ -284,17 +270,10 @@ class XPlugin(ChannelPlugin):
     ) -> RemoteItem:
         author = users.get(tweet.get("author_id", ""), {})
         parent = next(
-            (
-                r["id"]
-                for r in tweet.get("referenced_tweets", [])
-                if r.get("type") == "replied_to"
-            ),
+            (r["id"] for r in tweet.get("referenced_tweets", []) if r.get("type") == "replied_to"),
             None,
         )
-        is_reply = (
-            tweet.get("in_reply_to_user_id") == account.external_id
-            and parent is not None
-        )
+        is_reply = tweet.get("in_reply_to_user_id") == account.external_id and parent is not None
         return RemoteItem(
             remote_id=tweet["id"],
             kind=InboxKind.REPLY if is_reply else InboxKind.MENTION,
@@ -343,13 +322,9 @@ class XPlugin(ChannelPlugin):
         self, account: AccountRef, remote_ids: list[str]
     ) -> list[PostMetrics]:
         found: list[PostMetrics] = []
-        for chunk in _chunks(
-            [r for r in remote_ids if not r.startswith(_RETWEET_PREFIX)], 100
-        ):
+        for chunk in _chunks([r for r in remote_ids if not r.startswith(_RETWEET_PREFIX)], 100):
             params = {"ids": ",".join(chunk), "tweet.fields": "public_metrics"}
-            body = await self._call(
-                account, "GET", "/2/tweets", "GET /2/tweets", params=params
-            )
+            body = await self._call(account, "GET", "/2/tweets", "GET /2/tweets", params=params)
             found += [_post_metrics(tweet) for tweet in body.get("data", [])]
         return found
 
@@ -367,7 +342,9 @@ class XPlugin(ChannelPlugin):
             token_params={"client_id": self.settings.client_id} if confidential else {},
         )
 
-    def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
+    def authorization_url(
+        self, *, state: str, scopes: list[str] | None = None
+    ) -> AuthorizationRequest:
         return self.oauth.authorization(state=state, scopes=scopes or DEFAULT_SCOPES)
 
     async def exchange_code(self, *, code: str, code_verifier: str | None = None) -> TokenSet:
@@ -376,13 +353,17 @@ class XPlugin(ChannelPlugin):
 
     async def refresh(self, credentials: Credentials) -> TokenSet:
         if not credentials.refresh_token:
-            raise CredentialsExpired("X: no refresh token (offline.access was not granted); reconnect the account")
+            raise CredentialsExpired(
+                "X: no refresh token (offline.access was not granted); reconnect the account"
+            )
         return token_set(await self.oauth.refresh(credentials.refresh_token))
 
     async def _with_identity(self, tokens: TokenSet) -> TokenSet:
         """Add the user's id and username: the host needs them to create the account."""
         headers = {"Authorization": f"Bearer {tokens.access_token}"}
-        body = await self.api.json("GET", f"{self.base_url}/2/users/me", endpoint="GET /2/users/me", headers=headers)
+        body = await self.api.json(
+            "GET", f"{self.base_url}/2/users/me", endpoint="GET /2/users/me", headers=headers
+        )
         data = body.get("data", {})
         return msgspec.structs.replace(
             tokens, extra={"user_id": data.get("id", ""), "username": data.get("username", "")}
@@ -409,9 +390,7 @@ class XPlugin(ChannelPlugin):
         except ValueError:
             return []
         owner = str(payload.get("for_user_id", ""))
-        items = [
-            _activity_tweet(t, owner) for t in payload.get("tweet_create_events", [])
-        ]
+        items = [_activity_tweet(t, owner) for t in payload.get("tweet_create_events", [])]
         items += [
             _activity_message(m, payload.get("users", {}))
             for m in payload.get("direct_message_events", [])
@@ -422,23 +401,17 @@ class XPlugin(ChannelPlugin):
         return self.settings.webhook_secret or self.settings.client_secret
 
     def _hmac(self, message: bytes) -> str:
-        digest = hmac.new(
-            self._webhook_key().encode(), message, hashlib.sha256
-        ).digest()
+        digest = hmac.new(self._webhook_key().encode(), message, hashlib.sha256).digest()
         return base64.b64encode(digest).decode()
 
     # ================================================================== building requests
     def _check_shape(self, draft: Draft) -> None:
         """What X refuses whatever the content: fail before uploading anything."""
         if draft.media and draft.quote_of:
-            raise Rejected(
-                "X: a post carries media or a quote, not both", code="media_and_quote"
-            )
+            raise Rejected("X: a post carries media or a quote, not both", code="media_and_quote")
         kinds = {item.kind for item in draft.media}
         if len(draft.media) > 4 or (kinds - {MediaKind.IMAGE} and len(draft.media) > 1):
-            raise Rejected(
-                "X: up to 4 images, or 1 video or GIF", code="too_many_media"
-            )
+            raise Rejected("X: up to 4 images, or 1 video or GIF", code="too_many_media")
         if not self._text_of(draft) and not draft.media:
             raise Rejected("X: a post needs text or media", code="empty")
 
@@ -461,12 +434,8 @@ class XPlugin(ChannelPlugin):
             body["reply"] = {"in_reply_to_tweet_id": draft.reply_to}
         return body
 
-    async def _create_tweet(
-        self, account: AccountRef, body: dict[str, Any]
-    ) -> PublishResult:
-        answer = await self._call(
-            account, "POST", "/2/tweets", "POST /2/tweets", json=body
-        )
+    async def _create_tweet(self, account: AccountRef, body: dict[str, Any]) -> PublishResult:
+        answer = await self._call(account, "POST", "/2/tweets", "POST /2/tweets", json=body)
         tweet_id = answer["data"]["id"]
         return PublishResult(
             remote_id=tweet_id,
@@ -500,9 +469,7 @@ class XPlugin(ChannelPlugin):
             note=note,
         )
 
-    def _prepared_upload(
-        self, item: MediaItem, media_id: str, index: int
-    ) -> list[PreparedRequest]:
+    def _prepared_upload(self, item: MediaItem, media_id: str, index: int) -> list[PreparedRequest]:
         size = _size_of(item)
         label = f"media {index}"
         media_field = f"<{size} bytes of {item.path or item.url or 'media'}>"
@@ -529,9 +496,7 @@ class XPlugin(ChannelPlugin):
         if item.alt_text:
             meta = {"id": media_id, "metadata": {"alt_text": {"text": item.alt_text}}}
             steps.append(
-                self._prepared(
-                    "POST", "/2/media/metadata", json=meta, note=f"{label}: alt text"
-                )
+                self._prepared("POST", "/2/media/metadata", json=meta, note=f"{label}: alt text")
             )
         return steps
 
@@ -553,9 +518,7 @@ class XPlugin(ChannelPlugin):
             )
         return media_id
 
-    async def _upload_simple(
-        self, account: AccountRef, item: MediaItem, data: bytes
-    ) -> str:
+    async def _upload_simple(self, account: AccountRef, item: MediaItem, data: bytes) -> str:
         files = {"media": (_file_name(item), data, item.content_type)}
         body = await self._call(
             account,
@@ -567,9 +530,7 @@ class XPlugin(ChannelPlugin):
         )
         return str(body["data"]["id"])
 
-    async def _upload_chunked(
-        self, account: AccountRef, item: MediaItem, data: bytes
-    ) -> str:
+    async def _upload_chunked(self, account: AccountRef, item: MediaItem, data: bytes) -> str:
         init = {
             "media_type": item.content_type,
             "total_bytes": len(data),
@@ -607,9 +568,7 @@ class XPlugin(ChannelPlugin):
             f"/2/media/upload/{media_id}/finalize",
             "POST /2/media/upload/:id/finalize",
         )
-        await self._wait_processed(
-            account, media_id, body["data"].get("processing_info")
-        )
+        await self._wait_processed(account, media_id, body["data"].get("processing_info"))
         return media_id
 
     async def _wait_processed(
@@ -620,9 +579,7 @@ class XPlugin(ChannelPlugin):
             if info is None or info.get("state") == "succeeded":
                 return
             if info.get("state") == "failed":
-                message = (info.get("error") or {}).get(
-                    "message", "media processing failed"
-                )
+                message = (info.get("error") or {}).get("message", "media processing failed")
                 raise Rejected(
                     f"X could not process the media: {message}",
                     network_message=message,
@@ -634,18 +591,25 @@ class XPlugin(ChannelPlugin):
                 account, "GET", "/2/media/upload", "GET /2/media/upload", params=params
             )
             info = body["data"].get("processing_info")
-        raise Transient(
-            "X: media still processing after the polling budget", retry_after=30
-        )
+        raise Transient("X: media still processing after the polling budget", retry_after=30)
 
     # ================================================================== HTTP and errors
     @cached_property
     def api(self) -> PluginHttp:
         return PluginHttp(self, read_error=_read_error, label="X")
 
-    async def _call(self, account: AccountRef, method: str, path: str, endpoint: str, **kw: Any) -> dict[str, Any]:
+    async def _call(
+        self, account: AccountRef, method: str, path: str, endpoint: str, **kw: Any
+    ) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {account.credentials.access_token}"}
-        return await self.api.json(method, f"{self.base_url}{path}", endpoint=endpoint, account=account, headers=headers, **kw)
+        return await self.api.json(
+            method,
+            f"{self.base_url}{path}",
+            endpoint=endpoint,
+            account=account,
+            headers=headers,
+            **kw,
+        )
 
 
 # ---------------------------------------------------------------------- helpers
@@ -715,9 +679,7 @@ def _read_media(item: MediaItem) -> bytes:
 def _size_of(item: MediaItem) -> int:
     if item.size_bytes is not None:
         return item.size_bytes
-    return (
-        Path(item.path).stat().st_size if item.path and Path(item.path).exists() else 0
-    )
+    return Path(item.path).stat().st_size if item.path and Path(item.path).exists() else 0
 
 
 def _file_name(item: MediaItem) -> str:
@@ -758,16 +720,12 @@ def _activity_tweet(tweet: dict[str, Any], owner: str) -> RemoteItem | None:
     )
 
 
-def _activity_message(
-    event: dict[str, Any], users: dict[str, Any]
-) -> RemoteItem | None:
+def _activity_message(event: dict[str, Any], users: dict[str, Any]) -> RemoteItem | None:
     if event.get("type") != "message_create":
         return None
     create = event.get("message_create", {})
     sender = str(create.get("sender_id", ""))
-    created = datetime.fromtimestamp(
-        int(event.get("created_timestamp", "0")) / 1000, UTC
-    )
+    created = datetime.fromtimestamp(int(event.get("created_timestamp", "0")) / 1000, UTC)
     user = users.get(sender, {})
     return RemoteItem(remote_id=str(event.get("id", "")), kind=InboxKind.MESSAGE, text=create.get("message_data", {}).get("text", ""),
                       author_id=sender, author_handle=user.get("screen_name", ""), author_name=user.get("name", ""), created_at=created)  # fmt: skip

@@ -97,7 +97,9 @@ FORMAT_MEDIA: dict[Format, tuple[MediaKind, ...]] = {
 #: the key names settings variables, PORTEVOIX_CHANNEL_<KEY>_<FIELD>, split at the first "_"
 _KEY = re.compile(r"^[a-z][a-z0-9]{0,31}$")
 #: response headers that carry rate-limit state, across the networks we know
-RATE_HEADER = re.compile(r"^(x-)?(rate-?limit|app-usage|business-use-case-usage|ad-account-usage)", re.IGNORECASE)
+RATE_HEADER = re.compile(
+    r"^(x-)?(rate-?limit|app-usage|business-use-case-usage|ad-account-usage)", re.IGNORECASE
+)
 
 
 def implements(plugin_class: type[ChannelPlugin], operation: str) -> bool:
@@ -109,7 +111,9 @@ def identity_problems(plugin_class: type[ChannelPlugin]) -> list[str]:
     problems: list[str] = []
     key = getattr(plugin_class, "key", None)
     if not isinstance(key, str) or not _KEY.match(key):
-        problems.append(f"key {key!r} must be lower-case letters and digits (it names PORTEVOIX_CHANNEL_<KEY>_* settings)")
+        problems.append(
+            f"key {key!r} must be lower-case letters and digits (it names PORTEVOIX_CHANNEL_<KEY>_* settings)"
+        )
     if not str(getattr(plugin_class, "name", "") or "").strip():
         problems.append("name must be set: it is shown to people")
     base = getattr(plugin_class, "default_base_url", None)
@@ -138,14 +142,19 @@ def honesty_problems(plugin_class: type[ChannelPlugin]) -> list[str]:
             if not implements(plugin_class, operation)
         ]
         if table.any_of and not any(implements(plugin_class, op) for op in table.any_of):
-            problems.append(f"declares {feature.value} but implements none of {', '.join(table.any_of)}")
+            problems.append(
+                f"declares {feature.value} but implements none of {', '.join(table.any_of)}"
+            )
         if table.needs is not None and table.needs not in features:
             problems.append(f"declares {feature.value} without {table.needs.value}")
     operations = sorted({op for table in FEATURE_OPERATIONS.values() for op in table.operations})
     for operation in operations:
         allowed = sorted(operation_features(operation))
         if implements(plugin_class, operation) and not features.intersection(allowed):
-            problems.append(f"implements {operation}() but declares none of {', '.join(f.value for f in allowed)}")
+            problems.append(
+                f"implements {operation}() but declares none of "
+                + ", ".join(f.value for f in allowed)
+            )
     return problems
 
 
@@ -166,25 +175,33 @@ def format_problems(capabilities: Capabilities) -> list[str]:
 def _one_format_problems(rules: Any) -> list[str]:
     problems: list[str] = []
     if not 0 <= rules.min_media <= rules.max_media:
-        problems.append(f"needs 0 <= min_media ({rules.min_media}) <= max_media ({rules.max_media})")
+        problems.append(
+            f"needs 0 <= min_media ({rules.min_media}) <= max_media ({rules.max_media})"
+        )
     kinds = [media.kind for media in rules.media]
     if rules.max_media > 0 and not kinds:
         problems.append(f"accepts {rules.max_media} media but declares no media rules")
     if not rules.text_allowed and rules.max_media == 0:
         problems.append("allows neither text nor media")
-    problems += [f"media kind {kind.value} declared twice" for kind in set(kinds) if kinds.count(kind) > 1]
+    problems += [
+        f"media kind {kind.value} declared twice" for kind in set(kinds) if kinds.count(kind) > 1
+    ]
     expected = FORMAT_MEDIA.get(rules.format, ())
     if expected and not set(expected) & set(kinds):
         problems.append(f"accepts no {' or '.join(k.value for k in expected)}")
     for media in rules.media:
-        problems += [f"{media.kind.value}: {problem}" for problem in _media_problems(media, rules.max_media)]
+        problems += [
+            f"{media.kind.value}: {problem}" for problem in _media_problems(media, rules.max_media)
+        ]
     return problems
 
 
 def _media_problems(media: Any, max_media: int) -> list[str]:
     problems: list[str] = []
     if not 1 <= media.max_count <= max(max_media, 1):
-        problems.append(f"max_count {media.max_count} must be between 1 and the format's max_media {max_media}")
+        problems.append(
+            f"max_count {media.max_count} must be between 1 and the format's max_media {max_media}"
+        )
     if media.max_bytes is not None and media.max_bytes <= 0:
         problems.append("max_bytes must be positive")
     for low, high, what in (
@@ -206,17 +223,26 @@ def sample_problems(capabilities: Capabilities, samples: Mapping[Format, Draft])
     for rules in capabilities.formats:
         draft = samples.get(rules.format)
         if draft is None:
-            problems.append(f"no sample draft for declared format {rules.format.value} (override sample_drafts)")
+            problems.append(
+                f"no sample draft for declared format {rules.format.value} (override sample_drafts)"
+            )
             continue
         if draft.format != rules.format:
             problems.append(f"sample for {rules.format.value} has format {draft.format.value}")
-        problems += [f"{rules.format.value} sample: {v.code}: {v.message}" for v in validate_draft(capabilities, draft)]
+        problems += [
+            f"{rules.format.value} sample: {v.code}: {v.message}"
+            for v in validate_draft(capabilities, draft)
+        ]
     declared = {rules.format for rules in capabilities.formats}
-    problems += [f"sample for undeclared format {fmt.value}" for fmt in samples if fmt not in declared]
+    problems += [
+        f"sample for undeclared format {fmt.value}" for fmt in samples if fmt not in declared
+    ]
     return problems
 
 
-def plugin_class_problems(plugin_class: type[ChannelPlugin], samples: Mapping[Format, Draft] | None = None) -> list[str]:
+def plugin_class_problems(
+    plugin_class: type[ChannelPlugin], samples: Mapping[Format, Draft] | None = None
+) -> list[str]:
     """All static problems of a plugin class; empty when it conforms."""
     problems = identity_problems(plugin_class)
     if not isinstance(getattr(plugin_class, "capabilities", None), Capabilities):
@@ -330,7 +356,9 @@ class ChannelConformance:
         """An account the fake accepts; by default from the fake's ``make_account()``."""
         make_account = getattr(fake, "make_account", None)
         if make_account is None:
-            raise NotImplementedError("give the fake a make_account() or override the account fixture")
+            raise NotImplementedError(
+                "give the fake a make_account() or override the account fixture"
+            )
         return make_account()  # type: ignore[no-any-return]
 
     @pytest.fixture
@@ -353,7 +381,9 @@ class ChannelConformance:
         """*override*: make the fake hold inbox items answering post ``remote_id``; return their ids."""
         return []
 
-    async def reply_target(self, plugin: ChannelPlugin, account: AccountRef, fake: FakeNetwork, post: PublishResult) -> RemoteItem:
+    async def reply_target(
+        self, plugin: ChannelPlugin, account: AccountRef, fake: FakeNetwork, post: PublishResult
+    ) -> RemoteItem:
         """*override* if replies need a real comment: what the reply test answers."""
         ids = self.seed_inbox(fake, account, post.remote_id)
         if ids and plugin.capabilities.supports(Feature.INBOX):
@@ -405,7 +435,9 @@ class ChannelConformance:
         built: list[ChannelPlugin] = []
 
         def build(*, timeout: float = 10.0) -> ChannelPlugin:
-            http = httpx.AsyncClient(timeout=httpx.Timeout(timeout), event_hooks={"response": [response_log]})
+            http = httpx.AsyncClient(
+                timeout=httpx.Timeout(timeout), event_hooks={"response": [response_log]}
+            )
             built.append(plugin_class(channel_settings, http=http, usage=usage))
             return built[-1]
 
@@ -430,28 +462,45 @@ class ChannelConformance:
             "pyproject.toml and reinstall (pip install -e .)"
         )
         loaded = [ep.load() for ep in eps]
-        assert plugin_class in loaded, f"entry point {eps[0].value} loads {loaded[0]!r}, not {plugin_class!r}"
+        assert plugin_class in loaded, (
+            f"entry point {eps[0].value} loads {loaded[0]!r}, not {plugin_class!r}"
+        )
 
     def test_capability_honesty(self, plugin_class: type[ChannelPlugin]) -> None:
-        assert_no_problems(honesty_problems(plugin_class), f"{plugin_class.__qualname__} is not honest about its capabilities")
+        assert_no_problems(
+            honesty_problems(plugin_class),
+            f"{plugin_class.__qualname__} is not honest about its capabilities",
+        )
 
     def test_format_rules_are_coherent(self, plugin_class: type[ChannelPlugin]) -> None:
-        assert_no_problems(format_problems(plugin_class.capabilities), f"{plugin_class.__qualname__} format rules")
+        assert_no_problems(
+            format_problems(plugin_class.capabilities), f"{plugin_class.__qualname__} format rules"
+        )
 
-    def test_sample_drafts_validate(self, plugin_class: type[ChannelPlugin], sample_drafts: Mapping[Format, Draft]) -> None:
-        assert_no_problems(sample_problems(plugin_class.capabilities, sample_drafts), "sample drafts")
+    def test_sample_drafts_validate(
+        self, plugin_class: type[ChannelPlugin], sample_drafts: Mapping[Format, Draft]
+    ) -> None:
+        assert_no_problems(
+            sample_problems(plugin_class.capabilities, sample_drafts), "sample drafts"
+        )
 
     # ------------------------------------------------------------------ happy paths
     @pytest.mark.anyio
     async def test_publish_each_format(
-        self, plugin: ChannelPlugin, account: AccountRef, fake: FakeNetwork, sample_drafts: Mapping[Format, Draft]
+        self,
+        plugin: ChannelPlugin,
+        account: AccountRef,
+        fake: FakeNetwork,
+        sample_drafts: Mapping[Format, Draft],
     ) -> None:
         _require(plugin, Feature.PUBLISH)
         for rules in plugin.capabilities.formats:
             sent_before = len(fake.received)
             result = await plugin.publish(account, unique(_sample(sample_drafts, rules.format)))
             _check_result(result, f"publish {rules.format.value}")
-            assert len(fake.received) > sent_before, f"publish {rules.format.value} sent nothing to the fake (base URL ignored?)"
+            assert len(fake.received) > sent_before, (
+                f"publish {rules.format.value} sent nothing to the fake (base URL ignored?)"
+            )
 
     @pytest.mark.anyio
     async def test_prepare_publish_is_a_dry_run(
@@ -464,39 +513,61 @@ class ChannelConformance:
     ) -> None:
         _require(plugin, Feature.PUBLISH)
         for rules in plugin.capabilities.formats:
-            prepared = await plugin.prepare_publish(account, unique(_sample(sample_drafts, rules.format)))
-            assert prepared and all(isinstance(r, PreparedRequest) for r in prepared), "no PreparedRequest returned"
+            prepared = await plugin.prepare_publish(
+                account, unique(_sample(sample_drafts, rules.format))
+            )
+            assert prepared and all(isinstance(r, PreparedRequest) for r in prepared), (
+                "no PreparedRequest returned"
+            )
             for request in prepared:
-                _check_prepared(request, channel_settings, _secrets(account.credentials, channel_settings))
-        assert fake.received == [], f"prepare_publish sent {len(fake.received)} request(s) to the network"
+                _check_prepared(
+                    request, channel_settings, _secrets(account.credentials, channel_settings)
+                )
+        assert fake.received == [], (
+            f"prepare_publish sent {len(fake.received)} request(s) to the network"
+        )
 
     @pytest.mark.anyio
-    async def test_repost(self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]) -> None:
+    async def test_repost(
+        self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]
+    ) -> None:
         _require(plugin, Feature.REPOST)
         original = await self._publish(plugin, account, sample_drafts)
         _check_result(await plugin.repost(account, original.remote_id), "repost")
 
     @pytest.mark.anyio
-    async def test_delete(self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]) -> None:
+    async def test_delete(
+        self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]
+    ) -> None:
         _require(plugin, Feature.DELETE)
         post = await self._publish(plugin, account, sample_drafts)
         await plugin.delete(account, post.remote_id)  # typed errors are checked below
 
     @pytest.mark.anyio
     async def test_reply(
-        self, plugin: ChannelPlugin, account: AccountRef, fake: FakeNetwork, sample_drafts: Mapping[Format, Draft]
+        self,
+        plugin: ChannelPlugin,
+        account: AccountRef,
+        fake: FakeNetwork,
+        sample_drafts: Mapping[Format, Draft],
     ) -> None:
         _require(plugin, Feature.REPLY)
         post = await self._publish(plugin, account, sample_drafts)
         target = await self.reply_target(plugin, account, fake, post)
-        answer = msgspec.structs.replace(unique(_sample(sample_drafts, Format.POST)), reply_to=target.remote_id)
+        answer = msgspec.structs.replace(
+            unique(_sample(sample_drafts, Format.POST)), reply_to=target.remote_id
+        )
         result = await plugin.reply(account, target, answer)
         _check_result(result, "reply")
         assert result.remote_id != target.remote_id, "reply returned the id of the item answered"
 
     @pytest.mark.anyio
     async def test_fetch_inbox_pages_through_everything(
-        self, plugin: ChannelPlugin, account: AccountRef, fake: FakeNetwork, sample_drafts: Mapping[Format, Draft]
+        self,
+        plugin: ChannelPlugin,
+        account: AccountRef,
+        fake: FakeNetwork,
+        sample_drafts: Mapping[Format, Draft],
     ) -> None:
         _require(plugin, Feature.INBOX)
         post = await self._publish(plugin, account, sample_drafts)
@@ -515,10 +586,14 @@ class ChannelConformance:
         marker = f"cf{uuid.uuid4().hex[:10]}"
         post = await plugin.publish(account, unique(_sample(sample_drafts, Format.POST), marker))
         items = await _all_pages(lambda cursor: plugin.search(account, marker, cursor))
-        assert post.remote_id in {item.remote_id for item in items}, f"searching {marker!r} missed the post"
+        assert post.remote_id in {item.remote_id for item in items}, (
+            f"searching {marker!r} missed the post"
+        )
 
     @pytest.mark.anyio
-    async def test_metrics(self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]) -> None:
+    async def test_metrics(
+        self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]
+    ) -> None:
         _require(plugin, Feature.METRICS)
         if implements(type(plugin), "fetch_account_metrics"):
             assert isinstance(await plugin.fetch_account_metrics(account), AccountMetrics)
@@ -526,19 +601,29 @@ class ChannelConformance:
             post = await self._publish(plugin, account, sample_drafts)
             metrics = await plugin.fetch_post_metrics(account, [post.remote_id])
             assert all(isinstance(m, PostMetrics) for m in metrics)
-            assert [m.remote_id for m in metrics] == [post.remote_id], "post metrics must name the posts asked for"
+            assert [m.remote_id for m in metrics] == [post.remote_id], (
+                "post metrics must name the posts asked for"
+            )
 
     @pytest.mark.anyio
     async def test_oauth_round_trip(self, plugin: ChannelPlugin, oauth_code: str) -> None:
         _require(plugin, Feature.OAUTH)
         request = plugin.authorization_url(state="conformance-state")
         assert isinstance(request, AuthorizationRequest) and request.state == "conformance-state"
-        assert request.url.startswith(("https://", "http://")) and "conformance-state" in request.url
+        assert (
+            request.url.startswith(("https://", "http://")) and "conformance-state" in request.url
+        )
         tokens = await plugin.exchange_code(code=oauth_code, code_verifier=request.code_verifier)
-        assert isinstance(tokens, TokenSet) and tokens.access_token, "exchange_code gave no access token"
+        assert isinstance(tokens, TokenSet) and tokens.access_token, (
+            "exchange_code gave no access token"
+        )
         if implements(type(plugin), "refresh") and tokens.refresh_token:
-            refreshed = await plugin.refresh(Credentials(access_token=tokens.access_token, refresh_token=tokens.refresh_token))
-            assert isinstance(refreshed, TokenSet) and refreshed.access_token, "refresh gave no access token"
+            refreshed = await plugin.refresh(
+                Credentials(access_token=tokens.access_token, refresh_token=tokens.refresh_token)
+            )
+            assert isinstance(refreshed, TokenSet) and refreshed.access_token, (
+                "refresh gave no access token"
+            )
 
     # ------------------------------------------------------------------ reconcile
     @pytest.mark.anyio
@@ -551,7 +636,9 @@ class ChannelConformance:
         window = self._window(start)
         first = await plugin.reconcile(account, draft, **window)
         second = await plugin.reconcile(account, draft, **window)
-        assert first is not None and second is not None, "reconcile did not find a post just published"
+        assert first is not None and second is not None, (
+            "reconcile did not find a post just published"
+        )
         assert first.remote_id == second.remote_id == published.remote_id
 
     @pytest.mark.anyio
@@ -559,13 +646,19 @@ class ChannelConformance:
         self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]
     ) -> None:
         _require(plugin, Feature.RECONCILE)
-        await plugin.publish(account, unique(_sample(sample_drafts, Format.POST)))  # something else is there
+        await plugin.publish(
+            account, unique(_sample(sample_drafts, Format.POST))
+        )  # something else is there
         never = unique(_sample(sample_drafts, Format.POST))
         assert await plugin.reconcile(account, never, **self._window(datetime.now(UTC))) is None
 
     @pytest.mark.anyio
     async def test_late_answer_is_transient_then_reconciled(
-        self, make_plugin: PluginFactory, account: AccountRef, fake: FakeNetwork, sample_drafts: Mapping[Format, Draft]
+        self,
+        make_plugin: PluginFactory,
+        account: AccountRef,
+        fake: FakeNetwork,
+        sample_drafts: Mapping[Format, Draft],
     ) -> None:
         """The dangerous case: the network posted, but the answer never arrived in time."""
         plugin = make_plugin(timeout=self.timeout_s)
@@ -575,14 +668,20 @@ class ChannelConformance:
         # (upload, then create) that is the last one.
         last_path = "^" + re.escape(fake.received[-1].path) + "$"
         draft, start = unique(_sample(sample_drafts, Format.POST)), datetime.now(UTC)
-        fake.fail_next("slow", delay=self.timeout_s + 0.5, path=self.late_answer_path(fake) or last_path)
+        fake.fail_next(
+            "slow", delay=self.timeout_s + 0.5, path=self.late_answer_path(fake) or last_path
+        )
         try:
             await plugin.publish(account, draft)
         except Transient:
             pass
         else:
-            pytest.fail("publish succeeded although the answer came late: override late_answer_path()")
-        assert await plugin.reconcile(account, draft, **self._window(start)) is not None, "the late post was not found"
+            pytest.fail(
+                "publish succeeded although the answer came late: override late_answer_path()"
+            )
+        assert await plugin.reconcile(account, draft, **self._window(start)) is not None, (
+            "the late post was not found"
+        )
 
     # ------------------------------------------------------------------ errors
     @pytest.mark.anyio
@@ -631,7 +730,9 @@ class ChannelConformance:
         usage: RecordingUsageRecorder,
         response_log: ResponseLog,
     ) -> None:
-        for operation in (await self._operations(plugin, account, sample_drafts, oauth_code)).values():
+        for operation in (
+            await self._operations(plugin, account, sample_drafts, oauth_code)
+        ).values():
             await operation(plugin, account)
         emitted = response_log.rate_limited_headers()
         assert len(usage.reports) >= len(emitted), (
@@ -640,29 +741,52 @@ class ChannelConformance:
         # Without rate-limit headers a response still counts as one call (LinkedIn, TikTok).
         answered = len(response_log.responses)
         assert len(usage.reports) >= answered, (
-            f"{answered} responses, {len(usage.reports)} usage reports: report every response (PluginHttp does)"
+            f"{answered} responses, {len(usage.reports)} usage reports: "
+            "report every response (PluginHttp does)"
         )
-        assert all(report.channel == plugin.key for report in usage.reports), "reports must name the channel key"
+        assert all(report.channel == plugin.key for report in usage.reports), (
+            "reports must name the channel key"
+        )
         remaining = {report.remaining for report in usage.reports}
         for headers in emitted:
             for name, value in headers.items():
                 if name.endswith("remaining") and value.isdigit():
-                    assert int(value) in remaining, f"{name}: {value} never reached the usage recorder"
+                    assert int(value) in remaining, (
+                        f"{name}: {value} never reached the usage recorder"
+                    )
 
     # ------------------------------------------------------------------ helpers
-    async def _publish(self, plugin: ChannelPlugin, account: AccountRef, samples: Mapping[Format, Draft]) -> PublishResult:
-        return await plugin.publish(account, unique(samples[Format.POST] if Format.POST in samples else next(iter(samples.values()))))
+    async def _publish(
+        self, plugin: ChannelPlugin, account: AccountRef, samples: Mapping[Format, Draft]
+    ) -> PublishResult:
+        return await plugin.publish(
+            account,
+            unique(
+                samples[Format.POST] if Format.POST in samples else next(iter(samples.values()))
+            ),
+        )
 
     def _window(self, start: datetime) -> dict[str, datetime]:
-        return {"not_before": start - self.reconcile_margin, "not_after": datetime.now(UTC) + self.reconcile_margin}
+        return {
+            "not_before": start - self.reconcile_margin,
+            "not_after": datetime.now(UTC) + self.reconcile_margin,
+        }
 
     async def _operations(
-        self, plugin: ChannelPlugin, account: AccountRef, samples: Mapping[Format, Draft], oauth_code: str
+        self,
+        plugin: ChannelPlugin,
+        account: AccountRef,
+        samples: Mapping[Format, Draft],
+        oauth_code: str,
     ) -> dict[str, Operation]:
         """Each declared network operation, ready to call; the ones that need a post get a fresh one."""
         features = plugin.capabilities.features
         draft = samples.get(Format.POST) or next(iter(samples.values()))
-        post = await self._publish(plugin, account, samples) if features & {Feature.REPOST, Feature.DELETE, Feature.METRICS} else None
+        post = (
+            await self._publish(plugin, account, samples)
+            if features & {Feature.REPOST, Feature.DELETE, Feature.METRICS}
+            else None
+        )
         post_id = post.remote_id if post else ""
         operations: dict[str, Operation] = {}
         if Feature.PUBLISH in features:
@@ -672,7 +796,9 @@ class ChannelConformance:
         if Feature.DELETE in features:
             operations["delete"] = lambda p, a: p.delete(a, post_id)
         if Feature.RECONCILE in features:
-            operations["reconcile"] = lambda p, a: p.reconcile(a, unique(draft), **self._window(datetime.now(UTC)))
+            operations["reconcile"] = lambda p, a: p.reconcile(
+                a, unique(draft), **self._window(datetime.now(UTC))
+            )
         if features & {Feature.INBOX, Feature.PRIVATE_MESSAGES}:
             operations["fetch_inbox"] = lambda p, a: p.fetch_inbox(a, None)
         if Feature.SEARCH in features:
@@ -695,7 +821,9 @@ def _sample(samples: Mapping[Format, Draft], fmt: Format) -> Draft:
         return samples[fmt]
     if fmt == Format.POST and samples:
         return next(iter(samples.values()))
-    raise AssertionError(f"no sample draft for format {fmt.value}: override the sample_drafts fixture")
+    raise AssertionError(
+        f"no sample draft for format {fmt.value}: override the sample_drafts fixture"
+    )
 
 
 def _require(plugin: ChannelPlugin, feature: Feature) -> None:
@@ -704,21 +832,37 @@ def _require(plugin: ChannelPlugin, feature: Feature) -> None:
 
 
 def _check_result(result: object, what: str) -> None:
-    assert isinstance(result, PublishResult), f"{what} returned {type(result).__name__}, not PublishResult"
+    assert isinstance(result, PublishResult), (
+        f"{what} returned {type(result).__name__}, not PublishResult"
+    )
     assert result.remote_id, f"{what} returned an empty remote_id"
     assert not result.requests, f"{what}: a real publish must not carry dry-run requests"
 
 
 def _secrets(credentials: Credentials, settings: ChannelSettings) -> list[str]:
-    candidates = [credentials.access_token, credentials.refresh_token, settings.client_secret, settings.webhook_secret]
+    candidates = [
+        credentials.access_token,
+        credentials.refresh_token,
+        settings.client_secret,
+        settings.webhook_secret,
+    ]
     # very short values ("x") would match by accident; real secrets are long
     return [secret for secret in candidates if secret and len(secret) >= 8]
 
 
-def _check_prepared(request: PreparedRequest, settings: ChannelSettings, secrets: list[str]) -> None:
-    bases = [settings.base_url.rstrip("/"), *(url.rstrip("/") for url in settings.extra.values() if "://" in url)]
-    assert request.method.upper() in {"GET", "POST", "PUT", "PATCH", "DELETE"}, f"odd method {request.method!r}"
-    assert any(request.url.startswith(base) for base in bases), f"{request.url} ignores the configured base URL"
+def _check_prepared(
+    request: PreparedRequest, settings: ChannelSettings, secrets: list[str]
+) -> None:
+    bases = [
+        settings.base_url.rstrip("/"),
+        *(url.rstrip("/") for url in settings.extra.values() if "://" in url),
+    ]
+    assert request.method.upper() in {"GET", "POST", "PUT", "PATCH", "DELETE"}, (
+        f"odd method {request.method!r}"
+    )
+    assert any(request.url.startswith(base) for base in bases), (
+        f"{request.url} ignores the configured base URL"
+    )
     encoded = msgspec.json.encode(request).decode()
     leaked = [secret[:4] + "…" for secret in secrets if secret in encoded]
     assert not leaked, f"prepare_publish leaks secrets starting with {leaked}: redact them"
@@ -732,9 +876,13 @@ def _check_error(kind: str, error: ChannelError, message: str, operation: str) -
         "server_error": Transient,
     }
     wanted = expected[kind]
-    assert isinstance(error, wanted), f"{operation}: {kind} raised {type(error).__name__}, expected {wanted.__name__}"
+    assert isinstance(error, wanted), (
+        f"{operation}: {kind} raised {type(error).__name__}, expected {wanted.__name__}"
+    )
     if isinstance(error, RateLimited):
-        assert error.retry_after > 0, f"{operation}: retry_after must be positive, got {error.retry_after}"
+        assert error.retry_after > 0, (
+            f"{operation}: retry_after must be positive, got {error.retry_after}"
+        )
     if isinstance(error, Rejected):
         assert message in error.network_message, (
             f"{operation}: the network's message must reach the author; got {error.network_message!r}"

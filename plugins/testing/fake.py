@@ -34,7 +34,9 @@ import structlog
 FAKES_ENTRY_POINT_GROUP = "portevoix.fakes"
 log = structlog.get_logger(__name__)
 
-FailureKind = Literal["rate_limited", "expired", "rejected", "server_error", "timeout", "drop", "slow"]
+FailureKind = Literal[
+    "rate_limited", "expired", "rejected", "server_error", "timeout", "drop", "slow"
+]
 
 Handler = Callable[..., Awaitable["FakeResponse"]]
 
@@ -218,7 +220,9 @@ class FakeNetwork:
         return request.headers.get("authorization", "").startswith("Bearer ")
 
     # ------------------------------------------------------------------ ASGI
-    async def __call__(self, scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]], send: Any) -> None:
+    async def __call__(
+        self, scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]], send: Any
+    ) -> None:
         if scope["type"] == "lifespan":
             while True:
                 message = await receive()
@@ -242,7 +246,9 @@ class FakeNetwork:
                 await asyncio.sleep(failure.delay)
         await self._send(send, response)
 
-    async def _read(self, scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]]) -> ReceivedRequest:
+    async def _read(
+        self, scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]]
+    ) -> ReceivedRequest:
         chunks = []
         while True:
             message = await receive()
@@ -305,7 +311,9 @@ class FakeNetwork:
                     response.headers.setdefault(name, value)
             return response
         if allowed:
-            return self.error(405, f"method {request.method} not allowed on {request.path}", kind="method")
+            return self.error(
+                405, f"method {request.method} not allowed on {request.path}", kind="method"
+            )
         return self.error(404, f"no route {request.method} {request.path}", kind="not_found")
 
     @staticmethod
@@ -322,7 +330,13 @@ class FakeNetwork:
     async def _drop(send: Any) -> None:
         # Promise a body, send part of it, then fail: the server closes the connection and
         # the client sees a dropped connection (httpx.RemoteProtocolError).
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"1000")],
+            }
+        )
         await send({"type": "http.response.body", "body": b"{", "more_body": True})
         raise ConnectionAbortedError("fake network: connection dropped on purpose")
 
@@ -338,7 +352,12 @@ def discover_fakes() -> dict[str, type[FakeNetwork]]:
             if not (isinstance(fake, type) and issubclass(fake, FakeNetwork)):
                 raise TypeError(f"{ep.value} is not a FakeNetwork subclass")
         except Exception as exc:  # a third party's broken fake must not stop the demo
-            log.error("fake network disabled", fake=ep.name, source=ep.value, error=f"{type(exc).__name__}: {exc}")
+            log.error(
+                "fake network disabled",
+                fake=ep.name,
+                source=ep.value,
+                error=f"{type(exc).__name__}: {exc}",
+            )
             continue
         found[ep.name] = fake
     return found
@@ -356,7 +375,9 @@ def serve_in_thread(app: Any, *, port: int | None = None) -> Iterator[str]:
     import uvicorn
 
     port = port or _free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"fake-{port}", daemon=True)
     thread.start()

@@ -20,8 +20,8 @@ import pytest
 # The suite's plain asserts should explain themselves in the plugin author's test report.
 pytest.register_assert_rewrite("plugins.testing.conformance")
 
-from plugins.testing.conformance import RecordingUsageRecorder
-from plugins.testing.fake import FakeNetwork, serve_in_thread
+from plugins.testing.conformance import RecordingUsageRecorder  # noqa: E402 - after the rewrite hook
+from plugins.testing.fake import FakeNetwork, serve_in_thread  # noqa: E402
 
 __all__ = ["RecordingUsageRecorder", "fake_server", "usage_recorder"]
 

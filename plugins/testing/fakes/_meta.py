@@ -29,7 +29,9 @@ from plugins.testing.oauth import OAuthServer
 VERSION = re.compile(r"^v\d+\.\d+$")
 TokenRole = Literal["user", "page", "any"]
 
-EXPIRED_MESSAGE = "Error validating access token: Session has expired on Tuesday, 01-Jul-25 10:00:00 PDT."
+EXPIRED_MESSAGE = (
+    "Error validating access token: Session has expired on Tuesday, 01-Jul-25 10:00:00 PDT."
+)
 TRANSIENT_MESSAGE = "An unexpected error has occurred. Please retry your request later."
 RATE_LIMIT_MESSAGES = {
     4: "(#4) Application request limit reached",
@@ -58,7 +60,12 @@ class GraphError(Exception):
     ) -> None:
         super().__init__(message)
         self.code, self.message, self.status, self.subcode = code, message, status, subcode
-        self.type, self.user_msg, self.user_title, self.transient = type_, user_msg, user_title, transient
+        self.type, self.user_msg, self.user_title, self.transient = (
+            type_,
+            user_msg,
+            user_title,
+            transient,
+        )
 
 
 def graph_time(moment: datetime) -> str:
@@ -99,7 +106,9 @@ def parse_fields(spec: str) -> tuple[FieldSpec, ...]:
     for part in _split_top(spec):
         match = _FIELD.match(part.strip())
         if not match:
-            raise GraphError(2500, f'Syntax error "Expected end of string instead of "{part}"." at character 0')
+            raise GraphError(
+                2500, f'Syntax error "Expected end of string instead of "{part}"." at character 0'
+            )
         modifiers = dict(re.findall(r"\.(\w+)\(([^)]*)\)", match.group(2)))
         sub = parse_fields(match.group(3)) if match.group(3) else ()
         parsed.append(FieldSpec(match.group(1), modifiers, sub))
@@ -185,7 +194,12 @@ def _offset(cursor: str | None) -> int:
 
 
 def page_of(
-    items: list[Any], *, limit: int, after: str | None, next_base: str, query: dict[str, str] | None = None
+    items: list[Any],
+    *,
+    limit: int,
+    after: str | None,
+    next_base: str,
+    query: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """A Graph edge page; ``next`` is the full URL of the following page when there is one."""
     start = _offset(after)
@@ -219,7 +233,9 @@ def graph(
     ``allowed`` lists the documented parameters (``name[*]`` for indexed ones); anything else
     is refused, so a typo in a plugin fails its tests instead of being silently ignored.
     """
-    allowed_patterns = [re.compile("^" + re.escape(a).replace(r"\[\*\]", r"\[\d+\]") + "$") for a in allowed]
+    allowed_patterns = [
+        re.compile("^" + re.escape(a).replace(r"\[\*\]", r"\[\d+\]") + "$") for a in allowed
+    ]
     required_names = tuple(required)
 
     def mark(fn: GraphHandler) -> GraphHandler:
@@ -227,9 +243,13 @@ def graph(
         async def handler(self: GraphFake, request: ReceivedRequest, **path: str) -> FakeResponse:
             try:
                 graph_request = self.checked(request, path.pop("version"), token)
-                unknown = [k for k in graph_request.params if not any(p.match(k) for p in allowed_patterns)]
+                unknown = [
+                    k for k in graph_request.params if not any(p.match(k) for p in allowed_patterns)
+                ]
                 if unknown:
-                    raise GraphError(100, f"(#100) Param {unknown[0]} is not a valid parameter for this call")
+                    raise GraphError(
+                        100, f"(#100) Param {unknown[0]} is not a valid parameter for this call"
+                    )
                 absent = [name for name in required_names if not graph_request.params.get(name)]
                 if absent:
                     raise missing(absent[0])
@@ -287,7 +307,9 @@ class GraphFake(OAuthServer):
         return str(17_800_000_000_000_000 + self.next_id() * 1_000 + secrets.randbelow(1_000))
 
     # ------------------------------------------------------------------ checks
-    def checked(self, request: ReceivedRequest, version: str, role: TokenRole | None) -> GraphRequest:
+    def checked(
+        self, request: ReceivedRequest, version: str, role: TokenRole | None
+    ) -> GraphRequest:
         if not VERSION.match(version):
             raise GraphError(2500, f"Unknown path components: /{version}", type_="OAuthException")
         params, files = merged_params(request)
@@ -319,11 +341,17 @@ class GraphFake(OAuthServer):
         host = request.raw.headers.get("host", "graph.facebook.com")
         return f"http://{host}/{request.version}/{path.lstrip('/')}"
 
-    def page(self, request: GraphRequest, items: list[Any], path: str, *, keep: Iterable[str] = ()) -> dict[str, Any]:
+    def page(
+        self, request: GraphRequest, items: list[Any], path: str, *, keep: Iterable[str] = ()
+    ) -> dict[str, Any]:
         limit = int(request.params.get("limit") or 25)
         query = {k: request.params[k] for k in keep if k in request.params}
         return page_of(
-            items, limit=limit, after=request.params.get("after"), next_base=self.edge_url(request, path), query=query
+            items,
+            limit=limit,
+            after=request.params.get("after"),
+            next_base=self.edge_url(request, path),
+            query=query,
         )
 
     # ------------------------------------------------------------------ error shapes
@@ -351,15 +379,28 @@ class GraphFake(OAuthServer):
         # Graph answers rate limits and expired tokens with HTTP 400 and a code that says which.
         if kind == "rate_limited":
             code = self.rate_limit_code
-            return GraphError(code, RATE_LIMIT_MESSAGES.get(code, f"(#{code}) Rate limit"), transient=True)
+            return GraphError(
+                code, RATE_LIMIT_MESSAGES.get(code, f"(#{code}) Rate limit"), transient=True
+            )
         if kind == "expired":
             return GraphError(190, EXPIRED_MESSAGE, subcode=463)
         if kind == "rejected":
-            return GraphError(100, "Invalid parameter", user_title="Invalid request", user_msg=message, transient=False)
+            return GraphError(
+                100,
+                "Invalid parameter",
+                user_title="Invalid request",
+                user_msg=message,
+                transient=False,
+            )
         if kind in ("server_error", "timeout"):
             return GraphError(2, TRANSIENT_MESSAGE, status=status, transient=True)
         if kind == "method":
-            return GraphError(100, f"Unsupported request - method type: {message}", subcode=33, type_="GraphMethodException")
+            return GraphError(
+                100,
+                f"Unsupported request - method type: {message}",
+                subcode=33,
+                type_="GraphMethodException",
+            )
         if kind == "not_found":
             return GraphError(2500, f"Unknown path components: {message}")
         return GraphError(100, message, status=status if status >= 400 else 400)
@@ -368,25 +409,48 @@ class GraphFake(OAuthServer):
         # No Retry-After: the BUC header's estimated_time_to_regain_access (minutes) says when.
         minutes = max(1, math.ceil(retry_after / 60))
         full = {"call_count": 100, "total_cputime": 42, "total_time": 57}
-        buc = {self.business_id: [{"type": self.buc_type, **full, "estimated_time_to_regain_access": minutes}]}
+        buc = {
+            self.business_id: [
+                {"type": self.buc_type, **full, "estimated_time_to_regain_access": minutes}
+            ]
+        }
         return {"x-app-usage": json.dumps(full), "x-business-use-case-usage": json.dumps(buc)}
 
     def plugin_settings(self, url: str) -> dict[str, str]:
-        return {"client_id": self.app_id, "client_secret": self.app_secret, "extra_oauth_dialog_base": url}
+        return {
+            "client_id": self.app_id,
+            "client_secret": self.app_secret,
+            "extra_oauth_dialog_base": url,
+        }
 
     def rate_headers(self, request: ReceivedRequest) -> dict[str, str]:
         with self._lock:
             self.calls += 1
             calls = self.calls
-        usage = {"call_count": min(99, calls), "total_cputime": min(99, calls // 2), "total_time": min(99, calls // 2)}
-        buc = {self.business_id: [{"type": self.buc_type, **usage, "estimated_time_to_regain_access": 0}]}
+        usage = {
+            "call_count": min(99, calls),
+            "total_cputime": min(99, calls // 2),
+            "total_time": min(99, calls // 2),
+        }
+        buc = {
+            self.business_id: [
+                {"type": self.buc_type, **usage, "estimated_time_to_regain_access": 0}
+            ]
+        }
         return {"x-app-usage": json.dumps(usage), "x-business-use-case-usage": json.dumps(buc)}
 
     # ------------------------------------------------------------------ OAuth
     @graph(
         "GET",
         "/{version}/oauth/access_token",
-        allowed=("client_id", "client_secret", "redirect_uri", "code", "grant_type", "fb_exchange_token"),
+        allowed=(
+            "client_id",
+            "client_secret",
+            "redirect_uri",
+            "code",
+            "grant_type",
+            "fb_exchange_token",
+        ),
         required=("client_id", "client_secret"),
         token=None,
     )
@@ -403,11 +467,15 @@ class GraphFake(OAuthServer):
             raise GraphError(100, "Invalid verification code format.", subcode=36007)
         short = f"EAAshort-{secrets.token_hex(6)}"
         self.tokens[short] = "user"
-        return FakeResponse(json={"access_token": short, "token_type": "bearer", "expires_in": 5183})
+        return FakeResponse(
+            json={"access_token": short, "token_type": "bearer", "expires_in": 5183}
+        )
 
     def _long_lived(self, token: str | None) -> FakeResponse:
         if not token:
             raise missing("fb_exchange_token")
         if self.tokens.get(token) != "user":
             raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
-        return FakeResponse(json={"access_token": self.user_token, "token_type": "bearer", "expires_in": 5183944})
+        return FakeResponse(
+            json={"access_token": self.user_token, "token_type": "bearer", "expires_in": 5183944}
+        )

@@ -68,11 +68,7 @@ def _b64url(data: bytes) -> str:
 
 def _cid(data: bytes, prefix: str = "bafyrei") -> str:
     return (
-        prefix
-        + base64.b32encode(hashlib.sha256(data).digest())
-        .decode()
-        .lower()
-        .rstrip("=")[:52]
+        prefix + base64.b32encode(hashlib.sha256(data).digest()).decode().lower().rstrip("=")[:52]
     )
 
 
@@ -112,7 +108,11 @@ class FakeBluesky(FakeNetwork):
 
     key: ClassVar[str] = "bluesky"
     name: ClassVar[str] = "Bluesky (fake)"
-    failure_messages = {**FakeNetwork.failure_messages, "rate_limited": "Rate Limit Exceeded", "expired": "Token has expired"}
+    failure_messages = {
+        **FakeNetwork.failure_messages,
+        "rate_limited": "Rate Limit Exceeded",
+        "expired": "Token has expired",
+    }
 
     def __init__(self, *, access_ttl_s: int = 2 * 3600) -> None:
         super().__init__()
@@ -145,9 +145,7 @@ class FakeBluesky(FakeNetwork):
             credentials=Credentials(access_token=password, token_type="app_password"),
         )
 
-    def add_actor(
-        self, handle: str, name: str = "", *, followers: int = 0
-    ) -> FakeActor:
+    def add_actor(self, handle: str, name: str = "", *, followers: int = 0) -> FakeActor:
         existing = next((a for a in self.actors.values() if a.handle == handle), None)
         if existing is not None:
             return existing
@@ -216,16 +214,12 @@ class FakeBluesky(FakeNetwork):
 
     def expire_sessions(self) -> None:
         """Every access token issued so far is now past its ``exp``."""
-        self.access_tokens = {
-            t: (did, 0.0) for t, (did, _) in self.access_tokens.items()
-        }
+        self.access_tokens = {t: (did, 0.0) for t, (did, _) in self.access_tokens.items()}
 
     def revoke_app_passwords(self, did: str) -> None:
         """The user revoked the app passwords: sessions die and new logins fail."""
         self.actors[did].app_passwords.clear()
-        self.access_tokens = {
-            t: v for t, v in self.access_tokens.items() if v[0] != did
-        }
+        self.access_tokens = {t: v for t, v in self.access_tokens.items() if v[0] != did}
         self.refresh_tokens = {t: d for t, d in self.refresh_tokens.items() if d != did}
 
     def reset(self) -> None:
@@ -288,10 +282,7 @@ class FakeBluesky(FakeNetwork):
         return self.actors[did]
 
     def _input(self, request: ReceivedRequest) -> dict[str, Any] | FakeResponse:
-        if (
-            request.headers.get("content-type", "").split(";")[0].strip()
-            != "application/json"
-        ):
+        if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
             return self.error(
                 400,
                 "Wrong request encoding (Content-Type): expected application/json",
@@ -316,18 +307,10 @@ class FakeBluesky(FakeNetwork):
         body = self._input(request)
         if isinstance(body, FakeResponse):
             return body
-        if not isinstance(body.get("identifier"), str) or not isinstance(
-            body.get("password"), str
-        ):
-            return self._invalid(
-                "Input must have the properties identifier and password"
-            )
+        if not isinstance(body.get("identifier"), str) or not isinstance(body.get("password"), str):
+            return self._invalid("Input must have the properties identifier and password")
         actor = next(
-            (
-                a
-                for a in self.actors.values()
-                if body["identifier"] in (a.did, a.handle)
-            ),
+            (a for a in self.actors.values() if body["identifier"] in (a.did, a.handle)),
             None,
         )
         if actor is None or body["password"] not in actor.app_passwords:
@@ -343,11 +326,7 @@ class FakeBluesky(FakeNetwork):
     @route("POST", "/xrpc/com.atproto.server.refreshSession")
     async def refresh_session(self, request: ReceivedRequest) -> FakeResponse:
         header = request.headers.get("authorization", "")
-        did = (
-            self.refresh_tokens.pop(header[7:], None)
-            if header.startswith("Bearer ")
-            else None
-        )
+        did = self.refresh_tokens.pop(header[7:], None) if header.startswith("Bearer ") else None
         if did is None:
             return self.error(400, "Token has expired", kind="expired")
         return FakeResponse(json={**self._issue(self.actors[did]), "active": True})
@@ -384,16 +363,12 @@ class FakeBluesky(FakeNetwork):
     @staticmethod
     def _jwt(claims: dict[str, Any]) -> str:
         header = _b64url(json.dumps({"typ": "at+jwt", "alg": "ES256K"}).encode())
-        payload = _b64url(
-            json.dumps({**claims, "nonce": secrets.token_hex(4)}).encode()
-        )
+        payload = _b64url(json.dumps({**claims, "nonce": secrets.token_hex(4)}).encode())
         return f"{header}.{payload}.{_b64url(secrets.token_bytes(32))}"
 
     @route("GET", "/xrpc/com.atproto.identity.resolveHandle")
     async def resolve_handle(self, request: ReceivedRequest) -> FakeResponse:
-        actor = next(
-            (a for a in self.actors.values() if a.handle == request.q("handle")), None
-        )
+        actor = next((a for a in self.actors.values() if a.handle == request.q("handle")), None)
         if actor is None:
             return self._invalid("Unable to resolve handle")
         return FakeResponse(json={"did": actor.did})
@@ -405,14 +380,8 @@ class FakeBluesky(FakeNetwork):
         if not isinstance(actor, FakeActor):
             return actor
         mime = request.headers.get("content-type", "")
-        if (
-            not mime
-            or mime.startswith(("application/json", "multipart/"))
-            or not request.body
-        ):
-            return self._invalid(
-                "uploadBlob takes the raw bytes with their own Content-Type"
-            )
+        if not mime or mime.startswith(("application/json", "multipart/")) or not request.body:
+            return self._invalid("uploadBlob takes the raw bytes with their own Content-Type")
         blob: dict[str, Any] = {
             "$type": "blob",
             "ref": {"$link": _cid(request.body, "bafkrei")},
@@ -478,7 +447,9 @@ class FakeBluesky(FakeNetwork):
         if graphemes(text) > 300 or len(text.encode()) > 3000:
             return "Invalid app.bsky.feed.post record: Record/text must not be longer than 300 graphemes"
         if len(record.get("langs", [])) > 3:
-            return "Invalid app.bsky.feed.post record: Record/langs must not have more than 3 elements"
+            return (
+                "Invalid app.bsky.feed.post record: Record/langs must not have more than 3 elements"
+            )
         for check in (
             self._check_facets(record.get("facets", []), len(text.encode())),
             self._check_embed(record.get("embed")),
@@ -487,9 +458,9 @@ class FakeBluesky(FakeNetwork):
                 return check
         reply = record.get("reply")
         if reply is not None:
-            return self._check_ref(
-                reply.get("root"), "Record/reply/root"
-            ) or self._check_ref(reply.get("parent"), "Record/reply/parent")
+            return self._check_ref(reply.get("root"), "Record/reply/root") or self._check_ref(
+                reply.get("parent"), "Record/reply/parent"
+            )
         return None
 
     @staticmethod
@@ -497,11 +468,7 @@ class FakeBluesky(FakeNetwork):
         for n, facet in enumerate(facets):
             index = facet.get("index", {})
             start, end = index.get("byteStart"), index.get("byteEnd")
-            if not (
-                isinstance(start, int)
-                and isinstance(end, int)
-                and 0 <= start < end <= size
-            ):
+            if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= size):
                 return f"Invalid app.bsky.feed.post record: Record/facets/{n}/index must lie within the text's UTF-8 bytes"
             for feature in facet.get("features", []):
                 needed = _FEATURES.get(feature.get("$type", ""))
@@ -517,10 +484,7 @@ class FakeBluesky(FakeNetwork):
             return self._check_images(embed.get("images"))
         if kind == "app.bsky.embed.external":
             external = embed.get("external") or {}
-            ok = all(
-                isinstance(external.get(k), str)
-                for k in ("uri", "title", "description")
-            )
+            ok = all(isinstance(external.get(k), str) for k in ("uri", "title", "description"))
             return (
                 None
                 if ok
@@ -536,7 +500,9 @@ class FakeBluesky(FakeNetwork):
 
     def _check_images(self, images: Any) -> str | None:
         if not isinstance(images, list) or not 1 <= len(images) <= 4:
-            return "Invalid app.bsky.feed.post record: Record/embed/images must have 1 to 4 elements"
+            return (
+                "Invalid app.bsky.feed.post record: Record/embed/images must have 1 to 4 elements"
+            )
         for n, image in enumerate(images):
             blob = image.get("image") or {}
             if not isinstance(image.get("alt"), str):
@@ -544,7 +510,9 @@ class FakeBluesky(FakeNetwork):
             if (blob.get("ref") or {}).get("$link") not in self.blobs:
                 return f"Could not find blob: {(blob.get('ref') or {}).get('$link')}"
             if blob.get("size", 0) > 2_000_000:
-                return f"Invalid app.bsky.feed.post record: Record/embed/images/{n}/image is too big"
+                return (
+                    f"Invalid app.bsky.feed.post record: Record/embed/images/{n}/image is too big"
+                )
         return None
 
     def _check_ref(self, ref: Any, where: str) -> str | None:
@@ -561,9 +529,7 @@ class FakeBluesky(FakeNetwork):
 
     def _store(self, did: str, collection: str, value: dict[str, Any]) -> FakeRecord:
         with self._lock:
-            now = max(
-                time.time(), self._last_ts + 0.001
-            )  # strictly increasing indexedAt
+            now = max(time.time(), self._last_ts + 0.001)  # strictly increasing indexedAt
             self._last_ts = now
             seq = next(self._seq)
         rkey = _tid(now)
@@ -623,18 +589,12 @@ class FakeBluesky(FakeNetwork):
             request.q("collection"),
             request.q("rkey"),
         )
-        actor = next(
-            (a for a in self.actors.values() if repo in (a.did, a.handle)), None
-        )
+        actor = next((a for a in self.actors.values() if repo in (a.did, a.handle)), None)
         uri = f"at://{actor.did if actor else repo}/{collection}/{rkey}"
         record = self.records.get(uri)
         if record is None:
-            return self.error(
-                400, f"Could not locate record: {uri}", kind="RecordNotFound"
-            )
-        return FakeResponse(
-            json={"uri": record.uri, "cid": record.cid, "value": record.value}
-        )
+            return self.error(400, f"Could not locate record: {uri}", kind="RecordNotFound")
+        return FakeResponse(json={"uri": record.uri, "cid": record.cid, "value": record.value})
 
     @route("GET", "/xrpc/app.bsky.feed.getAuthorFeed")
     async def get_author_feed(self, request: ReceivedRequest) -> FakeResponse:
@@ -642,11 +602,7 @@ class FakeBluesky(FakeNetwork):
         if not isinstance(actor, FakeActor):
             return actor
         author = next(
-            (
-                a
-                for a in self.actors.values()
-                if request.q("actor") in (a.did, a.handle)
-            ),
+            (a for a in self.actors.values() if request.q("actor") in (a.did, a.handle)),
             None,
         )
         if author is None:
@@ -658,15 +614,11 @@ class FakeBluesky(FakeNetwork):
         ]
         if request.q("filter") == "posts_no_replies":
             mine = [r for r in mine if "reply" not in r.value]
-        page = self._paged(
-            request, sorted(mine, key=lambda r: r.seq, reverse=True), default=50
-        )
+        page = self._paged(request, sorted(mine, key=lambda r: r.seq, reverse=True), default=50)
         if isinstance(page, FakeResponse):
             return page
         items, cursor = page
-        body: dict[str, Any] = {
-            "feed": [self._feed_item(r) for r in items if self._feed_item(r)]
-        }
+        body: dict[str, Any] = {"feed": [self._feed_item(r) for r in items if self._feed_item(r)]}
         if cursor:
             body["cursor"] = cursor
         return FakeResponse(json=body)
@@ -707,11 +659,7 @@ class FakeBluesky(FakeNetwork):
         if not 1 <= len(uris) <= 25:
             return self._invalid("Error: uris must not have more than 25 elements")
         return FakeResponse(
-            json={
-                "posts": [
-                    self._post_view(self.records[u]) for u in uris if u in self.records
-                ]
-            }
+            json={"posts": [self._post_view(self.records[u]) for u in uris if u in self.records]}
         )
 
     @route("GET", "/xrpc/app.bsky.notification.listNotifications")
@@ -725,16 +673,12 @@ class FakeBluesky(FakeNetwork):
             for n in self.notifications
             if n["_owner"] == actor.did and (not reasons or n["reason"] in reasons)
         ]
-        page = self._paged(
-            request, sorted(mine, key=lambda n: n["_seq"], reverse=True), default=50
-        )
+        page = self._paged(request, sorted(mine, key=lambda n: n["_seq"], reverse=True), default=50)
         if isinstance(page, FakeResponse):
             return page
         items, cursor = page
         body: dict[str, Any] = {
-            "notifications": [
-                {k: v for k, v in n.items() if not k.startswith("_")} for n in items
-            ],
+            "notifications": [{k: v for k, v in n.items() if not k.startswith("_")} for n in items],
             "priority": False,
         }
         if cursor:
@@ -747,19 +691,13 @@ class FakeBluesky(FakeNetwork):
         if not isinstance(actor, FakeActor):
             return actor
         target = next(
-            (
-                a
-                for a in self.actors.values()
-                if request.q("actor") in (a.did, a.handle)
-            ),
+            (a for a in self.actors.values() if request.q("actor") in (a.did, a.handle)),
             None,
         )
         if target is None:
             return self._invalid("Profile not found")
         posts = sum(
-            1
-            for r in self.records.values()
-            if r.did == target.did and r.collection == POST
+            1 for r in self.records.values() if r.did == target.did and r.collection == POST
         )
         return FakeResponse(json={**target.basic(), "followersCount": target.followers, "followsCount": target.follows, "postsCount": posts,
                                   "indexedAt": iso_now(), "viewer": {}})  # fmt: skip
@@ -771,17 +709,13 @@ class FakeBluesky(FakeNetwork):
         if not raw.isdigit() or not 1 <= int(raw) <= 100:
             return self._invalid("Error: limit must be between 1 and 100")
         cursor = request.q("cursor")
-        offset = (
-            int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode())
-            if cursor
-            else 0
-        )
+        offset = int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode()) if cursor else 0
         size = int(raw)
         page = items[offset : offset + size]
         more = offset + size < len(items)
-        return page, base64.urlsafe_b64encode(
-            str(offset + size).encode()
-        ).decode().rstrip("=") if more else None
+        return page, base64.urlsafe_b64encode(str(offset + size).encode()).decode().rstrip(
+            "="
+        ) if more else None
 
 
 def _tid(ts: float | None = None) -> str:

@@ -18,7 +18,15 @@ from typing import Any
 
 from core.channels import AccountRef, Credentials
 from plugins.testing.fake import FakeResponse
-from plugins.testing.fakes._meta import GraphError, GraphFake, GraphRequest, graph, graph_time, no_object, page_of
+from plugins.testing.fakes._meta import (
+    GraphError,
+    GraphFake,
+    GraphRequest,
+    graph,
+    graph_time,
+    no_object,
+    page_of,
+)
 
 PAGE_ID = "104857600123456"
 PAGE_NAME = "Région Occitanie"
@@ -74,13 +82,20 @@ class FakeFacebook(GraphFake):
             external_id=self.page_id,
             handle="RegionOccitanie",
             credentials=Credentials(
-                access_token=self.page_token, refresh_token=self.user_token, extra={"page_id": self.page_id}
+                access_token=self.page_token,
+                refresh_token=self.user_token,
+                extra={"page_id": self.page_id},
             ),
         )
 
     def seed_post(self, message: str, *, created: datetime | None = None) -> str:
         post_id = f"{self.page_id}_{self.new_id()}"
-        self.posts[post_id] = {"id": post_id, "message": message, "created": created or self.now(), "kind": "status"}
+        self.posts[post_id] = {
+            "id": post_id,
+            "message": message,
+            "created": created or self.now(),
+            "kind": "status",
+        }
         return post_id
 
     def seed_comment(
@@ -140,7 +155,11 @@ class FakeFacebook(GraphFake):
     async def create_post(self, request: GraphRequest, page_id: str) -> FakeResponse:
         self._own_page(page_id, "post")
         params = request.params
-        media = [self._attachable(params[k], k) for k in sorted(params) if k.startswith("attached_media[")]
+        media = [
+            self._attachable(params[k], k)
+            for k in sorted(params)
+            if k.startswith("attached_media[")
+        ]
         if not (params.get("message") or params.get("link") or media):
             raise GraphError(100, "(#100) Missing message or attachment")
         post_id = f"{page_id}_{self.new_id()}"
@@ -160,10 +179,14 @@ class FakeFacebook(GraphFake):
         try:
             fbid = str(json.loads(raw)["media_fbid"])
         except (ValueError, KeyError, TypeError) as exc:
-            raise GraphError(100, f"(#100) param {name} must be a JSON object with media_fbid") from exc
+            raise GraphError(
+                100, f"(#100) param {name} must be a JSON object with media_fbid"
+            ) from exc
         photo = self.photos.get(fbid)
         if photo is None or photo["published"] or photo.get("post_id"):
-            raise GraphError(100, f"(#100) {name}: media_fbid {fbid} is not an unpublished photo of this Page")
+            raise GraphError(
+                100, f"(#100) {name}: media_fbid {fbid} is not an unpublished photo of this Page"
+            )
         return fbid
 
     @graph(
@@ -200,12 +223,17 @@ class FakeFacebook(GraphFake):
         return FakeResponse(json={"id": photo_id, "post_id": post_id})
 
     @graph(
-        "POST", "/{version}/{page_id}/videos", allowed=("file_url", "description", "title", "published"), token="page"
+        "POST",
+        "/{version}/{page_id}/videos",
+        allowed=("file_url", "description", "title", "published"),
+        token="page",
     )
     async def create_video(self, request: GraphRequest, page_id: str) -> FakeResponse:
         self._own_page(page_id, "post")
         if not request.params.get("file_url") and "source" not in request.files:
-            raise GraphError(100, "(#100) The video file you selected is in a format that we don't support.")
+            raise GraphError(
+                100, "(#100) The video file you selected is in a format that we don't support."
+            )
         video_id = self.new_id()
         self.videos[video_id] = {
             "id": video_id,
@@ -224,7 +252,9 @@ class FakeFacebook(GraphFake):
                 return FakeResponse(json={"success": True})
         raise no_object(object_id, "delete")
 
-    @graph("GET", "/{version}/{page_id}/feed", allowed=("fields", "since", "until", "limit", "after"))
+    @graph(
+        "GET", "/{version}/{page_id}/feed", allowed=("fields", "since", "until", "limit", "after")
+    )
     async def read_feed(self, request: GraphRequest, page_id: str) -> FakeResponse:
         self._own_page(page_id, "get")
         since, until = _bound(request.params.get("since")), _bound(request.params.get("until"))
@@ -237,7 +267,9 @@ class FakeFacebook(GraphFake):
         ]
         names = request.field_names() or {"id", "message", "created_time"}
         data = [self._post_fields(p, names) for p in window]
-        return FakeResponse(json=self.page(request, data, f"{page_id}/feed", keep=("fields", "since", "until")))
+        return FakeResponse(
+            json=self.page(request, data, f"{page_id}/feed", keep=("fields", "since", "until"))
+        )
 
     def _post_fields(self, post: dict[str, Any], names: set[str]) -> dict[str, Any]:
         values = {
@@ -260,7 +292,9 @@ class FakeFacebook(GraphFake):
 
     def _page_fields(self, request: GraphRequest, names: set[str]) -> dict[str, Any]:
         if "access_token" in names and self.tokens.get(request.token or "") != "user":
-            raise GraphError(190, "(#190) A user access token is required to read a Page's access_token")
+            raise GraphError(
+                190, "(#190) A user access token is required to read a Page's access_token"
+            )
         values = {
             "id": self.page_id,
             "name": PAGE_NAME,
@@ -271,7 +305,8 @@ class FakeFacebook(GraphFake):
         unknown = names - values.keys()
         if unknown:
             raise GraphError(
-                100, f"(#100) Tried accessing nonexisting field ({sorted(unknown)[0]}) on node type (Page)"
+                100,
+                f"(#100) Tried accessing nonexisting field ({sorted(unknown)[0]}) on node type (Page)",
             )
         return {k: v for k, v in values.items() if k in names | {"id"}}
 
@@ -306,7 +341,9 @@ class FakeFacebook(GraphFake):
         for name in request.params["metric"].split(","):
             if name in DEPRECATED_METRICS or name not in known:
                 raise GraphError(100, f"(#100) The value must be a valid insights metric: {name}")
-            period = request.params.get("period", "lifetime" if object_id != self.page_id else "day")
+            period = request.params.get(
+                "period", "lifetime" if object_id != self.page_id else "day"
+            )
             end = graph_time(self.now())
             data.append(
                 {
@@ -330,11 +367,18 @@ class FakeFacebook(GraphFake):
         if object_id not in self.posts and object_id not in self.comments:
             raise no_object(object_id, "get")
         if request.params.get("filter", "toplevel") not in ("stream", "toplevel"):
-            raise GraphError(100, "(#100) filter must be one of the following values: toplevel, stream")
+            raise GraphError(
+                100, "(#100) filter must be one of the following values: toplevel, stream"
+            )
         found = [
-            c for c in self.comments.values() if self._under(c, object_id, request.params.get("filter", "toplevel"))
+            c
+            for c in self.comments.values()
+            if self._under(c, object_id, request.params.get("filter", "toplevel"))
         ]
-        found.sort(key=lambda c: c["created"], reverse=request.params.get("order") == "reverse_chronological")
+        found.sort(
+            key=lambda c: c["created"],
+            reverse=request.params.get("order") == "reverse_chronological",
+        )
         names = request.field_names() or {"id", "message", "created_time", "from"}
         data = [self._comment_fields(c, names) for c in found]
         keep = ("fields", "filter", "order")
@@ -356,7 +400,9 @@ class FakeFacebook(GraphFake):
             "created_time": graph_time(comment["created"]),
             "permalink_url": f"{self.permalink(post_id)}?comment_id={comment['id'].split('_')[-1]}",
             "like_count": 0,
-            "comment_count": sum(1 for c in self.comments.values() if c["parent_id"] == comment["id"]),
+            "comment_count": sum(
+                1 for c in self.comments.values() if c["parent_id"] == comment["id"]
+            ),
         }
         parent = self.comments.get(comment["parent_id"] or "")
         if parent is not None:
@@ -369,7 +415,10 @@ class FakeFacebook(GraphFake):
         return {k: v for k, v in values.items() if k in names | {"id"}}
 
     @graph(
-        "POST", "/{version}/{object_id}/comments", allowed=("message", "attachment_url", "attachment_id"), token="page"
+        "POST",
+        "/{version}/{object_id}/comments",
+        allowed=("message", "attachment_url", "attachment_id"),
+        token="page",
     )
     async def create_comment(self, request: GraphRequest, object_id: str) -> FakeResponse:
         if not request.params.get("message") and not request.params.get("attachment_url"):
@@ -381,7 +430,10 @@ class FakeFacebook(GraphFake):
         else:
             raise no_object(object_id, "post")
         comment_id = self.seed_comment(
-            post_id, request.params.get("message", ""), author=(self.page_id, PAGE_NAME), parent_id=parent
+            post_id,
+            request.params.get("message", ""),
+            author=(self.page_id, PAGE_NAME),
+            parent_id=parent,
         )
         return FakeResponse(json={"id": comment_id})
 
@@ -395,12 +447,20 @@ class FakeFacebook(GraphFake):
     async def read_conversations(self, request: GraphRequest, page_id: str) -> FakeResponse:
         self._own_page(page_id, "get")
         if request.params.get("platform", "messenger") != "messenger":
-            raise GraphError(100, "(#100) platform must be one of the following values: instagram, messenger")
-        conversations = sorted(self.conversations.values(), key=lambda c: c["messages"][-1]["created"], reverse=True)
+            raise GraphError(
+                100, "(#100) platform must be one of the following values: instagram, messenger"
+            )
+        conversations = sorted(
+            self.conversations.values(), key=lambda c: c["messages"][-1]["created"], reverse=True
+        )
         data = [self._conversation_fields(request, c) for c in conversations]
-        return FakeResponse(json=self.page(request, data, f"{page_id}/conversations", keep=("platform", "fields")))
+        return FakeResponse(
+            json=self.page(request, data, f"{page_id}/conversations", keep=("platform", "fields"))
+        )
 
-    def _conversation_fields(self, request: GraphRequest, conversation: dict[str, Any]) -> dict[str, Any]:
+    def _conversation_fields(
+        self, request: GraphRequest, conversation: dict[str, Any]
+    ) -> dict[str, Any]:
         latest = conversation["messages"][-1]
         values: dict[str, Any] = {
             "id": conversation["id"],
@@ -414,9 +474,14 @@ class FakeFacebook(GraphFake):
         if nested is not None:
             sub_names = {f.name for f in nested.sub} or {"id", "created_time"}
             limit = int(nested.modifiers.get("limit", "25"))
-            messages = [self._message_fields(m, sub_names) for m in reversed(conversation["messages"])]
+            messages = [
+                self._message_fields(m, sub_names) for m in reversed(conversation["messages"])
+            ]
             result["messages"] = page_of(
-                messages, limit=limit, after=None, next_base=self.edge_url(request, f"{conversation['id']}/messages")
+                messages,
+                limit=limit,
+                after=None,
+                next_base=self.edge_url(request, f"{conversation['id']}/messages"),
             )
         return result
 
@@ -430,14 +495,21 @@ class FakeFacebook(GraphFake):
         }
         return {k: v for k, v in values.items() if k in names | {"id"}}
 
-    @graph("GET", "/{version}/{conversation_id}/messages", allowed=("fields", "limit", "after"), token="page")
+    @graph(
+        "GET",
+        "/{version}/{conversation_id}/messages",
+        allowed=("fields", "limit", "after"),
+        token="page",
+    )
     async def read_messages(self, request: GraphRequest, conversation_id: str) -> FakeResponse:
         conversation = self.conversations.get(conversation_id)
         if conversation is None:
             raise no_object(conversation_id, "get")
         names = request.field_names() or {"id", "created_time"}
         data = [self._message_fields(m, names) for m in reversed(conversation["messages"])]
-        return FakeResponse(json=self.page(request, data, f"{conversation_id}/messages", keep=("fields",)))
+        return FakeResponse(
+            json=self.page(request, data, f"{conversation_id}/messages", keep=("fields",))
+        )
 
     @graph(
         "POST",
@@ -449,16 +521,28 @@ class FakeFacebook(GraphFake):
     async def send_message(self, request: GraphRequest, page_id: str) -> FakeResponse:
         self._own_page(page_id, "post")
         if request.params["messaging_type"] not in ("RESPONSE", "UPDATE", "MESSAGE_TAG"):
-            raise GraphError(100, "(#100) Param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG}")
-        recipient, text = _json_param(request, "recipient").get("id"), _json_param(request, "message").get("text")
-        conversation = next((c for c in self.conversations.values() if c["participant"]["id"] == recipient), None)
+            raise GraphError(
+                100, "(#100) Param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG}"
+            )
+        recipient, text = (
+            _json_param(request, "recipient").get("id"),
+            _json_param(request, "message").get("text"),
+        )
+        conversation = next(
+            (c for c in self.conversations.values() if c["participant"]["id"] == recipient), None
+        )
         if conversation is None:
             raise GraphError(100, "(#100) No matching user found", subcode=2018001)
         if not text:
             raise GraphError(100, "(#100) Must send either message or state")
         message_id = f"m_{secrets.token_urlsafe(12)}"
         conversation["messages"].append(
-            {"id": message_id, "message": text, "from": {"id": page_id, "name": PAGE_NAME}, "created": self.now()}
+            {
+                "id": message_id,
+                "message": text,
+                "from": {"id": page_id, "name": PAGE_NAME},
+                "created": self.now(),
+            }
         )
         return FakeResponse(json={"recipient_id": recipient, "message_id": message_id})
 

@@ -56,9 +56,7 @@ class FakeLinkedIn(OAuthServer):
         "expired": "The token used in the request has expired",
     }
 
-    def __init__(
-        self, *, organization_id: str = "2414183", followers: int = 117_900
-    ) -> None:
+    def __init__(self, *, organization_id: str = "2414183", followers: int = 117_900) -> None:
         super().__init__()
         self.organization = f"urn:li:organization:{organization_id}"
         self.followers = followers
@@ -81,9 +79,7 @@ class FakeLinkedIn(OAuthServer):
         return AccountRef(
             external_id=self.organization,
             handle="region-occitanie",
-            credentials=Credentials(
-                access_token=token or f"{TOKEN_PREFIX}-{self.next_id()}-token"
-            ),
+            credentials=Credentials(access_token=token or f"{TOKEN_PREFIX}-{self.next_id()}-token"),
         )
 
     def add_post(
@@ -151,7 +147,11 @@ class FakeLinkedIn(OAuthServer):
         return {}  # LinkedIn documents no Retry-After: clients use their default
 
     def plugin_settings(self, url: str) -> dict[str, str]:
-        return {"client_id": "portevoix-demo", "client_secret": "portevoix-demo-secret", "extra_oauth_base_url": url}
+        return {
+            "client_id": "portevoix-demo",
+            "client_secret": "portevoix-demo-secret",
+            "extra_oauth_base_url": url,
+        }
 
     def authorized(self, request: ReceivedRequest) -> bool:
         header = request.headers.get("authorization", "")
@@ -198,18 +198,12 @@ class FakeLinkedIn(OAuthServer):
         if request.headers.get("x-restli-protocol-version") != "2.0.0":
             return self.error(400, "X-Restli-Protocol-Version 2.0.0 is required")
         if "urn:li:" in request.raw_path:
-            return self.error(
-                400, "Invalid Rest.li 2.0 key: URNs in the path must be URL-encoded"
-            )
+            return self.error(400, "Invalid Rest.li 2.0 key: URNs in the path must be URL-encoded")
         return None
 
     @staticmethod
     def _version_active(version: str) -> bool:
-        if (
-            len(version) != 6
-            or not version.isdigit()
-            or not 1 <= int(version[4:]) <= 12
-        ):
+        if len(version) != 6 or not version.isdigit() or not 1 <= int(version[4:]) <= 12:
             return False
         today = datetime.now(UTC)
         current = today.year * 12 + today.month - 1
@@ -219,9 +213,7 @@ class FakeLinkedIn(OAuthServer):
     @route("POST", "/rest/images")
     async def initialize_upload(self, request: ReceivedRequest) -> FakeResponse:
         if request.q("action") != "initializeUpload":
-            return self.error(
-                400, "Unsupported action; expected action=initializeUpload"
-            )
+            return self.error(400, "Unsupported action; expected action=initializeUpload")
         owner = ((request.json or {}).get("initializeUploadRequest") or {}).get("owner")
         if owner != self.organization:
             return self.error(403, f"Not enough permissions to access: owner {owner}")
@@ -265,9 +257,7 @@ class FakeLinkedIn(OAuthServer):
         if image is None:
             return self.error(404, f"Image {urn} not found")
         body = {"id": urn, "status": image["status"], "owner": image["owner"]}
-        if (
-            image["status"] == "PROCESSING"
-        ):  # one poll sees it processing, the next available
+        if image["status"] == "PROCESSING":  # one poll sees it processing, the next available
             image["status"] = "AVAILABLE"
         return FakeResponse(json=body)
 
@@ -307,25 +297,17 @@ class FakeLinkedIn(OAuthServer):
 
     def _validate_post(self, body: dict[str, Any]) -> FakeResponse | None:
         if body["author"] != self.organization:
-            return self.error(
-                403, f"Not enough permissions to access: author {body['author']}"
-            )
+            return self.error(403, f"Not enough permissions to access: author {body['author']}")
         if len(body["commentary"].encode("utf-16-le")) // 2 > 3000:
             return self.error(422, "ERROR :: /commentary :: length exceeds 3000")
         if body["distribution"].get("feedDistribution") not in ("MAIN_FEED", "NONE"):
-            return self.error(
-                422, "ERROR :: /distribution/feedDistribution :: invalid value"
-            )
+            return self.error(422, "ERROR :: /distribution/feedDistribution :: invalid value")
         parent = (body.get("reshareContext") or {}).get("parent")
         if parent is not None and parent not in self.posts:
-            return self.error(
-                422, f"ERROR :: /reshareContext/parent :: {parent} does not exist"
-            )
+            return self.error(422, f"ERROR :: /reshareContext/parent :: {parent} does not exist")
         for urn in _image_urns(body.get("content") or {}):
             if self.images.get(urn, {}).get("status") != "AVAILABLE":
-                return self.error(
-                    422, f"ERROR :: /content :: media {urn} is not available"
-                )
+                return self.error(422, f"ERROR :: /content :: media {urn} is not available")
         return None
 
     @route("GET", "/rest/posts")
@@ -403,9 +385,7 @@ class FakeLinkedIn(OAuthServer):
             return self.error(404, f"{post_urn} not found")
         parent = body.get("parentComment")
         if parent is not None and urn != parent:
-            return self.error(
-                400, "A reply must be posted on the parent comment's socialActions"
-            )
+            return self.error(400, "A reply must be posted on the parent comment's socialActions")
         if parent is None and urn != post_urn:
             return self.error(400, "The path entity and object differ")
         comment_urn = self.add_comment(
@@ -505,9 +485,7 @@ class FakeLinkedIn(OAuthServer):
     def _stats(self, urn: str) -> dict[str, Any]:
         comments = len(self.comments.get(urn, []))
         reshares = sum(
-            1
-            for p in self.posts.values()
-            if (p.get("reshareContext") or {}).get("parent") == urn
+            1 for p in self.posts.values() if (p.get("reshareContext") or {}).get("parent") == urn
         )
         return {
             "impressionCount": 1000,

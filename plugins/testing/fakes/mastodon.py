@@ -37,9 +37,7 @@ NOT_FOUND = "Record not found"
 
 def _iso(ts: float) -> str:
     return (
-        datetime.fromtimestamp(ts, tz=UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
+        datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     )
 
 
@@ -99,9 +97,7 @@ class FakeMastodon(OAuthServer):
         self.conversations: dict[str, dict[str, Any]] = {}
         self.idempotency: dict[tuple[str, str], tuple[str, float]] = {}
         self._windows: dict[str, tuple[float, int]] = {}
-        self.me = self._account(
-            "region_occitanie", "Région Occitanie", followers=42_000
-        )
+        self.me = self._account("region_occitanie", "Région Occitanie", followers=42_000)
 
     def reset(self) -> None:
         super().reset()
@@ -112,9 +108,7 @@ class FakeMastodon(OAuthServer):
         # Mastodon ids are time-ordered integers in strings; ordering drives pagination.
         return str(113_000_000_000_000_000 + self.next_id())
 
-    def _account(
-        self, username: str, display_name: str, *, followers: int = 10
-    ) -> dict[str, Any]:
+    def _account(self, username: str, display_name: str, *, followers: int = 10) -> dict[str, Any]:
         account: dict[str, Any] = {
             "id": self._snowflake(),
             "username": username,
@@ -197,13 +191,9 @@ class FakeMastodon(OAuthServer):
         self._notify("mention", status)
         return status
 
-    def add_direct_message(
-        self, text: str, *, from_acct: str = "bob"
-    ) -> dict[str, Any]:
+    def add_direct_message(self, text: str, *, from_acct: str = "bob") -> dict[str, Any]:
         author = self._remote(from_acct)
-        status = self.add_status(
-            f"@{self.me['acct']} {text}", author=author, visibility="direct"
-        )
+        status = self.add_status(f"@{self.me['acct']} {text}", author=author, visibility="direct")
         self._notify("mention", status)
         conversation = self.conversations.setdefault(
             author["id"],
@@ -248,9 +238,7 @@ class FakeMastodon(OAuthServer):
         return header.removeprefix("Bearer ") if header.startswith("Bearer ") else ""
 
     def rate_headers(self, request: ReceivedRequest) -> dict[str, str]:
-        start, used = self._windows.get(
-            self._token(request) or "anonymous", (time.time(), 0)
-        )
+        start, used = self._windows.get(self._token(request) or "anonymous", (time.time(), 0))
         return {
             "x-ratelimit-limit": str(self.rate_limit),
             "x-ratelimit-remaining": str(max(0, self.rate_limit - used)),
@@ -299,9 +287,7 @@ class FakeMastodon(OAuthServer):
         if page:
             base = f"{request.base_url}{request.path}"
             keep = {
-                k: v
-                for k, v in request.query.items()
-                if k not in ("max_id", "min_id", "since_id")
+                k: v for k, v in request.query.items() if k not in ("max_id", "min_id", "since_id")
             }
             kept = urlencode([(k, v) for k, values in keep.items() for v in values])
             sep = f"{kept}&" if kept else ""
@@ -320,11 +306,7 @@ class FakeMastodon(OAuthServer):
         ]  # Mastodon scopes keys per account (every token of this fake acts as ``me``)
         if key:
             seen = self.idempotency.get((owner, key))
-            if (
-                seen
-                and time.time() - seen[1] < IDEMPOTENCY_TTL_S
-                and seen[0] in self.statuses
-            ):
+            if seen and time.time() - seen[1] < IDEMPOTENCY_TTL_S and seen[0] in self.statuses:
                 return FakeResponse(json=_public(self.statuses[seen[0]]))
         refused = self._validate_status(params)
         if refused is not None:
@@ -335,9 +317,7 @@ class FakeMastodon(OAuthServer):
             in_reply_to_id=params.get("in_reply_to_id"),
         )
         status["language"] = params.get("language") or status["language"]
-        status["media_attachments"] = [
-            self.media[m] for m in params.get("media_ids", [])
-        ]
+        status["media_attachments"] = [self.media[m] for m in params.get("media_ids", [])]
         if params.get("spoiler_text"):
             status.update(spoiler_text=params["spoiler_text"], sensitive=True)
         if key:
@@ -364,13 +344,9 @@ class FakeMastodon(OAuthServer):
             "private",
             "direct",
         ):
-            return self.error(
-                422, "Validation failed: Visibility is not included in the list"
-            )
+            return self.error(422, "Validation failed: Visibility is not included in the list")
         if len(media_ids) > 4:
-            return self.error(
-                422, "Validation failed: Media attachments exceed the limit"
-            )
+            return self.error(422, "Validation failed: Media attachments exceed the limit")
         if any(m not in self.media for m in media_ids):
             return self.error(422, "Validation failed: Media attachments are invalid")
         if any(self.media[m]["url"] is None for m in media_ids):
@@ -384,18 +360,12 @@ class FakeMastodon(OAuthServer):
         return None
 
     @route("GET", "/api/v1/statuses/{status_id}")
-    async def get_status(
-        self, request: ReceivedRequest, status_id: str
-    ) -> FakeResponse:
+    async def get_status(self, request: ReceivedRequest, status_id: str) -> FakeResponse:
         status = self.statuses.get(status_id)
-        return (
-            FakeResponse(json=_public(status)) if status else self.error(404, NOT_FOUND)
-        )
+        return FakeResponse(json=_public(status)) if status else self.error(404, NOT_FOUND)
 
     @route("DELETE", "/api/v1/statuses/{status_id}")
-    async def delete_status(
-        self, request: ReceivedRequest, status_id: str
-    ) -> FakeResponse:
+    async def delete_status(self, request: ReceivedRequest, status_id: str) -> FakeResponse:
         status = self.statuses.get(status_id)
         if status is None or status["account"]["id"] != self.me["id"]:
             return self.error(404, NOT_FOUND)
@@ -409,24 +379,18 @@ class FakeMastodon(OAuthServer):
         if original is None:
             return self.error(404, NOT_FOUND)
         if original["visibility"] in ("private", "direct"):
-            return self.error(
-                422, "Validation failed: Reblog of status is not permitted"
-            )
+            return self.error(422, "Validation failed: Reblog of status is not permitted")
         existing = next(
             (
                 s
                 for s in self.statuses.values()
-                if s["reblog"]
-                and s["reblog"]["id"] == status_id
-                and s["account"] is self.me
+                if s["reblog"] and s["reblog"]["id"] == status_id and s["account"] is self.me
             ),
             None,
         )
         if existing:  # Mastodon returns the existing boost instead of boosting twice
             return FakeResponse(json=_public(existing))
-        wrapper = self.add_status(
-            "", visibility=(_params(request).get("visibility") or "public")
-        )
+        wrapper = self.add_status("", visibility=(_params(request).get("visibility") or "public"))
         wrapper.update(content="", reblog=_public(original))
         original["reblogs_count"] += 1
         return FakeResponse(json=_public(wrapper))
@@ -446,9 +410,7 @@ class FakeMastodon(OAuthServer):
         )
 
     @route("GET", "/api/v1/accounts/{account_id}/statuses")
-    async def account_statuses(
-        self, request: ReceivedRequest, account_id: str
-    ) -> FakeResponse:
+    async def account_statuses(self, request: ReceivedRequest, account_id: str) -> FakeResponse:
         if account_id not in self.accounts:
             return self.error(404, NOT_FOUND)
         rows = [
@@ -489,9 +451,7 @@ class FakeMastodon(OAuthServer):
             "_final_url": url,
             "_polls_left": 1,
         }
-        return FakeResponse(
-            status=202 if pending else 200, json=_public(self.media[media_id])
-        )
+        return FakeResponse(status=202 if pending else 200, json=_public(self.media[media_id]))
 
     @route("GET", "/api/v1/media/{media_id}")
     async def get_media(self, request: ReceivedRequest, media_id: str) -> FakeResponse:
@@ -557,9 +517,7 @@ def _key(row: dict[str, Any], dotted: str) -> str:
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
     """Drop the fake's bookkeeping (keys starting with ``_`` and ``text_source``)."""
-    clean = {
-        k: v for k, v in row.items() if not k.startswith("_") and k != "text_source"
-    }
+    clean = {k: v for k, v in row.items() if not k.startswith("_") and k != "text_source"}
     if isinstance(clean.get("last_status"), dict):
         clean["last_status"] = _public(clean["last_status"])
     return clean
@@ -572,16 +530,18 @@ def _params(request: ReceivedRequest) -> dict[str, Any]:
         body = request.json or {}
         return dict(body) if isinstance(body, dict) else {}
     parsed = parse_qs(request.body.decode(), keep_blank_values=True)
-    params: dict[str, Any] = {
-        k: v[-1] for k, v in parsed.items() if not k.endswith("[]")
-    }
+    params: dict[str, Any] = {k: v[-1] for k, v in parsed.items() if not k.endswith("[]")}
     params.update({k[:-2]: v for k, v in parsed.items() if k.endswith("[]")})
     return params
 
 
 def _multipart(request: ReceivedRequest) -> dict[str, tuple[str, bytes]] | None:
     parts = request.parts()
-    return None if parts is None else {name: (part.content_type, part.payload) for name, part in parts.items()}
+    return (
+        None
+        if parts is None
+        else {name: (part.content_type, part.payload) for name, part in parts.items()}
+    )
 
 
 __all__ = ["FakeMastodon", "render_html"]

@@ -170,16 +170,18 @@ class FakeTikTok(OAuthServer):
         )
 
     def error(self, status: int, message: str, *, kind: str = "") -> FakeResponse:
-        code = (
-            "internal_error" if status >= 500 else _CODES.get(status, "invalid_params")
-        )
+        code = "internal_error" if status >= 500 else _CODES.get(status, "invalid_params")
         return self.envelope(code=code, message=message, status=status)
 
     def limit_headers(self, retry_after: float) -> dict[str, str]:
         return {}  # TikTok documents no rate-limit headers: none are sent
 
     def plugin_settings(self, url: str) -> dict[str, str]:
-        return {"client_id": "portevoix-demo", "client_secret": "portevoix-demo-secret", "extra_auth_base_url": url}
+        return {
+            "client_id": "portevoix-demo",
+            "client_secret": "portevoix-demo-secret",
+            "extra_auth_base_url": url,
+        }
 
     def authorized(self, request: ReceivedRequest) -> bool:
         header = request.headers.get("authorization", "")
@@ -197,13 +199,9 @@ class FakeTikTok(OAuthServer):
         if (
             api
             and request.method == "POST"
-            and not request.headers.get("content-type", "").startswith(
-                "application/json"
-            )
+            and not request.headers.get("content-type", "").startswith("application/json")
         ):
-            return self.error(
-                400, "Content-Type must be application/json; charset=UTF-8"
-            )
+            return self.error(400, "Content-Type must be application/json; charset=UTF-8")
         return await super()._dispatch(request)
 
     # ------------------------------------------------------------------ Content Posting API
@@ -258,13 +256,9 @@ class FakeTikTok(OAuthServer):
         self._new_job(publish_id, "PHOTO", post_info, source)
         return self.envelope({"publish_id": publish_id})
 
-    def _check_post_info(
-        self, info: dict[str, Any], *, video: bool
-    ) -> FakeResponse | None:
+    def _check_post_info(self, info: dict[str, Any], *, video: bool) -> FakeResponse | None:
         privacy = info.get("privacy_level")
-        offered = (
-            ["SELF_ONLY"] if not self.audited else self.creator["privacy_level_options"]
-        )
+        offered = ["SELF_ONLY"] if not self.audited else self.creator["privacy_level_options"]
         if privacy not in _PRIVACY:
             return self.error(400, "post_info.privacy_level is required")
         if not self.audited and privacy != "SELF_ONLY":
@@ -289,9 +283,7 @@ class FakeTikTok(OAuthServer):
                 and self.creator[creator_flag]
                 and info.get(flag) is not True
             ):
-                return self.error(
-                    400, f"{flag} must be true: the creator turned it off in the app"
-                )
+                return self.error(400, f"{flag} must be true: the creator turned it off in the app")
         title, description = (
             str(info.get("title") or ""),
             str(info.get("description") or ""),
@@ -334,19 +326,12 @@ class FakeTikTok(OAuthServer):
                 )
             return None  # the fake never fetches it
         if source.get("source") != "FILE_UPLOAD":
-            return self.error(
-                400, "source_info.source must be FILE_UPLOAD or PULL_FROM_URL"
-            )
+            return self.error(400, "source_info.source must be FILE_UPLOAD or PULL_FROM_URL")
         size, chunk, count = (
-            int(source.get(k) or 0)
-            for k in ("video_size", "chunk_size", "total_chunk_count")
+            int(source.get(k) or 0) for k in ("video_size", "chunk_size", "total_chunk_count")
         )
         small_ok = size < MIN_CHUNK and chunk == size and count == 1
-        large_ok = (
-            size >= MIN_CHUNK
-            and MIN_CHUNK <= chunk <= MAX_CHUNK
-            and count == size // chunk
-        )
+        large_ok = size >= MIN_CHUNK and MIN_CHUNK <= chunk <= MAX_CHUNK and count == size // chunk
         if size <= 0 or not (small_ok or large_ok) or count > 1000:
             return self.envelope(
                 code="invalid_params",
@@ -359,12 +344,10 @@ class FakeTikTok(OAuthServer):
         images = source.get("photo_images") or []
         if source.get("source") != "PULL_FROM_URL":
             return self.error(400, "photo posts only support source PULL_FROM_URL")
-        if not 1 <= len(images) <= 35 or not 0 <= int(
-            source.get("photo_cover_index", -1)
-        ) < len(images):
-            return self.error(
-                400, "photo_images needs 1 to 35 URLs and a valid photo_cover_index"
-            )
+        if not 1 <= len(images) <= 35 or not 0 <= int(source.get("photo_cover_index", -1)) < len(
+            images
+        ):
+            return self.error(400, "photo_images needs 1 to 35 URLs and a valid photo_cover_index")
         if not all(str(url).startswith(self.verified_url_prefixes) for url in images):
             return self.envelope(
                 code="url_ownership_unverified",
@@ -389,9 +372,7 @@ class FakeTikTok(OAuthServer):
             "polls": 0,
             "uploaded": 0,
             "upload_token": f"tok{self.next_id()}",
-            "fail_reason": self._failures_planned.pop(0)
-            if self._failures_planned
-            else None,
+            "fail_reason": self._failures_planned.pop(0) if self._failures_planned else None,
             "post_id": None,
         }
         self.jobs[publish_id] = job
@@ -451,9 +432,7 @@ class FakeTikTok(OAuthServer):
             return data | {"status": "PROCESSING_UPLOAD"}
         job["polls"] += 1
         if not self._processed(job):
-            return data | {
-                "status": "PROCESSING_UPLOAD" if file_upload else "PROCESSING_DOWNLOAD"
-            }
+            return data | {"status": "PROCESSING_UPLOAD" if file_upload else "PROCESSING_DOWNLOAD"}
         if job["fail_reason"]:
             return data | {"status": "FAILED", "fail_reason": job["fail_reason"]}
         self._finish(job)
@@ -464,9 +443,7 @@ class FakeTikTok(OAuthServer):
 
     def _processed(self, job: dict[str, Any]) -> bool:
         source = job["source"]
-        if source.get("source") == "FILE_UPLOAD" and job["uploaded"] < int(
-            source["video_size"]
-        ):
+        if source.get("source") == "FILE_UPLOAD" and job["uploaded"] < int(source["video_size"]):
             return False  # nothing to process until every byte has arrived
         return (
             job["polls"] >= self.polls_to_complete
@@ -481,18 +458,14 @@ class FakeTikTok(OAuthServer):
                 if job["media_type"] == "VIDEO"
                 else info.get("description", "")
             )
-            job["post_id"] = self.add_video(
-                str(info.get("title") or ""), description=str(text)
-            )["id"]
+            job["post_id"] = self.add_video(str(info.get("title") or ""), description=str(text))[
+                "id"
+            ]
 
     def _settle(self) -> None:
         """Publish every job TikTok has finished processing, polled or not."""
         for job in list(self.jobs.values()):
-            if (
-                job["post_id"] is None
-                and not job["fail_reason"]
-                and self._processed(job)
-            ):
+            if job["post_id"] is None and not job["fail_reason"] and self._processed(job):
                 self._finish(job)
 
     # ------------------------------------------------------------------ Display API
@@ -502,9 +475,7 @@ class FakeTikTok(OAuthServer):
         fields = [f for f in (request.q("fields") or "").split(",") if f]
         if not fields:
             return self.error(400, "fields is required")
-        return self.envelope(
-            {"user": {f: self.user[f] for f in fields if f in self.user}}
-        )
+        return self.envelope({"user": {f: self.user[f] for f in fields if f in self.user}})
 
     @route("POST", "/v2/video/list/")
     async def video_list(self, request: ReceivedRequest) -> FakeResponse:
@@ -539,9 +510,7 @@ class FakeTikTok(OAuthServer):
         fields = [f for f in (request.q("fields") or "").split(",") if f]
         ids = ((request.json or {}).get("filters") or {}).get("video_ids") or []
         if not fields or not 1 <= len(ids) <= 20:
-            return self.error(
-                400, "fields is required and filters.video_ids must hold 1..20 ids"
-            )
+            return self.error(400, "fields is required and filters.video_ids must hold 1..20 ids")
         videos = [
             {f: self.videos[i][f] for f in fields if f in self.videos[i]}
             for i in ids

@@ -111,9 +111,7 @@ class FakeTweet:
     def public(self, fields: set[str]) -> dict[str, Any]:
         # X rewrites every URL of the text to a t.co link and HTML-escapes &, < and >.
         text = _URL.sub(
-            lambda m: (
-                f"https://t.co/{hashlib.sha1(m.group().encode()).hexdigest()[:10]}"
-            ),
+            lambda m: f"https://t.co/{hashlib.sha1(m.group().encode()).hexdigest()[:10]}",
             self.text,
         )
         text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -299,7 +297,9 @@ class FakeX(OAuthServer):
     def _issue_tokens(self, user_id: str, scope: str = _ACCOUNT_SCOPE) -> tuple[str, str]:
         access = secrets.token_urlsafe(24)
         self.tokens[access] = user_id
-        return access, self.keep_refresh(secrets.token_urlsafe(24), Grant(scope=scope, subject=user_id))
+        return access, self.keep_refresh(
+            secrets.token_urlsafe(24), Grant(scope=scope, subject=user_id)
+        )
 
     def plugin_settings(self, url: str) -> dict[str, str]:
         return {
@@ -314,11 +314,7 @@ class FakeX(OAuthServer):
             # unknown route: X answers with its legacy error list
             return FakeResponse(
                 status=404,
-                json={
-                    "errors": [
-                        {"message": "Sorry, that page does not exist", "code": 34}
-                    ]
-                },
+                json={"errors": [{"message": "Sorry, that page does not exist", "code": 34}]},
             )
         titles = {400: "Invalid Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
                   429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable", 504: "Gateway Timeout"}  # fmt: skip
@@ -395,15 +391,26 @@ class FakeX(OAuthServer):
 
     def oauth_error(self, status: int, error: str, description: str) -> FakeResponse:
         # X calls a failed client authentication "unauthorized_client"
-        return super().oauth_error(status, "unauthorized_client" if status == 401 else error, description)
+        return super().oauth_error(
+            status, "unauthorized_client" if status == 401 else error, description
+        )
 
     def token_answer(self, grant: Grant) -> dict[str, Any]:
         # Who approves the consent screen: the first account made, else a new one.
-        user_id = grant.subject or (
-            next(iter(self.users.values()), None) or self.add_user("RegionOccitanie", "Région Occitanie")
-        ).id
+        user_id = (
+            grant.subject
+            or (
+                next(iter(self.users.values()), None)
+                or self.add_user("RegionOccitanie", "Région Occitanie")
+            ).id
+        )
         access, refresh = self._issue_tokens(user_id, grant.scope)
-        body: dict[str, Any] = {"token_type": "bearer", "expires_in": 7200, "access_token": access, "scope": grant.scope}
+        body: dict[str, Any] = {
+            "token_type": "bearer",
+            "expires_in": 7200,
+            "access_token": access,
+            "scope": grant.scope,
+        }
         if "offline.access" in grant.scope.split():
             body["refresh_token"] = refresh
         return body
@@ -424,9 +431,7 @@ class FakeX(OAuthServer):
         return FakeResponse(status=201, json={"data": {"id": tweet.id, "text": body.get("text", ""), "edit_history_tweet_ids": [tweet.id]}},
                             headers={"location": f"https://api.twitter.com/2/tweets/{tweet.id}"})  # fmt: skip
 
-    def _check_create(
-        self, user: FakeUser, body: dict[str, Any]
-    ) -> FakeResponse | None:
+    def _check_create(self, user: FakeUser, body: dict[str, Any]) -> FakeResponse | None:
         extra = sorted(set(body) - _CREATE_FIELDS)
         if extra:
             return self.error(
@@ -440,17 +445,11 @@ class FakeX(OAuthServer):
         if not text and not media_ids:
             return self.error(400, "Post text or media is required")
         if sum(1 for key in ("media", "quote_tweet_id", "poll") if key in body) > 1:
-            return self.error(
-                400, "Only one of media, quote_tweet_id, poll may be given"
-            )
+            return self.error(400, "Only one of media, quote_tweet_id, poll may be given")
         if text and parse_tweet(text).weightedLength > MAX_WEIGHTED_LENGTH:
             return self.error(403, "You are not permitted to perform this action.")
-        if text and any(
-            t.author_id == user.id and t.text == text for t in self.tweets.values()
-        ):
-            return self.error(
-                403, "You are not allowed to create a Tweet with duplicate content."
-            )
+        if text and any(t.author_id == user.id and t.text == text for t in self.tweets.values()):
+            return self.error(403, "You are not allowed to create a Tweet with duplicate content.")
         return self._check_references(user, body, media_ids)
 
     def _check_references(
@@ -463,10 +462,7 @@ class FakeX(OAuthServer):
             if media is None or media.owner != user.id or not media.ready:
                 return self.error(400, f"Your media IDs are invalid: {media_id}")
         reply = body.get("reply")
-        if (
-            reply is not None
-            and str(reply.get("in_reply_to_tweet_id", "")) not in self.tweets
-        ):
+        if reply is not None and str(reply.get("in_reply_to_tweet_id", "")) not in self.tweets:
             return self.error(
                 400,
                 "The Tweet you are replying to has been deleted or is not visible to you.",
@@ -487,8 +483,7 @@ class FakeX(OAuthServer):
             tweet.referenced.append({"type": "quoted", "id": body["quote_tweet_id"]})
             self.tweets[body["quote_tweet_id"]].quotes += 1
         tweet.media_keys = [
-            self.media[str(m)].key
-            for m in (body.get("media") or {}).get("media_ids", [])
+            self.media[str(m)].key for m in (body.get("media") or {}).get("media_ids", [])
         ]
         return tweet
 
@@ -512,9 +507,7 @@ class FakeX(OAuthServer):
             return user
         ids = [i for i in (request.q("ids") or "").split(",") if i]
         if not 1 <= len(ids) <= 100:
-            return self.error(
-                400, "The `ids` query parameter value [] is not between 1 and 100"
-            )
+            return self.error(400, "The `ids` query parameter value [] is not between 1 and 100")
         fields = _fields(request, "tweet.fields")
         found = [self.tweets[i].public(fields) for i in ids if i in self.tweets]
         missing = [i for i in ids if i not in self.tweets]
@@ -541,14 +534,10 @@ class FakeX(OAuthServer):
         if (user.id, source.id) not in self.retweets:
             self.retweets.add((user.id, source.id))
             source.retweets += 1
-        return FakeResponse(
-            json={"data": {"retweeted": True, "rest_id": self.snowflake()}}
-        )
+        return FakeResponse(json={"data": {"retweeted": True, "rest_id": self.snowflake()}})
 
     @route("DELETE", "/2/users/{id}/retweets/{source_id}")
-    async def unretweet(
-        self, request: ReceivedRequest, id: str, source_id: str
-    ) -> FakeResponse:
+    async def unretweet(self, request: ReceivedRequest, id: str, source_id: str) -> FakeResponse:
         user = self._user(request)
         if isinstance(user, FakeResponse):
             return user
@@ -579,11 +568,7 @@ class FakeX(OAuthServer):
         if id not in self.users:
             return self._not_found("user", "id", id)
         handle = f"@{self.users[id].username}".lower()
-        tweets = [
-            t
-            for t in self.tweets.values()
-            if handle in t.text.lower() and t.author_id != id
-        ]
+        tweets = [t for t in self.tweets.values() if handle in t.text.lower() and t.author_id != id]
         since = request.q("since_id")
         if since:
             tweets = [t for t in tweets if int(t.id) > int(since)]
@@ -604,9 +589,7 @@ class FakeX(OAuthServer):
         token = request.q("pagination_token")
         offset = _decode_token(token) if token else 0
         if offset is None:
-            return self.error(
-                400, "The `pagination_token` query parameter value is not valid"
-            )
+            return self.error(400, "The `pagination_token` query parameter value is not valid")
         page = tweets[offset : offset + size]
         if not page:
             return FakeResponse(json={"meta": {"result_count": 0}})
@@ -624,11 +607,7 @@ class FakeX(OAuthServer):
         if "author_id" in (request.q("expansions") or "").split(","):
             authors = {t.author_id for t in page}
             body["includes"] = {
-                "users": [
-                    self._user_json(self.users[a], set())
-                    for a in authors
-                    if a in self.users
-                ]
+                "users": [self._user_json(self.users[a], set()) for a in authors if a in self.users]
             }
         return FakeResponse(json=body)
 
@@ -642,9 +621,7 @@ class FakeX(OAuthServer):
         target = user if id == "me" else self.users.get(id)
         if target is None:
             return FakeResponse(json={"errors": [_missing("user", "id", id)]})
-        return FakeResponse(
-            json={"data": self._user_json(target, _fields(request, "user.fields"))}
-        )
+        return FakeResponse(json={"data": self._user_json(target, _fields(request, "user.fields"))})
 
     def _user_json(self, user: FakeUser, fields: set[str]) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -666,9 +643,7 @@ class FakeX(OAuthServer):
             return user
         parts = _multipart(request)
         if parts is None or "media" not in parts:
-            return self.error(
-                400, "$.media: is missing but it is required (multipart/form-data)"
-            )
+            return self.error(400, "$.media: is missing but it is required (multipart/form-data)")
         category = parts.get("media_category", b"tweet_image").decode()
         if category not in _MEDIA_CATEGORIES:
             return self.error(
@@ -729,14 +704,8 @@ class FakeX(OAuthServer):
         parts = _multipart(request)
         if media is None or media.owner != user.id or media.finalized:
             return self.error(400, f"Invalid media id or state: {id}")
-        if (
-            parts is None
-            or "media" not in parts
-            or not parts.get("segment_index", b"").isdigit()
-        ):
-            return self.error(
-                400, "$.media and $.segment_index are required (multipart/form-data)"
-            )
+        if parts is None or "media" not in parts or not parts.get("segment_index", b"").isdigit():
+            return self.error(400, "$.media and $.segment_index are required (multipart/form-data)")
         index = int(parts["segment_index"])
         if index > 999:
             return self.error(400, "$.segment_index: must be between 0 and 999")
@@ -751,9 +720,9 @@ class FakeX(OAuthServer):
         media = self.media.get(id)
         if media is None or media.owner != user.id:
             return self.error(400, f"Invalid media id: {id}")
-        if sum(media.received.values()) != media.total_bytes or sorted(
-            media.received
-        ) != list(range(len(media.received))):
+        if sum(media.received.values()) != media.total_bytes or sorted(media.received) != list(
+            range(len(media.received))
+        ):
             return self.error(
                 400,
                 "File size does not match the total_bytes given at initialize, or a segment is missing",

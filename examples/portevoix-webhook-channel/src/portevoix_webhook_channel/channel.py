@@ -95,12 +95,16 @@ class WebhookChannel(ChannelPlugin):
             FormatRules(format=Format.POST, media=(_IMAGES,), min_media=0, max_media=4),
             FormatRules(format=Format.PHOTO, media=(_IMAGES,), min_media=1, max_media=4),
         ),
-        features=frozenset({Feature.PUBLISH, Feature.DELETE, Feature.RECONCILE, Feature.INBOX, Feature.REPLY}),
+        features=frozenset(
+            {Feature.PUBLISH, Feature.DELETE, Feature.RECONCILE, Feature.INBOX, Feature.REPLY}
+        ),
         notices=("Images are sent as public URLs; the endpoint fetches them itself.",),
     )
 
     # ------------------------------------------------------------------ operations
-    async def prepare_publish(self, account: AccountRef, draft: Draft) -> tuple[PreparedRequest, ...]:
+    async def prepare_publish(
+        self, account: AccountRef, draft: Draft
+    ) -> tuple[PreparedRequest, ...]:
         request = self._build(account, "POST", "/posts", json=_post_body(account, draft))
         return (_redacted(request, note="create the post"),)
 
@@ -147,18 +151,34 @@ class WebhookChannel(ChannelPlugin):
         return PluginHttp(self, read_error=_read_error, default_wait=DEFAULT_RETRY_AFTER)
 
     def _build(
-        self, account: AccountRef, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None
+        self,
+        account: AccountRef,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, str] | None = None,
     ) -> httpx.Request:
-        request = self.http.build_request(method, f"{self.base_url}{path}", json=json, params=params)
+        request = self.http.build_request(
+            method, f"{self.base_url}{path}", json=json, params=params
+        )
         timestamp = str(int(time.time()))
         secret = account.credentials.access_token
         request.headers[ACCOUNT_HEADER] = account.external_id
         request.headers[TIMESTAMP_HEADER] = timestamp
-        request.headers[SIGNATURE_HEADER] = signature(secret, timestamp, method, request.url.path, request.content)
+        request.headers[SIGNATURE_HEADER] = signature(
+            secret, timestamp, method, request.url.path, request.content
+        )
         return request
 
     async def _call(
-        self, account: AccountRef, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None
+        self,
+        account: AccountRef,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         request = self._build(account, method, path, json=json, params=params)
         response = await self.api.send(request, endpoint=f"{method} {path}", account=account)
@@ -192,7 +212,11 @@ def _redacted(request: httpx.Request, *, note: str) -> PreparedRequest:
     headers = dict(request.headers.items())
     headers[SIGNATURE_HEADER.lower()] = REDACTED
     return PreparedRequest(
-        method=request.method, url=str(request.url), headers=headers, json=json.loads(request.content), note=note
+        method=request.method,
+        url=str(request.url),
+        headers=headers,
+        json=json.loads(request.content),
+        note=note,
     )
 
 
@@ -201,7 +225,9 @@ def _read_error(response: httpx.Response) -> ErrorReading | None:
     if response.status_code < 400:
         return None
     data = json_body(response)
-    message = str(data.get("message") or data.get("error") or response.text[:200] or response.reason_phrase)
+    message = str(
+        data.get("message") or data.get("error") or response.text[:200] or response.reason_phrase
+    )
     return ErrorReading(message=message, code=str(data["error"]) if data.get("error") else None)
 
 
@@ -209,7 +235,11 @@ def _publish_result(data: dict[str, Any]) -> PublishResult:
     remote_id = data.get("id")
     if not remote_id:
         raise Transient("webhook: the endpoint answered without an id")
-    return PublishResult(remote_id=str(remote_id), url=data.get("url"), published_at=_parse_time(data.get("created_at")))
+    return PublishResult(
+        remote_id=str(remote_id),
+        url=data.get("url"),
+        published_at=_parse_time(data.get("created_at")),
+    )
 
 
 def _remote_item(raw: dict[str, Any]) -> RemoteItem:
@@ -233,5 +263,3 @@ def _parse_time(value: Any) -> datetime | None:
         return None
     parsed = datetime.fromisoformat(str(value))  # accepts a trailing "Z" since Python 3.11
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-

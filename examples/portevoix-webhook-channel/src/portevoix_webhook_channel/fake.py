@@ -54,7 +54,9 @@ class WebhookFake(FakeNetwork):
             credentials=Credentials(access_token=self.secrets[external_id]),
         )
 
-    def add_reply(self, account: AccountRef, post_id: str, text: str, *, author: str = "habitant") -> str:
+    def add_reply(
+        self, account: AccountRef, post_id: str, text: str, *, author: str = "habitant"
+    ) -> str:
         """Someone replied to ``post_id``; the next inbox poll will see it."""
         reply_id = f"r{self.next_id()}"
         self.replies.append(
@@ -75,7 +77,11 @@ class WebhookFake(FakeNetwork):
     def authorized(self, request: ReceivedRequest) -> bool:
         secret = self.secrets.get(request.headers.get(ACCOUNT_HEADER.lower(), ""))
         timestamp = request.headers.get(TIMESTAMP_HEADER.lower(), "")
-        if secret is None or not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAX_CLOCK_SKEW_S:
+        if (
+            secret is None
+            or not timestamp.isdigit()
+            or abs(time.time() - int(timestamp)) > MAX_CLOCK_SKEW_S
+        ):
             return False
         expected = signature(secret, timestamp, request.method, request.path, request.body)
         return hmac.compare_digest(expected, request.headers.get(SIGNATURE_HEADER.lower(), ""))
@@ -93,7 +99,11 @@ class WebhookFake(FakeNetwork):
 
     def limit_headers(self, retry_after: float) -> dict[str, str]:
         reset = str(int(time.time() + retry_after))
-        return {**super().limit_headers(retry_after), "x-ratelimit-remaining": "0", "x-ratelimit-reset": reset}
+        return {
+            **super().limit_headers(retry_after),
+            "x-ratelimit-remaining": "0",
+            "x-ratelimit-reset": reset,
+        }
 
     def _refused(self) -> FakeResponse:
         return self.error(401, "invalid signature", kind="unauthorized")
@@ -151,10 +161,16 @@ class WebhookFake(FakeNetwork):
             return self.error(400, "bad cursor or limit", kind="invalid_query")
         start, end = int(cursor), int(cursor) + int(limit)
         items = [{k: v for k, v in r.items() if k != "account"} for r in mine[start:end]]
-        return FakeResponse(json={"items": items, "next_cursor": str(end) if end < len(mine) else None})
+        return FakeResponse(
+            json={"items": items, "next_cursor": str(end) if end < len(mine) else None}
+        )
 
     def _by_ref(self, account: str, client_ref: str) -> list[dict[str, Any]]:
-        return [p for p in self.posts.values() if p["account"] == account and p["client_ref"] == client_ref]
+        return [
+            p
+            for p in self.posts.values()
+            if p["account"] == account and p["client_ref"] == client_ref
+        ]
 
 
 def _check_post(body: Any, account: str) -> str | None:
@@ -174,13 +190,20 @@ def _check_post(body: Any, account: str) -> str | None:
         return "a post needs text or media"
     if body["format"] == "photo" and not media:
         return "a photo post needs at least one image"
-    if any(not isinstance(m, dict) or not str(m.get("url", "")).startswith("https://") for m in media):
+    if any(
+        not isinstance(m, dict) or not str(m.get("url", "")).startswith("https://") for m in media
+    ):
         return "every media item needs an https url"
     return None
 
 
 def _public(post: dict[str, Any]) -> dict[str, Any]:
-    return {"id": post["id"], "url": post["url"], "created_at": post["created_at"], "client_ref": post["client_ref"]}
+    return {
+        "id": post["id"],
+        "url": post["url"],
+        "created_at": post["created_at"],
+        "client_ref": post["client_ref"],
+    }
 
 
 def _now() -> str:
