@@ -45,7 +45,10 @@ def _check_text(capabilities: Capabilities, draft: Draft, text_allowed: bool) ->
         found.append(
             Violation(
                 code="text_too_long",
-                message=f"text is {length} long as the network counts it ({text_rules.counting.value}); limit {text_rules.limit}",
+                message=(
+                    f"text is {length} long as the network counts it "
+                    f"({text_rules.counting.value}); limit {text_rules.limit}"
+                ),
                 params={
                     "length": length,
                     "limit": text_rules.limit,

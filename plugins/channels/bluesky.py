@@ -142,8 +142,14 @@ class BlueskyPlugin(ChannelPlugin):
         self, account: AccountRef, draft: Draft
     ) -> tuple[PreparedRequest, ...]:
         self._check_shape(draft)
-        steps = [self._prepared(account, "com.atproto.server.createSession", {"identifier": account.external_id, "password": "[redacted]"},
-                                "log in with the app password (once per process; the session is reused)")]  # fmt: skip
+        steps = [
+            self._prepared(
+                account,
+                "com.atproto.server.createSession",
+                {"identifier": account.external_id, "password": "[redacted]"},
+                "log in with the app password (once per process; the session is reused)",
+            )
+        ]
         blobs: list[dict[str, Any]] = []
         for index, item in enumerate(draft.media, start=1):
             steps.append(
@@ -412,8 +418,14 @@ class BlueskyPlugin(ChannelPlugin):
         if images:
             return images
         if draft.link:  # a card: Bluesky builds none itself, the client sends title and description
-            return {"$type": "app.bsky.embed.external",
-                    "external": {"uri": draft.link, "title": draft.title or draft.link, "description": draft.options.get("link_description", "")}}  # fmt: skip
+            return {
+                "$type": "app.bsky.embed.external",
+                "external": {
+                    "uri": draft.link,
+                    "title": draft.title or draft.link,
+                    "description": draft.options.get("link_description", ""),
+                },
+            }
         return None
 
     async def _resolve_mentions(self, account: AccountRef, text: str) -> dict[str, str]:
@@ -535,8 +547,14 @@ class BlueskyPlugin(ChannelPlugin):
         return self._keep(account, answer, session.secret)
 
     def _keep(self, account: AccountRef, answer: dict[str, Any], secret: str) -> _Session:
-        session = _Session(access=answer["accessJwt"], refresh=answer["refreshJwt"], did=answer["did"], handle=answer.get("handle", ""),
-                           expires=_jwt_exp(answer["accessJwt"]), secret=secret)  # fmt: skip
+        session = _Session(
+            access=answer["accessJwt"],
+            refresh=answer["refreshJwt"],
+            did=answer["did"],
+            handle=answer.get("handle", ""),
+            expires=_jwt_exp(answer["accessJwt"]),
+            secret=secret,
+        )
         self._sessions[account.external_id] = session
         return session
 

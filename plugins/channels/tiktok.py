@@ -133,7 +133,8 @@ class TikTokPlugin(ChannelPlugin):
                 "Until TikTok audits the app, every post is private (SELF_ONLY), the account must be private "
                 "and at most 5 creators a day can post through it."
             ),
-            "TikTok caps posts per creator per day (about 15–25, unpublished); beyond it posts are refused (spam_risk_too_many_posts).",
+            "TikTok caps posts per creator per day (about 15–25, unpublished); "
+            "beyond it posts are refused (spam_risk_too_many_posts).",
             "The author must choose the privacy level among the creator's options; Porte-voix never picks one.",
             "Photos are pulled by TikTok from a public URL on a domain verified in the developer portal (JPEG/WebP).",
             "TikTok offers no API to repost, delete, or read and answer comments or messages.",

@@ -9,7 +9,8 @@ headers are reported to the usage recorder.
 Settings: ``base_url`` is the API host (``https://api.x.com``). ``extra`` accepts
 ``authorize_url`` (default ``https://twitter.com/i/oauth2/authorize``), ``media_chunk_bytes``
 (default 4 MiB), ``media_poll_max`` (default 60 STATUS polls), ``inbox_page_size`` (5–100,
-default 100) and ``web_url`` (default ``https://x.com``). ``webhook_secret`` is the app's consumer secret used for CRC and signatures.
+default 100) and ``web_url`` (default ``https://x.com``). ``webhook_secret`` is the app's
+consumer secret used for CRC and signatures.
 """
 
 from __future__ import annotations
@@ -79,9 +80,15 @@ _GIF = MediaRules(
     content_types=frozenset({"image/gif"}),
 )
 _VIDEO = MediaRules(
-    kind=MediaKind.VIDEO, max_count=1, max_bytes=512 * MiB, content_types=_VIDEO_TYPES,
-    min_aspect_ratio=1 / 3, max_aspect_ratio=3.0, min_duration_s=0.5, max_duration_s=140.0,
-)  # fmt: skip
+    kind=MediaKind.VIDEO,
+    max_count=1,
+    max_bytes=512 * MiB,
+    content_types=_VIDEO_TYPES,
+    min_aspect_ratio=1 / 3,
+    max_aspect_ratio=3.0,
+    min_duration_s=0.5,
+    max_duration_s=140.0,
+)
 DEFAULT_SCOPES = (
     "tweet.read",
     "tweet.write",
@@ -489,10 +496,24 @@ class XPlugin(ChannelPlugin):
                 "media_category": _category(item),
             }
             steps = [
-                self._prepared("POST", "/2/media/upload/initialize", json=init, note=f"{label}: initialize the chunked upload"),
-                self._prepared("POST", f"/2/media/upload/{media_id}/append", form={"media": media_field, "segment_index": "0"}, note=f"{label}: append each chunk (segment_index 0…n)"),
-                self._prepared("POST", f"/2/media/upload/{media_id}/finalize", note=f"{label}: finalize, then poll GET /2/media/upload?command=STATUS"),
-            ]  # fmt: skip
+                self._prepared(
+                    "POST",
+                    "/2/media/upload/initialize",
+                    json=init,
+                    note=f"{label}: initialize the chunked upload",
+                ),
+                self._prepared(
+                    "POST",
+                    f"/2/media/upload/{media_id}/append",
+                    form={"media": media_field, "segment_index": "0"},
+                    note=f"{label}: append each chunk (segment_index 0…n)",
+                ),
+                self._prepared(
+                    "POST",
+                    f"/2/media/upload/{media_id}/finalize",
+                    note=f"{label}: finalize, then poll GET /2/media/upload?command=STATUS",
+                ),
+            ]
         if item.alt_text:
             meta = {"id": media_id, "metadata": {"alt_text": {"text": item.alt_text}}}
             steps.append(
@@ -659,8 +680,14 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
 def _post_metrics(tweet: dict[str, Any]) -> PostMetrics:
     m = tweet.get("public_metrics", {})
     extra = {k: float(m[k]) for k in ("quote_count", "bookmark_count") if k in m}
-    return PostMetrics(remote_id=tweet["id"], impressions=m.get("impression_count"), likes=m.get("like_count"),
-                       reposts=m.get("retweet_count", m.get("repost_count")), replies=m.get("reply_count"), extra=extra)  # fmt: skip
+    return PostMetrics(
+        remote_id=tweet["id"],
+        impressions=m.get("impression_count"),
+        likes=m.get("like_count"),
+        reposts=m.get("retweet_count", m.get("repost_count")),
+        replies=m.get("reply_count"),
+        extra=extra,
+    )
 
 
 def _category(item: MediaItem) -> str:
@@ -727,5 +754,12 @@ def _activity_message(event: dict[str, Any], users: dict[str, Any]) -> RemoteIte
     sender = str(create.get("sender_id", ""))
     created = datetime.fromtimestamp(int(event.get("created_timestamp", "0")) / 1000, UTC)
     user = users.get(sender, {})
-    return RemoteItem(remote_id=str(event.get("id", "")), kind=InboxKind.MESSAGE, text=create.get("message_data", {}).get("text", ""),
-                      author_id=sender, author_handle=user.get("screen_name", ""), author_name=user.get("name", ""), created_at=created)  # fmt: skip
+    return RemoteItem(
+        remote_id=str(event.get("id", "")),
+        kind=InboxKind.MESSAGE,
+        text=create.get("message_data", {}).get("text", ""),
+        author_id=sender,
+        author_handle=user.get("screen_name", ""),
+        author_name=user.get("name", ""),
+        created_at=created,
+    )

@@ -242,8 +242,12 @@ class FakeBluesky(FakeNetwork):
         return FakeResponse(status=status, json={"error": name, "message": message})
 
     def limit_headers(self, retry_after: float) -> dict[str, str]:
-        return {"ratelimit-limit": str(RATE_LIMIT), "ratelimit-remaining": "0",
-                "ratelimit-reset": str(math.ceil(time.time() + retry_after)), "ratelimit-policy": f"{RATE_LIMIT};w={RATE_WINDOW_S}"}  # fmt: skip
+        return {
+            "ratelimit-limit": str(RATE_LIMIT),
+            "ratelimit-remaining": "0",
+            "ratelimit-reset": str(math.ceil(time.time() + retry_after)),
+            "ratelimit-policy": f"{RATE_LIMIT};w={RATE_WINDOW_S}",
+        }
 
     def rate_headers(self, request: ReceivedRequest) -> dict[str, str]:
         now = time.time()
@@ -252,8 +256,12 @@ class FakeBluesky(FakeNetwork):
             if now - start >= RATE_WINDOW_S:
                 start, used = now, 0
             self._window = (start, used + 1)
-        return {"ratelimit-limit": str(RATE_LIMIT), "ratelimit-remaining": str(max(0, RATE_LIMIT - used - 1)),
-                "ratelimit-reset": str(int(start + RATE_WINDOW_S)), "ratelimit-policy": f"{RATE_LIMIT};w={RATE_WINDOW_S}"}  # fmt: skip
+        return {
+            "ratelimit-limit": str(RATE_LIMIT),
+            "ratelimit-remaining": str(max(0, RATE_LIMIT - used - 1)),
+            "ratelimit-reset": str(int(start + RATE_WINDOW_S)),
+            "ratelimit-policy": f"{RATE_LIMIT};w={RATE_WINDOW_S}",
+        }
 
     def authorized(self, request: ReceivedRequest) -> bool:
         return isinstance(self._session(request), FakeActor)
@@ -405,8 +413,14 @@ class FakeBluesky(FakeNetwork):
         if problem:
             return self._invalid(problem)
         record = self._store(actor.did, body["collection"], body["record"])
-        return FakeResponse(json={"uri": record.uri, "cid": record.cid, "commit": {"cid": _cid(record.uri.encode()), "rev": record.rkey},
-                                  "validationStatus": "valid"})  # fmt: skip
+        return FakeResponse(
+            json={
+                "uri": record.uri,
+                "cid": record.cid,
+                "commit": {"cid": _cid(record.uri.encode()), "rev": record.rkey},
+                "validationStatus": "valid",
+            }
+        )
 
     @route("POST", "/xrpc/com.atproto.repo.deleteRecord")
     async def delete_record(self, request: ReceivedRequest) -> FakeResponse:
@@ -433,7 +447,8 @@ class FakeBluesky(FakeNetwork):
 
     def _check_record(self, collection: str, record: Any) -> str | None:
         if not isinstance(record, dict) or record.get("$type") != collection:
-            return f"Invalid $type: expected {collection}, got {record.get('$type') if isinstance(record, dict) else None}"
+            found = record.get("$type") if isinstance(record, dict) else None
+            return f"Invalid $type: expected {collection}, got {found}"
         if not _is_datetime(record.get("createdAt")):
             return f"Invalid {collection} record: Record/createdAt must be a valid datetime"
         if collection != POST:
@@ -469,7 +484,10 @@ class FakeBluesky(FakeNetwork):
             index = facet.get("index", {})
             start, end = index.get("byteStart"), index.get("byteEnd")
             if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= size):
-                return f"Invalid app.bsky.feed.post record: Record/facets/{n}/index must lie within the text's UTF-8 bytes"
+                return (
+                    f"Invalid app.bsky.feed.post record: Record/facets/{n}/index "
+                    "must lie within the text's UTF-8 bytes"
+                )
             for feature in facet.get("features", []):
                 needed = _FEATURES.get(feature.get("$type", ""))
                 if needed is None or not feature.get(needed):
@@ -534,8 +552,16 @@ class FakeBluesky(FakeNetwork):
             seq = next(self._seq)
         rkey = _tid(now)
         uri = f"at://{did}/{collection}/{rkey}"
-        record = FakeRecord(uri=uri, cid=_cid(json.dumps(value, sort_keys=True).encode() + uri.encode()), did=did,
-                            collection=collection, rkey=rkey, value=value, indexed_at=iso_now(now), seq=seq)  # fmt: skip
+        record = FakeRecord(
+            uri=uri,
+            cid=_cid(json.dumps(value, sort_keys=True).encode() + uri.encode()),
+            did=did,
+            collection=collection,
+            rkey=rkey,
+            value=value,
+            indexed_at=iso_now(now),
+            seq=seq,
+        )
         self.records[uri] = record
         self._notify(record)
         return record
@@ -575,8 +601,18 @@ class FakeBluesky(FakeNetwork):
     def _add_notification(
         self, owner: str, record: FakeRecord, reason: str, subject: str | None
     ) -> None:
-        note = {"uri": record.uri, "cid": record.cid, "author": self.actors[record.did].basic(), "reason": reason, "record": record.value,
-                "isRead": False, "indexedAt": record.indexed_at, "labels": [], "_owner": owner, "_seq": record.seq}  # fmt: skip
+        note = {
+            "uri": record.uri,
+            "cid": record.cid,
+            "author": self.actors[record.did].basic(),
+            "reason": reason,
+            "record": record.value,
+            "isRead": False,
+            "indexedAt": record.indexed_at,
+            "labels": [],
+            "_owner": owner,
+            "_seq": record.seq,
+        }
         if subject:
             note["reasonSubject"] = subject
         self.notifications.append(note)
@@ -642,13 +678,23 @@ class FakeBluesky(FakeNetwork):
 
         uri = record.uri
         return {
-            "uri": uri, "cid": record.cid, "author": self.actors[record.did].basic(), "record": record.value,
-            "replyCount": count(lambda r: (r.value.get("reply") or {}).get("parent", {}).get("uri") == uri),
-            "repostCount": count(lambda r: r.collection == REPOST and r.value["subject"]["uri"] == uri),
+            "uri": uri,
+            "cid": record.cid,
+            "author": self.actors[record.did].basic(),
+            "record": record.value,
+            "replyCount": count(
+                lambda r: (r.value.get("reply") or {}).get("parent", {}).get("uri") == uri
+            ),
+            "repostCount": count(
+                lambda r: r.collection == REPOST and r.value["subject"]["uri"] == uri
+            ),
             "likeCount": record.likes,
-            "quoteCount": count(lambda r: ((r.value.get("embed") or {}).get("record") or {}).get("uri") == uri),
-            "indexedAt": record.indexed_at, "labels": [],
-        }  # fmt: skip
+            "quoteCount": count(
+                lambda r: ((r.value.get("embed") or {}).get("record") or {}).get("uri") == uri
+            ),
+            "indexedAt": record.indexed_at,
+            "labels": [],
+        }
 
     @route("GET", "/xrpc/app.bsky.feed.getPosts")
     async def get_posts(self, request: ReceivedRequest) -> FakeResponse:
@@ -699,8 +745,16 @@ class FakeBluesky(FakeNetwork):
         posts = sum(
             1 for r in self.records.values() if r.did == target.did and r.collection == POST
         )
-        return FakeResponse(json={**target.basic(), "followersCount": target.followers, "followsCount": target.follows, "postsCount": posts,
-                                  "indexedAt": iso_now(), "viewer": {}})  # fmt: skip
+        return FakeResponse(
+            json={
+                **target.basic(),
+                "followersCount": target.followers,
+                "followsCount": target.follows,
+                "postsCount": posts,
+                "indexedAt": iso_now(),
+                "viewer": {},
+            }
+        )
 
     def _paged(
         self, request: ReceivedRequest, items: list[Any], *, default: int

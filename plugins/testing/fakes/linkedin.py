@@ -183,7 +183,8 @@ class FakeLinkedIn(OAuthServer):
                 json={
                     "status": 400,
                     "code": "VERSION_MISSING",
-                    "message": "A version must be present. Please specify a version by adding the LinkedIn-Version header.",
+                    "message": "A version must be present. "
+                    "Please specify a version by adding the LinkedIn-Version header.",
                 },
             )
         if not self._version_active(version):

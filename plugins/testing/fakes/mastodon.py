@@ -56,7 +56,8 @@ def _link(match: re.Match[str]) -> str:
     scheme, _, rest = url.partition("://")
     return (
         f'<a href="{html.escape(url)}" rel="nofollow noopener" target="_blank">'
-        f'<span class="invisible">{scheme}://</span><span class="">{html.escape(rest)}</span><span class="invisible"></span></a>'
+        f'<span class="invisible">{scheme}://</span><span class="">{html.escape(rest)}</span>'
+        '<span class="invisible"></span></a>'
     )
 
 
@@ -292,7 +293,8 @@ class FakeMastodon(OAuthServer):
             kept = urlencode([(k, v) for k, values in keep.items() for v in values])
             sep = f"{kept}&" if kept else ""
             headers["link"] = (
-                f'<{base}?{sep}max_id={_key(page[-1], key)}>; rel="next", <{base}?{sep}min_id={_key(page[0], key)}>; rel="prev"'
+                f'<{base}?{sep}max_id={_key(page[-1], key)}>; rel="next", '
+                f'<{base}?{sep}min_id={_key(page[0], key)}>; rel="prev"'
             )
         return FakeResponse(json=[_public(r) for r in page], headers=headers)
 

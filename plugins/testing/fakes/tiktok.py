@@ -228,8 +228,8 @@ class FakeTikTok(OAuthServer):
         job = self._new_job(publish_id, "VIDEO", post_info, source)
         data: dict[str, Any] = {"publish_id": publish_id}
         if kind == "file":
-            data["upload_url"] = (
-                f"{request.base_url}/video/upload/?{urlencode({'upload_id': publish_id, 'upload_token': job['upload_token']})}"
+            data["upload_url"] = f"{request.base_url}/video/upload/?" + urlencode(
+                {"upload_id": publish_id, "upload_token": job["upload_token"]}
             )
         return self.envelope(data)
 

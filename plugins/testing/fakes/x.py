@@ -33,11 +33,24 @@ MAX_WEIGHTED_LENGTH = 280
 _URL = re.compile(r"https?://\S+")
 _CREATE_FIELDS = frozenset(
     {
-        "text", "media", "reply", "quote_tweet_id", "poll", "reply_settings", "community_id",
-        "share_with_followers", "for_super_followers_only", "geo", "direct_message_deep_link",
-        "card_uri", "nullcast", "made_with_ai", "paid_partnership", "edit_options",
+        "text",
+        "media",
+        "reply",
+        "quote_tweet_id",
+        "poll",
+        "reply_settings",
+        "community_id",
+        "share_with_followers",
+        "for_super_followers_only",
+        "geo",
+        "direct_message_deep_link",
+        "card_uri",
+        "nullcast",
+        "made_with_ai",
+        "paid_partnership",
+        "edit_options",
     }
-)  # fmt: skip
+)
 _MEDIA_CATEGORIES = frozenset(
     {
         "tweet_image",
@@ -175,8 +188,14 @@ class FakeX(OAuthServer):
     authorize_path = "/i/oauth2/authorize"
     token_path = "/2/oauth2/token"
     authorize_params = (
-        "response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"
-    )  # fmt: skip
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+    )
     challenge_methods = ("S256", "plain")
     default_scope = "tweet.read tweet.write users.read offline.access"
     failure_messages = {**OAuthServer.failure_messages, "expired": "Unauthorized"}
@@ -316,8 +335,17 @@ class FakeX(OAuthServer):
                 status=404,
                 json={"errors": [{"message": "Sorry, that page does not exist", "code": 34}]},
             )
-        titles = {400: "Invalid Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed",
-                  429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable", 504: "Gateway Timeout"}  # fmt: skip
+        titles = {
+            400: "Invalid Request",
+            401: "Unauthorized",
+            403: "Forbidden",
+            404: "Not Found",
+            405: "Method Not Allowed",
+            429: "Too Many Requests",
+            500: "Internal Server Error",
+            503: "Service Unavailable",
+            504: "Gateway Timeout",
+        }
         title = titles.get(status, "Error")
         body: dict[str, Any] = {
             "title": title,
@@ -428,8 +456,17 @@ class FakeX(OAuthServer):
         if problem is not None:
             return problem
         tweet = self._store_tweet(user, body)
-        return FakeResponse(status=201, json={"data": {"id": tweet.id, "text": body.get("text", ""), "edit_history_tweet_ids": [tweet.id]}},
-                            headers={"location": f"https://api.twitter.com/2/tweets/{tweet.id}"})  # fmt: skip
+        return FakeResponse(
+            status=201,
+            json={
+                "data": {
+                    "id": tweet.id,
+                    "text": body.get("text", ""),
+                    "edit_history_tweet_ids": [tweet.id],
+                }
+            },
+            headers={"location": f"https://api.twitter.com/2/tweets/{tweet.id}"},
+        )
 
     def _check_create(self, user: FakeUser, body: dict[str, Any]) -> FakeResponse | None:
         extra = sorted(set(body) - _CREATE_FIELDS)
@@ -631,8 +668,14 @@ class FakeX(OAuthServer):
         }
         if "public_metrics" in fields:
             tweet_count = sum(1 for t in self.tweets.values() if t.author_id == user.id)
-            out["public_metrics"] = {"followers_count": user.followers, "following_count": user.following,
-                                     "tweet_count": tweet_count, "listed_count": user.listed, "like_count": 0, "media_count": 0}  # fmt: skip
+            out["public_metrics"] = {
+                "followers_count": user.followers,
+                "following_count": user.following,
+                "tweet_count": tweet_count,
+                "listed_count": user.listed,
+                "like_count": 0,
+                "media_count": 0,
+            }
         return out
 
     # ------------------------------------------------------------------ media
@@ -658,8 +701,17 @@ class FakeX(OAuthServer):
             finalized=True,
         )
         self.media[media.id] = media
-        return FakeResponse(json={"data": {"id": media.id, "media_key": media.key, "size": media.total_bytes, "expires_after_secs": 86400,
-                                           "image": {"image_type": "image/png", "w": 1, "h": 1}}})  # fmt: skip
+        return FakeResponse(
+            json={
+                "data": {
+                    "id": media.id,
+                    "media_key": media.key,
+                    "size": media.total_bytes,
+                    "expires_after_secs": 86400,
+                    "image": {"image_type": "image/png", "w": 1, "h": 1},
+                }
+            }
+        )
 
     @route("POST", "/2/media/upload/initialize")
     async def upload_initialize(self, request: ReceivedRequest) -> FakeResponse:
@@ -797,15 +849,26 @@ class FakeX(OAuthServer):
         )
 
     def _not_found(self, resource: str, parameter: str, value: str) -> FakeResponse:
-        body = {"title": "Not Found Error", "detail": f"Could not find {resource} with {parameter}: [{value}].",
-                "type": f"{PROBLEMS}/resource-not-found", "status": 404}  # fmt: skip
+        body = {
+            "title": "Not Found Error",
+            "detail": f"Could not find {resource} with {parameter}: [{value}].",
+            "type": f"{PROBLEMS}/resource-not-found",
+            "status": 404,
+        }
         return FakeResponse(status=404, json=body)
 
 
 # ---------------------------------------------------------------------- module helpers
 def _missing(resource: str, parameter: str, value: str) -> dict[str, str]:
-    return {"value": value, "detail": f"Could not find {resource} with {parameter}: [{value}].", "title": "Not Found Error",
-            "resource_type": resource, "parameter": parameter, "resource_id": value, "type": f"{PROBLEMS}/resource-not-found"}  # fmt: skip
+    return {
+        "value": value,
+        "detail": f"Could not find {resource} with {parameter}: [{value}].",
+        "title": "Not Found Error",
+        "resource_type": resource,
+        "parameter": parameter,
+        "resource_id": value,
+        "type": f"{PROBLEMS}/resource-not-found",
+    }
 
 
 def _fields(request: ReceivedRequest, name: str) -> set[str]:
