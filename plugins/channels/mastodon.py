@@ -30,6 +30,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+import msgspec
 
 from core.channels import (
     AccountMetrics,
@@ -142,6 +143,7 @@ class MastodonPlugin(ChannelPlugin):
                 Feature.INBOX,
                 Feature.RECONCILE,
                 Feature.OAUTH,
+                Feature.SEARCH,
             }
         ),
         notices=(
@@ -406,6 +408,24 @@ class MastodonPlugin(ChannelPlugin):
             visibility=visibility,
         )
         return await self._post_status(account, draft, body)
+
+    # ------------------------------------------------------------------ search
+    async def search(self, account: AccountRef, query: str, cursor: str | None) -> InboxPage:
+        """Statuses matching ``query`` (``GET /api/v2/search``, what this instance indexes);
+        the cursor is the offset of the next page."""
+        size, offset = min(40, int(self._float("page_size", 40))), int(cursor or 0)
+        params = {"q": query, "type": "statuses", "limit": size, "offset": offset}
+        found = (await self._api(account, "GET", "/api/v2/search", params=params)).json()
+        statuses = found.get("statuses", []) if isinstance(found, dict) else []
+        items = tuple(
+            msgspec.structs.replace(
+                _mention_item({"status": s}), kind=InboxKind.MENTION, thread_id=str(s["id"])
+            )
+            for s in statuses
+        )
+        return InboxPage(
+            items=items, next_cursor=str(offset + size) if len(statuses) == size else None
+        )
 
     # ------------------------------------------------------------------ metrics
     async def fetch_account_metrics(self, account: AccountRef) -> AccountMetrics:

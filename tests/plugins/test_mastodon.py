@@ -459,3 +459,27 @@ async def test_fake_works_under_a_mount_prefix() -> None:
         await plugin.aclose()
     assert len(first.items) == 2 and len(second.items) == 1
     assert fake.received[0].path == "/api/v1/notifications"  # the prefix is stripped
+
+
+# ---------------------------------------------------------------------- search (veille)
+
+
+@pytest.mark.anyio
+async def test_search_pages_through_matching_statuses(plugin: MastodonPlugin, fake: FakeMastodon) -> None:
+    account = fake.make_account()
+    wanted = [fake.add_status(f"Les vendanges commencent à Gaillac ({n})")["id"] for n in range(3)]
+    fake.add_status("Rien à voir")
+    first = await plugin.search(account, "vendanges", None)
+    sent = fake.received[-1]
+    assert (sent.path, sent.q("q"), sent.q("type"), sent.q("limit"), sent.q("offset")) == (
+        "/api/v2/search",
+        "vendanges",
+        "statuses",
+        "2",
+        "0",
+    )
+    assert first.next_cursor == "2" and all(item.kind is InboxKind.MENTION for item in first.items)
+    second = await plugin.search(account, "vendanges", first.next_cursor)
+    assert second.next_cursor is None
+    assert [item.remote_id for item in first.items + second.items] == sorted(wanted, key=int, reverse=True)
+    assert first.items[0].thread_id == first.items[0].remote_id and "Gaillac" in first.items[0].text

@@ -479,6 +479,26 @@ class FakeMastodon(OAuthServer):
         rows = [c for c in self.conversations.values() if c.get("last_status")]
         return self._page(request, rows, "last_status.id", limit_max=40)
 
+    @route("GET", "/api/v2/search")
+    async def search(self, request: ReceivedRequest) -> FakeResponse:
+        """Full-text search of the statuses, newest first (``type`` narrows to one kind)."""
+        query = (request.q("q") or "").strip().lower()
+        if not query:
+            return self.error(400, "Validation failed: q can't be blank")
+        limit, offset = min(int(request.q("limit") or 20), 40), int(request.q("offset") or 0)
+        hits = [
+            s
+            for s in self.statuses.values()
+            if s["reblog"] is None and query in s["text_source"].lower()
+        ]
+        hits.sort(key=lambda s: int(s["id"]), reverse=True)
+        statuses = (
+            [_public(s) for s in hits[offset : offset + limit]]
+            if request.q("type") in (None, "statuses")
+            else []
+        )
+        return FakeResponse(json={"accounts": [], "statuses": statuses, "hashtags": []})
+
     @route("GET", "/api/v2/instance")
     async def instance(self, request: ReceivedRequest) -> FakeResponse:
         return FakeResponse(
