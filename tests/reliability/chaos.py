@@ -163,9 +163,19 @@ class ChaosProxy:
     """One account's network behind a chaotic link, served on 127.0.0.1 in a thread of its own."""
 
     def __init__(
-        self, upstream: str, *, network: str, seed: int, rates: ChaosRates, client_timeout: float, grace: float = 1.0
+        self,
+        upstream: str,
+        *,
+        network: str,
+        seed: int,
+        rates: ChaosRates,
+        client_timeout: float,
+        grace: float = 1.0,
+        hide_quota: tuple[str, ...] = (),
     ) -> None:
         self.upstream = upstream.rstrip("/")
+        #: header prefixes taken off the network's own answers (its quota counters, see Networks)
+        self.hide_quota = hide_quota
         self.network = network
         self.seed = seed
         self.rates = rates
@@ -294,7 +304,11 @@ class ChaosProxy:
             response = await self._client.request(request.method, request.target, headers=headers, content=request.body)
         except httpx.HTTPError:
             return _Answer(502, [("content-type", "application/json")], b'{"error": "upstream unreachable"}')
-        back = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _HOP_BACK]
+        back = [
+            (k, v)
+            for k, v in response.headers.multi_items()
+            if k.lower() not in _HOP_BACK and not k.lower().startswith(self.hide_quota)
+        ]
         return _Answer(response.status_code, back, response.content)
 
     def _rng(self, request: _Request) -> random.Random:

@@ -17,7 +17,7 @@ import pytest
 from core.db.enums import DeliveryState
 from plugins.testing import serve_in_thread
 from tests.reliability.chaos import ChaosProxy, ChaosRates
-from tests.reliability.harness import Plan, RunResult, _judge
+from tests.reliability.harness import Plan, RunResult, _judge, answer_kind
 
 
 class Upstream:
@@ -157,3 +157,20 @@ def test_a_run_with_a_500_or_a_worker_exit_fails() -> None:
     result.exits = 1
     assert result.failures == {"5xx": 1, "exits": 1}
     assert "5xx=1" in result.line() and result.line().endswith("FAILED")
+
+
+@pytest.mark.parametrize(
+    ("scenario", "path", "status", "headers", "kind"),
+    [
+        ("R2", "/health", 503, {}, "503"),  # /health names what is down
+        ("R2", "/api/v1/personas", 503, {"retry-after": "5"}, "5xx"),  # a token needs no Redis
+        ("R4", "/api/v1/personas", 503, {"retry-after": "5"}, "503"),  # the database is down: say so
+        ("R4", "/api/v1/personas", 503, {}, "5xx"),  # … and when to come back
+        ("R4", "/health", 500, {}, "5xx"),
+        ("R1", "/api/v1/personas", 200, {}, "ok"),
+    ],
+)
+def test_the_api_answers_are_counted_as_the_issue_asks(
+    scenario: str, path: str, status: int, headers: dict[str, str], kind: str
+) -> None:
+    assert answer_kind(scenario, path, httpx.Response(status, headers=headers)) == kind
