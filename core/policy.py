@@ -82,6 +82,7 @@ async def day_counts(
         select(Account.channel, Delivery.kind, func.count())
         .join(Delivery, Delivery.account_id == Account.id)
         .where(Account.persona_id == persona.id, Delivery.state.in_(COUNTED_STATES), when >= start, when < end)
+        .where(Delivery.kind != DeliveryKind.REPLY)  # answers are not the day's posts
         .group_by(Account.channel, Delivery.kind)
     )
     if exclude_post is not None:
@@ -140,6 +141,7 @@ def plugin_draft(
     *,
     client_ref: str = "",
     media_url: Callable[[uuid.UUID], str | None] | None = None,
+    reply_to: str | None = None,
 ) -> Draft:
     try:
         fmt = Format(post.format)
@@ -151,6 +153,7 @@ def plugin_draft(
         media=tuple(media_item(m, media_url(m.id) if media_url else None) for m in media),
         link=post.link,
         client_ref=client_ref,
+        reply_to=reply_to,
     )
 
 
@@ -173,9 +176,10 @@ async def check_post_on_account(
     context = PolicyContext(
         moment=moment,
         stage=stage,
-        # At publish time cadence findings (warn/info) cannot change the outcome: skip the count.
+        # At publish time cadence findings (warn/info) cannot change the outcome, and a reply is not
+        # one of the day's posts: skip the count.
         day_counts={}
-        if stage == Stage.PUBLISH
+        if stage == Stage.PUBLISH or post.kind == DeliveryKind.REPLY
         else await day_counts(session, persona, moment, exclude_post=exclude_post),
         elections=elections(),
         network_violations=() if post.kind == DeliveryKind.REPOST else network_violations(registry, channel, draft),

@@ -79,6 +79,7 @@ class PostFactory(_Base, SQLAlchemyFactory[Post]):
 
 class DeliveryFactory(_Base, SQLAlchemyFactory[Delivery]):
     kind = DeliveryKind.POST
+    in_reply_to_id = None
     state = DeliveryState.DRAFT
     attempts = 0
     scheduled_at = None

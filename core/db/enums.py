@@ -17,7 +17,6 @@ __all__ = [
     "InboxStatus",
     "MediaOrigin",
     "PersonaKind",
-    "ReplyState",
     "Role",
 ]
 
@@ -63,6 +62,7 @@ class DeliveryState(enum.StrEnum):
 class DeliveryKind(enum.StrEnum):
     POST = "post"
     REPOST = "repost"  # retweet, share, reshare of a network post
+    REPLY = "reply"  # an answer to an inbox item (comment, mention, private message)
 
 
 class ErrorKind(enum.StrEnum):
@@ -90,15 +90,6 @@ class InboxStatus(enum.StrEnum):
     ASSIGNED = "assigned"
     ANSWERED = "answered"
     CLOSED = "closed"
-
-
-class ReplyState(enum.StrEnum):
-    DRAFT = "draft"
-    QUEUED = "queued"
-    PUBLISHING = "publishing"
-    PUBLISHED = "published"
-    FAILED = "failed"
-    UNCERTAIN = "uncertain"
 
 
 class Employer(enum.StrEnum):

@@ -19,11 +19,11 @@ from core.db.enums import (
     DeliveryKind,
     DeliveryState,
     Employer,
+    ErrorKind,
     InboxKind,
     InboxStatus,
     MediaOrigin,
     PersonaKind,
-    ReplyState,
     Role,
 )
 from core.db.types import JSONType, UTCDateTime, enum_column, utcnow
@@ -182,10 +182,10 @@ class ApiToken(Base):
 
 
 class Post(Timestamped, Base):
-    """What a persona wants to say; fans out to one delivery per target account."""
+    """What a persona wants to say (a post, a repost, a reply); fans out to one delivery per target account."""
 
     __tablename__ = "posts"
-    __table_args__ = (sa.CheckConstraint("kind = 'post' OR repost_of IS NOT NULL", name="repost_has_target"),)
+    __table_args__ = (sa.CheckConstraint("kind != 'repost' OR repost_of IS NOT NULL", name="repost_has_target"),)
 
     id: Mapped[uuid.UUID] = _id()
     persona_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("personas.id", ondelete="RESTRICT"), index=True)
@@ -235,7 +235,7 @@ class Media(Timestamped, Base):
 
 
 class Delivery(Timestamped, Base):
-    """One post on one account, with its own schedule and state."""
+    """One post, repost or reply on one account, with its own schedule and state: the one outbox."""
 
     __tablename__ = "deliveries"
     __table_args__ = (
@@ -243,6 +243,10 @@ class Delivery(Timestamped, Base):
         sa.CheckConstraint("attempts >= 0", name="attempts_not_negative"),
         sa.CheckConstraint("state != 'published' OR remote_id IS NOT NULL", name="published_has_remote_id"),
         sa.CheckConstraint("state != 'publishing' OR lease_until IS NOT NULL", name="publishing_has_lease"),
+        sa.CheckConstraint(
+            "(kind = 'reply' AND in_reply_to_id IS NOT NULL) OR (kind != 'reply' AND in_reply_to_id IS NULL)",
+            name="reply_has_item",
+        ),
         sa.Index("ix_deliveries_due", "state", "scheduled_at"),
     )
 
@@ -251,6 +255,10 @@ class Delivery(Timestamped, Base):
     # RESTRICT: a delivery's account cannot vanish under it; disable the account instead.
     account_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("accounts.id", ondelete="RESTRICT"), index=True)
     kind: Mapped[DeliveryKind] = mapped_column(enum_column(DeliveryKind, "delivery_kind"), default=DeliveryKind.POST)
+    # RESTRICT: what went out stays on record with what it answered (items are closed, not deleted).
+    in_reply_to_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("inbox_items.id", ondelete="RESTRICT"), index=True
+    )
     state: Mapped[DeliveryState] = mapped_column(
         enum_column(DeliveryState, "delivery_state"), default=DeliveryState.DRAFT
     )
@@ -265,7 +273,7 @@ class Delivery(Timestamped, Base):
     remote_url: Mapped[str | None] = mapped_column(sa.Text)
     published_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(sa.Text)
-    error_kind: Mapped[str | None] = mapped_column(sa.String(32))
+    error_kind: Mapped[ErrorKind | None] = mapped_column(enum_column(ErrorKind, "delivery_error_kind"))
     approved_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
     approval_reason: Mapped[str | None] = mapped_column(sa.Text)
     #: the review rules the approver signed off; a new one at publish time holds the delivery
@@ -275,6 +283,7 @@ class Delivery(Timestamped, Base):
 
     post: Mapped[Post] = relationship(back_populates="deliveries")
     account: Mapped[Account] = relationship()
+    in_reply_to: Mapped[InboxItem | None] = relationship()
     events: Mapped[list[DeliveryEvent]] = relationship(
         back_populates="delivery", cascade="all, delete-orphan", order_by="DeliveryEvent.at"
     )
@@ -338,31 +347,6 @@ class InboxItem(Timestamped, Base):
     closed_at: Mapped[datetime | None]
 
     account: Mapped[Account] = relationship()
-    replies: Mapped[list[Reply]] = relationship(back_populates="item", cascade="all, delete-orphan")
-
-
-class Reply(Timestamped, Base):
-    """An answer to an inbox item, delivered through the queue like a delivery."""
-
-    __tablename__ = "replies"
-    __table_args__ = (
-        sa.CheckConstraint("state != 'published' OR remote_id IS NOT NULL", name="published_has_remote_id"),
-        sa.UniqueConstraint("client_ref"),
-    )
-
-    id: Mapped[uuid.UUID] = _id()
-    item_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("inbox_items.id", ondelete="CASCADE"), index=True)
-    author_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
-    text: Mapped[str] = mapped_column(sa.Text)
-    state: Mapped[ReplyState] = mapped_column(enum_column(ReplyState, "reply_state"), default=ReplyState.QUEUED)
-    client_ref: Mapped[str] = mapped_column(sa.String(64))
-    attempts: Mapped[int] = mapped_column(default=0)
-    lease_until: Mapped[datetime | None]
-    remote_id: Mapped[str | None] = mapped_column(sa.String(200))
-    sent_at: Mapped[datetime | None]
-    last_error: Mapped[str | None] = mapped_column(sa.Text)
-
-    item: Mapped[InboxItem] = relationship(back_populates="replies")
 
 
 class UsageSample(Base):

@@ -24,11 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core.audit import Actor, record
+from core.channels import Feature
 from core.channels.registry import ChannelRegistry
-from core.db.enums import DeliveryKind, DeliveryState, Role
-from core.db.models import Account, Delivery, DeliveryEvent, Media, Persona, Post, PostingSlot, Staff
+from core.db.enums import DeliveryKind, DeliveryState, InboxKind, Role
+from core.db.models import Account, Delivery, DeliveryEvent, InboxItem, Media, Persona, Post, PostingSlot, Staff
 from core.db.types import utcnow
 from core.errors import Refusal
+from core.people.permissions import Action, allows, require
 from core.policy import check_post_on_account, day_counts
 from core.publishing.states import move, record_event
 from personas.policy import Finding, Outcome, Override, Severity, Stage, decide
@@ -82,6 +84,8 @@ class ComposeRequest(msgspec.Struct, frozen=True, kw_only=True):
     save_as_draft: bool = False
     #: a manager lifting overridable blocks, with reasons
     overrides: tuple[Override, ...] = ()
+    #: a reply to this inbox item, on the item's own account (see :func:`compose_reply`)
+    in_reply_to_id: uuid.UUID | None = None
 
 
 class ComposeResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -159,8 +163,10 @@ async def compose(
     accounts = await _own_accounts(session, persona, request.account_ids)
     media = await _own_media(session, persona, request.media_ids)
     composer = await session.get(Staff, actor.id)
-    kind = DeliveryKind.REPOST if request.repost_of else DeliveryKind.POST
+    kind = _kind(request)
     _check_content(request, kind)
+    if request.in_reply_to_id is not None:
+        await _check_answered_item(session, request.in_reply_to_id, accounts)
     when = utcnow() if request.publish_now else request.scheduled_at
     if when is not None and when.tzinfo is None:
         raise PublishingError("the time must carry its offset (or use local_to_utc)", field="scheduled_at")
@@ -198,12 +204,13 @@ async def compose(
         findings[account.id] = found
         verdict = decide(found, request.overrides)
         blocked = blocked or verdict.outcome == Outcome.BLOCKED
-        state = _initial_state(actor.role, verdict.outcome, keep_draft=request.save_as_draft or when is None)
+        state = _initial_state(actor.role, verdict.outcome, kind, keep_draft=request.save_as_draft or when is None)
         deliveries.append(
             Delivery(
                 post_id=post.id,
                 account_id=account.id,
                 kind=kind,
+                in_reply_to_id=request.in_reply_to_id,
                 state=state,
                 scheduled_at=when,
                 client_ref=uuid.uuid4().hex,
@@ -245,13 +252,22 @@ async def compose(
     return ComposeResult(post=post, deliveries=tuple(deliveries), findings=findings)
 
 
-def _initial_state(role: Role, outcome: Outcome, *, keep_draft: bool) -> DeliveryState:
+def _kind(request: ComposeRequest) -> DeliveryKind:
+    if request.in_reply_to_id is not None:
+        return DeliveryKind.REPLY
+    return DeliveryKind.REPOST if request.repost_of else DeliveryKind.POST
+
+
+def _initial_state(role: Role, outcome: Outcome, kind: DeliveryKind, *, keep_draft: bool) -> DeliveryState:
+    # A moderator answers the inbox without composing posts; a contributor's words are read first either way.
+    if not allows(role, Action.MODERATE if kind == DeliveryKind.REPLY else Action.COMPOSE):
+        raise PublishingError(
+            f"the {role.value} role cannot compose {'replies' if kind == DeliveryKind.REPLY else 'posts'}"
+        )
     if keep_draft:
         return DeliveryState.DRAFT
     if role == Role.CONTRIBUTOR or outcome == Outcome.NEEDS_REVIEW:
         return DeliveryState.PENDING_APPROVAL
-    if not role.at_least(Role.CONTRIBUTOR):
-        raise PublishingError(f"the {role.value} role cannot compose posts")
     return DeliveryState.SCHEDULED
 
 
@@ -260,6 +276,44 @@ def _check_content(request: ComposeRequest, kind: DeliveryKind) -> None:
         raise PublishingError("choose at least one account", field="account_ids")
     if kind == DeliveryKind.POST and not (request.text.strip() or request.media_ids or request.link):
         raise PublishingError("a post needs a text, a link or a media", field="text")
+    if kind == DeliveryKind.REPLY and not request.text.strip():
+        raise PublishingError("a reply needs a text", field="text")
+
+
+async def _check_answered_item(session: AsyncSession, item_id: uuid.UUID, accounts: list[Account]) -> None:
+    item = await session.get(InboxItem, item_id)
+    if item is None or [a.id for a in accounts] != [item.account_id]:
+        # An answer goes out on the account that received the item, and on no other.
+        raise PublishingError("a reply goes out on the account that received the item", field="in_reply_to_id")
+
+
+async def compose_reply(
+    session: AsyncSession,
+    registry: ChannelRegistry,
+    actor: StaffActor,
+    item_id: uuid.UUID,
+    text: str,
+    *,
+    scheduled_at: datetime | None = None,
+) -> ComposeResult:
+    """Answer an inbox item: a post and a delivery of kind reply on the item's account, sent now
+    unless a time is given, through the same outbox, approvals and policy as any post."""
+    item = await session.get(InboxItem, item_id)
+    account = await session.get(Account, item.account_id) if item is not None else None
+    if item is None or account is None:
+        raise PublishingError("no such inbox item", field="item_id")
+    require(actor.role, Action.SEE_PRIVATE_MESSAGES if item.kind == InboxKind.MESSAGE else Action.MODERATE)
+    if account.channel in registry and not registry.get(account.channel).capabilities.supports(Feature.REPLY):
+        raise PublishingError(f"Porte-voix cannot reply on {account.channel}", field="item_id")
+    request = ComposeRequest(
+        persona_id=account.persona_id,
+        account_ids=(account.id,),
+        text=text,
+        scheduled_at=scheduled_at,
+        publish_now=scheduled_at is None,
+        in_reply_to_id=item.id,
+    )
+    return await compose(session, registry, actor, request)
 
 
 async def _persona(session: AsyncSession, persona_id: uuid.UUID) -> Persona:
@@ -453,7 +507,7 @@ async def submit(
         outcome = decide(found).outcome
         if outcome == Outcome.BLOCKED:
             raise PolicyBlocked({delivery.account_id: found})
-        target = _initial_state(actor.role, outcome, keep_draft=False)
+        target = _initial_state(actor.role, outcome, post.kind, keep_draft=False)
         await move(
             session,
             delivery,

@@ -26,12 +26,13 @@ import msgspec
 import structlog
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import aliased, selectinload
 
 from core.audit import Actor, record
 from core.channels import (
     AccountRef,
     ChannelError,
+    ChannelPlugin,
     CredentialsExpired,
     Draft,
     Feature,
@@ -39,11 +40,12 @@ from core.channels import (
     PublishResult,
     RateLimited,
     Rejected,
+    RemoteItem,
     Transient,
 )
 from core.channels.host import NotConnected
 from core.db.enums import AccountMode, AccountStatus, DeliveryKind, DeliveryState, ErrorKind
-from core.db.models import Account, Delivery, Media, Persona, Post, UsageSample
+from core.db.models import Account, Delivery, InboxItem, Media, Persona, Post, UsageSample
 from core.db.types import utcnow
 from core.policy import check_post_on_account, plugin_draft
 from core.publishing.states import move, move_many, record_event, renew_lease
@@ -57,6 +59,8 @@ DISPATCH_HORIZON = timedelta(seconds=2)
 #: a queued row whose job is "in progress" this long was taken by a worker that died before its claim
 REQUEUE_AFTER = timedelta(seconds=15)
 RECONCILE_SLACK = timedelta(minutes=10)
+#: the usage series a sent delivery adds to
+SENT_METRIC = {DeliveryKind.POST: "posts_sent", DeliveryKind.REPOST: "reposts_sent", DeliveryKind.REPLY: "replies_sent"}
 
 
 class Enqueuer(Protocol):
@@ -218,6 +222,8 @@ class Claim:
     account_id: uuid.UUID
     persona_id: uuid.UUID
     account: AccountRef
+    #: what a reply answers, as the plugin knows it
+    answering: RemoteItem | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,18 +281,21 @@ async def _claim(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str) -> Cl
     now = utcnow()
     async with runtime.session() as session:
         # One query for the delivery and everything it needs (the hot path of the worker).
+        parent = aliased(InboxItem)
         row = (
             await session.execute(
-                select(Delivery, Account, Post, Persona)
+                select(Delivery, Account, Post, Persona, InboxItem, parent.remote_id)
                 .join(Account, Account.id == Delivery.account_id)
                 .join(Post, Post.id == Delivery.post_id)
                 .join(Persona, Persona.id == Account.persona_id)
+                .outerjoin(InboxItem, InboxItem.id == Delivery.in_reply_to_id)
+                .outerjoin(parent, parent.id == InboxItem.parent_id)
                 .where(Delivery.id == delivery_id)
             )
         ).first()
         if row is None or row.Delivery.state != DeliveryState.QUEUED:
             return "skipped"
-        delivery, account, post, persona = row
+        delivery, account, post, persona, item, parent_remote_id = row
         held = _held_reason(persona, account, now)
         if held:
             reason, values = held
@@ -342,15 +351,39 @@ async def _claim(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str) -> Cl
             channel=account.channel,
             mode=account.mode,
             kind=delivery.kind,
-            draft=plugin_draft(
-                post, account.channel, media, client_ref=delivery.client_ref, media_url=runtime.media_url
-            ),
+            draft=_draft(runtime, delivery, post, account, media, item),
             repost_of=post.repost_of,
             window_start=(delivery.scheduled_at or delivery.created_at) - RECONCILE_SLACK,
             account_id=account.id,
             persona_id=persona.id,
             account=ref,
+            answering=remote_item(item, parent_remote_id) if item is not None else None,
         )
+
+
+def _draft(
+    runtime: Runtime, delivery: Delivery, post: Post, account: Account, media: list[Media], item: InboxItem | None
+) -> Draft:
+    reply_to = item.remote_id if item is not None else None
+    return plugin_draft(
+        post, account.channel, media, client_ref=delivery.client_ref, media_url=runtime.media_url, reply_to=reply_to
+    )
+
+
+def remote_item(item: InboxItem, parent_remote_id: str | None = None) -> RemoteItem:
+    """An inbox item as the plugin first saw it (what ``ChannelPlugin.reply`` answers)."""
+    return RemoteItem(
+        remote_id=item.remote_id,
+        kind=item.kind,
+        text=item.text,
+        author_id=item.author_remote_id,
+        author_handle=item.author_handle,
+        author_name=item.author_name,
+        created_at=item.received_at,
+        thread_id=item.thread_remote_id,
+        parent_id=parent_remote_id,
+        url=item.url,
+    )
 
 
 def _held_reason(persona: Persona, account: Account, now: datetime) -> tuple[str, dict[str, Any]] | None:
@@ -418,27 +451,35 @@ async def _renew_lease(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str)
 
 async def _send(runtime: Runtime, claim: Claim) -> SendOutcome:
     """Call the plugin; never raises: every result or error becomes an outcome to record."""
-    ref = claim.account
     try:
         plugin = runtime.host.plugin(claim.channel)
+        if claim.answering is not None and not plugin.capabilities.supports(Feature.REPLY):
+            raise NotSupported(f"{plugin.name} does not let Porte-voix reply")
         if claim.mode == AccountMode.DRY_RUN:
-            requests = await plugin.prepare_publish(ref, claim.draft)
-            return Sent(PublishResult(remote_id=f"dry-run:{claim.draft.client_ref}", requests=requests), dry_run=True)
+            # The contract builds the exact request of a post only: a reply's dry run records its draft.
+            prepared = await plugin.prepare_publish(claim.account, claim.draft) if claim.answering is None else ()
+            return Sent(PublishResult(remote_id=f"dry-run:{claim.draft.client_ref}", requests=prepared), dry_run=True)
         if claim.attempt > 1 and plugin.capabilities.supports(Feature.RECONCILE):
             # An earlier attempt may have reached the network before it failed: look first.
             found = await plugin.reconcile(
-                ref, claim.draft, not_before=claim.window_start, not_after=utcnow() + timedelta(minutes=1)
+                claim.account, claim.draft, not_before=claim.window_start, not_after=utcnow() + timedelta(minutes=1)
             )
             if found is not None:
                 return Sent(found)
-        if claim.kind == DeliveryKind.REPOST:
-            return Sent(await plugin.repost(ref, _remote_id(claim.repost_of or "")))
-        return Sent(await plugin.publish(ref, claim.draft))
+        return Sent(await _call(plugin, claim))
     except (ChannelError, NotConnected) as exc:
         return Refused(exc)
     except Exception as exc:  # a plugin bug: nobody knows whether the post went out
         log.exception("plugin failed", delivery=str(claim.delivery_id))
         return Crashed(exc)
+
+
+async def _call(plugin: ChannelPlugin, claim: Claim) -> PublishResult:
+    if claim.answering is not None:
+        return await plugin.reply(claim.account, claim.answering, claim.draft)
+    if claim.kind == DeliveryKind.REPOST:
+        return await plugin.repost(claim.account, _remote_id(claim.repost_of or ""))
+    return await plugin.publish(claim.account, claim.draft)
 
 
 def _remote_id(target: str) -> str:
@@ -474,6 +515,9 @@ async def _record(runtime: Runtime, claim: Claim, outcome: SendOutcome) -> None:
 
 async def _record_sent(session: AsyncSession, claim: Claim, result: PublishResult, label: str) -> None:
     now = utcnow()
+    detail: dict[str, Any] = {"remote_id": result.remote_id, "url": result.url, "requests": result.requests}
+    if label == "dry_run" and claim.answering is not None:
+        detail["draft"] = claim.draft
     # From ``uncertain`` too: the sweeper may have given up on a worker that was only slow.
     await move(
         session,
@@ -481,7 +525,7 @@ async def _record_sent(session: AsyncSession, claim: Claim, result: PublishResul
         to=DeliveryState.PUBLISHED,
         from_=(DeliveryState.PUBLISHING, DeliveryState.UNCERTAIN),
         event=label,
-        detail={"remote_id": result.remote_id, "url": result.url, "requests": result.requests},
+        detail=detail,
         remote_id=result.remote_id,
         remote_url=result.url,
         published_at=result.published_at or now,
@@ -489,8 +533,7 @@ async def _record_sent(session: AsyncSession, claim: Claim, result: PublishResul
         last_error=None,
         error_kind=None,
     )
-    metric = "posts_sent" if claim.kind == DeliveryKind.POST else "reposts_sent"
-    session.add(UsageSample(account_id=claim.account_id, at=now, metric=metric, value=1))
+    session.add(UsageSample(account_id=claim.account_id, at=now, metric=SENT_METRIC[claim.kind], value=1))
 
 
 async def _record_error(
@@ -643,14 +686,16 @@ async def reconcile_delivery(runtime: Runtime, delivery_id: uuid.UUID) -> str:
         delivery = await session.scalar(
             select(Delivery)
             .where(Delivery.id == delivery_id)
-            .options(selectinload(Delivery.account), selectinload(Delivery.post).selectinload(Post.media))
+            .options(
+                selectinload(Delivery.account),
+                selectinload(Delivery.post).selectinload(Post.media),
+                selectinload(Delivery.in_reply_to),
+            )
         )
         if delivery is None or delivery.state != DeliveryState.UNCERTAIN:
             return "skipped"
         account, post = delivery.account, delivery.post
-        draft = plugin_draft(
-            post, account.channel, list(post.media), client_ref=delivery.client_ref, media_url=runtime.media_url
-        )
+        draft = _draft(runtime, delivery, post, account, list(post.media), delivery.in_reply_to)
         window_start = (delivery.scheduled_at or delivery.created_at) - RECONCILE_SLACK
         mode = account.mode
     try:

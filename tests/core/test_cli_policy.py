@@ -32,7 +32,10 @@ def test_first_person_on_the_institution_goes_to_review_but_not_on_the_president
 
 
 def test_naming_the_president_inside_and_outside_the_2027_window(tmp_path: Path) -> None:
-    inside = 'channel = "x"\ntext = "Camille Delorme inaugure le lycée de Rodez."\nscheduled_at = 2027-01-15T09:00:00+01:00\n'
+    inside = (
+        'channel = "x"\ntext = "Camille Delorme inaugure le lycée de Rodez."\n'
+        "scheduled_at = 2027-01-15T09:00:00+01:00\n"
+    )
     outside = inside.replace("2027-01-15T09:00:00+01:00", "2029-06-01T09:00:00+02:00")
     assert _explain(tmp_path, inside, "--persona", "region-occitanie")[0] == 1
     assert _explain(tmp_path, outside, "--persona", "region-occitanie")[0] == 0

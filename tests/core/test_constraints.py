@@ -13,7 +13,8 @@ from sqlalchemy.sql.elements import TextClause
 
 from core.audit import Actor, record
 from core.db.enums import Role
-from core.db.models import Account, Assignment, AuditEvent, Delivery, Persona, Post
+from core.db.models import Account, Assignment, AuditEvent, Delivery, InboxItem, Persona, Post
+from core.db.types import utcnow
 from tests.factories import (
     AccountFactory,
     ChannelPolicyFactory,
@@ -97,6 +98,25 @@ async def test_repost_needs_target(db: AsyncSession, persona: Persona) -> None:
     with pytest.raises(IntegrityError):
         async with db.begin_nested():
             await PostFactory.create_async(persona_id=persona.id, kind="repost", repost_of=None)
+
+
+async def test_a_reply_delivery_answers_an_item_and_error_kinds_are_known(db: AsyncSession, persona: Persona) -> None:
+    account = await AccountFactory.create_async(persona_id=persona.id)
+    item = InboxItem(
+        account_id=account.id, remote_id="c1", kind="comment", author_remote_id="7", text="?", received_at=utcnow()
+    )
+    db.add(item)
+    post = await PostFactory.create_async(persona_id=persona.id, kind="reply", text="Merci.")
+    reply = await DeliveryFactory.create_async(
+        post_id=post.id, account_id=account.id, kind="reply", in_reply_to_id=item.id
+    )
+    other = await DeliveryFactory.create_async(post_id=post.id, account_id=account.id)
+    await _fails(db, "UPDATE deliveries SET in_reply_to_id = NULL WHERE id = :id", {"id": reply.id})
+    await _fails(db, "UPDATE deliveries SET kind = 'reply' WHERE id = :id", {"id": other.id})
+    await _fails(db, "UPDATE deliveries SET error_kind = 'gremlins' WHERE id = :id", {"id": other.id})
+    await db.execute(_sql("UPDATE deliveries SET error_kind = 'transient' WHERE id = :id"), {"id": other.id})
+    # what went out stays on record with what it answered: RESTRICT
+    await _fails(db, "DELETE FROM inbox_items WHERE id = :id", {"id": item.id})
 
 
 async def test_foreign_keys_delete_behaviour(db: AsyncSession, persona: Persona) -> None:

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import Actor
-from core.db.enums import DeliveryState, Role
-from core.db.models import Account, AuditEvent, Persona, PostingSlot
+from core.db.enums import DeliveryKind, DeliveryState, InboxKind, Role
+from core.db.models import Account, AuditEvent, InboxItem, Persona, Post, PostingSlot
+from core.people.permissions import NotAllowed
 from core.people.staff import create_staff
 from core.personas.service import KNOWN_FORMATS, known_channels, upsert_personas
 from core.publishing.compose import (
@@ -23,6 +24,7 @@ from core.publishing.compose import (
     approve,
     cancel,
     compose,
+    compose_reply,
     list_deliveries,
     local_to_utc,
     next_free_slot,
@@ -309,3 +311,67 @@ async def test_a_manager_override_of_a_block_is_audited_with_its_reason(
         and event.reason == "Image décorative, décrite dans le texte."
         and event.after == {"rule": "alt_text"}
     )
+
+
+# ------------------------------------------------------------------ replies
+
+ANSWER = "Merci pour votre message, nous le transmettons au service concerné."
+
+
+async def _item(runtime: Runtime, account: object, kind: InboxKind = InboxKind.COMMENT) -> InboxItem:
+    async with runtime.session() as session:
+        item = InboxItem(
+            account_id=account.id,  # type: ignore[attr-defined]
+            remote_id=f"remote-{kind.value}",
+            kind=kind,
+            author_remote_id="42",
+            text="Où trouver le programme ?",
+            received_at=datetime.now(UTC),
+        )
+        session.add(item)
+    return item
+
+
+async def test_a_contributors_reply_waits_for_approval_and_a_moderators_goes_out(
+    runtime: Runtime, seeded: dict[str, object], db: AsyncSession
+) -> None:
+    item = await _item(runtime, seeded["region_x"])
+    async with runtime.session() as session:
+        waiting = await compose_reply(
+            session, runtime.channels, actor(seeded, "apprentie", Role.CONTRIBUTOR), item.id, ANSWER
+        )
+    assert [d.state for d in waiting.deliveries] == [DeliveryState.PENDING_APPROVAL]
+    assert waiting.deliveries[0].kind == DeliveryKind.REPLY and waiting.deliveries[0].in_reply_to_id == item.id
+    async with runtime.session() as session:
+        (approved,) = await approve(session, runtime.channels, actor(seeded, "cm", Role.EDITOR), waiting.post.id)
+    assert approved.state == DeliveryState.SCHEDULED
+    async with runtime.session() as session:
+        direct = await compose_reply(session, runtime.channels, actor(seeded, "cm", Role.MODERATOR), item.id, ANSWER)
+    assert [d.state for d in direct.deliveries] == [DeliveryState.SCHEDULED]
+    post = await db.get(Post, direct.post.id)
+    assert post is not None and post.kind == DeliveryKind.REPLY and post.text == ANSWER
+    audited = (await db.scalars(select(AuditEvent.action).where(AuditEvent.entity_id == str(post.id)))).all()
+    assert audited == ["post.created"]
+
+
+async def test_a_reply_needs_the_role_a_text_and_the_items_own_account(
+    runtime: Runtime, seeded: dict[str, object]
+) -> None:
+    item = await _item(runtime, seeded["region_x"], InboxKind.MESSAGE)
+    with pytest.raises(NotAllowed):
+        async with runtime.session() as session:
+            await compose_reply(session, runtime.channels, actor(seeded, "other", Role.VIEWER), item.id, ANSWER)
+    with pytest.raises(PublishingError, match="needs a text"):
+        async with runtime.session() as session:
+            await compose_reply(session, runtime.channels, actor(seeded, "cm", Role.EDITOR), item.id, "  ")
+    on_facebook = ComposeRequest(
+        persona_id=seeded["region"].id,  # type: ignore[attr-defined]
+        account_ids=(seeded["region_fb"].id,),  # type: ignore[attr-defined]
+        text=ANSWER,
+        publish_now=True,
+        in_reply_to_id=item.id,
+    )
+    with pytest.raises(PublishingError, match="account that received the item") as caught:
+        async with runtime.session() as session:
+            await compose(session, runtime.channels, actor(seeded, "cm", Role.EDITOR), on_facebook)
+    assert caught.value.field == "in_reply_to_id"
