@@ -52,11 +52,13 @@ from core.channels.http import (
     transport_errors,
     usage_reports,
 )
+from core.channels.registry import ENTRY_POINT_GROUP
 from core.channels.text import count_text
 from core.channels.validation import Violation, validate_draft
 
 __all__ = [
     "CONTRACT_VERSION",
+    "ENTRY_POINT_GROUP",
     "FEATURE_OPERATIONS",
     "AccountMetrics",
     "AccountRef",

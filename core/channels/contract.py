@@ -142,9 +142,7 @@ class MediaItem(msgspec.Struct, frozen=True, kw_only=True):
     content_type: str
     alt_text: str = ""
     path: str | None = None  # local file the plugin may upload
-    url: str | None = (
-        None  # public URL, for networks that fetch media themselves (Instagram, TikTok PULL_FROM_URL)
-    )
+    url: str | None = None  # public URL, for networks that fetch media themselves (Instagram, TikTok PULL_FROM_URL)
     size_bytes: int | None = None
     width: int | None = None
     height: int | None = None
@@ -288,9 +286,7 @@ class WebhookRequest(msgspec.Struct, frozen=True, kw_only=True):
 class ChannelError(Exception):
     """Base of every error a plugin raises. ``network_message`` is shown to the author."""
 
-    def __init__(
-        self, message: str, *, network_message: str | None = None, status: int | None = None
-    ) -> None:
+    def __init__(self, message: str, *, network_message: str | None = None, status: int | None = None) -> None:
         super().__init__(message)
         self.network_message = network_message or message
         self.status = status
@@ -384,9 +380,7 @@ class ChannelPlugin:
         self.usage: UsageRecorder = usage or NullUsageRecorder()
 
     # -- publishing
-    async def prepare_publish(
-        self, account: AccountRef, draft: Draft
-    ) -> tuple[PreparedRequest, ...]:
+    async def prepare_publish(self, account: AccountRef, draft: Draft) -> tuple[PreparedRequest, ...]:
         """The exact request(s) ``publish`` would send, for dry-run mode. No network call.
 
         Required of every plugin that declares ``Feature.PUBLISH`` (the conformance suite checks it).
@@ -428,15 +422,11 @@ class ChannelPlugin:
     async def fetch_account_metrics(self, account: AccountRef) -> AccountMetrics:
         raise NotSupported(f"{self.key}: metrics not supported")
 
-    async def fetch_post_metrics(
-        self, account: AccountRef, remote_ids: list[str]
-    ) -> list[PostMetrics]:
+    async def fetch_post_metrics(self, account: AccountRef, remote_ids: list[str]) -> list[PostMetrics]:
         raise NotSupported(f"{self.key}: metrics not supported")
 
     # -- OAuth
-    def authorization_url(
-        self, *, state: str, scopes: list[str] | None = None
-    ) -> AuthorizationRequest:
+    def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
         raise NotSupported(f"{self.key}: OAuth not supported")
 
     async def exchange_code(self, *, code: str, code_verifier: str | None = None) -> TokenSet:
@@ -498,9 +488,7 @@ FEATURE_OPERATIONS: Mapping[Feature, FeatureOperations] = MappingProxyType(
         ),
         Feature.INBOX: FeatureOperations(required=("fetch_inbox",)),
         Feature.RECONCILE: FeatureOperations(required=("reconcile",)),
-        Feature.OAUTH: FeatureOperations(
-            required=("authorization_url", "exchange_code"), optional=("refresh",)
-        ),
+        Feature.OAUTH: FeatureOperations(required=("authorization_url", "exchange_code"), optional=("refresh",)),
     }
 )
 

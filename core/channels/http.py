@@ -103,9 +103,7 @@ def read_error(response: httpx.Response) -> ErrorReading | None:
         return None
     body = json_body(response)
     words = [body.get(name) for name in ("message", "error_description", "detail", "error")]
-    message = (
-        next((str(w) for w in words if w), "") or response.text[:200] or response.reason_phrase
-    )
+    message = next((str(w) for w in words if w), "") or response.text[:200] or response.reason_phrase
     code = body.get("code") or body.get("error")
     return ErrorReading(message=message, code=str(code) if isinstance(code, str | int) else None)
 
@@ -210,9 +208,7 @@ def _used(data: Mapping[str, Any]) -> float:
     return max(float(data.get(k) or 0) for k in ("call_count", "total_time", "total_cputime"))
 
 
-def _meta_reports(
-    channel: str, headers: Mapping[str, str], account_id: str | None
-) -> list[UsageReport]:
+def _meta_reports(channel: str, headers: Mapping[str, str], account_id: str | None) -> list[UsageReport]:
     # Meta's quotas are per app and per business object, not per endpoint: the quota names it.
     reports = [
         UsageReport(
@@ -238,9 +234,7 @@ def _meta_reports(
     return reports
 
 
-def usage_reports(
-    channel: str, endpoint: str, headers: Mapping[str, str], account_id: str | None
-) -> list[UsageReport]:
+def usage_reports(channel: str, endpoint: str, headers: Mapping[str, str], account_id: str | None) -> list[UsageReport]:
     """What one response says about the quotas; a bare report (one call) when it says nothing."""
     reports = _meta_reports(channel, headers, account_id)
     for prefix in COUNT_HEADERS:
@@ -257,9 +251,7 @@ def usage_reports(
                 )
             )
             break
-    return reports or [
-        UsageReport(channel=channel, endpoint=endpoint, account_external_id=account_id)
-    ]
+    return reports or [UsageReport(channel=channel, endpoint=endpoint, account_external_id=account_id)]
 
 
 # --------------------------------------------------------------------------- sending
@@ -336,9 +328,7 @@ class PluginHttp:
         """:meth:`request`, then the answer's JSON object (``{}`` for an empty body)."""
         return json_body(await self.request(method, url, **kwargs))
 
-    def check(
-        self, response: httpx.Response, *, endpoint: str, account: AccountRef | str | None = None
-    ) -> None:
+    def check(self, response: httpx.Response, *, endpoint: str, account: AccountRef | str | None = None) -> None:
         """Report the response's usage, then raise its typed error if it is a failure."""
         account_id = account.external_id if isinstance(account, AccountRef) else account
         for report in usage_reports(self.plugin.key, endpoint, response.headers, account_id):
@@ -354,9 +344,7 @@ class PluginHttp:
         text = f"{self.label}: {reading.log or f'HTTP {status}: {reading.message}'}"
         if kind is RateLimited:
             wait = rate_limit_wait(response.headers, self.default_wait)
-            return RateLimited(
-                text, retry_after=wait, network_message=reading.message, status=status
-            )
+            return RateLimited(text, retry_after=wait, network_message=reading.message, status=status)
         if kind is Transient:
             hint = _retry_after(response.headers)
             return Transient(text, retry_after=hint, network_message=reading.message, status=status)
@@ -440,11 +428,7 @@ class OAuthClient:
         """The consent page's URL; keep ``code_verifier`` server-side for :meth:`exchange`."""
         settings = self.api.plugin.settings
         verifier = generate_token(64) if self.pkce else None  # 64 of PKCE's 43–128 characters
-        pkce = (
-            {"code_challenge": self.challenge(verifier), "code_challenge_method": "S256"}
-            if verifier
-            else {}
-        )
+        pkce = {"code_challenge": self.challenge(verifier), "code_challenge_method": "S256"} if verifier else {}
         url, state = OAuth2Client(None, client_id=settings.client_id).create_authorization_url(
             self.authorize_url,
             state=state or None,
@@ -482,9 +466,7 @@ class OAuthClient:
                     **self.token_params,
                 )
         except Rejected as exc:
-            raise CredentialsExpired(
-                str(exc), network_message=exc.network_message, status=exc.status
-            ) from exc
+            raise CredentialsExpired(str(exc), network_message=exc.network_message, status=exc.status) from exc
         return dict(token)
 
     @contextlib.asynccontextmanager
@@ -502,9 +484,7 @@ class OAuthClient:
         if self.client_id_name != "client_id" and self.auth_method == "client_secret_post":
             client.register_client_auth_method(("client_secret_post", self._post_credentials))
         for hook in ("access_token_response", "refresh_token_response"):
-            client.register_compliance_hook(
-                hook, lambda response: self._checked(response, endpoint)
-            )
+            client.register_compliance_hook(hook, lambda response: self._checked(response, endpoint))
         async with client:
             with transport_errors(self.api.label, endpoint):
                 yield client
@@ -528,7 +508,5 @@ class OAuthClient:
         body = json_body(response)
         if not body.get("access_token"):  # a 2xx that is no token: an HTML page, a bare error
             words = str(body.get("error_description") or body.get("error") or "no access token")
-            raise Rejected(
-                f"{self.api.label}: token answer without an access token", network_message=words
-            )
+            raise Rejected(f"{self.api.label}: token answer without an access token", network_message=words)
         return response

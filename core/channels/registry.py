@@ -77,9 +77,7 @@ class ChannelRegistry:
         source = source or f"{plugin.__module__}:{plugin.__qualname__}"
         existing = self._sources.get(plugin.key)
         if existing is not None and existing != source:
-            raise DuplicateChannelKey(
-                f"channel key {plugin.key!r} is claimed by both {existing} and {source}"
-            )
+            raise DuplicateChannelKey(f"channel key {plugin.key!r} is claimed by both {existing} and {source}")
         self._plugins[plugin.key] = plugin
         self._sources[plugin.key] = source
         self._origins[plugin.key] = origin
@@ -88,9 +86,7 @@ class ChannelRegistry:
         try:
             return self._plugins[key]
         except KeyError:
-            raise KeyError(
-                f"no channel plugin {key!r}; installed: {', '.join(sorted(self._plugins))}"
-            ) from None
+            raise KeyError(f"no channel plugin {key!r}; installed: {', '.join(sorted(self._plugins))}") from None
 
     def __contains__(self, key: object) -> bool:
         return key in self._plugins
@@ -116,9 +112,7 @@ def _check_plugin_class(plugin: object) -> None:
             raise TypeError(f"{plugin.__qualname__} does not declare {attr!r}")
     if not re.fullmatch(r"[a-z][a-z0-9]{0,31}", str(plugin.key)):
         # Keys name settings (PORTEVOIX_CHANNEL_<KEY>_<FIELD>) and URLs: lower-case letters and digits only.
-        raise TypeError(
-            f"{plugin.__qualname__}.key {plugin.key!r} must be lower-case letters and digits"
-        )
+        raise TypeError(f"{plugin.__qualname__}.key {plugin.key!r} must be lower-case letters and digits")
     if not isinstance(plugin.capabilities, Capabilities):
         raise TypeError(f"{plugin.__qualname__}.capabilities is not a Capabilities")
     if CONTRACT_VERSION not in plugin.contract_versions:
@@ -150,15 +144,11 @@ def discover(eps: Iterable[EntryPoint] | None = None, *, strict: bool = True) ->
         except DuplicateChannelKey as exc:
             if strict:
                 raise
-            registry.broken.append(
-                BrokenPlugin(ep.name, ep.value, f"DuplicateChannelKey: {exc}", *origin)
-            )
+            registry.broken.append(BrokenPlugin(ep.name, ep.value, f"DuplicateChannelKey: {exc}", *origin))
         except Exception as exc:  # a third party's bug must not take the app down
             broken = BrokenPlugin(ep.name, ep.value, f"{type(exc).__name__}: {exc}", *origin)
             registry.broken.append(broken)
-            log.error(
-                "channel plugin disabled", plugin=ep.name, source=ep.value, error=broken.error
-            )
+            log.error("channel plugin disabled", plugin=ep.name, source=ep.value, error=broken.error)
     return registry
 
 
@@ -177,6 +167,4 @@ def describe(registry: ChannelRegistry) -> ChannelsReport:
         )
         for key, plugin in registry.items()
     )
-    return ChannelsReport(
-        contract_version=CONTRACT_VERSION, loaded=loaded, disabled=tuple(registry.broken)
-    )
+    return ChannelsReport(contract_version=CONTRACT_VERSION, loaded=loaded, disabled=tuple(registry.broken))

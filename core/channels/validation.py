@@ -100,9 +100,7 @@ def _check_media_count(draft: Draft, minimum: int, maximum: int, fmt: str) -> li
     return []
 
 
-def _check_media_item(
-    index: int, item: MediaItem, accepted: tuple[MediaRules, ...]
-) -> list[Violation]:
+def _check_media_item(index: int, item: MediaItem, accepted: tuple[MediaRules, ...]) -> list[Violation]:
     rules = next((r for r in accepted if r.kind == item.kind), None)
     if rules is None:
         kinds = ", ".join(r.kind.value for r in accepted) or "none"
@@ -122,11 +120,7 @@ def _check_media_item(
                 params={"index": index, "content_type": item.content_type},
             )
         )
-    if (
-        rules.max_bytes is not None
-        and item.size_bytes is not None
-        and item.size_bytes > rules.max_bytes
-    ):
+    if rules.max_bytes is not None and item.size_bytes is not None and item.size_bytes > rules.max_bytes:
         found.append(
             Violation(
                 code="media_too_large",

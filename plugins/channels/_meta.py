@@ -128,18 +128,12 @@ class Graph:
         note = call.note
         if call.upload is not None:
             headers["Content-Type"] = "multipart/form-data"
-            note = f"{note}; multipart field {call.upload.field!r} = {call.upload.path}".lstrip(
-                "; "
-            )
+            note = f"{note}; multipart field {call.upload.field!r} = {call.upload.path}".lstrip("; ")
         elif call.form is not None:
             headers["Content-Type"] = "application/x-www-form-urlencoded"
-        return PreparedRequest(
-            method=call.method, url=url, headers=headers, form=call.form, note=note
-        )
+        return PreparedRequest(method=call.method, url=url, headers=headers, form=call.form, note=note)
 
-    async def send(
-        self, call: GraphCall, *, token: str | None, account_id: str | None = None
-    ) -> dict[str, Any]:
+    async def send(self, call: GraphCall, *, token: str | None, account_id: str | None = None) -> dict[str, Any]:
         # The token goes in a header, never in the URL, so it does not end up in access logs.
         headers = {"Authorization": f"Bearer {token}"} if token and call.authenticated else {}
         kwargs: dict[str, Any] = {
@@ -169,9 +163,7 @@ class Graph:
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            raise Transient(
-                f"{self.api.label}: unreadable answer to {endpoint}", status=response.status_code
-            )
+            raise Transient(f"{self.api.label}: unreadable answer to {endpoint}", status=response.status_code)
         return body
 
 
@@ -209,9 +201,7 @@ def read_graph_error(response: httpx.Response) -> ErrorReading | None:
     )
 
 
-def _graph_error_class(
-    code: int | None, subcode: int | None, error: dict[str, Any], status: int
-) -> type[ChannelError]:
+def _graph_error_class(code: int | None, subcode: int | None, error: dict[str, Any], status: int) -> type[ChannelError]:
     if code in RATE_LIMIT_CODES or subcode == IG_PUBLISH_LIMIT_SUBCODE:
         return RateLimited
     if code in EXPIRED_CODES or subcode in EXPIRED_SUBCODES:
@@ -297,9 +287,7 @@ FetchHandler = Callable[[Fetch, dict[str, Any]], tuple[list[RemoteItem], list[Fe
 
 
 def encode_cursor(queue: Sequence[Fetch]) -> str:
-    raw = json.dumps(
-        [[f.op, f.path, f.params, f.after, f.ctx] for f in queue], separators=(",", ":")
-    )
+    raw = json.dumps([[f.op, f.path, f.params, f.after, f.ctx] for f in queue], separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -332,9 +320,7 @@ async def walk_inbox(
     while queue and not items and calls < max_calls:
         fetch = queue.pop(0)
         params = {**fetch.params, **({"after": fetch.after} if fetch.after else {})}
-        body = await graph.send(
-            GraphCall("GET", fetch.path, params=params), token=token, account_id=account_id
-        )
+        body = await graph.send(GraphCall("GET", fetch.path, params=params), token=token, account_id=account_id)
         calls += 1
         found, follow = handlers[fetch.op](fetch, body)
         items.extend(found)
@@ -347,9 +333,7 @@ async def walk_inbox(
 # --------------------------------------------------------------------------- Facebook Login
 
 
-def authorization_request(
-    graph: Graph, *, state: str, scopes: Sequence[str]
-) -> AuthorizationRequest:
+def authorization_request(graph: Graph, *, state: str, scopes: Sequence[str]) -> AuthorizationRequest:
     """Facebook Login's dialog: OAuth 2 without PKCE, comma-separated scopes.
     ``extra["oauth_dialog_base"]`` swaps www.facebook.com for a fake.
 
@@ -375,9 +359,7 @@ def code_exchange_call(settings: ChannelSettings, code: str) -> GraphCall:
         "client_secret": settings.client_secret,
         "code": code,
     }
-    return GraphCall(
-        "GET", "/oauth/access_token", params=params, authenticated=False, note="code → user token"
-    )
+    return GraphCall("GET", "/oauth/access_token", params=params, authenticated=False, note="code → user token")
 
 
 def long_lived_call(settings: ChannelSettings, token: str) -> GraphCall:
@@ -387,9 +369,7 @@ def long_lived_call(settings: ChannelSettings, token: str) -> GraphCall:
         "client_secret": settings.client_secret,
         "fb_exchange_token": token,
     }
-    return GraphCall(
-        "GET", "/oauth/access_token", params=params, authenticated=False, note="long-lived token"
-    )
+    return GraphCall("GET", "/oauth/access_token", params=params, authenticated=False, note="long-lived token")
 
 
 def expires_at(body: Mapping[str, Any]) -> datetime | None:
@@ -406,9 +386,7 @@ async def user_token(graph: Graph, settings: ChannelSettings, code: str) -> dict
 # --------------------------------------------------------------------------- webhooks
 
 
-def webhook_challenge(
-    settings: ChannelSettings, request: WebhookRequest
-) -> WebhookChallenge | None:
+def webhook_challenge(settings: ChannelSettings, request: WebhookRequest) -> WebhookChallenge | None:
     """Echo ``hub.challenge`` when ``hub.verify_token`` is ours; 403 when it is not."""
     if request.method.upper() != "GET" or request.query.get("hub.mode") != "subscribe":
         return None

@@ -138,9 +138,7 @@ class BlueskyPlugin(ChannelPlugin):
         self._sessions: dict[str, _Session] = {}
 
     # ================================================================== publishing
-    async def prepare_publish(
-        self, account: AccountRef, draft: Draft
-    ) -> tuple[PreparedRequest, ...]:
+    async def prepare_publish(self, account: AccountRef, draft: Draft) -> tuple[PreparedRequest, ...]:
         self._check_shape(draft)
         steps = [
             self._prepared(
@@ -250,11 +248,7 @@ class BlueskyPlugin(ChannelPlugin):
                 if "reason" in entry or post.get("author", {}).get("did") != account.external_id:
                     continue  # a repost of someone else's post
                 created = _parse(post.get("record", {}).get("createdAt"))
-                if (
-                    post["record"].get("text") == draft.text
-                    and created
-                    and not_before <= created <= not_after
-                ):
+                if post["record"].get("text") == draft.text and created and not_before <= created <= not_after:
                     return PublishResult(
                         remote_id=post["uri"],
                         url=self._web_url(account, post["uri"]),
@@ -280,9 +274,7 @@ class BlueskyPlugin(ChannelPlugin):
         }
         if state.get("page"):
             params["cursor"] = state["page"]
-        body = await self._call(
-            account, "GET", "app.bsky.notification.listNotifications", params=params
-        )
+        body = await self._call(account, "GET", "app.bsky.notification.listNotifications", params=params)
         notes = body.get("notifications", [])
         since = state.get("since", "")
         fresh = [n for n in notes if _newer(n["indexedAt"], since)]
@@ -306,9 +298,7 @@ class BlueskyPlugin(ChannelPlugin):
             author_id=author.get("did", ""),
             author_handle=author.get("handle", ""),
             author_name=author.get("displayName", ""),
-            created_at=_parse(record.get("createdAt"))
-            or _parse(note["indexedAt"])
-            or datetime.now(UTC),
+            created_at=_parse(record.get("createdAt")) or _parse(note["indexedAt"]) or datetime.now(UTC),
             thread_id=reply.get("root", {}).get("uri") or note.get("reasonSubject"),
             parent_id=reply.get("parent", {}).get("uri"),
             url=self._post_url(author.get("handle") or author.get("did", ""), note["uri"]),
@@ -328,14 +318,10 @@ class BlueskyPlugin(ChannelPlugin):
             posts=body.get("postsCount"),
         )
 
-    async def fetch_post_metrics(
-        self, account: AccountRef, remote_ids: list[str]
-    ) -> list[PostMetrics]:
+    async def fetch_post_metrics(self, account: AccountRef, remote_ids: list[str]) -> list[PostMetrics]:
         found: list[PostMetrics] = []
         for chunk in _chunks(remote_ids, 25):  # getPosts takes at most 25 URIs
-            body = await self._call(
-                account, "GET", "app.bsky.feed.getPosts", params={"uris": chunk}
-            )
+            body = await self._call(account, "GET", "app.bsky.feed.getPosts", params={"uris": chunk})
             found += [
                 PostMetrics(
                     remote_id=p["uri"],
@@ -379,9 +365,7 @@ class BlueskyPlugin(ChannelPlugin):
         }
         langs = [
             lang.strip()
-            for lang in (draft.options.get("langs") or self.settings.extra.get("langs", "")).split(
-                ","
-            )
+            for lang in (draft.options.get("langs") or self.settings.extra.get("langs", "")).split(",")
             if lang.strip()
         ]
         if langs:
@@ -396,16 +380,12 @@ class BlueskyPlugin(ChannelPlugin):
         return record
 
     @staticmethod
-    def _embed(
-        draft: Draft, blobs: list[dict[str, Any]], quote: dict[str, str] | None
-    ) -> dict[str, Any] | None:
+    def _embed(draft: Draft, blobs: list[dict[str, Any]], quote: dict[str, str] | None) -> dict[str, Any] | None:
         images = None
         if blobs:
             images = {
                 "$type": "app.bsky.embed.images",
-                "images": [
-                    _image(item, blob) for item, blob in zip(draft.media, blobs, strict=True)
-                ],
+                "images": [_image(item, blob) for item, blob in zip(draft.media, blobs, strict=True)],
             }
         if quote and images:
             return {
@@ -480,9 +460,7 @@ class BlueskyPlugin(ChannelPlugin):
             params={"repo": did, "collection": collection, "rkey": rkey},
         )
 
-    async def _create(
-        self, account: AccountRef, collection: str, record: dict[str, Any]
-    ) -> dict[str, Any]:
+    async def _create(self, account: AccountRef, collection: str, record: dict[str, Any]) -> dict[str, Any]:
         body = {"repo": account.external_id, "collection": collection, "record": record}
         return await self._call(account, "POST", "com.atproto.repo.createRecord", json=body)
 
@@ -532,16 +510,12 @@ class BlueskyPlugin(ChannelPlugin):
             "identifier": account.external_id or account.handle,
             "password": account.credentials.access_token,
         }
-        answer = await self._xrpc(
-            account, "POST", "com.atproto.server.createSession", None, json=body
-        )
+        answer = await self._xrpc(account, "POST", "com.atproto.server.createSession", None, json=body)
         return self._keep(account, answer, secret)
 
     async def _refresh_session(self, account: AccountRef, session: _Session) -> _Session | None:
         try:
-            answer = await self._xrpc(
-                account, "POST", "com.atproto.server.refreshSession", session.refresh
-            )
+            answer = await self._xrpc(account, "POST", "com.atproto.server.refreshSession", session.refresh)
         except CredentialsExpired:
             return None  # the refresh JWT is dead too: log in again
         return self._keep(account, answer, session.secret)
@@ -593,9 +567,7 @@ class BlueskyPlugin(ChannelPlugin):
         if content_type:
             headers["Content-Type"] = content_type
         url = f"{self._pds(account)}/xrpc/{nsid}"
-        return await self.api.json(
-            method, url, endpoint=nsid, account=account, headers=headers, **kw
-        )
+        return await self.api.json(method, url, endpoint=nsid, account=account, headers=headers, **kw)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -729,13 +701,7 @@ def _read_error(response: httpx.Response) -> ErrorReading | None:
     if response.status_code < 400:
         return None
     message = str(body.get("message") or name or response.reason_phrase)
-    error = (
-        RateLimited
-        if name == "RateLimitExceeded"
-        else CredentialsExpired
-        if name in _AUTH_ERRORS
-        else None
-    )
+    error = RateLimited if name == "RateLimitExceeded" else CredentialsExpired if name in _AUTH_ERRORS else None
     return ErrorReading(
         message=message,
         code=name or None,

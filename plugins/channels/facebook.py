@@ -72,9 +72,7 @@ DEFAULT_SCOPES = (
 )
 COMMENT_FIELDS = "id,message,from,created_time,parent,permalink_url"
 MESSAGE_FIELDS = "id,message,from,created_time"
-DEFAULT_PAGE_METRICS = (
-    "page_media_view,page_total_media_view_unique,page_post_engagements,page_daily_follows"
-)
+DEFAULT_PAGE_METRICS = "page_media_view,page_total_media_view_unique,page_post_engagements,page_daily_follows"
 DEFAULT_POST_METRICS = "post_total_media_view_unique,post_reactions_by_type_total,post_clicks"
 WEB = "https://www.facebook.com"
 
@@ -124,9 +122,7 @@ class FacebookPlugin(ChannelPlugin):
         self.inbox_lookback = timedelta(days=_meta.int_setting(settings, "inbox_lookback_days", 14))
 
     # ------------------------------------------------------------------ publishing
-    async def prepare_publish(
-        self, account: AccountRef, draft: Draft
-    ) -> tuple[PreparedRequest, ...]:
+    async def prepare_publish(self, account: AccountRef, draft: Draft) -> tuple[PreparedRequest, ...]:
         page = account.external_id
         videos, images = _split_media(draft)
         if videos:
@@ -141,8 +137,7 @@ class FacebookPlugin(ChannelPlugin):
             calls = [_feed_call(page, draft, ())]
         total = len(calls)
         return tuple(
-            self.graph.prepare(_noted(call, f"step {i} of {total}: {call.note}"))
-            for i, call in enumerate(calls, 1)
+            self.graph.prepare(_noted(call, f"step {i} of {total}: {call.note}")) for i, call in enumerate(calls, 1)
         )
 
     async def publish(self, account: AccountRef, draft: Draft) -> PublishResult:
@@ -156,32 +151,22 @@ class FacebookPlugin(ChannelPlugin):
         body = await self._send(account, _feed_call(account.external_id, draft, ()))
         return _post_result(str(body["id"]))
 
-    async def _publish_photo(
-        self, account: AccountRef, draft: Draft, item: MediaItem
-    ) -> PublishResult:
-        body = await self._send(
-            account, _photo_call(account.external_id, item, published=True, message=draft.text)
-        )
+    async def _publish_photo(self, account: AccountRef, draft: Draft, item: MediaItem) -> PublishResult:
+        body = await self._send(account, _photo_call(account.external_id, item, published=True, message=draft.text))
         # A published photo answers {"id": <photo id>, "post_id": <page>_<post>}; the post is what we track.
         return _post_result(str(body.get("post_id") or body["id"]))
 
-    async def _publish_album(
-        self, account: AccountRef, draft: Draft, images: Sequence[MediaItem]
-    ) -> PublishResult:
+    async def _publish_album(self, account: AccountRef, draft: Draft, images: Sequence[MediaItem]) -> PublishResult:
         # Unpublished photos are invisible until attached: if the feed call fails they are
         # orphans nobody sees, never a half-published post.
         photo_ids = []
         for item in images:
-            body = await self._send(
-                account, _photo_call(account.external_id, item, published=False)
-            )
+            body = await self._send(account, _photo_call(account.external_id, item, published=False))
             photo_ids.append(str(body["id"]))
         body = await self._send(account, _feed_call(account.external_id, draft, photo_ids))
         return _post_result(str(body["id"]))
 
-    async def _publish_video(
-        self, account: AccountRef, draft: Draft, item: MediaItem
-    ) -> PublishResult:
+    async def _publish_video(self, account: AccountRef, draft: Draft, item: MediaItem) -> PublishResult:
         body = await self._send(account, _video_call(account.external_id, draft, item))
         video_id = str(body["id"])
         return PublishResult(
@@ -206,9 +191,7 @@ class FacebookPlugin(ChannelPlugin):
     async def delete(self, account: AccountRef, remote_id: str) -> None:
         body = await self._send(account, GraphCall("DELETE", f"/{remote_id}"))
         if body.get("success") is not True:
-            raise Rejected(
-                f"facebook: deletion of {remote_id} not confirmed", network_message=json.dumps(body)
-            )
+            raise Rejected(f"facebook: deletion of {remote_id} not confirmed", network_message=json.dumps(body))
 
     async def reconcile(
         self, account: AccountRef, draft: Draft, *, not_before: datetime, not_after: datetime
@@ -222,9 +205,7 @@ class FacebookPlugin(ChannelPlugin):
         after: str | None = None
         for _ in range(10):  # a Page posts a few times a day: ten pages of 100 is a wide margin
             query = {**params, **({"after": after} if after else {})}
-            body = await self._send(
-                account, GraphCall("GET", f"/{account.external_id}/feed", params=query)
-            )
+            body = await self._send(account, GraphCall("GET", f"/{account.external_id}/feed", params=query))
             for post in _meta.data_of(body):
                 if _meta.same_text(post.get("message"), draft.text):
                     return PublishResult(
@@ -276,9 +257,7 @@ class FacebookPlugin(ChannelPlugin):
             "limit": str(self.page_size),
         }
         follow = [
-            Fetch(
-                "comments", f"/{post['id']}/comments", dict(params), ctx={"post": str(post["id"])}
-            )
+            Fetch("comments", f"/{post['id']}/comments", dict(params), ctx={"post": str(post["id"])})
             for post in _meta.data_of(body)
         ]
         return [], follow
@@ -287,36 +266,24 @@ class FacebookPlugin(ChannelPlugin):
         if item.kind is InboxKind.MESSAGE:
             return await self._send_message(account, item, draft)
         # Facebook threads are two levels deep: an answer to a reply goes under its parent comment.
-        target = (
-            item.parent_id if item.kind is InboxKind.REPLY and item.parent_id else item.remote_id
-        )
-        body = await self._send(
-            account, GraphCall("POST", f"/{target}/comments", form={"message": draft.text})
-        )
-        return PublishResult(
-            remote_id=str(body["id"]), url=body.get("permalink_url"), published_at=datetime.now(UTC)
-        )
+        target = item.parent_id if item.kind is InboxKind.REPLY and item.parent_id else item.remote_id
+        body = await self._send(account, GraphCall("POST", f"/{target}/comments", form={"message": draft.text}))
+        return PublishResult(remote_id=str(body["id"]), url=body.get("permalink_url"), published_at=datetime.now(UTC))
 
-    async def _send_message(
-        self, account: AccountRef, item: RemoteItem, draft: Draft
-    ) -> PublishResult:
+    async def _send_message(self, account: AccountRef, item: RemoteItem, draft: Draft) -> PublishResult:
         form = {
             "recipient": json.dumps({"id": item.author_id}),
             # RESPONSE: an answer within the 24-hour window opened by the person's message.
             "messaging_type": "RESPONSE",
             "message": json.dumps({"text": draft.text}),
         }
-        body = await self._send(
-            account, GraphCall("POST", f"/{account.external_id}/messages", form=form)
-        )
+        body = await self._send(account, GraphCall("POST", f"/{account.external_id}/messages", form=form))
         return PublishResult(remote_id=str(body["message_id"]), published_at=datetime.now(UTC))
 
     # ------------------------------------------------------------------ metrics
     async def fetch_account_metrics(self, account: AccountRef) -> AccountMetrics:
         page = account.external_id
-        fields = await self._send(
-            account, GraphCall("GET", f"/{page}", params={"fields": "followers_count,fan_count"})
-        )
+        fields = await self._send(account, GraphCall("GET", f"/{page}", params={"fields": "followers_count,fan_count"}))
         metrics = self.settings.extra.get("page_insights_metrics", DEFAULT_PAGE_METRICS)
         insights = await self._send(
             account,
@@ -331,20 +298,14 @@ class FacebookPlugin(ChannelPlugin):
             extra=extra,
         )
 
-    async def fetch_post_metrics(
-        self, account: AccountRef, remote_ids: list[str]
-    ) -> list[PostMetrics]:
+    async def fetch_post_metrics(self, account: AccountRef, remote_ids: list[str]) -> list[PostMetrics]:
         metrics = self.settings.extra.get("post_insights_metrics", DEFAULT_POST_METRICS)
         results = []
         for remote_id in remote_ids:
             try:
-                body = await self._send(
-                    account, GraphCall("GET", f"/{remote_id}/insights", params={"metric": metrics})
-                )
+                body = await self._send(account, GraphCall("GET", f"/{remote_id}/insights", params={"metric": metrics}))
             except Rejected as exc:
-                if (
-                    exc.code == _meta.OBJECT_GONE
-                ):  # deleted on the network: no metrics, not an error
+                if exc.code == _meta.OBJECT_GONE:  # deleted on the network: no metrics, not an error
                     continue
                 raise
             values = _insight_values(body)
@@ -361,9 +322,7 @@ class FacebookPlugin(ChannelPlugin):
         return results
 
     # ------------------------------------------------------------------ OAuth
-    def authorization_url(
-        self, *, state: str, scopes: list[str] | None = None
-    ) -> AuthorizationRequest:
+    def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
         return _meta.authorization_request(self.graph, state=state, scopes=scopes or DEFAULT_SCOPES)
 
     async def exchange_code(self, *, code: str, code_verifier: str | None = None) -> TokenSet:
@@ -385,9 +344,7 @@ class FacebookPlugin(ChannelPlugin):
     async def _page_tokens(self, user: dict[str, Any], page_id: str | None) -> TokenSet:
         token = str(user["access_token"])
         params = {"fields": "id,name,access_token,tasks"}
-        pages = _meta.data_of(
-            await self.graph.send(GraphCall("GET", "/me/accounts", params=params), token=token)
-        )
+        pages = _meta.data_of(await self.graph.send(GraphCall("GET", "/me/accounts", params=params), token=token))
         chosen = next((p for p in pages if str(p.get("id")) == page_id), None) if page_id else None
         chosen = chosen or (pages[0] if pages and not page_id else None)
         if chosen is None:
@@ -396,10 +353,7 @@ class FacebookPlugin(ChannelPlugin):
                 network_message="No Facebook Page available",
             )
         user_expiry = _meta.expires_at(user)
-        listing = [
-            {"id": str(p.get("id")), "name": str(p.get("name", "")), "tasks": p.get("tasks", [])}
-            for p in pages
-        ]
+        listing = [{"id": str(p.get("id")), "name": str(p.get("name", "")), "tasks": p.get("tasks", [])} for p in pages]
         extra = {
             "page_id": str(chosen["id"]),
             "page_name": str(chosen.get("name", "")),
@@ -438,9 +392,7 @@ class FacebookPlugin(ChannelPlugin):
 
     # ------------------------------------------------------------------ plumbing
     async def _send(self, account: AccountRef, call: GraphCall) -> dict[str, Any]:
-        return await self.graph.send(
-            call, token=account.credentials.access_token, account_id=account.external_id
-        )
+        return await self.graph.send(call, token=account.credentials.access_token, account_id=account.external_id)
 
 
 # --------------------------------------------------------------------------- request builders
@@ -503,9 +455,7 @@ def _video_call(page: str, draft: Draft, item: MediaItem) -> GraphCall:
 
 
 def _noted(call: GraphCall, note: str) -> GraphCall:
-    return GraphCall(
-        call.method, call.path, call.params, call.form, call.upload, note, call.authenticated
-    )
+    return GraphCall(call.method, call.path, call.params, call.form, call.upload, note, call.authenticated)
 
 
 def _post_result(post_id: str) -> PublishResult:
@@ -546,9 +496,7 @@ def _comments(page: str, post_id: str, body: dict[str, Any]) -> list[RemoteItem]
     return items
 
 
-def _conversations(
-    page: str, size: str, body: dict[str, Any]
-) -> tuple[list[RemoteItem], list[Fetch]]:
+def _conversations(page: str, size: str, body: dict[str, Any]) -> tuple[list[RemoteItem], list[Fetch]]:
     items: list[RemoteItem] = []
     follow: list[Fetch] = []
     for conversation in _meta.data_of(body):

@@ -124,9 +124,7 @@ class InstagramPlugin(ChannelPlugin):
         formats=(
             # A feed post: one image (or a video, published as a reel since 2023); 2–10 media
             # make a carousel. There is no text-only post on Instagram.
-            FormatRules(
-                format=Format.POST, media=(_FEED_IMAGE, _REEL_VIDEO), min_media=1, max_media=10
-            ),
+            FormatRules(format=Format.POST, media=(_FEED_IMAGE, _REEL_VIDEO), min_media=1, max_media=10),
             FormatRules(format=Format.PHOTO, media=(_SINGLE_IMAGE,), min_media=1, max_media=1),
             FormatRules(
                 format=Format.CAROUSEL,
@@ -185,9 +183,7 @@ class InstagramPlugin(ChannelPlugin):
         self.capabilities = _configured_capabilities(settings, self.delete_enabled)  # type: ignore[misc]
 
     # ------------------------------------------------------------------ publishing
-    async def prepare_publish(
-        self, account: AccountRef, draft: Draft
-    ) -> tuple[PreparedRequest, ...]:
+    async def prepare_publish(self, account: AccountRef, draft: Draft) -> tuple[PreparedRequest, ...]:
         ig = account.external_id
         items = _media_with_urls(draft)
         calls = [
@@ -207,26 +203,16 @@ class InstagramPlugin(ChannelPlugin):
             parent = _single_call(ig, draft, items[0])
         calls += [parent, _status_call("{container-id}"), _publish_call(ig, "{container-id}")]
         total = len(calls)
-        return tuple(
-            self.graph.prepare(_noted(c, f"step {i} of {total}: {c.note}"))
-            for i, c in enumerate(calls, 1)
-        )
+        return tuple(self.graph.prepare(_noted(c, f"step {i} of {total}: {c.note}")) for i, c in enumerate(calls, 1))
 
     async def publish(self, account: AccountRef, draft: Draft) -> PublishResult:
         items = _media_with_urls(draft)  # refuse before spending any quota or container
         await self._check_quota(account)
         if _is_carousel(draft):
-            children = [
-                await self._container(account, _child_call(account.external_id, item))
-                for item in items
-            ]
-            container = await self._container(
-                account, _carousel_call(account.external_id, draft, children)
-            )
+            children = [await self._container(account, _child_call(account.external_id, item)) for item in items]
+            container = await self._container(account, _carousel_call(account.external_id, draft, children))
         else:
-            container = await self._container(
-                account, _single_call(account.external_id, draft, items[0])
-            )
+            container = await self._container(account, _single_call(account.external_id, draft, items[0]))
         body = await self._send(account, _publish_call(account.external_id, container))
         media_id = str(body["id"])
         return PublishResult(
@@ -272,16 +258,12 @@ class InstagramPlugin(ChannelPlugin):
             if attempt + 1 < self.poll_attempts:
                 await asyncio.sleep(self.poll_interval)
         # Nothing was published: an unpublished container simply expires, so a retry is safe.
-        raise Transient(
-            f"instagram: container {container_id} still processing after {self.poll_attempts} polls"
-        )
+        raise Transient(f"instagram: container {container_id} still processing after {self.poll_attempts} polls")
 
     async def _permalink(self, account: AccountRef, media_id: str) -> str | None:
         # The media is already public: a failure here must not turn into a retry (double post).
         try:
-            body = await self._send(
-                account, GraphCall("GET", f"/{media_id}", params={"fields": "permalink"})
-            )
+            body = await self._send(account, GraphCall("GET", f"/{media_id}", params={"fields": "permalink"}))
         except ChannelError:
             return None
         permalink = body.get("permalink")
@@ -306,28 +288,20 @@ class InstagramPlugin(ChannelPlugin):
         params = {"fields": "id,caption,timestamp,permalink", "limit": "50"}
         if not story:  # the stories edge lists the last 24 h and takes no time bounds
             params |= {"since": _meta.unix(not_before), "until": _meta.unix(not_after)}
-        body = await self._send(
-            account, GraphCall("GET", f"/{account.external_id}/{edge}", params=params)
-        )
+        body = await self._send(account, GraphCall("GET", f"/{account.external_id}/{edge}", params=params))
         for media in _meta.data_of(body):
             published = _meta.parse_time(media.get("timestamp"))
             if not not_before <= published <= not_after:
                 continue
             if story or _meta.same_text(media.get("caption"), draft.text):
-                return PublishResult(
-                    remote_id=str(media["id"]), url=media.get("permalink"), published_at=published
-                )
+                return PublishResult(remote_id=str(media["id"]), url=media.get("permalink"), published_at=published)
         return None
 
     # ------------------------------------------------------------------ conversation
     async def fetch_inbox(self, account: AccountRef, cursor: str | None) -> InboxPage:
         ig, size = account.external_id, str(self.page_size)
         since = _meta.unix(datetime.now(UTC) - self.inbox_lookback)
-        start = [
-            Fetch(
-                "media", f"/{ig}/media", {"fields": "id,timestamp", "since": since, "limit": size}
-            )
-        ]
+        start = [Fetch("media", f"/{ig}/media", {"fields": "id,timestamp", "since": since, "limit": size})]
         handlers = {
             "media": self._on_media,
             "comments": lambda fetch, body: _comments(account, fetch.ctx["media"], size, body),
@@ -366,12 +340,8 @@ class InstagramPlugin(ChannelPlugin):
         if item.kind not in (InboxKind.COMMENT, InboxKind.REPLY):
             raise NotSupported(f"instagram: cannot reply to a {item.kind.value}")
         # Instagram only takes replies on top-level comments: answer a reply under its parent.
-        target = (
-            item.parent_id if item.kind is InboxKind.REPLY and item.parent_id else item.remote_id
-        )
-        body = await self._send(
-            account, GraphCall("POST", f"/{target}/replies", form={"message": draft.text})
-        )
+        target = item.parent_id if item.kind is InboxKind.REPLY and item.parent_id else item.remote_id
+        body = await self._send(account, GraphCall("POST", f"/{target}/replies", form={"message": draft.text}))
         return PublishResult(remote_id=str(body["id"]), published_at=datetime.now(UTC))
 
     # ------------------------------------------------------------------ metrics
@@ -379,18 +349,14 @@ class InstagramPlugin(ChannelPlugin):
         ig = account.external_id
         fields = await self._send(
             account,
-            GraphCall(
-                "GET", f"/{ig}", params={"fields": "followers_count,follows_count,media_count"}
-            ),
+            GraphCall("GET", f"/{ig}", params={"fields": "followers_count,follows_count,media_count"}),
         )
         params = {
             "metric": self.settings.extra.get("user_insights_metrics", USER_METRICS),
             "period": "day",
             "metric_type": "total_value",
         }
-        values = _insight_values(
-            await self._send(account, GraphCall("GET", f"/{ig}/insights", params=params))
-        )
+        values = _insight_values(await self._send(account, GraphCall("GET", f"/{ig}/insights", params=params)))
         views = values.get("views")
         return AccountMetrics(
             followers=_int(fields.get("followers_count")),
@@ -400,20 +366,14 @@ class InstagramPlugin(ChannelPlugin):
             extra=values,
         )
 
-    async def fetch_post_metrics(
-        self, account: AccountRef, remote_ids: list[str]
-    ) -> list[PostMetrics]:
+    async def fetch_post_metrics(self, account: AccountRef, remote_ids: list[str]) -> list[PostMetrics]:
         metrics = self.settings.extra.get("media_insights_metrics", MEDIA_METRICS)
         results = []
         for remote_id in remote_ids:
             try:
-                body = await self._send(
-                    account, GraphCall("GET", f"/{remote_id}/insights", params={"metric": metrics})
-                )
+                body = await self._send(account, GraphCall("GET", f"/{remote_id}/insights", params={"metric": metrics}))
             except Rejected as exc:
-                if (
-                    exc.code == _meta.OBJECT_GONE
-                ):  # deleted on the network: no metrics, not an error
+                if exc.code == _meta.OBJECT_GONE:  # deleted on the network: no metrics, not an error
                     continue
                 raise
             values = _insight_values(body)
@@ -430,9 +390,7 @@ class InstagramPlugin(ChannelPlugin):
         return results
 
     # ------------------------------------------------------------------ OAuth
-    def authorization_url(
-        self, *, state: str, scopes: list[str] | None = None
-    ) -> AuthorizationRequest:
+    def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
         return _meta.authorization_request(self.graph, state=state, scopes=scopes or DEFAULT_SCOPES)
 
     async def exchange_code(self, *, code: str, code_verifier: str | None = None) -> TokenSet:
@@ -440,9 +398,7 @@ class InstagramPlugin(ChannelPlugin):
         user = await _meta.user_token(self.graph, self.settings, code)
         token = str(user["access_token"])
         params = {"fields": "id,name,instagram_business_account"}
-        pages = _meta.data_of(
-            await self.graph.send(GraphCall("GET", "/me/accounts", params=params), token=token)
-        )
+        pages = _meta.data_of(await self.graph.send(GraphCall("GET", "/me/accounts", params=params), token=token))
         linked = [
             {
                 "page_id": str(p["id"]),
@@ -462,9 +418,7 @@ class InstagramPlugin(ChannelPlugin):
             "page_id": linked[0]["page_id"],
             "accounts": json.dumps(linked),
         }
-        return TokenSet(
-            access_token=token, refresh_token=token, expires_at=_meta.expires_at(user), extra=extra
-        )
+        return TokenSet(access_token=token, refresh_token=token, expires_at=_meta.expires_at(user), extra=extra)
 
     async def refresh(self, credentials: Credentials) -> TokenSet:
         """A long-lived user token can be exchanged again for a fresh ≈60-day one while valid."""
@@ -480,9 +434,7 @@ class InstagramPlugin(ChannelPlugin):
 
     # ------------------------------------------------------------------ plumbing
     async def _send(self, account: AccountRef, call: GraphCall) -> dict[str, Any]:
-        return await self.graph.send(
-            call, token=account.credentials.access_token, account_id=account.external_id
-        )
+        return await self.graph.send(call, token=account.credentials.access_token, account_id=account.external_id)
 
 
 # --------------------------------------------------------------------------- capabilities
@@ -493,9 +445,7 @@ def _configured_capabilities(settings: ChannelSettings, delete_enabled: bool) ->
     if settings.extra.get("max_hashtags"):
         caps = msgspec.structs.replace(
             caps,
-            text=msgspec.structs.replace(
-                caps.text, max_hashtags=int(settings.extra["max_hashtags"])
-            ),
+            text=msgspec.structs.replace(caps.text, max_hashtags=int(settings.extra["max_hashtags"])),
         )
     if delete_enabled:
         caps = msgspec.structs.replace(caps, features=caps.features | {Feature.DELETE})
@@ -520,16 +470,12 @@ def _media_with_urls(draft: Draft) -> list[MediaItem]:
                 network_message=f"Media {index} needs a public URL for Instagram",
             )
     if draft.format is Format.STORY and len(draft.media) != 1:
-        raise Rejected(
-            "instagram: a story carries exactly one image or video", code="story_media_count"
-        )
+        raise Rejected("instagram: a story carries exactly one image or video", code="story_media_count")
     return list(draft.media)
 
 
 def _is_carousel(draft: Draft) -> bool:
-    return draft.format is Format.CAROUSEL or (
-        draft.format in (Format.POST, Format.PHOTO) and len(draft.media) > 1
-    )
+    return draft.format is Format.CAROUSEL or (draft.format in (Format.POST, Format.PHOTO) and len(draft.media) > 1)
 
 
 def _media_params(item: MediaItem, *, video_type: str) -> dict[str, str]:
@@ -545,11 +491,7 @@ def _single_call(ig: str, draft: Draft, item: MediaItem) -> GraphCall:
     if draft.format is Format.STORY:
         form = {
             "media_type": "STORIES",
-            **(
-                {"image_url": str(item.url)}
-                if item.kind is not MediaKind.VIDEO
-                else {"video_url": str(item.url)}
-            ),
+            **({"image_url": str(item.url)} if item.kind is not MediaKind.VIDEO else {"video_url": str(item.url)}),
         }
         return GraphCall("POST", f"/{ig}/media", form=form, note="create the story container")
     # Since July 2023 a single feed video is published as a reel.
@@ -590,9 +532,7 @@ def _publish_call(ig: str, container_id: str) -> GraphCall:
 
 
 def _noted(call: GraphCall, note: str) -> GraphCall:
-    return GraphCall(
-        call.method, call.path, call.params, call.form, call.upload, note, call.authenticated
-    )
+    return GraphCall(call.method, call.path, call.params, call.form, call.upload, note, call.authenticated)
 
 
 # --------------------------------------------------------------------------- mapping
@@ -636,10 +576,7 @@ def _comments(
             _replies(
                 account,
                 media_id,
-                [
-                    {**r, "parent_id": r.get("parent_id") or raw["id"]}
-                    for r in _meta.data_of(nested)
-                ],
+                [{**r, "parent_id": r.get("parent_id") or raw["id"]} for r in _meta.data_of(nested)],
             )
         )
         after = _meta.next_after(nested)
@@ -662,11 +599,7 @@ def _insight_values(body: dict[str, Any]) -> dict[str, float]:
     for metric in _meta.data_of(body):
         total = metric.get("total_value")
         points = metric.get("values") or []
-        value = (
-            total.get("value")
-            if isinstance(total, dict)
-            else (points[-1].get("value") if points else None)
-        )
+        value = total.get("value") if isinstance(total, dict) else (points[-1].get("value") if points else None)
         if isinstance(value, int | float):
             values[str(metric.get("name"))] = float(value)
     return values

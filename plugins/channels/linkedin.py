@@ -165,9 +165,7 @@ class LinkedInPlugin(ChannelPlugin):
     def _float(self, name: str, default: float) -> float:
         return float(self.settings.extra.get(name, default))
 
-    def _headers(
-        self, account: AccountRef | Credentials, method: str | None = None
-    ) -> dict[str, str]:
+    def _headers(self, account: AccountRef | Credentials, method: str | None = None) -> dict[str, str]:
         credentials = account.credentials if isinstance(account, AccountRef) else account
         headers = {
             "Authorization": f"Bearer {credentials.access_token}",
@@ -195,9 +193,7 @@ class LinkedInPlugin(ChannelPlugin):
         **kwargs: Any,
     ) -> httpx.Response:
         headers = self._headers(account, restli) | kwargs.pop("headers", {})
-        return await self.api.request(
-            method, f"{self.base_url}{path}", account=account, headers=headers, **kwargs
-        )
+        return await self.api.request(method, f"{self.base_url}{path}", account=account, headers=headers, **kwargs)
 
     # ------------------------------------------------------------------ publishing
     def _post_body(self, account: AccountRef, commentary: str) -> dict[str, Any]:
@@ -224,8 +220,7 @@ class LinkedInPlugin(ChannelPlugin):
             return {"media": media}
         if image_urns:
             images = [
-                {"id": urn, **({"altText": alt} if alt else {})}
-                for urn, alt in zip(image_urns, alts, strict=True)
+                {"id": urn, **({"altText": alt} if alt else {})} for urn, alt in zip(image_urns, alts, strict=True)
             ]
             return {"multiImage": {"images": images}}
         if draft.link:
@@ -239,9 +234,7 @@ class LinkedInPlugin(ChannelPlugin):
                 f"linkedin: commentary longer than {TEXT_LIMIT} characters",
                 code="text_too_long",
             )
-        if len(draft.media) > MAX_IMAGES or any(
-            item.kind is not MediaKind.IMAGE for item in draft.media
-        ):
+        if len(draft.media) > MAX_IMAGES or any(item.kind is not MediaKind.IMAGE for item in draft.media):
             raise Rejected(
                 f"linkedin: this plugin posts text, a link or 1–{MAX_IMAGES} images",
                 code="media_unsupported",
@@ -252,9 +245,7 @@ class LinkedInPlugin(ChannelPlugin):
                 code="media_missing_file",
             )
 
-    async def prepare_publish(
-        self, account: AccountRef, draft: Draft
-    ) -> tuple[PreparedRequest, ...]:
+    async def prepare_publish(self, account: AccountRef, draft: Draft) -> tuple[PreparedRequest, ...]:
         self._check(draft)
         redacted = self._headers(account) | {"Authorization": "Bearer ***"}
         steps = [
@@ -306,9 +297,7 @@ class LinkedInPlugin(ChannelPlugin):
                 status=response.status_code,
             )
         urn = unquote(raw_id)
-        return PublishResult(
-            remote_id=urn, url=POST_URL.format(urn=urn), published_at=datetime.now(UTC)
-        )
+        return PublishResult(remote_id=urn, url=POST_URL.format(urn=urn), published_at=datetime.now(UTC))
 
     async def _upload_image(self, account: AccountRef, item: MediaItem) -> str:
         init = await self._rest(
@@ -334,9 +323,7 @@ class LinkedInPlugin(ChannelPlugin):
         await self._wait_available(account, value["image"])
         return str(value["image"])
 
-    async def _wait_available(
-        self, account: AccountRef, image_urn: str, attempts: int = 30
-    ) -> None:
+    async def _wait_available(self, account: AccountRef, image_urn: str, attempts: int = 30) -> None:
         """A post referencing an image still PROCESSING fails: wait until it is AVAILABLE."""
         interval = self._float("poll_interval_s", 1.0)
         for _ in range(attempts):
@@ -375,14 +362,9 @@ class LinkedInPlugin(ChannelPlugin):
         expected = escape_little_text(draft.text).strip()
         for post in await self._recent_posts(account, count=50):
             created = _ms_to_dt(post.get("createdAt") or post.get("publishedAt"))
-            if (
-                not_before <= created <= not_after
-                and (post.get("commentary") or "").strip() == expected
-            ):
+            if not_before <= created <= not_after and (post.get("commentary") or "").strip() == expected:
                 urn = str(post["id"])
-                return PublishResult(
-                    remote_id=urn, url=POST_URL.format(urn=urn), published_at=created
-                )
+                return PublishResult(remote_id=urn, url=POST_URL.format(urn=urn), published_at=created)
         return None
 
     async def _recent_posts(self, account: AccountRef, count: int) -> list[dict[str, Any]]:
@@ -405,11 +387,7 @@ class LinkedInPlugin(ChannelPlugin):
                 state["start"] += size
             else:
                 state["i"], state["start"] = state["i"] + 1, 0
-            items = [
-                self._comment_item(e, post_urn)
-                for e in elements
-                if e.get("actor") != account.external_id
-            ]
+            items = [self._comment_item(e, post_urn) for e in elements if e.get("actor") != account.external_id]
             if items:
                 has_next = state["i"] < len(state["posts"])
                 return InboxPage(
@@ -496,9 +474,7 @@ class LinkedInPlugin(ChannelPlugin):
             extra={"organic_followers": float(organic), "paid_followers": float(paid)},
         )
 
-    async def fetch_post_metrics(
-        self, account: AccountRef, remote_ids: list[str]
-    ) -> list[PostMetrics]:
+    async def fetch_post_metrics(self, account: AccountRef, remote_ids: list[str]) -> list[PostMetrics]:
         shares = [u for u in remote_ids if u.startswith("urn:li:share:")]
         ugc = [u for u in remote_ids if not u.startswith("urn:li:share:")]
         query = f"q=organizationalEntity&organizationalEntity={_enc(account.external_id)}"
@@ -523,9 +499,7 @@ class LinkedInPlugin(ChannelPlugin):
                 reposts=stats.get("shareCount"),
                 replies=stats.get("commentCount"),
                 extra={
-                    k: float(stats[k])
-                    for k in ("clickCount", "uniqueImpressionsCount", "engagement")
-                    if k in stats
+                    k: float(stats[k]) for k in ("clickCount", "uniqueImpressionsCount", "engagement") if k in stats
                 },
             )
         return [found[urn] for urn in remote_ids if urn in found]
@@ -541,9 +515,7 @@ class LinkedInPlugin(ChannelPlugin):
             pkce=False,
         )
 
-    def authorization_url(
-        self, *, state: str, scopes: list[str] | None = None
-    ) -> AuthorizationRequest:
+    def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
         return self.oauth.authorization(state=state, scopes=scopes or DEFAULT_SCOPES)
 
     async def exchange_code(self, *, code: str, code_verifier: str | None = None) -> TokenSet:
@@ -565,11 +537,6 @@ def _read_error(response: httpx.Response) -> ErrorReading | None:
     body = json_body(response)
     if not body:
         return ErrorReading(message=response.text or response.reason_phrase)
-    message = (
-        body.get("message")
-        or body.get("error_description")
-        or body.get("error")
-        or response.reason_phrase
-    )
+    message = body.get("message") or body.get("error_description") or body.get("error") or response.reason_phrase
     code = body.get("serviceErrorCode") or body.get("code") or body.get("error")
     return ErrorReading(message=str(message), code=str(code) if code is not None else None)

@@ -146,9 +146,7 @@ class MastodonPlugin(ChannelPlugin):
                 Feature.SEARCH,
             }
         ),
-        notices=(
-            "Each Mastodon server sets its own text limit (500 by default); links count as 23 characters.",
-        ),
+        notices=("Each Mastodon server sets its own text limit (500 by default); links count as 23 characters.",),
     )
 
     def _float(self, name: str, default: float) -> float:
@@ -173,9 +171,7 @@ class MastodonPlugin(ChannelPlugin):
             headers["Authorization"] = f"Bearer {account.credentials.access_token}"
         url = path if path.startswith("http") else f"{self.base_url}{path}"
         name = f"{method} {endpoint or path}"
-        return await self.api.request(
-            method, url, endpoint=name, account=account, headers=headers, **kwargs
-        )
+        return await self.api.request(method, url, endpoint=name, account=account, headers=headers, **kwargs)
 
     # ------------------------------------------------------------------ instance
     async def max_characters(self, account: AccountRef | None = None) -> int:
@@ -198,11 +194,7 @@ class MastodonPlugin(ChannelPlugin):
                 f"mastodon: visibility {chosen!r} is not one of {', '.join(sorted(_VISIBILITIES))}",
                 code="invalid_visibility",
             )
-        text = (
-            f"{draft.text}\n\n{draft.link}"
-            if draft.link and draft.link not in draft.text
-            else draft.text
-        )
+        text = f"{draft.text}\n\n{draft.link}" if draft.link and draft.link not in draft.text else draft.text
         body: dict[str, Any] = {"status": text, "visibility": chosen}
         if media_ids:
             body["media_ids"] = media_ids
@@ -219,9 +211,7 @@ class MastodonPlugin(ChannelPlugin):
     def _idempotency(draft: Draft) -> dict[str, str]:
         return {"Idempotency-Key": draft.client_ref} if draft.client_ref else {}
 
-    async def prepare_publish(
-        self, account: AccountRef, draft: Draft
-    ) -> tuple[PreparedRequest, ...]:
+    async def prepare_publish(self, account: AccountRef, draft: Draft) -> tuple[PreparedRequest, ...]:
         headers = {"Authorization": "Bearer ***"}
         steps = [
             PreparedRequest(
@@ -248,9 +238,7 @@ class MastodonPlugin(ChannelPlugin):
         media_ids = [await self._upload(account, item) for item in draft.media]
         return await self._post_status(account, draft, self._status_body(draft, media_ids))
 
-    async def _post_status(
-        self, account: AccountRef, draft: Draft, body: dict[str, Any]
-    ) -> PublishResult:
+    async def _post_status(self, account: AccountRef, draft: Draft, body: dict[str, Any]) -> PublishResult:
         response = await self._api(
             account,
             "POST",
@@ -327,13 +315,9 @@ class MastodonPlugin(ChannelPlugin):
         """Idempotency-Key covers retries within an hour; after that, match the text in the window."""
         expected = _normalise(self._status_body(draft, [])["status"])
         size = min(40, int(self._float("page_size", 40)))
-        url: str | None = (
-            f"/api/v1/accounts/{account.external_id}/statuses?limit={size}&exclude_reblogs=true"
-        )
+        url: str | None = f"/api/v1/accounts/{account.external_id}/statuses?limit={size}&exclude_reblogs=true"
         while url:
-            response = await self._api(
-                account, "GET", url, endpoint="/api/v1/accounts/:id/statuses"
-            )
+            response = await self._api(account, "GET", url, endpoint="/api/v1/accounts/:id/statuses")
             statuses = response.json()
             for status in statuses:
                 created = _parse_time(status.get("created_at"))
@@ -360,9 +344,7 @@ class MastodonPlugin(ChannelPlugin):
         done = state["mentions"] is None and state["conversations"] is None
         return InboxPage(items=tuple(items), next_cursor=None if done else json.dumps(state))
 
-    async def _mentions(
-        self, account: AccountRef, state: dict[str, str | None], size: int
-    ) -> list[RemoteItem]:
+    async def _mentions(self, account: AccountRef, state: dict[str, str | None], size: int) -> list[RemoteItem]:
         params: dict[str, Any] = {"types[]": "mention", "limit": size}
         if state["mentions"]:
             params["max_id"] = state["mentions"]
@@ -371,14 +353,10 @@ class MastodonPlugin(ChannelPlugin):
         state["mentions"] = _max_id(_next_link(response)) if notifications else None
         # A direct message is also a mention: it is reported once, from its conversation.
         return [
-            _mention_item(n)
-            for n in notifications
-            if n.get("status") and n["status"].get("visibility") != "direct"
+            _mention_item(n) for n in notifications if n.get("status") and n["status"].get("visibility") != "direct"
         ]
 
-    async def _conversations(
-        self, account: AccountRef, state: dict[str, str | None], size: int
-    ) -> list[RemoteItem]:
+    async def _conversations(self, account: AccountRef, state: dict[str, str | None], size: int) -> list[RemoteItem]:
         params: dict[str, Any] = {"limit": size}
         if state["conversations"]:
             params["max_id"] = state["conversations"]
@@ -388,18 +366,13 @@ class MastodonPlugin(ChannelPlugin):
         return [
             _message_item(c)
             for c in conversations
-            if c.get("last_status")
-            and str(c["last_status"]["account"]["id"]) != account.external_id
+            if c.get("last_status") and str(c["last_status"]["account"]["id"]) != account.external_id
         ]
 
     async def reply(self, account: AccountRef, item: RemoteItem, draft: Draft) -> PublishResult:
         """A status answering ``item``; a private message is answered privately (``direct``)."""
         mention = f"@{item.author_handle}"
-        text = (
-            draft.text
-            if not item.author_handle or mention in draft.text
-            else f"{mention} {draft.text}"
-        )
+        text = draft.text if not item.author_handle or mention in draft.text else f"{mention} {draft.text}"
         visibility = "direct" if item.kind is InboxKind.MESSAGE else None
         body = self._status_body(
             Draft(text=text, options=draft.options, link=draft.link),
@@ -418,14 +391,10 @@ class MastodonPlugin(ChannelPlugin):
         found = (await self._api(account, "GET", "/api/v2/search", params=params)).json()
         statuses = found.get("statuses", []) if isinstance(found, dict) else []
         items = tuple(
-            msgspec.structs.replace(
-                _mention_item({"status": s}), kind=InboxKind.MENTION, thread_id=str(s["id"])
-            )
+            msgspec.structs.replace(_mention_item({"status": s}), kind=InboxKind.MENTION, thread_id=str(s["id"]))
             for s in statuses
         )
-        return InboxPage(
-            items=items, next_cursor=str(offset + size) if len(statuses) == size else None
-        )
+        return InboxPage(items=items, next_cursor=str(offset + size) if len(statuses) == size else None)
 
     # ------------------------------------------------------------------ metrics
     async def fetch_account_metrics(self, account: AccountRef) -> AccountMetrics:
@@ -436,9 +405,7 @@ class MastodonPlugin(ChannelPlugin):
             posts=body.get("statuses_count"),
         )
 
-    async def fetch_post_metrics(
-        self, account: AccountRef, remote_ids: list[str]
-    ) -> list[PostMetrics]:
+    async def fetch_post_metrics(self, account: AccountRef, remote_ids: list[str]) -> list[PostMetrics]:
         found = []
         for remote_id in remote_ids:
             try:
@@ -477,9 +444,7 @@ class MastodonPlugin(ChannelPlugin):
             token_url=f"{self.base_url}/oauth/token",
         )
 
-    def authorization_url(
-        self, *, state: str, scopes: list[str] | None = None
-    ) -> AuthorizationRequest:
+    def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
         default = self.settings.extra.get("scopes", " ".join(DEFAULT_SCOPES)).split()
         return self.oauth.authorization(state=state, scopes=scopes or default)
 
@@ -493,9 +458,7 @@ class MastodonPlugin(ChannelPlugin):
         )
 
     async def refresh(self, credentials: Credentials) -> TokenSet:
-        raise NotSupported(
-            "mastodon: tokens do not expire and cannot be refreshed; reconnect if revoked"
-        )
+        raise NotSupported("mastodon: tokens do not expire and cannot be refreshed; reconnect if revoked")
 
 
 def _read_error(response: httpx.Response) -> ErrorReading | None:
@@ -506,9 +469,7 @@ def _read_error(response: httpx.Response) -> ErrorReading | None:
     error = body.get("error")
     message = str(body.get("error_description") or error or response.text or response.reason_phrase)
     # OAuth errors carry an identifier (``invalid_grant``); API errors a sentence.
-    return ErrorReading(
-        message=message, code=error if isinstance(error, str) and " " not in error else None
-    )
+    return ErrorReading(message=message, code=error if isinstance(error, str) and " " not in error else None)
 
 
 def _result(status: dict[str, Any]) -> PublishResult:

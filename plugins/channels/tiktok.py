@@ -75,9 +75,7 @@ DEFAULT_SCOPES = ("user.info.basic", "user.info.stats", "video.publish", "video.
 DEFAULT_BACKOFF_S = 60.0
 MIN_CHUNK, MAX_CHUNK = 5 * 1024 * 1024, 64 * 1024 * 1024
 VIDEO_URL = "https://www.tiktok.com/@{username}/video/{id}"
-USER_FIELDS = (
-    "open_id,union_id,display_name,username,follower_count,following_count,likes_count,video_count"
-)
+USER_FIELDS = "open_id,union_id,display_name,username,follower_count,following_count,likes_count,video_count"
 VIDEO_FIELDS = "id,title,video_description,create_time,share_url,like_count,comment_count,share_count,view_count"
 
 #: what TikTok's error codes mean, whatever the status that comes with them
@@ -201,18 +199,13 @@ class TikTokPlugin(ChannelPlugin):
         info: dict[str, Any] = {
             "privacy_level": chosen,
             # A setting the creator disabled in the app cannot be re-enabled by us.
-            "disable_comment": bool(creator.get("comment_disabled"))
-            or _flag(draft, "disable_comment"),
+            "disable_comment": bool(creator.get("comment_disabled")) or _flag(draft, "disable_comment"),
             "brand_content_toggle": _flag(draft, "brand_content_toggle"),
             "brand_organic_toggle": _flag(draft, "brand_organic_toggle"),
         }
         if draft.format is Format.VIDEO:
-            info["disable_duet"] = bool(creator.get("duet_disabled")) or _flag(
-                draft, "disable_duet"
-            )
-            info["disable_stitch"] = bool(creator.get("stitch_disabled")) or _flag(
-                draft, "disable_stitch"
-            )
+            info["disable_duet"] = bool(creator.get("duet_disabled")) or _flag(draft, "disable_duet")
+            info["disable_stitch"] = bool(creator.get("stitch_disabled")) or _flag(draft, "disable_stitch")
             info["is_aigc"] = _flag(draft, "is_aigc")
             if "video_cover_timestamp_ms" in draft.options:
                 info["video_cover_timestamp_ms"] = int(draft.options["video_cover_timestamp_ms"])
@@ -241,9 +234,7 @@ class TikTokPlugin(ChannelPlugin):
                     code="duration_check_failed",
                 )
         elif draft.format is Format.PHOTO:
-            if not 1 <= len(draft.media) <= MAX_PHOTOS or any(
-                m.kind is not MediaKind.IMAGE for m in draft.media
-            ):
+            if not 1 <= len(draft.media) <= MAX_PHOTOS or any(m.kind is not MediaKind.IMAGE for m in draft.media):
                 raise Rejected(
                     f"tiktok: a photo post carries 1–{MAX_PHOTOS} images",
                     code="media_invalid",
@@ -292,9 +283,7 @@ class TikTokPlugin(ChannelPlugin):
             "total_chunk_count": count,
         }
 
-    async def prepare_publish(
-        self, account: AccountRef, draft: Draft
-    ) -> tuple[PreparedRequest, ...]:
+    async def prepare_publish(self, account: AccountRef, draft: Draft) -> tuple[PreparedRequest, ...]:
         self._check(draft)
         headers = {
             "Authorization": "Bearer ***",
@@ -334,13 +323,9 @@ class TikTokPlugin(ChannelPlugin):
         publish_id = str(data["publish_id"])
         if body["source_info"]["source"] == "FILE_UPLOAD":
             await self._upload(account, draft.media[0], data["upload_url"], body["source_info"])
-        return await self._wait_published(
-            account, publish_id, str(creator.get("creator_username", ""))
-        )
+        return await self._wait_published(account, publish_id, str(creator.get("creator_username", "")))
 
-    async def _upload(
-        self, account: AccountRef, video: MediaItem, upload_url: str, source: dict[str, Any]
-    ) -> None:
+    async def _upload(self, account: AccountRef, video: MediaItem, upload_url: str, source: dict[str, Any]) -> None:
         """Sequential chunks; the last one takes the remainder (TikTok's media transfer guide)."""
         size, chunk, count = (
             source["video_size"],
@@ -355,13 +340,9 @@ class TikTokPlugin(ChannelPlugin):
                 "Content-Type": video.content_type,
                 "Content-Range": f"bytes {first}-{last}/{size}",
             }
-            await self.api.request(
-                "PUT", upload_url, account=account, content=data, headers=headers
-            )
+            await self.api.request("PUT", upload_url, account=account, content=data, headers=headers)
 
-    async def _wait_published(
-        self, account: AccountRef, publish_id: str, username: str
-    ) -> PublishResult:
+    async def _wait_published(self, account: AccountRef, publish_id: str, username: str) -> PublishResult:
         interval = self._extra("poll_interval_s", 5.0)
         deadline = asyncio.get_running_loop().time() + self._extra("poll_timeout_s", 120.0)
         while True:
@@ -436,10 +417,7 @@ class TikTokPlugin(ChannelPlugin):
             )
             videos = data.get("videos", [])
             for video in videos:
-                texts = {
-                    " ".join(str(video.get(k) or "").split())
-                    for k in ("title", "video_description")
-                }
+                texts = {" ".join(str(video.get(k) or "").split()) for k in ("title", "video_description")}
                 if low <= float(video.get("create_time", 0)) <= high and wanted & texts:
                     created = datetime.fromtimestamp(float(video["create_time"]), tz=UTC)
                     return PublishResult(
@@ -463,9 +441,7 @@ class TikTokPlugin(ChannelPlugin):
             extra={"likes": float(user["likes_count"])} if "likes_count" in user else {},
         )
 
-    async def fetch_post_metrics(
-        self, account: AccountRef, remote_ids: list[str]
-    ) -> list[PostMetrics]:
+    async def fetch_post_metrics(self, account: AccountRef, remote_ids: list[str]) -> list[PostMetrics]:
         found: dict[str, PostMetrics] = {}
         for start in range(0, len(remote_ids), 20):  # video/query takes at most 20 ids
             body = {"filters": {"video_ids": remote_ids[start : start + 20]}}
@@ -503,9 +479,7 @@ class TikTokPlugin(ChannelPlugin):
             headers={"Cache-Control": "no-cache"},
         )
 
-    def authorization_url(
-        self, *, state: str, scopes: list[str] | None = None
-    ) -> AuthorizationRequest:
+    def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
         return self.oauth.authorization(state=state, scopes=scopes or DEFAULT_SCOPES)
 
     async def exchange_code(self, *, code: str, code_verifier: str | None = None) -> TokenSet:

@@ -70,9 +70,7 @@ MiB = 1024 * 1024
 _IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
 _VIDEO_TYPES = frozenset({"video/mp4", "video/quicktime"})
 # Media limits from x-api/media/quickstart/best-practices.mdx: ≤4 photos or 1 GIF or 1 video.
-_IMAGE = MediaRules(
-    kind=MediaKind.IMAGE, max_count=4, max_bytes=5 * MiB, content_types=_IMAGE_TYPES
-)
+_IMAGE = MediaRules(kind=MediaKind.IMAGE, max_count=4, max_bytes=5 * MiB, content_types=_IMAGE_TYPES)
 _GIF = MediaRules(
     kind=MediaKind.GIF,
     max_count=1,
@@ -137,9 +135,7 @@ class XPlugin(ChannelPlugin):
     )
 
     # ================================================================== publishing
-    async def prepare_publish(
-        self, account: AccountRef, draft: Draft
-    ) -> tuple[PreparedRequest, ...]:
+    async def prepare_publish(self, account: AccountRef, draft: Draft) -> tuple[PreparedRequest, ...]:
         self._check_shape(draft)
         steps: list[PreparedRequest] = []
         media_ids: list[str] = []
@@ -263,9 +259,7 @@ class XPlugin(ChannelPlugin):
         if meta.get("next_token"):
             return InboxPage(
                 items=items,
-                next_cursor=_encode_cursor(
-                    page=meta["next_token"], since=state.get("since"), newest=newest
-                ),
+                next_cursor=_encode_cursor(page=meta["next_token"], since=state.get("since"), newest=newest),
             )
         return InboxPage(items=items, next_cursor=_encode_cursor(since=newest) if newest else None)
 
@@ -313,11 +307,7 @@ class XPlugin(ChannelPlugin):
         metrics = body["data"].get("public_metrics", {})
         # openapi v2.167 says post_count; the data dictionary and live answers say tweet_count
         posts = metrics.get("tweet_count", metrics.get("post_count"))
-        extra = {
-            k: float(v)
-            for k, v in metrics.items()
-            if k in ("listed_count", "like_count", "media_count")
-        }
+        extra = {k: float(v) for k, v in metrics.items() if k in ("listed_count", "like_count", "media_count")}
         return AccountMetrics(
             followers=metrics.get("followers_count"),
             following=metrics.get("following_count"),
@@ -325,9 +315,7 @@ class XPlugin(ChannelPlugin):
             extra=extra,
         )
 
-    async def fetch_post_metrics(
-        self, account: AccountRef, remote_ids: list[str]
-    ) -> list[PostMetrics]:
+    async def fetch_post_metrics(self, account: AccountRef, remote_ids: list[str]) -> list[PostMetrics]:
         found: list[PostMetrics] = []
         for chunk in _chunks([r for r in remote_ids if not r.startswith(_RETWEET_PREFIX)], 100):
             params = {"ids": ",".join(chunk), "tweet.fields": "public_metrics"}
@@ -349,9 +337,7 @@ class XPlugin(ChannelPlugin):
             token_params={"client_id": self.settings.client_id} if confidential else {},
         )
 
-    def authorization_url(
-        self, *, state: str, scopes: list[str] | None = None
-    ) -> AuthorizationRequest:
+    def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
         return self.oauth.authorization(state=state, scopes=scopes or DEFAULT_SCOPES)
 
     async def exchange_code(self, *, code: str, code_verifier: str | None = None) -> TokenSet:
@@ -360,17 +346,13 @@ class XPlugin(ChannelPlugin):
 
     async def refresh(self, credentials: Credentials) -> TokenSet:
         if not credentials.refresh_token:
-            raise CredentialsExpired(
-                "X: no refresh token (offline.access was not granted); reconnect the account"
-            )
+            raise CredentialsExpired("X: no refresh token (offline.access was not granted); reconnect the account")
         return token_set(await self.oauth.refresh(credentials.refresh_token))
 
     async def _with_identity(self, tokens: TokenSet) -> TokenSet:
         """Add the user's id and username: the host needs them to create the account."""
         headers = {"Authorization": f"Bearer {tokens.access_token}"}
-        body = await self.api.json(
-            "GET", f"{self.base_url}/2/users/me", endpoint="GET /2/users/me", headers=headers
-        )
+        body = await self.api.json("GET", f"{self.base_url}/2/users/me", endpoint="GET /2/users/me", headers=headers)
         data = body.get("data", {})
         return msgspec.structs.replace(
             tokens, extra={"user_id": data.get("id", ""), "username": data.get("username", "")}
@@ -386,9 +368,7 @@ class XPlugin(ChannelPlugin):
 
     def verify_webhook(self, request: WebhookRequest) -> bool:
         signature = request.headers.get("x-twitter-webhooks-signature", "")
-        return bool(self._webhook_key()) and hmac.compare_digest(
-            signature, f"sha256={self._hmac(request.body)}"
-        )
+        return bool(self._webhook_key()) and hmac.compare_digest(signature, f"sha256={self._hmac(request.body)}")
 
     def parse_webhook(self, request: WebhookRequest) -> list[RemoteItem]:
         """Account Activity payloads: mentions and replies (``tweet_create_events``) and DMs."""
@@ -398,10 +378,7 @@ class XPlugin(ChannelPlugin):
             return []
         owner = str(payload.get("for_user_id", ""))
         items = [_activity_tweet(t, owner) for t in payload.get("tweet_create_events", [])]
-        items += [
-            _activity_message(m, payload.get("users", {}))
-            for m in payload.get("direct_message_events", [])
-        ]
+        items += [_activity_message(m, payload.get("users", {})) for m in payload.get("direct_message_events", [])]
         return [item for item in items if item is not None and item.author_id != owner]
 
     def _webhook_key(self) -> str:
@@ -516,9 +493,7 @@ class XPlugin(ChannelPlugin):
             ]
         if item.alt_text:
             meta = {"id": media_id, "metadata": {"alt_text": {"text": item.alt_text}}}
-            steps.append(
-                self._prepared("POST", "/2/media/metadata", json=meta, note=f"{label}: alt text")
-            )
+            steps.append(self._prepared("POST", "/2/media/metadata", json=meta, note=f"{label}: alt text"))
         return steps
 
     # ================================================================== media upload
@@ -592,9 +567,7 @@ class XPlugin(ChannelPlugin):
         await self._wait_processed(account, media_id, body["data"].get("processing_info"))
         return media_id
 
-    async def _wait_processed(
-        self, account: AccountRef, media_id: str, info: dict[str, Any] | None
-    ) -> None:
+    async def _wait_processed(self, account: AccountRef, media_id: str, info: dict[str, Any] | None) -> None:
         """Poll STATUS until the video is ready; an absent ``processing_info`` means ready."""
         for _ in range(int(self.settings.extra.get("media_poll_max", "60"))):
             if info is None or info.get("state") == "succeeded":
@@ -608,9 +581,7 @@ class XPlugin(ChannelPlugin):
                 )
             await asyncio.sleep(float(info.get("check_after_secs", 1)))
             params = {"command": "STATUS", "media_id": media_id}
-            body = await self._call(
-                account, "GET", "/2/media/upload", "GET /2/media/upload", params=params
-            )
+            body = await self._call(account, "GET", "/2/media/upload", "GET /2/media/upload", params=params)
             info = body["data"].get("processing_info")
         raise Transient("X: media still processing after the polling budget", retry_after=30)
 
@@ -619,9 +590,7 @@ class XPlugin(ChannelPlugin):
     def api(self) -> PluginHttp:
         return PluginHttp(self, read_error=_read_error, label="X")
 
-    async def _call(
-        self, account: AccountRef, method: str, path: str, endpoint: str, **kw: Any
-    ) -> dict[str, Any]:
+    async def _call(self, account: AccountRef, method: str, path: str, endpoint: str, **kw: Any) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {account.credentials.access_token}"}
         return await self.api.json(
             method,

@@ -54,6 +54,7 @@ import pytest
 
 from core.channels import (
     CONTRACT_VERSION,
+    ENTRY_POINT_GROUP,
     FEATURE_OPERATIONS,
     AccountMetrics,
     AccountRef,
@@ -82,7 +83,6 @@ from core.channels import (
     operation_features,
     validate_draft,
 )
-from core.channels.registry import ENTRY_POINT_GROUP
 from plugins.testing.fake import FakeNetwork, serve_in_thread
 
 # ---------------------------------------------------------------------- what "honest" means
@@ -97,9 +97,7 @@ FORMAT_MEDIA: dict[Format, tuple[MediaKind, ...]] = {
 #: the key names settings variables, PORTEVOIX_CHANNEL_<KEY>_<FIELD>, split at the first "_"
 _KEY = re.compile(r"^[a-z][a-z0-9]{0,31}$")
 #: response headers that carry rate-limit state, across the networks we know
-RATE_HEADER = re.compile(
-    r"^(x-)?(rate-?limit|app-usage|business-use-case-usage|ad-account-usage)", re.IGNORECASE
-)
+RATE_HEADER = re.compile(r"^(x-)?(rate-?limit|app-usage|business-use-case-usage|ad-account-usage)", re.IGNORECASE)
 
 
 def implements(plugin_class: type[ChannelPlugin], operation: str) -> bool:
@@ -142,19 +140,14 @@ def honesty_problems(plugin_class: type[ChannelPlugin]) -> list[str]:
             if not implements(plugin_class, operation)
         ]
         if table.any_of and not any(implements(plugin_class, op) for op in table.any_of):
-            problems.append(
-                f"declares {feature.value} but implements none of {', '.join(table.any_of)}"
-            )
+            problems.append(f"declares {feature.value} but implements none of {', '.join(table.any_of)}")
         if table.needs is not None and table.needs not in features:
             problems.append(f"declares {feature.value} without {table.needs.value}")
     operations = sorted({op for table in FEATURE_OPERATIONS.values() for op in table.operations})
     for operation in operations:
         allowed = sorted(operation_features(operation))
         if implements(plugin_class, operation) and not features.intersection(allowed):
-            problems.append(
-                f"implements {operation}() but declares none of "
-                + ", ".join(f.value for f in allowed)
-            )
+            problems.append(f"implements {operation}() but declares none of " + ", ".join(f.value for f in allowed))
     return problems
 
 
@@ -175,33 +168,25 @@ def format_problems(capabilities: Capabilities) -> list[str]:
 def _one_format_problems(rules: Any) -> list[str]:
     problems: list[str] = []
     if not 0 <= rules.min_media <= rules.max_media:
-        problems.append(
-            f"needs 0 <= min_media ({rules.min_media}) <= max_media ({rules.max_media})"
-        )
+        problems.append(f"needs 0 <= min_media ({rules.min_media}) <= max_media ({rules.max_media})")
     kinds = [media.kind for media in rules.media]
     if rules.max_media > 0 and not kinds:
         problems.append(f"accepts {rules.max_media} media but declares no media rules")
     if not rules.text_allowed and rules.max_media == 0:
         problems.append("allows neither text nor media")
-    problems += [
-        f"media kind {kind.value} declared twice" for kind in set(kinds) if kinds.count(kind) > 1
-    ]
+    problems += [f"media kind {kind.value} declared twice" for kind in set(kinds) if kinds.count(kind) > 1]
     expected = FORMAT_MEDIA.get(rules.format, ())
     if expected and not set(expected) & set(kinds):
         problems.append(f"accepts no {' or '.join(k.value for k in expected)}")
     for media in rules.media:
-        problems += [
-            f"{media.kind.value}: {problem}" for problem in _media_problems(media, rules.max_media)
-        ]
+        problems += [f"{media.kind.value}: {problem}" for problem in _media_problems(media, rules.max_media)]
     return problems
 
 
 def _media_problems(media: Any, max_media: int) -> list[str]:
     problems: list[str] = []
     if not 1 <= media.max_count <= max(max_media, 1):
-        problems.append(
-            f"max_count {media.max_count} must be between 1 and the format's max_media {max_media}"
-        )
+        problems.append(f"max_count {media.max_count} must be between 1 and the format's max_media {max_media}")
     if media.max_bytes is not None and media.max_bytes <= 0:
         problems.append("max_bytes must be positive")
     for low, high, what in (
@@ -223,20 +208,13 @@ def sample_problems(capabilities: Capabilities, samples: Mapping[Format, Draft])
     for rules in capabilities.formats:
         draft = samples.get(rules.format)
         if draft is None:
-            problems.append(
-                f"no sample draft for declared format {rules.format.value} (override sample_drafts)"
-            )
+            problems.append(f"no sample draft for declared format {rules.format.value} (override sample_drafts)")
             continue
         if draft.format != rules.format:
             problems.append(f"sample for {rules.format.value} has format {draft.format.value}")
-        problems += [
-            f"{rules.format.value} sample: {v.code}: {v.message}"
-            for v in validate_draft(capabilities, draft)
-        ]
+        problems += [f"{rules.format.value} sample: {v.code}: {v.message}" for v in validate_draft(capabilities, draft)]
     declared = {rules.format for rules in capabilities.formats}
-    problems += [
-        f"sample for undeclared format {fmt.value}" for fmt in samples if fmt not in declared
-    ]
+    problems += [f"sample for undeclared format {fmt.value}" for fmt in samples if fmt not in declared]
     return problems
 
 
@@ -356,9 +334,7 @@ class ChannelConformance:
         """An account the fake accepts; by default from the fake's ``make_account()``."""
         make_account = getattr(fake, "make_account", None)
         if make_account is None:
-            raise NotImplementedError(
-                "give the fake a make_account() or override the account fixture"
-            )
+            raise NotImplementedError("give the fake a make_account() or override the account fixture")
         return make_account()  # type: ignore[no-any-return]
 
     @pytest.fixture
@@ -435,9 +411,7 @@ class ChannelConformance:
         built: list[ChannelPlugin] = []
 
         def build(*, timeout: float = 10.0) -> ChannelPlugin:
-            http = httpx.AsyncClient(
-                timeout=httpx.Timeout(timeout), event_hooks={"response": [response_log]}
-            )
+            http = httpx.AsyncClient(timeout=httpx.Timeout(timeout), event_hooks={"response": [response_log]})
             built.append(plugin_class(channel_settings, http=http, usage=usage))
             return built[-1]
 
@@ -462,9 +436,7 @@ class ChannelConformance:
             "pyproject.toml and reinstall (pip install -e .)"
         )
         loaded = [ep.load() for ep in eps]
-        assert plugin_class in loaded, (
-            f"entry point {eps[0].value} loads {loaded[0]!r}, not {plugin_class!r}"
-        )
+        assert plugin_class in loaded, f"entry point {eps[0].value} loads {loaded[0]!r}, not {plugin_class!r}"
 
     def test_capability_honesty(self, plugin_class: type[ChannelPlugin]) -> None:
         assert_no_problems(
@@ -473,16 +445,12 @@ class ChannelConformance:
         )
 
     def test_format_rules_are_coherent(self, plugin_class: type[ChannelPlugin]) -> None:
-        assert_no_problems(
-            format_problems(plugin_class.capabilities), f"{plugin_class.__qualname__} format rules"
-        )
+        assert_no_problems(format_problems(plugin_class.capabilities), f"{plugin_class.__qualname__} format rules")
 
     def test_sample_drafts_validate(
         self, plugin_class: type[ChannelPlugin], sample_drafts: Mapping[Format, Draft]
     ) -> None:
-        assert_no_problems(
-            sample_problems(plugin_class.capabilities, sample_drafts), "sample drafts"
-        )
+        assert_no_problems(sample_problems(plugin_class.capabilities, sample_drafts), "sample drafts")
 
     # ------------------------------------------------------------------ happy paths
     @pytest.mark.anyio
@@ -513,19 +481,11 @@ class ChannelConformance:
     ) -> None:
         _require(plugin, Feature.PUBLISH)
         for rules in plugin.capabilities.formats:
-            prepared = await plugin.prepare_publish(
-                account, unique(_sample(sample_drafts, rules.format))
-            )
-            assert prepared and all(isinstance(r, PreparedRequest) for r in prepared), (
-                "no PreparedRequest returned"
-            )
+            prepared = await plugin.prepare_publish(account, unique(_sample(sample_drafts, rules.format)))
+            assert prepared and all(isinstance(r, PreparedRequest) for r in prepared), "no PreparedRequest returned"
             for request in prepared:
-                _check_prepared(
-                    request, channel_settings, _secrets(account.credentials, channel_settings)
-                )
-        assert fake.received == [], (
-            f"prepare_publish sent {len(fake.received)} request(s) to the network"
-        )
+                _check_prepared(request, channel_settings, _secrets(account.credentials, channel_settings))
+        assert fake.received == [], f"prepare_publish sent {len(fake.received)} request(s) to the network"
 
     @pytest.mark.anyio
     async def test_repost(
@@ -554,9 +514,7 @@ class ChannelConformance:
         _require(plugin, Feature.REPLY)
         post = await self._publish(plugin, account, sample_drafts)
         target = await self.reply_target(plugin, account, fake, post)
-        answer = msgspec.structs.replace(
-            unique(_sample(sample_drafts, Format.POST)), reply_to=target.remote_id
-        )
+        answer = msgspec.structs.replace(unique(_sample(sample_drafts, Format.POST)), reply_to=target.remote_id)
         result = await plugin.reply(account, target, answer)
         _check_result(result, "reply")
         assert result.remote_id != target.remote_id, "reply returned the id of the item answered"
@@ -586,9 +544,7 @@ class ChannelConformance:
         marker = f"cf{uuid.uuid4().hex[:10]}"
         post = await plugin.publish(account, unique(_sample(sample_drafts, Format.POST), marker))
         items = await _all_pages(lambda cursor: plugin.search(account, marker, cursor))
-        assert post.remote_id in {item.remote_id for item in items}, (
-            f"searching {marker!r} missed the post"
-        )
+        assert post.remote_id in {item.remote_id for item in items}, f"searching {marker!r} missed the post"
 
     @pytest.mark.anyio
     async def test_metrics(
@@ -601,29 +557,21 @@ class ChannelConformance:
             post = await self._publish(plugin, account, sample_drafts)
             metrics = await plugin.fetch_post_metrics(account, [post.remote_id])
             assert all(isinstance(m, PostMetrics) for m in metrics)
-            assert [m.remote_id for m in metrics] == [post.remote_id], (
-                "post metrics must name the posts asked for"
-            )
+            assert [m.remote_id for m in metrics] == [post.remote_id], "post metrics must name the posts asked for"
 
     @pytest.mark.anyio
     async def test_oauth_round_trip(self, plugin: ChannelPlugin, oauth_code: str) -> None:
         _require(plugin, Feature.OAUTH)
         request = plugin.authorization_url(state="conformance-state")
         assert isinstance(request, AuthorizationRequest) and request.state == "conformance-state"
-        assert (
-            request.url.startswith(("https://", "http://")) and "conformance-state" in request.url
-        )
+        assert request.url.startswith(("https://", "http://")) and "conformance-state" in request.url
         tokens = await plugin.exchange_code(code=oauth_code, code_verifier=request.code_verifier)
-        assert isinstance(tokens, TokenSet) and tokens.access_token, (
-            "exchange_code gave no access token"
-        )
+        assert isinstance(tokens, TokenSet) and tokens.access_token, "exchange_code gave no access token"
         if implements(type(plugin), "refresh") and tokens.refresh_token:
             refreshed = await plugin.refresh(
                 Credentials(access_token=tokens.access_token, refresh_token=tokens.refresh_token)
             )
-            assert isinstance(refreshed, TokenSet) and refreshed.access_token, (
-                "refresh gave no access token"
-            )
+            assert isinstance(refreshed, TokenSet) and refreshed.access_token, "refresh gave no access token"
 
     # ------------------------------------------------------------------ reconcile
     @pytest.mark.anyio
@@ -636,9 +584,7 @@ class ChannelConformance:
         window = self._window(start)
         first = await plugin.reconcile(account, draft, **window)
         second = await plugin.reconcile(account, draft, **window)
-        assert first is not None and second is not None, (
-            "reconcile did not find a post just published"
-        )
+        assert first is not None and second is not None, "reconcile did not find a post just published"
         assert first.remote_id == second.remote_id == published.remote_id
 
     @pytest.mark.anyio
@@ -646,9 +592,7 @@ class ChannelConformance:
         self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]
     ) -> None:
         _require(plugin, Feature.RECONCILE)
-        await plugin.publish(
-            account, unique(_sample(sample_drafts, Format.POST))
-        )  # something else is there
+        await plugin.publish(account, unique(_sample(sample_drafts, Format.POST)))  # something else is there
         never = unique(_sample(sample_drafts, Format.POST))
         assert await plugin.reconcile(account, never, **self._window(datetime.now(UTC))) is None
 
@@ -668,20 +612,14 @@ class ChannelConformance:
         # (upload, then create) that is the last one.
         last_path = "^" + re.escape(fake.received[-1].path) + "$"
         draft, start = unique(_sample(sample_drafts, Format.POST)), datetime.now(UTC)
-        fake.fail_next(
-            "slow", delay=self.timeout_s + 0.5, path=self.late_answer_path(fake) or last_path
-        )
+        fake.fail_next("slow", delay=self.timeout_s + 0.5, path=self.late_answer_path(fake) or last_path)
         try:
             await plugin.publish(account, draft)
         except Transient:
             pass
         else:
-            pytest.fail(
-                "publish succeeded although the answer came late: override late_answer_path()"
-            )
-        assert await plugin.reconcile(account, draft, **self._window(start)) is not None, (
-            "the late post was not found"
-        )
+            pytest.fail("publish succeeded although the answer came late: override late_answer_path()")
+        assert await plugin.reconcile(account, draft, **self._window(start)) is not None, "the late post was not found"
 
     # ------------------------------------------------------------------ errors
     @pytest.mark.anyio
@@ -730,9 +668,7 @@ class ChannelConformance:
         usage: RecordingUsageRecorder,
         response_log: ResponseLog,
     ) -> None:
-        for operation in (
-            await self._operations(plugin, account, sample_drafts, oauth_code)
-        ).values():
+        for operation in (await self._operations(plugin, account, sample_drafts, oauth_code)).values():
             await operation(plugin, account)
         emitted = response_log.rate_limited_headers()
         assert len(usage.reports) >= len(emitted), (
@@ -741,19 +677,14 @@ class ChannelConformance:
         # Without rate-limit headers a response still counts as one call (LinkedIn, TikTok).
         answered = len(response_log.responses)
         assert len(usage.reports) >= answered, (
-            f"{answered} responses, {len(usage.reports)} usage reports: "
-            "report every response (PluginHttp does)"
+            f"{answered} responses, {len(usage.reports)} usage reports: report every response (PluginHttp does)"
         )
-        assert all(report.channel == plugin.key for report in usage.reports), (
-            "reports must name the channel key"
-        )
+        assert all(report.channel == plugin.key for report in usage.reports), "reports must name the channel key"
         remaining = {report.remaining for report in usage.reports}
         for headers in emitted:
             for name, value in headers.items():
                 if name.endswith("remaining") and value.isdigit():
-                    assert int(value) in remaining, (
-                        f"{name}: {value} never reached the usage recorder"
-                    )
+                    assert int(value) in remaining, f"{name}: {value} never reached the usage recorder"
 
     # ------------------------------------------------------------------ helpers
     async def _publish(
@@ -761,9 +692,7 @@ class ChannelConformance:
     ) -> PublishResult:
         return await plugin.publish(
             account,
-            unique(
-                samples[Format.POST] if Format.POST in samples else next(iter(samples.values()))
-            ),
+            unique(samples[Format.POST] if Format.POST in samples else next(iter(samples.values()))),
         )
 
     def _window(self, start: datetime) -> dict[str, datetime]:
@@ -796,9 +725,7 @@ class ChannelConformance:
         if Feature.DELETE in features:
             operations["delete"] = lambda p, a: p.delete(a, post_id)
         if Feature.RECONCILE in features:
-            operations["reconcile"] = lambda p, a: p.reconcile(
-                a, unique(draft), **self._window(datetime.now(UTC))
-            )
+            operations["reconcile"] = lambda p, a: p.reconcile(a, unique(draft), **self._window(datetime.now(UTC)))
         if features & {Feature.INBOX, Feature.PRIVATE_MESSAGES}:
             operations["fetch_inbox"] = lambda p, a: p.fetch_inbox(a, None)
         if Feature.SEARCH in features:
@@ -821,9 +748,7 @@ def _sample(samples: Mapping[Format, Draft], fmt: Format) -> Draft:
         return samples[fmt]
     if fmt == Format.POST and samples:
         return next(iter(samples.values()))
-    raise AssertionError(
-        f"no sample draft for format {fmt.value}: override the sample_drafts fixture"
-    )
+    raise AssertionError(f"no sample draft for format {fmt.value}: override the sample_drafts fixture")
 
 
 def _require(plugin: ChannelPlugin, feature: Feature) -> None:
@@ -832,9 +757,7 @@ def _require(plugin: ChannelPlugin, feature: Feature) -> None:
 
 
 def _check_result(result: object, what: str) -> None:
-    assert isinstance(result, PublishResult), (
-        f"{what} returned {type(result).__name__}, not PublishResult"
-    )
+    assert isinstance(result, PublishResult), f"{what} returned {type(result).__name__}, not PublishResult"
     assert result.remote_id, f"{what} returned an empty remote_id"
     assert not result.requests, f"{what}: a real publish must not carry dry-run requests"
 
@@ -850,19 +773,13 @@ def _secrets(credentials: Credentials, settings: ChannelSettings) -> list[str]:
     return [secret for secret in candidates if secret and len(secret) >= 8]
 
 
-def _check_prepared(
-    request: PreparedRequest, settings: ChannelSettings, secrets: list[str]
-) -> None:
+def _check_prepared(request: PreparedRequest, settings: ChannelSettings, secrets: list[str]) -> None:
     bases = [
         settings.base_url.rstrip("/"),
         *(url.rstrip("/") for url in settings.extra.values() if "://" in url),
     ]
-    assert request.method.upper() in {"GET", "POST", "PUT", "PATCH", "DELETE"}, (
-        f"odd method {request.method!r}"
-    )
-    assert any(request.url.startswith(base) for base in bases), (
-        f"{request.url} ignores the configured base URL"
-    )
+    assert request.method.upper() in {"GET", "POST", "PUT", "PATCH", "DELETE"}, f"odd method {request.method!r}"
+    assert any(request.url.startswith(base) for base in bases), f"{request.url} ignores the configured base URL"
     encoded = msgspec.json.encode(request).decode()
     leaked = [secret[:4] + "…" for secret in secrets if secret in encoded]
     assert not leaked, f"prepare_publish leaks secrets starting with {leaked}: redact them"
@@ -876,13 +793,9 @@ def _check_error(kind: str, error: ChannelError, message: str, operation: str) -
         "server_error": Transient,
     }
     wanted = expected[kind]
-    assert isinstance(error, wanted), (
-        f"{operation}: {kind} raised {type(error).__name__}, expected {wanted.__name__}"
-    )
+    assert isinstance(error, wanted), f"{operation}: {kind} raised {type(error).__name__}, expected {wanted.__name__}"
     if isinstance(error, RateLimited):
-        assert error.retry_after > 0, (
-            f"{operation}: retry_after must be positive, got {error.retry_after}"
-        )
+        assert error.retry_after > 0, f"{operation}: retry_after must be positive, got {error.retry_after}"
     if isinstance(error, Rejected):
         assert message in error.network_message, (
             f"{operation}: the network's message must reach the author; got {error.network_message!r}"

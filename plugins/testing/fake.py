@@ -34,9 +34,7 @@ import structlog
 FAKES_ENTRY_POINT_GROUP = "portevoix.fakes"
 log = structlog.get_logger(__name__)
 
-FailureKind = Literal[
-    "rate_limited", "expired", "rejected", "server_error", "timeout", "drop", "slow"
-]
+FailureKind = Literal["rate_limited", "expired", "rejected", "server_error", "timeout", "drop", "slow"]
 
 Handler = Callable[..., Awaitable["FakeResponse"]]
 
@@ -246,9 +244,7 @@ class FakeNetwork:
                 await asyncio.sleep(failure.delay)
         await self._send(send, response)
 
-    async def _read(
-        self, scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]]
-    ) -> ReceivedRequest:
+    async def _read(self, scope: dict[str, Any], receive: Callable[[], Awaitable[dict[str, Any]]]) -> ReceivedRequest:
         chunks = []
         while True:
             message = await receive()
@@ -311,9 +307,7 @@ class FakeNetwork:
                     response.headers.setdefault(name, value)
             return response
         if allowed:
-            return self.error(
-                405, f"method {request.method} not allowed on {request.path}", kind="method"
-            )
+            return self.error(405, f"method {request.method} not allowed on {request.path}", kind="method")
         return self.error(404, f"no route {request.method} {request.path}", kind="not_found")
 
     @staticmethod
@@ -375,9 +369,7 @@ def serve_in_thread(app: Any, *, port: int | None = None) -> Iterator[str]:
     import uvicorn
 
     port = port or _free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False
-    )
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", access_log=False)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"fake-{port}", daemon=True)
     thread.start()

@@ -87,9 +87,7 @@ class OAuthServer(FakeNetwork):
         """A fresh authorization code, as the consent page would redirect with (PKCE only with
         ``challenge``)."""
         code = f"code-{self.next_id()}{self.code_suffix}"
-        self.codes[code] = Grant(
-            redirect_uri, self.default_scope if scope is None else scope, challenge, method
-        )
+        self.codes[code] = Grant(redirect_uri, self.default_scope if scope is None else scope, challenge, method)
         return code
 
     def redeem(self, code: str, redirect_uri: str) -> Grant | None:
@@ -135,20 +133,13 @@ class OAuthServer(FakeNetwork):
             return self.oauth_error(400, "invalid_request", f"missing: {', '.join(missing)}")
         if query.get("response_type", "code") != "code":
             return self.oauth_error(400, "unsupported_response_type", "response_type must be code")
-        if (
-            self.oauth_client_id is not None
-            and query.get(self.client_id_param) != self.oauth_client_id
-        ):
+        if self.oauth_client_id is not None and query.get(self.client_id_param) != self.oauth_client_id:
             return self.oauth_error(400, "invalid_client", f"unknown {self.client_id_param}")
         challenge = query.get("code_challenge", "")
         method = query.get("code_challenge_method", "S256")
         if challenge and method not in self.challenge_methods:
-            return self.oauth_error(
-                400, "invalid_request", f"code_challenge_method {method} is not supported"
-            )
-        code = self.issue_code(
-            query["redirect_uri"], scope=query.get("scope"), challenge=challenge, method=method
-        )
+            return self.oauth_error(400, "invalid_request", f"code_challenge_method {method} is not supported")
+        code = self.issue_code(query["redirect_uri"], scope=query.get("scope"), challenge=challenge, method=method)
         state = {"state": query["state"]} if query.get("state") else {}
         params = {"code": code, **state, **self.redirect_extras(query)}
         location = f"{query['redirect_uri']}?{urlencode(params)}"
@@ -157,9 +148,7 @@ class OAuthServer(FakeNetwork):
     async def token_endpoint(self, request: ReceivedRequest, **path: str) -> FakeResponse:
         form = self._token_form(request)
         if form is None:
-            return self.oauth_error(
-                400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded"
-            )
+            return self.oauth_error(400, "invalid_request", "Content-Type must be application/x-www-form-urlencoded")
         if not self.client_authenticated(request, form):
             return self.oauth_error(401, "invalid_client", "Client authentication failed")
         grant_type = form.get("grant_type")
@@ -171,27 +160,15 @@ class OAuthServer(FakeNetwork):
                 400, "invalid_grant", "The refresh token is invalid, expired or revoked."
             )
         else:
-            return self.oauth_error(
-                400, "unsupported_grant_type", f"grant_type {grant_type} is not supported"
-            )
-        return (
-            grant
-            if isinstance(grant, FakeResponse)
-            else FakeResponse(json=self.token_answer(grant))
-        )
+            return self.oauth_error(400, "unsupported_grant_type", f"grant_type {grant_type} is not supported")
+        return grant if isinstance(grant, FakeResponse) else FakeResponse(json=self.token_answer(grant))
 
     def _code_grant(self, form: dict[str, Any]) -> Grant | FakeResponse:
         grant = self.redeem(str(form.get("code", "")), str(form.get("redirect_uri", "")))
         if grant is None:
-            return self.oauth_error(
-                400, "invalid_grant", "The authorization code is invalid or expired."
-            )
-        if grant.challenge and not self.challenge_matches(
-            str(form.get("code_verifier", "")), grant
-        ):
-            return self.oauth_error(
-                400, "invalid_grant", "The code verifier does not match the code challenge."
-            )
+            return self.oauth_error(400, "invalid_grant", "The authorization code is invalid or expired.")
+        if grant.challenge and not self.challenge_matches(str(form.get("code_verifier", "")), grant):
+            return self.oauth_error(400, "invalid_grant", "The code verifier does not match the code challenge.")
         return dataclasses.replace(grant, challenge="")
 
     def _token_form(self, request: ReceivedRequest) -> dict[str, Any] | None:

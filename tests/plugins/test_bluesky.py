@@ -524,8 +524,17 @@ async def test_fake_refuses_malformed_xrpc(
             },
         )
         auth = {"Authorization": f"Bearer {login.json()['accessJwt']}"}
-        record = {"$type": "app.bsky.feed.post", "text": "abc", "createdAt": "2026-01-01T00:00:00.000Z",
-                  "facets": [{"index": {"byteStart": 1, "byteEnd": 9}, "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": "x"}]}]}  # fmt: skip
+        record = {
+            "$type": "app.bsky.feed.post",
+            "text": "abc",
+            "createdAt": "2026-01-01T00:00:00.000Z",
+            "facets": [
+                {
+                    "index": {"byteStart": 1, "byteEnd": 9},
+                    "features": [{"$type": "app.bsky.richtext.facet#tag", "tag": "x"}],
+                }
+            ],
+        }
         bad_facet = await client.post(
             "/xrpc/com.atproto.repo.createRecord",
             headers=auth,
@@ -535,8 +544,15 @@ async def test_fake_refuses_malformed_xrpc(
                 "record": record,
             },
         )
-        long_text = await client.post("/xrpc/com.atproto.repo.createRecord", headers=auth,
-                                      json={"repo": account.external_id, "collection": "app.bsky.feed.post", "record": {**record, "text": "a" * 301, "facets": []}})  # fmt: skip
+        long_text = await client.post(
+            "/xrpc/com.atproto.repo.createRecord",
+            headers=auth,
+            json={
+                "repo": account.external_id,
+                "collection": "app.bsky.feed.post",
+                "record": {**record, "text": "a" * 301, "facets": []},
+            },
+        )
         unknown = await client.get("/xrpc/app.bsky.feed.getTimelineX", headers=auth)
         wrong_verb = await client.get("/xrpc/com.atproto.repo.createRecord", headers=auth)
         anonymous = await client.get("/xrpc/app.bsky.actor.getProfile", params={"actor": account.handle})

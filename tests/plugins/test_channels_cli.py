@@ -57,14 +57,8 @@ def test_lists_the_built_ins_the_example_and_a_broken_plugin_with_its_reason(sit
     for key in (*BUILT_INS, "webhook"):
         assert f"\n  {key:<10} " in out, f"{key} missing from:\n{out}"
     assert "X (Twitter)  ·  porte-voix 0.1.0  ·  contract 1" in out
-    assert (
-        "portevoix_webhook_channel:WebhookChannel" in out
-        and "portevoix-webhook-channel 0.1.0" in out
-    )
-    assert (
-        "features: delete, inbox, metrics, oauth, publish, quote, reconcile, reply, repost, webhooks"
-        in out
-    )
+    assert "portevoix_webhook_channel:WebhookChannel" in out and "portevoix-webhook-channel 0.1.0" in out
+    assert "features: delete, inbox, metrics, oauth, publish, quote, reconcile, reply, repost, webhooks" in out
     disabled = out.split("Disabled:")[1]
     assert f"kaput      {BROKEN}.raises_on_import:Plugin  ·  portevoix-kaput 0.0.1" in disabled
     assert "ImportError: portevoix_broken needs the 'frobnicate' package" in disabled
@@ -79,9 +73,7 @@ def test_json_report_is_the_registry_description(site: Path) -> None:
     assert set(BUILT_INS) | {"webhook"} <= set(loaded)
     assert loaded["tiktok"]["features"] == ["metrics", "oauth", "publish", "reconcile"]
     assert loaded["tiktok"]["formats"] == ["video", "photo"]
-    assert loaded["mastodon"]["distribution"] == "porte-voix" and loaded["mastodon"][
-        "contract_versions"
-    ] == ["1"]
+    assert loaded["mastodon"]["distribution"] == "porte-voix" and loaded["mastodon"]["contract_versions"] == ["1"]
     assert {(b["name"], b["distribution"]) for b in report["disabled"]} == {
         ("kaput", "portevoix-kaput"),
         ("future", "portevoix-kaput"),

@@ -317,7 +317,9 @@ def test_skip_checks_is_the_one_way_to_leave_a_check_out(pytester: pytest.Pytest
 
 def test_the_suite_checks_the_plugin_is_discoverable(pytester: pytest.Pytester) -> None:
     # A class the host cannot find: same key as the example plugin, not what its entry point loads.
-    unlisted = SKIPPING + """
+    unlisted = (
+        SKIPPING
+        + """
 
 class Unlisted(WebhookChannel):
     pass
@@ -329,6 +331,7 @@ class TestUnlisted(Base):
     def plugin_class(cls):
         return Unlisted
 """
+    )
     pytester.makepyfile(test_unlisted=unlisted)
     result = pytester.runpytest_inprocess(*INNER_ARGS[:-2], "-k", "TestUnlisted and discoverable")
     result.assert_outcomes(failed=1)

@@ -52,12 +52,8 @@ class InstantPlugin(ChannelPlugin):
     )
 
 
-def response(
-    status: int, headers: dict[str, str] | None = None, body: object = None
-) -> httpx.Response:
-    return httpx.Response(
-        status, headers=headers or {}, json=body, request=httpx.Request("GET", "http://n/x")
-    )
+def response(status: int, headers: dict[str, str] | None = None, body: object = None) -> httpx.Response:
+    return httpx.Response(status, headers=headers or {}, json=body, request=httpx.Request("GET", "http://n/x"))
 
 
 def _in(seconds: float) -> datetime:
@@ -72,9 +68,7 @@ WAITS: list[tuple[Callable[[], dict[str, str]], float]] = [
     (lambda: {"ratelimit-reset": "20"}, 20),  # IETF draft: seconds from now
     (lambda: {"x-ratelimit-reset": _in(120).isoformat()}, 120),  # Mastodon: ISO 8601
     (
-        lambda: {
-            "x-business-use-case-usage": json.dumps({"1": [{"estimated_time_to_regain_access": 2}]})
-        },
+        lambda: {"x-business-use-case-usage": json.dumps({"1": [{"estimated_time_to_regain_access": 2}]})},
         120,
     ),
     (lambda: {"retry-after": "0"}, 1),  # never "right now"
@@ -83,9 +77,7 @@ WAITS: list[tuple[Callable[[], dict[str, str]], float]] = [
 
 
 @pytest.mark.parametrize(("headers", "wait"), WAITS)
-def test_rate_limit_wait_reads_every_network_s_header(
-    headers: Callable[[], dict[str, str]], wait: float
-) -> None:
+def test_rate_limit_wait_reads_every_network_s_header(headers: Callable[[], dict[str, str]], wait: float) -> None:
     assert rate_limit_wait(httpx.Headers(headers()), 300) == pytest.approx(wait, abs=2)
 
 
@@ -100,9 +92,7 @@ def test_usage_reports_read_counts_percentages_or_count_one_call() -> None:
     meta = usage_reports(
         "facebook",
         "GET /feed",
-        httpx.Headers(
-            {"x-app-usage": json.dumps({"call_count": 40, "total_time": 7, "total_cputime": 3})}
-        ),
+        httpx.Headers({"x-app-usage": json.dumps({"call_count": 40, "total_time": 7, "total_cputime": 3})}),
         "p",
     )
     assert [(r.endpoint, r.used_percent) for r in meta] == [("app", 40.0)]
@@ -121,9 +111,7 @@ def test_errors_map_by_status_unless_the_network_s_code_says_more() -> None:
         assert isinstance(error, kind) and error.network_message == "non" and error.status == status
     waited = api.error(response(429), ErrorReading(message="x"))
     assert isinstance(waited, RateLimited) and waited.retry_after == 9
-    overridden = api.error(
-        response(400), ErrorReading(message="quota", error=RateLimited, log="code 4")
-    )
+    overridden = api.error(response(400), ErrorReading(message="quota", error=RateLimited, log="code 4"))
     assert isinstance(overridden, RateLimited) and str(overridden) == "instant: code 4"
     assert read_error(response(200, body={"message": "fine"})) is None
 
@@ -137,15 +125,11 @@ def test_check_reports_usage_for_errors_too() -> None:
             endpoint="POST /p",
             account="a",
         )
-    assert [(r.endpoint, r.remaining, r.account_external_id) for r in usage.reports] == [
-        ("POST /p", 3, "a")
-    ]
+    assert [(r.endpoint, r.remaining, r.account_external_id) for r in usage.reports] == [("POST /p", 3, "a")]
 
 
 def test_oauth_deviations_are_parameters() -> None:
-    settings = ChannelSettings(
-        base_url="http://n", client_id="cid", redirect_uri="https://pv.example/cb"
-    )
+    settings = ChannelSettings(base_url="http://n", client_id="cid", redirect_uri="https://pv.example/cb")
     api = PluginHttp(InstantPlugin(settings))
     tiktok = OAuthClient(
         api,
@@ -157,9 +141,7 @@ def test_oauth_deviations_are_parameters() -> None:
     request = tiktok.authorization(state="s", scopes=["a", "b"])
     query = {k: v[0] for k, v in parse_qs(urlsplit(request.url).query).items()}
     assert "client_id" not in query and query["client_key"] == "cid" and query["scope"] == "a,b"
-    assert (
-        request.code_verifier and query["code_challenge"] == "hex-of-" + request.code_verifier[:4]
-    )
+    assert request.code_verifier and query["code_challenge"] == "hex-of-" + request.code_verifier[:4]
     meta = OAuthClient(api, authorize_url="https://www.facebook.com/v23.0/dialog/oauth", pkce=False)
     assert meta.authorization(state="s", scopes=["x"]).code_verifier is None
 

@@ -117,7 +117,8 @@ async def test_publish_text_sends_documented_post_and_reads_restli_id(
 def test_little_text_escaping_keeps_mentions_links_and_hashtags() -> None:
     text = "Merci @[Devtestco](urn:li:organization:2414183) ! [info] a_b *x* <y> {z} ~ | \\ https://ex.fr/a_b #tag"
     assert escape_little_text(text) == (
-        r"Merci @[Devtestco](urn:li:organization:2414183) ! \[info\] a\_b \*x\* \<y\> \{z\} \~ \| \\ https://ex.fr/a_b #tag"
+        r"Merci @[Devtestco](urn:li:organization:2414183) ! \[info\] a\_b \*x\* \<y\> \{z\} \~ \| \\ "
+        r"https://ex.fr/a_b #tag"
     )
     assert escape_little_text("prix #1 et C# @home") == r"prix #1 et C\# \@home"
 

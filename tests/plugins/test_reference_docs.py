@@ -17,16 +17,12 @@ def described() -> list[str]:
 
 def test_every_public_name_has_its_heading() -> None:
     missing = sorted(set(core.channels.__all__) - set(described()))
-    assert not missing, (
-        f"docs/plugin-reference.md does not describe: {missing} (add a ### `Name` section)"
-    )
+    assert not missing, f"docs/plugin-reference.md does not describe: {missing} (add a ### `Name` section)"
 
 
 def test_every_heading_names_something_exported() -> None:
     stale = sorted(set(described()) - set(core.channels.__all__))
-    assert not stale, (
-        f"docs/plugin-reference.md describes names core.channels does not export: {stale}"
-    )
+    assert not stale, f"docs/plugin-reference.md describes names core.channels does not export: {stale}"
 
 
 def test_each_name_is_described_once_with_some_words() -> None:

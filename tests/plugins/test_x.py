@@ -75,9 +75,18 @@ def usage() -> Recorder:
 
 def settings_for(url: str, **extra: str) -> ChannelSettings:
     return ChannelSettings(
-        base_url=url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET, redirect_uri=REDIRECT, webhook_secret=WEBHOOK_SECRET,
-        extra={"authorize_url": f"{url}/i/oauth2/authorize", "media_chunk_bytes": "1000", "inbox_page_size": "5", **extra},
-    )  # fmt: skip
+        base_url=url,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        redirect_uri=REDIRECT,
+        webhook_secret=WEBHOOK_SECRET,
+        extra={
+            "authorize_url": f"{url}/i/oauth2/authorize",
+            "media_chunk_bytes": "1000",
+            "inbox_page_size": "5",
+            **extra,
+        },
+    )
 
 
 @pytest.fixture
@@ -410,8 +419,13 @@ async def test_oauth_pkce_exchange_and_refresh(plugin: XPlugin, fake: FakeX, ser
         == "Basic " + base64.b64encode(f"{CLIENT_ID}:{CLIENT_SECRET}".encode()).decode()
     )
     assert token_request.headers["content-type"] == "application/x-www-form-urlencoded"
-    assert token_request.form == {"code": callback["code"][0], "grant_type": "authorization_code", "redirect_uri": REDIRECT,
-                                  "code_verifier": auth.code_verifier, "client_id": CLIENT_ID}  # fmt: skip
+    assert token_request.form == {
+        "code": callback["code"][0],
+        "grant_type": "authorization_code",
+        "redirect_uri": REDIRECT,
+        "code_verifier": auth.code_verifier,
+        "client_id": CLIENT_ID,
+    }
     assert tokens.access_token in fake.tokens and tokens.refresh_token and tokens.expires_at is not None
     assert tokens.extra["user_id"] == fake.tokens[tokens.access_token] and tokens.extra["username"]
 
@@ -447,14 +461,27 @@ def test_webhook_crc_and_signature(server: tuple[FakeX, str]) -> None:
     assert json.loads(challenge.body) == {"response_token": f"sha256={expected}"}
     assert plugin.webhook_challenge(WebhookRequest(method="POST", headers={}, query={}, body=b"{}")) is None
 
-    body = json.dumps({
-        "for_user_id": "42",
-        "tweet_create_events": [
-            {"id_str": "7", "text": "@Region merci &amp; bravo", "created_at": "Wed Oct 10 20:19:24 +0000 2018",
-             "in_reply_to_status_id_str": "5", "in_reply_to_user_id_str": "42", "user": {"id_str": "9", "screen_name": "ana", "name": "Ana"}},
-            {"id_str": "8", "text": "our own post", "created_at": "Wed Oct 10 20:19:24 +0000 2018", "user": {"id_str": "42"}},
-        ],
-    }).encode()  # fmt: skip
+    body = json.dumps(
+        {
+            "for_user_id": "42",
+            "tweet_create_events": [
+                {
+                    "id_str": "7",
+                    "text": "@Region merci &amp; bravo",
+                    "created_at": "Wed Oct 10 20:19:24 +0000 2018",
+                    "in_reply_to_status_id_str": "5",
+                    "in_reply_to_user_id_str": "42",
+                    "user": {"id_str": "9", "screen_name": "ana", "name": "Ana"},
+                },
+                {
+                    "id_str": "8",
+                    "text": "our own post",
+                    "created_at": "Wed Oct 10 20:19:24 +0000 2018",
+                    "user": {"id_str": "42"},
+                },
+            ],
+        }
+    ).encode()
     signature = "sha256=" + base64.b64encode(hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).digest()).decode()
     signed = WebhookRequest(
         method="POST",

@@ -39,9 +39,7 @@ class TestWebhookConformance(ChannelConformance):
                 text="Le marché de Noël ouvre samedi place de la mairie.",
                 link="https://example.org/noel",
             ),
-            Format.PHOTO: Draft(
-                text="Le marché de Noël, en images.", format=Format.PHOTO, media=(PHOTO,)
-            ),
+            Format.PHOTO: Draft(text="Le marché de Noël, en images.", format=Format.PHOTO, media=(PHOTO,)),
         }
 
     def seed_inbox(self, fake: FakeNetwork, account: AccountRef, remote_id: str) -> list[str]:

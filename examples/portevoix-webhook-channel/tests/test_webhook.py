@@ -33,17 +33,13 @@ async def channel(
     fake_server: Callable[[WebhookFake], str],
     usage_recorder: RecordingUsageRecorder,
 ) -> AsyncIterator[WebhookChannel]:
-    plugin = WebhookChannel(
-        ChannelSettings(base_url=fake_server(fake)), http=httpx.AsyncClient(), usage=usage_recorder
-    )
+    plugin = WebhookChannel(ChannelSettings(base_url=fake_server(fake)), http=httpx.AsyncClient(), usage=usage_recorder)
     yield plugin
     await plugin.aclose()
 
 
 @pytest.mark.anyio
-async def test_the_request_is_signed_over_method_path_and_body(
-    channel: WebhookChannel, fake: WebhookFake
-) -> None:
+async def test_the_request_is_signed_over_method_path_and_body(channel: WebhookChannel, fake: WebhookFake) -> None:
     account = fake.make_account()
     await channel.publish(account, Draft(text="Bonjour", client_ref="d-1"))
     sent = fake.requests_to("POST", "^/posts$")[-1]
@@ -59,9 +55,7 @@ async def test_the_request_is_signed_over_method_path_and_body(
 
 
 @pytest.mark.anyio
-async def test_a_wrong_secret_is_refused_as_expired_credentials(
-    channel: WebhookChannel, fake: WebhookFake
-) -> None:
+async def test_a_wrong_secret_is_refused_as_expired_credentials(channel: WebhookChannel, fake: WebhookFake) -> None:
     account = fake.make_account()
     forged = AccountRef(
         external_id=account.external_id,
@@ -75,9 +69,7 @@ async def test_a_wrong_secret_is_refused_as_expired_credentials(
 
 
 @pytest.mark.anyio
-async def test_the_endpoint_message_reaches_the_author(
-    channel: WebhookChannel, fake: WebhookFake
-) -> None:
+async def test_the_endpoint_message_reaches_the_author(channel: WebhookChannel, fake: WebhookFake) -> None:
     with pytest.raises(Rejected) as caught:
         await channel.publish(fake.make_account(), Draft(text="", client_ref="d-3"))
     assert caught.value.network_message == "a post needs text or media"
@@ -85,21 +77,15 @@ async def test_the_endpoint_message_reaches_the_author(
 
 
 @pytest.mark.anyio
-async def test_local_media_is_refused_before_sending(
-    channel: WebhookChannel, fake: WebhookFake
-) -> None:
+async def test_local_media_is_refused_before_sending(channel: WebhookChannel, fake: WebhookFake) -> None:
     image = MediaItem(kind=MediaKind.IMAGE, content_type="image/png", path="/tmp/affiche.png")
     with pytest.raises(Rejected, match="public URL"):
-        await channel.publish(
-            fake.make_account(), Draft(text="Affiche", media=(image,), client_ref="d-4")
-        )
+        await channel.publish(fake.make_account(), Draft(text="Affiche", media=(image,), client_ref="d-4"))
     assert fake.received == []
 
 
 @pytest.mark.anyio
-async def test_retried_publish_and_delete_are_harmless(
-    channel: WebhookChannel, fake: WebhookFake
-) -> None:
+async def test_retried_publish_and_delete_are_harmless(channel: WebhookChannel, fake: WebhookFake) -> None:
     account = fake.make_account()
     draft = Draft(text="Conseil municipal jeudi à 18 h", client_ref="d-5")
     first, again = await channel.publish(account, draft), await channel.publish(account, draft)
@@ -110,9 +96,7 @@ async def test_retried_publish_and_delete_are_harmless(
 
 
 @pytest.mark.anyio
-async def test_reconcile_without_a_client_ref_refuses_to_guess(
-    channel: WebhookChannel, fake: WebhookFake
-) -> None:
+async def test_reconcile_without_a_client_ref_refuses_to_guess(channel: WebhookChannel, fake: WebhookFake) -> None:
     from datetime import UTC, datetime
 
     now = datetime.now(UTC)
@@ -135,14 +119,9 @@ async def test_usage_reports_carry_the_headers(
 
 
 @pytest.mark.anyio
-async def test_dry_run_shows_the_body_but_not_the_signature(
-    channel: WebhookChannel, fake: WebhookFake
-) -> None:
+async def test_dry_run_shows_the_body_but_not_the_signature(channel: WebhookChannel, fake: WebhookFake) -> None:
     account = fake.make_account()
     (prepared,) = await channel.prepare_publish(account, Draft(text="Bonjour", client_ref="d-8"))
     assert prepared.method == "POST" and prepared.url.endswith("/posts")
-    assert (
-        prepared.json["text"] == "Bonjour"
-        and prepared.headers["x-portevoix-signature"] == "[redacted]"
-    )
+    assert prepared.json["text"] == "Bonjour" and prepared.headers["x-portevoix-signature"] == "[redacted]"
     assert json.dumps(prepared.json)  # plain JSON, storable as is

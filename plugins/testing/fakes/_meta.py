@@ -29,9 +29,7 @@ from plugins.testing.oauth import OAuthServer
 VERSION = re.compile(r"^v\d+\.\d+$")
 TokenRole = Literal["user", "page", "any"]
 
-EXPIRED_MESSAGE = (
-    "Error validating access token: Session has expired on Tuesday, 01-Jul-25 10:00:00 PDT."
-)
+EXPIRED_MESSAGE = "Error validating access token: Session has expired on Tuesday, 01-Jul-25 10:00:00 PDT."
 TRANSIENT_MESSAGE = "An unexpected error has occurred. Please retry your request later."
 RATE_LIMIT_MESSAGES = {
     4: "(#4) Application request limit reached",
@@ -106,9 +104,7 @@ def parse_fields(spec: str) -> tuple[FieldSpec, ...]:
     for part in _split_top(spec):
         match = _FIELD.match(part.strip())
         if not match:
-            raise GraphError(
-                2500, f'Syntax error "Expected end of string instead of "{part}"." at character 0'
-            )
+            raise GraphError(2500, f'Syntax error "Expected end of string instead of "{part}"." at character 0')
         modifiers = dict(re.findall(r"\.(\w+)\(([^)]*)\)", match.group(2)))
         sub = parse_fields(match.group(3)) if match.group(3) else ()
         parsed.append(FieldSpec(match.group(1), modifiers, sub))
@@ -233,9 +229,7 @@ def graph(
     ``allowed`` lists the documented parameters (``name[*]`` for indexed ones); anything else
     is refused, so a typo in a plugin fails its tests instead of being silently ignored.
     """
-    allowed_patterns = [
-        re.compile("^" + re.escape(a).replace(r"\[\*\]", r"\[\d+\]") + "$") for a in allowed
-    ]
+    allowed_patterns = [re.compile("^" + re.escape(a).replace(r"\[\*\]", r"\[\d+\]") + "$") for a in allowed]
     required_names = tuple(required)
 
     def mark(fn: GraphHandler) -> GraphHandler:
@@ -243,13 +237,9 @@ def graph(
         async def handler(self: GraphFake, request: ReceivedRequest, **path: str) -> FakeResponse:
             try:
                 graph_request = self.checked(request, path.pop("version"), token)
-                unknown = [
-                    k for k in graph_request.params if not any(p.match(k) for p in allowed_patterns)
-                ]
+                unknown = [k for k in graph_request.params if not any(p.match(k) for p in allowed_patterns)]
                 if unknown:
-                    raise GraphError(
-                        100, f"(#100) Param {unknown[0]} is not a valid parameter for this call"
-                    )
+                    raise GraphError(100, f"(#100) Param {unknown[0]} is not a valid parameter for this call")
                 absent = [name for name in required_names if not graph_request.params.get(name)]
                 if absent:
                     raise missing(absent[0])
@@ -307,9 +297,7 @@ class GraphFake(OAuthServer):
         return str(17_800_000_000_000_000 + self.next_id() * 1_000 + secrets.randbelow(1_000))
 
     # ------------------------------------------------------------------ checks
-    def checked(
-        self, request: ReceivedRequest, version: str, role: TokenRole | None
-    ) -> GraphRequest:
+    def checked(self, request: ReceivedRequest, version: str, role: TokenRole | None) -> GraphRequest:
         if not VERSION.match(version):
             raise GraphError(2500, f"Unknown path components: /{version}", type_="OAuthException")
         params, files = merged_params(request)
@@ -341,9 +329,7 @@ class GraphFake(OAuthServer):
         host = request.raw.headers.get("host", "graph.facebook.com")
         return f"http://{host}/{request.version}/{path.lstrip('/')}"
 
-    def page(
-        self, request: GraphRequest, items: list[Any], path: str, *, keep: Iterable[str] = ()
-    ) -> dict[str, Any]:
+    def page(self, request: GraphRequest, items: list[Any], path: str, *, keep: Iterable[str] = ()) -> dict[str, Any]:
         limit = int(request.params.get("limit") or 25)
         query = {k: request.params[k] for k in keep if k in request.params}
         return page_of(
@@ -379,9 +365,7 @@ class GraphFake(OAuthServer):
         # Graph answers rate limits and expired tokens with HTTP 400 and a code that says which.
         if kind == "rate_limited":
             code = self.rate_limit_code
-            return GraphError(
-                code, RATE_LIMIT_MESSAGES.get(code, f"(#{code}) Rate limit"), transient=True
-            )
+            return GraphError(code, RATE_LIMIT_MESSAGES.get(code, f"(#{code}) Rate limit"), transient=True)
         if kind == "expired":
             return GraphError(190, EXPIRED_MESSAGE, subcode=463)
         if kind == "rejected":
@@ -409,11 +393,7 @@ class GraphFake(OAuthServer):
         # No Retry-After: the BUC header's estimated_time_to_regain_access (minutes) says when.
         minutes = max(1, math.ceil(retry_after / 60))
         full = {"call_count": 100, "total_cputime": 42, "total_time": 57}
-        buc = {
-            self.business_id: [
-                {"type": self.buc_type, **full, "estimated_time_to_regain_access": minutes}
-            ]
-        }
+        buc = {self.business_id: [{"type": self.buc_type, **full, "estimated_time_to_regain_access": minutes}]}
         return {"x-app-usage": json.dumps(full), "x-business-use-case-usage": json.dumps(buc)}
 
     def plugin_settings(self, url: str) -> dict[str, str]:
@@ -432,11 +412,7 @@ class GraphFake(OAuthServer):
             "total_cputime": min(99, calls // 2),
             "total_time": min(99, calls // 2),
         }
-        buc = {
-            self.business_id: [
-                {"type": self.buc_type, **usage, "estimated_time_to_regain_access": 0}
-            ]
-        }
+        buc = {self.business_id: [{"type": self.buc_type, **usage, "estimated_time_to_regain_access": 0}]}
         return {"x-app-usage": json.dumps(usage), "x-business-use-case-usage": json.dumps(buc)}
 
     # ------------------------------------------------------------------ OAuth
@@ -467,15 +443,11 @@ class GraphFake(OAuthServer):
             raise GraphError(100, "Invalid verification code format.", subcode=36007)
         short = f"EAAshort-{secrets.token_hex(6)}"
         self.tokens[short] = "user"
-        return FakeResponse(
-            json={"access_token": short, "token_type": "bearer", "expires_in": 5183}
-        )
+        return FakeResponse(json={"access_token": short, "token_type": "bearer", "expires_in": 5183})
 
     def _long_lived(self, token: str | None) -> FakeResponse:
         if not token:
             raise missing("fb_exchange_token")
         if self.tokens.get(token) != "user":
             raise GraphError(190, "Invalid OAuth access token - Cannot parse access token")
-        return FakeResponse(
-            json={"access_token": self.user_token, "token_type": "bearer", "expires_in": 5183944}
-        )
+        return FakeResponse(json={"access_token": self.user_token, "token_type": "bearer", "expires_in": 5183944})

@@ -67,9 +67,7 @@ def _b64url(data: bytes) -> str:
 
 
 def _cid(data: bytes, prefix: str = "bafyrei") -> str:
-    return (
-        prefix + base64.b32encode(hashlib.sha256(data).digest()).decode().lower().rstrip("=")[:52]
-    )
+    return prefix + base64.b32encode(hashlib.sha256(data).digest()).decode().lower().rstrip("=")[:52]
 
 
 @dataclass
@@ -149,9 +147,7 @@ class FakeBluesky(FakeNetwork):
         existing = next((a for a in self.actors.values() if a.handle == handle), None)
         if existing is not None:
             return existing
-        did = "did:plc:" + "".join(
-            secrets.choice(string.ascii_lowercase + "234567") for _ in range(24)
-        )
+        did = "did:plc:" + "".join(secrets.choice(string.ascii_lowercase + "234567") for _ in range(24))
         actor = FakeActor(
             did=did,
             handle=handle,
@@ -300,11 +296,7 @@ class FakeBluesky(FakeNetwork):
             body = json.loads(request.body)
         except ValueError:
             return self.error(400, "Request body is not valid JSON", kind="rejected")
-        return (
-            body
-            if isinstance(body, dict)
-            else self.error(400, "Input must be an object", kind="rejected")
-        )
+        return body if isinstance(body, dict) else self.error(400, "Input must be an object", kind="rejected")
 
     def _invalid(self, message: str) -> FakeResponse:
         return self.error(400, message, kind="rejected")
@@ -407,9 +399,7 @@ class FakeBluesky(FakeNetwork):
         body = self._input(request)
         if isinstance(body, FakeResponse):
             return body
-        problem = self._check_write(actor, body) or self._check_record(
-            body["collection"], body.get("record")
-        )
+        problem = self._check_write(actor, body) or self._check_record(body["collection"], body.get("record"))
         if problem:
             return self._invalid(problem)
         record = self._store(actor.did, body["collection"], body["record"])
@@ -462,9 +452,7 @@ class FakeBluesky(FakeNetwork):
         if graphemes(text) > 300 or len(text.encode()) > 3000:
             return "Invalid app.bsky.feed.post record: Record/text must not be longer than 300 graphemes"
         if len(record.get("langs", [])) > 3:
-            return (
-                "Invalid app.bsky.feed.post record: Record/langs must not have more than 3 elements"
-            )
+            return "Invalid app.bsky.feed.post record: Record/langs must not have more than 3 elements"
         for check in (
             self._check_facets(record.get("facets", []), len(text.encode())),
             self._check_embed(record.get("embed")),
@@ -485,8 +473,7 @@ class FakeBluesky(FakeNetwork):
             start, end = index.get("byteStart"), index.get("byteEnd")
             if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= size):
                 return (
-                    f"Invalid app.bsky.feed.post record: Record/facets/{n}/index "
-                    "must lie within the text's UTF-8 bytes"
+                    f"Invalid app.bsky.feed.post record: Record/facets/{n}/index must lie within the text's UTF-8 bytes"
                 )
             for feature in facet.get("features", []):
                 needed = _FEATURES.get(feature.get("$type", ""))
@@ -518,9 +505,7 @@ class FakeBluesky(FakeNetwork):
 
     def _check_images(self, images: Any) -> str | None:
         if not isinstance(images, list) or not 1 <= len(images) <= 4:
-            return (
-                "Invalid app.bsky.feed.post record: Record/embed/images must have 1 to 4 elements"
-            )
+            return "Invalid app.bsky.feed.post record: Record/embed/images must have 1 to 4 elements"
         for n, image in enumerate(images):
             blob = image.get("image") or {}
             if not isinstance(image.get("alt"), str):
@@ -528,17 +513,11 @@ class FakeBluesky(FakeNetwork):
             if (blob.get("ref") or {}).get("$link") not in self.blobs:
                 return f"Could not find blob: {(blob.get('ref') or {}).get('$link')}"
             if blob.get("size", 0) > 2_000_000:
-                return (
-                    f"Invalid app.bsky.feed.post record: Record/embed/images/{n}/image is too big"
-                )
+                return f"Invalid app.bsky.feed.post record: Record/embed/images/{n}/image is too big"
         return None
 
     def _check_ref(self, ref: Any, where: str) -> str | None:
-        if (
-            not isinstance(ref, dict)
-            or not isinstance(ref.get("uri"), str)
-            or not isinstance(ref.get("cid"), str)
-        ):
+        if not isinstance(ref, dict) or not isinstance(ref.get("uri"), str) or not isinstance(ref.get("cid"), str):
             return f"Invalid record: {where} must be a strong ref {{uri, cid}}"
         target = self.records.get(ref["uri"])
         if target is None or target.cid != ref["cid"]:
@@ -575,9 +554,7 @@ class FakeBluesky(FakeNetwork):
         if parent:
             targets.append(("reply", parent))
         embed = value.get("embed") or {}
-        quoted = (embed.get("record") or {}).get("uri") or (
-            (embed.get("record") or {}).get("record") or {}
-        ).get("uri")
+        quoted = (embed.get("record") or {}).get("uri") or ((embed.get("record") or {}).get("record") or {}).get("uri")
         if quoted:
             targets.append(("quote", quoted))
         notified: set[str] = set()
@@ -598,9 +575,7 @@ class FakeBluesky(FakeNetwork):
                     notified.add(did)
                     self._add_notification(did, record, "mention", None)
 
-    def _add_notification(
-        self, owner: str, record: FakeRecord, reason: str, subject: str | None
-    ) -> None:
+    def _add_notification(self, owner: str, record: FakeRecord, reason: str, subject: str | None) -> None:
         note = {
             "uri": record.uri,
             "cid": record.cid,
@@ -643,11 +618,7 @@ class FakeBluesky(FakeNetwork):
         )
         if author is None:
             return self.error(400, "Profile not found", kind="InvalidRequest")
-        mine = [
-            r
-            for r in self.records.values()
-            if r.did == author.did and r.collection in (POST, REPOST)
-        ]
+        mine = [r for r in self.records.values() if r.did == author.did and r.collection in (POST, REPOST)]
         if request.q("filter") == "posts_no_replies":
             mine = [r for r in mine if "reply" not in r.value]
         page = self._paged(request, sorted(mine, key=lambda r: r.seq, reverse=True), default=50)
@@ -682,16 +653,10 @@ class FakeBluesky(FakeNetwork):
             "cid": record.cid,
             "author": self.actors[record.did].basic(),
             "record": record.value,
-            "replyCount": count(
-                lambda r: (r.value.get("reply") or {}).get("parent", {}).get("uri") == uri
-            ),
-            "repostCount": count(
-                lambda r: r.collection == REPOST and r.value["subject"]["uri"] == uri
-            ),
+            "replyCount": count(lambda r: (r.value.get("reply") or {}).get("parent", {}).get("uri") == uri),
+            "repostCount": count(lambda r: r.collection == REPOST and r.value["subject"]["uri"] == uri),
             "likeCount": record.likes,
-            "quoteCount": count(
-                lambda r: ((r.value.get("embed") or {}).get("record") or {}).get("uri") == uri
-            ),
+            "quoteCount": count(lambda r: ((r.value.get("embed") or {}).get("record") or {}).get("uri") == uri),
             "indexedAt": record.indexed_at,
             "labels": [],
         }
@@ -704,9 +669,7 @@ class FakeBluesky(FakeNetwork):
         uris = request.query.get("uris", [])
         if not 1 <= len(uris) <= 25:
             return self._invalid("Error: uris must not have more than 25 elements")
-        return FakeResponse(
-            json={"posts": [self._post_view(self.records[u]) for u in uris if u in self.records]}
-        )
+        return FakeResponse(json={"posts": [self._post_view(self.records[u]) for u in uris if u in self.records]})
 
     @route("GET", "/xrpc/app.bsky.notification.listNotifications")
     async def list_notifications(self, request: ReceivedRequest) -> FakeResponse:
@@ -714,11 +677,7 @@ class FakeBluesky(FakeNetwork):
         if not isinstance(actor, FakeActor):
             return actor
         reasons = set(request.query.get("reasons", []))
-        mine = [
-            n
-            for n in self.notifications
-            if n["_owner"] == actor.did and (not reasons or n["reason"] in reasons)
-        ]
+        mine = [n for n in self.notifications if n["_owner"] == actor.did and (not reasons or n["reason"] in reasons)]
         page = self._paged(request, sorted(mine, key=lambda n: n["_seq"], reverse=True), default=50)
         if isinstance(page, FakeResponse):
             return page
@@ -742,9 +701,7 @@ class FakeBluesky(FakeNetwork):
         )
         if target is None:
             return self._invalid("Profile not found")
-        posts = sum(
-            1 for r in self.records.values() if r.did == target.did and r.collection == POST
-        )
+        posts = sum(1 for r in self.records.values() if r.did == target.did and r.collection == POST)
         return FakeResponse(
             json={
                 **target.basic(),
@@ -767,9 +724,7 @@ class FakeBluesky(FakeNetwork):
         size = int(raw)
         page = items[offset : offset + size]
         more = offset + size < len(items)
-        return page, base64.urlsafe_b64encode(str(offset + size).encode()).decode().rstrip(
-            "="
-        ) if more else None
+        return page, base64.urlsafe_b64encode(str(offset + size).encode()).decode().rstrip("=") if more else None
 
 
 def _tid(ts: float | None = None) -> str:

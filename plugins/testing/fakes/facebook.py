@@ -155,11 +155,7 @@ class FakeFacebook(GraphFake):
     async def create_post(self, request: GraphRequest, page_id: str) -> FakeResponse:
         self._own_page(page_id, "post")
         params = request.params
-        media = [
-            self._attachable(params[k], k)
-            for k in sorted(params)
-            if k.startswith("attached_media[")
-        ]
+        media = [self._attachable(params[k], k) for k in sorted(params) if k.startswith("attached_media[")]
         if not (params.get("message") or params.get("link") or media):
             raise GraphError(100, "(#100) Missing message or attachment")
         post_id = f"{page_id}_{self.new_id()}"
@@ -179,14 +175,10 @@ class FakeFacebook(GraphFake):
         try:
             fbid = str(json.loads(raw)["media_fbid"])
         except (ValueError, KeyError, TypeError) as exc:
-            raise GraphError(
-                100, f"(#100) param {name} must be a JSON object with media_fbid"
-            ) from exc
+            raise GraphError(100, f"(#100) param {name} must be a JSON object with media_fbid") from exc
         photo = self.photos.get(fbid)
         if photo is None or photo["published"] or photo.get("post_id"):
-            raise GraphError(
-                100, f"(#100) {name}: media_fbid {fbid} is not an unpublished photo of this Page"
-            )
+            raise GraphError(100, f"(#100) {name}: media_fbid {fbid} is not an unpublished photo of this Page")
         return fbid
 
     @graph(
@@ -231,9 +223,7 @@ class FakeFacebook(GraphFake):
     async def create_video(self, request: GraphRequest, page_id: str) -> FakeResponse:
         self._own_page(page_id, "post")
         if not request.params.get("file_url") and "source" not in request.files:
-            raise GraphError(
-                100, "(#100) The video file you selected is in a format that we don't support."
-            )
+            raise GraphError(100, "(#100) The video file you selected is in a format that we don't support.")
         video_id = self.new_id()
         self.videos[video_id] = {
             "id": video_id,
@@ -252,9 +242,7 @@ class FakeFacebook(GraphFake):
                 return FakeResponse(json={"success": True})
         raise no_object(object_id, "delete")
 
-    @graph(
-        "GET", "/{version}/{page_id}/feed", allowed=("fields", "since", "until", "limit", "after")
-    )
+    @graph("GET", "/{version}/{page_id}/feed", allowed=("fields", "since", "until", "limit", "after"))
     async def read_feed(self, request: GraphRequest, page_id: str) -> FakeResponse:
         self._own_page(page_id, "get")
         since, until = _bound(request.params.get("since")), _bound(request.params.get("until"))
@@ -267,9 +255,7 @@ class FakeFacebook(GraphFake):
         ]
         names = request.field_names() or {"id", "message", "created_time"}
         data = [self._post_fields(p, names) for p in window]
-        return FakeResponse(
-            json=self.page(request, data, f"{page_id}/feed", keep=("fields", "since", "until"))
-        )
+        return FakeResponse(json=self.page(request, data, f"{page_id}/feed", keep=("fields", "since", "until")))
 
     def _post_fields(self, post: dict[str, Any], names: set[str]) -> dict[str, Any]:
         values = {
@@ -292,9 +278,7 @@ class FakeFacebook(GraphFake):
 
     def _page_fields(self, request: GraphRequest, names: set[str]) -> dict[str, Any]:
         if "access_token" in names and self.tokens.get(request.token or "") != "user":
-            raise GraphError(
-                190, "(#190) A user access token is required to read a Page's access_token"
-            )
+            raise GraphError(190, "(#190) A user access token is required to read a Page's access_token")
         values = {
             "id": self.page_id,
             "name": PAGE_NAME,
@@ -341,9 +325,7 @@ class FakeFacebook(GraphFake):
         for name in request.params["metric"].split(","):
             if name in DEPRECATED_METRICS or name not in known:
                 raise GraphError(100, f"(#100) The value must be a valid insights metric: {name}")
-            period = request.params.get(
-                "period", "lifetime" if object_id != self.page_id else "day"
-            )
+            period = request.params.get("period", "lifetime" if object_id != self.page_id else "day")
             end = graph_time(self.now())
             data.append(
                 {
@@ -367,13 +349,9 @@ class FakeFacebook(GraphFake):
         if object_id not in self.posts and object_id not in self.comments:
             raise no_object(object_id, "get")
         if request.params.get("filter", "toplevel") not in ("stream", "toplevel"):
-            raise GraphError(
-                100, "(#100) filter must be one of the following values: toplevel, stream"
-            )
+            raise GraphError(100, "(#100) filter must be one of the following values: toplevel, stream")
         found = [
-            c
-            for c in self.comments.values()
-            if self._under(c, object_id, request.params.get("filter", "toplevel"))
+            c for c in self.comments.values() if self._under(c, object_id, request.params.get("filter", "toplevel"))
         ]
         found.sort(
             key=lambda c: c["created"],
@@ -400,9 +378,7 @@ class FakeFacebook(GraphFake):
             "created_time": graph_time(comment["created"]),
             "permalink_url": f"{self.permalink(post_id)}?comment_id={comment['id'].split('_')[-1]}",
             "like_count": 0,
-            "comment_count": sum(
-                1 for c in self.comments.values() if c["parent_id"] == comment["id"]
-            ),
+            "comment_count": sum(1 for c in self.comments.values() if c["parent_id"] == comment["id"]),
         }
         parent = self.comments.get(comment["parent_id"] or "")
         if parent is not None:
@@ -447,20 +423,12 @@ class FakeFacebook(GraphFake):
     async def read_conversations(self, request: GraphRequest, page_id: str) -> FakeResponse:
         self._own_page(page_id, "get")
         if request.params.get("platform", "messenger") != "messenger":
-            raise GraphError(
-                100, "(#100) platform must be one of the following values: instagram, messenger"
-            )
-        conversations = sorted(
-            self.conversations.values(), key=lambda c: c["messages"][-1]["created"], reverse=True
-        )
+            raise GraphError(100, "(#100) platform must be one of the following values: instagram, messenger")
+        conversations = sorted(self.conversations.values(), key=lambda c: c["messages"][-1]["created"], reverse=True)
         data = [self._conversation_fields(request, c) for c in conversations]
-        return FakeResponse(
-            json=self.page(request, data, f"{page_id}/conversations", keep=("platform", "fields"))
-        )
+        return FakeResponse(json=self.page(request, data, f"{page_id}/conversations", keep=("platform", "fields")))
 
-    def _conversation_fields(
-        self, request: GraphRequest, conversation: dict[str, Any]
-    ) -> dict[str, Any]:
+    def _conversation_fields(self, request: GraphRequest, conversation: dict[str, Any]) -> dict[str, Any]:
         latest = conversation["messages"][-1]
         values: dict[str, Any] = {
             "id": conversation["id"],
@@ -474,9 +442,7 @@ class FakeFacebook(GraphFake):
         if nested is not None:
             sub_names = {f.name for f in nested.sub} or {"id", "created_time"}
             limit = int(nested.modifiers.get("limit", "25"))
-            messages = [
-                self._message_fields(m, sub_names) for m in reversed(conversation["messages"])
-            ]
+            messages = [self._message_fields(m, sub_names) for m in reversed(conversation["messages"])]
             result["messages"] = page_of(
                 messages,
                 limit=limit,
@@ -507,9 +473,7 @@ class FakeFacebook(GraphFake):
             raise no_object(conversation_id, "get")
         names = request.field_names() or {"id", "created_time"}
         data = [self._message_fields(m, names) for m in reversed(conversation["messages"])]
-        return FakeResponse(
-            json=self.page(request, data, f"{conversation_id}/messages", keep=("fields",))
-        )
+        return FakeResponse(json=self.page(request, data, f"{conversation_id}/messages", keep=("fields",)))
 
     @graph(
         "POST",
@@ -521,16 +485,12 @@ class FakeFacebook(GraphFake):
     async def send_message(self, request: GraphRequest, page_id: str) -> FakeResponse:
         self._own_page(page_id, "post")
         if request.params["messaging_type"] not in ("RESPONSE", "UPDATE", "MESSAGE_TAG"):
-            raise GraphError(
-                100, "(#100) Param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG}"
-            )
+            raise GraphError(100, "(#100) Param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG}")
         recipient, text = (
             _json_param(request, "recipient").get("id"),
             _json_param(request, "message").get("text"),
         )
-        conversation = next(
-            (c for c in self.conversations.values() if c["participant"]["id"] == recipient), None
-        )
+        conversation = next((c for c in self.conversations.values() if c["participant"]["id"] == recipient), None)
         if conversation is None:
             raise GraphError(100, "(#100) No matching user found", subcode=2018001)
         if not text:

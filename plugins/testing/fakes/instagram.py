@@ -113,9 +113,7 @@ class FakeInstagram(GraphFake):
         """The next container created ends in ``status`` (ERROR or EXPIRED) instead of FINISHED."""
         self._next_container_status.append(status)
 
-    def seed_media(
-        self, caption: str, *, created: datetime | None = None, product: str = "FEED"
-    ) -> str:
+    def seed_media(self, caption: str, *, created: datetime | None = None, product: str = "FEED") -> str:
         media_id = self.new_id()
         self.media[media_id] = {
             "id": media_id,
@@ -185,17 +183,13 @@ class FakeInstagram(GraphFake):
                 "(#100) media_type must be one of the following values: CAROUSEL, REELS, STORIES, VIDEO",
             )
         if carousel_item and params.get("caption"):
-            raise GraphError(
-                100, "(#100) The parameter caption is not supported for carousel items"
-            )
+            raise GraphError(100, "(#100) The parameter caption is not supported for carousel items")
         if carousel_item and media_type not in ("IMAGE", "VIDEO"):
             raise GraphError(100, "(#100) Only images and videos can be carousel items")
         checks[media_type](params, carousel_item)
         for url_param in ("image_url", "video_url"):
             if params.get(url_param) and not params[url_param].startswith("https://"):
-                raise GraphError(
-                    9004, "The media could not be fetched from this URI", subcode=2207052
-                )
+                raise GraphError(9004, "The media could not be fetched from this URI", subcode=2207052)
         return {"media_type": media_type, "params": dict(params), "carousel_item": carousel_item}
 
     @staticmethod
@@ -216,13 +210,9 @@ class FakeInstagram(GraphFake):
     def _video_item_container(params: dict[str, str], carousel_item: bool) -> None:
         # Since 2023 a single feed video is a reel; VIDEO only exists as a carousel child.
         if not carousel_item:
-            raise GraphError(
-                100, "(#100) media_type VIDEO is only supported for carousel items; use REELS"
-            )
+            raise GraphError(100, "(#100) media_type VIDEO is only supported for carousel items; use REELS")
         if not params.get("video_url") or params.get("alt_text"):
-            raise GraphError(
-                100, "(#100) A VIDEO carousel item needs video_url and takes no alt_text"
-            )
+            raise GraphError(100, "(#100) A VIDEO carousel item needs video_url and takes no alt_text")
 
     @staticmethod
     def _story_container(params: dict[str, str], carousel_item: bool) -> None:
@@ -234,15 +224,11 @@ class FakeInstagram(GraphFake):
     def _carousel_container(self, params: dict[str, str], carousel_item: bool) -> None:
         children = [c for c in params.get("children", "").split(",") if c]
         if not 2 <= len(children) <= 10:
-            raise GraphError(
-                100, "(#100) The carousel needs between 2 and 10 children", subcode=2207027
-            )
+            raise GraphError(100, "(#100) The carousel needs between 2 and 10 children", subcode=2207027)
         for child in children:
             container = self.containers.get(child)
             if container is None or not container["carousel_item"]:
-                raise GraphError(
-                    100, f"(#100) {child} is not a carousel item container of this account"
-                )
+                raise GraphError(100, f"(#100) {child} is not a carousel item container of this account")
             if container["status_code"] != "FINISHED":
                 raise GraphError(
                     9007,
@@ -263,9 +249,7 @@ class FakeInstagram(GraphFake):
         self._own_user(ig_user_id, "post")
         container = self.containers.get(request.params["creation_id"])
         if container is None or container["carousel_item"]:
-            raise GraphError(
-                100, "(#100) creation_id is not a publishable container", subcode=2207027
-            )
+            raise GraphError(100, "(#100) creation_id is not a publishable container", subcode=2207027)
         if container["status_code"] != "FINISHED":
             raise GraphError(
                 9007,
@@ -330,9 +314,7 @@ class FakeInstagram(GraphFake):
             raise no_object(object_id, "get")
         unknown = names - values.keys()
         if unknown:
-            raise GraphError(
-                100, f"(#100) Tried accessing nonexisting field ({sorted(unknown)[0]})"
-            )
+            raise GraphError(100, f"(#100) Tried accessing nonexisting field ({sorted(unknown)[0]})")
         return FakeResponse(json={k: v for k, v in values.items() if k in names | {"id"}})
 
     def _poll(self, container: dict[str, Any]) -> dict[str, Any]:
@@ -353,9 +335,7 @@ class FakeInstagram(GraphFake):
             "timestamp": graph_time(media["created"]),
             "permalink": f"https://www.instagram.com/p/{media['shortcode']}/",
             "username": USERNAME,
-            "comments_count": sum(
-                1 for c in self.comments.values() if c["media_id"] == media["id"]
-            ),
+            "comments_count": sum(1 for c in self.comments.values() if c["media_id"] == media["id"]),
         }
         return {k: v for k, v in values.items() if v is not None}
 
@@ -393,13 +373,9 @@ class FakeInstagram(GraphFake):
         ]
         found.sort(key=lambda m: m["created"], reverse=True)
         names = request.field_names() or {"id"}
-        data = [
-            {k: v for k, v in self._media_fields(m).items() if k in names | {"id"}} for m in found
-        ]
+        data = [{k: v for k, v in self._media_fields(m).items() if k in names | {"id"}} for m in found]
         edge = "stories" if stories else "media"
-        return FakeResponse(
-            json=self.page(request, data, f"{ig_user_id}/{edge}", keep=("fields", "since", "until"))
-        )
+        return FakeResponse(json=self.page(request, data, f"{ig_user_id}/{edge}", keep=("fields", "since", "until")))
 
     # ------------------------------------------------------------------ comments
     @graph("GET", "/{version}/{media_id}/comments", allowed=("fields", "limit", "after"))
@@ -419,9 +395,7 @@ class FakeInstagram(GraphFake):
             raise no_object(comment_id, "get")
         names = request.field_names() or {"id", "text", "timestamp"}
         data = [self._plain_comment(c, names) for c in self._replies(comment_id)]
-        return FakeResponse(
-            json=self.page(request, data, f"{comment_id}/replies", keep=("fields",))
-        )
+        return FakeResponse(json=self.page(request, data, f"{comment_id}/replies", keep=("fields",)))
 
     def _replies(self, comment_id: str) -> list[dict[str, Any]]:
         return sorted(
@@ -479,9 +453,7 @@ class FakeInstagram(GraphFake):
     async def create_comment(self, request: GraphRequest, media_id: str) -> FakeResponse:
         if media_id not in self.media:
             raise no_object(media_id, "post")
-        comment_id = self.seed_comment(
-            media_id, request.params["message"], username=USERNAME, user_id=self.ig_user_id
-        )
+        comment_id = self.seed_comment(media_id, request.params["message"], username=USERNAME, user_id=self.ig_user_id)
         return FakeResponse(json={"id": comment_id})
 
     # ------------------------------------------------------------------ insights
@@ -504,9 +476,7 @@ class FakeInstagram(GraphFake):
         data = []
         for name in request.params["metric"].split(","):
             if name in DEPRECATED_METRICS or name not in known:
-                raise GraphError(
-                    100, f"(#100) metric[0] must be one of the following values: {', '.join(known)}"
-                )
+                raise GraphError(100, f"(#100) metric[0] must be one of the following values: {', '.join(known)}")
             entry: dict[str, Any] = {
                 "name": name,
                 "period": period,

@@ -82,9 +82,7 @@ class FakeLinkedIn(OAuthServer):
             credentials=Credentials(access_token=token or f"{TOKEN_PREFIX}-{self.next_id()}-token"),
         )
 
-    def add_post(
-        self, text: str, *, created_ms: int | None = None, author: str | None = None
-    ) -> str:
+    def add_post(self, text: str, *, created_ms: int | None = None, author: str | None = None) -> str:
         urn = f"urn:li:share:{7_000_000_000_000_000_000 + self.next_id()}"
         created = created_ms or _now_ms()
         self.posts[urn] = {
@@ -156,11 +154,7 @@ class FakeLinkedIn(OAuthServer):
     def authorized(self, request: ReceivedRequest) -> bool:
         header = request.headers.get("authorization", "")
         token = header.removeprefix("Bearer ")
-        return (
-            header.startswith("Bearer ")
-            and token.startswith(TOKEN_PREFIX)
-            and token not in self.revoked
-        )
+        return header.startswith("Bearer ") and token.startswith(TOKEN_PREFIX) and token not in self.revoked
 
     async def _dispatch(self, request: ReceivedRequest) -> FakeResponse:
         if request.path.startswith("/rest/"):
@@ -269,8 +263,7 @@ class FakeLinkedIn(OAuthServer):
         missing = [f for f in _REQUIRED_POST_FIELDS if f not in body]
         if missing:
             lines = "".join(
-                f"ERROR :: /{f} :: field is required but not found and has no default value\n"
-                for f in missing
+                f"ERROR :: /{f} :: field is required but not found and has no default value\n" for f in missing
             )
             return self.error(422, lines)
         refused = self._validate_post(body)
@@ -377,8 +370,7 @@ class FakeLinkedIn(OAuthServer):
         missing = [f for f in ("actor", "object", "message") if f not in body]
         if missing:
             lines = "".join(
-                f"ERROR :: /{f} :: field is required but not found and has no default value\n"
-                for f in missing
+                f"ERROR :: /{f} :: field is required but not found and has no default value\n" for f in missing
             )
             return self.error(422, lines)
         post_urn = body["object"]
@@ -416,10 +408,7 @@ class FakeLinkedIn(OAuthServer):
 
     @route("GET", "/rest/organizationalEntityFollowerStatistics")
     async def follower_statistics(self, request: ReceivedRequest) -> FakeResponse:
-        if (
-            request.q("q") != "organizationalEntity"
-            or request.q("organizationalEntity") != self.organization
-        ):
+        if request.q("q") != "organizationalEntity" or request.q("organizationalEntity") != self.organization:
             return self.error(
                 400,
                 "q=organizationalEntity and a valid organizationalEntity are required",
@@ -452,10 +441,7 @@ class FakeLinkedIn(OAuthServer):
 
     @route("GET", "/rest/organizationalEntityShareStatistics")
     async def share_statistics(self, request: ReceivedRequest) -> FakeResponse:
-        if (
-            request.q("q") != "organizationalEntity"
-            or request.q("organizationalEntity") != self.organization
-        ):
+        if request.q("q") != "organizationalEntity" or request.q("organizationalEntity") != self.organization:
             return self.error(
                 400,
                 "q=organizationalEntity and a valid organizationalEntity are required",
@@ -485,9 +471,7 @@ class FakeLinkedIn(OAuthServer):
 
     def _stats(self, urn: str) -> dict[str, Any]:
         comments = len(self.comments.get(urn, []))
-        reshares = sum(
-            1 for p in self.posts.values() if (p.get("reshareContext") or {}).get("parent") == urn
-        )
+        reshares = sum(1 for p in self.posts.values() if (p.get("reshareContext") or {}).get("parent") == urn)
         return {
             "impressionCount": 1000,
             "uniqueImpressionsCount": 800,

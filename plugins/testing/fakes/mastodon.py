@@ -36,9 +36,7 @@ NOT_FOUND = "Record not found"
 
 
 def _iso(ts: float) -> str:
-    return (
-        datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
+    return datetime.fromtimestamp(ts, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def render_html(text: str) -> str:
@@ -181,9 +179,7 @@ class FakeMastodon(OAuthServer):
             self.statuses[in_reply_to_id]["replies_count"] += 1
         return status
 
-    def add_mention(
-        self, text: str, *, from_acct: str = "alice", in_reply_to_id: str | None = None
-    ) -> dict[str, Any]:
+    def add_mention(self, text: str, *, from_acct: str = "alice", in_reply_to_id: str | None = None) -> dict[str, Any]:
         status = self.add_status(
             f"@{self.me['acct']} {text}",
             author=self._remote(from_acct),
@@ -287,9 +283,7 @@ class FakeMastodon(OAuthServer):
         headers = {}
         if page:
             base = f"{request.base_url}{request.path}"
-            keep = {
-                k: v for k, v in request.query.items() if k not in ("max_id", "min_id", "since_id")
-            }
+            keep = {k: v for k, v in request.query.items() if k not in ("max_id", "min_id", "since_id")}
             kept = urlencode([(k, v) for k, values in keep.items() for v in values])
             sep = f"{kept}&" if kept else ""
             headers["link"] = (
@@ -303,9 +297,7 @@ class FakeMastodon(OAuthServer):
     async def create_status(self, request: ReceivedRequest) -> FakeResponse:
         params = _params(request)
         key = request.headers.get("idempotency-key")
-        owner = self.me[
-            "id"
-        ]  # Mastodon scopes keys per account (every token of this fake acts as ``me``)
+        owner = self.me["id"]  # Mastodon scopes keys per account (every token of this fake acts as ``me``)
         if key:
             seen = self.idempotency.get((owner, key))
             if seen and time.time() - seen[1] < IDEMPOTENCY_TTL_S and seen[0] in self.statuses:
@@ -415,11 +407,7 @@ class FakeMastodon(OAuthServer):
     async def account_statuses(self, request: ReceivedRequest, account_id: str) -> FakeResponse:
         if account_id not in self.accounts:
             return self.error(404, NOT_FOUND)
-        rows = [
-            s
-            for s in self.statuses.values()
-            if s["account"]["id"] == account_id and s["visibility"] != "direct"
-        ]
+        rows = [s for s in self.statuses.values() if s["account"]["id"] == account_id and s["visibility"] != "direct"]
         if request.q("exclude_reblogs") == "true":
             rows = [s for s in rows if s["reblog"] is None]
         return self._page(request, rows, "id", limit_max=40)
@@ -431,13 +419,7 @@ class FakeMastodon(OAuthServer):
         if fields is None or "file" not in fields:
             return self.error(422, "Validation failed: File can't be blank")
         content_type, data = fields["file"]
-        kind = (
-            "video"
-            if content_type.startswith("video/")
-            else "gifv"
-            if content_type == "image/gif"
-            else "image"
-        )
+        kind = "video" if content_type.startswith("video/") else "gifv" if content_type == "image/gif" else "image"
         media_id = self._snowflake()
         pending = kind != "image" or self.async_media
         url = f"https://files.{self.domain}/media_attachments/{media_id}/original"
@@ -486,16 +468,10 @@ class FakeMastodon(OAuthServer):
         if not query:
             return self.error(400, "Validation failed: q can't be blank")
         limit, offset = min(int(request.q("limit") or 20), 40), int(request.q("offset") or 0)
-        hits = [
-            s
-            for s in self.statuses.values()
-            if s["reblog"] is None and query in s["text_source"].lower()
-        ]
+        hits = [s for s in self.statuses.values() if s["reblog"] is None and query in s["text_source"].lower()]
         hits.sort(key=lambda s: int(s["id"]), reverse=True)
         statuses = (
-            [_public(s) for s in hits[offset : offset + limit]]
-            if request.q("type") in (None, "statuses")
-            else []
+            [_public(s) for s in hits[offset : offset + limit]] if request.q("type") in (None, "statuses") else []
         )
         return FakeResponse(json={"accounts": [], "statuses": statuses, "hashtags": []})
 
@@ -559,11 +535,7 @@ def _params(request: ReceivedRequest) -> dict[str, Any]:
 
 def _multipart(request: ReceivedRequest) -> dict[str, tuple[str, bytes]] | None:
     parts = request.parts()
-    return (
-        None
-        if parts is None
-        else {name: (part.content_type, part.payload) for name, part in parts.items()}
-    )
+    return None if parts is None else {name: (part.content_type, part.payload) for name, part in parts.items()}
 
 
 __all__ = ["FakeMastodon", "render_html"]

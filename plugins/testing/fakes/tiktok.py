@@ -157,9 +157,7 @@ class FakeTikTok(OAuthServer):
 
     # ------------------------------------------------------------------ network shapes
     @staticmethod
-    def envelope(
-        data: Any = None, *, code: str = "ok", message: str = "", status: int = 200
-    ) -> FakeResponse:
+    def envelope(data: Any = None, *, code: str = "ok", message: str = "", status: int = 200) -> FakeResponse:
         log_id = time.strftime("%Y%m%d%H%M%S") + "A1B2C3D4E5F6"
         return FakeResponse(
             status=status,
@@ -186,11 +184,7 @@ class FakeTikTok(OAuthServer):
     def authorized(self, request: ReceivedRequest) -> bool:
         header = request.headers.get("authorization", "")
         token = header.removeprefix("Bearer ")
-        return (
-            header.startswith("Bearer ")
-            and token.startswith(TOKEN_PREFIX)
-            and token not in self.revoked
-        )
+        return header.startswith("Bearer ") and token.startswith(TOKEN_PREFIX) and token not in self.revoked
 
     async def _dispatch(self, request: ReceivedRequest) -> FakeResponse:
         api = request.path.startswith(("/v2/post/", "/v2/video/", "/v2/user/"))
@@ -278,11 +272,7 @@ class FakeTikTok(OAuthServer):
             ("disable_duet", "duet_disabled"),
             ("disable_stitch", "stitch_disabled"),
         ):
-            if (
-                (video or flag == "disable_comment")
-                and self.creator[creator_flag]
-                and info.get(flag) is not True
-            ):
+            if (video or flag == "disable_comment") and self.creator[creator_flag] and info.get(flag) is not True:
                 return self.error(400, f"{flag} must be true: the creator turned it off in the app")
         title, description = (
             str(info.get("title") or ""),
@@ -291,13 +281,8 @@ class FakeTikTok(OAuthServer):
         if video and _utf16(title) > 2200:
             return self.error(400, "post_info.title exceeds 2200 UTF-16 runes")
         if not video and (_utf16(title) > 90 or _utf16(description) > 4000):
-            return self.error(
-                400, "post_info.title exceeds 90 or description exceeds 4000 characters"
-            )
-        if (
-            sum(1 for j in self.jobs.values() if time.time() - j["created"] < 86_400)
-            >= self.daily_cap
-        ):
+            return self.error(400, "post_info.title exceeds 90 or description exceeds 4000 characters")
+        if sum(1 for j in self.jobs.values() if time.time() - j["created"] < 86_400) >= self.daily_cap:
             return self.envelope(
                 code="spam_risk_too_many_posts",
                 message="The daily post cap from the API is reached for the current user.",
@@ -327,9 +312,7 @@ class FakeTikTok(OAuthServer):
             return None  # the fake never fetches it
         if source.get("source") != "FILE_UPLOAD":
             return self.error(400, "source_info.source must be FILE_UPLOAD or PULL_FROM_URL")
-        size, chunk, count = (
-            int(source.get(k) or 0) for k in ("video_size", "chunk_size", "total_chunk_count")
-        )
+        size, chunk, count = (int(source.get(k) or 0) for k in ("video_size", "chunk_size", "total_chunk_count"))
         small_ok = size < MIN_CHUNK and chunk == size and count == 1
         large_ok = size >= MIN_CHUNK and MIN_CHUNK <= chunk <= MAX_CHUNK and count == size // chunk
         if size <= 0 or not (small_ok or large_ok) or count > 1000:
@@ -344,9 +327,7 @@ class FakeTikTok(OAuthServer):
         images = source.get("photo_images") or []
         if source.get("source") != "PULL_FROM_URL":
             return self.error(400, "photo posts only support source PULL_FROM_URL")
-        if not 1 <= len(images) <= 35 or not 0 <= int(source.get("photo_cover_index", -1)) < len(
-            images
-        ):
+        if not 1 <= len(images) <= 35 or not 0 <= int(source.get("photo_cover_index", -1)) < len(images):
             return self.error(400, "photo_images needs 1 to 35 URLs and a valid photo_cover_index")
         if not all(str(url).startswith(self.verified_url_prefixes) for url in images):
             return self.envelope(
@@ -400,12 +381,7 @@ class FakeTikTok(OAuthServer):
                 message="Content-Range is required: bytes {first}-{last}/{total}",
                 status=400,
             )
-        if (
-            unit != "bytes"
-            or int(total) != size
-            or first != job["uploaded"]
-            or last - first + 1 != len(request.body)
-        ):
+        if unit != "bytes" or int(total) != size or first != job["uploaded"] or last - first + 1 != len(request.body):
             return self.envelope(
                 code="invalid_file_upload",
                 message="Content-Range does not match the upload state",
@@ -445,22 +421,13 @@ class FakeTikTok(OAuthServer):
         source = job["source"]
         if source.get("source") == "FILE_UPLOAD" and job["uploaded"] < int(source["video_size"]):
             return False  # nothing to process until every byte has arrived
-        return (
-            job["polls"] >= self.polls_to_complete
-            or time.time() - job["created"] >= self.processing_s
-        )
+        return job["polls"] >= self.polls_to_complete or time.time() - job["created"] >= self.processing_s
 
     def _finish(self, job: dict[str, Any]) -> None:
         if job["post_id"] is None:
             info = job["post_info"]
-            text = (
-                info.get("title", "")
-                if job["media_type"] == "VIDEO"
-                else info.get("description", "")
-            )
-            job["post_id"] = self.add_video(str(info.get("title") or ""), description=str(text))[
-                "id"
-            ]
+            text = info.get("title", "") if job["media_type"] == "VIDEO" else info.get("description", "")
+            job["post_id"] = self.add_video(str(info.get("title") or ""), description=str(text))["id"]
 
     def _settle(self) -> None:
         """Publish every job TikTok has finished processing, polled or not."""
@@ -511,11 +478,7 @@ class FakeTikTok(OAuthServer):
         ids = ((request.json or {}).get("filters") or {}).get("video_ids") or []
         if not fields or not 1 <= len(ids) <= 20:
             return self.error(400, "fields is required and filters.video_ids must hold 1..20 ids")
-        videos = [
-            {f: self.videos[i][f] for f in fields if f in self.videos[i]}
-            for i in ids
-            if i in self.videos
-        ]
+        videos = [{f: self.videos[i][f] for f in fields if f in self.videos[i]} for i in ids if i in self.videos]
         return self.envelope({"videos": videos, "cursor": 0, "has_more": False})
 
     # ------------------------------------------------------------------ OAuth (Login Kit)

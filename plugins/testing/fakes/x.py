@@ -85,10 +85,7 @@ _ACCOUNT_SCOPE = "tweet.read tweet.write users.read offline.access media.write"
 
 def iso(ts: float) -> str:
     """X's timestamp format: RFC 3339 with milliseconds and ``Z``."""
-    return (
-        datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.")
-        + f"{int(ts * 1000) % 1000:03d}Z"
-    )
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{int(ts * 1000) % 1000:03d}Z"
 
 
 def parse_iso(value: str) -> float:
@@ -170,9 +167,7 @@ class FakeMedia:
 
     @property
     def key(self) -> str:
-        prefix = {"tweet_video": "7", "amplify_video": "13", "tweet_gif": "16"}.get(
-            self.category, "3"
-        )
+        prefix = {"tweet_video": "7", "amplify_video": "13", "tweet_gif": "16"}.get(self.category, "3")
         return f"{prefix}_{self.id}"
 
     @property
@@ -294,9 +289,9 @@ class FakeX(OAuthServer):
         reply_to: FakeTweet | None = None,
     ) -> FakeTweet:
         """Someone mentions ``account`` (or replies to one of its posts when ``reply_to`` is given)."""
-        user = next(
-            (u for u in self.users.values() if u.username == author), None
-        ) or self.add_user(author, author.title())
+        user = next((u for u in self.users.values() if u.username == author), None) or self.add_user(
+            author, author.title()
+        )
         handle = self.users[account.external_id].username
         body = text if f"@{handle}" in text else f"@{handle} {text}"
         return self.add_tweet(user.id, body, created_at=created_at, reply_to=reply_to)
@@ -316,9 +311,7 @@ class FakeX(OAuthServer):
     def _issue_tokens(self, user_id: str, scope: str = _ACCOUNT_SCOPE) -> tuple[str, str]:
         access = secrets.token_urlsafe(24)
         self.tokens[access] = user_id
-        return access, self.keep_refresh(
-            secrets.token_urlsafe(24), Grant(scope=scope, subject=user_id)
-        )
+        return access, self.keep_refresh(secrets.token_urlsafe(24), Grant(scope=scope, subject=user_id))
 
     def plugin_settings(self, url: str) -> dict[str, str]:
         return {
@@ -419,18 +412,13 @@ class FakeX(OAuthServer):
 
     def oauth_error(self, status: int, error: str, description: str) -> FakeResponse:
         # X calls a failed client authentication "unauthorized_client"
-        return super().oauth_error(
-            status, "unauthorized_client" if status == 401 else error, description
-        )
+        return super().oauth_error(status, "unauthorized_client" if status == 401 else error, description)
 
     def token_answer(self, grant: Grant) -> dict[str, Any]:
         # Who approves the consent screen: the first account made, else a new one.
         user_id = (
             grant.subject
-            or (
-                next(iter(self.users.values()), None)
-                or self.add_user("RegionOccitanie", "Région Occitanie")
-            ).id
+            or (next(iter(self.users.values()), None) or self.add_user("RegionOccitanie", "Région Occitanie")).id
         )
         access, refresh = self._issue_tokens(user_id, grant.scope)
         body: dict[str, Any] = {
@@ -489,9 +477,7 @@ class FakeX(OAuthServer):
             return self.error(403, "You are not allowed to create a Tweet with duplicate content.")
         return self._check_references(user, body, media_ids)
 
-    def _check_references(
-        self, user: FakeUser, body: dict[str, Any], media_ids: list[Any]
-    ) -> FakeResponse | None:
+    def _check_references(self, user: FakeUser, body: dict[str, Any], media_ids: list[Any]) -> FakeResponse | None:
         if not 0 < len(media_ids) <= 4 and "media" in body:
             return self.error(400, "$.media.media_ids: must have 1 to 4 items")
         for media_id in media_ids:
@@ -519,9 +505,7 @@ class FakeX(OAuthServer):
         if "quote_tweet_id" in body:
             tweet.referenced.append({"type": "quoted", "id": body["quote_tweet_id"]})
             self.tweets[body["quote_tweet_id"]].quotes += 1
-        tweet.media_keys = [
-            self.media[str(m)].key for m in (body.get("media") or {}).get("media_ids", [])
-        ]
+        tweet.media_keys = [self.media[str(m)].key for m in (body.get("media") or {}).get("media_ids", [])]
         return tweet
 
     @route("DELETE", "/2/tweets/{id}")
@@ -611,9 +595,7 @@ class FakeX(OAuthServer):
             tweets = [t for t in tweets if int(t.id) > int(since)]
         return self._page(request, tweets, minimum=5)
 
-    def _page(
-        self, request: ReceivedRequest, tweets: list[FakeTweet], *, minimum: int
-    ) -> FakeResponse:
+    def _page(self, request: ReceivedRequest, tweets: list[FakeTweet], *, minimum: int) -> FakeResponse:
         """Newest first, ``max_results`` per page, ``meta.next_token`` while more remain."""
         raw = request.q("max_results") or "10"
         if not raw.isdigit() or not minimum <= int(raw) <= 100:
@@ -643,9 +625,7 @@ class FakeX(OAuthServer):
         }
         if "author_id" in (request.q("expansions") or "").split(","):
             authors = {t.author_id for t in page}
-            body["includes"] = {
-                "users": [self._user_json(self.users[a], set()) for a in authors if a in self.users]
-            }
+            body["includes"] = {"users": [self._user_json(self.users[a], set()) for a in authors if a in self.users]}
         return FakeResponse(json=body)
 
     # ------------------------------------------------------------------ users

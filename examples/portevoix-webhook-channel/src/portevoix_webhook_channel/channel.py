@@ -95,16 +95,12 @@ class WebhookChannel(ChannelPlugin):
             FormatRules(format=Format.POST, media=(_IMAGES,), min_media=0, max_media=4),
             FormatRules(format=Format.PHOTO, media=(_IMAGES,), min_media=1, max_media=4),
         ),
-        features=frozenset(
-            {Feature.PUBLISH, Feature.DELETE, Feature.RECONCILE, Feature.INBOX, Feature.REPLY}
-        ),
+        features=frozenset({Feature.PUBLISH, Feature.DELETE, Feature.RECONCILE, Feature.INBOX, Feature.REPLY}),
         notices=("Images are sent as public URLs; the endpoint fetches them itself.",),
     )
 
     # ------------------------------------------------------------------ operations
-    async def prepare_publish(
-        self, account: AccountRef, draft: Draft
-    ) -> tuple[PreparedRequest, ...]:
+    async def prepare_publish(self, account: AccountRef, draft: Draft) -> tuple[PreparedRequest, ...]:
         request = self._build(account, "POST", "/posts", json=_post_body(account, draft))
         return (_redacted(request, note="create the post"),)
 
@@ -159,16 +155,12 @@ class WebhookChannel(ChannelPlugin):
         json: Any = None,
         params: dict[str, str] | None = None,
     ) -> httpx.Request:
-        request = self.http.build_request(
-            method, f"{self.base_url}{path}", json=json, params=params
-        )
+        request = self.http.build_request(method, f"{self.base_url}{path}", json=json, params=params)
         timestamp = str(int(time.time()))
         secret = account.credentials.access_token
         request.headers[ACCOUNT_HEADER] = account.external_id
         request.headers[TIMESTAMP_HEADER] = timestamp
-        request.headers[SIGNATURE_HEADER] = signature(
-            secret, timestamp, method, request.url.path, request.content
-        )
+        request.headers[SIGNATURE_HEADER] = signature(secret, timestamp, method, request.url.path, request.content)
         return request
 
     async def _call(
@@ -225,9 +217,7 @@ def _read_error(response: httpx.Response) -> ErrorReading | None:
     if response.status_code < 400:
         return None
     data = json_body(response)
-    message = str(
-        data.get("message") or data.get("error") or response.text[:200] or response.reason_phrase
-    )
+    message = str(data.get("message") or data.get("error") or response.text[:200] or response.reason_phrase)
     return ErrorReading(message=message, code=str(data["error"]) if data.get("error") else None)
 
 

@@ -54,9 +54,7 @@ class WebhookFake(FakeNetwork):
             credentials=Credentials(access_token=self.secrets[external_id]),
         )
 
-    def add_reply(
-        self, account: AccountRef, post_id: str, text: str, *, author: str = "habitant"
-    ) -> str:
+    def add_reply(self, account: AccountRef, post_id: str, text: str, *, author: str = "habitant") -> str:
         """Someone replied to ``post_id``; the next inbox poll will see it."""
         reply_id = f"r{self.next_id()}"
         self.replies.append(
@@ -77,11 +75,7 @@ class WebhookFake(FakeNetwork):
     def authorized(self, request: ReceivedRequest) -> bool:
         secret = self.secrets.get(request.headers.get(ACCOUNT_HEADER.lower(), ""))
         timestamp = request.headers.get(TIMESTAMP_HEADER.lower(), "")
-        if (
-            secret is None
-            or not timestamp.isdigit()
-            or abs(time.time() - int(timestamp)) > MAX_CLOCK_SKEW_S
-        ):
+        if secret is None or not timestamp.isdigit() or abs(time.time() - int(timestamp)) > MAX_CLOCK_SKEW_S:
             return False
         expected = signature(secret, timestamp, request.method, request.path, request.body)
         return hmac.compare_digest(expected, request.headers.get(SIGNATURE_HEADER.lower(), ""))
@@ -161,16 +155,10 @@ class WebhookFake(FakeNetwork):
             return self.error(400, "bad cursor or limit", kind="invalid_query")
         start, end = int(cursor), int(cursor) + int(limit)
         items = [{k: v for k, v in r.items() if k != "account"} for r in mine[start:end]]
-        return FakeResponse(
-            json={"items": items, "next_cursor": str(end) if end < len(mine) else None}
-        )
+        return FakeResponse(json={"items": items, "next_cursor": str(end) if end < len(mine) else None})
 
     def _by_ref(self, account: str, client_ref: str) -> list[dict[str, Any]]:
-        return [
-            p
-            for p in self.posts.values()
-            if p["account"] == account and p["client_ref"] == client_ref
-        ]
+        return [p for p in self.posts.values() if p["account"] == account and p["client_ref"] == client_ref]
 
 
 def _check_post(body: Any, account: str) -> str | None:
@@ -190,9 +178,7 @@ def _check_post(body: Any, account: str) -> str | None:
         return "a post needs text or media"
     if body["format"] == "photo" and not media:
         return "a photo post needs at least one image"
-    if any(
-        not isinstance(m, dict) or not str(m.get("url", "")).startswith("https://") for m in media
-    ):
+    if any(not isinstance(m, dict) or not str(m.get("url", "")).startswith("https://") for m in media):
         return "every media item needs an https url"
     return None
 
