@@ -36,12 +36,17 @@ def encode_cursor(values: Sequence[Any]) -> str:
     return base64.urlsafe_b64encode(msgspec.json.encode(msgspec.to_builtins(list(values)))).decode().rstrip("=")
 
 
+def _python_type(column: sa.ColumnElement[Any]) -> type[Any]:
+    kind = column.type
+    return kind.impl_instance.python_type if isinstance(kind, sa.TypeDecorator) else kind.python_type
+
+
 def decode_cursor(cursor: str, columns: Sequence[sa.ColumnElement[Any]]) -> list[Any]:
     try:
         raw = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not isinstance(raw, list) or len(raw) != len(columns):
             raise ValueError("wrong shape")
-        return [msgspec.convert(v, col.type.python_type, strict=False) for v, col in zip(raw, columns, strict=True)]
+        return [msgspec.convert(v, _python_type(c), strict=False) for v, c in zip(raw, columns, strict=True)]
     except (ValueError, TypeError, binascii.Error, msgspec.ValidationError, msgspec.DecodeError):
         raise BadCursor("not a cursor this API gave", field="cursor") from None
 

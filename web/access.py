@@ -1,8 +1,9 @@
 """Access rules, declared by every route in its ``opt``, and the errors each rule can answer.
 
-Write ``@get(..., **access.persona(Role.EDITOR))``: the guard (:func:`web.auth.access_guard`)
-reads the rule, and OpenAPI documents the 401/403/404 the rule implies. A route under /api or
-/admin that declares no rule is refused (and the authorization matrix test fails).
+Write ``@get(..., **access.persona(Action.SEE_POSTS))``: the guard (:func:`web.auth.access_guard`)
+reads the rule and asks the one permission table (:mod:`core.people.permissions`); OpenAPI
+documents the 401/403/404 the rule implies. A route under /api or /admin that declares no rule
+is refused (and the authorization matrix test fails).
 """
 
 from __future__ import annotations
@@ -16,15 +17,21 @@ from litestar.exceptions import (
     NotFoundException,
     PermissionDeniedException,
 )
-from litestar.status_codes import HTTP_409_CONFLICT
+from litestar.status_codes import HTTP_409_CONFLICT, HTTP_422_UNPROCESSABLE_ENTITY
 
-from core.db.enums import Role
+from core.people.permissions import Action
 
 
 class ConflictException(HTTPException):
     """The request contradicts the current state (an e-mail already taken, …)."""
 
     status_code = HTTP_409_CONFLICT
+
+
+class PolicyBlockedException(HTTPException):
+    """The policy engine blocks the post: ``extra.findings`` says why, per account."""
+
+    status_code = HTTP_422_UNPROCESSABLE_ENTITY
 
 
 Errors = Sequence[type[HTTPException]]
@@ -52,29 +59,19 @@ def admin(*, errors: Errors = ()) -> dict[str, Any]:
     return _rule({"admin": True}, (NotAuthorizedException, PermissionDeniedException), errors)
 
 
-def persona(
-    minimum: Role, *, admin_sees: bool = False, except_roles: Sequence[Role] = (), errors: Errors = ()
-) -> dict[str, Any]:
-    """At least ``minimum`` on the persona in the path; without an assignment the persona is a 404.
-
-    ``admin_sees``: site admins may read it without an assignment (definitions and teams, to assign).
-    ``except_roles``: roles refused although they rank high enough (moderators work in the inbox
-    only: a moderator sees no posts, although the role ranks above viewer).
-    """
-    opt: dict[str, Any] = {"persona_role": minimum.value, "admin_sees": admin_sees}
-    if except_roles:
-        opt["except_roles"] = [r.value for r in except_roles]
-    return _rule(opt, (NotAuthorizedException, PermissionDeniedException, NotFoundException), errors)
+def persona(action: Action, *, errors: Errors = ()) -> dict[str, Any]:
+    """Doing ``action`` on the persona in the path; without an assignment the persona is a 404."""
+    return _rule({"action": action}, (NotAuthorizedException, PermissionDeniedException, NotFoundException), errors)
 
 
 def declared(opt: dict[str, Any]) -> str | None:
-    """The rule a handler declares, as a word (for tests and docs): public, staff, admin or a role."""
+    """The rule a handler declares, as a word (for tests and docs): public, staff, admin or an action."""
     if opt.get("public"):
         return "public"
     if opt.get("admin"):
         return "admin"
-    if opt.get("persona_role"):
-        return str(opt["persona_role"]) + "".join(f"-{r}" for r in opt.get("except_roles", ()))
+    if opt.get("action"):
+        return str(Action(opt["action"]).value)
     if opt.get("staff"):
         return "staff"
     return None

@@ -11,30 +11,30 @@ import jinja2
 from litestar import Litestar, Request
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
-from litestar.di import Provide
-from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.exceptions import HTTPException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.jinja import JinjaTemplateEngine as Jinja
-from litestar.response import Redirect, Response, Template
 from litestar.security.session_auth import SessionAuth
 from litestar.static_files import create_static_files_router
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.stores.redis import RedisStore
 from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.channels import Feature
+from core.errors import Refusal
+from core.people.permissions import Action
 from core.queue.worker import EmbeddedWorker
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
 from web import access, i18n
+from web.accounts.admin import AdminAccountsController
+from web.accounts.api import AccountApiController
 from web.auth import (
     CookieCSRFMiddleware,
-    PasswordChangeRequired,
     RotatingSessionBackend,
     RotatingSessionConfig,
     StaffAuthMiddleware,
@@ -42,36 +42,41 @@ from web.auth import (
     access_guard,
     retrieve_staff,
 )
-from web.controllers.admin import ADMIN_CONTROLLERS
-from web.controllers.admin_accounts import AdminAccountsController
-from web.controllers.admin_media import AdminMediaController
-from web.controllers.admin_publishing import AdminPublishingController
-from web.controllers.api_me import MeApiController
-from web.controllers.api_media import MediaApiController
-from web.controllers.api_personas import PersonaApiController
-from web.controllers.api_publishing import PublishingApiController
-from web.controllers.api_staff import StaffApiController
-from web.controllers.health import health
-from web.controllers.public_media import PublicMediaController
+from web.deps import DEPENDENCIES
 from web.headers import add_security_headers
+from web.health import health
 from web.labels import LABELS
+from web.media.admin import AdminMediaController
+from web.media.api import MediaApiController
+from web.media.public import PublicMediaController
+from web.people.admin import AdminMeController, AdminStaffController
+from web.people.api import MeApiController, StaffApiController, TeamApiController
+from web.people.login import AuthController
+from web.personas.admin import AdminPersonasController
+from web.personas.api import PersonaApiController
+from web.publishing.admin import AdminPublishingController
+from web.publishing.api import PublishingApiController
 from web.ratelimit import LoginThrottle
+from web.refusals import http_error, refused, server_error
 from web.simulated import SimulatedNetworks
 
 HERE = Path(__file__).parent
 SESSION_MAX_AGE = 12 * 3600
+#: the rooms with pages: their templates are named after the room ("publishing/compose.html")
+ROOMS = ("publishing", "people", "personas", "accounts", "media")
 
 
-async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler succeeds, rolled back otherwise."""
-    runtime: Runtime = request.app.state.runtime
-    async with runtime.session() as session:
-        yield session
+@jinja2.pass_context
+def _can(context: jinja2.runtime.Context, persona_id: Any, action: str) -> bool:
+    """Templates ask the permission table: ``can(persona.id, "approve")``."""
+    user = context["request"].scope.get("user")
+    return isinstance(user, StaffUser) and user.can(persona_id, Action(action))
 
 
 def _jinja_environment(settings: Settings, oauth_channels: frozenset[str] = frozenset()) -> jinja2.Environment:
+    rooms = {room: jinja2.FileSystemLoader(HERE / room / "templates") for room in ROOMS}
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(HERE / "templates"), jinja2.PrefixLoader(rooms)]),
         autoescape=True,
         extensions=["jinja2.ext.i18n"],
         undefined=jinja2.StrictUndefined,
@@ -82,6 +87,7 @@ def _jinja_environment(settings: Settings, oauth_channels: frozenset[str] = froz
     env.globals["current_locale"] = i18n.current_locale
     env.globals["locales"] = i18n.LOCALES
     env.globals["simulated_networks"] = settings.simulated_networks
+    env.globals["can"] = _can
     #: channels whose plugin connects accounts through OAuth (the others get no "Connect" button)
     env.globals["oauth_channels"] = oauth_channels
     env.globals.update(LABELS)
@@ -98,33 +104,6 @@ async def _choose_locale(request: Request[Any, Any, Any]) -> None:
         or i18n.negotiate(request.headers.get("accept-language"))
     )
     i18n.set_locale(chosen or i18n.DEFAULT_LOCALE)
-
-
-def _wants_html(request: Request[Any, Any, Any]) -> bool:
-    return not request.url.path.startswith(("/api", "/schema", "/health"))
-
-
-def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    if isinstance(exc, NotAuthorizedException) and _wants_html(request):
-        return Redirect(f"/login?next={request.url.path}", status_code=303)
-    if isinstance(exc, PasswordChangeRequired) and _wants_html(request):
-        return Redirect("/admin/me/password", status_code=303)
-    if _wants_html(request):
-        return Template(
-            "admin/error.html", context={"status": exc.status_code, "detail": exc.detail}, status_code=exc.status_code
-        )
-    body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
-    if exc.extra:
-        body["extra"] = exc.extra
-    return Response(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
-
-
-def _server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    # Logged with its stack trace; the user sees none of it.
-    request.logger.exception("unhandled error", exc_info=exc)
-    if _wants_html(request):
-        return Template("admin/error.html", context={"status": 500, "detail": None}, status_code=500)
-    return Response({"status_code": 500, "detail": "Internal Server Error"}, status_code=HTTP_500_INTERNAL_SERVER_ERROR)
 
 
 def _oauth_channels(runtime: Runtime) -> frozenset[str]:
@@ -180,11 +159,16 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         route_handlers=[
             PublicMediaController,
             health,
-            *ADMIN_CONTROLLERS,
+            AuthController,
+            AdminPersonasController,
+            AdminStaffController,
+            AdminMeController,
             AdminPublishingController,
             AdminAccountsController,
             AdminMediaController,
             PersonaApiController,
+            AccountApiController,
+            TeamApiController,
             MediaApiController,
             PublishingApiController,
             StaffApiController,
@@ -197,7 +181,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                 opt=access.public()["opt"],
             ),
         ],
-        dependencies={"db_session": Provide(provide_db_session)},
+        dependencies=DEPENDENCIES,
         on_app_init=[session_auth.on_app_init],
         stores={"sessions": RedisStore(redis, namespace="portevoix:sessions")},
         # CSRF as a middleware after authentication (not csrf_config): it must know a token authenticated the request
@@ -220,7 +204,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             security=[{"apiToken": []}],
         ),
         before_request=_choose_locale,
-        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+        exception_handlers={HTTPException: http_error, Refusal: refused, Exception: server_error},
         lifespan=[lifespan],
         state=State({"runtime": runtime, "login_throttle": LoginThrottle(redis)}),
         debug=False,

@@ -5,9 +5,10 @@
   (``Authorization: Bearer pv_…``, on /api only). Cookie-authenticated unsafe requests always
   need the CSRF token; token-authenticated ones need none (a browser never sends the header on
   its own, so there is nothing to forge).
-- Authorization: every route declares who may call it in its ``opt`` (see :mod:`web.access`),
-  and one guard (:func:`access_guard`) enforces it with one function (:func:`role_on` /
-  :func:`require_role`), for the API and the admin alike.
+- Authorization: every route declares who may call it in its ``opt`` (see :mod:`web.access`):
+  the public, any staff member, site admins, or an :class:`~core.people.permissions.Action` on
+  the persona in the path. One guard (:func:`access_guard`) enforces it with one function
+  (:func:`check`, which asks the permission table), for the API and the admin alike.
 """
 
 from __future__ import annotations
@@ -25,12 +26,12 @@ from litestar.middleware.csrf import CSRFMiddleware
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.security.session_auth import SessionAuthMiddleware
 from litestar.types import Message, Receive, Scope, Send
-from sqlalchemy import select
 
 from core.audit import Actor
 from core.db.enums import Role
 from core.db.models import Staff
-from core.people.staff import roles_of
+from core.people.permissions import PERMISSIONS, Action, allows
+from core.people.staff import active_staff, roles_of
 from core.people.tokens import staff_for_token
 from core.runtime import Runtime
 
@@ -57,11 +58,21 @@ class StaffUser(msgspec.Struct, frozen=True, kw_only=True):
         return Actor(id=self.id, label=self.email)
 
     def role_on(self, persona_id: uuid.UUID) -> Role | None:
-        return role_on(self, persona_id)
+        """The role on a persona; site admins manage staff, not content, so they need an assignment too."""
+        return self.roles.get(persona_id)
+
+    def can(self, persona_id: uuid.UUID, action: Action) -> bool:
+        """What the permission table says of this user doing ``action`` on the persona."""
+        return allows(self.role_on(persona_id), action)
 
     @property
     def persona_ids(self) -> set[uuid.UUID]:
         return set(self.roles)
+
+    @property
+    def visible_persona_ids(self) -> set[uuid.UUID] | None:
+        """The personas this user sees: those assigned; site admins see every definition (None: all)."""
+        return None if self.is_admin else self.persona_ids
 
 
 class PasswordChangeRequired(PermissionDeniedException):
@@ -69,26 +80,22 @@ class PasswordChangeRequired(PermissionDeniedException):
 
 
 # ------------------------------------------------------------------ the one authorization function
-def role_on(user: StaffUser, persona_id: uuid.UUID) -> Role | None:
-    """The user's role on a persona; site admins manage staff, not content, so they need an assignment too."""
-    return user.roles.get(persona_id)
+def check(user: StaffUser, persona_id: uuid.UUID, action: Action) -> Role | None:
+    """The user's role on the persona if the permission table lets it do ``action``.
 
-
-def require_role(user: StaffUser, persona_id: uuid.UUID, minimum: Role, *, admin_sees: bool = False) -> Role | None:
-    """The user's role on the persona if it is at least ``minimum``.
-
-    No assignment at all answers 404 (the persona does not exist for this user); an
-    assignment with too small a role answers 403. ``admin_sees``: a site admin without an
-    assignment may read this (persona definitions, teams: what they need to assign staff);
-    then the answer is None.
+    No assignment at all answers 404 (the persona does not exist for this user); a role the
+    table does not allow answers 403. A site admin without an assignment may do the actions the
+    table opens to them (read definitions and teams, to assign staff); then the answer is None.
     """
-    role = role_on(user, persona_id)
+    role = user.role_on(persona_id)
     if role is None:
-        if admin_sees and user.is_admin:
+        if user.is_admin and PERMISSIONS[action].admin_without_assignment:
             return None
         raise NotFoundException("no such persona")
-    if not role.at_least(minimum):
-        raise PermissionDeniedException(f"this needs the {minimum.value} role on this persona")
+    if not allows(role, action):
+        if role in PERMISSIONS[action].refused:
+            raise PermissionDeniedException(f"the {role.value} role does not work here")
+        raise PermissionDeniedException(f"this needs the {PERMISSIONS[action].minimum.value} role on this persona")
     return role
 
 
@@ -97,7 +104,7 @@ def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRo
     opt = handler.opt
     if opt.get("public"):
         return
-    declared = any(key in opt for key in ("staff", "admin", "persona_role"))
+    declared = any(key in opt for key in ("staff", "admin", "action"))
     if not declared:
         if connection.url.path.startswith(("/api", "/admin")):
             raise PermissionDeniedException("this route declares no access rule")
@@ -109,13 +116,11 @@ def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRo
         raise PasswordChangeRequired("change your one-time password first")
     if opt.get("admin") and not user.is_admin:
         raise PermissionDeniedException("site administrators only")
-    if minimum := opt.get("persona_role"):
+    if action := opt.get("action"):
         persona_id = connection.path_params.get("persona_id")
         if not isinstance(persona_id, uuid.UUID):
             raise PermissionDeniedException("a persona route needs a persona_id path parameter")
-        role = require_role(user, persona_id, Role(minimum), admin_sees=bool(opt.get("admin_sees")))
-        if role is not None and role.value in opt.get("except_roles", ()):
-            raise PermissionDeniedException(f"the {role.value} role does not work here")
+        check(user, persona_id, Action(action))
 
 
 # ------------------------------------------------------------------ sessions
@@ -171,8 +176,8 @@ async def retrieve_staff(session: dict[str, Any], connection: ASGIConnection[Any
         return None
     runtime: Runtime = connection.app.state.runtime
     async with runtime.session() as db:
-        staff = await db.scalar(select(Staff).where(Staff.id == uuid.UUID(raw_id)))
-        if staff is None or not staff.is_active:
+        staff = await active_staff(db, uuid.UUID(raw_id))
+        if staff is None:
             return None
         if session.get("pwd") != password_fingerprint(staff.password_hash):
             return None  # the password changed since this session was opened

@@ -1,8 +1,10 @@
 """Every API route × every role × own/other persona, generated from the app's route table.
 
-Each route declares its rule in its handler ``opt`` (web.access); a new /api route without one
-fails here, and so does a route whose answers do not follow its rule. Probes authenticate with
-API tokens (their owner's rights, nothing more).
+Each route declares its rule in its handler ``opt`` (web.access): the public, any staff member,
+site admins, or an action on the persona, whose roles the one permission table says
+(core.people.permissions). A new /api route without a rule fails here, and so does a route whose
+answers do not follow its rule. Probes authenticate with API tokens (their owner's rights,
+nothing more).
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ from core.db.enums import MediaOrigin, Role
 from core.db.models import Account, Staff
 from core.demo import DemoLogin
 from core.media.service import store_upload
+from core.people.permissions import PERMISSIONS, Action, Permission
 from core.publishing.compose import ComposeRequest, StaffActor, compose
 from core.runtime import Runtime
 from tests.web.conftest import bearer, persona_ids, staff_with_token
-from web import schemas
 from web.access import declared
-from web.media import MediaUploadForm
+from web.accounts import schemas as accounts
+from web.media.schemas import MediaUploadForm
+from web.people import schemas as people
+from web.publishing import schemas as publishing
 
 pytestmark = pytest.mark.anyio
 
@@ -45,28 +50,30 @@ PNG = bytes.fromhex(
 
 # A valid body for each request structure: a new structure without an example fails the test.
 EXAMPLES: dict[type[Any], Any] = {
-    schemas.AccountModeIn: lambda: {"mode": "dry_run"},
-    schemas.AssignmentIn: lambda: {"role": "viewer"},
-    schemas.StaffIn: lambda: {"email": f"new{next(_unique)}@test.portevoix.fr", "displayName": "New"},
-    schemas.StaffPatch: lambda: {},
-    schemas.MePatch: lambda: {},
-    schemas.PasswordChangeIn: lambda: {"currentPassword": "not-the-password", "newPassword": "another-long-one"},
-    schemas.TokenIn: lambda: {"name": "matrix"},
-    schemas.ComposeIn: lambda: {"accountIds": [], "text": "Matrice"},
-    schemas.CheckIn: lambda: {"accountIds": [], "text": "Matrice"},
-    schemas.ApproveIn: lambda: {"reason": "matrice"},
-    schemas.SendBackIn: lambda: {"comment": "matrice"},
-    schemas.SubmitIn: lambda: {"localTime": "2027-02-01T10:00:00"},
-    schemas.RescheduleIn: lambda: {"localTime": "2027-02-02T10:00:00"},
-    schemas.CancelIn: lambda: {"reason": "matrice"},
-    schemas.ResolveIn: lambda: {"published": False},
-    schemas.PauseIn: lambda: {"reason": "matrice"},
+    accounts.AccountModeIn: lambda: {"mode": "dry_run"},
+    people.AssignmentIn: lambda: {"role": "viewer"},
+    people.StaffIn: lambda: {"email": f"new{next(_unique)}@test.portevoix.fr", "displayName": "New"},
+    people.StaffPatch: lambda: {},
+    people.MePatch: lambda: {},
+    people.PasswordChangeIn: lambda: {"currentPassword": "not-the-password", "newPassword": "another-long-one"},
+    people.TokenIn: lambda: {"name": "matrix"},
+    publishing.ComposeIn: lambda: {"accountIds": [], "text": "Matrice"},
+    publishing.CheckIn: lambda: {"accountIds": [], "text": "Matrice"},
+    publishing.ApproveIn: lambda: {"reason": "matrice"},
+    publishing.SendBackIn: lambda: {"comment": "matrice"},
+    publishing.SubmitIn: lambda: {"localTime": "2027-02-01T10:00:00"},
+    publishing.RescheduleIn: lambda: {"localTime": "2027-02-02T10:00:00"},
+    publishing.CancelIn: lambda: {"reason": "matrice"},
+    publishing.ResolveIn: lambda: {"published": False},
+    publishing.PauseIn: lambda: {"reason": "matrice"},
     # multipart only: a JSON body is refused (400) once the rule has let the caller through
     MediaUploadForm: lambda: {"alt_text": "matrice"},
 }
 
 
-# The rules as reviewed: weakening one (or adding a route) must show up here, in review.
+# The rules as reviewed: weakening one (or adding a route) must show up here, in review. A persona
+# route names its action and the roles the permission table gives it: "minimum-refused roles",
+# "+admin_sees" when site admins may do it without an assignment.
 REVIEWED_RULES = {
     "GET /api/v1/me": "staff",
     "PATCH /api/v1/me": "staff",
@@ -75,10 +82,10 @@ REVIEWED_RULES = {
     "POST /api/v1/me/tokens": "staff",
     "DELETE /api/v1/me/tokens/{token_id:uuid}": "staff",
     "GET /api/v1/personas": "staff",
-    "GET /api/v1/personas/{persona_id:uuid}": "viewer+admin_sees",
-    "GET /api/v1/personas/{persona_id:uuid}/accounts": "viewer+admin_sees",
-    "PATCH /api/v1/personas/{persona_id:uuid}/accounts/{account_id:uuid}": "manager",
-    "GET /api/v1/personas/{persona_id:uuid}/team": "viewer+admin_sees",
+    "GET /api/v1/personas/{persona_id:uuid}": "see_persona: viewer+admin_sees",
+    "GET /api/v1/personas/{persona_id:uuid}/accounts": "see_persona: viewer+admin_sees",
+    "PATCH /api/v1/personas/{persona_id:uuid}/accounts/{account_id:uuid}": "manage_accounts: manager",
+    "GET /api/v1/personas/{persona_id:uuid}/team": "see_persona: viewer+admin_sees",
     "DELETE /api/v1/personas/{persona_id:uuid}/team/{staff_id:uuid}": "admin",
     "PUT /api/v1/personas/{persona_id:uuid}/team/{staff_id:uuid}": "admin",
     "GET /api/v1/staff": "admin",
@@ -87,26 +94,38 @@ REVIEWED_RULES = {
     "PATCH /api/v1/staff/{staff_id:uuid}": "admin",
     "POST /api/v1/staff/{staff_id:uuid}/password-reset": "admin",
     # publishing: moderators work in the inbox only, so they see no posts ("-moderator")
-    "POST /api/v1/personas/{persona_id:uuid}/posts": "contributor",
-    "POST /api/v1/personas/{persona_id:uuid}/posts/check": "contributor",
-    "GET /api/v1/personas/{persona_id:uuid}/posts/{post_id:uuid}": "viewer-moderator",
-    "POST /api/v1/personas/{persona_id:uuid}/posts/{post_id:uuid}/approve": "editor",
-    "POST /api/v1/personas/{persona_id:uuid}/posts/{post_id:uuid}/send-back": "editor",
-    "POST /api/v1/personas/{persona_id:uuid}/posts/{post_id:uuid}/submit": "contributor",
-    "GET /api/v1/personas/{persona_id:uuid}/deliveries": "viewer-moderator",
-    "GET /api/v1/personas/{persona_id:uuid}/deliveries/{delivery_id:uuid}": "viewer-moderator",
-    "POST /api/v1/personas/{persona_id:uuid}/deliveries/{delivery_id:uuid}/reschedule": "contributor",
-    "POST /api/v1/personas/{persona_id:uuid}/deliveries/{delivery_id:uuid}/cancel": "contributor",
-    "POST /api/v1/personas/{persona_id:uuid}/deliveries/{delivery_id:uuid}/retry": "editor",
-    "POST /api/v1/personas/{persona_id:uuid}/deliveries/{delivery_id:uuid}/resolve": "editor",
-    "POST /api/v1/personas/{persona_id:uuid}/pause": "manager",
-    "POST /api/v1/personas/{persona_id:uuid}/resume": "manager",
-    "GET /api/v1/personas/{persona_id:uuid}/paused-deliveries": "viewer-moderator",
+    "POST /api/v1/personas/{persona_id:uuid}/posts": "compose: contributor",
+    "POST /api/v1/personas/{persona_id:uuid}/posts/check": "compose: contributor",
+    "GET /api/v1/personas/{persona_id:uuid}/posts/{post_id:uuid}": "see_posts: viewer-moderator",
+    "POST /api/v1/personas/{persona_id:uuid}/posts/{post_id:uuid}/approve": "approve: editor",
+    "POST /api/v1/personas/{persona_id:uuid}/posts/{post_id:uuid}/send-back": "approve: editor",
+    "POST /api/v1/personas/{persona_id:uuid}/posts/{post_id:uuid}/submit": "compose: contributor",
+    "GET /api/v1/personas/{persona_id:uuid}/deliveries": "see_posts: viewer-moderator",
+    "GET /api/v1/personas/{persona_id:uuid}/deliveries/{delivery_id:uuid}": "see_posts: viewer-moderator",
+    "POST /api/v1/personas/{persona_id:uuid}/deliveries/{delivery_id:uuid}/reschedule": "compose: contributor",
+    "POST /api/v1/personas/{persona_id:uuid}/deliveries/{delivery_id:uuid}/cancel": "compose: contributor",
+    "POST /api/v1/personas/{persona_id:uuid}/deliveries/{delivery_id:uuid}/retry": "settle: editor",
+    "POST /api/v1/personas/{persona_id:uuid}/deliveries/{delivery_id:uuid}/resolve": "settle: editor",
+    "POST /api/v1/personas/{persona_id:uuid}/pause": "pause: manager",
+    "POST /api/v1/personas/{persona_id:uuid}/resume": "pause: manager",
+    "GET /api/v1/personas/{persona_id:uuid}/paused-deliveries": "see_posts: viewer-moderator",
     # media: uploading is composing; reading them is reading posts
-    "POST /api/v1/personas/{persona_id:uuid}/media": "contributor",
-    "GET /api/v1/personas/{persona_id:uuid}/media": "viewer-moderator",
-    "GET /api/v1/personas/{persona_id:uuid}/media/{media_id:uuid}/file": "viewer-moderator",
+    "POST /api/v1/personas/{persona_id:uuid}/media": "compose: contributor",
+    "GET /api/v1/personas/{persona_id:uuid}/media": "see_posts: viewer-moderator",
+    "GET /api/v1/personas/{persona_id:uuid}/media/{media_id:uuid}/file": "see_posts: viewer-moderator",
 }
+
+
+def roles(permission: Permission) -> str:
+    """The permission table's entry as a word: "viewer-moderator", "viewer+admin_sees"."""
+    refused = "".join(f"-{r.value}" for r in sorted(permission.refused, key=lambda r: -r.rank))
+    return permission.minimum.value + refused + ("+admin_sees" if permission.admin_without_assignment else "")
+
+
+def rule_of(opt: dict[str, Any]) -> str:
+    """What a route declares, with the roles the permission table gives its action."""
+    word = str(declared(opt))
+    return word if word in ("public", "staff", "admin") else f"{word}: {roles(PERMISSIONS[Action(word)])}"
 
 
 def api_operations(app: Litestar) -> list[tuple[str, str, HTTPRouteHandler]]:
@@ -126,17 +145,19 @@ def body_type(handler: HTTPRouteHandler) -> type[Any] | None:
     return typing.get_args(hints["data"])[0]
 
 
-def expected(rule: str, opt: dict[str, Any], probe: str, target: str) -> str:
+def expected(rule: str, probe: str, target: str) -> str:
     """'allowed', 'forbidden' (403) or 'absent' (404) for this probe on this persona."""
     if rule == "staff":
         return "allowed"
     if rule == "admin":
         return "allowed" if probe == "admin" else "forbidden"
+    _action, _, granted = rule.partition(": ")
+    granted, admin_sees, _ = granted.partition("+admin_sees")
     if probe == "admin":
-        return "allowed" if opt.get("admin_sees") else "absent"
+        return "allowed" if admin_sees else "absent"
     if probe == "none" or target == OTHER:
         return "absent"
-    minimum, *refused = rule.split("-")
+    minimum, *refused = granted.split("-")
     if probe in refused:
         return "forbidden"
     return "allowed" if Role(probe).at_least(Role(minimum)) else "forbidden"
@@ -147,10 +168,7 @@ async def test_every_api_route_declares_a_rule(client: AsyncTestClient) -> None:
     assert len(operations) >= 15, "the route table looks empty"
     undeclared = [f"{m} {p}" for m, p, h in operations if declared(h.opt) in (None, "public")]
     assert undeclared == [], f"API routes without an access rule (or public): {undeclared}"
-    rules = {
-        f"{m} {p}": str(declared(h.opt)) + ("+admin_sees" if h.opt.get("admin_sees") else "") for m, p, h in operations
-    }
-    assert rules == REVIEWED_RULES
+    assert {f"{m} {p}": rule_of(h.opt) for m, p, h in operations} == REVIEWED_RULES
     admin_pages = [
         f"{method} {route.path}"
         for route in client.app.routes
@@ -179,8 +197,8 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
     failures: list[str] = []
     checked = 0
     for method, path, handler in api_operations(client.app):
-        rule = declared(handler.opt)
-        assert rule is not None, f"{method} {path} declares no access rule"
+        assert declared(handler.opt) is not None, f"{method} {path} declares no access rule"
+        rule = rule_of(handler.opt)
         kind = body_type(handler)
         if kind is not None and kind not in EXAMPLES:
             pytest.fail(f"{method} {path}: add an example body for {kind.__name__} to EXAMPLES")
@@ -202,7 +220,7 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
             for probe in PROBES:
                 body = EXAMPLES[kind]() if kind is not None else None
                 response = await client.request(method, url, json=body, headers=bearer(tokens[probe]))
-                want = expected(rule, handler.opt, probe, target)
+                want = expected(rule, probe, target)
                 got = response.status_code
                 ok = {
                     "allowed": got not in (401, 403)

@@ -10,8 +10,11 @@ from collections.abc import Iterator
 import pytest
 
 from tests.conftest import REDIS_SERVER_URL, REDIS_UP
+from tests.web import test_browser
 from tests.web.live import LiveApp, serve
-from tests.web.test_browser import CHROMIUM, Browser, browser  # noqa: F401 - the fixture
+from tests.web.test_browser import CHROMIUM, Browser
+
+browser = test_browser.browser  # the fixture
 
 pytestmark = [
     pytest.mark.browser,

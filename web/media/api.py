@@ -9,21 +9,42 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import ClientException, NotFoundException
-from litestar.params import Body, FromPath
+from litestar.params import FromPath
 from litestar.response import File
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.enums import Role
-from core.media import service as service
+from core.db.models import Media, Staff
+from core.media import service
+from core.people.permissions import Action
+from core.runtime import Runtime
 from web import access
 from web.auth import StaffUser
-from web.media import UPLOAD_BODY_LIMIT, MediaUploadForm, media_out, upload
-from web.schemas import MediaOut, MediaPage
+from web.forms import Multipart
+from web.media.schemas import MediaOut, MediaPage, MediaUploadForm, media_out
 
-_NOT_MODERATOR = (Role.MODERATOR,)
-Multipart = Body(media_type=RequestEncodingType.MULTI_PART)
+#: the request body limit of the upload routes: the service's limit, plus the form around the file
+UPLOAD_BODY_LIMIT = service.MAX_BYTES + 1024 * 1024
+
+
+async def upload(
+    request: Request[StaffUser, Any, Any], db: AsyncSession, persona_id: uuid.UUID, me: Staff, form: MediaUploadForm
+) -> Media:
+    """Store the uploaded file through the service (the API's upload and the composer's)."""
+    runtime: Runtime = request.app.state.runtime
+    origin = service.origin_of(form.origin, me.employer)
+    return await service.store_upload(
+        db,
+        runtime.settings.data_path,
+        persona_id=persona_id,
+        data=await form.file.read(),
+        filename=form.file.filename or "",
+        content_type=form.file.content_type or "",
+        alt_text=form.alt_text,
+        origin=origin,
+        actor=request.user.actor,
+        has_captions=form.has_captions,
+    )
 
 
 class MediaApiController(Controller):
@@ -35,20 +56,21 @@ class MediaApiController(Controller):
         summary="Upload an image or a video with its alt text (multipart/form-data)",
         status_code=201,
         request_max_body_size=UPLOAD_BODY_LIMIT,
-        **access.persona(Role.CONTRIBUTOR, errors=[ClientException]),
+        **access.persona(Action.COMPOSE, errors=[ClientException]),
     )
     async def upload_media(
         self,
         request: Request[StaffUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
         persona_id: FromPath[uuid.UUID],
+        me: NamedDependency[Staff],
         data: Annotated[MediaUploadForm, Multipart],
     ) -> MediaOut:
         """Images are checked with Pillow (JPEG, PNG, GIF, WebP); videos by type (MP4, MOV, WebM).
         50 MB at most. Pass the returned id in ``mediaIds`` when composing."""
-        return media_out(await upload(request, db_session, persona_id, data))
+        return media_out(await upload(request, db_session, persona_id, me, data))
 
-    @get("/", summary="The persona's media, newest first", **access.persona(Role.VIEWER, except_roles=_NOT_MODERATOR))
+    @get("/", summary="The persona's media, newest first", **access.persona(Action.SEE_POSTS))
     async def list_media(self, db_session: NamedDependency[AsyncSession], persona_id: FromPath[uuid.UUID]) -> MediaPage:
         return MediaPage(items=[media_out(m) for m in await service.list_media(db_session, persona_id)])
 
@@ -56,7 +78,7 @@ class MediaApiController(Controller):
         "/{media_id:uuid}/file",
         summary="The media file itself",
         media_type="application/octet-stream",
-        **access.persona(Role.VIEWER, except_roles=_NOT_MODERATOR),
+        **access.persona(Action.SEE_POSTS),
     )
     async def media_file(
         self, db_session: NamedDependency[AsyncSession], persona_id: FromPath[uuid.UUID], media_id: FromPath[uuid.UUID]

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import File
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.models import Media
+from core.media.service import get_media
 from core.runtime import Runtime
 from web import access
 
@@ -29,16 +28,15 @@ class PublicMediaController(Controller):
     @get("/{media_id:uuid}", **access.public(errors=[NotFoundException]))
     async def media_file(
         self,
-        request: Request[Any, Any, Any],
+        runtime: NamedDependency[Runtime],
         db_session: NamedDependency[AsyncSession],
         media_id: FromPath[uuid.UUID],
         expires: FromQuery[int] = 0,
         signature: FromQuery[str] = "",
     ) -> File:
-        runtime: Runtime = request.app.state.runtime
         if not runtime.media_signer.verify(str(media_id), expires, signature, now=time.time()):
             raise NotFoundException()
-        media = await db_session.get(Media, media_id)
+        media = await get_media(db_session, media_id)
         if media is None:
             raise NotFoundException()
         return File(

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from importlib.metadata import version
 
-from litestar import Request, get
+from litestar import get
+from litestar.di import NamedDependency
 from litestar.response import Response
 
 from core.queue import redis_reachable
 from core.runtime import Runtime
 from web import access
-from web.schemas import HealthOut
+from web.structs import ApiStruct
+
+
+class HealthOut(ApiStruct):
+    status: str
+    database: bool
+    queue: bool
+    version: str
 
 
 @get("/health", exclude_from_auth=True, exclude_from_csrf=True, tags=["health"], **access.public())
-async def health(request: Request) -> Response[HealthOut]:
-    runtime: Runtime = request.app.state.runtime
+async def health(runtime: NamedDependency[Runtime]) -> Response[HealthOut]:
     database = await runtime.database_reachable()
     queue = await redis_reachable(runtime.redis_url)
     healthy = database and queue

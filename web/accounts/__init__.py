@@ -1,0 +1,1 @@
+"""The accounts room of the web floor."""

@@ -1,0 +1,1 @@
+"""The media room of the web floor."""

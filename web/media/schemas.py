@@ -1,0 +1,53 @@
+"""The media API's structures: an uploaded image or video with its alt text, and the upload form."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from litestar.datastructures import UploadFile
+
+from core.db.models import Media
+from web.structs import ApiStruct, Items, out
+
+
+class MediaOut(ApiStruct):
+    id: uuid.UUID
+    persona_id: uuid.UUID
+    kind: Literal["image", "gif", "video"]
+    content_type: str
+    filename: str
+    size_bytes: int
+    sha256: str
+    width: int | None
+    height: int | None
+    duration_s: float | None
+    alt_text: str
+    has_captions: bool
+    origin: Literal["region_dam", "personal", "campaign"]
+    #: the post using it, once composed
+    post_id: uuid.UUID | None
+    #: the file, for the persona's staff only (session or API token)
+    url: str
+    created_at: datetime
+
+
+class MediaPage(Items[MediaOut]):
+    items: list[MediaOut]  # named again: OpenAPI does not read a generic base
+
+
+@dataclass
+class MediaUploadForm:
+    """multipart/form-data: ``file``, its ``alt_text``, ``has_captions`` (videos), ``origin``
+    (region_dam, personal, campaign; default from the uploader's employer)."""
+
+    file: UploadFile
+    alt_text: str = ""
+    has_captions: bool = False
+    origin: str = ""
+
+
+def media_out(media: Media) -> MediaOut:
+    return out(media, MediaOut, url=f"/api/v1/personas/{media.persona_id}/media/{media.id}/file")

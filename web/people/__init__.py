@@ -1,0 +1,1 @@
+"""The people room of the web floor."""

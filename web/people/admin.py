@@ -1,0 +1,291 @@
+"""The HTML admin's people rooms: the staff list, creating, editing, assigning (site admins), and
+« Mon compte »: my personas and roles, my password, my API tokens.
+
+These forms show a refusal on themselves, in the words of the page (:func:`web.refusals.on_the_form`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.enums import Employer, Role
+from core.db.models import Staff
+from core.people import staff as service
+from core.people import tokens
+from core.people.staff import EmailTaken
+from core.personas.service import personas_by_name
+from core.security import MIN_PASSWORD_LENGTH, WeakPassword
+from web import access
+from web.auth import StaffUser, start_session
+from web.deps import persona_or_404, staff_or_404
+from web.forms import Form, flash
+from web.i18n import gettext as _
+from web.people.schemas import StaffIn
+from web.refusals import on_the_form
+
+EmployerValue = Literal["institution", "cabinet", "campaign", "other"]
+RoleValue = Literal["manager", "editor", "contributor", "moderator", "viewer"]
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class NewStaffForm(msgspec.Struct):
+    email: str
+    display_name: str
+    employer: EmployerValue = "institution"
+    locale: Literal["fr", "en"] = "fr"
+    is_admin: str | None = None
+
+
+class EditStaffForm(msgspec.Struct):
+    display_name: str
+    employer: EmployerValue
+    locale: Literal["fr", "en"] = "fr"
+    is_admin: str | None = None
+
+
+class ActiveForm(msgspec.Struct):
+    active: Literal["0", "1"]
+
+
+class AssignForm(msgspec.Struct):
+    persona_id: uuid.UUID
+    role: RoleValue
+
+
+class PasswordForm(msgspec.Struct):
+    current_password: str
+    new_password: str
+    confirm_password: str
+
+
+class TokenForm(msgspec.Struct):
+    name: str
+
+
+async def _staff_page(
+    db: AsyncSession, staff: Staff, status: int = 200, headers: dict[str, str] | None = None, **extra: Any
+) -> Template:
+    context = {
+        "staff": staff,
+        "assigned": await service.assignments_of(db, staff.id),
+        "personas": await personas_by_name(db),
+        "roles": [r.value for r in Role],
+        "employers": [e.value for e in Employer],
+        **extra,
+    }
+    return Template("people/staff_detail.html", context=context, status_code=status, headers=headers)
+
+
+async def _list_page(db: AsyncSession, status: int = 200, **extra: Any) -> Template:
+    context = {
+        "people": [(s, await service.assignments_of(db, s.id)) for s in await service.everyone(db)],
+        "employers": [e.value for e in Employer],
+        "form": None,
+        "error": None,
+        **extra,
+    }
+    return Template("people/staff_list.html", context=context, status_code=status)
+
+
+async def _my_page(
+    db: AsyncSession, me: Staff, status: int = 200, headers: dict[str, str] | None = None, **extra: Any
+) -> Template:
+    context = {
+        "me": me,
+        "assigned": await service.assignments_of(db, me.id),
+        "tokens": await tokens.tokens_of(db, me.id),
+        "password_error": None,
+        "token_secret": None,
+        "min_length": MIN_PASSWORD_LENGTH,
+        **extra,
+    }
+    return Template("people/me.html", context=context, status_code=status, headers=headers)
+
+
+def _password_page(error: str | None, status: int = 200) -> Template:
+    return Template(
+        "people/password.html", context={"error": error, "min_length": MIN_PASSWORD_LENGTH}, status_code=status
+    )
+
+
+class AdminStaffController(Controller):
+    path = "/admin/staff"
+    include_in_schema = False
+
+    @get("/", **access.admin())
+    async def staff_list(self, db_session: NamedDependency[AsyncSession]) -> Template:
+        return await _list_page(db_session)
+
+    @post("/", **access.admin())
+    async def create(
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        data: Annotated[NewStaffForm, Form],
+    ) -> Template:
+        fields = {"email": data.email.strip(), "displayName": data.display_name.strip(), "employer": data.employer}
+        try:
+            payload = msgspec.convert({**fields, "locale": data.locale, "isAdmin": data.is_admin is not None}, StaffIn)
+        except msgspec.ValidationError:
+            return await _list_page(db_session, 400, form=data, error=_("Give a valid e-mail address and a name."))
+        async with on_the_form(db_session) as shown:
+            staff, password = await service.create_with_one_time_password(
+                db_session, actor=request.user.actor, **msgspec.structs.asdict(payload)
+            )
+        if isinstance(shown.refusal, EmailTaken):
+            error = _("A staff member with this e-mail already exists.")
+            return await _list_page(db_session, 409, form=data, error=error)
+        if shown.refusal is not None:
+            raise shown.refusal
+        return await _staff_page(db_session, staff, 201, one_time_password=password, created=True, headers=NO_STORE)
+
+    @get("/{staff_id:uuid}", **access.admin())
+    async def detail(self, db_session: NamedDependency[AsyncSession], staff: NamedDependency[Staff]) -> Template:
+        return await _staff_page(db_session, staff)
+
+    @post("/{staff_id:uuid}", status_code=303, **access.admin())
+    async def edit(
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        staff: NamedDependency[Staff],
+        data: Annotated[EditStaffForm, Form],
+    ) -> Redirect | Template:
+        async with on_the_form(db_session) as shown:
+            await service.update_staff(
+                db_session,
+                staff,
+                request.user.actor,
+                display_name=data.display_name,
+                employer=Employer(data.employer),
+                is_admin=data.is_admin is not None,
+                locale=data.locale,
+            )
+        if shown.refusal is not None:
+            error = _("This change is refused: a name is required, and you cannot remove your own administrator right.")
+            return await _staff_page(db_session, staff, 400, error=error)
+        flash(request, _("Saved."))
+        return Redirect(f"/admin/staff/{staff.id}", status_code=303)
+
+    @post("/{staff_id:uuid}/active", status_code=303, **access.admin())
+    async def set_active(
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        staff: NamedDependency[Staff],
+        data: Annotated[ActiveForm, Form],
+    ) -> Redirect | Template:
+        async with on_the_form(db_session) as shown:
+            await service.set_active(db_session, staff, data.active == "1", request.user.actor)
+        if shown.refusal is not None:
+            return await _staff_page(db_session, staff, 400, error=_("You cannot deactivate your own account."))
+        if staff.is_active:
+            flash(request, _("Account reactivated."))
+        else:
+            flash(request, _("Account deactivated: they can no longer log in."))
+        return Redirect(f"/admin/staff/{staff.id}", status_code=303)
+
+    @post("/{staff_id:uuid}/password-reset", **access.admin())
+    async def reset_password(
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        staff: NamedDependency[Staff],
+    ) -> Template:
+        password = await service.reset_password(db_session, staff, request.user.actor)
+        return await _staff_page(db_session, staff, one_time_password=password, headers=NO_STORE)
+
+    @post("/{staff_id:uuid}/assignments", status_code=303, **access.admin())
+    async def assign(
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        staff: NamedDependency[Staff],
+        data: Annotated[AssignForm, Form],
+    ) -> Redirect:
+        persona = await persona_or_404(db_session, data.persona_id)
+        await service.assign(db_session, staff, persona, Role(data.role), request.user.actor)
+        flash(request, _("%(name)s is now on %(persona)s.", name=staff.display_name, persona=persona.name))
+        return Redirect(f"/admin/staff/{staff.id}", status_code=303)
+
+    @post("/{staff_id:uuid}/assignments/{persona_id:uuid}/remove", status_code=303, **access.admin())
+    async def unassign(
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        staff_id: FromPath[uuid.UUID],
+        persona_id: FromPath[uuid.UUID],
+    ) -> Redirect:
+        staff = await staff_or_404(db_session, staff_id)
+        persona = await persona_or_404(db_session, persona_id)
+        async with on_the_form(db_session):  # already gone: the page shows the truth
+            await service.unassign(db_session, staff, persona, request.user.actor)
+        flash(request, _("%(name)s no longer works on %(persona)s.", name=staff.display_name, persona=persona.name))
+        return Redirect(f"/admin/staff/{staff_id}", status_code=303)
+
+
+class AdminMeController(Controller):
+    path = "/admin/me"
+    include_in_schema = False
+
+    @get("/", **access.staff())
+    async def my_account(self, db_session: NamedDependency[AsyncSession], me: NamedDependency[Staff]) -> Template:
+        return await _my_page(db_session, me)
+
+    @get("/password", **access.staff(while_password_expired=True))
+    async def password_page(self) -> Template:
+        return _password_page(None)
+
+    @post("/password", status_code=303, **access.staff(while_password_expired=True))
+    async def change_password(
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        me: NamedDependency[Staff],
+        data: Annotated[PasswordForm, Form],
+    ) -> Redirect | Template:
+        if data.new_password != data.confirm_password:
+            return _password_page(_("The two new passwords differ."), 400)
+        async with on_the_form(db_session) as shown:
+            await service.change_own_password(db_session, me, data.current_password, data.new_password)
+        if isinstance(shown.refusal, WeakPassword):
+            return _password_page(_("A password needs at least %(num)d characters.", num=MIN_PASSWORD_LENGTH), 400)
+        if shown.refusal is not None:
+            return _password_page(_("The current password is wrong, or the new one is the same."), 400)
+        start_session(request, me)  # a new session id, bound to the new password; other sessions end
+        flash(request, _("Your password is changed."))
+        return Redirect("/admin/me", status_code=303)
+
+    @post("/tokens", **access.staff())
+    async def create_token(
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        me: NamedDependency[Staff],
+        data: Annotated[TokenForm, Form],
+    ) -> Template:
+        async with on_the_form(db_session) as shown:
+            _token, secret = await tokens.create_token(db_session, me, data.name, request.user.actor)
+        if shown.refusal is not None:
+            error = _("Give the token a name (what script uses it?).")
+            return await _my_page(db_session, me, 400, token_error=error)
+        return await _my_page(db_session, me, 201, token_secret=secret, headers=NO_STORE)
+
+    @post("/tokens/{token_id:uuid}/revoke", status_code=303, **access.staff())
+    async def revoke_token(
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        token_id: FromPath[uuid.UUID],
+    ) -> Redirect:
+        await tokens.revoke_token(db_session, request.user.id, token_id, request.user.actor)
+        flash(request, _("Token revoked."))
+        return Redirect("/admin/me", status_code=303)

@@ -1,0 +1,1 @@
+"""The personas room of the web floor."""

@@ -1,0 +1,62 @@
+"""The admin's home: each of my personas at a glance, the personas' definitions, one persona's dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get
+from litestar.di import NamedDependency
+from litestar.response import Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from core.db.enums import AccountStatus
+from core.db.models import Persona
+from core.people.permissions import Action
+from core.people.staff import team_of
+from core.personas.service import visible_personas
+from core.publishing.compose import paused_deliveries, persona_day
+from web import access
+from web.auth import StaffUser
+
+
+def needs_attention(persona: Persona) -> list[Any]:
+    return [a for a in persona.accounts if a.status != AccountStatus.CONNECTED]
+
+
+class AdminPersonasController(Controller):
+    path = "/admin"
+    include_in_schema = False
+
+    @get("/", **access.staff())
+    async def overview(
+        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Template:
+        """Each of my personas at a glance: paused, accounts to reconnect, accounts in dry run, my role."""
+        personas = await visible_personas(db_session, request.user.visible_persona_ids)
+        return Template("personas/overview.html", context={"personas": personas, "attention": needs_attention})
+
+    @get("/personas", **access.staff())
+    async def personas(
+        self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Template:
+        personas = await visible_personas(db_session, request.user.visible_persona_ids)
+        return Template("personas/personas.html", context={"personas": personas})
+
+    @get("/personas/{persona_id:uuid}", **access.persona(Action.SEE_PERSONA))
+    async def persona_dashboard(
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        persona: NamedDependency[Persona],
+    ) -> Template:
+        # what a pause holds, today against the cadence, what waits, what failed: not for moderators
+        sees_posts = request.user.can(persona.id, Action.SEE_POSTS)
+        context = {
+            "persona": persona,
+            "my_role": request.user.role_on(persona.id),
+            "attention": needs_attention(persona),
+            "team": await team_of(db_session, persona.id),
+            "held": await paused_deliveries(db_session, persona.id) if persona.paused and sees_posts else [],
+            "today": await persona_day(db_session, persona) if sees_posts else None,
+        }
+        return Template("personas/persona.html", context=context)

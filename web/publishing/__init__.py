@@ -1,0 +1,1 @@
+"""The publishing room of the web floor."""
