@@ -92,31 +92,18 @@ def _draft(persona: Persona, data: ComposeIn | CheckIn, when: datetime | None) -
 async def compose_post(
     db: AsyncSession, registry: ChannelRegistry, actor: StaffActor, persona: Persona, data: ComposeIn
 ) -> ComposeResult:
-    """Compose through the service; "add to queue" puts each account at its own next free slot."""
+    """Compose through the service ("add to queue": each account at its own next free slot, the service's job)."""
     chosen = [data.scheduled_at is not None, data.local_time is not None, data.publish_now, data.add_to_queue]
     if sum(chosen) > 1:
         raise PublishingError("choose one of: a time, publish now, add to the queue", field="scheduled_at")
-    when = resolve_when(persona, data.scheduled_at, data.local_time)
-    slots: dict[uuid.UUID, datetime] = {}
-    if data.add_to_queue:
-        own = {a.id: a for a in persona.accounts}
-        for account_id in dict.fromkeys(data.account_ids):
-            if account_id in own:  # another persona's account: the service refuses it below, by name
-                slots[account_id] = await service.next_free_slot(db, own[account_id], persona.timezone)
-        when = min(slots.values(), default=None)
     request = msgspec.structs.replace(
-        _draft(persona, data, when),
+        _draft(persona, data, resolve_when(persona, data.scheduled_at, data.local_time)),
         publish_now=data.publish_now,
+        add_to_queue=data.add_to_queue,
         save_as_draft=data.save_as_draft,
         overrides=overrides_in(data.overrides),
     )
-    result = await service.compose(db, registry, actor, request)
-    # The service takes one time per post; accounts whose own slot is later move there.
-    for delivery in result.deliveries:
-        slot = slots.get(delivery.account_id)
-        if slot is not None and slot != delivery.scheduled_at:
-            await service.reschedule(db, registry, actor, delivery.id, slot)
-    return result
+    return await service.compose(db, registry, actor, request)
 
 
 async def live_check(
