@@ -76,9 +76,11 @@ class ComposeRequest(msgspec.Struct, frozen=True, kw_only=True):
     media_ids: tuple[uuid.UUID, ...] = ()
     #: channel key -> text used on that channel instead of ``text``
     variants: dict[str, str] = {}
-    #: when to publish (aware); None with ``publish_now`` false keeps a draft
+    #: when to publish (aware); None with ``publish_now`` and ``add_to_queue`` false keeps a draft
     scheduled_at: datetime | None = None
     publish_now: bool = False
+    #: each account at its own next free posting slot (:func:`next_free_slot`), checked at that time
+    add_to_queue: bool = False
     #: a repost (retweet, share, reshare) of this network post URL or id
     repost_of: str | None = None
     save_as_draft: bool = False
@@ -167,9 +169,7 @@ async def compose(
     _check_content(request, kind)
     if request.in_reply_to_id is not None:
         await _check_answered_item(session, request.in_reply_to_id, accounts)
-    when = utcnow() if request.publish_now else request.scheduled_at
-    if when is not None and when.tzinfo is None:
-        raise PublishingError("the time must carry its offset (or use local_to_utc)", field="scheduled_at")
+    times = await _times(session, persona, accounts, request)
     post = Post(
         persona_id=persona.id,
         author_id=actor.id,
@@ -188,6 +188,7 @@ async def compose(
     deliveries: list[Delivery] = []
     blocked = False
     for account in accounts:
+        when = times[account.id]
         found = await check_post_on_account(
             session,
             registry,
@@ -250,6 +251,20 @@ async def compose(
         after={"accounts": [a.handle for a in accounts], "states": [d.state.value for d in deliveries]},
     )
     return ComposeResult(post=post, deliveries=tuple(deliveries), findings=findings)
+
+
+async def _times(
+    session: AsyncSession, persona: Persona, accounts: list[Account], request: ComposeRequest
+) -> dict[uuid.UUID, datetime | None]:
+    """When each account publishes (None: a draft); "add to queue" gives each its own next free slot."""
+    if request.add_to_queue:
+        if request.publish_now or request.scheduled_at is not None:
+            raise PublishingError("choose one of: a time, publish now, add to the queue", field="scheduled_at")
+        return {a.id: await next_free_slot(session, a, persona.timezone) for a in accounts}
+    when = utcnow() if request.publish_now else request.scheduled_at
+    if when is not None and when.tzinfo is None:
+        raise PublishingError("the time must carry its offset (or use local_to_utc)", field="scheduled_at")
+    return dict.fromkeys((a.id for a in accounts), when)
 
 
 def _kind(request: ComposeRequest) -> DeliveryKind:

@@ -15,6 +15,7 @@ from core.db.models import Account, AuditEvent, InboxItem, Persona, Post, Postin
 from core.people.permissions import NotAllowed
 from core.people.staff import create_staff
 from core.personas.service import KNOWN_FORMATS, known_channels, upsert_personas
+from core.publishing import compose as compose_module
 from core.publishing.compose import (
     ComposeRequest,
     DeliveryFilter,
@@ -219,6 +220,45 @@ async def test_posting_slots_fill_the_queue_in_local_time_across_dst(
             session, account, PARIS, after=datetime(2027, 3, 26, 10, 0, tzinfo=ZoneInfo(PARIS))
         )  # type: ignore[arg-type]
         assert before_change == datetime(2027, 3, 27, 1, 30, tzinfo=UTC)  # Saturday 02:30 CET
+
+
+async def test_add_to_queue_puts_each_account_at_its_own_slot_and_checks_the_policy_once_there(
+    runtime: Runtime, seeded: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    x, facebook = seeded["region_x"], seeded["region_fb"]
+    async with runtime.session() as session:
+        for weekday in range(7):
+            session.add(PostingSlot(account_id=x.id, weekday=weekday, local_time="08:15"))  # type: ignore[attr-defined]
+            session.add(PostingSlot(account_id=facebook.id, weekday=weekday, local_time="18:30"))  # type: ignore[attr-defined]
+    async with runtime.sessions() as session:
+        slots = {a.id: await next_free_slot(session, a, PARIS) for a in (x, facebook)}  # type: ignore[attr-defined,arg-type]
+    assert len(set(slots.values())) == 2
+    checked: list[tuple[str, datetime]] = []
+    real_check = compose_module.check_post_on_account
+
+    async def counting_check(*args: object, **kwargs: object) -> object:
+        checked.append((kwargs["channel"], kwargs["moment"]))  # type: ignore[arg-type]
+        return await real_check(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(compose_module, "check_post_on_account", counting_check)
+    async with runtime.session() as session:
+        result = await compose(
+            session,
+            runtime.channels,
+            actor(seeded, "cm", Role.EDITOR),
+            request(seeded, "region_x", "region_fb", add_to_queue=True),
+        )
+    assert {d.account_id: d.scheduled_at for d in result.deliveries} == slots
+    assert [d.state for d in result.deliveries] == [DeliveryState.SCHEDULED] * 2
+    assert sorted(checked) == sorted([("x", slots[x.id]), ("facebook", slots[facebook.id])])  # type: ignore[attr-defined]
+    with pytest.raises(PublishingError, match="choose one of"):
+        async with runtime.session() as session:
+            await compose(
+                session,
+                runtime.channels,
+                actor(seeded, "cm", Role.EDITOR),
+                request(seeded, "region_x", add_to_queue=True, publish_now=True),
+            )
 
 
 async def test_reschedule_and_cancel_until_queued(runtime: Runtime, seeded: dict[str, object]) -> None:
