@@ -29,7 +29,9 @@ from plugins.testing import serve_in_thread
 from plugins.testing.fakes.x import FakeX
 from tests.conftest import REDIS_UP
 
-SERVER_REDIS = "redis://127.0.0.1:6379/13"
+SERVER_REDIS = "redis://127.0.0.1:6379/{db}"
+#: where test sessions claim their database (never flushed by the tests)
+CLAIMS = "redis://127.0.0.1:6379/15"
 
 
 @pytest.fixture(scope="session")
@@ -39,6 +41,25 @@ def fake_x() -> Iterator[tuple[FakeX, str]]:
         yield fake, url
 
 
+@pytest.fixture(scope="session")
+def server_redis() -> Iterator[str]:
+    """A database of the Redis server for this test session alone: two test runs on one machine
+    (two engineers, CI and a laptop) never take each other's jobs or flush each other's queue."""
+    if not REDIS_UP:
+        pytest.skip("no Redis server on 127.0.0.1:6379")
+    import redis
+
+    claims, token = redis.Redis.from_url(CLAIMS), uuid.uuid4().hex
+    for db in range(13, 0, -1):
+        if claims.set(f"portevoix:test-redis-db:{db}", token, nx=True, ex=3600):
+            yield SERVER_REDIS.format(db=db)
+            if claims.get(f"portevoix:test-redis-db:{db}") == token.encode():
+                claims.delete(f"portevoix:test-redis-db:{db}")
+            claims.close()
+            return
+    pytest.skip("every Redis database is claimed by another test session")
+
+
 @pytest.fixture(params=["embedded-redis", "redis-server"])
 def redis_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "embedded-redis":
@@ -46,16 +67,15 @@ def redis_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
         yield server.url
         server.close()
         return
-    if not REDIS_UP:
-        pytest.skip("no Redis server on 127.0.0.1:6379")
+    url: str = request.getfixturevalue("server_redis")
 
     async def flush() -> None:
-        client = Redis.from_url(SERVER_REDIS)
+        client = Redis.from_url(url)
         await client.flushdb()
         await client.aclose()
 
     asyncio.run(flush())
-    yield SERVER_REDIS
+    yield url
 
 
 @dataclass

@@ -24,19 +24,20 @@ from core.settings import Settings
 from plugins.testing import serve_in_thread
 from plugins.testing.fakes.x import FakeX
 from tests.conftest import REDIS_UP
-from tests.queue.conftest import SERVER_REDIS, Pipeline, build_pipeline
+from tests.queue.conftest import Pipeline, build_pipeline
 
 pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def crash_redis(tmp_path: Path) -> Iterator[str]:
+def crash_redis(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The Redis server when it answers (as in CI), else an embedded one the worker processes share."""
     if REDIS_UP:
         import redis
 
-        redis.Redis.from_url(SERVER_REDIS).flushdb()
-        yield SERVER_REDIS
+        url: str = request.getfixturevalue("server_redis")
+        redis.Redis.from_url(url).flushdb()
+        yield url
         return
     server = EmbeddedRedis(tmp_path / "redis")
     yield server.url
