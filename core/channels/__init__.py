@@ -5,6 +5,7 @@ from core.channels.contract import (
     FEATURE_OPERATIONS,
     AccountMetrics,
     AccountRef,
+    Ambiguous,
     AuthorizationRequest,
     Capabilities,
     ChannelError,
@@ -52,6 +53,7 @@ from core.channels.http import (
     transport_errors,
     usage_reports,
 )
+from core.channels.reconcile import same_text, single_match
 from core.channels.registry import ENTRY_POINT_GROUP
 from core.channels.text import count_text
 from core.channels.validation import Violation, validate_draft
@@ -62,6 +64,7 @@ __all__ = [
     "FEATURE_OPERATIONS",
     "AccountMetrics",
     "AccountRef",
+    "Ambiguous",
     "AuthorizationRequest",
     "Capabilities",
     "ChannelError",
@@ -105,6 +108,8 @@ __all__ = [
     "operation_features",
     "rate_limit_wait",
     "read_error",
+    "same_text",
+    "single_match",
     "token_set",
     "transport_errors",
     "usage_reports",

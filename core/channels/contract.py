@@ -324,6 +324,19 @@ class NotSupported(ChannelError):
     """The plugin or the network does not offer this operation."""
 
 
+class Ambiguous(ChannelError):
+    """``reconcile`` found more than one post that could be the attempt's and cannot tell which.
+
+    Neither answer is safe: "found" may record another post's id (and lose this one), "not
+    found" may publish a second copy. The host leaves the delivery ``uncertain`` for a person to
+    decide. ``candidates`` are the remote ids that matched.
+    """
+
+    def __init__(self, message: str, *, candidates: tuple[str, ...] = (), **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.candidates = candidates
+
+
 # --------------------------------------------------------------------------- plugin
 
 
@@ -401,7 +414,11 @@ class ChannelPlugin:
         self, account: AccountRef, draft: Draft, *, not_before: datetime, not_after: datetime
     ) -> PublishResult | None:
         """Find a post an interrupted attempt may have made: by client reference, or by
-        text within the time window. ``None`` means "certainly not there"."""
+        text within the time window. ``None`` means "certainly not there".
+
+        Page back through the account's posts to ``not_before`` (bounded by time, never by a
+        count), compare the network's own rendering of the text exactly (:func:`same_text`), and
+        raise :class:`Ambiguous` when several posts of the window match (:func:`single_match`)."""
         raise NotSupported(f"{self.key}: reconcile not supported")
 
     # -- conversation
