@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -65,6 +66,8 @@ from core.channels import (
     TokenSet,
     Transient,
     json_body,
+    same_text,
+    single_match,
     token_set,
 )
 
@@ -80,6 +83,8 @@ DEFAULT_SCOPES = (
     "rw_organization_admin",
 )
 POST_URL = "https://www.linkedin.com/feed/update/{urn}"
+#: posts per page of the reconcile walk (the finder's maximum)
+RECONCILE_PAGE = 100
 TEXT_LIMIT = 3000
 MAX_IMAGES = 20
 
@@ -109,6 +114,19 @@ def escape_little_text(text: str) -> str:
 def _enc(urn: str) -> str:
     """Rest.li 2.0 wants every URN in a path or query fully URL-encoded."""
     return quote(urn, safe="")
+
+
+def _has_next(body: dict[str, Any]) -> bool:
+    """Rest.li paging says more remain with a ``next`` link (no total on the posts finder)."""
+    return any(link.get("rel") == "next" for link in body.get("paging", {}).get("links", []))
+
+
+def _same_article(post: dict[str, Any], draft: Draft) -> bool:
+    """A text post's link is its article card: the same text with another link is another post."""
+    if draft.media:
+        return True  # with images, LinkedIn shows no card: the link is not sent
+    source = ((post.get("content") or {}).get("article") or {}).get("source")
+    return source == draft.link
 
 
 def _ms_to_dt(ms: float | None) -> datetime:
@@ -359,13 +377,34 @@ class LinkedInPlugin(ChannelPlugin):
         not_before: datetime,
         not_after: datetime,
     ) -> PublishResult | None:
-        expected = escape_little_text(draft.text).strip()
-        for post in await self._recent_posts(account, count=50):
-            created = _ms_to_dt(post.get("createdAt") or post.get("publishedAt"))
-            if not_before <= created <= not_after and (post.get("commentary") or "").strip() == expected:
-                urn = str(post["id"])
-                return PublishResult(remote_id=urn, url=POST_URL.format(urn=urn), published_at=created)
-        return None
+        """The page's posts created in the window whose commentary is the one we sent (escaped as
+        we sent it) and whose article is the draft's link. LinkedIn takes no client reference."""
+        expected = escape_little_text(draft.text)
+        matches = [
+            PublishResult(remote_id=str(post["id"]), url=POST_URL.format(urn=post["id"]), published_at=created)
+            async for post, created in self._posts_since(account, not_before)
+            if created <= not_after and same_text(post.get("commentary"), expected) and _same_article(post, draft)
+        ]
+        return single_match(matches, channel=self.key)
+
+    async def _posts_since(
+        self, account: AccountRef, not_before: datetime
+    ) -> AsyncIterator[tuple[dict[str, Any], datetime]]:
+        """The page's posts, newest first by creation, back to ``not_before``: bounded by time,
+        however many posts a backlog put in front of the one we look for."""
+        start, count = 0, RECONCILE_PAGE
+        while True:
+            query = f"author={_enc(account.external_id)}&q=author&sortBy=CREATED&start={start}&count={count}"
+            body = (await self._rest(account, "GET", f"/rest/posts?{query}", "FINDER")).json()
+            elements = list(body.get("elements", []))
+            for post in elements:
+                created = _ms_to_dt(post.get("createdAt") or post.get("publishedAt"))
+                if created < not_before:
+                    return
+                yield post, created
+            if len(elements) < count or not _has_next(body):
+                return
+            start += count
 
     async def _recent_posts(self, account: AccountRef, count: int) -> list[dict[str, Any]]:
         query = f"author={_enc(account.external_id)}&q=author&count={count}&sortBy=LAST_MODIFIED"

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from core.channels import (
+    Ambiguous,
     ChannelSettings,
     Credentials,
     CredentialsExpired,
@@ -266,7 +267,7 @@ async def test_reconcile_finds_the_post_in_the_window(plugin: LinkedInPlugin, fa
     )
     assert found is not None and found.remote_id == urn
     [sent] = fake.requests_to("GET", r"^/rest/posts$")
-    assert sent.q("q") == "author" and sent.q("author") == fake.organization and sent.q("count") == "50"
+    assert (sent.q("q"), sent.q("author"), sent.q("sortBy")) == ("author", fake.organization, "CREATED")
 
 
 @pytest.mark.anyio
@@ -285,6 +286,56 @@ async def test_reconcile_not_found_outside_window_or_other_text(plugin: LinkedIn
         )
         is None
     )
+
+
+@pytest.mark.anyio
+async def test_reconcile_pages_back_to_the_attempt_past_many_newer_posts(
+    plugin: LinkedInPlugin, fake: FakeLinkedIn
+) -> None:
+    """Issue 10 (2): a backlog of 50 posts or more after the interrupted attempt hid it from a
+    50-post read; here 150, so that the walk needs a second page of 100."""
+    account, start = fake.make_account(), datetime.now(UTC)
+    urn = fake.add_post(escape_little_text("Forum de l'emploi à Montpellier"))
+    for n in range(150):
+        fake.add_post(f"Publication suivante n°{n}")
+    found = await plugin.reconcile(
+        account,
+        Draft(text="Forum de l'emploi à Montpellier"),
+        not_before=start - timedelta(minutes=10),
+        not_after=datetime.now(UTC) + timedelta(minutes=1),
+    )
+    assert found is not None and found.remote_id == urn
+    pages = fake.requests_to("GET", r"^/rest/posts$")
+    assert {p.q("sortBy") for p in pages} == {"CREATED"} and len(pages) >= 2
+
+
+@pytest.mark.anyio
+async def test_reconcile_stops_at_the_window_start(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
+    """Bounded by time: posts older than not_before are never read past one page."""
+    account, now = fake.make_account(), datetime.now(UTC)
+    old = int((now - timedelta(days=3)).timestamp() * 1000)
+    for n in range(250):
+        fake.add_post(f"Archive n°{n}", created_ms=old + n)
+    fake.add_post("Aujourd'hui")
+    window = {"not_before": now - timedelta(minutes=10), "not_after": now + timedelta(minutes=1)}
+    assert await plugin.reconcile(account, Draft(text="Archive n°3"), **window) is None
+    assert len(fake.requests_to("GET", r"^/rest/posts$")) == 1
+
+
+@pytest.mark.anyio
+async def test_reconcile_same_text_twice(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
+    """An identical post before the window is a deliberate earlier one; two inside it, a guess refused."""
+    account, now = fake.make_account(), datetime.now(UTC)
+    fake.add_post("Bonne année", created_ms=int((now - timedelta(days=365)).timestamp() * 1000))
+    window = {"not_before": now - timedelta(minutes=10), "not_after": now + timedelta(minutes=1)}
+    assert await plugin.reconcile(account, Draft(text="Bonne année"), **window) is None
+    ours = fake.add_post("Bonne année")
+    found = await plugin.reconcile(account, Draft(text="Bonne année"), **window)
+    assert found is not None and found.remote_id == ours
+    other = fake.add_post("Bonne année")
+    with pytest.raises(Ambiguous) as caught:
+        await plugin.reconcile(account, Draft(text="Bonne année"), **window)
+    assert set(caught.value.candidates) == {ours, other}
 
 
 # ---------------------------------------------------------------------- inbox and replies

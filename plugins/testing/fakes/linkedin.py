@@ -33,6 +33,8 @@ _REQUIRED_POST_FIELDS = (
     "lifecycleState",
 )
 TOKEN_PREFIX = "AQV"
+#: the posts finder's ``sortBy`` values and the field each one orders by
+_SORT_KEYS = {"LAST_MODIFIED": "lastModifiedAt", "CREATED": "createdAt"}
 
 
 def _now_ms() -> int:
@@ -306,24 +308,30 @@ class FakeLinkedIn(OAuthServer):
 
     @route("GET", "/rest/posts")
     async def find_posts(self, request: ReceivedRequest) -> FakeResponse:
+        """The author finder: ``start``/``count`` (at most 100) paging, newest first by ``sortBy``
+        (``LAST_MODIFIED``, the default, or ``CREATED``), a ``next`` link while more remain."""
         if request.q("q") != "author" or not request.q("author"):
             return self.error(400, "Invalid finder: q=author and author are required")
+        sort = request.q("sortBy") or "LAST_MODIFIED"
+        if sort not in _SORT_KEYS:
+            return self.error(400, f"Invalid value {sort} for parameter sortBy")
         start, count = (
             int(request.q("start") or 0),
             min(int(request.q("count") or 10), 100),
         )
         mine = sorted(
             (p for p in self.posts.values() if p["author"] == request.q("author")),
-            key=lambda p: (p["createdAt"], p["id"]),
+            key=lambda p: (p[_SORT_KEYS[sort]], p["id"]),
             reverse=True,
         )
         page = mine[start : start + count]
-        return FakeResponse(
-            json={
-                "elements": page,
-                "paging": {"start": start, "count": count, "links": []},
-            }
-        )
+        links = []
+        if start + count < len(mine):
+            query = urlencode(
+                {"author": request.q("author"), "q": "author", "sortBy": sort, "start": start + count, "count": count}
+            )
+            links.append({"rel": "next", "type": "application/json", "href": f"/rest/posts?{query}"})
+        return FakeResponse(json={"elements": page, "paging": {"start": start, "count": count, "links": links}})
 
     @route("DELETE", "/rest/posts/{urn}")
     async def delete_post(self, request: ReceivedRequest, urn: str) -> FakeResponse:
