@@ -40,9 +40,9 @@ async def provide_db_session(request: Request[Any, Any, Any]) -> AsyncIterator[A
         yield session
 
 
-async def persona_or_404(db_session: NamedDependency[AsyncSession], persona_id: FromPath[uuid.UUID]) -> Persona:
+async def persona_or_404(db: AsyncSession, persona_id: uuid.UUID) -> Persona:
     """A persona with its policies and accounts."""
-    persona = await get_persona(db_session, persona_id)
+    persona = await get_persona(db, persona_id)
     if persona is None:
         raise NotFoundException("no such persona")
     return persona
