@@ -65,7 +65,8 @@ _ALIASES = {"DATABASE_URL": "database_url", "REDIS_URL": "redis_url", "SECRET_KE
 _EXPECTS = {
     "database_url": "an SQLAlchemy async URL such as sqlite+aiosqlite:///var/portevoix.db or postgresql+asyncpg://user@host/db",
     "redis_url": "a redis:// or rediss:// URL, or empty for the embedded Redis",
-    "secret_key": "at least 32 characters (generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))')",
+    "secret_key": "at least 32 characters (generate one with: python -c "
+    "'import secrets; print(secrets.token_urlsafe(48))')",
     "timezone": "an IANA time zone name such as Europe/Paris",
     "simulated_networks": "true or false",
     "embedded_worker": "true or false",

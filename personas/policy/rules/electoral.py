@@ -197,7 +197,9 @@ def election_window(facts: Facts, _: NoParams) -> list[Finding]:
 @rule(
     "official_named",
     severity=Severity.REVIEW,
-    summary="Institution post naming, tagging or showing an office-holder during a window: review with a justification.",
+    summary=(
+        "Institution post naming, tagging or showing an office-holder during a window: review with a justification."
+    ),
     catalogue="I1",
     reference=f"{L52_1_AL2} ; FAQ CNCCFP",
     kinds=INSTITUTION,
@@ -227,7 +229,10 @@ def official_named(facts: Facts, _: NoParams) -> list[Finding]:
 @rule(
     "promotion_lexicon",
     severity=Severity.BLOCK,
-    summary="Institution post praising achievements (block with a person, review alone) or speaking of the election (review) during a window.",
+    summary=(
+        "Institution post praising achievements (block with a person, review "
+        "alone) or speaking of the election (review) during a window."
+    ),
     catalogue="I2",
     reference=f"{L52_1_AL2} ; CE 28 juillet 1993 Fourcade ; CE 3 déc. 2014 n° 382217",
     params=Lexicons,
@@ -453,7 +458,10 @@ class EveParams(Lexicons, frozen=True, forbid_unknown_fields=True):
 @rule(
     "election_eve",
     severity=Severity.BLOCK,
-    summary="From 00:00 the day before a round to the close of polls: official's electoral posts blocked, institution's posts reviewed.",
+    summary=(
+        "From 00:00 the day before a round to the close of polls: official's "
+        "electoral posts blocked, institution's posts reviewed."
+    ),
     catalogue="P2",
     reference=L49,
     params=EveParams,
@@ -493,7 +501,8 @@ def _eve_findings(facts: Facts, params: EveParams, election: Election, round_day
             finding(
                 Severity.BLOCK,
                 f"Aucun message de propagande électorale en ligne à partir de minuit la veille du scrutin "
-                f"({label}) jusqu'à la fermeture des bureaux. Programmez-le après {params.polls_close} le jour du vote.",
+                f"({label}) jusqu'à la fermeture des bureaux. Programmez-le "
+                f"après {params.polls_close} le jour du vote.",
                 f"No electoral propaganda online from midnight the day before the vote ({label_en}) until the "
                 f"polls close. Schedule it after {params.polls_close} on voting day.",
                 overridable=not declared,
@@ -568,7 +577,10 @@ def staff_segregation(facts: Facts, _: NoParams) -> list[Finding]:
 @rule(
     "asset_segregation",
     severity=Severity.BLOCK,
-    summary="Institution-owned media (region_dam) on the official's accounts: block while she is a candidate, warn otherwise.",
+    summary=(
+        "Institution-owned media (region_dam) on the official's accounts: "
+        "block while she is a candidate, warn otherwise."
+    ),
     catalogue="S2",
     reference=f"{L52_8} ; CE 6 mai 2015 n° 382518",
     kinds=OFFICIAL,
@@ -610,7 +622,9 @@ _URL = regex.compile(r"(?:https?://|www\.)\S+", regex.IGNORECASE)
 @rule(
     "cross_promotion",
     severity=Severity.BLOCK,
-    summary="Institution reposting or linking the official's personal or campaign content: block in a window, warn outside.",
+    summary=(
+        "Institution reposting or linking the official's personal or campaign content: block in a window, warn outside."
+    ),
     catalogue="S3",
     reference=HERMES,
     kinds=INSTITUTION,
