@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.channels import Draft, Format, MediaItem, MediaKind, validate_draft
 from core.channels.registry import ChannelRegistry
-from core.db.enums import DeliveryKind, DeliveryState, Employer
+from core.db.enums import DeliveryKind, DeliveryState
 from core.db.models import Account, Delivery, Media, Persona, Post, Staff
 from personas import PersonaFile
 from personas.policy import (
@@ -36,7 +36,6 @@ from personas.policy import (
     default_elections,
     evaluate,
 )
-from personas.policy import Employer as PolicyEmployer
 
 #: deliveries that count toward a day's cadence
 COUNTED_STATES = (
@@ -47,12 +46,6 @@ COUNTED_STATES = (
     DeliveryState.PUBLISHED,
     DeliveryState.UNCERTAIN,
 )
-
-_EMPLOYERS = {
-    Employer.INSTITUTION: PolicyEmployer.INSTITUTION,
-    Employer.CABINET: PolicyEmployer.CABINET,
-    Employer.CAMPAIGN: PolicyEmployer.CAMPAIGN,
-}
 
 
 @cache
@@ -184,7 +177,7 @@ async def check_post_on_account(
         elections=elections(),
         network_violations=() if post.kind == DeliveryKind.REPOST else network_violations(registry, channel, draft),
         repost_of=await _repost_of(session, post.repost_of) if post.kind == DeliveryKind.REPOST else None,
-        composer_employer=_EMPLOYERS.get(composer.employer) if composer is not None else None,
+        composer_employer=composer.employer if composer is not None else None,
     )
     policy_draft = PolicyDraft(
         channel=channel,

@@ -1,9 +1,16 @@
-"""The state sets of the domain, shared by the models, the services and the API."""
+"""The state sets of the domain, shared by the models, the services and the API.
+
+``InboxKind`` is the plugin contract's (what a network item is), ``Employer`` the policy
+engine's (what L52-8 looks at), ``AccountMode`` and ``PersonaKind`` the persona files': one
+enum each, re-exported here.
+"""
 
 from __future__ import annotations
 
 import enum
 
+from core.channels.contract import InboxKind
+from personas.policy.model import Employer
 from personas.schema import AccountMode, PersonaKind
 
 __all__ = [
@@ -78,27 +85,11 @@ class ErrorKind(enum.StrEnum):
     POLICY = "policy"  # a new finding at publish time holds it for approval
 
 
-class InboxKind(enum.StrEnum):
-    COMMENT = "comment"
-    REPLY = "reply"
-    MENTION = "mention"
-    MESSAGE = "message"
-
-
 class InboxStatus(enum.StrEnum):
     NEW = "new"
     ASSIGNED = "assigned"
     ANSWERED = "answered"
     CLOSED = "closed"
-
-
-class Employer(enum.StrEnum):
-    """Who employs a staff member: what L52-8 cares about (institution staff off campaign accounts)."""
-
-    INSTITUTION = "institution"
-    CABINET = "cabinet"  # the official's own team
-    CAMPAIGN = "campaign"
-    OTHER = "other"
 
 
 class MediaOrigin(enum.StrEnum):

@@ -49,13 +49,15 @@ class Stage(enum.StrEnum):
 
 
 class Employer(enum.StrEnum):
-    """Who pays the person who composes the post (art. L52-8 looks at whose resources are used)."""
+    """Who pays the person who composes the post (art. L52-8 looks at whose resources are used).
+
+    Also what a staff member's record says (``core.db.enums`` re-exports this one enum).
+    """
 
     INSTITUTION = "institution"  # an agent of the collectivity (its communication service)
     CABINET = "cabinet"  # the official's cabinet: also paid by the collectivity
     CAMPAIGN = "campaign"  # a campaign volunteer or employee, paid by the campaign account
-    OFFICIAL = "official"  # the official herself
-    PERSONAL = "personal"  # someone the official pays privately
+    OTHER = "other"  # anyone else: the official herself, someone she pays privately
 
 
 class AssetOrigin(enum.StrEnum):
