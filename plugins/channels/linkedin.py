@@ -19,7 +19,7 @@ Settings (``ChannelSettings.extra``):
 ``rate_limit_backoff_s``  wait after a 429 without ``Retry-After`` (default 600 s)
 ``poll_interval_s``       pause between image-status polls (default 1 s)
 ``inbox_posts``           how many recent posts the inbox scans for comments (default 10)
-``page_size``             comments per page (default 50)
+``page_size``             comments (and replies under a comment) per page (default 50)
 """
 
 from __future__ import annotations
@@ -119,6 +119,14 @@ def _enc(urn: str) -> str:
 def _has_next(body: dict[str, Any]) -> bool:
     """Rest.li paging says more remain with a ``next`` link (no total on the posts finder)."""
     return any(link.get("rel") == "next" for link in body.get("paging", {}).get("links", []))
+
+
+def _has_replies(comment: dict[str, Any]) -> bool:
+    """Whether a comment has replies to read; without a summary, look rather than miss them."""
+    summary = comment.get("commentsSummary")
+    if not isinstance(summary, dict):
+        return "commentUrn" in comment and not comment.get("parentComment")
+    return int(summary.get("totalFirstLevelComments") or summary.get("aggregatedTotalComments") or 0) > 0
 
 
 def _same_article(post: dict[str, Any], draft: Draft) -> bool:
@@ -413,32 +421,39 @@ class LinkedInPlugin(ChannelPlugin):
 
     # ------------------------------------------------------------------ conversation
     async def fetch_inbox(self, account: AccountRef, cursor: str | None) -> InboxPage:
-        """Comments on the page's recent posts; the cursor walks post by post, page by page."""
+        """Comments on the page's recent posts and the replies under each comment.
+
+        The cursor is the walk's queue of ``[target, post, start]``: a post's comments, then the
+        replies of each comment that has some (``socialActions/{comment}/comments``: LinkedIn
+        does not list replies under the post), then the rest of the post's comments.
+        """
+        queue = await self._inbox_queue(account, cursor)
+        size = int(self._float("page_size", 50))
+        while queue:
+            target, post_urn, start = queue.pop(0)
+            elements, more = await self._comments_page(account, target, start, size)
+            follow = [[str(e["commentUrn"]), post_urn, 0] for e in elements if _has_replies(e)]
+            queue[:0] = follow + ([[target, post_urn, start + size]] if more else [])
+            items = [self._comment_item(e, post_urn) for e in elements if e.get("actor") != account.external_id]
+            if items:
+                return InboxPage(items=tuple(items), next_cursor=json.dumps({"queue": queue}) if queue else None)
+        return InboxPage(items=(), next_cursor=None)
+
+    async def _inbox_queue(self, account: AccountRef, cursor: str | None) -> list[list[Any]]:
         state = json.loads(cursor) if cursor else None
         if state is None:
             posts = await self._recent_posts(account, count=int(self._float("inbox_posts", 10)))
-            state = {"posts": [str(p["id"]) for p in posts], "i": 0, "start": 0}
-        size = int(self._float("page_size", 50))
-        while state["i"] < len(state["posts"]):
-            post_urn = state["posts"][state["i"]]
-            elements, more = await self._comments_page(account, post_urn, state["start"], size)
-            if more:
-                state["start"] += size
-            else:
-                state["i"], state["start"] = state["i"] + 1, 0
-            items = [self._comment_item(e, post_urn) for e in elements if e.get("actor") != account.external_id]
-            if items:
-                has_next = state["i"] < len(state["posts"])
-                return InboxPage(
-                    items=tuple(items),
-                    next_cursor=json.dumps(state) if has_next else None,
-                )
-        return InboxPage(items=(), next_cursor=None)
+            return [[str(p["id"]), str(p["id"]), 0] for p in posts]
+        if "queue" in state:
+            return list(state["queue"])
+        # A cursor of the previous format (posts, index, start) resumes where it stopped.
+        rest = state["posts"][state["i"] :]
+        return [[urn, urn, state["start"] if n == 0 else 0] for n, urn in enumerate(rest)]
 
     async def _comments_page(
-        self, account: AccountRef, post_urn: str, start: int, count: int
+        self, account: AccountRef, target_urn: str, start: int, count: int
     ) -> tuple[list[dict[str, Any]], bool]:
-        path = f"/rest/socialActions/{_enc(post_urn)}/comments?start={start}&count={count}"
+        path = f"/rest/socialActions/{_enc(target_urn)}/comments?start={start}&count={count}"
         body = (await self._rest(account, "GET", path, "GET_ALL")).json()
         elements = list(body.get("elements", []))
         paging = body.get("paging", {})

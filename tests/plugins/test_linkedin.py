@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
@@ -368,6 +368,31 @@ async def test_inbox_pages_through_comments_of_recent_posts(plugin: LinkedInPlug
         ("2", "2"),
     ]
     assert_rest_headers(comment_calls[0].headers, account.credentials.access_token)
+
+
+@pytest.mark.anyio
+async def test_inbox_reads_the_replies_to_comments(plugin: LinkedInPlugin, fake: FakeLinkedIn) -> None:
+    """Issue 11 (1): replies live under ``socialActions/{comment}/comments``, not under the post."""
+    account = fake.make_account()
+    post = fake.add_post("Appel à projets")
+    question = fake.add_comment(post, "Quelle date limite ?", actor="urn:li:person:lea")
+    reply = fake.add_comment(post, "Le 30 juin, je crois", actor="urn:li:person:marc", parent=question)
+    ours = fake.add_comment(post, "Le 30 juin.", actor=fake.organization, parent=question)
+    later = fake.add_comment(post, "Et pour les associations ?", actor="urn:li:person:lea", parent=question)
+
+    items = []
+    cursor = None
+    while True:
+        page = await plugin.fetch_inbox(account, cursor)
+        items += page.items
+        if (cursor := page.next_cursor) is None:
+            break
+    by_id = {item.remote_id: item for item in items}
+    assert set(by_id) == {question, reply, later} and ours not in by_id
+    assert by_id[reply].kind is InboxKind.REPLY and by_id[reply].parent_id == question
+    assert by_id[reply].thread_id == post
+    encoded = quote(question, safe="")
+    assert any(r.raw_path.startswith(f"/rest/socialActions/{encoded}/comments") for r in fake.received)
 
 
 @pytest.mark.anyio

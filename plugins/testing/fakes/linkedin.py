@@ -342,14 +342,16 @@ class FakeLinkedIn(OAuthServer):
     # ------------------------------------------------------------------ comments
     @route("GET", "/rest/socialActions/{urn}/comments")
     async def list_comments(self, request: ReceivedRequest, urn: str) -> FakeResponse:
-        if urn not in self.posts:
+        """A post's first-level comments, or a comment's replies when ``urn`` is a comment's:
+        LinkedIn nests replies under their comment, each comment says how many it has."""
+        every = self._thread(urn)
+        if every is None:
             return self.error(404, f"{urn} not found")
         start, count = (
             int(request.q("start") or 0),
             min(int(request.q("count") or 10), 100),
         )
-        every = self.comments.get(urn, [])
-        page = every[start : start + count]
+        page = [self._with_summary(c) for c in every[start : start + count]]
         links = []
         if start + count < len(every):
             query = urlencode({"start": start + count, "count": count})
@@ -371,6 +373,21 @@ class FakeLinkedIn(OAuthServer):
                 },
             }
         )
+
+    def _thread(self, urn: str) -> list[dict[str, Any]] | None:
+        if urn in self.posts:
+            return [c for c in self.comments.get(urn, []) if "parentComment" not in c]
+        if any(c["commentUrn"] == urn for thread in self.comments.values() for c in thread):
+            return self._replies(urn)
+        return None
+
+    def _replies(self, comment_urn: str) -> list[dict[str, Any]]:
+        return [c for thread in self.comments.values() for c in thread if c.get("parentComment") == comment_urn]
+
+    def _with_summary(self, comment: dict[str, Any]) -> dict[str, Any]:
+        replies = len(self._replies(comment["commentUrn"]))
+        summary = {"totalFirstLevelComments": replies, "aggregatedTotalComments": replies, "selectedComments": []}
+        return comment | {"commentsSummary": summary}
 
     @route("POST", "/rest/socialActions/{urn}/comments")
     async def create_comment(self, request: ReceivedRequest, urn: str) -> FakeResponse:
