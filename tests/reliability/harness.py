@@ -346,8 +346,9 @@ class Monitor:
         self.cluster = cluster
         self.http: Counter[str] = Counter()
         self.exits: list[str] = []
-        self.samples: list[tuple[float, str, str]] = []
+        self.samples: list[tuple[float, str, str]] = []  # (seconds since the start, path, answer)
         self._tasks: list[asyncio.Task[None]] = []
+        self._began = time.monotonic()
 
     async def __aenter__(self) -> Monitor:
         self._tasks = [asyncio.create_task(self._poll()), asyncio.create_task(self._supervise())]
@@ -375,7 +376,17 @@ class Monitor:
             kind, status = answer_kind(self.cluster.plan.scenario, path, response), str(response.status_code)
         self.http[kind] += 1
         if kind != "ok":
-            self.samples.append((time.time(), path, status))
+            self.samples.append((time.monotonic() - self._began, path, status))
+
+    def summary(self) -> list[str]:
+        """The answers that were not ok, one line per path and answer: how many, from when to when."""
+        spans: dict[tuple[str, str], list[float]] = {}
+        for at, path, status in self.samples:
+            spans.setdefault((path, status), []).append(at)
+        return [
+            f"API {path} answered {status} x{len(times)} between {times[0]:.1f} s and {times[-1]:.1f} s"
+            for (path, status), times in spans.items()
+        ]
 
     async def _supervise(self) -> None:
         stopped: dict[str, float] = {}
@@ -383,7 +394,7 @@ class Monitor:
             for process in self.cluster.processes:
                 if process.exited() and process.name not in stopped:
                     code = process.process.returncode if process.process else None
-                    self.exits.append(f"{process.name} exited with {code} at {time.strftime('%H:%M:%S')}")
+                    self.exits.append(f"{process.name} exited with {code} at {time.monotonic() - self._began:.1f} s")
                     stopped[process.name] = time.monotonic()
                 elif process.name in stopped and time.monotonic() - stopped[process.name] >= RESTART_DELAY_S:
                     del stopped[process.name]
@@ -562,7 +573,7 @@ async def run(plan: Plan, folder: Path) -> RunResult:
         cluster.stop_app()
         await compare(cluster.runtime, cluster.networks, ids, result)
         result.http, result.exits = monitor.http, len(monitor.exits)
-        result.details += monitor.exits + [f"API {path} at {at:.1f}: {status}" for at, path, status in monitor.samples]
+        result.details += monitor.exits + monitor.summary()
         for proxy in cluster.networks.proxies.values():
             result.violations += len(proxy.violations())
             result.fault_kinds.update(r.fault or "none" for r in proxy.records)
