@@ -22,7 +22,7 @@ import hmac
 import html
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -63,6 +63,8 @@ from core.channels import (
     WebhookChallenge,
     WebhookRequest,
     json_body,
+    same_text,
+    single_match,
     token_set,
 )
 
@@ -96,7 +98,8 @@ DEFAULT_SCOPES = (
 )
 AUTHORIZE_URL = "https://twitter.com/i/oauth2/authorize"
 _TWEET_FIELDS = "created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets"
-_URL = re.compile(r"https?://\S+")
+_X_ESCAPE = re.compile(r"&(amp|lt|gt);")
+_X_ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
 _RETWEET_PREFIX = "rt:"
 
 
@@ -201,29 +204,39 @@ class XPlugin(ChannelPlugin):
         not_before: datetime,
         not_after: datetime,
     ) -> PublishResult | None:
-        """Look for our own post with the same text in the window (X accepts no client reference)."""
-        wanted = _comparable(self._text_of(draft))
+        """Our own posts of the window whose text, as X renders it back, is exactly the one we sent
+        (X accepts no client reference). The window bounds the walk, not a number of pages."""
+        sent = self._text_of(draft)
         params = {
             "start_time": _x_time(not_before),
             "end_time": _x_time(not_after),
             "max_results": "100",
-            "tweet.fields": "created_at,text",
+            "tweet.fields": "created_at,text,entities",
         }
+        matches = [
+            PublishResult(
+                remote_id=tweet["id"],
+                url=self._post_url(account.handle, tweet["id"]),
+                published_at=_parse_time(tweet.get("created_at")),
+            )
+            async for tweet in self._timeline(account, params)
+            if same_text(_as_sent(tweet, sent), sent)
+        ]
+        return single_match(matches, channel=self.key)
+
+    async def _timeline(self, account: AccountRef, params: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
+        """Every post of the user's timeline that ``params`` select, following ``next_token``."""
         path = f"/2/users/{account.external_id}/tweets"
-        for _ in range(10):  # 1,000 posts in the window is far beyond a real cadence
+        seen: set[str] = set()
+        while True:
             body = await self._call(account, "GET", path, "GET /2/users/:id/tweets", params=params)
             for tweet in body.get("data", []):
-                if _comparable(tweet.get("text", "")) == wanted:
-                    return PublishResult(
-                        remote_id=tweet["id"],
-                        url=self._post_url(account.handle, tweet["id"]),
-                        published_at=_parse_time(tweet.get("created_at")),
-                    )
+                yield tweet
             token = body.get("meta", {}).get("next_token")
-            if not token:
-                return None
-            params["pagination_token"] = token
-        return None
+            if not token or token in seen:
+                return
+            seen.add(token)
+            params = {**params, "pagination_token": token}
 
     # ================================================================== conversation
     async def fetch_inbox(self, account: AccountRef, cursor: str | None) -> InboxPage:
@@ -616,10 +629,37 @@ def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def _comparable(text: str) -> str:
-    """Text as X gives it back, made comparable: URLs become t.co links (and attached media
-    add one), &<> come HTML-escaped, so drop URLs, unescape and squash the whitespace."""
-    return " ".join(_URL.sub(" ", html.unescape(text)).split())
+def _as_sent(tweet: dict[str, Any], sent: str) -> str:
+    """A post's text as we sent it, rebuilt from X's rendering: each t.co link back to the URL it
+    stands for (``entities.urls``), the link X appends for attached media dropped, and X's HTML
+    escapes of ``&``, ``<``, ``>`` undone — on X's side only, so a draft that really says
+    ``&amp;`` still says it."""
+    text = str(tweet.get("text", ""))
+    entities = sorted(tweet.get("entities", {}).get("urls", []), key=lambda u: u.get("start", 0))
+    out: list[str] = []
+    position = 0
+    for entity in entities:
+        short = str(entity.get("url") or "")
+        at = text.find(short, position) if short else -1
+        if at < 0:
+            continue
+        out.append(_unescape(text[position:at]))
+        if not entity.get("media_key"):  # a media's own link is X's addition, not our text
+            out.append(_original_url(str(entity.get("expanded_url") or short), sent))
+        position = at + len(short)
+    out.append(_unescape(text[position:]))
+    return "".join(out)
+
+
+def _original_url(expanded: str, sent: str) -> str:
+    """X links a bare domain too and gives it back with a scheme: take the URL as we wrote it."""
+    bare = expanded.split("://", 1)[-1]
+    return bare if expanded not in sent and bare in sent else expanded
+
+
+def _unescape(text: str) -> str:
+    """X escapes exactly these three, once: a single pass, so ``&amp;lt;`` becomes ``&lt;``."""
+    return _X_ESCAPE.sub(lambda m: _X_ENTITIES[m.group(1)], text)
 
 
 def _problem_message(body: dict[str, Any]) -> str:

@@ -17,6 +17,7 @@ import pytest
 
 from core.channels import (
     AccountRef,
+    Ambiguous,
     ChannelSettings,
     Credentials,
     CredentialsExpired,
@@ -323,6 +324,79 @@ async def test_reconcile_not_found_outside_window_or_other_text(
         )
         is None
     )
+
+
+def _window(before: datetime) -> dict[str, datetime]:
+    return {"not_before": before, "not_after": datetime.now(UTC) + timedelta(minutes=1)}
+
+
+@pytest.mark.anyio
+async def test_reconcile_tells_apart_two_posts_that_differ_by_their_link(
+    plugin: XPlugin, fake: FakeX, account: AccountRef
+) -> None:
+    """Issue 10 (3): with every URL removed, B was "found" as A: B lost, A's id recorded twice."""
+    before = datetime.now(UTC) - timedelta(minutes=1)
+    first = Draft(text="Le budget est voté : https://www.laregion.fr/budget-2027")
+    second = Draft(text="Le budget est voté : https://www.laregion.fr/budget-2027-annexes")
+    a = await plugin.publish(account, first)
+    assert await plugin.reconcile(account, second, **_window(before)) is None
+    b = await plugin.publish(account, second)
+    found_a = await plugin.reconcile(account, first, **_window(before))
+    found_b = await plugin.reconcile(account, second, **_window(before))
+    assert found_a is not None and found_a.remote_id == a.remote_id
+    assert found_b is not None and found_b.remote_id == b.remote_id
+    assert "entities" in fake.received[-1].q("tweet.fields").split(",")
+
+
+@pytest.mark.anyio
+async def test_reconcile_unescapes_the_network_side_only(plugin: XPlugin, fake: FakeX, account: AccountRef) -> None:
+    """Issue 10 (4): a text holding ``&amp;`` never matched (the draft was unescaped too)."""
+    before = datetime.now(UTC) - timedelta(minutes=1)
+    literal = Draft(text="Écrire &amp; dans un post, et <b> aussi &lt;")
+    plain = Draft(text="Écrire & dans un post, et <b> aussi <")
+    published = await plugin.publish(account, literal)
+    assert fake.tweets[published.remote_id].public({"text"})["text"].startswith("Écrire &amp;amp; dans")
+    found = await plugin.reconcile(account, literal, **_window(before))
+    assert found is not None and found.remote_id == published.remote_id
+    assert await plugin.reconcile(account, plain, **_window(before)) is None
+
+
+@pytest.mark.anyio
+async def test_reconcile_compares_whitespace_exactly(plugin: XPlugin, fake: FakeX, account: AccountRef) -> None:
+    before = datetime.now(UTC) - timedelta(minutes=1)
+    await plugin.publish(account, Draft(text="Deux  espaces\net une ligne"))
+    for look_alike in ("Deux espaces\net une ligne", "Deux  espaces et une ligne"):
+        assert await plugin.reconcile(account, Draft(text=look_alike), **_window(before)) is None
+    assert await plugin.reconcile(account, Draft(text="Deux  espaces\net une ligne"), **_window(before))
+
+
+@pytest.mark.anyio
+async def test_reconcile_drops_the_link_x_adds_for_media(
+    plugin: XPlugin, fake: FakeX, account: AccountRef, tmp_path: Path
+) -> None:
+    photo = MediaItem(kind=MediaKind.IMAGE, content_type="image/png", path=media_file(tmp_path, "p.png", 300))
+    before = datetime.now(UTC) - timedelta(minutes=1)
+    draft = Draft(text="Photo du jour https://www.laregion.fr", media=(photo,))
+    published = await plugin.publish(account, draft)
+    assert fake.tweets[published.remote_id].public({"text"})["text"].count("https://t.co/") == 2
+    found = await plugin.reconcile(account, draft, **_window(before))
+    assert found is not None and found.remote_id == published.remote_id
+
+
+@pytest.mark.anyio
+async def test_reconcile_pages_to_the_window_start_and_refuses_to_guess(
+    plugin: XPlugin, fake: FakeX, account: AccountRef
+) -> None:
+    before = datetime.now(UTC) - timedelta(minutes=1)
+    ours = fake.add_tweet(account.external_id, "Bonne rentrée à tous les lycéens !")
+    for n in range(1100):  # more than the ten pages of 100 the old walk read
+        fake.add_tweet(account.external_id, f"Post suivant n°{n}")
+    found = await plugin.reconcile(account, Draft(text="Bonne rentrée à tous les lycéens !"), **_window(before))
+    assert found is not None and found.remote_id == ours.id
+    twin = fake.add_tweet(account.external_id, "Bonne rentrée à tous les lycéens !")
+    with pytest.raises(Ambiguous) as caught:
+        await plugin.reconcile(account, Draft(text="Bonne rentrée à tous les lycéens !"), **_window(before))
+    assert set(caught.value.candidates) == {ours.id, twin.id}
 
 
 # ---------------------------------------------------------------------- inbox

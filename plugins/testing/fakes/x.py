@@ -119,19 +119,17 @@ class FakeTweet:
     impressions: int = 0
 
     def public(self, fields: set[str]) -> dict[str, Any]:
-        # X rewrites every URL of the text to a t.co link and HTML-escapes &, < and >.
-        text = _URL.sub(
-            lambda m: f"https://t.co/{hashlib.sha1(m.group().encode()).hexdigest()[:10]}",
-            self.text,
-        )
-        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        for key in self.media_keys:
-            text += f" https://t.co/{key[-10:]}"
+        # X rewrites every URL of the text to a t.co link and HTML-escapes &, < and >; attached
+        # media add a t.co link of their own at the end. ``entities.urls`` says what each t.co
+        # link stands for (``expanded_url``; a media's also carries its ``media_key``).
+        text, urls = self._rendered()
         out: dict[str, Any] = {
             "id": self.id,
             "text": text,
             "edit_history_tweet_ids": [self.id],
         }
+        if "entities" in fields and urls:
+            out["entities"] = {"urls": urls}
         optional: dict[str, Any] = {
             "author_id": self.author_id,
             "created_at": iso(self.created_at),
@@ -151,6 +149,25 @@ class FakeTweet:
             optional["referenced_tweets"] = self.referenced
         out.update({k: v for k, v in optional.items() if k in fields})
         return out
+
+    def _rendered(self) -> tuple[str, list[dict[str, Any]]]:
+        parts: list[str] = []
+        urls: list[dict[str, Any]] = []
+        position = 0
+        for match in _URL.finditer(self.text):
+            parts.append(_escape(self.text[position : match.start()]))
+            short = f"https://t.co/{hashlib.sha1(match.group().encode()).hexdigest()[:10]}"
+            urls.append(_url_entity(len("".join(parts)), short, match.group()))
+            parts.append(short)
+            position = match.end()
+        parts.append(_escape(self.text[position:]))
+        for n, key in enumerate(self.media_keys, start=1):
+            parts.append(" ")
+            short = f"https://t.co/{key[-10:]}"
+            expanded = f"https://x.com/i/web/status/{self.id}/photo/{n}"
+            urls.append(_url_entity(len("".join(parts)), short, expanded) | {"media_key": key})
+            parts.append(short)
+        return "".join(parts), urls
 
 
 @dataclass
@@ -839,6 +856,22 @@ class FakeX(OAuthServer):
 
 
 # ---------------------------------------------------------------------- module helpers
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _url_entity(start: int, short: str, expanded: str) -> dict[str, Any]:
+    """One ``entities.urls`` entry: where the t.co link sits (code points) and what it stands for."""
+    display = expanded.split("://", 1)[-1]
+    return {
+        "start": start,
+        "end": start + len(short),
+        "url": short,
+        "expanded_url": expanded,
+        "display_url": display if len(display) <= 26 else f"{display[:25]}…",
+    }
+
+
 def _missing(resource: str, parameter: str, value: str) -> dict[str, str]:
     return {
         "value": value,
