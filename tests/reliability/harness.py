@@ -110,7 +110,7 @@ class Plan:
         if scenario == "R1":
             # The worst moments rather than random ones: both workers killed while they are
             # busiest (a machine losing power), three times — deterministic enough for a test.
-            plan = cls(scenario, seed, deliveries or 160, window_s=6.0, settle_s=30.0, burst_share=1.0)
+            plan = cls(scenario, seed, deliveries or 160, window_s=6.0, settle_s=25.0, burst_share=1.0)
             return replace(plan, kills=3, kill_when_busy=30, rates=ChaosRates(latency=(1.5, 2.5)))
         # R3's last retries may wait a 4th backoff (up to 24 s) after its chaos: a longer bound.
         plan = cls(scenario, seed, deliveries or 80, window_s=8.0, settle_s=40.0 if scenario == "R3" else 30.0)
@@ -165,13 +165,14 @@ class RunResult:
             f"{self.plan.scenario} seed={self.plan.seed} deliveries={self.plan.deliveries} faults={self.faults} "
             f"duplicates={self.duplicates} lost={self.lost} wrong={self.wrong} stuck={self.stuck} drain={drain} "
             f"5xx={self.http['5xx']} 503={self.http['503']} no-answer={self.http['no answer']} exits={self.exits} "
-            f"429-violations={self.violations} {'ok' if self.ok else 'FAILED'}"
+            f"429-violations={self.violations}{f' strays={self.strays}' if self.strays else ''} "
+            f"{'ok' if self.ok else 'FAILED'}"
         )
 
 
 # ------------------------------------------------------------------ the cluster
 class Cluster:
-    """Everything one run starts; :meth:`close` stops all of it, whatever happened."""
+    """Everything one run starts; :meth:`aclose` stops all of it, whatever happened."""
 
     def __init__(self, plan: Plan, folder: Path) -> None:
         self.plan = plan
@@ -181,6 +182,7 @@ class Cluster:
         self.redis = RedisServer(folder / "redis")
         self.database_url = self.postgres.url("portevoix")
         self.web_port = free_port()
+        self.urls: dict[str, str] = {}  # channel -> its proxy's URL
         self.web: AppProcess | None = None
         self.workers: list[AppProcess] = []
         self.runtime: Runtime | None = None
@@ -197,14 +199,11 @@ class Cluster:
         self.postgres.start()
         self.redis.start()
 
-    def env(self) -> dict[str, str]:
-        # Nothing inherited that load_settings would read: the run's settings only.
-        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PORTEVOIX_", "DATABASE_", "REDIS_"))}
+    def settings_env(self) -> dict[str, str]:
+        """The run's settings, as every process reads them from its environment."""
         channels = {f"PORTEVOIX_CHANNEL_{key.upper()}_BASE_URL": url for key, url in self.urls.items()}
         return {
-            **inherited,
             **channels,
-            "PYTHONPATH": os.pathsep.join([str(ROOT), inherited.get("PYTHONPATH", "")]).rstrip(os.pathsep),
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis.url,
             "SECRET_KEY": SECRET_KEY,
@@ -214,14 +213,17 @@ class Cluster:
             "PORTEVOIX_LOG_LEVEL": "INFO",
         }
 
+    def env(self) -> dict[str, str]:
+        # Nothing inherited that load_settings would read: the run's settings only.
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith(("PORTEVOIX_", "DATABASE_", "REDIS_"))}
+        python_path = os.pathsep.join(p for p in (str(ROOT), inherited.get("PYTHONPATH", "")) if p)
+        return {**inherited, **self.settings_env(), "PYTHONPATH": python_path}
+
     async def prepare(self) -> None:
         """Migrate, load the persona, connect its four accounts, create a staff member and a token."""
         await _create_database(self.postgres.url(), "portevoix")
         await asyncio.to_thread(migrate.upgrade, self.database_url)
-        env = self.env()
-        settings = load_settings({k: v for k, v in env.items() if k.startswith(("PORTEVOIX_", "DATABASE_", "REDIS_",
-                                                                                "SECRET_"))}, dotenv=None)  # fmt: skip
-        self.runtime = Runtime(settings)
+        self.runtime = Runtime(load_settings(self.settings_env(), dotenv=None))
         self.token, self.staff_id = await _setup_data(self.runtime, self.networks, self.folder)
 
     def start_app(self) -> None:
@@ -441,7 +443,7 @@ async def inject(plan: Plan, cluster: Cluster, rng: random.Random, start: float)
         cluster.networks.chaos(True)
         await _at(start, min(window, CHAOS_AT_MOST_S))
         cluster.networks.chaos(False)
-        return sum(proxy.faults() for proxy in cluster.networks.proxies.values())
+        return cluster.networks.faults()
     for n, down in enumerate(plan.pg_downtimes, start=1):
         await _at(start, window * n / (len(plan.pg_downtimes) + 1))
         await asyncio.to_thread(cluster.postgres.stop, "fast")
@@ -565,15 +567,23 @@ async def run(plan: Plan, folder: Path) -> RunResult:
         await cluster.wait_ready()
         start = time.monotonic() + 1.0
         first_due = datetime.now(UTC) + timedelta(seconds=1.0)
-        ids = await compose_posts(cluster.runtime, cluster.staff_id, plan, rng, first_due)
         async with Monitor(cluster) as monitor:
-            result.faults = await inject(plan, cluster, rng, start)
+            # The faults keep their moments while the posts are still being composed.
+            faults = asyncio.create_task(inject(plan, cluster, random.Random(plan.seed + 1), start))
+            try:
+                ids = await compose_posts(cluster.runtime, cluster.staff_id, plan, rng, first_due)
+            except BaseException:
+                faults.cancel()
+                raise
+            result.faults = await faults
             await _at(start, plan.window_s)
             result.drain_s = await settle(cluster.runtime, ids, plan.settle_s)
         cluster.stop_app()
         await compare(cluster.runtime, cluster.networks, ids, result)
         result.http, result.exits = monitor.http, len(monitor.exits)
         result.details += monitor.exits + monitor.summary()
+        if plan.scenario == "R3":  # a held answer is recorded when it is given, after the chaos
+            result.faults = cluster.networks.faults()
         for proxy in cluster.networks.proxies.values():
             result.violations += len(proxy.violations())
             result.fault_kinds.update(r.fault or "none" for r in proxy.records)

@@ -120,6 +120,9 @@ class Networks:
         for proxy in self.proxies.values():
             proxy.chaos.set() if on else proxy.chaos.clear()
 
+    def faults(self) -> int:
+        return sum(proxy.faults() for proxy in self.proxies.values())
+
     def in_flight(self) -> int:
         return sum(proxy.in_flight for proxy in self.proxies.values())
 
