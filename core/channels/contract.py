@@ -218,6 +218,11 @@ class InboxPage(msgspec.Struct, frozen=True, kw_only=True):
     items: tuple[RemoteItem, ...]
     #: opaque cursor to pass back to fetch what came after; None when nothing more
     next_cursor: str | None = None
+    #: the inbox's sources that failed this time (``"conversations"`` → the network's words):
+    #: each source fails on its own, the items of the others are in ``items``. A source refused
+    #: for good (a permission the token lacks) is left out of the sweep; a temporary failure
+    #: keeps its place in ``next_cursor`` and is asked again.
+    unavailable: dict[str, str] = {}
 
 
 class AccountMetrics(msgspec.Struct, frozen=True, kw_only=True):

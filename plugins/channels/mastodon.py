@@ -8,7 +8,8 @@ Facts this plugin relies on (channel-apis §7, docs.joinmastodon.org):
   ``GET /api/v1/media/:id`` answers 206 until processed);
 * every response carries ``X-RateLimit-Limit/Remaining/Reset`` (reset is an ISO 8601 time);
 * tokens never expire: there is no refresh grant;
-* pagination follows the ``Link`` header (``rel="next"`` carries ``max_id``).
+* pagination follows the ``Link`` header (``rel="next"`` carries ``max_id``);
+* ``content`` is HTML; ``GET /api/v1/statuses/:id/source`` gives one's own text as written.
 
 The declared text limit is the default 500 (``TextCounting.MASTODON``); an instance may allow
 more: :meth:`MastodonPlugin.max_characters` reads ``/api/v2/instance``.
@@ -23,6 +24,7 @@ import asyncio
 import html
 import json
 import re
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -37,6 +39,7 @@ from core.channels import (
     AccountRef,
     AuthorizationRequest,
     Capabilities,
+    ChannelError,
     ChannelPlugin,
     Credentials,
     Draft,
@@ -55,6 +58,7 @@ from core.channels import (
     PostMetrics,
     PreparedRequest,
     PublishResult,
+    RateLimited,
     Rejected,
     RemoteItem,
     TextCounting,
@@ -62,6 +66,8 @@ from core.channels import (
     TokenSet,
     Transient,
     json_body,
+    same_text,
+    single_match,
 )
 
 DEFAULT_SCOPES = (
@@ -105,8 +111,19 @@ def plain_text(content_html: str) -> str:
     return html.unescape(_TAG.sub("", text)).strip()
 
 
-def _normalise(text: str) -> str:
+def _loose(text: str) -> str:
     return " ".join(text.split())
+
+
+def _in_window(status: dict[str, Any], not_before: datetime, not_after: datetime) -> bool:
+    created = _parse_time(status.get("created_at"))
+    return created is not None and not_before <= created <= not_after
+
+
+def _may_be(status: dict[str, Any], sent: str) -> bool:
+    """Whether a status could carry ``sent``, read from its HTML: whitespace is lost there, and a
+    remote mention shows as ``@user`` without its domain, so those always go to the source."""
+    return bool(status.get("mentions")) or _loose(plain_text(status.get("content", ""))) == _loose(sent)
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -312,37 +329,70 @@ class MastodonPlugin(ChannelPlugin):
         not_before: datetime,
         not_after: datetime,
     ) -> PublishResult | None:
-        """Idempotency-Key covers retries within an hour; after that, match the text in the window."""
-        expected = _normalise(self._status_body(draft, [])["status"])
+        """The account's statuses of the window whose source text is exactly the one we sent.
+
+        ``Idempotency-Key`` already makes a retried publish within the hour return the first
+        status; this answers after that too. ``content`` is HTML, which loses whitespace and
+        remote mentions' domains: it only picks the candidates, whose text as written
+        (``GET /api/v1/statuses/:id/source``) decides.
+        """
+        sent = self._status_body(draft, [])["status"]
+        matches = [
+            _result(status)
+            async for status in self._statuses_since(account, not_before)
+            if _in_window(status, not_before, not_after)
+            and _may_be(status, sent)
+            and same_text(await self._source_text(account, str(status["id"])), sent)
+        ]
+        return single_match(matches, channel=self.key)
+
+    async def _statuses_since(self, account: AccountRef, not_before: datetime) -> AsyncIterator[dict[str, Any]]:
+        """The account's statuses, newest first, following the Link header back to ``not_before``."""
         size = min(40, int(self._float("page_size", 40)))
         url: str | None = f"/api/v1/accounts/{account.external_id}/statuses?limit={size}&exclude_reblogs=true"
         while url:
             response = await self._api(account, "GET", url, endpoint="/api/v1/accounts/:id/statuses")
             statuses = response.json()
             for status in statuses:
-                created = _parse_time(status.get("created_at"))
-                if (
-                    created
-                    and not_before <= created <= not_after
-                    and _normalise(plain_text(status.get("content", ""))) == expected
-                ):
-                    return _result(status)
+                yield status
             oldest = _parse_time(statuses[-1].get("created_at")) if statuses else None
             url = _next_link(response) if oldest and oldest >= not_before else None
-        return None
+
+    async def _source_text(self, account: AccountRef, status_id: str) -> str | None:
+        response = await self._api(
+            account, "GET", f"/api/v1/statuses/{status_id}/source", endpoint="/api/v1/statuses/:id/source"
+        )
+        text = response.json().get("text")
+        return text if isinstance(text, str) else None
 
     # ------------------------------------------------------------------ conversation
     async def fetch_inbox(self, account: AccountRef, cursor: str | None) -> InboxPage:
-        """Mentions (notifications) and direct messages (conversations), each followed by its Link header."""
+        """Mentions (notifications) and direct messages (conversations), each followed by its Link header.
+
+        Each source fails on its own: one the token may not read (a scope not granted) leaves the
+        sweep and is named in ``unavailable``; one that fails for now keeps its place in the
+        cursor. Only when nothing at all could be read does the error reach the host.
+        """
         state = json.loads(cursor) if cursor else {"mentions": "", "conversations": ""}
         size = int(self._float("page_size", 40))
         items: list[RemoteItem] = []
-        if state["mentions"] is not None:
-            items += await self._mentions(account, state, size)
-        if state["conversations"] is not None:
-            items += await self._conversations(account, state, size)
+        unavailable: dict[str, str] = {}
+        failures: list[ChannelError] = []
+        for source, read in (("mentions", self._mentions), ("conversations", self._conversations)):
+            if state[source] is None:
+                continue
+            try:
+                items += await read(account, state, size)
+            except (Rejected, NotSupported) as exc:
+                state[source] = None  # refused for good: the other source goes on without it
+                unavailable[source] = exc.network_message
+            except (Transient, RateLimited) as exc:
+                unavailable[source] = exc.network_message  # its place in the cursor is kept
+                failures.append(exc)
+        if failures and not items:
+            raise failures[0]
         done = state["mentions"] is None and state["conversations"] is None
-        return InboxPage(items=tuple(items), next_cursor=None if done else json.dumps(state))
+        return InboxPage(items=tuple(items), next_cursor=None if done else json.dumps(state), unavailable=unavailable)
 
     async def _mentions(self, account: AccountRef, state: dict[str, str | None], size: int) -> list[RemoteItem]:
         params: dict[str, Any] = {"types[]": "mention", "limit": size}

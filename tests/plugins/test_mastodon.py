@@ -13,6 +13,8 @@ import httpx
 import pytest
 
 from core.channels import (
+    AccountRef,
+    Ambiguous,
     ChannelSettings,
     Credentials,
     CredentialsExpired,
@@ -23,6 +25,7 @@ from core.channels import (
     NotSupported,
     RateLimited,
     Rejected,
+    RemoteItem,
     Transient,
     UsageReport,
 )
@@ -190,7 +193,7 @@ def test_plain_text_roundtrip_of_rendered_content() -> None:
 @pytest.mark.anyio
 async def test_reconcile_finds_the_status_by_text_in_window(plugin: MastodonPlugin, fake: FakeMastodon) -> None:
     account = fake.make_account()
-    target = fake.add_status("Le message du jour\nhttps://laregion.fr/actu")
+    target = fake.add_status("Le message du jour\n\nhttps://laregion.fr/actu")  # what publish sends
     for n in range(3):  # newer statuses push it to the second page
         fake.add_status(f"autre {n}")
     now = datetime.now(UTC)
@@ -202,7 +205,7 @@ async def test_reconcile_finds_the_status_by_text_in_window(plugin: MastodonPlug
     )
     assert found is not None and found.remote_id == target["id"]
     calls = fake.requests_to("GET", r"/statuses$")
-    assert len(calls) == 2 and calls[1].q("max_id") is not None
+    assert len(calls) >= 2 and calls[1].q("max_id") is not None  # the whole window is read
     assert calls[0].path == f"/api/v1/accounts/{account.external_id}/statuses"
     assert calls[0].q("exclude_reblogs") == "true" and calls[0].q("limit") == "2"
 
@@ -221,6 +224,40 @@ async def test_reconcile_not_found(plugin: MastodonPlugin, fake: FakeMastodon) -
         )
         is None
     )
+
+
+def _window() -> dict[str, datetime]:
+    now = datetime.now(UTC)
+    return {"not_before": now - timedelta(minutes=10), "not_after": now + timedelta(minutes=1)}
+
+
+@pytest.mark.anyio
+async def test_reconcile_compares_the_source_text_exactly(plugin: MastodonPlugin, fake: FakeMastodon) -> None:
+    """Issue 10 (3): ``content`` is HTML, and squashing its whitespace made look-alikes equal."""
+    account = fake.make_account()
+    ours = fake.add_status("Deux  espaces\n\n\ntrois lignes & <balises>")
+    for look_alike in ("Deux espaces\n\n\ntrois lignes & <balises>", "Deux  espaces\n\ntrois lignes & <balises>"):
+        assert await plugin.reconcile(account, Draft(text=look_alike), **_window()) is None
+    found = await plugin.reconcile(account, Draft(text="Deux  espaces\n\n\ntrois lignes & <balises>"), **_window())
+    assert found is not None and found.remote_id == ours["id"]
+    assert fake.requests_to("GET", rf"^/api/v1/statuses/{ours['id']}/source$")
+
+
+@pytest.mark.anyio
+async def test_reconcile_pages_back_to_the_window_and_refuses_to_guess(
+    plugin: MastodonPlugin, fake: FakeMastodon
+) -> None:
+    account = fake.make_account()
+    fake.add_status("Bonne année", created_at=(datetime.now(UTC) - timedelta(days=365)).timestamp())
+    ours = fake.add_status("Bonne année")
+    for n in range(60):
+        fake.add_status(f"Publication suivante n°{n}")
+    found = await plugin.reconcile(account, Draft(text="Bonne année"), **_window())
+    assert found is not None and found.remote_id == ours["id"]
+    twin = fake.add_status("Bonne année")
+    with pytest.raises(Ambiguous) as caught:
+        await plugin.reconcile(account, Draft(text="Bonne année"), **_window())
+    assert set(caught.value.candidates) == {ours["id"], twin["id"]}
 
 
 # ---------------------------------------------------------------------- inbox and replies
@@ -255,6 +292,48 @@ async def test_inbox_follows_link_headers_for_mentions_and_conversations(
     assert all(c.query["types[]"] == ["mention"] for c in calls)
     assert calls[0].q("max_id") is None and calls[1].q("max_id") is not None  # the Link header's next
     assert fake.requests_to("GET", r"^/api/v1/conversations$")
+
+
+async def _whole_inbox(plugin: MastodonPlugin, account: AccountRef) -> tuple[list[RemoteItem], dict[str, str]]:
+    items: list[RemoteItem] = []
+    unavailable: dict[str, str] = {}
+    cursor = None
+    for _ in range(20):
+        page = await plugin.fetch_inbox(account, cursor)
+        items += page.items
+        unavailable |= page.unavailable
+        if (cursor := page.next_cursor) is None:
+            return items, unavailable
+    raise AssertionError("the inbox never ended")
+
+
+@pytest.mark.anyio
+async def test_a_refused_private_message_source_does_not_hide_the_mentions(
+    plugin: MastodonPlugin, fake: FakeMastodon
+) -> None:
+    """Issue 11 (1): a token without ``read:statuses`` lost every mention with the conversations."""
+    account = fake.make_account()
+    mentions = [fake.add_mention(f"question {n}", from_acct=f"user{n}")["id"] for n in range(3)]
+    fake.add_direct_message("message privé", from_acct="bob")
+    fake.withheld_scopes = {"read:statuses"}
+    items, unavailable = await _whole_inbox(plugin, account)
+    assert sorted(i.remote_id for i in items) == sorted(mentions)
+    assert unavailable == {"conversations": "This action is outside the authorized scopes"}
+
+
+@pytest.mark.anyio
+async def test_a_transient_failure_of_one_source_keeps_the_other_and_retries(
+    plugin: MastodonPlugin, fake: FakeMastodon
+) -> None:
+    account = fake.make_account()
+    mention = fake.add_mention("question", from_acct="alice")["id"]
+    message = fake.add_direct_message("message privé", from_acct="bob")["id"]
+    fake.fail_next("server_error", path=r"^/api/v1/conversations$")
+    first = await plugin.fetch_inbox(account, None)
+    assert [i.remote_id for i in first.items] == [mention] and "conversations" in first.unavailable
+    assert first.next_cursor is not None  # the conversations are asked again
+    items, unavailable = await _whole_inbox(plugin, account)
+    assert message in {i.remote_id for i in items} and not unavailable
 
 
 @pytest.mark.anyio

@@ -10,6 +10,8 @@ What it does as Mastodon does:
 * ``X-RateLimit-Limit/Remaining/Reset`` (ISO 8601) on every answer; 300 requests per 5 minutes
   per token, then 429;
 * pagination through the ``Link`` header (``max_id``/``min_id``), newest first;
+* ``content`` is HTML (paragraphs, ``<br />``, links); ``GET /api/v1/statuses/:id/source`` gives
+  one's own status' text as written;
 * errors are ``{"error": "..."}`` (OAuth: ``{"error", "error_description"}``).
 
 Seed with :meth:`add_mention`, :meth:`add_direct_message`, :meth:`add_status`.
@@ -33,6 +35,11 @@ TOKEN_PREFIX = "mtok-"
 IDEMPOTENCY_TTL_S = 3600
 WINDOW_S = 300
 NOT_FOUND = "Record not found"
+#: the scope an endpoint needs (docs.joinmastodon.org, methods/*: "OAuth: User token + …")
+_SCOPES = {
+    ("GET", "/api/v1/notifications"): "read:notifications",
+    ("GET", "/api/v1/conversations"): "read:statuses",
+}
 
 
 def _iso(ts: float) -> str:
@@ -95,6 +102,8 @@ class FakeMastodon(OAuthServer):
         self.notifications: list[dict[str, Any]] = []
         self.conversations: dict[str, dict[str, Any]] = {}
         self.idempotency: dict[tuple[str, str], tuple[str, float]] = {}
+        #: OAuth scopes the account's token was not granted: the endpoints needing them answer 403
+        self.withheld_scopes: set[str] = set()
         self._windows: dict[str, tuple[float, int]] = {}
         self.me = self._account("region_occitanie", "Région Occitanie", followers=42_000)
 
@@ -249,6 +258,8 @@ class FakeMastodon(OAuthServer):
             if not self._count(request):
                 start, _ = self._windows[self._token(request)]
                 return self.rate_limit_error(start + WINDOW_S - time.time())
+            if _SCOPES.get((request.method, request.path)) in self.withheld_scopes:
+                return self.error(403, "This action is outside the authorized scopes")
         return await super()._dispatch(request)
 
     def _count(self, request: ReceivedRequest) -> bool:
@@ -357,6 +368,16 @@ class FakeMastodon(OAuthServer):
     async def get_status(self, request: ReceivedRequest, status_id: str) -> FakeResponse:
         status = self.statuses.get(status_id)
         return FakeResponse(json=_public(status)) if status else self.error(404, NOT_FOUND)
+
+    @route("GET", "/api/v1/statuses/{status_id}/source")
+    async def status_source(self, request: ReceivedRequest, status_id: str) -> FakeResponse:
+        """The text as its author wrote it (what an edit starts from): only for one's own statuses."""
+        status = self.statuses.get(status_id)
+        if status is None or status["account"]["id"] != self.me["id"]:
+            return self.error(404, NOT_FOUND)
+        return FakeResponse(
+            json={"id": status_id, "text": status["text_source"], "spoiler_text": status["spoiler_text"]}
+        )
 
     @route("DELETE", "/api/v1/statuses/{status_id}")
     async def delete_status(self, request: ReceivedRequest, status_id: str) -> FakeResponse:
