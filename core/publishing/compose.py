@@ -189,19 +189,8 @@ async def compose(
     blocked = False
     for account in accounts:
         when = times[account.id]
-        found = await check_post_on_account(
-            session,
-            registry,
-            persona=persona,
-            post=post,
-            media=media,
-            channel=account.channel,
-            account=account,
-            moment=when or utcnow(),
-            stage=Stage.SCHEDULE if when else Stage.DRAFT,
-            composer=composer,
-            exclude_post=post.id,
-        )
+        stage = Stage.SCHEDULE if when else Stage.DRAFT
+        found = await _findings(session, registry, persona, post, account, when or utcnow(), stage, composer, media)
         findings[account.id] = found
         verdict = decide(found, request.overrides)
         blocked = blocked or verdict.outcome == Outcome.BLOCKED
@@ -251,6 +240,33 @@ async def compose(
         after={"accounts": [a.handle for a in accounts], "states": [d.state.value for d in deliveries]},
     )
     return ComposeResult(post=post, deliveries=tuple(deliveries), findings=findings)
+
+
+async def _findings(
+    session: AsyncSession,
+    registry: ChannelRegistry,
+    persona: Persona,
+    post: Post,
+    account: Account,
+    moment: datetime,
+    stage: Stage,
+    composer: Staff | None,
+    media: list[Media] | None = None,
+) -> list[Finding]:
+    """What the policy engine says of ``post`` on one account at ``moment`` (the post not counted twice)."""
+    return await check_post_on_account(
+        session,
+        registry,
+        persona=persona,
+        post=post,
+        media=list(post.media) if media is None else media,
+        channel=account.channel,
+        account=account,
+        moment=moment,
+        stage=stage,
+        composer=composer,
+        exclude_post=post.id,
+    )
 
 
 async def _times(
@@ -412,19 +428,8 @@ async def approve(
     if not waiting:
         raise PublishingError("nothing of this post waits for approval")
     for delivery in waiting:
-        found = await check_post_on_account(
-            session,
-            registry,
-            persona=persona,
-            post=post,
-            media=list(post.media),
-            channel=delivery.account.channel,
-            account=delivery.account,
-            moment=delivery.scheduled_at or utcnow(),
-            stage=Stage.APPROVE,
-            composer=approver,
-            exclude_post=post.id,
-        )
+        moment = delivery.scheduled_at or utcnow()
+        found = await _findings(session, registry, persona, post, delivery.account, moment, Stage.APPROVE, approver)
         verdict = decide(found, overrides)
         if verdict.outcome == Outcome.BLOCKED:
             raise PolicyBlocked({delivery.account_id: found})
@@ -506,19 +511,7 @@ async def submit(
     if when is None:
         raise PublishingError("choose a time, or publish now", field="scheduled_at")
     for delivery in [d for d in post.deliveries if d.state == DeliveryState.DRAFT]:
-        found = await check_post_on_account(
-            session,
-            registry,
-            persona=persona,
-            post=post,
-            media=list(post.media),
-            channel=delivery.account.channel,
-            account=delivery.account,
-            moment=when,
-            stage=Stage.SCHEDULE,
-            composer=composer,
-            exclude_post=post.id,
-        )
+        found = await _findings(session, registry, persona, post, delivery.account, when, Stage.SCHEDULE, composer)
         outcome = decide(found).outcome
         if outcome == Outcome.BLOCKED:
             raise PolicyBlocked({delivery.account_id: found})
@@ -561,19 +554,8 @@ async def reschedule(
         raise PublishingError(f"a {delivery.state.value} delivery can no longer be rescheduled")
     persona = await _persona(session, delivery.post.persona_id)
     post = await load_post(session, delivery.post_id)
-    found = await check_post_on_account(
-        session,
-        registry,
-        persona=persona,
-        post=post,
-        media=list(post.media),
-        channel=delivery.account.channel,
-        account=delivery.account,
-        moment=when,
-        stage=Stage.SCHEDULE,
-        composer=await session.get(Staff, actor.id),
-        exclude_post=post.id,
-    )
+    composer = await session.get(Staff, actor.id)
+    found = await _findings(session, registry, persona, post, delivery.account, when, Stage.SCHEDULE, composer)
     verdict = decide(found)
     if verdict.outcome == Outcome.BLOCKED:
         raise PolicyBlocked({delivery.account_id: found})

@@ -540,38 +540,45 @@ async def _record_error(
     runtime: Runtime, session: AsyncSession, claim: Claim, error: ChannelError | NotConnected, now: datetime
 ) -> None:
     message = getattr(error, "network_message", str(error))
-    retry: dict[str, Any] = {"to": DeliveryState.SCHEDULED, "from_": PUBLISHING, "lease_until": None}
-    fail: dict[str, Any] = {"to": DeliveryState.FAILED, "from_": PUBLISHING, "event": "failed", "lease_until": None}
-    if isinstance(error, RateLimited):
-        until = now + timedelta(seconds=max(error.retry_after, 1.0))
-        # The whole account slows down, not only this delivery.
-        await session.execute(update(Account).where(Account.id == claim.account_id).values(throttled_until=until))
-        # The attempt is not counted: the network did not look at the post.
+
+    async def leave(to: DeliveryState, event: str, detail: dict[str, Any], kind: ErrorKind, **values: Any) -> None:
         await move(
             session,
             claim.delivery_id,
-            **retry,
-            event="rate_limited",
-            detail={"retry_after": error.retry_after, "until": until},
+            to=to,
+            from_=PUBLISHING,
+            event=event,
+            detail=detail,
+            lease_until=None,
+            last_error=message,
+            error_kind=kind,
+            **values,
+        )
+
+    if isinstance(error, RateLimited):
+        until = now + timedelta(seconds=max(error.retry_after, 1.0))
+        # The whole account slows down, not only this delivery; the attempt is not counted.
+        await session.execute(update(Account).where(Account.id == claim.account_id).values(throttled_until=until))
+        detail = {"retry_after": error.retry_after, "until": until}
+        await leave(
+            DeliveryState.SCHEDULED,
+            "rate_limited",
+            detail,
+            ErrorKind.RATE_LIMITED,
             next_attempt_at=until,
             attempts=claim.attempt - 1,
-            last_error=message,
-            error_kind=ErrorKind.RATE_LIMITED,
         )
     elif isinstance(error, (CredentialsExpired, NotConnected)):
         await session.execute(
             update(Account).where(Account.id == claim.account_id).values(status=AccountStatus.NEEDS_REAUTH)
         )
-        await move(
-            session,
-            claim.delivery_id,
-            **retry,
-            event="needs_reauth",
-            detail={"error": message},
+        await leave(
+            DeliveryState.SCHEDULED,
+            "needs_reauth",
+            {"error": message},
+            ErrorKind.NEEDS_REAUTH,
             next_attempt_at=None,
             attempts=claim.attempt - 1,
-            last_error=message,
-            error_kind=ErrorKind.NEEDS_REAUTH,
         )
         # The persona's team sees this on its dashboard and in the audit log.
         record(
@@ -584,34 +591,18 @@ async def _record_error(
             reason=message,
         )
     elif isinstance(error, (Rejected, NotSupported)):
-        await move(
-            session,
-            claim.delivery_id,
-            **fail,
-            detail={"error": message, "status": error.status},
-            last_error=message,
-            error_kind=ErrorKind.REJECTED,
-        )
+        await leave(DeliveryState.FAILED, "failed", {"error": message, "status": error.status}, ErrorKind.REJECTED)
     elif claim.attempt >= runtime.settings.publish_max_attempts:  # Transient, or any other ChannelError
-        await move(
-            session,
-            claim.delivery_id,
-            **fail,
-            detail={"error": message, "attempts": claim.attempt},
-            last_error=message,
-            error_kind=ErrorKind.TRANSIENT,
-        )
+        await leave(DeliveryState.FAILED, "failed", {"error": message, "attempts": claim.attempt}, ErrorKind.TRANSIENT)
     else:
         wait = getattr(error, "retry_after", None) or backoff_seconds(claim.attempt)
-        await move(
-            session,
-            claim.delivery_id,
-            **retry,
-            event="transient_error",
-            detail={"error": message, "retry_in": round(wait, 2)},
+        detail = {"error": message, "retry_in": round(wait, 2)}
+        await leave(
+            DeliveryState.SCHEDULED,
+            "transient_error",
+            detail,
+            ErrorKind.TRANSIENT,
             next_attempt_at=now + timedelta(seconds=wait),
-            last_error=message,
-            error_kind=ErrorKind.TRANSIENT,
         )
 
 
