@@ -13,7 +13,7 @@ import binascii
 import hashlib
 import hmac
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -263,9 +263,22 @@ def data_of(body: Mapping[str, Any]) -> list[dict[str, Any]]:
     return [item for item in data if isinstance(item, dict)] if isinstance(data, list) else []
 
 
-def same_text(published: str | None, draft_text: str) -> bool:
-    """Whether a post found on the network carries the draft's text (whitespace-insensitive)."""
-    return " ".join((published or "").split()) == " ".join(draft_text.split())
+async def edge_items(
+    graph: Graph, path: str, params: Mapping[str, str], *, token: str, account_id: str
+) -> AsyncIterator[dict[str, Any]]:
+    """Every object of a Graph edge, page after page (``after`` cursors) until ``paging.next`` ends;
+    the caller stops early by leaving the loop."""
+    after: str | None = None
+    seen: set[str] = set()
+    while True:
+        query = {**params, **({"after": after} if after else {})}
+        body = await graph.send(GraphCall("GET", path, params=query), token=token, account_id=account_id)
+        for item in data_of(body):
+            yield item
+        after = next_after(body)
+        if after is None or after in seen:
+            return
+        seen.add(after)
 
 
 # --------------------------------------------------------------------------- inbox walking
@@ -312,22 +325,31 @@ async def walk_inbox(
     """Advance a depth-first walk over Graph edges until one read yields items.
 
     The walk's state (edges still to read, with their ``after`` cursors) *is* the opaque
-    cursor, so a sync can stop after any page and resume exactly there.
+    cursor, so a sync can stop after any page and resume exactly there. Each edge fails on its
+    own: one Graph refuses for good (a permission the token lacks, an object deleted since) is
+    left out and named in ``unavailable`` while the walk goes on; a temporary failure raises
+    before anything is lost, and the host asks again with the same cursor.
     """
     queue = decode_cursor(cursor) if cursor else list(start)
     items: list[RemoteItem] = []
+    unavailable: dict[str, str] = {}
     calls = 0
     while queue and not items and calls < max_calls:
         fetch = queue.pop(0)
         params = {**fetch.params, **({"after": fetch.after} if fetch.after else {})}
-        body = await graph.send(GraphCall("GET", fetch.path, params=params), token=token, account_id=account_id)
         calls += 1
+        try:
+            body = await graph.send(GraphCall("GET", fetch.path, params=params), token=token, account_id=account_id)
+        except Rejected as exc:
+            unavailable[fetch.op] = exc.network_message
+            continue
         found, follow = handlers[fetch.op](fetch, body)
         items.extend(found)
         after = next_after(body)
         # Children first (comments of this post), then the rest of this edge, then the others.
         queue = follow + ([replace(fetch, after=after)] if after else []) + queue
-    return InboxPage(items=tuple(items), next_cursor=encode_cursor(queue) if queue else None)
+    next_cursor = encode_cursor(queue) if queue else None
+    return InboxPage(items=tuple(items), next_cursor=next_cursor, unavailable=unavailable)
 
 
 # --------------------------------------------------------------------------- Facebook Login

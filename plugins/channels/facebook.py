@@ -8,7 +8,7 @@ long-lived *user* token the Page token was derived from, so ``refresh`` can deri
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -42,6 +42,8 @@ from core.channels import (
     UsageRecorder,
     WebhookChallenge,
     WebhookRequest,
+    same_text,
+    single_match,
 )
 from plugins.channels import _meta
 from plugins.channels._meta import Fetch, GraphCall, Upload
@@ -168,12 +170,7 @@ class FacebookPlugin(ChannelPlugin):
 
     async def _publish_video(self, account: AccountRef, draft: Draft, item: MediaItem) -> PublishResult:
         body = await self._send(account, _video_call(account.external_id, draft, item))
-        video_id = str(body["id"])
-        return PublishResult(
-            remote_id=video_id,
-            url=f"{WEB}/{account.external_id}/videos/{video_id}",
-            published_at=datetime.now(UTC),
-        )
+        return _video_result(account.external_id, str(body["id"]), datetime.now(UTC))
 
     async def repost(self, account: AccountRef, remote_id: str) -> PublishResult:
         # Graph has no share endpoint; a Page post whose `link` is the shared post is what
@@ -196,27 +193,45 @@ class FacebookPlugin(ChannelPlugin):
     async def reconcile(
         self, account: AccountRef, draft: Draft, *, not_before: datetime, not_after: datetime
     ) -> PublishResult | None:
+        """The Page's posts of the window whose message is exactly the draft's text (Graph takes no
+        client reference). A video is looked for among the Page's videos and answered by its video
+        id, as its publish answers: one object, one id."""
+        videos, _ = _split_media(draft)
+        found = self._videos_like if videos else self._posts_like
+        return single_match([m async for m in found(account, draft, not_before, not_after)], channel=self.key)
+
+    async def _posts_like(
+        self, account: AccountRef, draft: Draft, not_before: datetime, not_after: datetime
+    ) -> AsyncIterator[PublishResult]:
         params = {
-            "fields": "id,message,created_time,permalink_url",
+            "fields": "id,message,created_time,permalink_url,status_type",
             "since": _meta.unix(not_before),
             "until": _meta.unix(not_after),
             "limit": "100",
         }
-        after: str | None = None
-        for _ in range(10):  # a Page posts a few times a day: ten pages of 100 is a wide margin
-            query = {**params, **({"after": after} if after else {})}
-            body = await self._send(account, GraphCall("GET", f"/{account.external_id}/feed", params=query))
-            for post in _meta.data_of(body):
-                if _meta.same_text(post.get("message"), draft.text):
-                    return PublishResult(
-                        remote_id=str(post["id"]),
-                        url=post.get("permalink_url"),
-                        published_at=_meta.parse_time(post.get("created_time")),
-                    )
-            after = _meta.next_after(body)
-            if after is None:
-                return None
-        return None
+        async for post in self._edge(account, f"/{account.external_id}/feed", params):
+            # A video's own post carries its description: it is the video, found by id below.
+            if post.get("status_type") != "added_video" and same_text(post.get("message"), draft.text):
+                yield PublishResult(
+                    remote_id=str(post["id"]),
+                    url=post.get("permalink_url"),
+                    published_at=_meta.parse_time(post.get("created_time")),
+                )
+
+    async def _videos_like(
+        self, account: AccountRef, draft: Draft, not_before: datetime, not_after: datetime
+    ) -> AsyncIterator[PublishResult]:
+        params = {"fields": "id,description,created_time", "limit": "100"}
+        async for video in self._edge(account, f"/{account.external_id}/videos", params):
+            created = _meta.parse_time(video.get("created_time"))
+            if created < not_before:
+                return  # newest first: the rest is older than the attempt
+            if created <= not_after and same_text(video.get("description"), draft.text):
+                yield _video_result(account.external_id, str(video["id"]), created)
+
+    def _edge(self, account: AccountRef, path: str, params: dict[str, str]) -> AsyncIterator[dict[str, Any]]:
+        token = account.credentials.access_token
+        return _meta.edge_items(self.graph, path, params, token=token, account_id=account.external_id)
 
     # ------------------------------------------------------------------ conversation
     async def fetch_inbox(self, account: AccountRef, cursor: str | None) -> InboxPage:
@@ -456,6 +471,11 @@ def _video_call(page: str, draft: Draft, item: MediaItem) -> GraphCall:
 
 def _noted(call: GraphCall, note: str) -> GraphCall:
     return GraphCall(call.method, call.path, call.params, call.form, call.upload, note, call.authenticated)
+
+
+def _video_result(page: str, video_id: str, published_at: datetime) -> PublishResult:
+    # A video is tracked by its video id (what /videos answers), by publish and reconcile alike.
+    return PublishResult(remote_id=video_id, url=f"{WEB}/{page}/videos/{video_id}", published_at=published_at)
 
 
 def _post_result(post_id: str) -> PublishResult:

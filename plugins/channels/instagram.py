@@ -52,6 +52,8 @@ from core.channels import (
     TokenSet,
     Transient,
     UsageRecorder,
+    same_text,
+    single_match,
 )
 from plugins.channels import _meta
 from plugins.channels._meta import Fetch, GraphCall
@@ -281,21 +283,23 @@ class InstagramPlugin(ChannelPlugin):
     async def reconcile(
         self, account: AccountRef, draft: Draft, *, not_before: datetime, not_after: datetime
     ) -> PublishResult | None:
-        """Find the post by caption in the window. Stories have no caption: the only story
-        published by this account inside the window is taken as the one we sent."""
+        """The account's media of the window whose caption is exactly the draft's text, every page of
+        the window read. A story has no caption: it is the one story of the window, and two make
+        :class:`Ambiguous` (nothing tells them apart)."""
         story = draft.format is Format.STORY
         edge = "stories" if story else "media"
-        params = {"fields": "id,caption,timestamp,permalink", "limit": "50"}
+        params = {"fields": "id,caption,timestamp,permalink", "limit": "100"}
         if not story:  # the stories edge lists the last 24 h and takes no time bounds
             params |= {"since": _meta.unix(not_before), "until": _meta.unix(not_after)}
-        body = await self._send(account, GraphCall("GET", f"/{account.external_id}/{edge}", params=params))
-        for media in _meta.data_of(body):
-            published = _meta.parse_time(media.get("timestamp"))
-            if not not_before <= published <= not_after:
-                continue
-            if story or _meta.same_text(media.get("caption"), draft.text):
-                return PublishResult(remote_id=str(media["id"]), url=media.get("permalink"), published_at=published)
-        return None
+        token = account.credentials.access_token
+        path = f"/{account.external_id}/{edge}"
+        matches = [
+            PublishResult(remote_id=str(media["id"]), url=media.get("permalink"), published_at=published)
+            async for media in _meta.edge_items(self.graph, path, params, token=token, account_id=account.external_id)
+            if not_before <= (published := _meta.parse_time(media.get("timestamp"))) <= not_after
+            and (story or same_text(media.get("caption"), draft.text))
+        ]
+        return single_match(matches, channel=self.key)
 
     # ------------------------------------------------------------------ conversation
     async def fetch_inbox(self, account: AccountRef, cursor: str | None) -> InboxPage:

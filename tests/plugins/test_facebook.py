@@ -13,6 +13,7 @@ import pytest
 
 from core.channels import (
     AccountRef,
+    Ambiguous,
     ChannelSettings,
     Credentials,
     CredentialsExpired,
@@ -239,7 +240,7 @@ async def test_reconcile_finds_the_post_in_the_window(
     plugin: FacebookPlugin, fake: FakeFacebook, account: AccountRef
 ) -> None:
     fake.seed_post("Autre chose")
-    post_id = fake.seed_post("Le texte envoyé  avant la panne")
+    post_id = fake.seed_post("Le texte envoyé avant la panne")
     now = datetime.now(UTC)
 
     found = await plugin.reconcile(
@@ -252,9 +253,54 @@ async def test_reconcile_finds_the_post_in_the_window(
     assert found is not None and found.remote_id == post_id
     assert found.url == fake.permalink(post_id)
     request = only(fake, "GET", rf"^/v23\.0/{PAGE_ID}/feed$")
-    assert request.q("fields") == "id,message,created_time,permalink_url"
+    assert request.q("fields") == "id,message,created_time,permalink_url,status_type"
     assert int(request.q("since") or 0) == int((now - timedelta(minutes=5)).timestamp())
     assert int(request.q("until") or 0) == int((now + timedelta(minutes=1)).timestamp())
+
+
+def _window() -> dict[str, datetime]:
+    now = datetime.now(UTC)
+    return {"not_before": now - timedelta(minutes=10), "not_after": now + timedelta(minutes=1)}
+
+
+async def test_reconcile_compares_the_message_exactly(
+    plugin: FacebookPlugin, fake: FakeFacebook, account: AccountRef
+) -> None:
+    """Issue 10 (3): squashed whitespace made two different posts "the same"."""
+    post_id = fake.seed_post("Deux  espaces\net une ligne")
+    for look_alike in ("Deux espaces\net une ligne", "Deux  espaces et une ligne"):
+        assert await plugin.reconcile(account, Draft(text=look_alike), **_window()) is None
+    found = await plugin.reconcile(account, Draft(text="Deux  espaces\net une ligne"), **_window())
+    assert found is not None and found.remote_id == post_id
+
+
+async def test_reconcile_pages_back_to_the_window_start_and_refuses_to_guess(
+    plugin: FacebookPlugin, fake: FakeFacebook, account: AccountRef
+) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=1)
+    ours = fake.seed_post("Bonne rentrée !", created=start)
+    for n in range(1050):  # more than the ten pages of 100 the old walk read
+        fake.seed_post(f"Publication suivante n°{n}", created=start + timedelta(seconds=1 + n / 100))
+    found = await plugin.reconcile(account, Draft(text="Bonne rentrée !"), **_window())
+    assert found is not None and found.remote_id == ours
+    twin = fake.seed_post("Bonne rentrée !")
+    with pytest.raises(Ambiguous) as caught:
+        await plugin.reconcile(account, Draft(text="Bonne rentrée !"), **_window())
+    assert set(caught.value.candidates) == {ours, twin}
+
+
+async def test_reconcile_of_a_video_answers_the_id_its_publish_answered(
+    plugin: FacebookPlugin, fake: FakeFacebook, account: AccountRef
+) -> None:
+    """Issue 10 (9): publish answered the video id, reconcile the feed's {page}_{video}: one object, two ids."""
+    video = MediaItem(kind=MediaKind.VIDEO, content_type="video/mp4", url="https://cdn.example.org/clip.mp4")
+    draft = Draft(text="La session plénière en vidéo", format=Format.VIDEO, media=(video,))
+    published = await plugin.publish(account, draft)
+    assert f"{PAGE_ID}_{published.remote_id}" in fake.posts  # the feed shows the video as a post
+    found = await plugin.reconcile(account, draft, **_window())
+    assert found is not None and (found.remote_id, found.url) == (published.remote_id, published.url)
+    # A text post with the video's words is another post: the video is not it.
+    assert await plugin.reconcile(account, Draft(text="La session plénière en vidéo"), **_window()) is None
 
 
 async def test_reconcile_not_found_outside_the_window(
@@ -315,6 +361,26 @@ async def test_inbox_walks_comments_and_messages_across_pages(
     assert conversations.q("fields") == "id,updated_time,messages.limit(2){id,message,from,created_time}"
     tails = [r for r in fake.requests_to("GET", r"/messages$")]
     assert tails and all(r.q("after") for r in tails)
+
+
+async def test_a_token_without_messaging_still_brings_the_comments(
+    plugin: FacebookPlugin, fake: FakeFacebook, account: AccountRef
+) -> None:
+    """Issue 11 (1): the conversations edge refused (no pages_messaging) stopped the whole inbox."""
+    post = fake.seed_post("Le festival commence")
+    comments = [fake.seed_comment(post, f"Commentaire {n}") for n in range(5)]
+    fake.seed_conversation("7100000000000001", "Léa", ["Bonjour"])
+    fake.withheld_permissions = {"pages_messaging"}
+
+    seen, unavailable, cursor = [], {}, None
+    for _ in range(20):
+        page = await plugin.fetch_inbox(account, cursor)
+        seen += [item.remote_id for item in page.items]
+        unavailable |= page.unavailable
+        if (cursor := page.next_cursor) is None:
+            break
+    assert sorted(seen) == sorted(comments) and cursor is None
+    assert unavailable == {"conversations": "(#230) Requires pages_messaging permission to manage the object"}
 
 
 async def test_reply_to_a_comment_and_to_a_reply(

@@ -12,6 +12,7 @@ import pytest
 
 from core.channels import (
     AccountRef,
+    Ambiguous,
     ChannelSettings,
     Credentials,
     CredentialsExpired,
@@ -294,8 +295,12 @@ async def test_reconcile_found_and_not_found(plugin: InstagramPlugin, fake: Fake
     media_id = fake.seed_media("Le  texte\nenvoyé", created=now - timedelta(minutes=2))
 
     found = await plugin.reconcile(
+        account, Draft(text="Le  texte\nenvoyé"), not_before=now - timedelta(minutes=10), not_after=now
+    )
+    look_alike = await plugin.reconcile(
         account, Draft(text="Le texte envoyé"), not_before=now - timedelta(minutes=10), not_after=now
     )
+    assert look_alike is None  # issue 10 (3): whitespace is compared exactly
     missing = await plugin.reconcile(
         account, Draft(text="Ancien"), not_before=now - timedelta(minutes=10), not_after=now
     )
@@ -320,6 +325,36 @@ async def test_reconcile_story_by_window(plugin: InstagramPlugin, fake: FakeInst
     found = await plugin.reconcile(account, draft, not_before=now - timedelta(minutes=5), not_after=now)
     assert found is not None and found.remote_id == story
     assert fake.requests_to("GET", rf"{V}/{IG_USER_ID}/stories$")
+
+
+async def test_reconcile_pages_back_to_the_window_and_refuses_to_guess(
+    plugin: InstagramPlugin, fake: FakeInstagram, account: AccountRef
+) -> None:
+    """A backlog of 60 posts after the attempt pushed it off the single page of 50 read."""
+    now = datetime.now(UTC)
+    ours = fake.seed_media("Le marché de Sète", created=now - timedelta(minutes=5))
+    for n in range(60):
+        fake.seed_media(f"Publication suivante n°{n}", created=now - timedelta(minutes=4, seconds=-n))
+    window = {"not_before": now - timedelta(minutes=10), "not_after": now + timedelta(minutes=1)}
+    found = await plugin.reconcile(account, Draft(text="Le marché de Sète"), **window)
+    assert found is not None and found.remote_id == ours
+    twin = fake.seed_media("Le marché de Sète", created=now)
+    with pytest.raises(Ambiguous) as caught:
+        await plugin.reconcile(account, Draft(text="Le marché de Sète"), **window)
+    assert set(caught.value.candidates) == {ours, twin}
+
+
+async def test_reconcile_story_refuses_to_choose_between_two(
+    plugin: InstagramPlugin, fake: FakeInstagram, account: AccountRef
+) -> None:
+    """A story has no caption: with two stories in the window, nothing tells which is ours."""
+    now = datetime.now(UTC)
+    first = fake.seed_media("", created=now - timedelta(minutes=2), product="STORY")
+    second = fake.seed_media("", created=now - timedelta(minutes=1), product="STORY")
+    draft = Draft(text="", format=Format.STORY, media=(image(),))
+    with pytest.raises(Ambiguous) as caught:
+        await plugin.reconcile(account, draft, not_before=now - timedelta(minutes=5), not_after=now)
+    assert set(caught.value.candidates) == {first, second}
 
 
 async def test_delete_is_opt_in(

@@ -44,6 +44,14 @@ POST_METRICS: dict[str, Any] = {
     "post_reactions_by_type_total": {"like": 120, "love": 14, "wow": 3},
     "post_clicks": 87,
 }
+#: a post's ``status_type`` by what made it
+_STATUS_TYPES = {
+    "status": "mobile_status_update",
+    "photo": "added_photos",
+    "album": "added_photos",
+    "video": "added_video",
+    "link": "shared_story",
+}
 # Removed by Meta (reference §1.5): asking for them is an "invalid metric" error.
 DEPRECATED_METRICS = {
     "page_impressions",
@@ -73,6 +81,8 @@ class FakeFacebook(GraphFake):
         self.videos: dict[str, dict[str, Any]] = {}
         self.comments: dict[str, dict[str, Any]] = {}  # comment id → comment (with "post_id")
         self.conversations: dict[str, dict[str, Any]] = {}
+        #: permissions the Page token was not granted: the edges needing them answer code 230
+        self.withheld_permissions: set[str] = set()
         self.followers_count = 175_000
         self.fan_count = 171_250
 
@@ -225,20 +235,52 @@ class FakeFacebook(GraphFake):
         if not request.params.get("file_url") and "source" not in request.files:
             raise GraphError(100, "(#100) The video file you selected is in a format that we don't support.")
         video_id = self.new_id()
+        created = self.now()
         self.videos[video_id] = {
             "id": video_id,
             "file_url": request.params.get("file_url"),
             "description": request.params.get("description", ""),
             "title": request.params.get("title"),
-            "created": self.now(),
+            "created": created,
+        }
+        # A published video is also a post of the Page's feed, ``{page}_{video}``.
+        post_id = f"{page_id}_{video_id}"
+        self.posts[post_id] = {
+            "id": post_id,
+            "message": request.params.get("description", ""),
+            "created": created,
+            "kind": "video",
+            "video": video_id,
         }
         return FakeResponse(json={"id": video_id})
+
+    @graph("GET", "/{version}/{page_id}/videos", allowed=("fields", "limit", "after", "type"))
+    async def read_videos(self, request: GraphRequest, page_id: str) -> FakeResponse:
+        """The Page's uploaded videos, newest first (the Video node's id, description, created_time)."""
+        self._own_page(page_id, "get")
+        videos = sorted(self.videos.values(), key=lambda v: v["created"], reverse=True)
+        names = request.field_names() or {"id", "description", "updated_time"}
+        data = [self._video_fields(page_id, v, names) for v in videos]
+        return FakeResponse(json=self.page(request, data, f"{page_id}/videos", keep=("fields", "type")))
+
+    @staticmethod
+    def _video_fields(page_id: str, video: dict[str, Any], names: set[str]) -> dict[str, Any]:
+        values = {
+            "id": video["id"],
+            "description": video.get("description"),
+            "title": video.get("title"),
+            "created_time": graph_time(video["created"]),
+            "updated_time": graph_time(video["created"]),
+            "permalink_url": f"/{page_id}/videos/{video['id']}/",
+        }
+        return {k: v for k, v in values.items() if k in names | {"id"} and v not in (None, "")}
 
     @graph("DELETE", "/{version}/{object_id}", token="page")
     async def delete_object(self, request: GraphRequest, object_id: str) -> FakeResponse:
         for store in (self.posts, self.videos, self.photos, self.comments):
             if object_id in store:
                 del store[object_id]
+                self.posts.pop(f"{self.page_id}_{object_id}", None)  # a video's post goes with it
                 return FakeResponse(json={"success": True})
         raise no_object(object_id, "delete")
 
@@ -263,6 +305,7 @@ class FakeFacebook(GraphFake):
             "message": post.get("message"),
             "created_time": graph_time(post["created"]),
             "permalink_url": self.permalink(post["id"]),
+            "status_type": _STATUS_TYPES[post.get("kind", "status")],
         }
         return {k: v for k, v in values.items() if k in names | {"id"} and v not in (None, "")}
 
@@ -422,6 +465,7 @@ class FakeFacebook(GraphFake):
     )
     async def read_conversations(self, request: GraphRequest, page_id: str) -> FakeResponse:
         self._own_page(page_id, "get")
+        self._require("pages_messaging")
         if request.params.get("platform", "messenger") != "messenger":
             raise GraphError(100, "(#100) platform must be one of the following values: instagram, messenger")
         conversations = sorted(self.conversations.values(), key=lambda c: c["messages"][-1]["created"], reverse=True)
@@ -468,6 +512,7 @@ class FakeFacebook(GraphFake):
         token="page",
     )
     async def read_messages(self, request: GraphRequest, conversation_id: str) -> FakeResponse:
+        self._require("pages_messaging")
         conversation = self.conversations.get(conversation_id)
         if conversation is None:
             raise no_object(conversation_id, "get")
@@ -484,6 +529,7 @@ class FakeFacebook(GraphFake):
     )
     async def send_message(self, request: GraphRequest, page_id: str) -> FakeResponse:
         self._own_page(page_id, "post")
+        self._require("pages_messaging")
         if request.params["messaging_type"] not in ("RESPONSE", "UPDATE", "MESSAGE_TAG"):
             raise GraphError(100, "(#100) Param messaging_type must be one of {RESPONSE, UPDATE, MESSAGE_TAG}")
         recipient, text = (
@@ -507,6 +553,10 @@ class FakeFacebook(GraphFake):
         return FakeResponse(json={"recipient_id": recipient, "message_id": message_id})
 
     # ------------------------------------------------------------------ checks
+    def _require(self, permission: str) -> None:
+        if permission in self.withheld_permissions:
+            raise GraphError(230, f"(#230) Requires {permission} permission to manage the object")
+
     def _own_page(self, page_id: str, method: str) -> None:
         if page_id != self.page_id:
             raise no_object(page_id, method)
