@@ -28,6 +28,7 @@ import asyncio
 import hashlib
 import json
 import os
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -63,6 +64,8 @@ from core.channels import (
     TokenSet,
     Transient,
     json_body,
+    same_text,
+    single_match,
     token_set,
 )
 
@@ -399,35 +402,34 @@ class TikTokPlugin(ChannelPlugin):
         not_before: datetime,
         not_after: datetime,
     ) -> PublishResult | None:
-        wanted = {" ".join(t.split()) for t in (draft.text, draft.title or "") if t.strip()}
-        # create_time is in whole seconds and set by TikTok: allow a minute of clock skew.
-        low, high = (
-            (not_before - timedelta(minutes=1)).timestamp(),
-            (not_after + timedelta(minutes=1)).timestamp(),
-        )
+        """The creator's videos of the window whose caption (and photo title) is exactly the draft's."""
+        # create_time is in whole seconds, set by TikTok's clock: a second of rounding below, a
+        # minute of skew above (the host's slack already reaches far back before the attempt).
+        low, high = int(not_before.timestamp()) - 1, (not_after + timedelta(minutes=1)).timestamp()
+        matches = [
+            PublishResult(
+                remote_id=str(video["id"]),
+                url=video.get("share_url"),
+                published_at=datetime.fromtimestamp(float(video["create_time"]), tz=UTC),
+            )
+            async for video in self._videos_since(account, low)
+            if float(video.get("create_time", 0)) <= high and _same_caption(video, draft)
+        ]
+        return single_match(matches, channel=self.key)
+
+    async def _videos_since(self, account: AccountRef, low: float) -> AsyncIterator[dict[str, Any]]:
+        """The creator's videos, newest first, page after page back to ``low`` (unix seconds)."""
         cursor: int | None = None
         while True:
             body: dict[str, Any] = {"max_count": 20} | ({"cursor": cursor} if cursor else {})
-            data = await self._call(
-                account,
-                "POST",
-                "/v2/video/list/",
-                body=body,
-                params={"fields": VIDEO_FIELDS},
-            )
+            data = await self._call(account, "POST", "/v2/video/list/", body=body, params={"fields": VIDEO_FIELDS})
             videos = data.get("videos", [])
             for video in videos:
-                texts = {" ".join(str(video.get(k) or "").split()) for k in ("title", "video_description")}
-                if low <= float(video.get("create_time", 0)) <= high and wanted & texts:
-                    created = datetime.fromtimestamp(float(video["create_time"]), tz=UTC)
-                    return PublishResult(
-                        remote_id=str(video["id"]),
-                        url=video.get("share_url"),
-                        published_at=created,
-                    )
-            oldest = min((float(v.get("create_time", 0)) for v in videos), default=0.0)
-            if not data.get("has_more") or oldest < low:
-                return None
+                if float(video.get("create_time", 0)) < low:
+                    return
+                yield video
+            if not data.get("has_more") or not videos:
+                return
             cursor = int(data["cursor"])
 
     # ------------------------------------------------------------------ metrics
@@ -495,6 +497,16 @@ class TikTokPlugin(ChannelPlugin):
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _same_caption(video: dict[str, Any], draft: Draft) -> bool:
+    """A video's caption is its description (its title too, for videos posted through the API);
+    a photo post also has the title we sent."""
+    if draft.format is Format.PHOTO:
+        return same_text(video.get("video_description"), draft.text) and same_text(
+            video.get("title"), draft.title or ""
+        )
+    return same_text(video.get("video_description") or video.get("title"), draft.text)
 
 
 def _flag(draft: Draft, name: str, *, default: bool = False) -> bool:

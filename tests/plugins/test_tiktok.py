@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from core.channels import (
+    Ambiguous,
     ChannelSettings,
     Credentials,
     CredentialsExpired,
@@ -348,6 +349,25 @@ async def test_reconcile_not_found(plugin: TikTokPlugin, fake: FakeTikTok) -> No
         )
         is None
     )
+
+
+@pytest.mark.anyio
+async def test_reconcile_compares_the_caption_exactly_and_refuses_to_guess(
+    plugin: TikTokPlugin, fake: FakeTikTok
+) -> None:
+    """Issue 10 (9): squashed whitespace made look-alike captions equal; two equal ones are a guess."""
+    now, account = int(time.time()), fake.make_account()
+    window = {"not_before": datetime.now(UTC) - timedelta(minutes=5), "not_after": datetime.now(UTC)}
+    fake.add_video("Au marché  de Sète #occitanie", create_time=now - 30)
+    assert await plugin.reconcile(account, video_draft(), **window) is None
+    ours = fake.add_video("Au marché de Sète #occitanie", create_time=now - 20)
+    fake.add_video("Au marché de Sète #occitanie", create_time=now - 86_400)  # a deliberate earlier one
+    found = await plugin.reconcile(account, video_draft(), **window)
+    assert found is not None and found.remote_id == ours["id"]
+    twin = fake.add_video("Au marché de Sète #occitanie", create_time=now - 10)
+    with pytest.raises(Ambiguous) as caught:
+        await plugin.reconcile(account, video_draft(), **window)
+    assert set(caught.value.candidates) == {ours["id"], twin["id"]}
 
 
 @pytest.mark.anyio
