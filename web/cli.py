@@ -99,7 +99,9 @@ def personas_check(files: tuple[Path, ...]) -> None:
             click.echo(f"error: {exc}", err=True)
             failed = True
         else:
-            click.echo(f"ok: {file} ({persona.slug}, {len(persona.channels)} channels, {len(persona.accounts)} accounts)")
+            click.echo(
+                f"ok: {file} ({persona.slug}, {len(persona.channels)} channels, {len(persona.accounts)} accounts)"
+            )
     if failed:
         sys.exit(1)
 
@@ -118,9 +120,9 @@ def personas_load(directory: Path | None) -> None:
 
 
 async def _load_personas(settings: Settings, directory: Path) -> list[str]:
-    from core.runtime import Runtime
     from core.audit import Actor
     from core.personas.service import KNOWN_FORMATS, known_channels, upsert_personas
+    from core.runtime import Runtime
     from personas import load_dir
 
     runtime = Runtime(settings)
@@ -142,8 +144,12 @@ def policy() -> None:
 
 @policy.command("explain")
 @click.option("--persona", "slug", required=True, help="the persona's slug")
-@click.option("--personas-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="read the persona from this folder of persona files (default: the seed)")
+@click.option(
+    "--personas-dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help="read the persona from this folder of persona files (default: the seed)",
+)
 @click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
 @click.argument("draft", type=click.Path(path_type=Path, dir_okay=False))
 def policy_explain(slug: str, personas_dir: Path | None, lang: str, draft: Path) -> None:
@@ -160,14 +166,19 @@ def policy_explain(slug: str, personas_dir: Path | None, lang: str, draft: Path)
 
     from core.channels import Draft, Format, MediaItem, MediaKind
     from core.channels.registry import discover
-    from core.policy import network_violations
     from core.personas.service import KNOWN_FORMATS, known_channels
+    from core.policy import network_violations
     from personas import SEED_DIR, PersonaFileError, load_dir
     from personas.policy import DraftFileError, decide, draft_file_inputs, evaluate, explain, load_draft_file
 
     registry = discover()
     try:
-        personas = {p.slug: p for p in load_dir(personas_dir or SEED_DIR, known_channels=known_channels(registry), known_formats=KNOWN_FORMATS)}
+        personas = {
+            p.slug: p
+            for p in load_dir(
+                personas_dir or SEED_DIR, known_channels=known_channels(registry), known_formats=KNOWN_FORMATS
+            )
+        }
         draft_file = load_draft_file(draft)
     except (PersonaFileError, DraftFileError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -178,11 +189,19 @@ def policy_explain(slug: str, personas_dir: Path | None, lang: str, draft: Path)
     except ValueError:
         fmt = Format.POST
     plugin_draft = Draft(
-        text=draft_file.text, format=fmt, link=draft_file.link, title=draft_file.title,
-        media=tuple(MediaItem(kind=MediaKind(m.kind), content_type="", alt_text=m.alt_text, has_captions=m.has_captions) for m in draft_file.media),
+        text=draft_file.text,
+        format=fmt,
+        link=draft_file.link,
+        title=draft_file.title,
+        media=tuple(
+            MediaItem(kind=MediaKind(m.kind), content_type="", alt_text=m.alt_text, has_captions=m.has_captions)
+            for m in draft_file.media
+        ),
     )
     policy_draft, context = draft_file_inputs(
-        draft_file, now=datetime.now(UTC), network_violations=network_violations(registry, draft_file.channel, plugin_draft)
+        draft_file,
+        now=datetime.now(UTC),
+        network_violations=network_violations(registry, draft_file.channel, plugin_draft),
     )
     findings = evaluate(personas[slug], policy_draft, context)
     click.echo(explain(findings, lang=lang, title=f"{personas[slug].name} — {draft_file.channel}"))
@@ -210,8 +229,8 @@ def staff_add(email: str, display_name: str, is_admin: bool, employer: str, loca
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     from core.db.enums import Employer
-    from core.security import WeakPassword
     from core.people.staff import StaffError
+    from core.security import WeakPassword
 
     try:
         _run(_add_staff(_settings(), email, display_name, password, is_admin, Employer(employer), locale))
@@ -220,18 +239,26 @@ def staff_add(email: str, display_name: str, is_admin: bool, employer: str, loca
     click.echo(f"created: {email}")
 
 
-async def _add_staff(settings: Settings, email: str, name: str, password: str, is_admin: bool, employer: Any, locale: str) -> None:
-    from core.runtime import Runtime
+async def _add_staff(
+    settings: Settings, email: str, name: str, password: str, is_admin: bool, employer: Any, locale: str
+) -> None:
     from core.audit import Actor
     from core.people.staff import create_staff
+    from core.runtime import Runtime
 
     runtime = Runtime(settings)
     try:
         await migrate.ensure_schema_current(runtime.engine)
         async with runtime.session() as session:
             await create_staff(
-                session, email=email, display_name=name, password=password, actor=Actor.system("cli"),
-                is_admin=is_admin, employer=employer, locale=locale,
+                session,
+                email=email,
+                display_name=name,
+                password=password,
+                actor=Actor.system("cli"),
+                is_admin=is_admin,
+                employer=employer,
+                locale=locale,
             )
     finally:
         await runtime.aclose()
@@ -307,7 +334,7 @@ async def _seed(settings: Settings) -> list[Any]:
         path = settings.data_path / "demo-logins.txt"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
-            handle.writelines(f"{l.email}\t{l.password}\t{l.who}\n" for l in logins)
+            handle.writelines(f"{login.email}\t{login.password}\t{login.who}\n" for login in logins)
     return logins
 
 

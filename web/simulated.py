@@ -14,10 +14,7 @@ import contextlib
 import inspect
 from typing import Any
 
-from sqlalchemy import select
-
-from core.audit import Actor, record
-from core.db.enums import AccountStatus
+from core.accounts.service import SimulatedIdentity, connect_simulated
 from core.db.models import Account
 from core.runtime import Runtime
 from plugins.testing import FakeNetwork, discover_fakes, serve_in_thread
@@ -47,18 +44,15 @@ class SimulatedNetworks:
 
     async def connect_accounts(self, runtime: Runtime) -> int:
         """Give every account of a simulated channel an identity and credentials on its fake network."""
-        connected = 0
+
+        def identity(account: Account) -> SimulatedIdentity | None:
+            if account.channel not in self.fakes:
+                return None
+            ref = _make_account(self.fakes[account.channel], account)
+            return SimulatedIdentity(external_id=ref.external_id, credentials=ref.credentials)
+
         async with runtime.session() as session:
-            accounts = (await session.scalars(select(Account).where(Account.channel.in_(self.fakes)))).all()
-            for account in accounts:
-                ref = _make_account(self.fakes[account.channel], account)
-                account.external_id = ref.external_id
-                account.credentials_encrypted = runtime.vault.encrypt(ref.credentials)
-                account.status = AccountStatus.CONNECTED
-                record(session, Actor.system("demo"), "account.connected", "account", account.id,
-                       persona_id=account.persona_id, after={"network": "simulated", "channel": account.channel})
-                connected += 1
-        return connected
+            return await connect_simulated(session, runtime.vault, identity)
 
     def received(self, key: str) -> list[dict[str, Any]]:
         """What a simulated network received, newest first (for the admin's simulated-network page)."""

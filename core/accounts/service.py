@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import msgspec
@@ -25,13 +26,51 @@ from core.db.types import utcnow
 from core.errors import Refusal
 from core.pagination import Page, keyset
 from core.runtime import Runtime
+from core.security import CredentialVault
 
 log = structlog.get_logger(__name__)
+
+
+class SimulatedIdentity(msgspec.Struct, frozen=True, kw_only=True):
+    """An account's identity on one of the demo's simulated networks."""
+
+    external_id: str
+    credentials: Credentials
 
 
 async def persona_account(session: AsyncSession, persona_id: uuid.UUID, account_id: uuid.UUID) -> Account | None:
     """An account of THIS persona (another persona's account id finds nothing)."""
     return await session.scalar(select(Account).where(Account.id == account_id, Account.persona_id == persona_id))
+
+
+async def connect_simulated(
+    session: AsyncSession, vault: CredentialVault, identities: Callable[[Account], SimulatedIdentity | None]
+) -> int:
+    """The demo: connect every account ``identities`` knows to its simulated network (audited).
+
+    ``identities`` gives an account its identity on the simulated network of its channel, or None
+    for a channel that has none; the caller (the web's demo composition) owns the fake networks.
+    """
+    connected = 0
+    for account in (await session.scalars(select(Account).order_by(Account.channel, Account.id))).all():
+        identity = identities(account)
+        if identity is None:
+            continue
+        account.external_id = identity.external_id
+        account.credentials_encrypted = vault.encrypt(identity.credentials)
+        account.status = AccountStatus.CONNECTED
+        after = {"network": "simulated", "channel": account.channel}
+        record(
+            session,
+            Actor.system("demo"),
+            "account.connected",
+            "account",
+            account.id,
+            persona_id=account.persona_id,
+            after=after,
+        )
+        connected += 1
+    return connected
 
 
 async def account_page(

@@ -1,0 +1,56 @@
+"""The demo's composition: its simulated networks connect the seed's accounts, through core (web has no SQL)."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from core.db.enums import AccountStatus
+from core.db.models import Account, AuditEvent
+from core.demo import DemoLogin
+from core.runtime import Runtime
+from web.simulated import SimulatedNetworks
+
+WEB = Path(__file__).resolve().parents[2] / "web"
+#: what web may take from SQLAlchemy: the session type its handlers receive, the exceptions it answers
+SQLALCHEMY_IN_WEB = {"sqlalchemy.ext.asyncio", "sqlalchemy.exc", "sqlalchemy"}
+SQLALCHEMY_NAMES_IN_WEB = {"AsyncSession", "exc"}
+
+
+def _sqlalchemy_imports(path: Path) -> list[str]:
+    found = []
+    for node in ast.walk(ast.parse(path.read_bytes())):
+        if isinstance(node, ast.Import):
+            found += [a.name for a in node.names if a.name.split(".")[0] == "sqlalchemy"]
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sqlalchemy":
+            for alias in node.names:
+                if node.module not in SQLALCHEMY_IN_WEB or alias.name not in SQLALCHEMY_NAMES_IN_WEB:
+                    found.append(f"{node.module}.{alias.name}")
+    return found
+
+
+def test_web_has_no_sql() -> None:
+    """Queries live in core: web takes only the session type and the exceptions from SQLAlchemy."""
+    offenders = {str(p.relative_to(WEB)): found for p in sorted(WEB.rglob("*.py")) if (found := _sqlalchemy_imports(p))}
+    assert offenders == {}
+
+
+@pytest.mark.anyio
+async def test_simulated_networks_connect_the_seed_accounts(runtime: Runtime, demo: dict[str, DemoLogin]) -> None:
+    simulated = SimulatedNetworks()
+    simulated.start()
+    try:
+        connected = await simulated.connect_accounts(runtime)
+    finally:
+        simulated.stop()
+    async with runtime.session() as session:
+        accounts = (await session.scalars(select(Account))).all()
+        events = (await session.scalars(select(AuditEvent).where(AuditEvent.action == "account.connected"))).all()
+    on_fakes = [a for a in accounts if a.channel in simulated.fakes]
+    assert connected == len(on_fakes) == len(events) > 0
+    for account in on_fakes:
+        assert account.status == AccountStatus.CONNECTED and account.credentials_encrypted
+        assert runtime.vault.decrypt(account.credentials_encrypted).access_token
