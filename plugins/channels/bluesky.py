@@ -9,8 +9,10 @@ only as atproto OAuth (PAR + DPoP), not implemented here. So the plugin logs in 
 ``com.atproto.server.createSession`` once per process and account, keeps the JWT pair in
 memory, renews it with ``com.atproto.server.refreshSession`` before the access JWT's
 ``exp``, and logs in again when the refresh JWT is dead. That keeps far below the
-createSession limits (30 per 5 minutes, 300 per day). A token the PDS calls expired or
-invalid anyway (app password revoked) drops the session and raises CredentialsExpired.
+createSession limits (30 per 5 minutes, 300 per day). An access JWT the PDS calls expired
+anyway (``ExpiredToken``: its clock is ahead of ours) renews the session and the call is sent
+again; only a token it calls invalid (app password revoked) or a renewal that fails drops the
+session and raises CredentialsExpired.
 
 Posts are ``app.bsky.feed.post`` records made with ``com.atproto.repo.createRecord``: text,
 ``createdAt``, ``langs``, facets for links, mentions and hashtags with UTF-8 byte offsets,
@@ -27,7 +29,7 @@ import hashlib
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -42,6 +44,7 @@ from core.channels import (
     AccountMetrics,
     AccountRef,
     Capabilities,
+    ChannelError,
     ChannelPlugin,
     CredentialsExpired,
     Draft,
@@ -64,6 +67,8 @@ from core.channels import (
     TextCounting,
     TextRules,
     json_body,
+    same_text,
+    single_match,
 )
 
 POST, REPOST = "app.bsky.feed.post", "app.bsky.feed.repost"
@@ -92,6 +97,12 @@ _TAG = regex.compile(r"(?<![\p{L}\p{N}_&#])#([\p{L}\p{N}_]*\p{L}[\p{L}\p{N}_]*)"
 _TRAILING = ".,;:!?)\"'"
 _REFRESH_MARGIN_S = 120  # renew the access JWT that long before its exp
 _INBOX_REASONS = ("mention", "reply", "quote")
+_TID_CHARS = "234567abcdefghijklmnopqrstuvwxyz"  # base32-sortable
+
+
+class _AccessExpired(CredentialsExpired):
+    """``ExpiredToken``: a JWT past its ``exp``. For the access JWT, renewing the session cures it;
+    only when that fails too does the account need reconnecting."""
 
 
 @dataclass
@@ -235,30 +246,38 @@ class BlueskyPlugin(ChannelPlugin):
         not_before: datetime,
         not_after: datetime,
     ) -> PublishResult | None:
-        """Our own post with the very same text created in the window (the PDS keeps text as sent)."""
-        params: dict[str, Any] = {
-            "actor": account.external_id,
-            "limit": 100,
-            "filter": "posts_with_replies",
-        }
-        for _ in range(10):
-            body = await self._call(account, "GET", "app.bsky.feed.getAuthorFeed", params=params)
-            for entry in body.get("feed", []):
-                post = entry.get("post", {})
-                if "reason" in entry or post.get("author", {}).get("did") != account.external_id:
-                    continue  # a repost of someone else's post
-                created = _parse(post.get("record", {}).get("createdAt"))
-                if post["record"].get("text") == draft.text and created and not_before <= created <= not_after:
-                    return PublishResult(
-                        remote_id=post["uri"],
-                        url=self._web_url(account, post["uri"]),
-                        published_at=created,
-                    )
-            oldest = _parse((body.get("feed") or [{}])[-1].get("post", {}).get("indexedAt"))
-            if not body.get("cursor") or (oldest is not None and oldest < not_before):
-                return None
-            params["cursor"] = body["cursor"]
-        return None
+        """Our own post records of the window with exactly the draft's text, link card and parent.
+
+        Read from the PDS (``com.atproto.repo.listRecords``), which has a record the moment it is
+        written, not from the AppView, which may not have indexed it yet; the PDS keeps the text
+        as sent. Record keys are TIDs, the PDS's creation time: they bound the walk.
+        """
+        matches = [
+            PublishResult(
+                remote_id=record["uri"],
+                url=self._web_url(account, record["uri"]),
+                published_at=_parse(record.get("value", {}).get("createdAt")) or created,
+            )
+            async for record, created in self._posts_since(account, not_before)
+            if created <= not_after and _same_post(record.get("value", {}), draft)
+        ]
+        return single_match(matches, channel=self.key)
+
+    async def _posts_since(
+        self, account: AccountRef, not_before: datetime
+    ) -> AsyncIterator[tuple[dict[str, Any], datetime]]:
+        """The account's post records, newest first, back to ``not_before`` (by record key)."""
+        params: dict[str, Any] = {"repo": account.external_id, "collection": POST, "limit": 100}
+        while True:
+            body = await self._call(account, "GET", "com.atproto.repo.listRecords", params=params)
+            for record in body.get("records", []):
+                created = _tid_time(str(record.get("uri", "")).rsplit("/", 1)[-1])
+                if created is None or created < not_before:
+                    return
+                yield record, created
+            if not body.get("cursor") or not body.get("records"):
+                return
+            params = {**params, "cursor": body["cursor"]}
 
     # ================================================================== conversation
     async def fetch_inbox(self, account: AccountRef, cursor: str | None) -> InboxPage:
@@ -542,9 +561,19 @@ class BlueskyPlugin(ChannelPlugin):
         auth: bool = True,
         **kw: Any,
     ) -> dict[str, Any]:
-        token = (await self._session(account)).access if auth else None
+        if not auth:
+            return await self._xrpc(account, method, nsid, None, **kw)
+        session = await self._session(account)
         try:
-            return await self._xrpc(account, method, nsid, token, **kw)
+            try:
+                return await self._xrpc(account, method, nsid, session.access, **kw)
+            except _AccessExpired:
+                # The PDS says the access JWT expired (early, or our clock is behind its): the
+                # refused call did nothing, so renew the session once and send it again.
+                renewed = await self._refresh_session(account, session) or await self._create_session(
+                    account, session.secret
+                )
+                return await self._xrpc(account, method, nsid, renewed.access, **kw)
         except CredentialsExpired:
             self._sessions.pop(account.external_id, None)  # never reuse a session the PDS refused
             raise
@@ -589,6 +618,26 @@ def _newer(indexed_at: str, since: str) -> bool:
     """Whether a notification came after the last sweep (everything counts without one)."""
     moment, limit = _parse(indexed_at), _parse(since)
     return limit is None or moment is None or moment > limit
+
+
+def _tid_time(rkey: str) -> datetime | None:
+    """The creation time a TID record key holds (53 bits of microseconds above a 10-bit clock id)."""
+    if len(rkey) != 13 or any(c not in _TID_CHARS for c in rkey):
+        return None
+    value = 0
+    for char in rkey:
+        value = value * 32 + _TID_CHARS.index(char)
+    return datetime.fromtimestamp((value >> 10) / 1_000_000, UTC)
+
+
+def _same_post(record: dict[str, Any], draft: Draft) -> bool:
+    """Whether a post record is the draft as we would have sent it: the text exactly, the same link
+    card (the only embed text-alike posts differ by) and the same parent for a reply."""
+    embed = record.get("embed") or {}
+    card = (embed.get("external") or {}).get("uri") if embed.get("$type") == "app.bsky.embed.external" else None
+    expected_card = draft.link if draft.link and not draft.media and not draft.quote_of else None
+    parent = ((record.get("reply") or {}).get("parent") or {}).get("uri")
+    return same_text(record.get("text"), draft.text) and card == expected_card and parent == draft.reply_to
 
 
 def _split_uri(uri: str) -> tuple[str, str, str]:
@@ -701,13 +750,17 @@ def _read_error(response: httpx.Response) -> ErrorReading | None:
     if response.status_code < 400:
         return None
     message = str(body.get("message") or name or response.reason_phrase)
-    error = RateLimited if name == "RateLimitExceeded" else CredentialsExpired if name in _AUTH_ERRORS else None
+    error = _ERROR_NAMES.get(name) or (CredentialsExpired if name in _AUTH_ERRORS else None)
     return ErrorReading(
         message=message,
         code=name or None,
         error=error,
         log=f"{name or response.status_code}: {message}",
     )
+
+
+#: XRPC error names that say more than their status: a rate, and an access JWT to renew
+_ERROR_NAMES: dict[str, type[ChannelError]] = {"RateLimitExceeded": RateLimited, "ExpiredToken": _AccessExpired}
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

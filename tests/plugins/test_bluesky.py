@@ -7,10 +7,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
+import msgspec
 import pytest
 
 from core.channels import (
     AccountRef,
+    Ambiguous,
     ChannelSettings,
     CredentialsExpired,
     Draft,
@@ -331,11 +333,11 @@ async def test_reconcile_found_and_not_found(plugin: BlueskyPlugin, fake: FakeBl
 
     found = await plugin.reconcile(account, draft, **window)
     assert found is not None and found.remote_id == published.remote_id
-    feed = fake.requests_to("GET", r"getAuthorFeed$")[-1]
-    assert feed.query == {
-        "actor": [account.external_id],
+    listing = fake.requests_to("GET", r"listRecords$")[-1]  # the PDS's own records, not the AppView
+    assert listing.query == {
+        "repo": [account.external_id],
+        "collection": ["app.bsky.feed.post"],
         "limit": ["100"],
-        "filter": ["posts_with_replies"],
     }
 
     assert await plugin.reconcile(account, Draft(text="jamais publié"), **window) is None
@@ -344,6 +346,41 @@ async def test_reconcile_found_and_not_found(plugin: BlueskyPlugin, fake: FakeBl
         "not_after": datetime.now(UTC) + timedelta(minutes=3),
     }
     assert await plugin.reconcile(account, draft, **later) is None
+
+
+@pytest.mark.anyio
+async def test_reconcile_pages_back_to_the_window_and_refuses_to_guess(
+    plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef
+) -> None:
+    window = {
+        "not_before": datetime.now(UTC) - timedelta(minutes=1),
+        "not_after": datetime.now(UTC) + timedelta(minutes=1),
+    }
+    ours = await plugin.publish(account, Draft(text="Bonne rentrée !"))
+    for n in range(1050):  # more than the ten pages of 100 the old walk read
+        fake.add_post(account.handle, f"Publication suivante n°{n}")
+    found = await plugin.reconcile(account, Draft(text="Bonne rentrée !"), **window)
+    assert found is not None and found.remote_id == ours.remote_id
+    twin = fake.add_post(account.handle, "Bonne rentrée !")
+    with pytest.raises(Ambiguous) as caught:
+        await plugin.reconcile(account, Draft(text="Bonne rentrée !"), **window)
+    assert set(caught.value.candidates) == {ours.remote_id, twin.uri}
+
+
+@pytest.mark.anyio
+async def test_reconcile_tells_apart_the_same_text_with_another_link_card(
+    plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef
+) -> None:
+    window = {
+        "not_before": datetime.now(UTC) - timedelta(minutes=1),
+        "not_after": datetime.now(UTC) + timedelta(minutes=1),
+    }
+    first = Draft(text="Le programme de l'été", link="https://www.laregion.fr/ete")
+    published = await plugin.publish(account, first)
+    other = msgspec.structs.replace(first, link="https://www.laregion.fr/ete-2")
+    assert await plugin.reconcile(account, other, **window) is None
+    found = await plugin.reconcile(account, first, **window)
+    assert found is not None and found.remote_id == published.remote_id
 
 
 # ---------------------------------------------------------------------- inbox
@@ -417,15 +454,40 @@ async def test_rate_limited_reads_ratelimit_reset(
 
 
 @pytest.mark.anyio
-async def test_expired_token_drops_the_session(plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef) -> None:
+async def test_expired_token_refreshes_the_session(
+    plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef
+) -> None:
+    """Issue 11 (1): an access JWT the PDS calls expired is renewed, not a reason to reconnect."""
     await plugin.publish(account, Draft(text="avant"))
     fake.expire_sessions()  # the PDS says ExpiredToken although the plugin thought the JWT valid
+    result = await plugin.publish(account, Draft(text="pendant"))
+    assert result.remote_id in fake.records
+    assert len(fake.requests_to("POST", "refreshSession")) == 1
+    assert len(fake.requests_to("POST", "createSession")) == 1  # no new login: the refresh JWT did it
+
+
+@pytest.mark.anyio
+async def test_expired_token_with_a_dead_refresh_logs_in_again(
+    plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef
+) -> None:
+    await plugin.publish(account, Draft(text="avant"))
+    fake.expire_sessions()
+    fake.refresh_tokens.clear()  # the refresh JWT is dead too
+    result = await plugin.publish(account, Draft(text="pendant"))
+    assert result.remote_id in fake.records and len(fake.requests_to("POST", "createSession")) == 2
+
+
+@pytest.mark.anyio
+async def test_an_access_token_expired_again_after_renewal_is_credentials_expired(
+    plugin: BlueskyPlugin, fake: FakeBluesky, account: AccountRef, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await plugin.publish(account, Draft(text="avant"))
+    fake.expire_sessions()
+    monkeypatch.setattr(fake, "access_ttl_s", -10)  # every JWT the PDS issues is already expired
     with pytest.raises(CredentialsExpired) as caught:
         await plugin.publish(account, Draft(text="pendant"))
-    assert caught.value.network_message == "Token has expired" and caught.value.status == 400
+    assert caught.value.network_message == "Token has expired"
     assert account.external_id not in plugin._sessions
-    await plugin.publish(account, Draft(text="après"))  # the next attempt logs in again
-    assert len(fake.requests_to("POST", "createSession")) == 2
 
 
 @pytest.mark.anyio

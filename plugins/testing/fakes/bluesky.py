@@ -46,7 +46,10 @@ _ERRORS = {  # FakeNetwork failure kind -> (status, XRPC error name)
     "rejected": (400, "InvalidRequest"),
     "method": (400, "InvalidRequest"),
     "not_found": (501, "MethodNotImplemented"),
-    "expired": (400, "ExpiredToken"),
+    # fail_next("expired"): credentials the PDS no longer accepts (a revoked session), which no
+    # refresh cures; an access JWT past its exp is 400 ExpiredToken (see _session)
+    "expired": (401, "InvalidToken"),
+    "jwt_expired": (400, "ExpiredToken"),
     "server_error": (500, "InternalServerError"),
     "timeout": (504, "UpstreamTimeout"),
 }
@@ -109,7 +112,7 @@ class FakeBluesky(FakeNetwork):
     failure_messages = {
         **FakeNetwork.failure_messages,
         "rate_limited": "Rate Limit Exceeded",
-        "expired": "Token has expired",
+        "expired": "Token has been revoked",
     }
 
     def __init__(self, *, access_ttl_s: int = 2 * 3600) -> None:
@@ -282,7 +285,7 @@ class FakeBluesky(FakeNetwork):
                 },
             )
         if exp < time.time():
-            return self.expired_error()
+            return self.error(400, "Token has expired", kind="jwt_expired")
         return self.actors[did]
 
     def _input(self, request: ReceivedRequest) -> dict[str, Any] | FakeResponse:
@@ -328,7 +331,7 @@ class FakeBluesky(FakeNetwork):
         header = request.headers.get("authorization", "")
         did = self.refresh_tokens.pop(header[7:], None) if header.startswith("Bearer ") else None
         if did is None:
-            return self.error(400, "Token has expired", kind="expired")
+            return self.error(400, "Token has expired", kind="jwt_expired")
         return FakeResponse(json={**self._issue(self.actors[did]), "active": True})
 
     def _issue(self, actor: FakeActor) -> dict[str, str]:
@@ -606,6 +609,32 @@ class FakeBluesky(FakeNetwork):
         if record is None:
             return self.error(400, f"Could not locate record: {uri}", kind="RecordNotFound")
         return FakeResponse(json={"uri": record.uri, "cid": record.cid, "value": record.value})
+
+    @route("GET", "/xrpc/com.atproto.repo.listRecords")
+    async def list_records(self, request: ReceivedRequest) -> FakeResponse:
+        """A repo's records of one collection by record key, newest first (``reverse=true``: oldest
+        first); the cursor is the last record key of the page. Public, like every repo read."""
+        repo, collection = request.q("repo"), request.q("collection")
+        actor = next((a for a in self.actors.values() if repo in (a.did, a.handle)), None)
+        if actor is None:
+            return self.error(400, f"Could not find repo: {repo}", kind="RepoNotFound")
+        raw = request.q("limit") or "50"
+        if not raw.isdigit() or not 1 <= int(raw) <= 100:
+            return self._invalid("Error: limit must be between 1 and 100")
+        reverse = request.q("reverse") == "true"
+        mine = sorted(
+            (r for r in self.records.values() if r.did == actor.did and r.collection == collection),
+            key=lambda r: r.rkey,
+            reverse=not reverse,
+        )
+        cursor = request.q("cursor")
+        if cursor:
+            mine = [r for r in mine if (r.rkey > cursor if reverse else r.rkey < cursor)]
+        page = mine[: int(raw)]
+        body: dict[str, Any] = {"records": [{"uri": r.uri, "cid": r.cid, "value": r.value} for r in page]}
+        if len(mine) > len(page):
+            body["cursor"] = page[-1].rkey
+        return FakeResponse(json=body)
 
     @route("GET", "/xrpc/app.bsky.feed.getAuthorFeed")
     async def get_author_feed(self, request: ReceivedRequest) -> FakeResponse:
