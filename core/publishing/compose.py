@@ -12,14 +12,13 @@ their own post, a contributor's post always goes to approval, a ``block`` stops 
 
 from __future__ import annotations
 
-import base64
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -27,7 +26,7 @@ from core.audit import Actor, record
 from core.channels import Feature
 from core.channels.registry import ChannelRegistry
 from core.db.enums import DeliveryKind, DeliveryState, InboxKind, Role
-from core.db.models import Account, Delivery, DeliveryEvent, InboxItem, Media, Persona, Post, PostingSlot, Staff
+from core.db.models import Account, Delivery, InboxItem, Media, Persona, Post, PostingSlot, Staff
 from core.db.types import utcnow
 from core.errors import Refusal
 from core.people.permissions import Action, allows, require
@@ -714,72 +713,7 @@ async def paused_deliveries(session: AsyncSession, persona_id: uuid.UUID) -> lis
     return list((await session.scalars(query)).all())
 
 
-# ------------------------------------------------------------------ listing
-
-
-class DeliveryFilter(msgspec.Struct, frozen=True, kw_only=True):
-    persona_ids: frozenset[uuid.UUID]  # what the caller may see
-    persona_id: uuid.UUID | None = None
-    account_id: uuid.UUID | None = None
-    states: tuple[DeliveryState, ...] = ()
-    start: datetime | None = None
-    end: datetime | None = None
-
-
-def encode_cursor(when: datetime, delivery_id: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{when.isoformat()}|{delivery_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        when, delivery_id = raw.split("|")
-        return datetime.fromisoformat(when), uuid.UUID(delivery_id)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PublishingError("this cursor is not one of ours", field="cursor") from exc
-
-
-async def list_deliveries(
-    session: AsyncSession, filters: DeliveryFilter, *, cursor: str | None = None, limit: int = 50
-) -> tuple[list[Delivery], str | None]:
-    """Deliveries by time (scheduled, else created), keyset-paginated: (page, next cursor)."""
-    when = func.coalesce(Delivery.scheduled_at, Delivery.created_at)
-    query: Select[tuple[Delivery]] = (
-        select(Delivery)
-        .join(Account)
-        .where(Account.persona_id.in_(filters.persona_ids or {uuid.UUID(int=0)}))
-        .options(selectinload(Delivery.account), selectinload(Delivery.post))
-    )
-    if filters.persona_id is not None:
-        query = query.where(Account.persona_id == filters.persona_id)
-    if filters.account_id is not None:
-        query = query.where(Delivery.account_id == filters.account_id)
-    if filters.states:
-        query = query.where(Delivery.state.in_(filters.states))
-    if filters.start is not None:
-        query = query.where(when >= filters.start)
-    if filters.end is not None:
-        query = query.where(when < filters.end)
-    if cursor:
-        after_when, after_id = decode_cursor(cursor)
-        query = query.where(or_(when > after_when, and_(when == after_when, Delivery.id > after_id)))
-    rows = list((await session.scalars(query.order_by(when, Delivery.id).limit(limit + 1))).all())
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1]
-        next_cursor = encode_cursor(last.scheduled_at or last.created_at, last.id)
-    return page, next_cursor
-
-
-async def delivery_history(session: AsyncSession, delivery_id: uuid.UUID) -> list[DeliveryEvent]:
-    return list(
-        (
-            await session.scalars(
-                select(DeliveryEvent).where(DeliveryEvent.delivery_id == delivery_id).order_by(DeliveryEvent.at)
-            )
-        ).all()
-    )
+# ------------------------------------------------------------------ the day
 
 
 class PersonaDay(msgspec.Struct, frozen=True, kw_only=True):

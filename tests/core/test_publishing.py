@@ -16,9 +16,9 @@ from core.people.permissions import NotAllowed
 from core.people.staff import create_staff
 from core.personas.service import KNOWN_FORMATS, known_channels, upsert_personas
 from core.publishing import compose as compose_module
+from core.publishing import queries
 from core.publishing.compose import (
     ComposeRequest,
-    DeliveryFilter,
     PolicyBlocked,
     PublishingError,
     StaffActor,
@@ -26,7 +26,6 @@ from core.publishing.compose import (
     cancel,
     compose,
     compose_reply,
-    list_deliveries,
     local_to_utc,
     next_free_slot,
     reschedule,
@@ -299,15 +298,16 @@ async def test_keyset_pagination_walks_every_delivery_once(runtime: Runtime, see
     cursor = None
     async with runtime.sessions() as session:
         while True:
-            page, cursor = await list_deliveries(
-                session, DeliveryFilter(persona_ids=frozenset({seeded["region"].id})), cursor=cursor, limit=4
+            page = await queries.deliveries(
+                session, queries.DeliveryFilter(persona_id=seeded["region"].id), cursor=cursor, limit=4
             )  # type: ignore[attr-defined]
-            seen += [d.id for d in page]
+            seen += [d.id for d in page.items]
+            cursor = page.next_cursor
             if cursor is None:
                 break
         assert len(seen) == 14 == len(set(seen))
-        other, _ = await list_deliveries(session, DeliveryFilter(persona_ids=frozenset({seeded["president"].id})))  # type: ignore[attr-defined]
-        assert other == []
+        other = await queries.deliveries(session, queries.DeliveryFilter(persona_id=seeded["president"].id))  # type: ignore[attr-defined]
+        assert other.items == [] and other.next_cursor is None
 
 
 async def test_a_manager_override_of_a_block_is_audited_with_its_reason(
