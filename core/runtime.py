@@ -105,9 +105,10 @@ class Runtime:
         async with self._sqlite_writer, self.sessions() as session, session.begin():
             yield session
 
-    async def database_reachable(self) -> bool:
+    async def database_reachable(self, *, timeout_s: float = 3.0) -> bool:
         try:
-            async with self.engine.connect() as connection:
+            # bounded: a server that stops answering (rather than refusing) must not hang the probe
+            async with asyncio.timeout(timeout_s), self.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
             return True
         except Exception:  # health checks report, they do not raise

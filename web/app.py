@@ -34,6 +34,8 @@ from web import access, i18n
 from web.accounts.admin import AdminAccountsController
 from web.accounts.api import AccountApiController
 from web.auth import (
+    SESSION_COOKIE,
+    SESSION_STORE,
     CookieCSRFMiddleware,
     RotatingSessionBackend,
     RotatingSessionConfig,
@@ -62,6 +64,9 @@ from web.simulated import SimulatedNetworks
 
 HERE = Path(__file__).parent
 SESSION_MAX_AGE = 12 * 3600
+#: what never needs a session (nor the Redis that keeps them): probes, the networks' media, static files
+SESSIONLESS = ["^/static/", "^/schema", "^/health$", "^/media/"]
+REDIS_TIMEOUT_S = 2.0
 #: the rooms with pages: their templates are named after the room ("publishing/compose.html")
 ROOMS = ("publishing", "people", "personas", "accounts", "media")
 
@@ -94,16 +99,12 @@ def _jinja_environment(settings: Settings, oauth_channels: frozenset[str] = froz
     return env
 
 
-async def _choose_locale(request: Request[Any, Any, Any]) -> None:
+async def _before_request(request: Request[Any, Any, Any]) -> None:
     # async on purpose: a sync hook may run in a worker thread, where the ContextVar would be lost
     # The cookie is set from the staff member's saved choice at login, and on every switch.
     user = request.scope.get("user")
-    chosen = (
-        request.cookies.get(i18n.LOCALE_COOKIE)
-        or (user.locale if isinstance(user, StaffUser) else None)
-        or i18n.negotiate(request.headers.get("accept-language"))
-    )
-    i18n.set_locale(chosen or i18n.DEFAULT_LOCALE)
+    saved = user.locale if isinstance(user, StaffUser) else None
+    i18n.set_locale(i18n.choose(request.cookies.get(i18n.LOCALE_COOKIE), saved, request.headers.get("accept-language")))
 
 
 def _oauth_channels(runtime: Runtime) -> frozenset[str]:
@@ -142,13 +143,20 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     session_auth = SessionAuth[StaffUser, RotatingSessionBackend](
         retrieve_user_handler=retrieve_staff,
         session_backend_config=RotatingSessionConfig(
-            max_age=SESSION_MAX_AGE, httponly=True, samesite="lax", secure=settings.cookie_secure, key="pv_session"
+            max_age=SESSION_MAX_AGE,
+            httponly=True,
+            samesite="lax",
+            secure=settings.cookie_secure,
+            key=SESSION_COOKIE,
+            exclude=SESSIONLESS,
+            store=SESSION_STORE,
         ),
         authentication_middleware_class=StaffAuthMiddleware,
-        exclude=["^/static/", "^/schema", "^/health$", "^/login$", "^/media/"],
+        exclude=[*SESSIONLESS, "^/login$"],
     )
-    # one client for sessions and the login throttle (connections open lazily, on the serving loop)
-    redis = Redis.from_url(runtime.redis_url)
+    # One client for sessions and the login throttle (connections open lazily, on the serving loop).
+    # Short timeouts: a Redis that stops answering makes a request answer 503 fast, not hang.
+    redis = Redis.from_url(runtime.redis_url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S)
     csrf = CSRFConfig(
         secret=settings.secret_key,
         cookie_name="pv_csrf",
@@ -183,7 +191,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         ],
         dependencies=DEPENDENCIES,
         on_app_init=[session_auth.on_app_init],
-        stores={"sessions": RedisStore(redis, namespace="portevoix:sessions")},
+        stores={SESSION_STORE: RedisStore(redis, namespace="portevoix:sessions")},
         # CSRF as a middleware after authentication (not csrf_config): it must know a token authenticated the request
         middleware=[DefineMiddleware(CookieCSRFMiddleware, config=csrf)],
         guards=[access_guard],
@@ -203,7 +211,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             ),
             security=[{"apiToken": []}],
         ),
-        before_request=_choose_locale,
+        before_request=_before_request,
         exception_handlers={HTTPException: http_error, Refusal: refused, Exception: server_error},
         lifespan=[lifespan],
         state=State({"runtime": runtime, "login_throttle": LoginThrottle(redis)}),

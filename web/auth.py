@@ -18,6 +18,7 @@ import uuid
 from typing import Any, Literal
 
 import msgspec
+import structlog
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
@@ -26,6 +27,7 @@ from litestar.middleware.csrf import CSRFMiddleware
 from litestar.middleware.session.server_side import ServerSideSessionBackend, ServerSideSessionConfig
 from litestar.security.session_auth import SessionAuthMiddleware
 from litestar.types import Message, Receive, Scope, Send
+from redis.exceptions import RedisError
 
 from core.audit import Actor
 from core.db.enums import Role
@@ -39,6 +41,10 @@ AuthKind = Literal["session", "token"]
 TOKEN_AUTH = "api-token"
 _ROTATE = "pv.rotate_session"
 _ROTATED_ID = "pv.rotated_session_id"
+SESSION_COOKIE = "pv_session"
+#: the app's store that keeps the sessions (a Redis store)
+SESSION_STORE = "sessions"
+log = structlog.get_logger(__name__)
 
 
 class StaffUser(msgspec.Struct, frozen=True, kw_only=True):
@@ -135,19 +141,51 @@ def start_session(connection: ASGIConnection[Any, Any, Any, Any], staff: Staff) 
     connection.scope[_ROTATE] = True  # type: ignore[literal-required]
 
 
+def _sessionless(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    """A call with an ``Authorization`` header is a token's: its session is neither read nor written,
+    so the API works while Redis (the session store) is down."""
+    return "authorization" in connection.headers
+
+
 class RotatingSessionBackend(ServerSideSessionBackend):
-    """Litestar reuses the session id from the cookie; at login we want a fresh one."""
+    """Server-side sessions in Redis, touched only when there is one (or one to start).
+
+    - Litestar reuses the session id from the cookie; at login we want a fresh one.
+    - Litestar writes a session, empty or not, on every answer: here an anonymous request without
+      a session cookie (health probes, the login page, static files) and a token call cost Redis
+      nothing, and keep working without it.
+    - A session that cannot be read (Redis down) raises: the request answers 503 (web.refusals).
+      One that cannot be saved once the answer is ready is logged, and the answer goes out as is.
+    """
 
     def get_session_id(self, connection: ASGIConnection[Any, Any, Any, Any]) -> str:
         rotated = connection.scope.get(_ROTATED_ID)
         return rotated if isinstance(rotated, str) else super().get_session_id(connection)
 
+    def _has_cookie(self, connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+        return connection.cookies.get(self.config.key) not in (None, "", "null")
+
+    async def load_from_connection(self, connection: ASGIConnection[Any, Any, Any, Any]) -> dict[str, Any]:
+        if _sessionless(connection) or not self._has_cookie(connection):
+            return {}
+        return await super().load_from_connection(connection)
+
     async def store_in_message(
         self, scope_session: Any, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> None:
+        if _sessionless(connection) or not (scope_session or self._has_cookie(connection)):
+            return  # nothing to keep, nothing to forget
+        try:
+            await self._store(scope_session, message, connection)
+        except RedisError as exc:
+            log.warning("session not saved: the session store is unreachable", error=str(exc))
+
+    async def _store(
+        self, scope_session: Any, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> None:
         if connection.scope.get(_ROTATE) and _ROTATED_ID not in connection.scope:
-            old = connection.cookies.get(self.config.key)
-            if old and old != "null":
+            if self._has_cookie(connection):
+                old = connection.cookies[self.config.key]
                 await self.delete(old, store=self.config.get_store_from_app(connection.scope["app"]))
             connection.scope[_ROTATED_ID] = self.generate_session_id()  # type: ignore[literal-required]
         await super().store_in_message(scope_session, message, connection)
@@ -204,6 +242,30 @@ class StaffAuthMiddleware(SessionAuthMiddleware):
                 raise _bearer_refused("unknown, revoked or inactive API token")
             user = await _load_user(staff, "token", db)
         return AuthenticationResult(user=user, auth=TOKEN_AUTH)
+
+
+async def optional_user(connection: ASGIConnection[Any, Any, Any, Any]) -> StaffUser | None:
+    """Who calls a route open to anyone and without session middleware (``/health``): the staff
+    member of the API token or of the session cookie, or None — never an error, since a probe
+    must answer whoever asks (unknown token, Redis or the database down: nobody)."""
+    runtime: Runtime = connection.app.state.runtime
+    try:
+        header = connection.headers.get("authorization")
+        if header is not None:
+            scheme, _, secret = header.partition(" ")
+            if scheme.lower() != "bearer" or not secret.strip():
+                return None
+            async with runtime.session() as db:
+                staff = await staff_for_token(db, secret.strip())
+                return None if staff is None else await _load_user(staff, "token", db)
+        session_id = connection.cookies.get(SESSION_COOKIE)
+        if not session_id or session_id == "null":
+            return None
+        raw = await connection.app.stores.get(SESSION_STORE).get(session_id)
+        return None if raw is None else await retrieve_staff(msgspec.json.decode(raw), connection)
+    except Exception as exc:  # who asks is a detail: the probe's answer must not depend on it
+        log.info("caller not identified", error=f"{type(exc).__name__}: {exc}")
+        return None
 
 
 def _bearer_refused(detail: str) -> NotAuthorizedException:

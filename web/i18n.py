@@ -48,6 +48,12 @@ def ngettext(singular: str, plural: str, n: int, **variables: object) -> str:
     return text % {"num": n, **variables}
 
 
+def choose(cookie: str | None, saved: str | None, accept_language: str | None) -> str:
+    """The request's language: the cookie (set from the saved choice at login and on every switch),
+    else the staff member's saved choice, else the browser's, else the default."""
+    return cookie or saved or negotiate(accept_language) or DEFAULT_LOCALE
+
+
 def negotiate(accept_language: str | None) -> str | None:
     """The first of our locales in an Accept-Language header."""
     if not accept_language:

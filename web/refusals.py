@@ -11,23 +11,32 @@ the handler itself stays silent about it. One exception handler (:func:`refused`
 
 A form that shows its refusal on itself, with the values typed (the composer, the staff and
 password forms), wraps the service call in :func:`on_the_form`.
+
+A crash that says a server we depend on is unreachable (the database restarting, Redis where the
+sessions live) is no bug: :func:`server_error` answers 503 with ``Retry-After`` and a translated
+message (:func:`unavailable`), as ``/health`` does, never a 500.
 """
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
+import asyncpg.exceptions as pg
 import msgspec
 from litestar import Request
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import HTTPException, NotAuthorizedException
 from litestar.response import Redirect, Response, Template
+from redis.exceptions import RedisError
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.errors import Refusal
 from core.publishing.compose import PolicyBlocked
+from web import i18n
 from web.auth import PasswordChangeRequired
 from web.forms import flash
 from web.i18n import gettext as _
@@ -117,8 +126,83 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
 
 
 def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if (down := outage(exc)) is not None:
+        request.logger.warning("%s unreachable: %s: %s", down, type(exc).__name__, exc)
+        return unavailable(request, down)
     # Logged with its stack trace; the user sees none of it.
     request.logger.exception("unhandled error", exc_info=exc)
     if wants_html(request):
         return error_page(500, None)
     return _json(500, "Internal Server Error")
+
+
+# ------------------------------------------------------------------ outages: 503, try again soon
+#: how long a client should wait before trying again while the database or Redis is unreachable
+RETRY_AFTER_S = 5
+Down = Literal["database", "sessions"]
+#: the database is unreachable, restarting or shutting down ("the database system is shutting
+#: down" is asyncpg's CannotConnectNowError, an OperatorInterventionError)
+_DATABASE_DOWN: tuple[type[BaseException], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,  # no connection free in the pool in time
+    pg.PostgresConnectionError,
+    pg.OperatorInterventionError,
+    pg.InterfaceError,
+)
+#: what a driver's connect raises as is when nothing listens (refused, reset, timed out, no such host)
+_UNREACHABLE = (ConnectionError, TimeoutError, socket.gaierror)
+_DRIVERS = ("sqlalchemy", "asyncpg", "aiosqlite")
+
+
+def outage(exc: BaseException) -> Down | None:
+    """What ``exc`` says is unreachable — the database, or Redis (where sessions live) — or None
+    (then it is a bug, and a 500)."""
+    for cause in _causes(exc):
+        if isinstance(cause, RedisError):
+            return "sessions"
+        if isinstance(cause, _DATABASE_DOWN) or (isinstance(cause, sa_exc.DBAPIError) and cause.connection_invalidated):
+            return "database"
+        if isinstance(cause, _UNREACHABLE) and _raised_in(cause, _DRIVERS):
+            return "database"
+    return None
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception, what it wraps (SQLAlchemy's ``orig``) and what caused it, each once."""
+    seen: list[BaseException] = []
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        cause = pending.pop()
+        if cause is None or any(cause is s for s in seen):
+            continue
+        seen.append(cause)
+        orig = getattr(cause, "orig", None)
+        pending += [orig if isinstance(orig, BaseException) else None, cause.__cause__, cause.__context__]
+    return seen
+
+
+def _raised_in(exc: BaseException, packages: tuple[str, ...]) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        module = str(tb.tb_frame.f_globals.get("__name__", ""))
+        if module.split(".")[0] in packages:
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def unavailable(request: Request[Any, Any, Any], down: Down) -> Response[Any]:
+    """503 with ``Retry-After``, in the browser's language (it may fail before the locale was chosen)."""
+    user = request.scope.get("user")
+    saved = getattr(user, "locale", None)
+    i18n.set_locale(i18n.choose(request.cookies.get(i18n.LOCALE_COOKIE), saved, request.headers.get("accept-language")))
+    if down == "database":
+        detail = _("The database cannot be reached. Try again in a few seconds.")
+    else:
+        detail = _("Sessions can be neither read nor saved: Redis cannot be reached. Try again in a few seconds.")
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
+    if wants_html(request):
+        return Template("error.html", context={"status": 503, "detail": detail}, status_code=503, headers=headers)
+    return _json(503, detail, headers=headers)
