@@ -238,6 +238,12 @@ def unix(moment: datetime) -> str:
     return str(int(moment.timestamp()))
 
 
+def whole_second(moment: datetime) -> datetime:
+    """Graph's times are whole seconds: a bound compared with them is too, or a post made in the
+    same second as the attempt's start would read as made before it."""
+    return moment.replace(microsecond=0)
+
+
 def next_after(body: Mapping[str, Any]) -> str | None:
     """The ``after`` cursor of a Graph edge page, or None on the last page.
 

@@ -224,7 +224,7 @@ class FacebookPlugin(ChannelPlugin):
         params = {"fields": "id,description,created_time", "limit": "100"}
         async for video in self._edge(account, f"/{account.external_id}/videos", params):
             created = _meta.parse_time(video.get("created_time"))
-            if created < not_before:
+            if created < _meta.whole_second(not_before):
                 return  # newest first: the rest is older than the attempt
             if created <= not_after and same_text(video.get("description"), draft.text):
                 yield _video_result(account.external_id, str(video["id"]), created)

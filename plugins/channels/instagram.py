@@ -291,14 +291,15 @@ class InstagramPlugin(ChannelPlugin):
         params = {"fields": "id,caption,timestamp,permalink", "limit": "100"}
         if not story:  # the stories edge lists the last 24 h and takes no time bounds
             params |= {"since": _meta.unix(not_before), "until": _meta.unix(not_after)}
+        path, start = f"/{account.external_id}/{edge}", _meta.whole_second(not_before)
         token = account.credentials.access_token
-        path = f"/{account.external_id}/{edge}"
-        matches = [
-            PublishResult(remote_id=str(media["id"]), url=media.get("permalink"), published_at=published)
-            async for media in _meta.edge_items(self.graph, path, params, token=token, account_id=account.external_id)
-            if not_before <= (published := _meta.parse_time(media.get("timestamp"))) <= not_after
-            and (story or same_text(media.get("caption"), draft.text))
-        ]
+        matches = []
+        async for media in _meta.edge_items(self.graph, path, params, token=token, account_id=account.external_id):
+            published = _meta.parse_time(media.get("timestamp"))
+            if start <= published <= not_after and (story or same_text(media.get("caption"), draft.text)):
+                matches.append(
+                    PublishResult(remote_id=str(media["id"]), url=media.get("permalink"), published_at=published)
+                )
         return single_match(matches, channel=self.key)
 
     # ------------------------------------------------------------------ conversation

@@ -337,6 +337,8 @@ class MastodonPlugin(ChannelPlugin):
         (``GET /api/v1/statuses/:id/source``) decides.
         """
         sent = self._status_body(draft, [])["status"]
+        # created_at has milliseconds: a bound with more would miss a status of the same millisecond
+        not_before = not_before.replace(microsecond=not_before.microsecond // 1000 * 1000)
         matches = [
             _result(status)
             async for status in self._statuses_since(account, not_before)

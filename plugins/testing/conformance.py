@@ -35,12 +35,16 @@ What it checks:
   :class:`Rejected` carrying the network's message; ``server_error``, ``timeout``, ``drop``
   → :class:`Transient`;
 * ``reconcile``: idempotent, and ``None`` for a draft never published — also after a publish
-  whose answer came too late;
+  whose answer came too late; exact with look-alikes (the same text with another link, entities,
+  double spaces, emoji, newlines), no guess between two identical posts (:class:`Ambiguous` or
+  the right one), blind to an identical post older than the window, and bounded by the window
+  rather than a count (60 newer posts in between);
 * every successful response's rate-limit headers reach the :class:`UsageRecorder`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
@@ -58,6 +62,7 @@ from core.channels import (
     FEATURE_OPERATIONS,
     AccountMetrics,
     AccountRef,
+    Ambiguous,
     AuthorizationRequest,
     Capabilities,
     ChannelError,
@@ -292,6 +297,9 @@ class ChannelConformance:
     timeout_s: ClassVar[float] = 0.5
     #: how far the reconcile window reaches around the attempt
     reconcile_margin: ClassVar[timedelta] = timedelta(minutes=5)
+    #: how coarse the network's creation times are, as the plugin reads them (whole seconds for
+    #: most): the look-alike checks wait that long between an old post and a window after it
+    reconcile_time_precision: ClassVar[timedelta] = timedelta(seconds=1)
     #: The one way to leave a check out: its name (``test_…``, without parameters) → why it does
     #: not apply to this plugin. The check is skipped with that reason in the report. A name that
     #: is no check of the suite, or an empty reason, fails the run, so a skip cannot outlive
@@ -377,6 +385,16 @@ class ChannelConformance:
     def late_answer_path(self, fake: FakeNetwork) -> str | None:
         """*override* when the request creating a post has a varying path: a regex matching it."""
         return None
+
+    async def seed_posts(
+        self, plugin: ChannelPlugin, account: AccountRef, fake: FakeNetwork, drafts: list[Draft]
+    ) -> None:
+        """Make ``drafts`` exist as the account's newest posts, in this order (the reconcile checks
+        put 60 of them after an attempt). By default they are published; *override* where the
+        network's quotas forbid that many posts in a test (Instagram's 24 h limit, TikTok's
+        posts per minute) and create them on the fake instead."""
+        for draft in drafts:
+            await plugin.publish(account, draft)
 
     # ------------------------------------------------------------------ plumbing fixtures
     @pytest.fixture(scope="class")
@@ -621,6 +639,109 @@ class ChannelConformance:
             pytest.fail("publish succeeded although the answer came late: override late_answer_path()")
         assert await plugin.reconcile(account, draft, **self._window(start)) is not None, "the late post was not found"
 
+    # ------------------------------------------------------------------ reconcile: look-alikes
+    # A false "found" records another post's id and the delivery's own post is never sent; a
+    # false "not found" sends it twice. Both are public incidents: these drafts look alike.
+
+    @pytest.mark.anyio
+    async def test_reconcile_tells_apart_the_same_text_with_another_link(
+        self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]
+    ) -> None:
+        _require(plugin, Feature.RECONCILE)
+        base, start = unique(_sample(sample_drafts, Format.POST)), datetime.now(UTC)
+        first, second = (_with_link(base, f"https://www.laregion.fr/{path}-{base.client_ref}") for path in "ab")
+        posted_first = await plugin.publish(account, first)
+        assert await plugin.reconcile(account, second, **self._window(start)) is None, (
+            "the same text with another link was taken for the published post: that post would be lost"
+        )
+        posted_second = await plugin.publish(account, second)
+        for draft, posted in ((first, posted_first), (second, posted_second)):
+            found = await plugin.reconcile(account, draft, **self._window(start))
+            assert found is not None and found.remote_id == posted.remote_id, (
+                f"reconcile answered {found and found.remote_id} for the post {posted.remote_id}"
+            )
+
+    @pytest.mark.anyio
+    async def test_reconcile_compares_entities_spaces_emoji_and_newlines_exactly(
+        self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]
+    ) -> None:
+        _require(plugin, Feature.RECONCILE)
+        base, start = unique(_sample(sample_drafts, Format.POST)), datetime.now(UTC)
+        exact = _replace(base, f"{base.text} {EXACT_TAIL}")
+        posted = await plugin.publish(account, exact)
+        found = await plugin.reconcile(account, exact, **self._window(start))
+        assert found is not None and found.remote_id == posted.remote_id, (
+            f"a text with entities, double spaces, emoji and newlines was not found: {exact.text!r}"
+        )
+        for what, old, new in LOOK_ALIKES:
+            look_alike = _replace(base, exact.text.replace(old, new))
+            assert await plugin.reconcile(account, look_alike, **self._window(start)) is None, (
+                f"{what}: {look_alike.text!r} was taken for the published {exact.text!r}"
+            )
+
+    @pytest.mark.anyio
+    async def test_reconcile_refuses_to_guess_between_two_identical_posts(
+        self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]
+    ) -> None:
+        """The same text posted twice inside the window: the right post by a reference the network
+        keeps, else :class:`Ambiguous` — never the other post, never "not there"."""
+        _require(plugin, Feature.RECONCILE)
+        first, start = unique(_sample(sample_drafts, Format.POST)), datetime.now(UTC)
+        second = _replace(first, first.text)
+        posted = [await plugin.publish(account, first)]
+        try:
+            posted.append(await plugin.publish(account, second))
+        except Rejected as refused:
+            pytest.skip(f"{plugin.key} refuses the same text twice: {refused.network_message}")
+        for draft, post in zip((first, second), posted, strict=True):
+            try:
+                found = await plugin.reconcile(account, draft, **self._window(start))
+            except Ambiguous as ambiguous:
+                assert set(ambiguous.candidates) >= {p.remote_id for p in posted}, "Ambiguous must name both posts"
+                continue
+            assert found is not None and found.remote_id == post.remote_id, (
+                f"two identical posts {[p.remote_id for p in posted]}: reconcile chose {found and found.remote_id} "
+                f"for {post.remote_id}; raise Ambiguous when nothing tells them apart"
+            )
+
+    @pytest.mark.anyio
+    async def test_reconcile_ignores_the_same_text_posted_before_the_window(
+        self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]
+    ) -> None:
+        """An identical post older than the attempt is a deliberate earlier one, not the attempt's."""
+        _require(plugin, Feature.RECONCILE)
+        earlier = unique(_sample(sample_drafts, Format.POST))
+        await plugin.publish(account, earlier)
+        await asyncio.sleep((self.reconcile_time_precision + timedelta(milliseconds=500)).total_seconds())
+        again, start = _replace(earlier, earlier.text), datetime.now(UTC)
+        window = {"not_before": start, "not_after": start + self.reconcile_margin}
+        assert await plugin.reconcile(account, again, **window) is None, (
+            "a post made before the window was taken for the attempt's: the attempt's post would be lost"
+        )
+        try:
+            posted = await plugin.publish(account, again)
+        except Rejected:
+            return  # the network refuses the same text twice (X): nothing more to look for
+        found = await plugin.reconcile(account, again, **window)
+        assert found is not None and found.remote_id == posted.remote_id
+
+    @pytest.mark.anyio
+    async def test_reconcile_finds_the_attempt_behind_60_newer_posts(
+        self,
+        plugin: ChannelPlugin,
+        account: AccountRef,
+        fake: FakeNetwork,
+        sample_drafts: Mapping[Format, Draft],
+    ) -> None:
+        """A backlog after an outage: the walk is bounded by the window, not by a number of posts."""
+        _require(plugin, Feature.RECONCILE)
+        sample, start = _sample(sample_drafts, Format.POST), datetime.now(UTC)
+        attempt = unique(sample)
+        posted = await plugin.publish(account, attempt)
+        await self.seed_posts(plugin, account, fake, [unique(sample) for _ in range(60)])
+        found = await plugin.reconcile(account, attempt, **self._window(start))
+        assert found is not None and found.remote_id == posted.remote_id, "60 newer posts hid the attempt's post"
+
     # ------------------------------------------------------------------ errors
     @pytest.mark.anyio
     @pytest.mark.parametrize("kind", ["rate_limited", "expired", "rejected", "server_error"])
@@ -752,6 +873,28 @@ def _sample(samples: Mapping[Format, Draft], fmt: Format) -> Draft:
     if fmt == Format.POST and samples:
         return next(iter(samples.values()))
     raise AssertionError(f"no sample draft for format {fmt.value}: override the sample_drafts fixture")
+
+
+#: one text with what networks rewrite: entities written out, raw &<>, two spaces, emoji, a newline
+EXACT_TAIL = "Tom & Jerry, &amp; &lt;3 <b>, deux  espaces, 🎉 fête\nligne 2"
+#: each a single change of that text, which must not be taken for it
+LOOK_ALIKES = (
+    ("an entity unescaped", "&amp;", "&"),
+    ("another entity unescaped", "&lt;", "<"),
+    ("one space for two", "deux  espaces", "deux espaces"),
+    ("another emoji", "🎉", "🎊"),
+    ("a space for a newline", "\n", " "),
+)
+
+
+def _replace(draft: Draft, text: str) -> Draft:
+    """``draft`` with ``text`` and a fresh client_ref: another delivery, as the host would send it."""
+    return msgspec.structs.replace(draft, text=text, client_ref=f"cf-{uuid.uuid4().hex[:10]}")
+
+
+def _with_link(draft: Draft, link: str) -> Draft:
+    """The draft's text with ``link`` at its end (and as its link, when it has one)."""
+    return msgspec.structs.replace(_replace(draft, f"{draft.text} {link}"), link=link if draft.link else None)
 
 
 def _require(plugin: ChannelPlugin, feature: Feature) -> None:

@@ -9,6 +9,8 @@ accepts, and inbox items seeded through the fake's own helpers.
 
 from __future__ import annotations
 
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -272,6 +274,14 @@ class TestInstagramConformance(ChannelConformance):
         # The post exists once media_publish answers; the permalink read after it is best effort.
         return r"/media_publish$"
 
+    async def seed_posts(
+        self, plugin: ChannelPlugin, account: AccountRef, fake: FakeNetwork, drafts: list[Draft]
+    ) -> None:
+        # Instagram publishes 50 posts a day through the API (the fake's quota): make them directly.
+        assert isinstance(fake, FakeInstagram)
+        for draft in drafts:
+            fake.seed_media(draft.text)
+
     def seed_inbox(self, fake: FakeNetwork, account: AccountRef, remote_id: str) -> list[str]:
         assert isinstance(fake, FakeInstagram)
         comments = [
@@ -403,9 +413,22 @@ class TestTikTokConformance(ChannelConformance):
     def oauth_code(self, fake: FakeTikTok, _fresh_fake: None) -> str:
         return fake.issue_code(REDIRECT)
 
+    #: create_time is in whole seconds and the plugin allows one more of rounding
+    reconcile_time_precision = timedelta(seconds=2)
+
     def late_answer_path(self, fake: FakeNetwork) -> str | None:
         # The init call creates the post; the status polls after it only read its progress.
         return r"^/v2/post/publish/(video|content)/init/$"
+
+    async def seed_posts(
+        self, plugin: ChannelPlugin, account: AccountRef, fake: FakeNetwork, drafts: list[Draft]
+    ) -> None:
+        # TikTok takes 6 publish inits a minute per token: make the posts on the fake, a second
+        # apart and newer than the attempt (create_time is in whole seconds).
+        assert isinstance(fake, FakeTikTok)
+        now = int(time.time())
+        for n, draft in enumerate(drafts, start=1):
+            fake.add_video(draft.text, create_time=now + n)
 
     @pytest.fixture
     def sample_drafts(self) -> dict[Format, Draft]:

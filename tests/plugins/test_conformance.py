@@ -180,6 +180,19 @@ class Forgetful(WebhookChannel):
         return None                        # "certainly not there": a double post waiting to happen
 
 
+class Squashing(WebhookChannel):
+    sent = []                              # finds posts by squashed text, first match wins (issue 10)
+
+    async def publish(self, account, draft):
+        result = await super().publish(account, draft)
+        Squashing.sent.append((" ".join(draft.text.split()), result))
+        return result
+
+    async def reconcile(self, account, draft, *, not_before, not_after):
+        wanted = " ".join(draft.text.split())
+        return next((result for text, result in Squashing.sent if text == wanted), None)
+
+
 class Silent(WebhookChannel):
     def __init__(self, settings, *, http=None, usage=None):
         super().__init__(settings, http=http)  # drops the recorder: the host never sees the quota run out
@@ -218,13 +231,21 @@ class TestForgetful(Base):
     @classmethod
     def plugin_class(cls):
         return Forgetful
+
+
+class TestSquashing(Base):
+    @pytest.fixture(scope="class")
+    @classmethod
+    def plugin_class(cls):
+        return Squashing
 """
 
 SELECTED = (
     "(TestDishonest and capability_honesty)"
     " or (TestRateLimitAsTransient and errors_are_typed and rate_limited)"
     " or (TestLeaksTheSecret and dry_run)"
-    " or (TestForgetful and reconcile_finds)"
+    " or (TestForgetful and reconcile_finds_a_published)"
+    " or (TestSquashing and (entities_spaces or identical_posts))"
     " or (TestSilent and usage_recorder)"
 )
 
@@ -236,9 +257,11 @@ INNER_ARGS = ("-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewrit
 def test_the_suite_fails_plugins_that_break_the_contract(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_liars=LIARS)
     result = pytester.runpytest_inprocess(*INNER_ARGS)
-    result.assert_outcomes(failed=5)
+    result.assert_outcomes(failed=7)
     result.stdout.fnmatch_lines_random(
         [
+            "*one space for two*was taken for the published*",
+            "*two identical posts*reconcile chose*raise Ambiguous when nothing tells them apart*",
             "*Dishonest is not honest about its capabilities*",
             "*declares delete but does not implement delete()*",
             "*publish: rate_limited raised Transient, expected RateLimited*",
@@ -252,11 +275,11 @@ def test_the_suite_fails_plugins_that_break_the_contract(pytester: pytest.Pytest
 def test_the_same_selection_passes_on_the_honest_plugin(pytester: pytest.Pytester) -> None:
     # The control: the selection above fails because of the liars, not because of the suite.
     honest = LIARS
-    for liar in ("Dishonest", "RateLimitAsTransient", "LeaksTheSecret", "Forgetful", "Silent"):
+    for liar in ("Dishonest", "RateLimitAsTransient", "LeaksTheSecret", "Forgetful", "Silent", "Squashing"):
         honest = honest.replace(f"return {liar}", "return WebhookChannel")
     pytester.makepyfile(test_liars=honest)
     result = pytester.runpytest_inprocess(*INNER_ARGS)
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=7)
 
 
 # ---------------------------------------------------------------------- leaving a check out
