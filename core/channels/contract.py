@@ -330,11 +330,12 @@ class NotSupported(ChannelError):
 
 
 class Ambiguous(ChannelError):
-    """``reconcile`` found more than one post that could be the attempt's and cannot tell which.
+    """``reconcile`` cannot tell whether, or which, post the attempt made: several posts match the
+    draft, or the network cannot prove a post absent (TikTok lists public posts only, once moderated).
 
     Neither answer is safe: "found" may record another post's id (and lose this one), "not
     found" may publish a second copy. The host leaves the delivery ``uncertain`` for a person to
-    decide. ``candidates`` are the remote ids that matched.
+    decide. ``candidates`` are the remote ids that matched (none when nothing did).
     """
 
     def __init__(self, message: str, *, candidates: tuple[str, ...] = (), **kw: Any) -> None:

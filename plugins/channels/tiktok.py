@@ -38,6 +38,7 @@ import httpx
 from core.channels import (
     AccountMetrics,
     AccountRef,
+    Ambiguous,
     AuthorizationRequest,
     Capabilities,
     ChannelError,
@@ -79,6 +80,8 @@ DEFAULT_BACKOFF_S = 60.0
 MIN_CHUNK, MAX_CHUNK = 5 * 1024 * 1024, 64 * 1024 * 1024
 VIDEO_URL = "https://www.tiktok.com/@{username}/video/{id}"
 USER_FIELDS = "open_id,union_id,display_name,username,follower_count,following_count,likes_count,video_count"
+#: the only privacy level whose posts the video list shows
+PUBLIC = "PUBLIC_TO_EVERYONE"
 VIDEO_FIELDS = "id,title,video_description,create_time,share_url,like_count,comment_count,share_count,view_count"
 
 #: what TikTok's error codes mean, whatever the status that comes with them
@@ -386,14 +389,28 @@ class TikTokPlugin(ChannelPlugin):
         not_before: datetime,
         not_after: datetime,
     ) -> PublishResult | None:
-        """By publish_id when the host kept it (``Draft.options["publish_id"]``), else the video list."""
+        """By publish_id when the host kept it (``Draft.options["publish_id"]``): the one proof either
+        way. Else the video list can prove a post is there, never that it is not: TikTok lists
+        public posts only, and only once moderation passed (minutes, sometimes hours), so a post
+        not (yet) listed raises :class:`Ambiguous` and a person decides."""
         publish_id = draft.options.get("publish_id")
         if publish_id:
             try:
                 return await self._wait_published(account, publish_id, "")
             except Rejected:
                 return None  # FAILED: certainly not there
-        return await self._find_in_videos(account, draft, not_before, not_after)
+        if draft.options.get("privacy_level") != PUBLIC:
+            raise Ambiguous(
+                "tiktok: the video list never shows a private post: without its publish_id nothing proves it absent",
+                network_message="TikTok does not list private posts: check the TikTok app for this one.",
+            )
+        found = await self._find_in_videos(account, draft, not_before, not_after)
+        if found is None:
+            raise Ambiguous(
+                "tiktok: not in the video list, which shows a post only after moderation: absence proves nothing",
+                network_message="Not (yet) listed by TikTok, which lists posts after moderation: check the TikTok app.",
+            )
+        return found
 
     async def _find_in_videos(
         self,

@@ -325,7 +325,7 @@ async def test_reconcile_finds_by_video_list_across_pages(plugin: TikTokPlugin, 
         fake.add_video(f"autre {n}", create_time=now - 20 + n % 5)
     found = await plugin.reconcile(
         fake.make_account(),
-        video_draft(privacy_level="SELF_ONLY"),
+        video_draft(privacy_level="PUBLIC_TO_EVERYONE"),
         not_before=datetime.now(UTC) - timedelta(minutes=5),
         not_after=datetime.now(UTC),
     )
@@ -336,19 +336,30 @@ async def test_reconcile_finds_by_video_list_across_pages(plugin: TikTokPlugin, 
 
 
 @pytest.mark.anyio
-async def test_reconcile_not_found(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
+async def test_reconcile_never_says_not_there_from_the_video_list(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
+    """The list holds public posts only, once moderation passed: absence from it proves nothing, and a
+    "not there" would send the post again. Without the publish_id, a person decides."""
     fake.add_video("Au marché de Sète #occitanie", create_time=int(time.time()) - 86_400)
     fake.add_video("Autre chose")
     now = datetime.now(UTC)
-    assert (
-        await plugin.reconcile(
-            fake.make_account(),
-            video_draft(),
-            not_before=now - timedelta(minutes=5),
-            not_after=now,
-        )
-        is None
-    )
+    window = {"not_before": now - timedelta(minutes=5), "not_after": now}
+    with pytest.raises(Ambiguous) as public:
+        await plugin.reconcile(fake.make_account(), video_draft(privacy_level="PUBLIC_TO_EVERYONE"), **window)
+    assert public.value.candidates == () and "moderation" in public.value.network_message
+    lists = len(fake.requests_to("POST", r"^/v2/video/list/$"))
+    with pytest.raises(Ambiguous) as private:
+        await plugin.reconcile(fake.make_account(), video_draft(privacy_level="SELF_ONLY"), **window)
+    assert "private" in private.value.network_message
+    assert len(fake.requests_to("POST", r"^/v2/video/list/$")) == lists  # a private post is never listed
+
+
+@pytest.mark.anyio
+async def test_the_fake_lists_public_posts_only(plugin: TikTokPlugin, fake: FakeTikTok) -> None:
+    account = fake.make_account()
+    private = await plugin.publish(account, video_draft(privacy_level="SELF_ONLY"))
+    public = await plugin.publish(account, video_draft(privacy_level="PUBLIC_TO_EVERYONE"))
+    listed = await plugin._call(account, "POST", "/v2/video/list/", body={"max_count": 20}, params={"fields": "id"})
+    assert [v["id"] for v in listed["videos"]] == [public.remote_id] and private.remote_id in fake.videos
 
 
 @pytest.mark.anyio
@@ -358,15 +369,18 @@ async def test_reconcile_compares_the_caption_exactly_and_refuses_to_guess(
     """Issue 10 (9): squashed whitespace made look-alike captions equal; two equal ones are a guess."""
     now, account = int(time.time()), fake.make_account()
     window = {"not_before": datetime.now(UTC) - timedelta(minutes=5), "not_after": datetime.now(UTC)}
+    public = video_draft(privacy_level="PUBLIC_TO_EVERYONE")
     fake.add_video("Au marché  de Sète #occitanie", create_time=now - 30)
-    assert await plugin.reconcile(account, video_draft(), **window) is None
+    with pytest.raises(Ambiguous) as look_alike:  # not "found": the look-alike is not taken for it
+        await plugin.reconcile(account, public, **window)
+    assert look_alike.value.candidates == ()
     ours = fake.add_video("Au marché de Sète #occitanie", create_time=now - 20)
     fake.add_video("Au marché de Sète #occitanie", create_time=now - 86_400)  # a deliberate earlier one
-    found = await plugin.reconcile(account, video_draft(), **window)
+    found = await plugin.reconcile(account, public, **window)
     assert found is not None and found.remote_id == ours["id"]
     twin = fake.add_video("Au marché de Sète #occitanie", create_time=now - 10)
     with pytest.raises(Ambiguous) as caught:
-        await plugin.reconcile(account, video_draft(), **window)
+        await plugin.reconcile(account, public, **window)
     assert set(caught.value.candidates) == {ours["id"], twin["id"]}
 
 

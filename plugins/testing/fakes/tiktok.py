@@ -136,10 +136,12 @@ class FakeTikTok(OAuthServer):
         *,
         description: str | None = None,
         create_time: int | None = None,
+        privacy_level: str = "PUBLIC_TO_EVERYONE",
     ) -> dict[str, Any]:
         video_id = str(7_300_000_000_000_000_000 + self.next_id())
         video = {
             "id": video_id,
+            "_privacy_level": privacy_level,
             "title": title,
             "video_description": title if description is None else description,
             "create_time": create_time or int(time.time()),
@@ -427,7 +429,11 @@ class FakeTikTok(OAuthServer):
         if job["post_id"] is None:
             info = job["post_info"]
             text = info.get("title", "") if job["media_type"] == "VIDEO" else info.get("description", "")
-            job["post_id"] = self.add_video(str(info.get("title") or ""), description=str(text))["id"]
+            job["post_id"] = self.add_video(
+                str(info.get("title") or ""),
+                description=str(text),
+                privacy_level=str(info.get("privacy_level") or "SELF_ONLY"),
+            )["id"]
 
     def _settle(self) -> None:
         """Publish every job TikTok has finished processing, polled or not."""
@@ -454,7 +460,8 @@ class FakeTikTok(OAuthServer):
             return self.error(400, "fields is required and max_count must be 1..20")
         cursor = body.get("cursor")
         ordered = sorted(
-            self.videos.values(),
+            # "the given user's public TikTok video posts" (tiktok-api-v2-video-list): never a private one
+            (v for v in self.videos.values() if v["_privacy_level"] == "PUBLIC_TO_EVERYONE"),
             key=lambda v: (v["create_time"], v["id"]),
             reverse=True,
         )
@@ -462,7 +469,7 @@ class FakeTikTok(OAuthServer):
             ordered = [v for v in ordered if v["create_time"] * 1000 < int(cursor)]
         page = ordered[:max_count]
         next_cursor = page[-1]["create_time"] * 1000 if page else 0
-        videos = [{f: v[f] for f in fields if f in v} for v in page]
+        videos = [{f: v[f] for f in fields if f in v and not f.startswith("_")} for v in page]
         return self.envelope(
             {
                 "videos": videos,
