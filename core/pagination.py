@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -46,9 +47,24 @@ def decode_cursor(cursor: str, columns: Sequence[sa.ColumnElement[Any]]) -> list
         raw = msgspec.json.decode(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
         if not isinstance(raw, list) or len(raw) != len(columns):
             raise ValueError("wrong shape")
-        return [msgspec.convert(v, _python_type(c), strict=False) for v, c in zip(raw, columns, strict=True)]
-    except (ValueError, TypeError, binascii.Error, msgspec.ValidationError, msgspec.DecodeError):
+        return [_key_value(v, _python_type(c)) for v, c in zip(raw, columns, strict=True)]
+    except (ValueError, TypeError, OverflowError, binascii.Error, msgspec.ValidationError, msgspec.DecodeError):
         raise BadCursor("not a cursor this API gave", field="cursor") from None
+
+
+def _key_value(value: Any, kind: type[Any]) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("NUL")  # PostgreSQL cannot even compare it
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ValueError("beyond a BIGINT")
+    converted = msgspec.convert(value, kind, strict=False)
+    if isinstance(converted, datetime):
+        # A cursor we gave holds an aware UTC time; a forged one may hold a naive time or one that
+        # leaves the calendar once in UTC (year 1 at +14:00): both would fail in the query instead.
+        if converted.tzinfo is None:
+            raise ValueError("naive time")
+        converted = converted.astimezone(UTC)
+    return converted
 
 
 async def keyset(

@@ -47,6 +47,7 @@ from web.auth import (
 from web.deps import DEPENDENCIES
 from web.headers import add_security_headers
 from web.health import health
+from web.inputs import CheckedRequest, check_form, check_query
 from web.labels import LABELS
 from web.media.admin import AdminMediaController
 from web.media.api import MediaApiController
@@ -105,6 +106,9 @@ async def _before_request(request: Request[Any, Any, Any]) -> None:
     user = request.scope.get("user")
     saved = user.locale if isinstance(user, StaffUser) else None
     i18n.set_locale(i18n.choose(request.cookies.get(i18n.LOCALE_COOKIE), saved, request.headers.get("accept-language")))
+    # in the request's language
+    check_query(request)
+    await check_form(request)
 
 
 def _oauth_channels(runtime: Runtime) -> frozenset[str]:
@@ -212,6 +216,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             security=[{"apiToken": []}],
         ),
         before_request=_before_request,
+        request_class=CheckedRequest,
         exception_handlers={HTTPException: http_error, Refusal: refused, Exception: server_error},
         lifespan=[lifespan],
         state=State({"runtime": runtime, "login_throttle": LoginThrottle(redis)}),

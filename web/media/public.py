@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from string import hexdigits
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
@@ -19,6 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.media.service import get_media
 from core.runtime import Runtime
 from web import access
+
+SIGNATURE_LENGTH = 64  # hex of an HMAC-SHA256
 
 
 class PublicMediaController(Controller):
@@ -34,7 +37,10 @@ class PublicMediaController(Controller):
         expires: FromQuery[int] = 0,
         signature: FromQuery[str] = "",
     ) -> File:
-        if not runtime.media_signer.verify(str(media_id), expires, signature, now=time.time()):
+        # a signature we made is 64 hex digits: anything else (non-ASCII included, which the
+        # constant-time comparison cannot take) is simply wrong
+        well_formed = len(signature) == SIGNATURE_LENGTH and all(c in hexdigits for c in signature)
+        if not well_formed or not runtime.media_signer.verify(str(media_id), expires, signature, now=time.time()):
             raise NotFoundException()
         media = await get_media(db_session, media_id)
         if media is None:

@@ -10,7 +10,7 @@ pausing ``pause``; reading ``see_posts`` (moderators work in the inbox only: the
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
@@ -212,7 +212,7 @@ class PublishingApiController(Controller):
             account_id=account_id,
             states=tuple(states or ()),
             start=local_midnight(start, persona.timezone, "from") if start else None,
-            end=local_midnight(end + timedelta(days=1), persona.timezone, "to") if end else None,
+            end=local_midnight(end, persona.timezone, "to", end_of_day=True) if end else None,
         )
         page = await queries.deliveries(db_session, filters, cursor=cursor, limit=limit)
         return DeliveryPage(items=[delivery_out(d) for d in page.items], next_cursor=page.next_cursor)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -64,11 +64,13 @@ def resolve_when(persona: Persona, scheduled_at: datetime | None, local_time: da
     return None
 
 
-def local_midnight(day: date, timezone: str, field: str) -> datetime:
-    """The start of a local day in the persona's time zone (a query's ``from``/``to``)."""
+def local_midnight(day: date, timezone: str, field: str, *, end_of_day: bool = False) -> datetime:
+    """The start of a local day in the persona's time zone (a query's ``from``), or with
+    ``end_of_day`` the start of the next one (a query's ``to``, the day included). The year is
+    checked first: the day after 9999-12-31 does not exist."""
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
         raise PublishingError(f"{field} must be between {FIRST_YEAR} and {LAST_YEAR}", field=field)
-    return datetime.combine(day, time.min, tzinfo=ZoneInfo(timezone))
+    return datetime.combine(day + timedelta(days=1) if end_of_day else day, time.min, tzinfo=ZoneInfo(timezone))
 
 
 def overrides_in(overrides: Iterable[OverrideIn]) -> tuple[Override, ...]:
