@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 import zoneinfo
 from collections.abc import Collection
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -32,9 +34,15 @@ def load_file(path: Path | str, *, known_channels: Collection[str], known_format
     """Decode and check one persona file; raise :class:`PersonaFileError` on the first problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise PersonaFileError(path, "(file)", f"cannot read: {exc.strerror}") from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        reason = f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line} (save the file as UTF-8)"
+        raise PersonaFileError(path, "(file)", reason, line) from None
     try:
         persona = msgspec.toml.decode(text, type=PersonaFile)
     except msgspec.ValidationError as exc:
@@ -64,11 +72,45 @@ def load_dir(
     return personas
 
 
-def _semantic_problems(persona: PersonaFile, channels: set[str], formats: set[str]) -> list[tuple[str, str]]:
+def _unstorable(persona: PersonaFile) -> list[tuple[str, str]]:
+    """Values no database column takes: a NUL character (PostgreSQL's text cannot hold one), a
+    number that is not finite (TOML's ``nan`` and ``inf``; JSON has no such number)."""
     problems: list[tuple[str, str]] = []
+    pending: list[tuple[str, Any]] = [("$", msgspec.to_builtins(persona))]
+    while pending:
+        where, value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            problems.append((where, "contains a NUL character (\\u0000), which cannot be stored"))
+        elif isinstance(value, float) and not math.isfinite(value):
+            problems.append((where, f"{value} is not a finite number"))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if "\x00" in key:
+                    problems.append((where, "a key contains a NUL character (\\u0000)"))
+                pending.append((f"{where}.{key}", item))
+        elif isinstance(value, list):
+            pending.extend((f"{where}[{index}]", item) for index, item in enumerate(value))
+    return sorted(problems)
+
+
+def _duplicate_accounts(persona: PersonaFile) -> list[tuple[str, str]]:
+    """Two accounts with one network id on one channel are one account (the database says so too)."""
+    problems: list[tuple[str, str]] = []
+    seen: dict[tuple[str, str], int] = {}
+    for index, account in enumerate(persona.accounts):
+        key = (account.channel, account.external_id)
+        if key in seen:
+            reason = f"{account.external_id!r} on {account.channel} is also the id of $.accounts[{seen[key]}]"
+            problems.append((f"$.accounts[{index}].external_id", reason))
+        seen.setdefault(key, index)
+    return problems
+
+
+def _semantic_problems(persona: PersonaFile, channels: set[str], formats: set[str]) -> list[tuple[str, str]]:
+    problems = _unstorable(persona)
     try:
         zoneinfo.ZoneInfo(persona.timezone)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
         problems.append(
             ("$.timezone", f"unknown time zone {persona.timezone!r} (expected an IANA name like 'Europe/Paris')")
         )
@@ -96,6 +138,7 @@ def _semantic_problems(persona: PersonaFile, channels: set[str], formats: set[st
             problems.append((where, f"no [channels.{account.channel}] policy for this account"))
         elif not policy.allowed:
             problems.append((where, f"channel {account.channel!r} is refused for this persona"))
+    problems += _duplicate_accounts(persona)
     # [rules.*]: unknown rule id, a severity the law fixes, params the rule does not take
     problems += setting_problems(persona.rules)
     return problems

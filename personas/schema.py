@@ -12,9 +12,23 @@ from typing import Annotated, Any
 
 import msgspec
 
-NonNegative = Annotated[int, msgspec.Meta(ge=0)]
+# What a file may hold is what the database stores (core/db/models.py; a test keeps them equal):
+# ``personas check`` must never accept a file ``personas load`` cannot write.
+#: names, handles and network ids (VARCHAR(200))
+MAX_NAME = 200
+MAX_TIMEZONE = 64
+MAX_LANGUAGE = 8
+#: a PostgreSQL INTEGER
+MAX_INTEGER = 2**31 - 1
+#: posts or reposts a day: far above any editorial line, far below what a column holds
+MAX_PER_DAY = 1000
+
+NonNegative = Annotated[int, msgspec.Meta(ge=0, le=MAX_INTEGER)]
+PerDay = Annotated[int, msgspec.Meta(ge=0, le=MAX_PER_DAY)]
 Slug = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9-]{1,62}$")]
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1)]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME)]
+ShortText = Annotated[str, msgspec.Meta(max_length=MAX_NAME)]
 
 
 class PersonaKind(enum.StrEnum):
@@ -44,8 +58,8 @@ class ChannelPolicy(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     audience: NonNegative | None = None  # followers at the time the policy was written
     tone: str = ""
     purpose: str = ""
-    posts_per_day: NonNegative | None = None
-    reposts_per_day: NonNegative | None = None  # counted apart from original posts
+    posts_per_day: PerDay | None = None
+    reposts_per_day: PerDay | None = None  # counted apart from original posts
     #: formats allowed on this channel (empty: every format the network offers)
     formats: list[str] = []
 
@@ -54,9 +68,9 @@ class AccountSeed(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """An account the persona owns on a channel (credentials are connected later, in the admin)."""
 
     channel: NonEmpty
-    handle: NonEmpty
-    external_id: NonEmpty
-    display_name: str = ""
+    handle: Name
+    external_id: Name
+    display_name: ShortText = ""
     mode: AccountMode = AccountMode.LIVE
 
 
@@ -80,11 +94,11 @@ class RuleSetting(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 class PersonaFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     slug: Slug
-    name: NonEmpty
+    name: Name
     kind: PersonaKind
     embodies: bool
-    timezone: str = "Europe/Paris"
-    language: str = "fr"
+    timezone: Annotated[str, msgspec.Meta(max_length=MAX_TIMEZONE)] = "Europe/Paris"
+    language: Annotated[str, msgspec.Meta(max_length=MAX_LANGUAGE)] = "fr"
     editorial_line: str = ""
     channels: dict[str, ChannelPolicy] = {}
     accounts: list[AccountSeed] = []

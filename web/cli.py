@@ -110,12 +110,17 @@ def personas_check(files: tuple[Path, ...]) -> None:
 @click.argument("directory", type=click.Path(path_type=Path, file_okay=False), required=False)
 def personas_load(directory: Path | None) -> None:
     """Load every persona of DIRECTORY (default: the seed) into the database, all or nothing."""
+    from sqlalchemy.exc import DBAPIError
+
     from personas import SEED_DIR, PersonaFileError
 
     try:
         slugs = _run(_load_personas(_settings(), directory or SEED_DIR))
     except PersonaFileError as exc:
         raise click.ClickException(str(exc)) from None
+    except DBAPIError as exc:
+        # the checks should have caught it; the transaction left nothing behind either way
+        raise click.ClickException(f"the database refused the personas, nothing was written: {exc.orig}") from None
     click.echo(f"loaded: {', '.join(slugs)}")
 
 

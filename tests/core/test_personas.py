@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select
+from sqlalchemy.exc import DataError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import Actor
@@ -15,6 +17,7 @@ from core.channels import Format
 from core.db.models import Account, AuditEvent, ChannelPolicy, Persona
 from core.personas.service import upsert_personas
 from core.runtime import Runtime
+from core.settings import Settings
 from personas import SEED_DIR, PersonaFileError, load_dir, load_file
 from web.cli import cli
 
@@ -164,3 +167,134 @@ async def test_a_changed_file_updates_in_place(runtime: Runtime, db: AsyncSessio
     assert event is not None
     assert event.before["definition"]["channels"]["mastodon"]["posts_per_day"] == 1
     assert event.after["definition"]["channels"]["mastodon"]["posts_per_day"] == 3
+
+
+# ------------------------------------------------------------------ hostile persona files (issue 10, R6)
+def test_a_file_that_is_not_utf8_is_refused_with_file_line_and_reason(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.toml"
+    path.write_bytes(MINIMAL.replace("Ville d'Exemple", "Région").encode("latin-1"))
+    with pytest.raises(PersonaFileError) as caught:
+        load_file(path, known_channels=CHANNELS, known_formats=FORMATS)
+    assert caught.value.field == "(file)" and caught.value.line == 2
+    assert "not UTF-8" in caught.value.reason and "0xe9" in caught.value.reason
+    result = CliRunner().invoke(cli, ["personas", "check", str(path)])
+    assert result.exit_code == 1 and f"error: {path}:2: (file): not UTF-8" in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)  # a message, not a traceback
+
+
+_TOO_LONG = "x" * 5000
+ACCEPTED_BY_CHECK_YESTERDAY = [
+    (("posts_per_day = 1", "posts_per_day = 3000000000"), "$.channels.mastodon.posts_per_day", "<= 1000"),
+    (
+        ("posts_per_day = 1", "posts_per_day = 1\nreposts_per_day = 3000000000"),
+        "$.channels.mastodon.reposts_per_day",
+        "<= 1000",
+    ),
+    (
+        ("posts_per_day = 1", "posts_per_day = 1\naudience = 3000000000"),
+        "$.channels.mastodon.audience",
+        "<= 2147483647",
+    ),
+    (("Ville d'Exemple", _TOO_LONG), "$.name", "length <= 200"),
+    (("embodies = false", f'embodies = false\ntimezone = "{_TOO_LONG}"'), "$.timezone", "length <= 64"),
+    (("embodies = false", 'embodies = false\nlanguage = "fr-FR-x-occitan"'), "$.language", "length <= 8"),
+    (("Ville d'Exemple", "Ville\\u0000"), "$.name", "NUL character"),
+    (("posts_per_day = 1", 'posts_per_day = 1\ntone = "a\\u0000b"'), "$.channels.mastodon.tone", "NUL character"),
+    (
+        ("posts_per_day = 1", "posts_per_day = 1\n\n[rules.cadence]\nparams = { slack = nan }"),
+        "$.rules.cadence.params.slack",
+        "not a finite number",
+    ),
+]
+_ACCOUNT = '\n[[accounts]]\nchannel = "mastodon"\nhandle = "{handle}"\nexternal_id = "{external_id}"\n'
+
+
+@pytest.mark.parametrize(("change", "field", "reason"), ACCEPTED_BY_CHECK_YESTERDAY)
+def test_check_refuses_what_the_database_cannot_store(
+    tmp_path: Path, change: tuple[str, str], field: str, reason: str
+) -> None:
+    """What ``personas check`` accepts, ``personas load`` stores: the file's limits are the columns'."""
+    path = _write(tmp_path, MINIMAL.replace(*change))
+    with pytest.raises(PersonaFileError) as caught:
+        load_file(path, known_channels=CHANNELS, known_formats=FORMATS)
+    assert caught.value.field == field and reason in caught.value.reason, str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("accounts", "field", "reason"),
+    [
+        (_ACCOUNT.format(handle=_TOO_LONG, external_id="1"), "$.accounts[0].handle", "length <= 200"),
+        (_ACCOUNT.format(handle="ville", external_id=_TOO_LONG), "$.accounts[0].external_id", "length <= 200"),
+        (_ACCOUNT.format(handle="a", external_id="1") + _ACCOUNT.format(handle="b", external_id="1"),
+         "$.accounts[1].external_id", "also the id of $.accounts[0]"),
+    ],
+)  # fmt: skip
+def test_check_refuses_accounts_the_database_cannot_store(
+    tmp_path: Path, accounts: str, field: str, reason: str
+) -> None:
+    path = _write(tmp_path, MINIMAL + accounts)
+    with pytest.raises(PersonaFileError) as caught:
+        load_file(path, known_channels=CHANNELS, known_formats=FORMATS)
+    assert caught.value.field == field and reason in caught.value.reason, str(caught.value)
+
+
+def test_the_files_limits_are_the_columns_limits() -> None:
+    from personas import schema
+
+    assert Persona.__table__.c.name.type.length == schema.MAX_NAME
+    assert Persona.__table__.c.timezone.type.length == schema.MAX_TIMEZONE
+    assert Persona.__table__.c.language.type.length == schema.MAX_LANGUAGE
+    for column in ("handle", "external_id", "display_name"):
+        assert Account.__table__.c[column].type.length == schema.MAX_NAME, column
+
+
+def _env(monkeypatch: pytest.MonkeyPatch, settings: Settings, tmp_path: Path) -> None:
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("PORTEVOIX_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("SECRET_KEY", settings.secret_key)
+
+
+def _persona_count(settings: Settings) -> int:
+    async def count() -> int:
+        runtime = Runtime(settings)
+        try:
+            async with runtime.session() as session:
+                return int(await session.scalar(select(func.count()).select_from(Persona)) or 0)
+        finally:
+            await runtime.aclose()
+
+    return asyncio.run(count())
+
+
+def test_personas_load_refuses_a_bad_folder_with_a_message_and_writes_nothing(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _env(monkeypatch, settings, tmp_path)
+    folder = tmp_path / "personas"
+    shutil.copytree(SEED_DIR, folder)
+    (folder / "zz-latin1.toml").write_bytes(MINIMAL.replace("Ville d'Exemple", "Région").encode("latin-1"))
+    result = CliRunner().invoke(cli, ["personas", "load", str(folder)])
+    assert result.exit_code == 1, result.output
+    assert "zz-latin1.toml:2: (file): not UTF-8" in result.output and "Traceback" not in result.output
+    (folder / "zz-latin1.toml").write_text(MINIMAL.replace("posts_per_day = 1", "posts_per_day = 3000000000"))
+    result = CliRunner().invoke(cli, ["personas", "load", str(folder)])
+    assert result.exit_code == 1 and "$.channels.mastodon.posts_per_day" in result.output, result.output
+    assert _persona_count(settings) == 0  # nothing half-written
+
+
+def test_personas_load_says_what_the_database_refused(
+    settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The safety net behind the checks: a refusal of the database is a message, and the
+    transaction leaves nothing behind."""
+    _env(monkeypatch, settings, tmp_path)
+
+    async def refused(session: AsyncSession, files: object, actor: Actor) -> None:
+        await upsert_personas(session, load_dir(SEED_DIR, known_channels=CHANNELS, known_formats=FORMATS), actor)
+        raise DataError("INSERT INTO personas …", {}, ValueError("value too long for type character varying(200)"))
+
+    monkeypatch.setattr("core.personas.service.upsert_personas", refused)
+    result = CliRunner().invoke(cli, ["personas", "load"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "the database refused the personas" in result.output and "value too long" in result.output
+    assert _persona_count(settings) == 0

@@ -16,8 +16,7 @@ from web.simulated import SimulatedNetworks
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 #: what web may take from SQLAlchemy: the session type its handlers receive, the exceptions it answers
-SQLALCHEMY_IN_WEB = {"sqlalchemy.ext.asyncio", "sqlalchemy.exc", "sqlalchemy"}
-SQLALCHEMY_NAMES_IN_WEB = {"AsyncSession", "exc"}
+SQLALCHEMY_IN_WEB = {("sqlalchemy.ext.asyncio", "AsyncSession"), ("sqlalchemy", "exc")}
 
 
 def _sqlalchemy_imports(path: Path) -> list[str]:
@@ -27,7 +26,7 @@ def _sqlalchemy_imports(path: Path) -> list[str]:
             found += [a.name for a in node.names if a.name.split(".")[0] == "sqlalchemy"]
         elif isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "sqlalchemy":
             for alias in node.names:
-                if node.module not in SQLALCHEMY_IN_WEB or alias.name not in SQLALCHEMY_NAMES_IN_WEB:
+                if node.module != "sqlalchemy.exc" and (node.module, alias.name) not in SQLALCHEMY_IN_WEB:
                     found.append(f"{node.module}.{alias.name}")
     return found
 
