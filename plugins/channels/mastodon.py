@@ -84,6 +84,7 @@ _VISIBILITIES = frozenset({"public", "unlisted", "private", "direct"})
 _TAG = re.compile(r"<[^>]+>")
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _PARAGRAPH = re.compile(r"</p>\s*<p>", re.IGNORECASE)
+_LEADING_MENTION = re.compile(r"@[\w.-]+(?:@[\w.-]+)? ")  # what ``reply`` puts before a reply's text
 
 _IMAGE = MediaRules(
     kind=MediaKind.IMAGE,
@@ -120,10 +121,22 @@ def _in_window(status: dict[str, Any], not_before: datetime, not_after: datetime
     return created is not None and not_before <= created <= not_after
 
 
-def _may_be(status: dict[str, Any], sent: str) -> bool:
+def _may_be(status: dict[str, Any], sent: str, reply_to: str | None) -> bool:
     """Whether a status could carry ``sent``, read from its HTML: whitespace is lost there, and a
-    remote mention shows as ``@user`` without its domain, so those always go to the source."""
-    return bool(status.get("mentions")) or _loose(plain_text(status.get("content", ""))) == _loose(sent)
+    remote mention shows as ``@user`` without its domain, so those (and replies) go to the source."""
+    if reply_to or status.get("mentions"):
+        return True
+    return _loose(plain_text(status.get("content", ""))) == _loose(sent)
+
+
+def _is_sent(source: str | None, sent: str, reply_to: str | None) -> bool:
+    """The source text is what we sent — for a reply, after the ``@author`` that ``reply`` puts first."""
+    if same_text(source, sent):
+        return True
+    if not reply_to or source is None:
+        return False
+    mention = _LEADING_MENTION.match(source)
+    return mention is not None and same_text(source[mention.end() :], sent)
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -343,8 +356,9 @@ class MastodonPlugin(ChannelPlugin):
             _result(status)
             async for status in self._statuses_since(account, not_before)
             if _in_window(status, not_before, not_after)
-            and _may_be(status, sent)
-            and same_text(await self._source_text(account, str(status["id"])), sent)
+            and status.get("in_reply_to_id") == draft.reply_to  # a post, or the answer to this very item
+            and _may_be(status, sent, draft.reply_to)
+            and _is_sent(await self._source_text(account, str(status["id"])), sent, draft.reply_to)
         ]
         return single_match(matches, channel=self.key)
 

@@ -211,7 +211,7 @@ class XPlugin(ChannelPlugin):
             "start_time": _x_time(not_before),
             "end_time": _x_time(not_after),
             "max_results": "100",
-            "tweet.fields": "created_at,text,entities",
+            "tweet.fields": "created_at,text,entities,referenced_tweets",
         }
         matches = [
             PublishResult(
@@ -220,7 +220,7 @@ class XPlugin(ChannelPlugin):
                 published_at=_parse_time(tweet.get("created_at")),
             )
             async for tweet in self._timeline(account, params)
-            if same_text(_as_sent(tweet, sent), sent)
+            if _same_references(tweet, draft) and same_text(_as_sent(tweet, sent), sent)
         ]
         return single_match(matches, channel=self.key)
 
@@ -649,6 +649,12 @@ def _as_sent(tweet: dict[str, Any], sent: str) -> str:
         position = at + len(short)
     out.append(_unescape(text[position:]))
     return "".join(out)
+
+
+def _same_references(tweet: dict[str, Any], draft: Draft) -> bool:
+    """The same words answering another post, or quoting one, are another post."""
+    refs = {r.get("type"): str(r.get("id")) for r in tweet.get("referenced_tweets", [])}
+    return refs.get("replied_to") == draft.reply_to and refs.get("quoted") == draft.quote_of
 
 
 def _original_url(expanded: str, sent: str) -> str:

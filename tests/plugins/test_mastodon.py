@@ -361,6 +361,25 @@ async def test_reply_to_mention_and_to_private_message(plugin: MastodonPlugin, f
     }
 
 
+@pytest.mark.anyio
+async def test_reconcile_finds_a_reply_with_the_mention_publish_added(
+    plugin: MastodonPlugin, fake: FakeMastodon
+) -> None:
+    """A reply is a delivery too: its status starts with the @mention ``reply`` adds, and answers its item."""
+    account = fake.make_account()
+    question = fake.add_mention("une question ?", from_acct="alice")
+    [item] = (await plugin.fetch_inbox(account, None)).items
+    answer = Draft(text="Voici la réponse", client_ref="r-1", reply_to=item.remote_id)
+    sent = await plugin.reply(account, item, answer)
+    found = await plugin.reconcile(account, answer, **_window())
+    assert found is not None and found.remote_id == sent.remote_id
+    # The same words as a post, or answering another item, are other statuses.
+    assert await plugin.reconcile(account, Draft(text="Voici la réponse"), **_window()) is None
+    other = fake.add_mention("une autre ?", from_acct="alice")
+    elsewhere = Draft(text="Voici la réponse", reply_to=other["id"])
+    assert await plugin.reconcile(account, elsewhere, **_window()) is None and question["id"] != other["id"]
+
+
 # ---------------------------------------------------------------------- metrics
 
 

@@ -399,6 +399,20 @@ async def test_reconcile_pages_to_the_window_start_and_refuses_to_guess(
     assert set(caught.value.candidates) == {ours.id, twin.id}
 
 
+@pytest.mark.anyio
+async def test_reconcile_tells_a_reply_by_the_post_it_answers(
+    plugin: XPlugin, fake: FakeX, account: AccountRef
+) -> None:
+    before = datetime.now(UTC) - timedelta(minutes=1)
+    asked, other = (fake.add_mention(account, text, author="citoyen") for text in ("Une question ?", "Une autre ?"))
+    answer = Draft(text="Merci, voici la réponse", reply_to=asked.id)
+    sent = await plugin.publish(account, answer)
+    found = await plugin.reconcile(account, answer, **_window(before))
+    assert found is not None and found.remote_id == sent.remote_id
+    for look_alike in (Draft(text=answer.text), Draft(text=answer.text, reply_to=other.id)):
+        assert await plugin.reconcile(account, look_alike, **_window(before)) is None
+
+
 # ---------------------------------------------------------------------- inbox
 @pytest.mark.anyio
 async def test_inbox_paginates_then_resumes_from_newest(plugin: XPlugin, fake: FakeX, account: AccountRef) -> None:
