@@ -8,10 +8,13 @@ duration stays unknown.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import uuid
+import warnings
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import msgspec
@@ -25,6 +28,9 @@ from core.db.models import Media
 from core.errors import Refusal
 
 MAX_BYTES = 50 * 1024 * 1024
+#: the most pixels an image may declare: the largest any network takes (X: 8192 × 8192). Checked
+#: before anything decodes it — a few hundred bytes can declare 144 megapixels (a decompression bomb).
+MAX_PIXELS = 8192 * 8192
 MAX_ALT_TEXT = 1500
 #: Pillow's format name -> (content type, file extension)
 IMAGE_FORMATS = {
@@ -68,9 +74,10 @@ def inspect(data: bytes, content_type: str) -> Inspected:
             raise MediaRefused(f"the file is not a {declared} video", field="file", code="not_media")
         return Inspected(kind="video", content_type=declared, extension=VIDEO_TYPES[declared])
     try:
-        with Image.open(io.BytesIO(data)) as probe:
+        with _quiet_bombs(), Image.open(io.BytesIO(data)) as probe:
+            _check_pixels(probe.width, probe.height)
             probe.verify()
-        with Image.open(io.BytesIO(data)) as image:
+        with _quiet_bombs(), Image.open(io.BytesIO(data)) as image:
             found = IMAGE_FORMATS.get(image.format or "")
             if found is None:
                 raise MediaRefused(
@@ -84,12 +91,38 @@ def inspect(data: bytes, content_type: str) -> Inspected:
                 width=image.width,
                 height=image.height,
             )
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+    except MediaRefused:
+        raise  # a Refusal is a ValueError: not to be taken for Pillow's
+    except Image.DecompressionBombError:  # more than twice Pillow's own limit: it refuses to open it
+        raise _too_many_pixels(None, None) from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise MediaRefused(
             "this file is neither an image (JPEG, PNG, GIF, WebP) nor a video (MP4, MOV, WebM)",
             field="file",
             code="not_media",
         ) from None
+
+
+@contextlib.contextmanager
+def _quiet_bombs() -> Iterator[None]:
+    """Pillow warns of an image above its own limit; ours is lower, and refuses it anyway."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        yield
+
+
+def _check_pixels(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise _too_many_pixels(width, height)
+
+
+def _too_many_pixels(width: int | None, height: int | None) -> MediaRefused:
+    size = f"{width} × {height} pixels ({width * height / 1e6:.0f} megapixels)" if width and height else "too large"
+    return MediaRefused(
+        f"the image is {size}: at most {MAX_PIXELS / 1e6:.0f} megapixels (8192 × 8192) are accepted",
+        field="file",
+        code="too_many_pixels",
+    )
 
 
 def _looks_like_video(data: bytes, content_type: str) -> bool:
@@ -212,3 +245,46 @@ async def own_media(session: AsyncSession, persona_id: uuid.UUID, ids: list[uuid
         for m in (await session.scalars(select(Media).where(Media.id.in_(ids), Media.persona_id == persona_id))).all()
     }
     return [found[i] for i in dict.fromkeys(ids) if i in found]
+
+
+async def for_a_new_post(
+    session: AsyncSession, persona_id: uuid.UUID, ids: Sequence[uuid.UUID], actor: Actor
+) -> tuple[uuid.UUID, ...]:
+    """The media ids a new post may take as its own: a media another post already uses is copied.
+
+    A media row belongs to one post (its position, its alt text there). Handing it to a second post
+    would take it off the first — an already scheduled post would go out without its image. The
+    copy shares the stored file (files are kept by content), and is audited. Ids that are not the
+    persona's stay as they are: composing refuses them with its own message.
+    """
+    found = {m.id: m for m in await own_media(session, persona_id, list(ids))}
+    chosen: list[uuid.UUID] = []
+    for media_id in ids:
+        media = found.get(media_id)
+        if media is None or media.post_id is None:
+            chosen.append(media_id)
+            continue
+        copy = Media(**{name: getattr(media, name) for name in _COPIED}, persona_id=persona_id)
+        session.add(copy)
+        await session.flush()
+        after = {"from_media": str(media.id), "from_post": str(media.post_id), "sha256": media.sha256}
+        record(session, actor, "media.copied", "media", copy.id, persona_id=persona_id, after=after)
+        chosen.append(copy.id)
+    return tuple(chosen)
+
+
+#: what a copy of a media keeps (not its id, post, position or timestamps)
+_COPIED = (
+    "kind",
+    "content_type",
+    "filename",
+    "storage_path",
+    "sha256",
+    "size_bytes",
+    "width",
+    "height",
+    "duration_s",
+    "alt_text",
+    "has_captions",
+    "origin",
+)

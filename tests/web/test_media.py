@@ -4,6 +4,8 @@ and the editorial line's A1 rule (no alt text on the institution blocks the post
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
@@ -133,3 +135,85 @@ async def test_composer_upload_and_a1_block(
     assert blocked.status_code == 422
     assert "pas de texte alternatif" in blocked.text
     assert f'value="{media.id}" checked' in blocked.text  # the media stays ticked on the page that comes back
+
+
+def declared_png(width: int, height: int) -> bytes:
+    """A PNG whose header declares width × height pixels, in a few hundred bytes (a decompression
+    bomb: its chunks are valid, so Pillow opens and verifies it without decoding a pixel)."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)  # 1 bit per pixel, grey
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00" * 4096))
+        + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("size", [(12_000, 12_000), (60_000, 60_000), (100_000, 1_000)])
+async def test_an_image_declaring_too_many_pixels_is_refused(
+    client: AsyncTestClient, runtime: Runtime, demo: dict[str, DemoLogin], size: tuple[int, int]
+) -> None:
+    ids = await persona_ids(runtime)
+    _, token = await staff_with_token(runtime, "bomb", roles={REGION: Role.EDITOR})
+    bomb = declared_png(*size)
+    assert len(bomb) < 1000
+    response = await client.post(
+        f"/api/v1/personas/{ids[REGION]}/media",
+        headers=bearer(token),
+        files={"file": ("bomb.png", bomb, "image/png")},
+        data={"alt_text": "rien"},
+    )
+    assert response.status_code == 400, response.text
+    assert "megapixels" in response.json()["detail"] and response.json()["extra"][0]["key"] == "file"
+    async with runtime.session() as session:
+        assert (await session.scalars(select(Media))).all() == []
+    # the largest a network accepts still goes through (X: 8192 × 8192)
+    fine = await client.post(
+        f"/api/v1/personas/{ids[REGION]}/media",
+        headers=bearer(token),
+        files={"file": ("big.png", declared_png(8192, 8192), "image/png")},
+        data={"alt_text": "grand"},
+    )
+    assert fine.status_code == 201, fine.text
+
+
+async def test_a_media_used_by_a_second_post_is_copied_and_the_first_keeps_it(
+    client: AsyncTestClient, runtime: Runtime, demo: dict[str, DemoLogin]
+) -> None:
+    ids = await persona_ids(runtime)
+    _, token = await staff_with_token(runtime, "reuse", roles={REGION: Role.EDITOR})
+    async with runtime.session() as session:
+        facebook = await session.scalar(
+            select(Account.id).where(Account.persona_id == ids[REGION], Account.channel == "facebook")
+        )
+    uploaded = await client.post(
+        f"/api/v1/personas/{ids[REGION]}/media",
+        headers=bearer(token),
+        files={"file": ("capitole.png", image("PNG"), "image/png")},
+        data={"alt_text": "La place du Capitole"},
+    )
+    media_id = uploaded.json()["id"]
+    posts = []
+    for day in ("2030-06-03T09:00:00+02:00", "2030-06-04T09:00:00+02:00"):
+        body = {"accountIds": [str(facebook)], "text": "Le Capitole", "mediaIds": [media_id], "scheduledAt": day}
+        composed = await client.post(f"/api/v1/personas/{ids[REGION]}/posts", json=body, headers=bearer(token))
+        assert composed.status_code == 201, composed.text
+        assert composed.json()["deliveries"][0]["state"] == "scheduled"
+        posts.append(composed.json()["post"]["id"])
+    first, second = [
+        (await client.get(f"/api/v1/personas/{ids[REGION]}/posts/{post}", headers=bearer(token))).json()
+        for post in posts
+    ]
+    assert [m["id"] for m in first["media"]] == [media_id]  # the scheduled post keeps its image
+    assert len(second["media"]) == 1 and second["media"][0]["id"] != media_id
+    copy = second["media"][0]
+    assert (copy["sha256"], copy["altText"]) == (uploaded.json()["sha256"], "La place du Capitole")
+    async with runtime.session() as session:
+        rows = (await session.scalars(select(Media).order_by(Media.created_at))).all()
+        copied = (await session.scalars(select(AuditEvent).where(AuditEvent.action == "media.copied"))).all()
+    assert len({m.storage_path for m in rows}) == 1 and len(rows) == 2  # one file, two posts' rows
+    assert len(copied) == 1 and copied[0].after is not None and copied[0].after["from_media"] == media_id

@@ -110,7 +110,8 @@ class PublishingApiController(Controller):
         created = await post_or_404(db_session, persona, result.post.id)
         names = {a.id: (a.channel, a.handle) for a in persona.accounts}
         detail = post_detail(created)
-        return ComposeOut(post=detail.post, deliveries=detail.deliveries, findings=findings_out(result.findings, names))
+        findings = findings_out(result.findings, names)
+        return ComposeOut(post=detail.post, deliveries=detail.deliveries, media=detail.media, findings=findings)
 
     @post(
         _PERSONA + "/posts/check",

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.channels import count_text
 from core.channels.registry import ChannelRegistry
 from core.db.models import Persona
+from core.media import service as media_service
 from core.policy import delivery_text
 from core.publishing import compose as service
 from core.publishing import queries
@@ -98,8 +99,11 @@ async def compose_post(
     chosen = [data.scheduled_at is not None, data.local_time is not None, data.publish_now, data.add_to_queue]
     if sum(chosen) > 1:
         raise PublishingError("choose one of: a time, publish now, add to the queue", field="scheduled_at")
+    # a media another post uses is copied for this one: the other keeps it (core.media.service)
+    media_ids = await media_service.for_a_new_post(db, persona.id, data.media_ids, actor.actor)
     request = msgspec.structs.replace(
         _draft(persona, data, resolve_when(persona, data.scheduled_at, data.local_time)),
+        media_ids=media_ids,
         publish_now=data.publish_now,
         add_to_queue=data.add_to_queue,
         save_as_draft=data.save_as_draft,

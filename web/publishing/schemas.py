@@ -13,6 +13,7 @@ import msgspec
 from core.db.models import Delivery, Post
 from core.policy import delivery_text
 from personas.policy import Finding
+from web.media.schemas import MediaOut, media_out
 from web.structs import ApiStruct, Page, out
 
 Format = Literal["post", "photo", "video", "reel", "story", "carousel"]
@@ -147,12 +148,16 @@ class PostOut(ApiStruct):
 class ComposeOut(ApiStruct):
     post: PostOut
     deliveries: list[DeliveryOut]
+    #: the post's own media, in order (a media another post used is copied for this one)
+    media: list[MediaOut]
     findings: list[AccountFindingsOut]
 
 
 class PostDetailOut(ApiStruct):
     post: PostOut
     deliveries: list[DeliveryOut]
+    #: the post's media, in order
+    media: list[MediaOut]
 
 
 class DeliveryEventOut(ApiStruct):
@@ -256,4 +261,9 @@ def delivery_out(delivery: Delivery) -> DeliveryOut:
 
 
 def post_detail(post: Post) -> PostDetailOut:
-    return PostDetailOut(post=out(post, PostOut), deliveries=[delivery_out(d) for d in post.deliveries])
+    """A post with its deliveries and media (all loaded: ``web.deps.post_or_404``)."""
+    return PostDetailOut(
+        post=out(post, PostOut),
+        deliveries=[delivery_out(d) for d in post.deliveries],
+        media=[media_out(m) for m in sorted(post.media, key=lambda m: m.position)],
+    )
