@@ -196,9 +196,48 @@ class FacebookPlugin(ChannelPlugin):
         """The Page's posts of the window whose message is exactly the draft's text (Graph takes no
         client reference). A video is looked for among the Page's videos and answered by its video
         id, as its publish answers: one object, one id."""
-        videos, _ = _split_media(draft)
-        found = self._videos_like if videos else self._posts_like
+        if draft.reply_to:
+            found = self._messages_like if _is_message(draft.reply_to) else self._comments_like
+        else:
+            videos, _ = _split_media(draft)
+            found = self._videos_like if videos else self._posts_like
         return single_match([m async for m in found(account, draft, not_before, not_after)], channel=self.key)
+
+    async def _comments_like(
+        self, account: AccountRef, draft: Draft, not_before: datetime, not_after: datetime
+    ) -> AsyncIterator[PublishResult]:
+        """The Page's comments with the draft's text where :meth:`reply` put them: under the comment
+        answered, or under its parent when it is a reply (threads are two levels deep)."""
+        answered = await self._send(account, GraphCall("GET", f"/{draft.reply_to}", params={"fields": "id,parent"}))
+        target = _meta.as_dict(answered.get("parent")).get("id") or draft.reply_to
+        params = {"fields": "id,message,from,created_time,permalink_url", "limit": "100"}
+        start = _meta.whole_second(not_before)
+        async for comment in self._edge(account, f"/{target}/comments", params):
+            created = _meta.parse_time(comment.get("created_time"))
+            mine = _author(comment.get("from"))[0] == account.external_id
+            if mine and start <= created <= not_after and same_text(comment.get("message"), draft.text):
+                yield PublishResult(
+                    remote_id=str(comment["id"]), url=comment.get("permalink_url"), published_at=created
+                )
+
+    async def _messages_like(
+        self, account: AccountRef, draft: Draft, not_before: datetime, not_after: datetime
+    ) -> AsyncIterator[PublishResult]:
+        """The Page's Messenger messages with the draft's text in the conversation of the message answered."""
+        answered = await self._send(account, GraphCall("GET", f"/{draft.reply_to}", params={"fields": "id,from"}))
+        person = _author(answered.get("from"))[0]
+        query = {"platform": "messenger", "user_id": person, "fields": "id"}
+        listing = await self._send(account, GraphCall("GET", f"/{account.external_id}/conversations", params=query))
+        start = _meta.whole_second(not_before)
+        for conversation in _meta.data_of(listing):
+            params = {"fields": MESSAGE_FIELDS, "limit": "100"}
+            async for message in self._edge(account, f"/{conversation['id']}/messages", params):
+                created = _meta.parse_time(message.get("created_time"))
+                if created < start:
+                    break  # newest first: the rest came before the attempt
+                mine = _author(message.get("from"))[0] == account.external_id
+                if mine and created <= not_after and same_text(message.get("message"), draft.text):
+                    yield PublishResult(remote_id=str(message["id"]), published_at=created)
 
     async def _posts_like(
         self, account: AccountRef, draft: Draft, not_before: datetime, not_after: datetime
@@ -471,6 +510,11 @@ def _video_call(page: str, draft: Draft, item: MediaItem) -> GraphCall:
 
 def _noted(call: GraphCall, note: str) -> GraphCall:
     return GraphCall(call.method, call.path, call.params, call.form, call.upload, note, call.authenticated)
+
+
+def _is_message(remote_id: str) -> bool:
+    """Messenger message ids are ``m_…``; comment ids are ``{post}_{comment}``."""
+    return remote_id.startswith("m_")
 
 
 def _video_result(page: str, video_id: str, published_at: datetime) -> PublishResult:

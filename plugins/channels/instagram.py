@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -286,6 +286,10 @@ class InstagramPlugin(ChannelPlugin):
         """The account's media of the window whose caption is exactly the draft's text, every page of
         the window read. A story has no caption: it is the one story of the window, and two make
         :class:`Ambiguous` (nothing tells them apart)."""
+        if draft.reply_to:
+            return single_match(
+                [r async for r in self._replies_like(account, draft, not_before, not_after)], channel=self.key
+            )
         story = draft.format is Format.STORY
         edge = "stories" if story else "media"
         params = {"fields": "id,caption,timestamp,permalink", "limit": "100"}
@@ -301,6 +305,22 @@ class InstagramPlugin(ChannelPlugin):
                     PublishResult(remote_id=str(media["id"]), url=media.get("permalink"), published_at=published)
                 )
         return single_match(matches, channel=self.key)
+
+    async def _replies_like(
+        self, account: AccountRef, draft: Draft, not_before: datetime, not_after: datetime
+    ) -> AsyncIterator[PublishResult]:
+        """The account's replies with the draft's text where :meth:`reply` put them: under the comment
+        answered, or under its parent when that is itself a reply."""
+        answered = await self._send(account, GraphCall("GET", f"/{draft.reply_to}", params={"fields": "id,parent_id"}))
+        target = answered.get("parent_id") or draft.reply_to
+        params = {"fields": "id,text,timestamp,from", "limit": "100"}
+        token, start = account.credentials.access_token, _meta.whole_second(not_before)
+        path = f"/{target}/replies"
+        async for reply in _meta.edge_items(self.graph, path, params, token=token, account_id=account.external_id):
+            created = _meta.parse_time(reply.get("timestamp"))
+            mine = str(_meta.as_dict(reply.get("from")).get("id", "")) == account.external_id
+            if mine and start <= created <= not_after and same_text(reply.get("text"), draft.text):
+                yield PublishResult(remote_id=str(reply["id"]), published_at=created)
 
     # ------------------------------------------------------------------ conversation
     async def fetch_inbox(self, account: AccountRef, cursor: str | None) -> InboxPage:

@@ -386,7 +386,10 @@ class LinkedInPlugin(ChannelPlugin):
         not_after: datetime,
     ) -> PublishResult | None:
         """The page's posts created in the window whose commentary is the one we sent (escaped as
-        we sent it) and whose article is the draft's link. LinkedIn takes no client reference."""
+        we sent it) and whose article is the draft's link. LinkedIn takes no client reference.
+        A reply is looked for where :meth:`reply` sent it: among the comments of the item answered."""
+        if draft.reply_to:
+            return await self._reconcile_comment(account, draft, not_before, not_after)
         expected = escape_little_text(draft.text)
         matches = [
             PublishResult(remote_id=str(post["id"]), url=POST_URL.format(urn=post["id"]), published_at=created)
@@ -394,6 +397,26 @@ class LinkedInPlugin(ChannelPlugin):
             if created <= not_after and same_text(post.get("commentary"), expected) and _same_article(post, draft)
         ]
         return single_match(matches, channel=self.key)
+
+    async def _reconcile_comment(
+        self, account: AccountRef, draft: Draft, not_before: datetime, not_after: datetime
+    ) -> PublishResult | None:
+        target, start, matches = str(draft.reply_to), 0, []
+        while True:
+            elements, more = await self._comments_page(account, target, start, RECONCILE_PAGE)
+            for comment in elements:
+                created = _ms_to_dt(comment.get("created", {}).get("time"))
+                if (
+                    comment.get("actor") == account.external_id
+                    and not_before <= created <= not_after
+                    and same_text(comment.get("message", {}).get("text"), draft.text)
+                ):
+                    urn = str(comment.get("commentUrn") or comment["id"])
+                    post = str(comment.get("object") or target)
+                    matches.append(PublishResult(remote_id=urn, url=POST_URL.format(urn=post), published_at=created))
+            if not more:
+                return single_match(matches, channel=self.key)
+            start += RECONCILE_PAGE
 
     async def _posts_since(
         self, account: AccountRef, not_before: datetime

@@ -428,6 +428,40 @@ async def test_reply_to_a_private_message(plugin: FacebookPlugin, fake: FakeFace
     assert fake.conversations[conversation]["messages"][-1]["id"] == result.remote_id
 
 
+async def test_reconcile_of_replies_looks_where_they_were_sent(
+    plugin: FacebookPlugin, fake: FakeFacebook, account: AccountRef
+) -> None:
+    """A reply is a delivery: under the comment answered (its parent for a reply), or in Messenger."""
+    post = fake.seed_post("Post")
+    comment = fake.seed_comment(post, "Question ?")
+    nested = fake.seed_comment(post, "Précision", parent_id=comment)
+    fake.seed_conversation("7100000000000001", "Léa", ["Bonjour"])
+    now = datetime.now(UTC)
+    items = (
+        RemoteItem(remote_id=comment, kind=InboxKind.COMMENT, text="?", author_id="1", created_at=now, thread_id=post),
+        RemoteItem(remote_id=nested, kind=InboxKind.REPLY, text="?", author_id="1", created_at=now, parent_id=comment),
+    )
+    [conversation] = fake.conversations.values()
+    message = conversation["messages"][0]
+    items += (
+        RemoteItem(
+            remote_id=message["id"],
+            kind=InboxKind.MESSAGE,
+            text="Bonjour",
+            author_id="7100000000000001",
+            created_at=now,
+            thread_id="7100000000000001",
+        ),
+    )
+    for n, item in enumerate(items):
+        answer = Draft(text=f"Réponse n°{n}", reply_to=item.remote_id)
+        sent = await plugin.reply(account, item, answer)
+        found = await plugin.reconcile(account, answer, **_window())
+        assert found is not None and found.remote_id == sent.remote_id, item.kind
+        never = Draft(text=f"Autre réponse n°{n}", reply_to=item.remote_id)
+        assert await plugin.reconcile(account, never, **_window()) is None, item.kind
+
+
 # --------------------------------------------------------------------------- metrics
 
 

@@ -421,6 +421,29 @@ async def test_inbox_walks_comments_and_replies_across_pages(
     assert tail.q("after")
 
 
+async def test_reconcile_of_a_reply_looks_under_the_comment_answered(
+    plugin: InstagramPlugin, fake: FakeInstagram, account: AccountRef
+) -> None:
+    media = fake.seed_media("Photo")
+    comment = fake.seed_comment(media, "Question")
+    nested = fake.seed_comment(media, "Précision", parent_id=comment)
+    now = datetime.now(UTC)
+    window = {"not_before": now - timedelta(minutes=10), "not_after": now + timedelta(minutes=1)}
+    for n, item in enumerate(
+        (
+            RemoteItem(remote_id=comment, kind=InboxKind.COMMENT, text="Q", author_id="1", created_at=now),
+            RemoteItem(
+                remote_id=nested, kind=InboxKind.REPLY, text="P", author_id="1", created_at=now, parent_id=comment
+            ),
+        )
+    ):
+        answer = Draft(text=f"Réponse n°{n}", reply_to=item.remote_id)
+        sent = await plugin.reply(account, item, answer)
+        found = await plugin.reconcile(account, answer, **window)
+        assert found is not None and found.remote_id == sent.remote_id
+        assert await plugin.reconcile(account, Draft(text="Autre", reply_to=item.remote_id), **window) is None
+
+
 async def test_reply_goes_to_the_top_level_comment(
     plugin: InstagramPlugin, fake: FakeInstagram, account: AccountRef
 ) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
+import msgspec
 import pytest
 
 from core.channels import (
@@ -416,6 +417,27 @@ async def test_reply_to_comment_is_threaded(plugin: LinkedInPlugin, fake: FakeLi
 
 
 # ---------------------------------------------------------------------- metrics
+
+
+@pytest.mark.anyio
+async def test_reconcile_of_a_reply_looks_among_the_comments_it_answers(
+    plugin: LinkedInPlugin, fake: FakeLinkedIn
+) -> None:
+    """A reply is a delivery: after an interrupted answer, look where it was sent, not among the posts."""
+    account = fake.make_account()
+    post = fake.add_post("Appel à projets")
+    fake.add_comment(post, "Quelle date ?", actor="urn:li:person:lea")
+    [item] = (await plugin.fetch_inbox(account, None)).items
+    answer = Draft(text="Le 30 juin (à minuit)", reply_to=item.remote_id)
+    sent = await plugin.reply(account, item, answer)
+    window = {
+        "not_before": datetime.now(UTC) - timedelta(minutes=10),
+        "not_after": datetime.now(UTC) + timedelta(minutes=1),
+    }
+    found = await plugin.reconcile(account, answer, **window)
+    assert found is not None and found.remote_id == sent.remote_id
+    other = msgspec.structs.replace(answer, text="Le 30 juin")
+    assert await plugin.reconcile(account, other, **window) is None
 
 
 @pytest.mark.anyio

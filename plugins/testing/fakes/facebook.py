@@ -317,6 +317,11 @@ class FakeFacebook(GraphFake):
             return FakeResponse(json=self._page_fields(request, names))
         if object_id in self.posts:
             return FakeResponse(json=self._post_fields(self.posts[object_id], names))
+        if object_id in self.comments:
+            return FakeResponse(json=self._comment_fields(self.comments[object_id], names))
+        message = next((m for c in self.conversations.values() for m in c["messages"] if m["id"] == object_id), None)
+        if message is not None:
+            return FakeResponse(json=self._message_fields(message, names))
         raise no_object(object_id, "get")
 
     def _page_fields(self, request: GraphRequest, names: set[str]) -> dict[str, Any]:
@@ -469,6 +474,8 @@ class FakeFacebook(GraphFake):
         if request.params.get("platform", "messenger") != "messenger":
             raise GraphError(100, "(#100) platform must be one of the following values: instagram, messenger")
         conversations = sorted(self.conversations.values(), key=lambda c: c["messages"][-1]["created"], reverse=True)
+        if request.params.get("user_id"):  # the conversation with one person (their page-scoped id)
+            conversations = [c for c in conversations if c["participant"]["id"] == request.params["user_id"]]
         data = [self._conversation_fields(request, c) for c in conversations]
         return FakeResponse(json=self.page(request, data, f"{page_id}/conversations", keep=("platform", "fields")))
 

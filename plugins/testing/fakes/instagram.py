@@ -310,12 +310,15 @@ class FakeInstagram(GraphFake):
             values = self._poll(self.containers[object_id])
         elif object_id in self.media:
             values = self._media_fields(self.media[object_id])
+        elif object_id in self.comments:
+            # A top-level comment has no parent_id: Graph leaves the field out, it is no error.
+            values = {"parent_id": None, **self._plain_comment(self.comments[object_id], names)}
         else:
             raise no_object(object_id, "get")
         unknown = names - values.keys()
         if unknown:
             raise GraphError(100, f"(#100) Tried accessing nonexisting field ({sorted(unknown)[0]})")
-        return FakeResponse(json={k: v for k, v in values.items() if k in names | {"id"}})
+        return FakeResponse(json={k: v for k, v in values.items() if k in names | {"id"} and v is not None})
 
     def _poll(self, container: dict[str, Any]) -> dict[str, Any]:
         if container["status_code"] == "IN_PROGRESS":
