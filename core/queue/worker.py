@@ -1,12 +1,14 @@
-"""The arq side: plain async job functions, cron jobs, and ``WorkerSettings``.
+"""The arq side: plain async job functions, the worker's settings, and a worker that outlives Redis.
 
 Run any number of workers against ``REDIS_URL``::
 
     portevoix worker            # or: arq core.queue.worker.WorkerSettings
 
-In the embedded mode the same worker runs inside the web process (:func:`start_embedded_worker`).
+In the embedded mode the same worker runs inside the web process (:class:`EmbeddedWorker`).
 arq is at-least-once: every job here is safe to run twice, because the database decides
-(compare-and-set on the delivery's state), never the queue.
+(compare-and-set on the delivery's state), never the queue. The dispatcher, the sweeper and the
+release of a dead worker's jobs are not arq jobs: they run beside arq (``core.queue.recovery``),
+so that they never wait in the queue they recover.
 """
 
 from __future__ import annotations
@@ -14,21 +16,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import socket
+import time
 import uuid
 from typing import Any
 
+import structlog
 from arq import cron
 from arq.connections import ArqRedis, RedisSettings, create_pool
 from arq.worker import Worker, func
+from redis.exceptions import RedisError
 
 from core.accounts import service as accounts
 from core.publishing import outbox as publisher
+from core.queue.recovery import Loops, RunningJobs
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
 
+log = structlog.get_logger(__name__)
+
 #: how often the worker polls Redis for jobs; also bounds how late a due post can start
 POLL_DELAY_S = 0.1
+#: what a lost Redis raises (redis-py's errors, and the socket's: refused, reset, timed out)
+REDIS_DOWN = (RedisError, OSError)
+#: waits between two attempts to reach Redis again: doubling from the first to the last
+RECONNECT_FIRST_S = 0.5
+RECONNECT_MAX_S = 5.0
+#: a worker that ran this long before losing Redis starts its backoff afresh
+STABLE_S = 30.0
 
 
 def worker_id() -> str:
@@ -43,113 +59,201 @@ async def reconcile_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
     return await publisher.reconcile_delivery(ctx["runtime"], uuid.UUID(delivery_id))
 
 
-async def dispatch(ctx: dict[str, Any]) -> int:
-    return await publisher.dispatch_due(ctx["runtime"], ctx["redis"])
-
-
-async def sweep(ctx: dict[str, Any]) -> dict[str, int]:
-    return await publisher.sweep(ctx["runtime"], ctx["redis"])
-
-
 async def refresh_tokens(ctx: dict[str, Any]) -> int:
     return await accounts.refresh_due(ctx["runtime"])
 
 
 FUNCTIONS = [
     # keep_result=0: a finished job leaves no result behind, so the sweeper can always re-enqueue.
+    # The publish timeout bounds a send (a video upload may take minutes), not recovery: a dead
+    # worker's jobs are released by the living within seconds (core.queue.recovery).
     func(publish_delivery, name="publish_delivery", keep_result=0, timeout=600, max_tries=3),
     func(reconcile_delivery, name="reconcile_delivery", keep_result=0, timeout=120, max_tries=3),
 ]
 CRON_JOBS = [
-    # Every second: a due post starts within about a second. Unique per tick, so several
-    # workers never run the same tick twice; the compare-and-set makes overlaps harmless anyway.
-    cron(dispatch, name="dispatch", second=set(range(60)), run_at_startup=True, unique=True, timeout=30),
-    cron(sweep, name="sweep", second=set(range(0, 60, 5)), run_at_startup=True, unique=True, timeout=60),
     # Twice an hour: tokens expiring within two days are refreshed (a refused refresh → needs_reauth).
     cron(refresh_tokens, name="refresh_tokens", minute={7, 37}, second=0, unique=True, timeout=300),
 ]
+JOB_TIMEOUT_S = 600
+#: how long arq keeps a started job's in-progress mark: its longest job timeout + 10 s (arq's rule)
+IN_PROGRESS_MS = int((max(f.timeout_s or JOB_TIMEOUT_S for f in [*FUNCTIONS, *CRON_JOBS]) + 10) * 1000)
 
 
-def redis_settings(url: str) -> RedisSettings:
-    return RedisSettings.from_dsn(url)
+def redis_settings(url: str, **options: Any) -> RedisSettings:
+    settings = RedisSettings.from_dsn(url)
+    for name, value in options.items():
+        setattr(settings, name, value)
+    return settings
+
+
+async def _job_started(ctx: dict[str, Any]) -> None:
+    ctx["running"].started(ctx["job_id"])
 
 
 async def _startup(ctx: dict[str, Any]) -> None:
+    """``arq core.queue.worker.WorkerSettings``: the runtime and the loops of this process."""
     ctx.setdefault("runtime", Runtime(load_settings()))
     ctx.setdefault("worker_id", worker_id())
+    ctx.setdefault("running", RunningJobs())
+    if "loops" not in ctx:
+        ctx["loops"] = Loops(ctx["runtime"], ctx["worker_id"], ctx["running"], in_progress_ms=IN_PROGRESS_MS)
+        await ctx["loops"].start()
 
 
 async def _shutdown(ctx: dict[str, Any]) -> None:
-    if ctx.pop("owns_runtime", True):
-        await ctx["runtime"].aclose()
+    loops = ctx.pop("loops", None)
+    if loops is not None:
+        await loops.stop()
+    await ctx["runtime"].aclose()
 
 
 class WorkerSettings:
-    """``arq core.queue.worker.WorkerSettings`` — settings from the environment, like the web."""
+    """``arq core.queue.worker.WorkerSettings`` — settings from the environment, like the web.
+
+    Under arq's own command a lost Redis stops the worker (arq's behaviour); ``portevoix
+    worker`` waits and reconnects instead (:class:`WorkerRunner`)."""
 
     functions = FUNCTIONS
     cron_jobs = CRON_JOBS
     on_startup = _startup
     on_shutdown = _shutdown
+    on_job_start = _job_started
     poll_delay = POLL_DELAY_S
     max_jobs = 20
-    job_timeout = 600
+    job_timeout = JOB_TIMEOUT_S
     keep_result = 0
     redis_settings = redis_settings(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
 
 
-def make_worker(runtime: Runtime, pool: ArqRedis, **options: Any) -> Worker:
-    """A worker bound to an existing runtime (embedded mode, tests, benchmarks)."""
-    ctx = {"runtime": runtime, "worker_id": worker_id(), "owns_runtime": False}
+def make_worker(runtime: Runtime, pool: ArqRedis, *, ctx: dict[str, Any] | None = None, **options: Any) -> Worker:
+    """An arq worker bound to an existing runtime and pool (the runner, tests, benchmarks)."""
+    ctx = ctx if ctx is not None else {"runtime": runtime, "worker_id": worker_id(), "running": RunningJobs()}
     return Worker(
         functions=FUNCTIONS,
         cron_jobs=options.pop("cron_jobs", CRON_JOBS),
         redis_pool=pool,
         ctx=ctx,
-        handle_signals=options.pop("handle_signals", False),
+        handle_signals=False,
         poll_delay=POLL_DELAY_S,
         max_jobs=options.pop("max_jobs", 20),
+        job_timeout=JOB_TIMEOUT_S,
         keep_result=0,
-        on_shutdown=_shutdown,
+        on_job_start=_job_started,
         **options,
     )
 
 
-class EmbeddedWorker:
-    """The arq worker inside the web process (the embedded mode)."""
+class WorkerRunner:
+    """One arq worker, its loops, and what keeps it going when Redis goes away.
 
-    def __init__(self, runtime: Runtime) -> None:
+    On a lost connection the runner logs it, lets the jobs in flight finish their work (the
+    database records it; only arq's bookkeeping of them fails), waits — 0.5 s, then twice as
+    long each time, at most 5 s — and starts a new arq worker on a new connection. The loops
+    (dispatch, sweep, heartbeat, orphans) keep their own client throughout. Nothing is lost:
+    what Redis held is rebuilt from the database (``outbox.requeue_lost``).
+    """
+
+    def __init__(self, runtime: Runtime, *, burst: bool = False, **options: Any) -> None:
         self.runtime = runtime
-        self._task: asyncio.Task[None] | None = None
+        self.burst = burst
+        self.options = options
+        self.ctx: dict[str, Any] = {"runtime": runtime, "worker_id": worker_id(), "running": RunningJobs()}
+        self.loops = Loops(runtime, self.ctx["worker_id"], self.ctx["running"], in_progress_ms=IN_PROGRESS_MS)
         self._worker: Worker | None = None
-        self._pool: ArqRedis | None = None
+        #: workers whose Redis went away, and the task closing each once its jobs are done
+        self._retired: dict[Worker, asyncio.Task[None]] = {}
+        self._stopping = False
+        self._wake = asyncio.Event()
 
-    async def start(self) -> None:
-        # The worker gets its own pool: Worker.close() closes the pool it was given.
-        self._pool = await create_pool(redis_settings(self.runtime.redis_url))
-        self._worker = make_worker(self.runtime, self._pool)
-        self._task = asyncio.create_task(self._worker.async_run())
+    async def run(self) -> None:
+        """Until :meth:`request_stop` (or, in burst mode, until the queue is empty)."""
+        if self.burst:  # one pass of what the loops do, then arq drains the queue
+            redis = ArqRedis.from_url(self.runtime.redis_url)
+            await publisher.dispatch_due(self.runtime, redis)
+            await publisher.sweep(self.runtime, redis)
+            await redis.aclose()
+        else:
+            await self.loops.start()
+        try:
+            await self._serve()
+        finally:
+            await self._close_all()
+            await self.loops.stop()
 
-    async def stop(self) -> None:
-        """Stop taking jobs; jobs in flight are cancelled and re-run later (arq re-queues them)."""
+    async def _serve(self) -> None:
+        delay, down_since = RECONNECT_FIRST_S, None
+        while not self._stopping:
+            began = time.monotonic()
+            try:
+                pool = await create_pool(redis_settings(self.runtime.redis_url, conn_retries=0, conn_timeout=2))
+                if self._stopping:
+                    await pool.aclose()
+                    return
+                if down_since is not None:
+                    log.info(
+                        "worker: Redis is back, taking jobs again", after_s=round(time.monotonic() - down_since, 1)
+                    )
+                    down_since = None
+                self._worker = make_worker(self.runtime, pool, ctx=self.ctx, burst=self.burst, **self.options)
+                await self._worker.async_run()
+                return  # burst done
+            except REDIS_DOWN as exc:
+                if self._worker is not None:
+                    self._retire(self._worker)
+                    self._worker = None
+                if time.monotonic() - began > STABLE_S:
+                    delay = RECONNECT_FIRST_S
+                down_since = down_since or time.monotonic()
+                log.warning("worker: Redis unreachable; reconnecting", error=f"{type(exc).__name__}: {exc}", in_s=delay)
+            except asyncio.CancelledError:
+                # arq's main task was cancelled by request_stop (or this task itself is): stop.
+                if not self._stopping:
+                    raise
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+            delay = min(delay * 2, RECONNECT_MAX_S)
+
+    def request_stop(self) -> None:
+        """Stop taking jobs; jobs in flight are cancelled (arq runs them again later)."""
+        self._stopping = True
+        self._wake.set()
         if self._worker is not None:
-            running = [*self._worker.tasks.values(), *self._worker.job_tasks.values()]
-            # close() cancels the job tasks and gathers them, but stops at the first
-            # CancelledError; wait for every one of them (and collect their errors) before the
-            # pool closes, so no job is left half-finished on a closed connection.
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._worker.close()
-            await asyncio.gather(*running, return_exceptions=True)
-            # arq finishes a job's bookkeeping in asyncio.shield(): that inner task outlives the
-            # cancelled job; let it end (and collect its error) before the pool closes under it.
-            await asyncio.gather(*_arq_bookkeeping_tasks(), return_exceptions=True)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
-        if self._pool is not None:
-            with contextlib.suppress(Exception):
-                await self._pool.aclose()
+            self._worker.handle_sig(signal.SIGTERM)
+
+    def _retire(self, worker: Worker) -> None:
+        # Its jobs in flight go on: a publish finishes and is recorded in the database.
+        task = asyncio.create_task(_close(worker, cancel=False))
+        self._retired[worker] = task
+        task.add_done_callback(lambda _: self._retired.pop(worker, None))
+
+    async def _close_all(self) -> None:
+        for worker in list(self._retired):
+            worker.handle_sig(signal.SIGTERM)
+        await asyncio.gather(*self._retired.values(), return_exceptions=True)
+        if self._worker is not None:
+            # request_stop has already cancelled its jobs; an error on the way out has not
+            await _close(self._worker, cancel=not self._stopping)
+            self._worker = None
+
+
+async def _close(worker: Worker, *, cancel: bool) -> None:
+    """Wait for the worker's jobs (cancelled first when stopping), then close its pool."""
+    running = [*worker.tasks.values(), *worker.job_tasks.values()]
+    pool = worker._pool  # arq forgets it in close(); closed here in any case
+    if cancel:
+        worker.handle_sig(signal.SIGTERM)
+    # arq's close() stops at the first CancelledError of its jobs: wait for every one of them
+    # (and collect their errors) before the pool closes, so no job is left half-finished.
+    await asyncio.gather(*running, return_exceptions=True)
+    # arq finishes a job's bookkeeping in asyncio.shield(): that inner task outlives the
+    # cancelled job; let it end (and collect its error) before the pool closes under it.
+    await asyncio.gather(*_arq_bookkeeping_tasks(), return_exceptions=True)
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(worker.pool.delete(worker.health_check_key), 2)
+    if pool is not None:
+        with contextlib.suppress(Exception):
+            await pool.aclose()
 
 
 def _arq_bookkeeping_tasks() -> list[asyncio.Task[Any]]:
@@ -162,11 +266,29 @@ def _arq_bookkeeping_tasks() -> list[asyncio.Task[Any]]:
     ]
 
 
+class EmbeddedWorker:
+    """The worker inside the web process (the embedded mode): a :class:`WorkerRunner` as a task."""
+
+    def __init__(self, runtime: Runtime, **options: Any) -> None:
+        self.runner = WorkerRunner(runtime, **options)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self.runner.run())
+
+    async def stop(self) -> None:
+        """Stop taking jobs; jobs in flight are cancelled and re-run later (arq re-queues them)."""
+        self.runner.request_stop()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+
+
 async def enqueue_pool(runtime: Runtime) -> ArqRedis:
     return await create_pool(redis_settings(runtime.redis_url))
 
 
-def run_worker(settings: Settings, *, burst: bool = False) -> None:
+def run_worker(settings: Settings, *, burst: bool = False, **options: Any) -> None:
     """``portevoix worker``: a standalone worker process with its own runtime."""
     import logging
 
@@ -177,12 +299,13 @@ def run_worker(settings: Settings, *, burst: bool = False) -> None:
         from core.db.migrate import ensure_schema_current
 
         await ensure_schema_current(runtime.engine)
-        pool = await create_pool(redis_settings(runtime.redis_url))
-        worker = make_worker(runtime, pool, burst=burst, handle_signals=True)
+        runner = WorkerRunner(runtime, burst=burst, **options)
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, runner.request_stop)
         try:
-            await worker.async_run()
+            await runner.run()
         finally:
-            await worker.close()
             await runtime.aclose()
 
     asyncio.run(main())

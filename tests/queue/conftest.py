@@ -1,9 +1,13 @@
 """The publishing pipeline for real: arq on a real Redis (embedded, and the server when it answers),
-both databases, a fake X on 127.0.0.1, the worker running with its cron jobs."""
+both databases, a fake X on 127.0.0.1, the worker running; and ``portevoix worker`` processes."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -191,3 +195,70 @@ async def pipeline(settings: Settings, redis_url: str, fake_x: tuple[FakeX, str]
     yield built
     await built.worker.stop()
     await built.runtime.aclose()
+
+
+# ------------------------------------------------------------------ worker processes
+@pytest.fixture
+def crash_redis(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The Redis server when it answers (as in CI), else an embedded one the worker processes share."""
+    if REDIS_UP:
+        import redis
+
+        url: str = request.getfixturevalue("server_redis")
+        redis.Redis.from_url(url).flushdb()
+        yield url
+        return
+    server = EmbeddedRedis(tmp_path / "redis")
+    yield server.url
+    server.close()
+
+
+@pytest.fixture
+async def crash_pipeline(settings: Settings, crash_redis: str) -> AsyncIterator[Pipeline]:
+    if not settings.is_sqlite:
+        pytest.skip("the crash test runs once, on SQLite; the pipeline tests cover PostgreSQL")
+    fake = FakeX()
+    with serve_in_thread(fake) as url:
+        built = await build_pipeline(settings, crash_redis, fake, url)
+        built.extra["fake_url"] = url
+        yield built
+        await built.runtime.aclose()
+
+
+class WorkerProcess:
+    """``portevoix worker`` in its own process, as in production."""
+
+    def __init__(self, pipeline: Pipeline, argv: tuple[str, ...] = ("-m", "web.cli", "worker")) -> None:
+        settings = pipeline.runtime.settings
+        self.argv = argv
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": settings.database_url,
+            "REDIS_URL": pipeline.redis_url,
+            "SECRET_KEY": settings.secret_key,
+            "PORTEVOIX_DATA_DIR": settings.data_dir,
+            "PORTEVOIX_PUBLISH_LEASE_SECONDS": "2",
+            "PORTEVOIX_CHANNEL_X_BASE_URL": str(pipeline.extra["fake_url"]),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = Path(settings.data_dir) / "worker.log"
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, *self.argv], env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.kill()

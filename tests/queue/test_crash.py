@@ -3,95 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
-import signal
-import subprocess
-import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from core.db.enums import DeliveryState
 from core.db.models import Delivery, DeliveryEvent
-from core.runtime import EmbeddedRedis
-from core.settings import Settings
-from plugins.testing import serve_in_thread
-from plugins.testing.fakes.x import FakeX
-from tests.conftest import REDIS_UP
-from tests.queue.conftest import Pipeline, build_pipeline
+from tests.queue.conftest import Pipeline, WorkerProcess
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def crash_redis(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The Redis server when it answers (as in CI), else an embedded one the worker processes share."""
-    if REDIS_UP:
-        import redis
-
-        url: str = request.getfixturevalue("server_redis")
-        redis.Redis.from_url(url).flushdb()
-        yield url
-        return
-    server = EmbeddedRedis(tmp_path / "redis")
-    yield server.url
-    server.close()
-
-
-@pytest.fixture
-async def crash_pipeline(settings: Settings, crash_redis: str) -> AsyncIterator[Pipeline]:
-    if not settings.is_sqlite:
-        pytest.skip("the crash test runs once, on SQLite; the pipeline tests cover PostgreSQL")
-    fake = FakeX()
-    with serve_in_thread(fake) as url:
-        built = await build_pipeline(settings, crash_redis, fake, url)
-        built.extra["fake_url"] = url
-        yield built
-        await built.runtime.aclose()
-
-
-class WorkerProcess:
-    """``portevoix worker`` in its own process, as in production."""
-
-    def __init__(self, pipeline: Pipeline) -> None:
-        settings = pipeline.runtime.settings
-        self.env = {
-            **os.environ,
-            "DATABASE_URL": settings.database_url,
-            "REDIS_URL": pipeline.redis_url,
-            "SECRET_KEY": settings.secret_key,
-            "PORTEVOIX_DATA_DIR": settings.data_dir,
-            "PORTEVOIX_PUBLISH_LEASE_SECONDS": "2",
-            "PORTEVOIX_CHANNEL_X_BASE_URL": str(pipeline.extra["fake_url"]),
-        }
-        self.process: subprocess.Popen[bytes] | None = None
-        self.log = Path(settings.data_dir) / "worker.log"
-
-    def start(self) -> None:
-        self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "web.cli", "worker"], env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 async def _wait(predicate, timeout: float) -> None:  # type: ignore[no-untyped-def]
