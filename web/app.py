@@ -52,6 +52,7 @@ from web.labels import LABELS
 from web.media.admin import AdminMediaController
 from web.media.api import MediaApiController
 from web.media.public import PublicMediaController
+from web.openapi import operation_id
 from web.people.admin import AdminMeController, AdminStaffController
 from web.people.api import MeApiController, StaffApiController, TeamApiController
 from web.people.login import AuthController
@@ -214,6 +215,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
                 }
             ),
             security=[{"apiToken": []}],
+            operation_id_creator=operation_id,
         ),
         before_request=_before_request,
         request_class=CheckedRequest,

@@ -16,15 +16,29 @@ from core.people.permissions import Action
 from web import access
 from web.accounts.schemas import AccountModeIn, AccountOut, AccountPage
 from web.auth import StaffUser
+from web.openapi import SAME_PERSONA, linked
 from web.pagination import Cursor, Limit
 from web.structs import out
+
+#: OpenAPI links (web.openapi): a draft a client may compose on the list's first account
+A_DRAFT_ON_THE_FIRST_ACCOUNT = {"accountIds": ["$response.body#/items/0/id"], "text": "Bonjour", "saveAsDraft": True}
 
 
 class AccountApiController(Controller):
     path = "/api/v1/personas/{persona_id:uuid}/accounts"
     tags = ["personas"]
 
-    @get("/", summary="A persona's accounts: status and mode", **access.persona(Action.SEE_PERSONA))
+    @get(
+        "/",
+        summary="A persona's accounts: status and mode",
+        operation_class=linked(
+            200,
+            bodies={"compose": A_DRAFT_ON_THE_FIRST_ACCOUNT},
+            setAccountMode={**SAME_PERSONA, "account_id": "$response.body#/items/0/id"},
+            compose=SAME_PERSONA,
+        ),
+        **access.persona(Action.SEE_PERSONA),
+    )
     async def list_accounts(
         self,
         db_session: NamedDependency[AsyncSession],

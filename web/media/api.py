@@ -22,6 +22,7 @@ from web import access
 from web.auth import StaffUser
 from web.forms import Multipart
 from web.media.schemas import MediaOut, MediaPage, MediaUploadForm, media_out
+from web.openapi import SAME_PERSONA, linked
 
 #: the request body limit of the upload routes: the service's limit, plus the form around the file
 UPLOAD_BODY_LIMIT = service.MAX_BYTES + 1024 * 1024
@@ -56,6 +57,7 @@ class MediaApiController(Controller):
         summary="Upload an image or a video with its alt text (multipart/form-data)",
         status_code=201,
         request_max_body_size=UPLOAD_BODY_LIMIT,
+        operation_class=linked(201, mediaFile={**SAME_PERSONA, "media_id": "$response.body#/id"}),
         **access.persona(Action.COMPOSE, errors=[ClientException]),
     )
     async def upload_media(

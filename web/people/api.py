@@ -21,6 +21,7 @@ from core.people.permissions import Action
 from web import access
 from web.auth import StaffUser, start_session
 from web.deps import persona_or_404, staff_or_404
+from web.openapi import linked
 from web.pagination import Cursor, Limit
 from web.people.schemas import (
     AssignmentIn,
@@ -105,7 +106,12 @@ class MeApiController(Controller):
     ) -> TokenPage:
         return out(await tokens.token_page(db_session, request.user.id, cursor=cursor, limit=limit), TokenPage)
 
-    @post("/tokens", summary="Create an API token; the secret is in this answer only", **access.staff())
+    @post(
+        "/tokens",
+        summary="Create an API token; the secret is in this answer only",
+        operation_class=linked(201, revokeToken={"token_id": "$response.body#/token/id"}),
+        **access.staff(),
+    )
     async def create_token(
         self,
         request: Request[StaffUser, Any, Any],
@@ -128,11 +134,20 @@ class MeApiController(Controller):
         await tokens.revoke_token(db_session, request.user.id, token_id, request.user.actor)
 
 
+#: the staff member just created (OpenAPI links: web.openapi)
+_NEW_STAFF = {"staff_id": "$response.body#/staff/id"}
+
+
 class StaffApiController(Controller):
     path = "/api/v1/staff"
     tags = ["staff"]
 
-    @get("/", summary="Every staff member, by e-mail", **access.admin())
+    @get(
+        "/",
+        summary="Every staff member, by e-mail",
+        operation_class=linked(200, getStaff={"staff_id": "$response.body#/items/0/id"}),
+        **access.admin(),
+    )
     async def list_staff(
         self, db_session: NamedDependency[AsyncSession], cursor: FromQuery[Cursor] = None, limit: FromQuery[Limit] = 50
     ) -> StaffPage:
@@ -142,6 +157,7 @@ class StaffApiController(Controller):
     @post(
         "/",
         summary="Create a staff member; answers their one-time password, shown once",
+        operation_class=linked(201, **dict.fromkeys(("getStaff", "updateStaff", "resetPassword"), _NEW_STAFF)),
         **access.admin(errors=[access.ConflictException]),
     )
     async def create_staff(

@@ -14,15 +14,34 @@ from core.people.permissions import Action
 from core.personas.service import persona_page
 from web import access
 from web.auth import StaffUser
+from web.openapi import linked
 from web.pagination import Cursor, Limit
 from web.personas.schemas import PersonaOut, PersonaPage, persona_out
+
+#: a list's first persona, for the routes of one persona (OpenAPI links: ``web.openapi``)
+FIRST_PERSONA = {"persona_id": "$response.body#/items/0/id"}
+_PERSONA_ROUTES = (
+    "getPersona",
+    "listAccounts",
+    "listTeam",
+    "listMedia",
+    "listDeliveries",
+    "paused",
+    "check",
+    "compose",
+)
 
 
 class PersonaApiController(Controller):
     path = "/api/v1/personas"
     tags = ["personas"]
 
-    @get("/", summary="Personas visible to the caller (assigned ones; every one for site admins)", **access.staff())
+    @get(
+        "/",
+        summary="Personas visible to the caller (assigned ones; every one for site admins)",
+        operation_class=linked(200, **{name: FIRST_PERSONA for name in _PERSONA_ROUTES}),
+        **access.staff(),
+    )
     async def list_personas(
         self,
         request: Request[StaffUser, Any, Any],

@@ -30,6 +30,7 @@ from web import access
 from web.access import PolicyBlockedException
 from web.auth import StaffUser
 from web.deps import delivery_or_404, post_or_404
+from web.openapi import SAME_PERSONA, linked
 from web.pagination import Cursor, Limit
 from web.publishing.drafts import compose_post, live_check, local_midnight, overrides_in, resolve_when
 from web.publishing.schemas import (
@@ -61,6 +62,12 @@ _PERSONA = "/{persona_id:uuid}"
 _POST = _PERSONA + "/posts/{post_id:uuid}"
 _DELIVERY = _PERSONA + "/deliveries/{delivery_id:uuid}"
 _REFUSED = [ClientException]
+# OpenAPI links (web.openapi): a composed post and its first delivery, a list's first delivery
+_POST_ROUTES = ("getPost", "approve", "sendBack", "submit")
+_DELIVERY_ROUTES = ("getDelivery", "reschedule", "cancel", "retry", "resolve")
+_THE_POST = {**SAME_PERSONA, "post_id": "$response.body#/post/id"}
+_ITS_DELIVERY = {**SAME_PERSONA, "delivery_id": "$response.body#/deliveries/0/id"}
+_FIRST_DELIVERY = {**SAME_PERSONA, "delivery_id": "$response.body#/items/0/id"}
 _BLOCKABLE = [ClientException, PolicyBlockedException]
 
 AccountFilter = Annotated[uuid.UUID | None, QueryParameter(name="accountId", description="one account of the persona")]
@@ -96,6 +103,9 @@ class PublishingApiController(Controller):
     @post(
         _PERSONA + "/posts",
         summary="Compose a post: one delivery per account, after the policy engine has spoken",
+        operation_class=linked(
+            201, **dict.fromkeys(_POST_ROUTES, _THE_POST), **dict.fromkeys(_DELIVERY_ROUTES, _ITS_DELIVERY)
+        ),
         **access.persona(Action.COMPOSE, errors=_BLOCKABLE),
     )
     async def compose(
@@ -195,6 +205,7 @@ class PublishingApiController(Controller):
     @get(
         _PERSONA + "/deliveries",
         summary="The persona's deliveries by time, filtered; keyset pagination",
+        operation_class=linked(200, **dict.fromkeys(_DELIVERY_ROUTES, _FIRST_DELIVERY)),
         **access.persona(Action.SEE_POSTS, errors=_REFUSED),
     )
     async def list_deliveries(
