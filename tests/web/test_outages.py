@@ -8,11 +8,15 @@ again, and a TCP proxy in front of PostgreSQL that they close; the machine's ser
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
+import asyncpg.exceptions as pg
 import pytest
 from litestar.testing import AsyncTestClient
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import text
 
 from core.audit import Actor
@@ -26,6 +30,7 @@ from tests.conftest import POSTGRES_UP, REDIS_SERVER_URL, REDIS_UP, _truncate_al
 from tests.web.conftest import bearer, login, staff_with_token
 from tests.web.outages import RedisServer, TcpProxy, redis_server, tcp_proxy
 from web.app import create_app
+from web.refusals import outage
 
 pytestmark = pytest.mark.anyio
 PASSWORD = "a-long-password"  # staff_with_token's
@@ -99,6 +104,11 @@ async def test_without_redis_health_says_the_queue_is_down_and_token_calls_keep_
         f"/api/v1/personas/{region}/posts/check", json={"accountIds": [], "text": "Bonjour"}, headers=bearer(token)
     )
     assert check.status_code in (200, 400), check.text  # the service's own answer, not an outage
+    accounts = await client.get(f"/api/v1/personas/{region}/accounts", headers=bearer(token))
+    x = next(a["id"] for a in accounts.json()["items"] if a["channel"] == "x")
+    draft = {"accountIds": [x], "text": "Sans Redis, le brouillon s'enregistre", "saveAsDraft": True}
+    composed = await client.post(f"/api/v1/personas/{region}/posts", json=draft, headers=bearer(token))
+    assert composed.status_code == 201, composed.text  # the database is the truth: no queue needed
 
     own_redis.start()
     assert (await client.get("/health")).status_code == 200
@@ -196,3 +206,46 @@ async def test_without_postgresql_the_api_and_the_admin_answer_503_with_retry_af
     pg_proxy.open()
     assert (await client.get("/api/v1/personas", headers=bearer(token))).status_code == 200
     assert (await client.get("/admin")).status_code == 200
+
+
+# ------------------------------------------------------------------ what counts as an outage
+def _raised_by_the_driver() -> ConnectionRefusedError:
+    """A ConnectionRefusedError as asyncpg's connect raises it (from inside the driver)."""
+    namespace = {"__name__": "asyncpg.connect_utils"}
+    exec("def connect():\n    raise ConnectionRefusedError(111, 'Connect call failed')", namespace)
+    try:
+        namespace["connect"]()
+    except ConnectionRefusedError as exc:
+        return exc
+    raise AssertionError("unreachable")
+
+
+def _wrapped(cause: BaseException) -> BaseException:
+    try:
+        raise sa_exc.DBAPIError("SELECT 1", {}, cause) from cause  # type: ignore[arg-type]
+    except sa_exc.DBAPIError as exc:
+        return exc
+
+
+@pytest.mark.parametrize(
+    ("make", "down"),
+    [
+        (lambda: pg.CannotConnectNowError("the database system is shutting down"), "database"),
+        (lambda: pg.AdminShutdownError("terminating connection due to administrator command"), "database"),
+        (lambda: pg.ConnectionDoesNotExistError("connection was closed in the middle of operation"), "database"),
+        (lambda: _wrapped(pg.CannotConnectNowError("the database system is starting up")), "database"),
+        (lambda: sa_exc.OperationalError("SELECT 1", {}, Exception("database is locked")), "database"),
+        (lambda: sa_exc.InterfaceError("SELECT 1", {}, Exception("connection is closed")), "database"),
+        (lambda: sa_exc.TimeoutError("QueuePool limit reached"), "database"),
+        (_raised_by_the_driver, "database"),
+        (lambda: RedisConnectionError("Error 111 connecting to 127.0.0.1:6379"), "sessions"),
+        (lambda: RedisTimeoutError("Timeout reading from socket"), "sessions"),
+        # bugs stay 500s: not every error that looks like a connection is an outage
+        (lambda: ConnectionRefusedError(111, "raised by our own code"), None),
+        (lambda: OSError("no such file"), None),
+        (lambda: sa_exc.IntegrityError("INSERT", {}, Exception("duplicate key")), None),
+        (lambda: ValueError("a bug"), None),
+    ],
+)
+def test_what_counts_as_an_outage(make: Callable[[], BaseException], down: str | None) -> None:
+    assert outage(make()) == down
