@@ -2,6 +2,10 @@
 
 A fixed window per key (INCR + EXPIRE): simple, shared by every web process, and enough to
 turn password guessing from thousands of tries a minute into a handful per quarter-hour.
+
+Without Redis it cannot count, and it fails closed: the login answers 503 with ``Retry-After``
+(``web.refusals``) rather than let guesses through uncounted — the session it would open could
+not be kept anyway.
 """
 
 from __future__ import annotations
