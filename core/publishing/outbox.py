@@ -22,15 +22,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar, Protocol
 
+import httpx
 import msgspec
 import structlog
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 
 from core.audit import Actor, record
 from core.channels import (
     AccountRef,
+    Ambiguous,
     ChannelError,
     ChannelPlugin,
     CredentialsExpired,
@@ -42,13 +44,14 @@ from core.channels import (
     Rejected,
     RemoteItem,
     Transient,
+    UsageReport,
 )
 from core.channels.host import NotConnected
 from core.db.enums import AccountMode, AccountStatus, DeliveryKind, DeliveryState, ErrorKind
-from core.db.models import Account, Delivery, InboxItem, Media, Persona, Post, UsageSample
+from core.db.models import Account, Delivery, DeliveryEvent, InboxItem, Media, Persona, Post, UsageSample
 from core.db.types import utcnow
 from core.policy import check_post_on_account, plugin_draft
-from core.publishing.states import move, move_many, record_event, renew_lease
+from core.publishing.states import move, move_many, renew_lease
 from core.runtime import Runtime
 from personas.policy import Outcome, Stage, decide
 
@@ -58,6 +61,7 @@ SYSTEM = Actor.system("publisher")
 DISPATCH_HORIZON = timedelta(seconds=2)
 #: a queued row whose job is "in progress" this long was taken by a worker that died before its claim
 REQUEUE_AFTER = timedelta(seconds=15)
+#: how far before the first attempt a reconcile looks: our clock against the network's
 RECONCILE_SLACK = timedelta(minutes=10)
 #: the usage series a sent delivery adds to
 SENT_METRIC = {DeliveryKind.POST: "posts_sent", DeliveryKind.REPOST: "reposts_sent", DeliveryKind.REPLY: "replies_sent"}
@@ -243,6 +247,10 @@ class Refused:
     """A typed error of the network (rate limited, credentials expired, rejected, transient…)."""
 
     error: ChannelError | NotConnected
+    #: this attempt's send may have reached the network before it failed (see :func:`may_have_reached`)
+    maybe_sent: bool = False
+    #: this attempt looked on the network first and did not find the post: the earlier attempts did not make it
+    looked: bool = False
     label: ClassVar[str] = "error"
 
 
@@ -273,7 +281,7 @@ async def publish_delivery(runtime: Runtime, delivery_id: uuid.UUID, *, worker_i
         with contextlib.suppress(asyncio.CancelledError):
             await heartbeat
     await _record(runtime, claim, outcome)
-    await flush_usage(runtime)
+    await _flush_usage_quietly(runtime)  # a quota spent throttles the account before its next request
     return outcome.label
 
 
@@ -345,6 +353,8 @@ async def _claim(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str) -> Cl
         )
         if not claimed:
             return "skipped"
+        # A reconcile looks back to the first attempt's start: every post an attempt made is younger.
+        started = (await first_attempt_at(session, delivery.id) if attempt > 1 else None) or now
         return Claim(
             delivery_id=delivery.id,
             attempt=attempt,
@@ -353,7 +363,7 @@ async def _claim(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str) -> Cl
             kind=delivery.kind,
             draft=_draft(runtime, delivery, post, account, media, item),
             repost_of=post.repost_of,
-            window_start=(delivery.scheduled_at or delivery.created_at) - RECONCILE_SLACK,
+            window_start=started - RECONCILE_SLACK,
             account_id=account.id,
             persona_id=persona.id,
             account=ref,
@@ -459,6 +469,7 @@ async def _send(runtime: Runtime, claim: Claim) -> SendOutcome:
             # The contract builds the exact request of a post only: a reply's dry run records its draft.
             prepared = await plugin.prepare_publish(claim.account, claim.draft) if claim.answering is None else ()
             return Sent(PublishResult(remote_id=f"dry-run:{claim.draft.client_ref}", requests=prepared), dry_run=True)
+        looked = False
         if claim.attempt > 1 and plugin.capabilities.supports(Feature.RECONCILE):
             # An earlier attempt may have reached the network before it failed: look first.
             found = await plugin.reconcile(
@@ -466,12 +477,28 @@ async def _send(runtime: Runtime, claim: Claim) -> SendOutcome:
             )
             if found is not None:
                 return Sent(found)
-        return Sent(await _call(plugin, claim))
-    except (ChannelError, NotConnected) as exc:
+            looked = True
+        try:
+            return Sent(await _call(plugin, claim))
+        except (ChannelError, NotConnected) as exc:
+            return Refused(exc, maybe_sent=may_have_reached(exc), looked=looked)
+    except (ChannelError, NotConnected) as exc:  # before anything was sent (the look, the account)
         return Refused(exc)
     except Exception as exc:  # a plugin bug: nobody knows whether the post went out
         log.exception("plugin failed", delivery=str(claim.delivery_id))
         return Crashed(exc)
+
+
+def may_have_reached(error: Exception) -> bool:
+    """Whether a failed send may still have made the post on the network.
+
+    A timeout, a dropped connection or a server error (5xx) can come after the network acted:
+    the answer is lost, not necessarily the post. A refusal (429, 401, any other 4xx) or a
+    connection that never opened cannot have made it.
+    """
+    if not isinstance(error, Transient):
+        return False
+    return not isinstance(error.__cause__, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
 async def _call(plugin: ChannelPlugin, claim: Claim) -> PublishResult:
@@ -509,8 +536,8 @@ async def _record(runtime: Runtime, claim: Claim, outcome: SendOutcome) -> None:
                     last_error=str(error),
                     error_kind=ErrorKind.UNKNOWN,
                 )
-            case Refused(error=error):
-                await _record_error(runtime, session, claim, error, utcnow())
+            case Refused():
+                await _record_error(runtime, session, claim, outcome, utcnow())
 
 
 async def _record_sent(session: AsyncSession, claim: Claim, result: PublishResult, label: str) -> None:
@@ -536,9 +563,8 @@ async def _record_sent(session: AsyncSession, claim: Claim, result: PublishResul
     session.add(UsageSample(account_id=claim.account_id, at=now, metric=SENT_METRIC[claim.kind], value=1))
 
 
-async def _record_error(
-    runtime: Runtime, session: AsyncSession, claim: Claim, error: ChannelError | NotConnected, now: datetime
-) -> None:
+async def _record_error(runtime: Runtime, session: AsyncSession, claim: Claim, outcome: Refused, now: datetime) -> None:
+    error = outcome.error
     message = getattr(error, "network_message", str(error))
 
     async def leave(to: DeliveryState, event: str, detail: dict[str, Any], kind: ErrorKind, **values: Any) -> None:
@@ -555,10 +581,13 @@ async def _record_error(
             **values,
         )
 
-    if isinstance(error, RateLimited):
-        until = now + timedelta(seconds=max(error.retry_after, 1.0))
+    if isinstance(error, Ambiguous):
+        # Several posts match: "found" may take another post's id, "not found" may post twice.
+        detail = {"error": message, "candidates": list(error.candidates)}
+        await leave(DeliveryState.UNCERTAIN, "reconcile_unresolved", detail, ErrorKind.UNRESOLVED)
+    elif isinstance(error, RateLimited):
         # The whole account slows down, not only this delivery; the attempt is not counted.
-        await session.execute(update(Account).where(Account.id == claim.account_id).values(throttled_until=until))
+        until = await throttle(session, claim.account_id, now + timedelta(seconds=max(error.retry_after, 1.0)))
         detail = {"retry_after": error.retry_after, "until": until}
         await leave(
             DeliveryState.SCHEDULED,
@@ -593,10 +622,18 @@ async def _record_error(
     elif isinstance(error, (Rejected, NotSupported)):
         await leave(DeliveryState.FAILED, "failed", {"error": message, "status": error.status}, ErrorKind.REJECTED)
     elif claim.attempt >= runtime.settings.publish_max_attempts:  # Transient, or any other ChannelError
-        await leave(DeliveryState.FAILED, "failed", {"error": message, "attempts": claim.attempt}, ErrorKind.TRANSIENT)
+        detail = {"error": message, "attempts": claim.attempt}
+        if await _maybe_on_the_network(session, claim.delivery_id, outcome):
+            # Never "failed" while an attempt may have made the post: reconciled first (the sweeper).
+            detail["reason"] = "attempts spent, and an attempt may have reached the network"
+            await leave(DeliveryState.UNCERTAIN, "uncertain", detail, ErrorKind.TRANSIENT)
+        else:
+            await leave(DeliveryState.FAILED, "failed", detail, ErrorKind.TRANSIENT)
     else:
         wait = getattr(error, "retry_after", None) or backoff_seconds(claim.attempt)
-        detail = {"error": message, "retry_in": round(wait, 2)}
+        detail = {"error": message, "retry_in": round(wait, 2), "maybe_sent": outcome.maybe_sent}
+        if outcome.looked:
+            detail["looked"] = True
         await leave(
             DeliveryState.SCHEDULED,
             "transient_error",
@@ -606,11 +643,61 @@ async def _record_error(
         )
 
 
+#: events after which nothing sent before is on the network: a reconcile that did not find the
+#: post, a person's "publish again", a retry of a failed delivery (failed means "not there")
+_ABSENCE_PROVEN = {"reconciled", "resolved", "retried"}
+
+
+async def _maybe_on_the_network(session: AsyncSession, delivery_id: uuid.UUID, outcome: Refused) -> bool:
+    """Whether this attempt, or an earlier one not disproved since, may have made the post."""
+    if outcome.maybe_sent or outcome.looked:
+        return outcome.maybe_sent
+    history = await session.execute(
+        select(DeliveryEvent.kind, DeliveryEvent.detail)
+        .where(DeliveryEvent.delivery_id == delivery_id)
+        .order_by(DeliveryEvent.at.desc())
+    )
+    for kind, detail in history.all():
+        if kind in _ABSENCE_PROVEN:
+            return False
+        if kind == "transient_error":
+            # An attempt recorded before attempts said whether they reached the network: maybe.
+            if (detail or {}).get("maybe_sent", True):
+                return True
+            if (detail or {}).get("looked"):
+                return False
+    return False
+
+
+async def throttle(session: AsyncSession, account_id: uuid.UUID, until: datetime) -> datetime:
+    """Hold the account until ``until`` at least; a throttle only ever lengthens. Returns the
+    account's throttle now (a longer one already there is kept: a later 429 with an earlier reset
+    never shortens it)."""
+    longer = await session.execute(
+        update(Account)
+        .where(Account.id == account_id, or_(Account.throttled_until.is_(None), Account.throttled_until < until))
+        .values(throttled_until=until)
+        .returning(Account.throttled_until)
+        .execution_options(synchronize_session=False)
+    )
+    if longer.first() is not None:
+        return until
+    kept = await session.scalar(select(Account.throttled_until).where(Account.id == account_id))
+    return kept or until
+
+
 async def flush_usage(runtime: Runtime) -> None:
-    """Store the rate-limit snapshots the plugins reported (quota remaining per endpoint)."""
-    reports = [r for r in runtime.host.usage.drain() if r.remaining is not None and r.account_external_id]
+    """Store what the plugins reported of the networks' quotas, and stop before the network does.
+
+    A report with ``remaining == 0`` (or Meta's 100 % used) and a reset time throttles the
+    account until that reset, before its next request rather than after a 429. A report with a
+    count becomes a ``quota_remaining`` sample, a percentage a ``quota_used_percent`` one, and a
+    bare one (LinkedIn, TikTok: no quota headers) counts a call in ``api_calls``.
+    """
+    reports = [r for r in runtime.host.usage.drain() if r.account_external_id]
     if not reports:
         return
+    now = utcnow()
     async with runtime.session() as session:
         # Only the accounts the reports name: this runs after every publish.
         rows = await session.execute(
@@ -619,29 +706,66 @@ async def flush_usage(runtime: Runtime) -> None:
             )
         )
         accounts = {(channel, external_id): account_id for account_id, channel, external_id in rows.all()}
+        calls: dict[tuple[uuid.UUID, str], int] = {}
         for report in reports:
             account_id = accounts.get((report.channel, report.account_external_id or ""))
             if account_id is None:
                 continue
+            if _exhausted(report, now):
+                assert report.reset_at is not None
+                until = await throttle(session, account_id, report.reset_at)
+                log.info("quota exhausted: account throttled", account=str(account_id), endpoint=report.endpoint,
+                         until=until.isoformat())  # fmt: skip
+            sample = _quota_sample(account_id, report, now)
+            if sample is not None:
+                session.add(sample)
+            else:
+                calls[(account_id, report.endpoint)] = calls.get((account_id, report.endpoint), 0) + 1
+        for (account_id, endpoint), count in calls.items():
             session.add(
                 UsageSample(
-                    account_id=account_id,
-                    metric="quota_remaining",
-                    value=report.remaining,
-                    detail={
-                        "endpoint": report.endpoint,
-                        "limit": report.limit,
-                        "reset_at": msgspec.to_builtins(report.reset_at),
-                    },
+                    account_id=account_id, at=now, metric="api_calls", value=count, detail={"endpoint": endpoint}
                 )
             )
+
+
+def _exhausted(report: UsageReport, now: datetime) -> bool:
+    """The network will refuse the account's next request until ``reset_at``."""
+    spent = report.remaining == 0 or (report.used_percent is not None and report.used_percent >= 100)
+    return spent and report.reset_at is not None and report.reset_at > now
+
+
+def _quota_sample(account_id: uuid.UUID, report: UsageReport, now: datetime) -> UsageSample | None:
+    detail = {"endpoint": report.endpoint, "limit": report.limit, "reset_at": msgspec.to_builtins(report.reset_at)}
+    if report.remaining is not None:
+        return UsageSample(
+            account_id=account_id, at=now, metric="quota_remaining", value=report.remaining, detail=detail
+        )
+    if report.used_percent is not None:
+        return UsageSample(
+            account_id=account_id, at=now, metric="quota_used_percent", value=report.used_percent, detail=detail
+        )
+    return None
+
+
+async def _flush_usage_quietly(runtime: Runtime) -> None:
+    # Usage is bookkeeping: failing to store it must never keep a send from being recorded.
+    try:
+        await flush_usage(runtime)
+    except Exception:
+        log.exception("usage reports not stored")
 
 
 # ------------------------------------------------------------------ sweeper and reconcile
 
 
 async def sweep(runtime: Runtime, queue: Enqueuer, *, now: datetime | None = None) -> dict[str, int]:
-    """Expired leases become ``uncertain`` and get reconciled (lost ``queued`` jobs: :func:`requeue_lost`)."""
+    """Expired leases become ``uncertain``; uncertain deliveries due for a look get reconciled.
+
+    Not those a person must settle (``unresolved``), nor those whose last look was deferred
+    (``next_attempt_at`` in the future), nor those of a throttled account: a reconcile is a
+    request to the network too. Lost ``queued`` jobs: :func:`requeue_lost`.
+    """
     now = now or utcnow()
     async with runtime.session() as session:
         expired = await move_many(
@@ -657,9 +781,13 @@ async def sweep(runtime: Runtime, queue: Enqueuer, *, now: datetime | None = Non
         )
         to_reconcile = (
             await session.execute(
-                select(Delivery.id, Delivery.attempts).where(
+                select(Delivery.id, Delivery.attempts)
+                .join(Account, Account.id == Delivery.account_id)
+                .where(
                     Delivery.state == DeliveryState.UNCERTAIN,
                     or_(Delivery.error_kind.is_(None), Delivery.error_kind != ErrorKind.UNRESOLVED),
+                    or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+                    or_(Account.throttled_until.is_(None), Account.throttled_until <= now),
                 )
             )
         ).all()
@@ -669,6 +797,15 @@ async def sweep(runtime: Runtime, queue: Enqueuer, *, now: datetime | None = Non
                 "reconcile_delivery", str(delivery_id), _job_id=reconcile_job_id(delivery_id, attempts)
             )
     return {"uncertain": len(expired), "reconcile": len(to_reconcile)}
+
+
+async def first_attempt_at(session: AsyncSession, delivery_id: uuid.UUID) -> datetime | None:
+    """When the delivery's first attempt started: every post an attempt made is younger."""
+    return await session.scalar(
+        select(func.min(DeliveryEvent.at)).where(
+            DeliveryEvent.delivery_id == delivery_id, DeliveryEvent.kind == "attempt"
+        )
+    )
 
 
 async def reconcile_delivery(runtime: Runtime, delivery_id: uuid.UUID) -> str:
@@ -687,57 +824,105 @@ async def reconcile_delivery(runtime: Runtime, delivery_id: uuid.UUID) -> str:
             return "skipped"
         account, post = delivery.account, delivery.post
         draft = _draft(runtime, delivery, post, account, list(post.media), delivery.in_reply_to)
-        window_start = (delivery.scheduled_at or delivery.created_at) - RECONCILE_SLACK
-        mode = account.mode
+        started = await first_attempt_at(session, delivery_id) or delivery.scheduled_at or delivery.created_at
+        spent = delivery.error_kind == ErrorKind.TRANSIENT  # its attempts ran out (see _record_error)
+        mode, account_id = account.mode, account.id
     try:
         ref = runtime.host.account_ref(account)
         if mode == AccountMode.DRY_RUN:
             found: PublishResult | None = None
         else:
             found = await runtime.host.plugin(account.channel).reconcile(
-                ref, draft, not_before=window_start, not_after=utcnow() + timedelta(minutes=1)
+                ref, draft, not_before=started - RECONCILE_SLACK, not_after=utcnow() + timedelta(minutes=1)
             )
     except (RateLimited, Transient) as exc:
-        async with runtime.session() as session:
-            record_event(session, delivery_id, "reconcile_deferred", error=str(exc))
-        return "deferred"  # the sweeper asks again later
-    except (ChannelError, NotConnected) as exc:
-        async with runtime.session() as session:
-            await move(
-                session,
-                delivery_id,
-                to=DeliveryState.UNCERTAIN,
-                from_=UNCERTAIN,
-                event="reconcile_unresolved",
-                detail={"error": str(exc)},
-                error_kind=ErrorKind.UNRESOLVED,
-                last_error=str(exc),
-            )
+        return await _defer_reconcile(runtime, delivery_id, account_id, exc)
+    except (ChannelError, NotConnected) as exc:  # Ambiguous among them: several posts match
+        await _unresolved(runtime, delivery_id, exc)
         return "unresolved"  # a human decides: "it was published" / "publish again"
+    finally:
+        await _flush_usage_quietly(runtime)
     async with runtime.session() as session:
         if found is not None:
-            await move(
-                session,
-                delivery_id,
-                to=DeliveryState.PUBLISHED,
-                from_=UNCERTAIN,
-                event="reconciled",
-                detail={"found": True, "remote_id": found.remote_id},
-                remote_id=found.remote_id,
-                remote_url=found.url,
-                published_at=found.published_at or utcnow(),
-                last_error=None,
-                error_kind=None,
-            )
+            await _reconciled_found(session, delivery_id, found)
             return "found"
+        await _reconciled_absent(session, delivery_id, spent=spent)
+        return "failed" if spent else "not_found"
+
+
+async def _defer_reconcile(
+    runtime: Runtime, delivery_id: uuid.UUID, account_id: uuid.UUID, error: RateLimited | Transient
+) -> str:
+    """The network could not answer now: look again later (the sweeper asks once it is due)."""
+    now = utcnow()
+    async with runtime.session() as session:
+        if isinstance(error, RateLimited):
+            until = await throttle(session, account_id, now + timedelta(seconds=max(error.retry_after, 1.0)))
+        else:
+            deferred = await session.scalar(
+                select(func.count())
+                .select_from(DeliveryEvent)
+                .where(DeliveryEvent.delivery_id == delivery_id, DeliveryEvent.kind == "reconcile_deferred")
+            )
+            until = now + timedelta(seconds=error.retry_after or backoff_seconds(int(deferred or 0) + 1))
         await move(
             session,
             delivery_id,
-            to=DeliveryState.SCHEDULED,
+            to=DeliveryState.UNCERTAIN,
             from_=UNCERTAIN,
-            event="reconciled",
-            detail={"found": False},
-            next_attempt_at=utcnow(),
-            error_kind=None,
+            event="reconcile_deferred",
+            detail={"error": str(error), "until": until},
+            next_attempt_at=until,
         )
-        return "not_found"
+    return "deferred"
+
+
+async def _unresolved(runtime: Runtime, delivery_id: uuid.UUID, error: ChannelError | NotConnected) -> None:
+    detail: dict[str, Any] = {"error": str(error)}
+    if isinstance(error, Ambiguous):
+        detail["candidates"] = list(error.candidates)
+    async with runtime.session() as session:
+        await move(
+            session,
+            delivery_id,
+            to=DeliveryState.UNCERTAIN,
+            from_=UNCERTAIN,
+            event="reconcile_unresolved",
+            detail=detail,
+            error_kind=ErrorKind.UNRESOLVED,
+            last_error=getattr(error, "network_message", str(error)),
+        )
+
+
+async def _reconciled_found(session: AsyncSession, delivery_id: uuid.UUID, found: PublishResult) -> None:
+    await move(
+        session,
+        delivery_id,
+        to=DeliveryState.PUBLISHED,
+        from_=UNCERTAIN,
+        event="reconciled",
+        detail={"found": True, "remote_id": found.remote_id},
+        remote_id=found.remote_id,
+        remote_url=found.url,
+        published_at=found.published_at or utcnow(),
+        last_error=None,
+        error_kind=None,
+    )
+
+
+async def _reconciled_absent(session: AsyncSession, delivery_id: uuid.UUID, *, spent: bool) -> None:
+    """Certainly not on the network: sent again — or failed, when its attempts had run out."""
+    if spent:
+        detail = {"found": False, "reason": "attempts spent, and the post is not on the network"}
+        await move(session, delivery_id, to=DeliveryState.FAILED, from_=UNCERTAIN, event="failed", detail=detail)
+        return
+    await move(
+        session,
+        delivery_id,
+        to=DeliveryState.SCHEDULED,
+        from_=UNCERTAIN,
+        event="reconciled",
+        detail={"found": False},
+        next_attempt_at=utcnow(),
+        error_kind=None,
+    )

@@ -34,7 +34,7 @@ TRANSITIONS: Mapping[DeliveryState, frozenset[DeliveryState]] = MappingProxyType
         S.SCHEDULED: frozenset({S.SCHEDULED, S.PENDING_APPROVAL, S.QUEUED, S.CANCELED}),
         S.QUEUED: frozenset({S.QUEUED, S.SCHEDULED, S.PENDING_APPROVAL, S.PUBLISHING}),
         S.PUBLISHING: frozenset({S.PUBLISHED, S.SCHEDULED, S.FAILED, S.UNCERTAIN}),
-        S.UNCERTAIN: frozenset({S.UNCERTAIN, S.PUBLISHED, S.SCHEDULED, S.CANCELED}),
+        S.UNCERTAIN: frozenset({S.UNCERTAIN, S.PUBLISHED, S.SCHEDULED, S.FAILED, S.CANCELED}),
         S.FAILED: frozenset({S.SCHEDULED, S.CANCELED}),
         S.PUBLISHED: frozenset(),
         S.CANCELED: frozenset(),

@@ -150,7 +150,8 @@ async def connect(runtime: Runtime, fake: FakeX, persona_slug: str, channel: str
         return refreshed
 
 
-def pipeline_settings(settings: Settings, redis_url: str) -> Settings:
+def pipeline_settings(settings: Settings, redis_url: str, **env: str) -> Settings:
+    """The test's settings with a 2 s lease; ``env`` adds or overrides variables."""
     return load_settings(
         {
             "DATABASE_URL": settings.database_url,
@@ -158,13 +159,14 @@ def pipeline_settings(settings: Settings, redis_url: str) -> Settings:
             "SECRET_KEY": settings.secret_key,
             "PORTEVOIX_DATA_DIR": settings.data_dir,
             "PORTEVOIX_PUBLISH_LEASE_SECONDS": "2",
+            **env,
         },
         dotenv=None,
     )
 
 
-async def build_pipeline(settings: Settings, redis_url: str, fake: FakeX, fake_url: str) -> Pipeline:
-    runtime = Runtime(pipeline_settings(settings, redis_url))
+async def build_pipeline(settings: Settings, redis_url: str, fake: FakeX, fake_url: str, **env: str) -> Pipeline:
+    runtime = Runtime(pipeline_settings(settings, redis_url, **env))
     runtime.base_url_overrides["x"] = fake_url
     files = load_dir(SEED_DIR, known_channels=known_channels(runtime.channels), known_formats=KNOWN_FORMATS)
     async with runtime.session() as session:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -187,3 +188,22 @@ async def _events(pipeline: Pipeline, delivery_id: object) -> list[DeliveryEvent
                 )
             ).all()
         )
+
+
+async def test_a_spent_quota_holds_the_account_before_the_network_refuses(pipeline: Pipeline) -> None:
+    """X says ``x-rate-limit-remaining: 0`` on a post: the next one waits for the reset instead
+    of meeting a 429 (issue 10 item 8)."""
+    fake = pipeline.fake
+    reset_in = 6
+    # the account's 15-minute window of POST /2/tweets: 99 of 100 used, resetting in 6 s
+    window_start = time.time() - 900 + reset_in
+    fake._windows[(pipeline.account.external_id, "POST /2/tweets")] = (window_start, 99)
+    reset_at = int(window_start + 900)  # what x-rate-limit-reset will say
+    first = await pipeline.compose("Le dernier message de la fenêtre.", publish_now=True)
+    await pipeline.wait_for(first.deliveries[0].id, DeliveryState.PUBLISHED)
+    second = await pipeline.compose("Le message suivant.", publish_now=True)
+    await pipeline.wait_for(second.deliveries[0].id, DeliveryState.PUBLISHED, timeout=20)
+    _, later = pipeline.fake.requests_to("POST", r"^/2/tweets$")
+    assert later.at >= reset_at - 1.0  # not before X's reset (whole seconds)
+    account = await _account(pipeline)
+    assert account.throttled_until is not None
