@@ -35,23 +35,11 @@ async def _fault_run(scenario: str, seed: int, folder: Path) -> RunResult:
     return result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 10 items 1 and 3: the orphaned jobs of killed workers stall the queue (deliveries stuck); "
-    "X, Mastodon and Facebook reconcile a look-alike post (another link, other spaces) as this one (wrong ids)",
-)
 async def test_r1_workers_killed_while_busy(tmp_path: Path) -> None:
     """Both workers SIGKILLed together while 30 sends are in flight, three times, restarted at once."""
     await _fault_run("R1", 1, tmp_path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="issue 10 item 6: without Redis every request answers 500 (/health and token API calls included) "
-    "and both workers exit",
-)
 async def test_r2_redis_flushed_then_down_for_five_seconds(tmp_path: Path) -> None:
     await _fault_run("R2", 1, tmp_path)
 
