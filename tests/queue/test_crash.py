@@ -65,7 +65,7 @@ async def test_sigkill_during_the_send_is_reconciled_to_exactly_one_post(crash_p
 
 
 async def test_random_kills_over_a_batch_lose_nothing_and_duplicate_nothing(crash_pipeline: Pipeline) -> None:
-    """A bounded version of scripts/fault_run.py: 12 deliveries, a worker killed 3 times at random."""
+    """12 deliveries, a worker killed 3 times at random (the long runs: scripts/fault_run.py, R1)."""
     rng = random.Random(20261126)
     fake = crash_pipeline.fake
     for _ in range(4):
