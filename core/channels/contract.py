@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
@@ -37,6 +37,9 @@ class Feature(enum.StrEnum):
     SEARCH = "search"
     WEBHOOKS = "webhooks"
     INBOX = "inbox"
+    HIDE = "hide"  # hide a comment from the public (Meta ``is_hidden`` / ``hide``, X hidden replies)
+    DELETE_COMMENTS = "delete_comments"  # delete someone else's comment on our post
+    BAN = "ban"  # ban or block the author (Facebook Page blocked list, Mastodon/Bluesky block)
     RECONCILE = "reconcile"
     OAUTH = "oauth"
 
@@ -106,6 +109,9 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
     #: constraints the network imposes that the user must know (shown in the composer),
     #: e.g. TikTok's private-only posting for unaudited apps.
     notices: tuple[str, ...] = ()
+    #: a private message may be answered only this long after the person's last message
+    #: (Messenger and Instagram: 24 hours; TikTok Business Messaging: 48 hours); None: no window
+    message_reply_window: timedelta | None = None
 
     def format_rules(self, fmt: Format) -> FormatRules | None:
         return next((rules for rules in self.formats if rules.format == fmt), None)
@@ -212,6 +218,9 @@ class RemoteItem(msgspec.Struct, frozen=True, kw_only=True):
     thread_id: str | None = None  # the post commented, or the conversation
     parent_id: str | None = None  # the item answered, when it is a reply
     url: str | None = None
+    #: which of our accounts received it (the Page id, IG user id, X ``for_user_id``…): set by
+    #: ``parse_webhook``, whose payloads name the account; ``fetch_inbox`` may leave it None
+    account_id: str | None = None
 
 
 class InboxPage(msgspec.Struct, frozen=True, kw_only=True):
@@ -434,6 +443,19 @@ class ChannelPlugin:
     async def reply(self, account: AccountRef, item: RemoteItem, draft: Draft) -> PublishResult:
         raise NotSupported(f"{self.key}: reply not supported")
 
+    # -- moderation
+    async def hide_item(self, account: AccountRef, item: RemoteItem, *, hidden: bool = True) -> None:
+        """Hide (or show again) a comment from the public; its author still sees it."""
+        raise NotSupported(f"{self.key}: hiding comments not supported")
+
+    async def delete_item(self, account: AccountRef, item: RemoteItem) -> None:
+        """Delete someone else's comment on our post; one already gone counts as deleted."""
+        raise NotSupported(f"{self.key}: deleting comments not supported")
+
+    async def ban_author(self, account: AccountRef, item: RemoteItem) -> None:
+        """Ban or block the item's author from the account."""
+        raise NotSupported(f"{self.key}: banning not supported")
+
     # -- search (veille)
     async def search(self, account: AccountRef, query: str, cursor: str | None) -> InboxPage:
         """Public posts matching ``query`` (words or a ``#hashtag``), newest first, a page at a
@@ -510,6 +532,9 @@ FEATURE_OPERATIONS: Mapping[Feature, FeatureOperations] = MappingProxyType(
             required=("verify_webhook", "parse_webhook"), optional=("webhook_challenge",)
         ),
         Feature.INBOX: FeatureOperations(required=("fetch_inbox",)),
+        Feature.HIDE: FeatureOperations(required=("hide_item",), needs=Feature.INBOX),
+        Feature.DELETE_COMMENTS: FeatureOperations(required=("delete_item",), needs=Feature.INBOX),
+        Feature.BAN: FeatureOperations(required=("ban_author",), needs=Feature.INBOX),
         Feature.RECONCILE: FeatureOperations(required=("reconcile",)),
         Feature.OAUTH: FeatureOperations(required=("authorization_url", "exchange_code"), optional=("refresh",)),
     }

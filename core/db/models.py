@@ -127,6 +127,13 @@ class Account(Timestamped, Base):
     #: the network asked us to slow down: nothing is sent on this account before this time
     throttled_until: Mapped[datetime | None]
     inbox_cursor: Mapped[str | None] = mapped_column(sa.Text)
+    #: the last poll of the inbox that succeeded; with ``inbox_failing_since`` what the inbox
+    #: shows as "messages no longer arrive since …"
+    inbox_synced_at: Mapped[datetime | None]
+    inbox_failing_since: Mapped[datetime | None]
+    inbox_error: Mapped[str | None] = mapped_column(sa.Text)
+    #: the inbox's sources the network refuses for good (private messages without the permission…)
+    inbox_unavailable: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     persona: Mapped[Persona] = relationship(back_populates="accounts")
 
@@ -283,7 +290,7 @@ class Delivery(Timestamped, Base):
 
     post: Mapped[Post] = relationship(back_populates="deliveries")
     account: Mapped[Account] = relationship()
-    in_reply_to: Mapped[InboxItem | None] = relationship()
+    in_reply_to: Mapped[InboxItem | None] = relationship(foreign_keys=[in_reply_to_id])
     events: Mapped[list[DeliveryEvent]] = relationship(
         back_populates="delivery", cascade="all, delete-orphan", order_by="DeliveryEvent.at"
     )
@@ -321,32 +328,154 @@ class DeliveryEvent(Base):
 
 
 class InboxItem(Timestamped, Base):
-    """A comment, reply, mention or private message received on an account."""
+    """A comment, reply, mention or private message received on an account.
+
+    One row per (account, network id), whichever way it came first (webhook or poll): the
+    upsert in ``core.inbox.ingest`` is the only writer of new rows.
+    """
 
     __tablename__ = "inbox_items"
     __table_args__ = (
         sa.UniqueConstraint("account_id", "remote_id"),
         sa.Index("ix_inbox_items_account_status", "account_id", "status"),
+        # the inbox screen: a persona's items, newest first, one keyset page at a time
+        sa.Index("ix_inbox_items_persona_received", "persona_id", "received_at", "id"),
+        sa.Index("ix_inbox_items_account_parent", "account_id", "parent_remote_id"),
+        sa.CheckConstraint("first_seen_via IN ('poll', 'webhook')", name="seen_via_known"),
+        sa.CheckConstraint("status != 'assigned' OR assignee_id IS NOT NULL", name="assigned_has_assignee"),
     )
 
     id: Mapped[uuid.UUID] = _id()
     account_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("accounts.id", ondelete="CASCADE"))
+    #: the account's persona, kept on the item: the inbox is listed per persona at any size
+    persona_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("personas.id", ondelete="CASCADE"))
     remote_id: Mapped[str] = mapped_column(sa.String(200))
     kind: Mapped[InboxKind] = mapped_column(enum_column(InboxKind, "inbox_kind"))
     parent_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("inbox_items.id", ondelete="SET NULL"))
+    #: the network id of the item answered; ``parent_id`` follows once that item is stored
+    parent_remote_id: Mapped[str | None] = mapped_column(sa.String(200))
     thread_remote_id: Mapped[str | None] = mapped_column(sa.String(200))
+    #: our delivery the item answers (a comment under our post), when there is one
+    delivery_id: Mapped[uuid.UUID | None] = mapped_column(
+        # use_alter: deliveries point back at items (in_reply_to_id), a cycle the DDL must break
+        sa.ForeignKey("deliveries.id", ondelete="SET NULL", use_alter=True)
+    )
     author_remote_id: Mapped[str] = mapped_column(sa.String(200))
     author_handle: Mapped[str] = mapped_column(sa.String(200), default="")
     author_name: Mapped[str] = mapped_column(sa.String(200), default="")
     text: Mapped[str] = mapped_column(sa.Text)
     url: Mapped[str | None] = mapped_column(sa.Text)
     received_at: Mapped[datetime]
+    first_seen_via: Mapped[str] = mapped_column(sa.String(8), default="poll")
     status: Mapped[InboxStatus] = mapped_column(enum_column(InboxStatus, "inbox_status"), default=InboxStatus.NEW)
     assignee_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
+    #: what triage found in the text: personal_data, administrative, document_request, hateful
+    flags: Mapped[list[Any]] = mapped_column(default=list)
+    #: the next answer is due (first response, then next response), in business hours
+    response_due_at: Mapped[datetime | None]
+    #: a legal deadline (a CADA request's month, M1's removal delay), when one runs
+    legal_due_at: Mapped[datetime | None]
     first_response_at: Mapped[datetime | None]
+    last_response_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    hidden: Mapped[bool] = mapped_column(default=False)
+    deleted_at: Mapped[datetime | None]
+    #: who opened the reply box, until when (“X is replying”); the second reply needs a confirmation
+    replying_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
+    replying_until: Mapped[datetime | None]
 
     account: Mapped[Account] = relationship()
+
+
+class InboxNote(Base):
+    """An internal note on an item (an assignment's note too): never sent to the network."""
+
+    __tablename__ = "inbox_notes"
+
+    id: Mapped[uuid.UUID] = _id()
+    item_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("inbox_items.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SavedReply(Timestamped, Base):
+    """A persona's ready answer, called by its short code (``/horaires``) in the reply box."""
+
+    __tablename__ = "saved_replies"
+    __table_args__ = (
+        sa.UniqueConstraint("persona_id", "short_code"),
+        sa.CheckConstraint("short_code != ''", name="short_code_not_empty"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    persona_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("personas.id", ondelete="CASCADE"))
+    short_code: Mapped[str] = mapped_column(sa.String(32))
+    title: Mapped[str] = mapped_column(sa.String(200))
+    text: Mapped[str] = mapped_column(sa.Text)
+
+
+class InboxEvent(Base):
+    """What happened to an item, when, measured: received, assigned, each response, closed…
+
+    Response events carry their delay in seconds and in the persona's business hours, computed
+    when they happen (the usage screens read these rows, never recompute them).
+    """
+
+    __tablename__ = "inbox_events"
+    __table_args__ = (sa.Index("ix_inbox_events_persona_kind_at", "persona_id", "kind", "at"),)
+
+    id: Mapped[uuid.UUID] = _id()
+    item_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("inbox_items.id", ondelete="CASCADE"), index=True)
+    persona_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    staff_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    seconds: Mapped[float | None]
+    business_seconds: Mapped[float | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ModerationAction(Base):
+    """A hide, delete or ban: proposed, waiting for a manager's review, done on the network, or
+    done by hand in the network's own app (where its API cannot), always with a reason code."""
+
+    __tablename__ = "moderation_actions"
+    __table_args__ = (
+        sa.CheckConstraint("action IN ('hide', 'unhide', 'delete', 'ban')", name="action_known"),
+        sa.CheckConstraint(
+            "state IN ('proposed', 'pending_review', 'done', 'manual', 'refused', 'failed')", name="state_known"
+        ),
+        sa.CheckConstraint("reason_code != ''", name="has_reason"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    item_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("inbox_items.id", ondelete="CASCADE"), index=True)
+    persona_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, index=True)
+    action: Mapped[str] = mapped_column(sa.String(16))
+    state: Mapped[str] = mapped_column(sa.String(16))
+    reason_code: Mapped[str] = mapped_column(sa.String(32))
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
+    requested_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    reviewed_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.Uuid)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None]
+    error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class InboxArchive(Base):
+    """A write-once copy of an item taken before a hide or delete (X1): append-only in the database."""
+
+    __tablename__ = "inbox_archives"
+
+    id: Mapped[uuid.UUID] = _id()
+    item_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, index=True)  # no FK: the copy outlives the item
+    persona_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid, index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: sha256 of the canonical JSON of ``content``
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    content: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reason: Mapped[str] = mapped_column(sa.Text, default="")
 
 
 class UsageSample(Base):

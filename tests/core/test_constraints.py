@@ -103,7 +103,13 @@ async def test_repost_needs_target(db: AsyncSession, persona: Persona) -> None:
 async def test_a_reply_delivery_answers_an_item_and_error_kinds_are_known(db: AsyncSession, persona: Persona) -> None:
     account = await AccountFactory.create_async(persona_id=persona.id)
     item = InboxItem(
-        account_id=account.id, remote_id="c1", kind="comment", author_remote_id="7", text="?", received_at=utcnow()
+        account_id=account.id,
+        persona_id=persona.id,
+        remote_id="c1",
+        kind="comment",
+        author_remote_id="7",
+        text="?",
+        received_at=utcnow(),
     )
     db.add(item)
     post = await PostFactory.create_async(persona_id=persona.id, kind="reply", text="Merci.")

@@ -362,6 +362,7 @@ async def _item(runtime: Runtime, account: object, kind: InboxKind = InboxKind.C
     async with runtime.session() as session:
         item = InboxItem(
             account_id=account.id,  # type: ignore[attr-defined]
+            persona_id=account.persona_id,  # type: ignore[attr-defined]
             remote_id=f"remote-{kind.value}",
             kind=kind,
             author_remote_id="42",

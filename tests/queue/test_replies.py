@@ -23,6 +23,7 @@ async def _mention(pipeline: Pipeline) -> tuple[str, InboxItem]:
     async with pipeline.runtime.session() as session:
         item = InboxItem(
             account_id=pipeline.account.id,
+            persona_id=pipeline.account.persona_id,
             remote_id=tweet.id,
             kind=InboxKind.MENTION,
             author_remote_id=tweet.author_id,

@@ -1,0 +1,1 @@
+"""The inbox: what the networks send a persona, kept once, answered on time, moderated on the record."""
