@@ -92,6 +92,93 @@ class RuleSetting(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     params: dict[str, Any] = {}
 
 
+# --------------------------------------------------------------------------- [inbox]
+
+#: a deadline nobody would set: a month in minutes (first and next response), 90 days in hours
+MAX_RESPONSE_MINUTES = 31 * 24 * 60
+MAX_RESOLUTION_HOURS = 90 * 24
+#: a week: M1 asks for hours, the law for "promptly"; longer is a typo
+MAX_HATEFUL_HOURS = 7 * 24
+#: ten years: the GDPR period for messages is the persona's choice, not an archive's
+MAX_RETENTION_DAYS = 3650
+MAX_ANSWER = 2000
+MAX_URL = 2000
+
+Clock = Annotated[str, msgspec.Meta(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+Weekday = Annotated[int, msgspec.Meta(ge=0, le=6)]
+ResponseMinutes = Annotated[int, msgspec.Meta(ge=1, le=MAX_RESPONSE_MINUTES)]
+HttpUrl = Annotated[str, msgspec.Meta(pattern=r"^(https?://\S+)?$", max_length=MAX_URL)]
+Answer = Annotated[str, msgspec.Meta(max_length=MAX_ANSWER)]
+
+
+def _weekdays() -> list[int]:
+    return [0, 1, 2, 3, 4]
+
+
+class BusinessHours(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """When the persona's team answers: response targets count these hours only."""
+
+    days: list[Weekday] = msgspec.field(default_factory=_weekdays)  # 0 = Monday
+    start: Clock = "09:00"  # "HH:MM", in the persona's time zone
+    end: Clock = "17:00"
+    #: country for the ``holidays`` library; None: no public holiday is skipped
+    holidays: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")] | None = "FR"
+    #: e.g. "57": Alsace-Moselle has two more days (Good Friday, 26 December)
+    subdivision: Annotated[str, msgspec.Meta(max_length=MAX_LANGUAGE)] | None = None
+
+    def __post_init__(self) -> None:
+        # raised here, msgspec reports it with the field's path like any other validation error
+        if not self.days:
+            raise ValueError("days: at least one working day")
+        if len(set(self.days)) != len(self.days):
+            raise ValueError("days: a day is listed twice")
+        if self.end <= self.start:
+            raise ValueError(f"end {self.end} must be after start {self.start}")
+        if self.holidays is None:
+            if self.subdivision is not None:
+                raise ValueError("subdivision needs a holidays country")
+            return
+        import holidays as calendars  # the check needs the library's list, its users need it anyway
+
+        supported = calendars.list_supported_countries()
+        if self.holidays not in supported:
+            raise ValueError(f"holidays: unknown country {self.holidays!r}")
+        if self.subdivision is not None and self.subdivision not in supported[self.holidays]:
+            raise ValueError(f"subdivision: {self.subdivision!r} is not a subdivision of {self.holidays}")
+
+
+class InboxTargets(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Response targets, in business time (the SLA clock)."""
+
+    first_response_minutes: ResponseMinutes = 240
+    next_response_minutes: ResponseMinutes = 480
+    resolution_hours: Annotated[int, msgspec.Meta(ge=1, le=MAX_RESOLUTION_HOURS)] = 48
+    #: targets are multiplied by this inside an L52-1 window that binds the persona
+    election_factor: Annotated[float, msgspec.Meta(gt=0, le=1)] = 0.5
+
+
+class InboxSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The ``[inbox]`` section: targets, business hours, and the persona's standard answers."""
+
+    business_hours: BusinessHours = msgspec.field(default_factory=BusinessHours)
+    targets: InboxTargets = msgspec.field(default_factory=InboxTargets)
+    #: where administrative requests are sent (R1, M2): the body's designated form
+    official_form_url: HttpUrl = ""
+    #: the standard public answer when a comment exposes personal data (M2)
+    personal_data_answer: Answer = ""
+    #: the auto-answer to an administrative request by private message (R1)
+    administrative_answer: Answer = ""
+    #: M1: hateful or illegal content acted on within these calendar hours…
+    hateful_deadline_hours: Annotated[int, msgspec.Meta(ge=1, le=MAX_HATEFUL_HOURS)] = 24
+    #: …and within these inside an election window
+    election_hateful_deadline_hours: Annotated[int, msgspec.Meta(ge=1, le=MAX_HATEFUL_HOURS)] = 6
+    retention_days: Annotated[int, msgspec.Meta(ge=1, le=MAX_RETENTION_DAYS)] = 365
+
+    def __post_init__(self) -> None:
+        if self.election_hateful_deadline_hours > self.hateful_deadline_hours:
+            raise ValueError("election_hateful_deadline_hours cannot be longer than hateful_deadline_hours")
+
+
 class PersonaFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     slug: Slug
     name: Name
@@ -104,3 +191,4 @@ class PersonaFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     accounts: list[AccountSeed] = []
     office_holders: list[OfficeHolder] = []
     rules: dict[str, RuleSetting] = {}
+    inbox: InboxSettings = msgspec.field(default_factory=InboxSettings)
