@@ -30,6 +30,7 @@ class Action(enum.StrEnum):
     MODERATE = "moderate"  # the inbox: read comments and mentions, reply, hide, assign
     SEE_PRIVATE_MESSAGES = "see_private_messages"  # the persona's private messages
     BAN = "ban"  # ban or block a member of the public (a decision that needs review)
+    SAVED_REPLIES = "saved_replies"  # write the persona's saved replies (everyone in the inbox uses them)
 
 
 class Permission(msgspec.Struct, frozen=True, kw_only=True):
@@ -57,6 +58,7 @@ PERMISSIONS: dict[Action, Permission] = {
     Action.MODERATE: Permission(minimum=Role.MODERATOR),
     Action.SEE_PRIVATE_MESSAGES: Permission(minimum=Role.MODERATOR),
     Action.BAN: Permission(minimum=Role.MANAGER),
+    Action.SAVED_REPLIES: Permission(minimum=Role.EDITOR),
 }
 
 

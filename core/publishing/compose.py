@@ -29,6 +29,7 @@ from core.db.enums import DeliveryKind, DeliveryState, InboxKind, Role
 from core.db.models import Account, Delivery, InboxItem, Media, Persona, Post, PostingSlot, Staff
 from core.db.types import utcnow
 from core.errors import Refusal
+from core.inbox.responses import reply_published
 from core.people.permissions import Action, allows, require
 from core.policy import check_post_on_account, day_counts
 from core.publishing.states import move, record_event
@@ -662,6 +663,8 @@ async def resolve_uncertain(
         **settled,
     ):
         raise PublishingError(f"only an uncertain delivery can be settled (this one is {delivery.state.value})")
+    if published:
+        await reply_published(session, delivery.id, delivery.published_at or utcnow())
     record(
         session,
         actor.actor,

@@ -50,6 +50,8 @@ from core.channels.host import NotConnected
 from core.db.enums import AccountMode, AccountStatus, DeliveryKind, DeliveryState, ErrorKind
 from core.db.models import Account, Delivery, DeliveryEvent, InboxItem, Media, Persona, Post, UsageSample
 from core.db.types import utcnow
+from core.inbox.remote import remote_item
+from core.inbox.responses import reply_published
 from core.policy import check_post_on_account, plugin_draft
 from core.publishing.states import move, move_many, renew_lease
 from core.runtime import Runtime
@@ -380,22 +382,6 @@ def _draft(
     )
 
 
-def remote_item(item: InboxItem, parent_remote_id: str | None = None) -> RemoteItem:
-    """An inbox item as the plugin first saw it (what ``ChannelPlugin.reply`` answers)."""
-    return RemoteItem(
-        remote_id=item.remote_id,
-        kind=item.kind,
-        text=item.text,
-        author_id=item.author_remote_id,
-        author_handle=item.author_handle,
-        author_name=item.author_name,
-        created_at=item.received_at,
-        thread_id=item.thread_remote_id,
-        parent_id=parent_remote_id,
-        url=item.url,
-    )
-
-
 def _held_reason(persona: Persona, account: Account, now: datetime) -> tuple[str, dict[str, Any]] | None:
     if persona.paused:
         return "persona_paused", {}
@@ -546,7 +532,7 @@ async def _record_sent(session: AsyncSession, claim: Claim, result: PublishResul
     if label == "dry_run" and claim.answering is not None:
         detail["draft"] = claim.draft
     # From ``uncertain`` too: the sweeper may have given up on a worker that was only slow.
-    await move(
+    moved = await move(
         session,
         claim.delivery_id,
         to=DeliveryState.PUBLISHED,
@@ -561,6 +547,8 @@ async def _record_sent(session: AsyncSession, claim: Claim, result: PublishResul
         error_kind=None,
     )
     session.add(UsageSample(account_id=claim.account_id, at=now, metric=SENT_METRIC[claim.kind], value=1))
+    if moved and claim.kind == DeliveryKind.REPLY and label != "dry_run":
+        await reply_published(session, claim.delivery_id, result.published_at or now)
 
 
 async def _record_error(runtime: Runtime, session: AsyncSession, claim: Claim, outcome: Refused, now: datetime) -> None:
@@ -895,7 +883,7 @@ async def _unresolved(runtime: Runtime, delivery_id: uuid.UUID, error: ChannelEr
 
 
 async def _reconciled_found(session: AsyncSession, delivery_id: uuid.UUID, found: PublishResult) -> None:
-    await move(
+    moved = await move(
         session,
         delivery_id,
         to=DeliveryState.PUBLISHED,
@@ -908,6 +896,8 @@ async def _reconciled_found(session: AsyncSession, delivery_id: uuid.UUID, found
         last_error=None,
         error_kind=None,
     )
+    if moved:
+        await reply_published(session, delivery_id, found.published_at or utcnow())
 
 
 async def _reconciled_absent(session: AsyncSession, delivery_id: uuid.UUID, *, spent: bool) -> None:
