@@ -623,6 +623,7 @@ def _feed_change(page_id: str, value: dict[str, Any]) -> list[RemoteItem]:
             created_at=_meta.parse_time(value.get("created_time")),
             thread_id=post_id,
             parent_id=parent_id if is_reply else None,
+            account_id=page_id,
         )
     ]
 
@@ -640,6 +641,7 @@ def _messaging_event(page_id: str, event: dict[str, Any]) -> list[RemoteItem]:
             author_id=sender,
             created_at=_meta.parse_time(event.get("timestamp")),
             thread_id=sender,
+            account_id=page_id,
         )
     ]
 

@@ -52,6 +52,8 @@ from core.channels import (
     TokenSet,
     Transient,
     UsageRecorder,
+    WebhookChallenge,
+    WebhookRequest,
     same_text,
     single_match,
 )
@@ -152,6 +154,7 @@ class InstagramPlugin(ChannelPlugin):
                 Feature.METRICS,
                 Feature.OAUTH,
                 Feature.RECONCILE,
+                Feature.WEBHOOKS,
             }
         ),
         notices=(
@@ -457,6 +460,41 @@ class InstagramPlugin(ChannelPlugin):
             extra=dict(credentials.extra),
         )
 
+    # ------------------------------------------------------------------ webhooks
+    def webhook_challenge(self, request: WebhookRequest) -> WebhookChallenge | None:
+        return _meta.webhook_challenge(self.settings, request)
+
+    def verify_webhook(self, request: WebhookRequest) -> bool:
+        return _meta.verify_signature(self.settings, request)
+
+    def parse_webhook(self, request: WebhookRequest) -> list[RemoteItem]:
+        """The ``"instagram"`` object: ``comments`` and ``mentions`` changes, ``messaging`` events (DMs).
+
+        Each entry is one of our IG users (``entry.id``), which becomes ``RemoteItem.account_id``.
+        The Instagram-Login variant puts ``field``/``value`` in the entry itself; both are read.
+        """
+        body = _meta.webhook_body(request)
+        if body.get("object") != "instagram":
+            return []
+        items: list[RemoteItem] = []
+        for entry in body.get("entry") or []:
+            if not isinstance(entry, dict):
+                continue
+            ig_id, sent = str(entry.get("id", "")), _meta.parse_time(entry.get("time"))
+            changes = list(entry.get("changes") or [])
+            if "field" in entry:
+                changes.append({"field": entry["field"], "value": entry.get("value")})
+            for raw in changes:
+                change = _meta.as_dict(raw)
+                item = _webhook_change(ig_id, sent, change.get("field"), _meta.as_dict(change.get("value")))
+                if item is not None:
+                    items.append(item)
+            for event in entry.get("messaging") or []:
+                item = _messaging_event(ig_id, _meta.as_dict(event))
+                if item is not None:
+                    items.append(item)
+        return items
+
     # ------------------------------------------------------------------ plumbing
     async def _send(self, account: AccountRef, call: GraphCall) -> dict[str, Any]:
         return await self.graph.send(call, token=account.credentials.access_token, account_id=account.external_id)
@@ -616,6 +654,73 @@ def _comments(
                 )
             )
     return items, follow
+
+
+def _webhook_change(ig_id: str, sent: datetime, field: Any, value: dict[str, Any]) -> RemoteItem | None:
+    """One change of an entry; ``sent`` is the entry's ``time``, the only time the payloads carry."""
+    if field == "comments":
+        return _webhook_comment(ig_id, sent, value)
+    if field == "mentions":
+        return _webhook_mention(ig_id, sent, value)
+    return None  # live_comments, story_insights… are not inbox items
+
+
+def _webhook_comment(ig_id: str, sent: datetime, value: dict[str, Any]) -> RemoteItem | None:
+    """A comment on our media, or a reply to one (``parent_id``); our own answers are left out."""
+    author = _meta.as_dict(value.get("from"))
+    author_id = str(author.get("id", ""))
+    if not value.get("id") or author_id == ig_id:
+        return None
+    parent_id = str(value["parent_id"]) if value.get("parent_id") else None
+    return RemoteItem(
+        remote_id=str(value["id"]),
+        kind=InboxKind.REPLY if parent_id else InboxKind.COMMENT,
+        text=str(value.get("text", "")),
+        author_id=author_id,
+        author_handle=str(author.get("username", "")),
+        created_at=sent,
+        thread_id=str(_meta.as_dict(value.get("media")).get("id") or "") or None,
+        parent_id=parent_id,
+        account_id=ig_id,
+    )
+
+
+def _webhook_mention(ig_id: str, sent: datetime, value: dict[str, Any]) -> RemoteItem | None:
+    """An @-mention of our account in a comment (``comment_id``) or a caption (``media_id`` only).
+
+    Meta sends only the ids, no text nor author: the item is the mention's id, to be completed by
+    reading the comment (``mentioned_comment``) or the media (``mentioned_media``).
+    """
+    media_id = str(value.get("media_id") or "")
+    remote_id = str(value.get("comment_id") or media_id)
+    if not remote_id:
+        return None
+    return RemoteItem(
+        remote_id=remote_id,
+        kind=InboxKind.MENTION,
+        text="",
+        author_id="",
+        created_at=sent,
+        thread_id=media_id or None,
+        account_id=ig_id,
+    )
+
+
+def _messaging_event(ig_id: str, event: dict[str, Any]) -> RemoteItem | None:
+    """A direct message (Messenger API for Instagram): deliveries, reads, reactions and our echoes are not items."""
+    message = event.get("message")
+    sender = str(_meta.as_dict(event.get("sender")).get("id", ""))
+    if not isinstance(message, dict) or message.get("is_echo") or message.get("is_deleted") or sender == ig_id:
+        return None
+    return RemoteItem(
+        remote_id=str(message.get("mid", "")),
+        kind=InboxKind.MESSAGE,
+        text=str(message.get("text", "")),
+        author_id=sender,
+        created_at=_meta.parse_time(event.get("timestamp")),
+        thread_id=sender,  # one conversation per person (IGSID), as on Messenger
+        account_id=ig_id,
+    )
 
 
 def _insight_values(body: dict[str, Any]) -> dict[str, float]:

@@ -26,8 +26,10 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
 import os
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
@@ -60,10 +62,12 @@ from core.channels import (
     PublishResult,
     RateLimited,
     Rejected,
+    RemoteItem,
     TextCounting,
     TextRules,
     TokenSet,
     Transient,
+    WebhookRequest,
     json_body,
     same_text,
     single_match,
@@ -80,6 +84,8 @@ DEFAULT_BACKOFF_S = 60.0
 MIN_CHUNK, MAX_CHUNK = 5 * 1024 * 1024, 64 * 1024 * 1024
 VIDEO_URL = "https://www.tiktok.com/@{username}/video/{id}"
 USER_FIELDS = "open_id,union_id,display_name,username,follower_count,following_count,likes_count,video_count"
+#: a signed event older than this is refused (replay); TikTok's documented tolerance is 5 minutes
+WEBHOOK_TOLERANCE_S = 300
 #: the only privacy level whose posts the video list shows
 PUBLIC = "PUBLIC_TO_EVERYONE"
 VIDEO_FIELDS = "id,title,video_description,create_time,share_url,like_count,comment_count,share_count,view_count"
@@ -131,7 +137,9 @@ class TikTokPlugin(ChannelPlugin):
             FormatRules(format=Format.VIDEO, media=(_VIDEO,), min_media=1, max_media=1),
             FormatRules(format=Format.PHOTO, media=(_PHOTO,), min_media=1, max_media=MAX_PHOTOS),
         ),
-        features=frozenset({Feature.PUBLISH, Feature.RECONCILE, Feature.METRICS, Feature.OAUTH}),
+        # WEBHOOKS: TikTok signs its events (post.publish.*, authorization.removed); none of them is
+        # a comment or a message, so they feed no inbox (parse_webhook returns nothing).
+        features=frozenset({Feature.PUBLISH, Feature.RECONCILE, Feature.METRICS, Feature.OAUTH, Feature.WEBHOOKS}),
         notices=(
             (
                 "Until TikTok audits the app, every post is private (SELF_ONLY), the account must be private "
@@ -512,8 +520,36 @@ class TikTokPlugin(ChannelPlugin):
         body = await self.oauth.refresh(credentials.refresh_token)
         return token_set(body, open_id=str(body.get("open_id", "")))
 
+    # ------------------------------------------------------------------ webhooks
+    def verify_webhook(self, request: WebhookRequest) -> bool:
+        """``TikTok-Signature: t=<unix>,s=<hex HMAC-SHA256(client_secret, "<t>.<raw body>")>``.
+
+        TikTok signs with the app's *client secret*; a timestamp older than 5 minutes (or more than
+        5 minutes ahead) is a replay and is refused even when the signature matches.
+        """
+        secret = self.settings.client_secret
+        parts = _signature_parts(request.headers.get("tiktok-signature", ""))
+        stamp, signature = parts.get("t", ""), parts.get("s", "")
+        if not secret or not stamp.isdigit() or not signature:
+            return False
+        if abs(time.time() - int(stamp)) > WEBHOOK_TOLERANCE_S:
+            return False
+        expected = hmac.new(secret.encode(), stamp.encode() + b"." + request.body, hashlib.sha256).hexdigest()
+        return hmac.compare_digest(signature.lower(), expected)
+
+    def parse_webhook(self, request: WebhookRequest) -> list[RemoteItem]:
+        """TikTok's events (``post.publish.*``, ``authorization.removed``, ``video.*``) are about our
+        posts and our authorization, never a comment or a message: no inbox item comes from them."""
+        return []
+
 
 # ---------------------------------------------------------------------- helpers
+
+
+def _signature_parts(header: str) -> dict[str, str]:
+    """``t=1633174587,s=1849…`` → ``{"t": "1633174587", "s": "1849…"}``."""
+    pairs = (part.split("=", 1) for part in header.split(",") if "=" in part)
+    return {name.strip(): value.strip() for name, value in pairs}
 
 
 def _same_caption(video: dict[str, Any], draft: Draft) -> bool:

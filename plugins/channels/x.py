@@ -49,6 +49,7 @@ from core.channels import (
     MediaItem,
     MediaKind,
     MediaRules,
+    NotSupported,
     OAuthClient,
     PluginHttp,
     PostMetrics,
@@ -162,6 +163,9 @@ class XPlugin(ChannelPlugin):
         return await self._create_tweet(account, self._tweet_body(draft, media_ids))
 
     async def reply(self, account: AccountRef, item: RemoteItem, draft: Draft) -> PublishResult:
+        if item.kind is InboxKind.MESSAGE:
+            # A reply is a public post: answering a DM that way would publish a private exchange.
+            raise NotSupported("X: answering a direct message is not supported")
         return await self.publish(
             account,
             msgspec.structs.replace(draft, reply_to=item.remote_id, quote_of=None),
@@ -389,9 +393,14 @@ class XPlugin(ChannelPlugin):
             payload = json.loads(request.body)
         except ValueError:
             return []
+        if not isinstance(payload, dict):
+            return []
+        # ``for_user_id`` is the subscribed account the events are for: our account's user id.
         owner = str(payload.get("for_user_id", ""))
         items = [_activity_tweet(t, owner) for t in payload.get("tweet_create_events", [])]
-        items += [_activity_message(m, payload.get("users", {})) for m in payload.get("direct_message_events", [])]
+        items += [
+            _activity_message(m, owner, payload.get("users", {})) for m in payload.get("direct_message_events", [])
+        ]
         return [item for item in items if item is not None and item.author_id != owner]
 
     def _webhook_key(self) -> str:
@@ -759,10 +768,19 @@ def _activity_tweet(tweet: dict[str, Any], owner: str) -> RemoteItem | None:
         author_name=user.get("name", ""),
         created_at=_v1_time(tweet.get("created_at", "")),
         parent_id=tweet.get("in_reply_to_status_id_str") if is_reply else None,
+        account_id=owner or None,
     )
 
 
-def _activity_message(event: dict[str, Any], users: dict[str, Any]) -> RemoteItem | None:
+def _dm_conversation(sender: str, owner: str) -> str | None:
+    """X's one-to-one conversation id: ``<smaller user id>-<larger user id>``."""
+    if not (sender.isdigit() and owner.isdigit()):
+        return None
+    low, high = sorted((int(sender), int(owner)))
+    return f"{low}-{high}"
+
+
+def _activity_message(event: dict[str, Any], owner: str, users: dict[str, Any]) -> RemoteItem | None:
     if event.get("type") != "message_create":
         return None
     create = event.get("message_create", {})
@@ -777,4 +795,6 @@ def _activity_message(event: dict[str, Any], users: dict[str, Any]) -> RemoteIte
         author_handle=user.get("screen_name", ""),
         author_name=user.get("name", ""),
         created_at=created,
+        thread_id=_dm_conversation(sender, owner),
+        account_id=owner or None,
     )

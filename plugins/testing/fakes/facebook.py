@@ -147,9 +147,86 @@ class FakeFacebook(GraphFake):
         }
         return conversation_id
 
-    def sign(self, body: bytes) -> str:
-        """The ``X-Hub-Signature-256`` Meta would send for ``body``."""
-        return "sha256=" + hmac.new(self.app_secret.encode(), body, hashlib.sha256).hexdigest()
+    def add_message(
+        self, psid: str, text: str, *, name: str = "Camille Martin", created: datetime | None = None
+    ) -> dict[str, Any]:
+        """``psid`` writes ``text`` to the Page on Messenger (in their conversation, made if need be);
+        returns the stored message (``id`` is its ``m_…`` mid)."""
+        conversation = next((c for c in self.conversations.values() if c["participant"]["id"] == psid), None)
+        if conversation is None:
+            conversation = self.conversations[self.seed_conversation(psid, name, [])]
+        message = {
+            "id": f"m_{secrets.token_urlsafe(12)}",
+            "message": text,
+            "from": {"id": psid, "name": name},
+            "created": created or self.now(),
+        }
+        conversation["messages"].append(message)
+        conversation["messages"].sort(key=lambda m: m["created"])
+        return message
+
+    def sign(self, body: bytes, *, secret: str | None = None) -> str:
+        """The ``X-Hub-Signature-256`` Meta would send for ``body`` (signed with the app secret)."""
+        key = (secret or self.app_secret).encode()
+        return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+    def signed_webhook(
+        self, item_id: str, *, secret: str | None = None, verb: str = "add"
+    ) -> tuple[dict[str, str], bytes]:
+        """The webhook Meta would POST for a comment or a Messenger message this fake holds:
+        ``(headers, raw body)``, headers lower-cased as in :class:`WebhookRequest`.
+
+        A comment (or reply) is a ``feed`` change ``{"item": "comment", "verb": …}`` under the Page's
+        entry; a message a ``messaging`` event. The body is JSON with non-ASCII escaped, as Meta
+        sends it, signed with ``secret`` (default: the fake's app secret).
+        """
+        entry: dict[str, Any] = {"id": self.page_id, "time": int(self.now().timestamp() * 1000)}
+        if item_id in self.comments:
+            entry["changes"] = [{"field": "feed", "value": self._feed_value(self.comments[item_id], verb)}]
+        else:
+            entry["messaging"] = [self._messaging_value(item_id)]
+        body = json.dumps({"object": "page", "entry": [entry]}).encode()
+        return {"content-type": "application/json", "x-hub-signature-256": self.sign(body, secret=secret)}, body
+
+    def _feed_value(self, comment: dict[str, Any], verb: str) -> dict[str, Any]:
+        post_id = comment["post_id"]
+        post = self.posts.get(post_id, {})
+        return {
+            "from": comment["from"],
+            "post": {
+                "id": post_id,
+                "status_type": _STATUS_TYPES[post.get("kind", "status")],
+                "is_published": True,
+                "updated_time": graph_time(post.get("created", comment["created"])),
+                "permalink_url": self.permalink(post_id),
+                "promotion_status": "inactive",
+            },
+            "message": comment["message"],
+            "post_id": post_id,
+            "comment_id": comment["id"],
+            "created_time": int(comment["created"].timestamp()),
+            "item": "comment",
+            # a top-level comment's parent is the post itself
+            "parent_id": comment["parent_id"] or post_id,
+            "verb": verb,
+        }
+
+    def _messaging_value(self, message_id: str) -> dict[str, Any]:
+        for conversation in self.conversations.values():
+            for message in conversation["messages"]:
+                if message["id"] == message_id:
+                    sender = message["from"]["id"]
+                    recipient = conversation["participant"]["id"] if sender == self.page_id else self.page_id
+                    event: dict[str, Any] = {
+                        "sender": {"id": sender},
+                        "recipient": {"id": recipient},
+                        "timestamp": int(message["created"].timestamp() * 1000),
+                        "message": {"mid": message_id, "text": message["message"]},
+                    }
+                    if sender == self.page_id:
+                        event["message"] |= {"is_echo": True, "app_id": int(self.app_id)}
+                    return event
+        raise KeyError(f"no comment or message {message_id!r} on this fake")
 
     def permalink(self, post_id: str) -> str:
         page, _, short = post_id.partition("_")

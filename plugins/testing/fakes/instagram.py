@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from datetime import datetime
 from typing import Any
 
@@ -96,6 +97,10 @@ class FakeInstagram(GraphFake):
         self.containers: dict[str, dict[str, Any]] = {}
         self.media: dict[str, dict[str, Any]] = {}
         self.comments: dict[str, dict[str, Any]] = {}
+        #: @-mentions of the account elsewhere (in a comment or a caption of someone else's media), by id
+        self.mentions: dict[str, dict[str, Any]] = {}
+        #: direct messages received (Messenger API for Instagram), by mid
+        self.messages: dict[str, dict[str, Any]] = {}
         self.quota_usage = 0
         self.followers_count = 99_000
         self.follows_count = 180
@@ -147,8 +152,94 @@ class FakeInstagram(GraphFake):
         }
         return comment_id
 
-    def sign(self, body: bytes) -> str:
-        return "sha256=" + hmac.new(self.app_secret.encode(), body, hashlib.sha256).hexdigest()
+    def seed_mention(
+        self,
+        text: str,
+        *,
+        username: str = "camille.m",
+        user_id: str = "17800000000000999",
+        in_caption: bool = False,
+        created: datetime | None = None,
+    ) -> str:
+        """Someone mentions the account on *their* media: in a comment on it, or in its caption
+        (``in_caption``). Returns the mention's id: the comment's, or the media's for a caption."""
+        media_id = self.new_id()
+        comment_id = None if in_caption else self.new_id()
+        mention_id = comment_id or media_id
+        self.mentions[mention_id] = {
+            "id": mention_id,
+            "media_id": media_id,
+            "comment_id": comment_id,
+            "text": text if f"@{USERNAME}" in text else f"@{USERNAME} {text}",
+            "from": {"id": user_id, "username": username},
+            "created": created or self.now(),
+        }
+        return mention_id
+
+    def seed_message(
+        self, text: str, *, user_id: str = "17800000000000999", created: datetime | None = None
+    ) -> dict[str, Any]:
+        """The person ``user_id`` (an IGSID) sends the account a direct message; returns it (``mid``)."""
+        message = {
+            "mid": f"aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOj{self.new_id()}",
+            "text": text,
+            "sender": user_id,
+            "recipient": self.ig_user_id,
+            "created": created or self.now(),
+        }
+        self.messages[message["mid"]] = message
+        return message
+
+    def sign(self, body: bytes, *, secret: str | None = None) -> str:
+        """The ``X-Hub-Signature-256`` Meta would send for ``body`` (signed with the app secret)."""
+        key = (secret or self.app_secret).encode()
+        return "sha256=" + hmac.new(key, body, hashlib.sha256).hexdigest()
+
+    def signed_webhook(self, item_id: str, *, secret: str | None = None) -> tuple[dict[str, str], bytes]:
+        """The webhook Meta would POST (object ``instagram``) for a comment or reply, a mention or a
+        direct message this fake holds: ``(headers, raw body)``, headers lower-cased.
+
+        Comments come as a ``comments`` change (``id``, ``text``, ``from``, ``media``, ``parent_id``),
+        mentions as a ``mentions`` change (``media_id``, ``comment_id``: ids only, as Meta sends
+        them), messages as a ``messaging`` event (``sender``, ``recipient``, ``timestamp``,
+        ``message.mid/text``), under the entry of the IG user (``entry.id``).
+        """
+        created = self.now()
+        entry: dict[str, Any] = {"id": self.ig_user_id, "time": int(created.timestamp())}
+        if item_id in self.comments:
+            entry["changes"] = [{"field": "comments", "value": self._comment_value(self.comments[item_id])}]
+        elif item_id in self.mentions:
+            mention = self.mentions[item_id]
+            value = {"media_id": mention["media_id"]} | (
+                {"comment_id": mention["comment_id"]} if mention["comment_id"] else {}
+            )
+            entry["changes"] = [{"field": "mentions", "value": value}]
+        elif item_id in self.messages:
+            message = self.messages[item_id]
+            entry["messaging"] = [
+                {
+                    "sender": {"id": message["sender"]},
+                    "recipient": {"id": message["recipient"]},
+                    "timestamp": int(message["created"].timestamp() * 1000),
+                    "message": {"mid": message["mid"], "text": message["text"]},
+                }
+            ]
+        else:
+            raise KeyError(f"no comment, mention or message {item_id!r} on this fake")
+        body = json.dumps({"object": "instagram", "entry": [entry]}).encode()
+        return {"content-type": "application/json", "x-hub-signature-256": self.sign(body, secret=secret)}, body
+
+    def _comment_value(self, comment: dict[str, Any]) -> dict[str, Any]:
+        media = self.media.get(comment["media_id"], {})
+        value: dict[str, Any] = {
+            "from": comment["from"],
+            "media": {"id": comment["media_id"], "media_product_type": media.get("media_product_type", "FEED")},
+            "id": comment["id"],
+            "text": comment["text"],
+        }
+        if comment["parent_id"]:
+            value["parent_id"] = comment["parent_id"]
+        return value
 
     # ------------------------------------------------------------------ containers
     @graph("POST", "/{version}/{ig_user_id}/media", allowed=CONTAINER_PARAMS)

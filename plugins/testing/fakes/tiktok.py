@@ -19,6 +19,8 @@ Seed with :meth:`add_video`; read ``jobs`` and ``videos``.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import json
 import time
 from typing import Any, ClassVar
 from urllib.parse import urlencode
@@ -58,6 +60,9 @@ class FakeTikTok(OAuthServer):
     client_id_param = "client_key"
     authorize_params = ("client_key", "scope", "response_type", "redirect_uri", "state")
     code_suffix = "*!"
+    #: the app's client key and secret (the secret signs the webhooks)
+    client_key: ClassVar[str] = "portevoix-demo"
+    client_secret: ClassVar[str] = "portevoix-demo-secret"
     default_scope = "user.info.basic,video.publish"
     failure_messages = {
         **OAuthServer.failure_messages,
@@ -157,6 +162,53 @@ class FakeTikTok(OAuthServer):
         self.user["video_count"] += 1
         return video
 
+    # ------------------------------------------------------------------ webhooks
+    def webhook_signature(self, body: bytes, *, at: int, secret: str | None = None) -> str:
+        """``TikTok-Signature: t=<at>,s=<hex HMAC-SHA256(client_secret, "<at>.<raw body>")>``."""
+        key = (secret or self.client_secret).encode()
+        digest = hmac.new(key, f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+        return f"t={at},s={digest}"
+
+    def signed_webhook(
+        self,
+        subject: dict[str, Any],
+        *,
+        event: str = "post.publish.publicly_available",
+        secret: str | None = None,
+        at: int | None = None,
+    ) -> tuple[dict[str, str], bytes]:
+        """The event TikTok would POST about a publish job or a video this fake holds:
+        ``(headers, raw body)``, headers lower-cased. ``at`` is the signing time (default now; an
+        old one makes a replay). The body is ``{client_key, event, create_time, user_openid,
+        content}`` with ``content`` a JSON-encoded string, as TikTok sends it."""
+        moment = int(time.time()) if at is None else at
+        body = json.dumps(
+            {
+                "client_key": self.client_key,
+                "event": event,
+                "create_time": moment,
+                "user_openid": self.user["open_id"],
+                "content": json.dumps(self._event_content(subject, event)),
+            }
+        ).encode()
+        headers = {
+            "content-type": "application/json",
+            "tiktok-signature": self.webhook_signature(body, at=moment, secret=secret),
+        }
+        return headers, body
+
+    @staticmethod
+    def _event_content(subject: dict[str, Any], event: str) -> dict[str, Any]:
+        if event == "authorization.removed":
+            return {"reason": 1}  # the user disconnected the app
+        content: dict[str, Any] = {"publish_id": subject.get("publish_id", ""), "publish_type": "DIRECT_PUBLISH"}
+        if event == "post.publish.failed":
+            content["reason"] = subject.get("fail_reason") or "internal"
+        post_id = subject.get("post_id") or subject.get("id")
+        if event in ("post.publish.publicly_available", "post.publish.no_longer_publicly_available") and post_id:
+            content["post_id"] = str(post_id)
+        return content
+
     # ------------------------------------------------------------------ network shapes
     @staticmethod
     def envelope(data: Any = None, *, code: str = "ok", message: str = "", status: int = 200) -> FakeResponse:
@@ -178,8 +230,8 @@ class FakeTikTok(OAuthServer):
 
     def plugin_settings(self, url: str) -> dict[str, str]:
         return {
-            "client_id": "portevoix-demo",
-            "client_secret": "portevoix-demo-secret",
+            "client_id": self.client_key,
+            "client_secret": self.client_secret,
             "extra_auth_base_url": url,
         }
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import itertools
+import json
 import math
 import re
 import secrets
@@ -171,6 +173,22 @@ class FakeTweet:
 
 
 @dataclass
+class FakeDM:
+    """A direct message (a ``MessageCreate`` DM event)."""
+
+    id: str
+    text: str
+    sender_id: str
+    recipient_id: str
+    created_at: float
+
+    @property
+    def dm_conversation_id(self) -> str:
+        low, high = sorted((int(self.sender_id), int(self.recipient_id)))
+        return f"{low}-{high}"
+
+
+@dataclass
 class FakeMedia:
     id: str
     owner: str
@@ -233,6 +251,7 @@ class FakeX(OAuthServer):
         self.tweets: dict[str, FakeTweet] = {}
         self.media: dict[str, FakeMedia] = {}
         self.retweets: set[tuple[str, str]] = set()
+        self.direct_messages: dict[str, FakeDM] = {}
         self.tokens: dict[str, str] = {}  # access token -> user id
         self._snowflakes = itertools.count(1_790_000_000_000_000_001)
         self._windows: dict[tuple[str, str], tuple[float, int]] = {}
@@ -306,12 +325,83 @@ class FakeX(OAuthServer):
         reply_to: FakeTweet | None = None,
     ) -> FakeTweet:
         """Someone mentions ``account`` (or replies to one of its posts when ``reply_to`` is given)."""
-        user = next((u for u in self.users.values() if u.username == author), None) or self.add_user(
-            author, author.title()
-        )
+        user = self._user_named(author)
         handle = self.users[account.external_id].username
         body = text if f"@{handle}" in text else f"@{handle} {text}"
         return self.add_tweet(user.id, body, created_at=created_at, reply_to=reply_to)
+
+    def add_direct_message(
+        self, account: AccountRef, text: str, *, author: str = "citoyen", created_at: float | None = None
+    ) -> FakeDM:
+        """The user ``author`` (made if need be) sends ``account`` a direct message."""
+        user = self._user_named(author)
+        dm = FakeDM(
+            id=self.snowflake(),
+            text=text,
+            sender_id=user.id,
+            recipient_id=account.external_id,
+            created_at=created_at or time.time(),
+        )
+        self.direct_messages[dm.id] = dm
+        return dm
+
+    def _user_named(self, username: str) -> FakeUser:
+        return next((u for u in self.users.values() if u.username == username), None) or self.add_user(
+            username, username.title()
+        )
+
+    # ------------------------------------------------------------------ webhooks (Account Activity API)
+    def webhook_signature(self, body: bytes, *, secret: str | None = None) -> str:
+        """``x-twitter-webhooks-signature``: ``sha256=`` + base64 HMAC-SHA256(consumer secret, raw body)."""
+        digest = hmac.new((secret or self.client_secret).encode(), body, hashlib.sha256).digest()
+        return "sha256=" + base64.b64encode(digest).decode()
+
+    def crc_response(self, crc_token: str, *, secret: str | None = None) -> dict[str, str]:
+        """What X expects back for ``GET <webhook>?crc_token=…``: base64 HMAC-SHA256 of the token."""
+        return {"response_token": self.webhook_signature(crc_token.encode(), secret=secret)}
+
+    def signed_webhook(
+        self, item: FakeTweet | FakeDM, *, for_user: AccountRef | str, secret: str | None = None
+    ) -> tuple[dict[str, str], bytes]:
+        """The Account Activity event X would POST for ``item`` to the webhook of the subscribed user
+        ``for_user`` (our account): ``(headers, raw body)``, headers lower-cased.
+
+        A post (mention, reply) is a ``tweet_create_events`` entry in the v1.1 format; a direct
+        message a ``direct_message_events`` entry with its ``users`` map. Signed with ``secret``
+        (default: the fake's consumer secret, ``client_secret``).
+        """
+        owner = for_user.external_id if isinstance(for_user, AccountRef) else for_user
+        payload: dict[str, Any] = {"for_user_id": owner}
+        if isinstance(item, FakeDM):
+            payload["direct_message_events"] = [_dm_event(item)]
+            payload["users"] = {
+                uid: _v1_user(self.users[uid]) for uid in (item.sender_id, item.recipient_id) if uid in self.users
+            }
+        else:
+            payload["tweet_create_events"] = [self._v1_tweet(item)]
+        body = json.dumps(payload).encode()
+        return {
+            "content-type": "application/json",
+            "x-twitter-webhooks-signature": self.webhook_signature(body, secret=secret),
+        }, body
+
+    def _v1_tweet(self, tweet: FakeTweet) -> dict[str, Any]:
+        parent = next((r["id"] for r in tweet.referenced if r["type"] == "replied_to"), None)
+        text, _ = tweet._rendered()
+        author = self.users.get(tweet.author_id)
+        out: dict[str, Any] = {
+            "created_at": _v1_time(tweet.created_at),
+            "id": int(tweet.id),
+            "id_str": tweet.id,
+            "text": text,
+            "truncated": False,
+            "in_reply_to_status_id": int(parent) if parent else None,
+            "in_reply_to_status_id_str": parent,
+            "in_reply_to_user_id": int(tweet.in_reply_to_user_id) if tweet.in_reply_to_user_id else None,
+            "in_reply_to_user_id_str": tweet.in_reply_to_user_id,
+            "user": _v1_user(author) if author else {"id_str": tweet.author_id},
+        }
+        return out
 
     def expire_token(self, token: str) -> None:
         self.tokens.pop(token, None)
@@ -321,7 +411,7 @@ class FakeX(OAuthServer):
         super().reset()
         with self._lock:
             self._windows.clear()
-        for store in (self.users, self.tweets, self.media, self.tokens):
+        for store in (self.users, self.tweets, self.media, self.tokens, self.direct_messages):
             store.clear()
         self.retweets.clear()
 
@@ -856,6 +946,31 @@ class FakeX(OAuthServer):
 
 
 # ---------------------------------------------------------------------- module helpers
+def _v1_time(ts: float) -> str:
+    """The v1.1 time format of Account Activity payloads: ``Wed Oct 10 20:19:24 +0000 2018``."""
+    return datetime.fromtimestamp(ts, UTC).strftime("%a %b %d %H:%M:%S +0000 %Y")
+
+
+def _v1_user(user: FakeUser) -> dict[str, Any]:
+    return {"id": int(user.id), "id_str": user.id, "screen_name": user.username, "name": user.name}
+
+
+def _dm_event(dm: FakeDM) -> dict[str, Any]:
+    return {
+        "type": "message_create",
+        "id": dm.id,
+        "created_timestamp": str(int(dm.created_at * 1000)),
+        "message_create": {
+            "target": {"recipient_id": dm.recipient_id},
+            "sender_id": dm.sender_id,
+            "message_data": {
+                "text": dm.text,
+                "entities": {"hashtags": [], "symbols": [], "user_mentions": [], "urls": []},
+            },
+        },
+    }
+
+
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
