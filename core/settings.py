@@ -47,6 +47,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     publish_lease_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
     #: attempts on transient errors before a delivery is failed
     publish_max_attempts: Annotated[int, msgspec.Meta(ge=1)] = 5
+    #: how often each account's inbox is polled (the webhooks' safety net: what they lose, this finds)
+    inbox_poll_seconds: Annotated[int, msgspec.Meta(ge=10)] = 300
     #: per-channel plugin settings from PORTEVOIX_CHANNEL_<KEY>_<FIELD> (base_url, client_id, …)
     channels: dict[str, dict[str, str]] = {}
 
@@ -76,6 +78,7 @@ _EXPECTS = {
     "publish_lease_seconds": "a number of seconds > 0",
     "public_url": "the app's address as the networks reach it, such as https://portevoix.example.fr",
     "publish_max_attempts": "an integer >= 1",
+    "inbox_poll_seconds": "an integer number of seconds >= 10",
 }
 
 

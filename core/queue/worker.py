@@ -29,6 +29,7 @@ from arq.worker import Worker, func
 from redis.exceptions import RedisError
 
 from core.accounts import service as accounts
+from core.inbox import sync as inbox_sync
 from core.publishing import outbox as publisher
 from core.queue.recovery import Loops, RunningJobs
 from core.runtime import Runtime
@@ -63,6 +64,10 @@ async def refresh_tokens(ctx: dict[str, Any]) -> int:
     return await accounts.refresh_due(ctx["runtime"])
 
 
+async def sync_inboxes(ctx: dict[str, Any]) -> int:
+    return await inbox_sync.sync_due_accounts(ctx["runtime"])
+
+
 FUNCTIONS = [
     # keep_result=0: a finished job leaves no result behind, so the sweeper can always re-enqueue.
     # The publish timeout bounds a send (a video upload may take minutes), not recovery: a dead
@@ -73,6 +78,8 @@ FUNCTIONS = [
 CRON_JOBS = [
     # Twice an hour: tokens expiring within two days are refreshed (a refused refresh → needs_reauth).
     cron(refresh_tokens, name="refresh_tokens", minute={7, 37}, second=0, unique=True, timeout=300),
+    # Every minute: the accounts whose last inbox poll is older than PORTEVOIX_INBOX_POLL_SECONDS.
+    cron(sync_inboxes, name="sync_inboxes", second=30, unique=True, timeout=300),
 ]
 JOB_TIMEOUT_S = 600
 #: how long arq keeps a started job's in-progress mark: its longest job timeout + 10 s (arq's rule)
