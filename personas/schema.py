@@ -121,8 +121,8 @@ class BusinessHours(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     days: list[Weekday] = msgspec.field(default_factory=_weekdays)  # 0 = Monday
     start: Clock = "09:00"  # "HH:MM", in the persona's time zone
     end: Clock = "17:00"
-    #: country for the ``holidays`` library; None: no public holiday is skipped
-    holidays: Annotated[str, msgspec.Meta(pattern=r"^[A-Z]{2}$")] | None = "FR"
+    #: country for the ``holidays`` library; None or "" (TOML has no null): no public holiday is skipped
+    holidays: Annotated[str, msgspec.Meta(pattern=r"^([A-Z]{2})?$")] | None = "FR"
     #: e.g. "57": Alsace-Moselle has two more days (Good Friday, 26 December)
     subdivision: Annotated[str, msgspec.Meta(max_length=MAX_LANGUAGE)] | None = None
 
@@ -134,7 +134,7 @@ class BusinessHours(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ValueError("days: a day is listed twice")
         if self.end <= self.start:
             raise ValueError(f"end {self.end} must be after start {self.start}")
-        if self.holidays is None:
+        if not self.holidays:
             if self.subdivision is not None:
                 raise ValueError("subdivision needs a holidays country")
             return

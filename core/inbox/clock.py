@@ -39,7 +39,7 @@ class BusinessClock:
     @cached_property
     def _holidays(self) -> calendars.HolidayBase | None:
         # the library fills in each year the first time a date of it is looked up
-        if self.hours.holidays is None:
+        if not self.hours.holidays:  # None, or "" in a TOML file
             return None
         return calendars.country_holidays(self.hours.holidays, subdiv=self.hours.subdivision)
 

@@ -92,8 +92,9 @@ def test_alsace_moselle_has_two_more_holidays() -> None:
     assert moselle.add(paris(2025, 12, 24, 16, 30), HOUR) == paris(2025, 12, 29, 9, 30)
 
 
-def test_no_holiday_calendar_counts_every_working_day() -> None:
-    plain = BusinessClock(BusinessHours(holidays=None), "Europe/Paris")
+@pytest.mark.parametrize("country", [None, ""])
+def test_no_holiday_calendar_counts_every_working_day(country: str | None) -> None:
+    plain = BusinessClock(BusinessHours(holidays=country), "Europe/Paris")
     assert plain.add(paris(2026, 12, 24, 16, 30), HOUR) == paris(2026, 12, 25, 9, 30)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -12,7 +13,7 @@ from core.channels import Format
 from core.channels.contract import InboxKind
 from core.db.models import Persona
 from core.inbox.targets import add_month, assess, business_seconds, in_election_window, inbox_settings, sla_state
-from personas import SEED_DIR, load_file
+from personas import SEED_DIR, PersonaFileError, load_file
 from personas.schema import InboxSettings, PersonaFile
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -223,3 +224,54 @@ def test_sla_state(left: timedelta, target: float | None, state: str) -> None:
 
 def test_no_target_no_state() -> None:
     assert sla_state(None, datetime(2026, 6, 10, tzinfo=UTC)) is None
+
+
+# ---------------------------------------------------------------------- the [inbox] section, checked at load
+
+
+HEADER = """\
+slug = "ville-exemple"
+name = "Ville d'Exemple"
+kind = "institution"
+embodies = false
+
+"""
+
+
+@pytest.mark.parametrize(
+    ("section", "field", "reason"),
+    [
+        ('[inbox.business_hours]\nstart = "18:00"\nend = "17:00"', "$.inbox.business_hours", "end 17:00 must be after"),
+        ('[inbox.business_hours]\nstart = "9h"', "$.inbox.business_hours.start", "matching regex"),
+        ('[inbox.business_hours]\nend = "24:00"', "$.inbox.business_hours.end", "matching regex"),
+        ("[inbox.business_hours]\ndays = []", "$.inbox.business_hours", "at least one working day"),
+        ("[inbox.business_hours]\ndays = [0, 0]", "$.inbox.business_hours", "listed twice"),
+        ("[inbox.business_hours]\ndays = [7]", "$.inbox.business_hours.days[0]", "<= 6"),
+        ('[inbox.business_hours]\nholidays = "XX"', "$.inbox.business_hours", "unknown country 'XX'"),
+        ('[inbox.business_hours]\nsubdivision = "99"', "$.inbox.business_hours", "not a subdivision of FR"),
+        ('[inbox.business_hours]\nholidays = ""\nsubdivision = "57"', "$.inbox.business_hours", "needs a holidays"),
+        ("[inbox.targets]\nfirst_response_minutes = 0", "$.inbox.targets.first_response_minutes", ">= 1"),
+        ("[inbox.targets]\nelection_factor = 1.5", "$.inbox.targets.election_factor", "<= 1"),
+        ("[inbox.targets]\nelection_factor = 0.0", "$.inbox.targets.election_factor", "> 0"),
+        ('[inbox]\nofficial_form_url = "laregion.fr"', "$.inbox.official_form_url", "matching regex"),
+        ("[inbox]\nhateful_deadline_hours = 4", "$.inbox", "cannot be longer"),
+        ("[inbox]\nretention_days = 0", "$.inbox.retention_days", ">= 1"),
+        ('[inbox]\nfavourite_colour = "red"', "$.inbox", "unknown field"),
+    ],
+)
+def test_a_bad_inbox_section_is_refused_at_load(tmp_path: Path, section: str, field: str, reason: str) -> None:
+    path = tmp_path / "ville.toml"
+    path.write_text(HEADER + section + "\n", encoding="utf-8")
+    with pytest.raises(PersonaFileError) as caught:
+        load_file(path, known_channels=CHANNELS, known_formats=FORMATS)
+    assert caught.value.field == field
+    assert reason in caught.value.reason
+
+
+def test_a_good_inbox_section_loads(tmp_path: Path) -> None:
+    path = tmp_path / "ville.toml"
+    section = '[inbox.business_hours]\ndays = [0, 1, 2, 3, 4, 5, 6]\nstart = "00:00"\nend = "23:59"\nsubdivision = "57"'
+    path.write_text(HEADER + section + "\n", encoding="utf-8")
+    loaded = load_file(path, known_channels=CHANNELS, known_formats=FORMATS)
+    assert loaded.inbox.business_hours.subdivision == "57"
+    assert inbox_settings(msgspec.to_builtins(loaded)).business_hours.days == [0, 1, 2, 3, 4, 5, 6]
