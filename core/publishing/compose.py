@@ -56,9 +56,10 @@ class PolicyBlocked(PublishingError):
 
 
 class StaffActor(msgspec.Struct, frozen=True, kw_only=True):
-    """Who acts, and with which role on the persona concerned."""
+    """Who acts, and with which role on the persona concerned; ``id`` None is Porte-voix itself
+    (an inbox's standard auto-answer, sent under the persona's policy like any reply)."""
 
-    id: uuid.UUID
+    id: uuid.UUID | None
     label: str
     role: Role
 
@@ -164,7 +165,7 @@ async def compose(
     persona = await _persona(session, request.persona_id)
     accounts = await _own_accounts(session, persona, request.account_ids)
     media = await _own_media(session, persona, request.media_ids)
-    composer = await session.get(Staff, actor.id)
+    composer = await session.get(Staff, actor.id) if actor.id is not None else None
     kind = _kind(request)
     _check_content(request, kind)
     if request.in_reply_to_id is not None:
