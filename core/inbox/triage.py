@@ -127,7 +127,8 @@ def nir_key_matches(match: regex.Match[str]) -> bool:
 _ADMINISTRATIVE = regex.compile(
     r"\b(?:"
     r"mon dossier|ma demande|mon inscription|ma candidature|ma carte|mon attestation|mon remboursement|"
-    r"(?:numero|n°|no|num) (?:de )?dossier|attestations?|subventions?|bourses?|inscriptions?|"
+    r"(?:numero|n°|no|num) (?:de )?dossier|attestations?|subventions?|inscriptions?|"
+    r"bourses?(?! (?:aux|du travail|de commerce|d'echange))|"  # a grant, not a market
     r"carte (?:jeune|scolaire|de transport|lio)|transports? scolaires?|aides? regionales?|justificatifs?"
     r")\b"
 )
@@ -186,6 +187,7 @@ HATEFUL_LEXICON: dict[str, tuple[str, ...]] = {
         rf"\bil faut (?:tous )?{_PRONOUN}{_KILL}\b",
         rf"\b{_KILL} (?:tous )?(?:les|ces) {_GROUPS}\b",
         r"\bqu'on (?:les|la|le) (?:pende|brule|tue)\b",
+        r"\b(?:tuez|brulez|pendez|egorgez|butez|cramez)-(?:les|la|le)\b",
     ),
     # slurs: words with no other sense, and "sale" + a group
     "slur": (

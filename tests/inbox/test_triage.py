@@ -111,6 +111,8 @@ def test_personal_data_is_flagged_on_every_kind_and_persona() -> None:
         ("Le dossier de presse est très réussi", False),  # "dossier", not hers
         ("La Région subventionne trop le rugby", False),  # a verb, not her request
         ("Belle carte postale de Collioure", False),
+        ("Rendez-vous à la bourse aux vélos samedi", False),  # a market, not a grant
+        ("Manifestation devant la Bourse du travail", False),
         ("Vous avez oublié la demande en mariage dans le film", False),
     ],
 )
@@ -163,6 +165,8 @@ def test_requests_are_looked_for_on_institutions_only() -> None:
         ("Mort aux élus !", True),
         ("il faut les pendre tous", True),
         ("sale bougnoule", True),
+        ("Brûlez-les tous", True),
+        ("Tuez-les", True),
         ("Sales juifs", True),
         ("Je vais tuer le temps en attendant le bus", False),
         ("La mort de mon grand-père m'a bouleversé", False),
@@ -171,6 +175,7 @@ def test_requests_are_looked_for_on_institutions_only() -> None:
         ("ce bus me tue", False),
         ("les jeunes brûlent d'impatience", False),
         ("on va vous écrire pour vous remercier", False),
+        ("Brûlez les étapes, pas les forêts", False),
     ],
 )
 def test_hateful(text: str, flagged: bool) -> None:
