@@ -32,6 +32,9 @@ PAGE_SIZES = {
     "bluesky": {"extra_inbox_page_size": "2"},
     "mastodon": {"extra_page_size": "2"},
 }
+#: the Meta subscription check's verify token
+VERIFY_TOKEN = "jeton-de-verification"
+EXTRA = {"facebook": {"webhook_secret": VERIFY_TOKEN}, "instagram": {"webhook_secret": VERIFY_TOKEN}}
 FAKES: dict[str, type[FakeNetwork]] = {
     "facebook": FakeFacebook,
     "instagram": FakeInstagram,
@@ -66,12 +69,14 @@ class Connected:
     persona_id: uuid.UUID
 
 
-def point_at(runtime: Runtime, networks: dict[str, tuple[FakeNetwork, str]]) -> None:
-    """Before the runtime's host exists: every plugin at its fake, with small pages."""
+def point_at(runtime: Runtime, networks: dict[str, tuple[FakeNetwork, str]], *, reset: bool = True) -> None:
+    """Before the runtime's host exists: every plugin at its fake, with small pages (and the
+    fakes' state forgotten, unless ``reset`` is False: a second runtime on the same scene)."""
     for key, (fake, url) in networks.items():
-        fake.reset()
+        if reset:
+            fake.reset()
         runtime.base_url_overrides[key] = url
-        runtime.channel_overrides[key] = {**fake.plugin_settings(url), **PAGE_SIZES[key]}
+        runtime.channel_overrides[key] = {**fake.plugin_settings(url), **PAGE_SIZES[key], **EXTRA.get(key, {})}
 
 
 async def persona(runtime: Runtime, slug: str = "region-occitanie") -> uuid.UUID:
