@@ -47,6 +47,8 @@ from web.auth import (
 from web.deps import DEPENDENCIES
 from web.headers import add_security_headers
 from web.health import health
+from web.inbox.admin import INBOX_LABELS, AdminInboxController
+from web.inbox.api import InboxApiController
 from web.inputs import CheckedRequest, check_form, check_query
 from web.labels import LABELS
 from web.media.admin import AdminMediaController
@@ -66,11 +68,12 @@ from web.simulated import SimulatedNetworks
 
 HERE = Path(__file__).parent
 SESSION_MAX_AGE = 12 * 3600
-#: what never needs a session (nor the Redis that keeps them): probes, the networks' media, static files
-SESSIONLESS = ["^/static/", "^/schema", "^/health$", "^/media/"]
+#: what never needs a session (nor the Redis that keeps them): probes, the networks' media, static files,
+#: the networks' webhooks (they prove who they are by their signature, never by a cookie)
+SESSIONLESS = ["^/static/", "^/schema", "^/health$", "^/media/", "^/webhooks/"]
 REDIS_TIMEOUT_S = 2.0
 #: the rooms with pages: their templates are named after the room ("publishing/compose.html")
-ROOMS = ("publishing", "people", "personas", "accounts", "media")
+ROOMS = ("publishing", "people", "personas", "accounts", "media", "inbox")
 
 
 @jinja2.pass_context
@@ -98,6 +101,7 @@ def _jinja_environment(settings: Settings, oauth_channels: frozenset[str] = froz
     #: channels whose plugin connects accounts through OAuth (the others get no "Connect" button)
     env.globals["oauth_channels"] = oauth_channels
     env.globals.update(LABELS)
+    env.globals.update(INBOX_LABELS)
     return env
 
 
@@ -167,6 +171,8 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         cookie_name="pv_csrf",
         header_name="x-csrftoken",
         cookie_secure=settings.cookie_secure,
+        # a network posting a webhook has no CSRF token: its signature is checked instead
+        exclude=["^/webhooks/"],
     )
     return Litestar(
         route_handlers=[
@@ -179,11 +185,13 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             AdminPublishingController,
             AdminAccountsController,
             AdminMediaController,
+            AdminInboxController,
             PersonaApiController,
             AccountApiController,
             TeamApiController,
             MediaApiController,
             PublishingApiController,
+            InboxApiController,
             StaffApiController,
             MeApiController,
             create_static_files_router(

@@ -2,9 +2,10 @@
 
 A handler names what it needs (``persona: NamedDependency[Persona]``): the request's database
 session (one transaction per request), the persona of the path (404 if absent) and its
-account, post or delivery, the staff member of the path, the acting staff member with their
-role on the persona, the caller's own row, the channel registry, the runtime. The guard has
-already checked the access the route declares when these run.
+account, post, delivery, inbox item, saved reply or moderation action, the staff member of
+the path, the acting staff member with their role on the persona, the caller's own row, the
+channel registry and host, the runtime. The guard has already checked the access the route
+declares when these run.
 
 Litestar resolves the dependencies of one level concurrently: two that query the request's
 one session must not sit on the same level. A post, a delivery or an account is looked up
@@ -24,8 +25,12 @@ from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.accounts.service import persona_account
+from core.channels.host import ChannelHost
 from core.channels.registry import ChannelRegistry
-from core.db.models import Account, Delivery, Persona, Post, Staff
+from core.db.models import Account, Delivery, ModerationAction, Persona, Post, SavedReply, Staff
+from core.inbox import queries as inbox_queries
+from core.inbox.queries import ItemRow
+from core.people.permissions import Action
 from core.people.staff import get_staff
 from core.personas.service import get_persona
 from core.publishing import queries
@@ -88,6 +93,41 @@ async def account_or_404(
     return account
 
 
+async def inbox_item_or_404(
+    request: Request[Any, Any, Any],
+    db_session: NamedDependency[AsyncSession],
+    persona: NamedDependency[Persona],
+    item_id: FromPath[uuid.UUID],
+) -> ItemRow:
+    """An inbox item of the persona of the path. Another persona's item, and a private message
+    to someone who may not read them, answer 404: they do not exist for the caller."""
+    see_messages = request.user.can(persona.id, Action.SEE_PRIVATE_MESSAGES)
+    item = await inbox_queries.item_of(db_session, persona.id, item_id, see_messages=see_messages)
+    if item is None:
+        raise NotFoundException("no such inbox item")
+    return item
+
+
+async def saved_reply_or_404(
+    db_session: NamedDependency[AsyncSession], persona: NamedDependency[Persona], saved_reply_id: FromPath[uuid.UUID]
+) -> SavedReply:
+    """A saved reply of the persona of the path (another persona's answers 404)."""
+    saved = await inbox_queries.saved_reply_of(db_session, persona.id, saved_reply_id)
+    if saved is None:
+        raise NotFoundException("no such saved reply")
+    return saved
+
+
+async def moderation_action_or_404(
+    db_session: NamedDependency[AsyncSession], persona: NamedDependency[Persona], action_id: FromPath[uuid.UUID]
+) -> ModerationAction:
+    """A moderation action on an item of the persona of the path."""
+    action = await inbox_queries.moderation_action_of(db_session, persona.id, action_id)
+    if action is None:
+        raise NotFoundException("no such moderation action")
+    return action
+
+
 async def staff_or_404(db_session: NamedDependency[AsyncSession], staff_id: FromPath[uuid.UUID]) -> Staff:
     """The staff member of the path (site admins' pages)."""
     staff = await get_staff(db_session, staff_id)
@@ -115,6 +155,10 @@ def provide_runtime(request: Request[Any, Any, Any]) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
+def provide_host(request: Request[Any, Any, Any]) -> ChannelHost:
+    return request.app.state.runtime.host  # type: ignore[no-any-return]
+
+
 def provide_registry(request: Request[Any, Any, Any]) -> ChannelRegistry:
     return request.app.state.runtime.channels  # type: ignore[no-any-return]
 
@@ -125,9 +169,13 @@ DEPENDENCIES = {
     "account": Provide(account_or_404),
     "post": Provide(post_or_404),
     "delivery": Provide(delivery_or_404),
+    "inbox_item": Provide(inbox_item_or_404),
+    "saved_reply": Provide(saved_reply_or_404),
+    "moderation_action": Provide(moderation_action_or_404),
     "staff": Provide(staff_or_404),
     "actor": Provide(provide_actor, sync_to_thread=False),
     "me": Provide(provide_me),
     "runtime": Provide(provide_runtime, sync_to_thread=False),
     "registry": Provide(provide_registry, sync_to_thread=False),
+    "host": Provide(provide_host, sync_to_thread=False),
 }
