@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import Actor
 from core.db.enums import Employer, Role
-from core.db.models import Persona
+from core.db.models import InboxItem, Persona
 from core.people.staff import assign, create_staff, staff_count
 
 
@@ -81,3 +81,8 @@ async def seed_demo_staff(session: AsyncSession) -> list[DemoLogin]:
                 await assign(session, staff, personas[slug], role, actor)
         logins.append(DemoLogin(email=email, password=password, who=who))
     return logins
+
+
+async def inbox_is_empty(session: AsyncSession) -> bool:
+    """No inbox item at all yet: the demo seeds its simulated networks' comments only then."""
+    return await session.scalar(select(InboxItem.id).limit(1)) is None

@@ -16,6 +16,7 @@ from typing import Any
 
 from core.accounts.service import SimulatedIdentity, connect_simulated
 from core.db.models import Account
+from core.demo import inbox_is_empty
 from core.runtime import Runtime
 from plugins.testing import FakeNetwork, discover_fakes, serve_in_thread
 
@@ -25,6 +26,8 @@ class SimulatedNetworks:
         # Every installed fake network: the ``portevoix.fakes`` entry points, by channel key.
         self.fakes: dict[str, FakeNetwork] = {key: cls() for key, cls in discover_fakes().items()}
         self.urls: dict[str, str] = {}
+        #: the identity each demo account got, by (channel, handle): what the demo inbox is seeded for
+        self.refs: dict[tuple[str, str], Any] = {}
         self._stack = contextlib.ExitStack()
 
     def start(self) -> dict[str, str]:
@@ -49,10 +52,23 @@ class SimulatedNetworks:
             if account.channel not in self.fakes:
                 return None
             ref = _make_account(self.fakes[account.channel], account)
+            self.refs[(account.channel, account.handle)] = ref
             return SimulatedIdentity(external_id=ref.external_id, credentials=ref.credentials)
 
         async with runtime.session() as session:
             return await connect_simulated(session, runtime.vault, identity)
+
+    async def seed_inbox(self, runtime: Runtime) -> int:
+        """A few comments, a mention and private messages on the demo accounts' networks (call after
+        :meth:`connect_accounts`), so that the first poll fills the demo inbox. Only into an empty
+        inbox: the networks are new at every start, the database is not. Returns how many were seeded."""
+        async with runtime.sessions() as session:
+            if not await inbox_is_empty(session):
+                return 0
+        seeded = 0
+        for seed in (_seed_facebook, _seed_instagram, _seed_linkedin, _seed_x):
+            seeded += seed(self.fakes, self.refs)
+        return seeded
 
     def received(self, key: str) -> list[dict[str, Any]]:
         """What a simulated network received, newest first (for the admin's simulated-network page)."""
@@ -72,3 +88,62 @@ def _make_account(fake: FakeNetwork, account: Account) -> Any:
     if "handle" in parameters:
         return fake.make_account(f"{account.handle.lower()}.bsky.social")  # type: ignore[attr-defined]
     return fake.make_account()  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------ the demo inbox
+# Each seeder uses the fake's public helpers, and seeds nothing when its network or account is absent.
+Fakes = dict[str, FakeNetwork]
+Refs = dict[tuple[str, str], Any]
+
+
+def _seed_facebook(fakes: Fakes, refs: Refs) -> int:
+    fake: Any = fakes.get("facebook")
+    if fake is None or ("facebook", "RegionOccitanie") not in refs:
+        return 0
+    post = fake.seed_post("Cet été, le TER est à 1 € les week-ends sur toute l'Occitanie ! 🚆")
+    first = fake.seed_comment(post, "Super initiative ! Est-ce valable aussi pour les trajets Toulouse-Albi ?")
+    fake.seed_comment(post, "Oui, toutes les lignes liO sont concernées 👍", author=("6200000000000002", "Luc Fabre"),
+                      parent_id=first)  # fmt: skip
+    fake.seed_comment(post, "Et les trains sont toujours en retard… Pensez d'abord à la ponctualité.",
+                      author=("6200000000000003", "Martine Roux"))  # fmt: skip
+    fake.seed_conversation(
+        "7100000000000001",
+        "Inès Robert",
+        ["Bonjour,", "Je voudrais savoir comment demander une aide régionale pour le permis de conduire. Merci !"],
+    )
+    return 5
+
+
+def _seed_instagram(fakes: Fakes, refs: Refs) -> int:
+    fake: Any = fakes.get("instagram")
+    if fake is None or not any(channel == "instagram" for channel, _ in refs):
+        return 0
+    media = fake.seed_media("Ce matin au marché de Narbonne, à la rencontre des producteurs de notre région. 🍅🧀")
+    fake.seed_comment(
+        media,
+        "Merci Madame la Présidente d'être venue ! Quand la ligne de bus du dimanche reviendra-t-elle à Gruissan ?",
+        username="julie.narbonne",
+        user_id="17841400000000101",
+    )
+    fake.seed_comment(media, "Belle matinée, on vous attend à Lézignan ! 😊", username="pierre_corbieres",
+                      user_id="17841400000000102")  # fmt: skip
+    return 2
+
+
+def _seed_linkedin(fakes: Fakes, refs: Refs) -> int:
+    fake: Any = fakes.get("linkedin")
+    if fake is None or not any(channel == "linkedin" for channel, _ in refs):
+        return 0
+    post = fake.add_post("La Région lance un nouveau fonds de soutien à l'export pour les PME industrielles.")
+    fake.add_comment(post, "Excellente nouvelle. Où trouver le cahier des charges de l'appel à projets ?",
+                     actor="urn:li:person:demo001")  # fmt: skip
+    return 1
+
+
+def _seed_x(fakes: Fakes, refs: Refs) -> int:
+    fake: Any = fakes.get("x")
+    ref = refs.get(("x", "Occitanie"))
+    if fake is None or ref is None:
+        return 0
+    fake.add_mention(ref, "les inscriptions au Pass Culture régional sont-elles ouvertes ?", author="etudiante_mtp")
+    return 1
