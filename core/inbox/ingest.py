@@ -241,16 +241,15 @@ async def _answered_conversations(session: AsyncSession, account_id: uuid.UUID, 
 
 
 async def _insert(session: AsyncSession, rows: list[dict[str, Any]]) -> list[uuid.UUID]:
-    """``INSERT … ON CONFLICT (account_id, remote_id) DO NOTHING RETURNING id``: the ids created."""
-    dialect = session.bind.dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(InboxItem)
-        .values(rows)
-        .on_conflict_do_nothing(index_elements=["account_id", "remote_id"])
-        .returning(InboxItem.id)
-    )
-    return list((await session.execute(statement)).scalars().all())
+    """``INSERT … ON CONFLICT (account_id, remote_id) DO NOTHING RETURNING id``: the ids created.
+
+    One statement for all the rows (SQLAlchemy's "insertmanyvalues" sends them in batches, with
+    a statement compiled once and cached), not a statement per item.
+    """
+    table = InboxItem.__table__
+    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(table).on_conflict_do_nothing(index_elements=["account_id", "remote_id"]).returning(table.c.id)
+    return list((await session.execute(statement, rows)).scalars().all())
 
 
 # ------------------------------------------------------------------ links, set-based

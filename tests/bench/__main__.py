@@ -5,6 +5,10 @@
    database updates) beside a bare arq job making the same single HTTP call; their ratio.
 2. Lateness: 1,000 deliveries due in the same second; how late each one starts and is published.
 
+``python -m tests.bench --inbox [--postgres]``: the inbox's instead (``bench_inbox.py``): ingestion
+through the real upsert against a raw executemany, and a persona's first page at 10,000 and
+1,000,000 items.
+
 Uses the Redis server on 127.0.0.1:6379 when it answers (else an embedded one) and a
 throw-away SQLite database (and PostgreSQL too when it answers, with ``--postgres``).
 """
@@ -252,7 +256,17 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=500, help="deliveries for the throughput run")
     parser.add_argument("--late", type=int, default=1000, help="deliveries due in the same second")
     parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL (127.0.0.1:5432)")
+    parser.add_argument(
+        "--inbox", action="store_true", help="the inbox benchmarks instead (tests/bench/bench_inbox.py)"
+    )
+    parser.add_argument("--inbox-items", type=int, default=100_000, help="items ingested (10 %% duplicates)")
+    parser.add_argument("--inbox-big", type=int, default=1_000_000, help="items of the big persona's inbox")
     args = parser.parse_args()
+    if args.inbox:
+        from tests.bench import bench_inbox
+
+        bench_inbox.main(count=args.inbox_items, big=args.inbox_big, postgres=args.postgres)
+        return
     asyncio.run(run("sqlite", args.count, args.late))
     if args.postgres:
         asyncio.run(run("postgresql", args.count, args.late))
