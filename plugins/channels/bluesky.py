@@ -72,6 +72,7 @@ from core.channels import (
 )
 
 POST, REPOST = "app.bsky.feed.post", "app.bsky.feed.repost"
+BLOCK = "app.bsky.graph.block"
 MAX_TEXT_BYTES = 3000
 # app.bsky.embed.images: ≤4 images; the current lexicon allows 2,000,000 bytes each
 # ("formerly limited to 1 MB"; bsky-docs still says 1 MB: reference §9.7).
@@ -135,6 +136,9 @@ class BlueskyPlugin(ChannelPlugin):
                 Feature.INBOX,
                 Feature.METRICS,
                 Feature.RECONCILE,
+                # a block of the author by our account; no hide (threadgate hidden replies are
+                # unverified) and no deleting others' posts
+                Feature.BAN,
             }
         ),
         notices=(
@@ -237,6 +241,13 @@ class BlueskyPlugin(ChannelPlugin):
             "com.atproto.repo.deleteRecord",
             json={"repo": did, "collection": collection, "rkey": rkey},
         )
+
+    async def ban_author(self, account: AccountRef, item: RemoteItem) -> None:
+        """An ``app.bsky.graph.block`` record in our repo whose subject is the author's DID: they can no
+        longer reply to, mention or quote the account."""
+        if not item.author_id.startswith("did:"):
+            raise Rejected(f"bluesky: {item.author_id!r} is not a DID", code="not_a_did")
+        await self._create(account, BLOCK, {"$type": BLOCK, "subject": item.author_id, "createdAt": _now_iso()})
 
     async def reconcile(
         self,

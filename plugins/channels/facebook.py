@@ -31,6 +31,7 @@ from core.channels import (
     MediaItem,
     MediaKind,
     MediaRules,
+    NotSupported,
     PostMetrics,
     PreparedRequest,
     PublishResult,
@@ -103,11 +104,18 @@ class FacebookPlugin(ChannelPlugin):
                 Feature.OAUTH,
                 Feature.RECONCILE,
                 Feature.WEBHOOKS,
+                Feature.HIDE,
+                Feature.DELETE_COMMENTS,
+                Feature.BAN,
             }
         ),
+        # Messenger: a Page answers a person within 24 hours of their last message (standard window).
+        message_reply_window=timedelta(hours=24),
         notices=(
             "A repost is a Page post linking to the shared URL: Graph has no share endpoint.",
             "Private replies are only possible within Messenger's 24-hour window after the person wrote.",
+            "Hiding and deleting apply to comments, not to private messages; a blocked person can no longer "
+            "comment on or message the Page.",
         ),
     )
 
@@ -334,6 +342,38 @@ class FacebookPlugin(ChannelPlugin):
         body = await self._send(account, GraphCall("POST", f"/{account.external_id}/messages", form=form))
         return PublishResult(remote_id=str(body["message_id"]), published_at=datetime.now(UTC))
 
+    # ------------------------------------------------------------------ moderation
+    async def hide_item(self, account: AccountRef, item: RemoteItem, *, hidden: bool = True) -> None:
+        """``POST /{comment-id}`` with ``is_hidden``: hidden from everyone but its author and friends."""
+        _comment_only(item, "hide")
+        form = {"is_hidden": "true" if hidden else "false"}
+        body = await self._send(account, GraphCall("POST", f"/{item.remote_id}", form=form))
+        _confirmed(body, f"{'hiding' if hidden else 'showing'} {item.remote_id}")
+
+    async def delete_item(self, account: AccountRef, item: RemoteItem) -> None:
+        """``DELETE /{comment-id}``; a comment already gone ("does not exist", 100/33) counts as deleted."""
+        _comment_only(item, "delete")
+        try:
+            body = await self._send(account, GraphCall("DELETE", f"/{item.remote_id}"))
+        except Rejected as exc:
+            if exc.code == _meta.OBJECT_GONE:
+                return
+            raise
+        _confirmed(body, f"deletion of {item.remote_id}")
+
+    async def ban_author(self, account: AccountRef, item: RemoteItem) -> None:
+        """``POST /{page-id}/blocked`` with ``user=<id>``: the person can no longer comment on or message
+        the Page. UNVERIFIED against Meta's reference: the edge is the one several Graph clients use
+        (reference inbox-usage-veille §1.3)."""
+        if not item.author_id:
+            raise Rejected("facebook: the item has no author to block")
+        body = await self._send(
+            account, GraphCall("POST", f"/{account.external_id}/blocked", form={"user": item.author_id})
+        )
+        # Graph answers {"<user id>": true} per person blocked.
+        if body.get(item.author_id) is not True and body.get("success") is not True:
+            raise Rejected(f"facebook: blocking {item.author_id} not confirmed", network_message=json.dumps(body))
+
     # ------------------------------------------------------------------ metrics
     async def fetch_account_metrics(self, account: AccountRef) -> AccountMetrics:
         page = account.external_id
@@ -510,6 +550,17 @@ def _video_call(page: str, draft: Draft, item: MediaItem) -> GraphCall:
 
 def _noted(call: GraphCall, note: str) -> GraphCall:
     return GraphCall(call.method, call.path, call.params, call.form, call.upload, note, call.authenticated)
+
+
+def _comment_only(item: RemoteItem, what: str) -> None:
+    """Hiding and deleting apply to comments: a Messenger message can be neither."""
+    if item.kind is InboxKind.MESSAGE or _is_message(item.remote_id):
+        raise NotSupported(f"facebook: cannot {what} a private message")
+
+
+def _confirmed(body: dict[str, Any], what: str) -> None:
+    if body.get("success") is not True:
+        raise Rejected(f"facebook: {what} not confirmed", network_message=json.dumps(body))
 
 
 def _is_message(remote_id: str) -> bool:

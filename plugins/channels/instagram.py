@@ -155,11 +155,17 @@ class InstagramPlugin(ChannelPlugin):
                 Feature.OAUTH,
                 Feature.RECONCILE,
                 Feature.WEBHOOKS,
+                Feature.HIDE,
+                Feature.DELETE_COMMENTS,
+                # no BAN: the Instagram Graph API has no endpoint to block or restrict a person
             }
         ),
+        # Instagram messaging: an answer within 24 hours of the person's last message.
+        message_reply_window=timedelta(hours=24),
         notices=(
             "Instagram fetches every media from a public HTTPS URL at publishing time.",
             "At most 50 API-published posts per rolling 24 hours (carousels count once); read at runtime.",
+            "Comments can be hidden or deleted; Instagram's API cannot block a person: do it in the app.",
         ),
     )
 
@@ -372,6 +378,25 @@ class InstagramPlugin(ChannelPlugin):
         body = await self._send(account, GraphCall("POST", f"/{target}/replies", form={"message": draft.text}))
         return PublishResult(remote_id=str(body["id"]), published_at=datetime.now(UTC))
 
+    # ------------------------------------------------------------------ moderation
+    async def hide_item(self, account: AccountRef, item: RemoteItem, *, hidden: bool = True) -> None:
+        """``POST /{ig-comment-id}?hide=true|false``: hidden from everyone but its author."""
+        _comment_only(item, "hide")
+        params = {"hide": "true" if hidden else "false"}
+        body = await self._send(account, GraphCall("POST", f"/{item.remote_id}", params=params))
+        _confirmed(body, f"{'hiding' if hidden else 'showing'} {item.remote_id}")
+
+    async def delete_item(self, account: AccountRef, item: RemoteItem) -> None:
+        """``DELETE /{ig-comment-id}``; a comment already gone (100/33) counts as deleted."""
+        _comment_only(item, "delete")
+        try:
+            body = await self._send(account, GraphCall("DELETE", f"/{item.remote_id}"))
+        except Rejected as exc:
+            if exc.code == _meta.OBJECT_GONE:
+                return
+            raise
+        _confirmed(body, f"deletion of {item.remote_id}")
+
     # ------------------------------------------------------------------ metrics
     async def fetch_account_metrics(self, account: AccountRef) -> AccountMetrics:
         ig = account.external_id
@@ -498,6 +523,21 @@ class InstagramPlugin(ChannelPlugin):
     # ------------------------------------------------------------------ plumbing
     async def _send(self, account: AccountRef, call: GraphCall) -> dict[str, Any]:
         return await self.graph.send(call, token=account.credentials.access_token, account_id=account.external_id)
+
+
+# --------------------------------------------------------------------------- moderation
+
+
+def _comment_only(item: RemoteItem, what: str) -> None:
+    """Only comments on the account's own media can be moderated: not a message, not a mention
+    (a comment on someone else's media)."""
+    if item.kind not in (InboxKind.COMMENT, InboxKind.REPLY):
+        raise NotSupported(f"instagram: cannot {what} a {item.kind.value}")
+
+
+def _confirmed(body: dict[str, Any], what: str) -> None:
+    if body.get("success") is not True:
+        raise Rejected(f"instagram: {what} not confirmed", network_message=json.dumps(body))
 
 
 # --------------------------------------------------------------------------- capabilities

@@ -77,6 +77,7 @@ DEFAULT_SCOPES = (
     "write:statuses",
     "write:media",
     "write:conversations",
+    "write:blocks",
 )
 #: 429 without usable headers: Mastodon's default windows are 5 minutes.
 DEFAULT_BACKOFF_S = 300.0
@@ -174,6 +175,8 @@ class MastodonPlugin(ChannelPlugin):
                 Feature.RECONCILE,
                 Feature.OAUTH,
                 Feature.SEARCH,
+                # a block by our account; Mastodon has no hide and no deleting others' posts
+                Feature.BAN,
             }
         ),
         notices=("Each Mastodon server sets its own text limit (500 by default); links count as 23 characters.",),
@@ -333,6 +336,17 @@ class MastodonPlugin(ChannelPlugin):
         except Rejected as exc:
             if exc.status != 404:  # already gone: a retried delete is a success
                 raise
+
+    async def ban_author(self, account: AccountRef, item: RemoteItem) -> None:
+        """``POST /api/v1/accounts/:id/block``: the author no longer reaches the account (and unfollows)."""
+        response = await self._api(
+            account,
+            "POST",
+            f"/api/v1/accounts/{item.author_id}/block",
+            endpoint="/api/v1/accounts/:id/block",
+        )
+        if response.json().get("blocking") is not True:
+            raise Rejected(f"mastodon: blocking {item.author_id} not confirmed", network_message=response.text)
 
     async def reconcile(
         self,

@@ -96,6 +96,7 @@ DEFAULT_SCOPES = (
     "users.read",
     "offline.access",
     "media.write",
+    "tweet.moderate.write",  # hide replies
 )
 AUTHORIZE_URL = "https://twitter.com/i/oauth2/authorize"
 _TWEET_FIELDS = "created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets"
@@ -129,12 +130,17 @@ class XPlugin(ChannelPlugin):
                 Feature.OAUTH,
                 Feature.RECONCILE,
                 Feature.WEBHOOKS,
+                # hide replies to our posts; deleting others' posts and blocking (Enterprise plan only)
+                # are not offered to self-serve apps: neither DELETE_COMMENTS nor BAN
+                Feature.HIDE,
             }
         ),
         notices=(
             "Self-serve X apps may only reply to a post when its author mentioned or quoted the account.",
             "Premium accounts may post longer texts; Porte-voix keeps to the standard 280 weighted characters.",
             "A post carries media or a quote, not both.",
+            "Only replies to the account's own posts can be hidden; X offers no API to delete them or to block "
+            "outside its Enterprise plan.",
         ),
     )
 
@@ -304,6 +310,21 @@ class XPlugin(ChannelPlugin):
             parent_id=parent,
             url=self._post_url(author.get("username", "i"), tweet["id"]),
         )
+
+    # ================================================================== moderation
+    async def hide_item(self, account: AccountRef, item: RemoteItem, *, hidden: bool = True) -> None:
+        """``PUT /2/tweets/:id/hidden {"hidden": …}``: only a reply in a conversation the account started."""
+        if item.kind is InboxKind.MESSAGE:
+            raise NotSupported("X: a direct message cannot be hidden")
+        body = await self._call(
+            account,
+            "PUT",
+            f"/2/tweets/{item.remote_id}/hidden",
+            "PUT /2/tweets/:id/hidden",
+            json={"hidden": hidden},
+        )
+        if body.get("data", {}).get("hidden") is not hidden:
+            raise Rejected(f"X: hiding {item.remote_id} not confirmed", network_message=json.dumps(body))
 
     # ================================================================== metrics
     async def fetch_account_metrics(self, account: AccountRef) -> AccountMetrics:

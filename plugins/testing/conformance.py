@@ -39,6 +39,10 @@ What it checks:
   double spaces, emoji, newlines), no guess between two identical posts (:class:`Ambiguous` or
   the right one), blind to an identical post older than the window, and bounded by the window
   rather than a count (60 newer posts in between);
+* moderation (``HIDE``, ``DELETE_COMMENTS``, ``BAN``): each declared operation acts on a comment
+  the fake holds and the fake's state shows it — read through the fake's ``is_hidden(remote_id)``,
+  ``is_deleted(remote_id)`` and ``is_blocked(author_id)``; a second delete of the same comment
+  succeeds (already gone counts as deleted);
 * every successful response's rate-limit headers reach the :class:`UsageRecorder`.
 """
 
@@ -385,6 +389,19 @@ class ChannelConformance:
             thread_id=post.remote_id,
         )
 
+    async def moderation_target(
+        self, plugin: ChannelPlugin, account: AccountRef, fake: FakeNetwork, post: PublishResult
+    ) -> RemoteItem:
+        """*override* if moderation needs another item: by default the first item :meth:`seed_inbox`
+        makes that is no private message, as ``fetch_inbox`` returns it."""
+        ids = self.seed_inbox(fake, account, post.remote_id)
+        found = {item.remote_id: item for item in await _all_inbox_items(plugin, account)} if ids else {}
+        for remote_id in ids:
+            item = found.get(remote_id)
+            if item is not None and item.kind is not InboxKind.MESSAGE:
+                return item
+        pytest.fail("the moderation checks need a comment on the post: override seed_inbox or moderation_target")
+
     def late_answer_path(self, fake: FakeNetwork) -> str | None:
         """*override* when the request creating a post has a varying path: a regex matching it."""
         return None
@@ -556,6 +573,39 @@ class ChannelConformance:
         assert len(ids) == len(set(ids)), f"the cursor served items twice: {ids}"
         missing = set(expected) - set(ids)
         assert not missing, f"inbox items never returned: {sorted(missing)}"
+
+    # ------------------------------------------------------------------ moderation
+    @pytest.mark.anyio
+    async def test_hide_item_hides_and_shows_again(
+        self, plugin: ChannelPlugin, account: AccountRef, fake: FakeNetwork, sample_drafts: Mapping[Format, Draft]
+    ) -> None:
+        _require(plugin, Feature.HIDE)
+        item = await self.moderation_target(plugin, account, fake, await self._publish(plugin, account, sample_drafts))
+        await plugin.hide_item(account, item)
+        assert _fake_state(fake, "is_hidden", item.remote_id), f"hide_item returned, {item.remote_id} is not hidden"
+        await plugin.hide_item(account, item, hidden=False)
+        assert not _fake_state(fake, "is_hidden", item.remote_id), f"hidden=False left {item.remote_id} hidden"
+
+    @pytest.mark.anyio
+    async def test_delete_item_deletes_once_and_for_all(
+        self, plugin: ChannelPlugin, account: AccountRef, fake: FakeNetwork, sample_drafts: Mapping[Format, Draft]
+    ) -> None:
+        _require(plugin, Feature.DELETE_COMMENTS)
+        item = await self.moderation_target(plugin, account, fake, await self._publish(plugin, account, sample_drafts))
+        await plugin.delete_item(account, item)
+        assert _fake_state(fake, "is_deleted", item.remote_id), f"delete_item returned, {item.remote_id} is still there"
+        await plugin.delete_item(account, item)  # the host may retry: a comment already gone counts as deleted
+        remaining = {i.remote_id for i in await _all_inbox_items(plugin, account)}
+        assert item.remote_id not in remaining, "the deleted comment still comes back from fetch_inbox"
+
+    @pytest.mark.anyio
+    async def test_ban_author_blocks_them(
+        self, plugin: ChannelPlugin, account: AccountRef, fake: FakeNetwork, sample_drafts: Mapping[Format, Draft]
+    ) -> None:
+        _require(plugin, Feature.BAN)
+        item = await self.moderation_target(plugin, account, fake, await self._publish(plugin, account, sample_drafts))
+        await plugin.ban_author(account, item)
+        assert _fake_state(fake, "is_blocked", item.author_id), f"ban_author returned, {item.author_id} is not blocked"
 
     @pytest.mark.anyio
     async def test_search_finds_a_fresh_post(
@@ -754,7 +804,7 @@ class ChannelConformance:
         sample_drafts: Mapping[Format, Draft],
         oauth_code: str,
     ) -> None:
-        operations = await self._operations(plugin, account, sample_drafts, oauth_code)
+        operations = await self._operations(plugin, account, sample_drafts, oauth_code, fake)
         for name, operation in operations.items():
             message = f"conformance: refused by the network ({uuid.uuid4().hex[:6]})"
             fake.fail_next(kind, retry_after=7, message=message)  # type: ignore[arg-type]
@@ -787,12 +837,13 @@ class ChannelConformance:
         self,
         plugin: ChannelPlugin,
         account: AccountRef,
+        fake: FakeNetwork,
         sample_drafts: Mapping[Format, Draft],
         oauth_code: str,
         usage: RecordingUsageRecorder,
         response_log: ResponseLog,
     ) -> None:
-        for operation in (await self._operations(plugin, account, sample_drafts, oauth_code)).values():
+        for operation in (await self._operations(plugin, account, sample_drafts, oauth_code, fake)).values():
             await operation(plugin, account)
         emitted = response_log.rate_limited_headers()
         assert len(usage.reports) >= len(emitted), (
@@ -847,8 +898,10 @@ class ChannelConformance:
         account: AccountRef,
         samples: Mapping[Format, Draft],
         oauth_code: str,
+        fake: FakeNetwork,
     ) -> dict[str, Operation]:
-        """Each declared network operation, ready to call; the ones that need a post get a fresh one."""
+        """Each declared network operation, ready to call; the ones that need a post get a fresh one,
+        the moderation ones a comment on it."""
         features = plugin.capabilities.features
         draft = samples.get(Format.POST) or next(iter(samples.values()))
         post = (
@@ -878,10 +931,29 @@ class ChannelConformance:
             operations["fetch_account_metrics"] = lambda p, a: p.fetch_account_metrics(a)
         if Feature.OAUTH in features:
             operations["exchange_code"] = lambda p, a: p.exchange_code(code=oauth_code)
+        if features & {Feature.HIDE, Feature.DELETE_COMMENTS, Feature.BAN}:
+            # a post of its own: the "delete" operation above deletes the other one first
+            commented = await self._publish(plugin, account, samples)
+            item = await self.moderation_target(plugin, account, fake, commented)
+            if Feature.HIDE in features:
+                operations["hide_item"] = lambda p, a: p.hide_item(a, item)
+            if Feature.DELETE_COMMENTS in features:
+                operations["delete_item"] = lambda p, a: p.delete_item(a, item)
+            if Feature.BAN in features:
+                operations["ban_author"] = lambda p, a: p.ban_author(a, item)
         return operations
 
 
 # ---------------------------------------------------------------------- assertions
+
+
+def _fake_state(fake: FakeNetwork, probe: str, key: str) -> bool:
+    """What the fake holds after a moderation operation, through its ``is_hidden`` / ``is_deleted`` /
+    ``is_blocked`` (a fake whose network moderates must offer the ones of its features)."""
+    read = getattr(fake, probe, None)
+    if not callable(read):
+        pytest.fail(f"{type(fake).__name__} needs {probe}(id) -> bool: the moderation check reads the fake's state")
+    return bool(read(key))
 
 
 def _sample(samples: Mapping[Format, Draft], fmt: Format) -> Draft:

@@ -488,7 +488,7 @@ async def test_oauth_pkce_exchange_and_refresh(plugin: XPlugin, fake: FakeX, ser
     assert auth.url.startswith(f"{server[1]}/i/oauth2/authorize?")
     assert query["state"] == "st4te" and query["code_challenge_method"] == "S256" and query["client_id"] == CLIENT_ID
     assert (
-        query["scope"] == "tweet.read tweet.write users.read offline.access media.write"
+        query["scope"] == "tweet.read tweet.write users.read offline.access media.write tweet.moderate.write"
         and query["redirect_uri"] == REDIRECT
     )
     assert auth.code_verifier and 43 <= len(auth.code_verifier) <= 128

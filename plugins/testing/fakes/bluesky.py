@@ -34,7 +34,8 @@ from core.channels import AccountRef, Credentials
 from plugins.testing.fake import FakeNetwork, FakeResponse, ReceivedRequest, route
 
 POST, REPOST, LIKE = "app.bsky.feed.post", "app.bsky.feed.repost", "app.bsky.feed.like"
-_COLLECTIONS = frozenset({POST, REPOST, LIKE})
+BLOCK = "app.bsky.graph.block"
+_COLLECTIONS = frozenset({POST, REPOST, LIKE, BLOCK})
 _FEATURES = {
     "app.bsky.richtext.facet#mention": "did",
     "app.bsky.richtext.facet#link": "uri",
@@ -444,9 +445,21 @@ class FakeBluesky(FakeNetwork):
             return f"Invalid $type: expected {collection}, got {found}"
         if not _is_datetime(record.get("createdAt")):
             return f"Invalid {collection} record: Record/createdAt must be a valid datetime"
+        if collection == BLOCK:  # app.bsky.graph.block: the subject is a DID, not a strong ref
+            subject = record.get("subject")
+            ok = isinstance(subject, str) and subject.startswith("did:")
+            return None if ok else f"Invalid {BLOCK} record: Record/subject must be a valid did"
         if collection != POST:
             return self._check_ref(record.get("subject"), "Record/subject")
         return self._check_post(record)
+
+    def is_blocked(self, did: str, *, by: str | None = None) -> bool:
+        """Whether an ``app.bsky.graph.block`` record (of ``by``, or of anyone) has ``did`` as subject;
+        conformance reads moderation state here."""
+        return any(
+            r.collection == BLOCK and r.value.get("subject") == did and (by is None or r.did == by)
+            for r in self.records.values()
+        )
 
     def _check_post(self, record: dict[str, Any]) -> str | None:
         text = record.get("text")

@@ -81,6 +81,10 @@ class FakeFacebook(GraphFake):
         self.videos: dict[str, dict[str, Any]] = {}
         self.comments: dict[str, dict[str, Any]] = {}  # comment id → comment (with "post_id")
         self.conversations: dict[str, dict[str, Any]] = {}
+        #: comments deleted (with their replies): gone from every listing, ``DELETE`` again says 100/33
+        self.deleted_comments: set[str] = set()
+        #: people the Page blocked (``POST /{page-id}/blocked``), by user id → name
+        self.blocked: dict[str, str] = {}
         #: permissions the Page token was not granted: the edges needing them answer code 230
         self.withheld_permissions: set[str] = set()
         self.followers_count = 175_000
@@ -125,8 +129,19 @@ class FakeFacebook(GraphFake):
             "from": {"id": author[0], "name": author[1]},
             "created": created or self.now(),
             "parent_id": parent_id,
+            "is_hidden": False,
         }
         return comment_id
+
+    def is_hidden(self, comment_id: str) -> bool:
+        """Whether the comment is hidden (``is_hidden``); conformance reads moderation state here."""
+        return bool(self.comments[comment_id]["is_hidden"])
+
+    def is_deleted(self, comment_id: str) -> bool:
+        return comment_id in self.deleted_comments and comment_id not in self.comments
+
+    def is_blocked(self, user_id: str) -> bool:
+        return user_id in self.blocked
 
     def seed_conversation(self, psid: str, name: str, messages: list[str]) -> str:
         """A Messenger conversation where ``psid`` wrote ``messages`` (oldest first)."""
@@ -354,7 +369,15 @@ class FakeFacebook(GraphFake):
 
     @graph("DELETE", "/{version}/{object_id}", token="page")
     async def delete_object(self, request: GraphRequest, object_id: str) -> FakeResponse:
-        for store in (self.posts, self.videos, self.photos, self.comments):
+        if object_id in self.comments:
+            self._require("pages_manage_engagement")
+            # a comment's replies go with it
+            gone = {object_id} | {c["id"] for c in self.comments.values() if c["parent_id"] == object_id}
+            for comment_id in gone:
+                del self.comments[comment_id]
+            self.deleted_comments |= gone
+            return FakeResponse(json={"success": True})
+        for store in (self.posts, self.videos, self.photos):
             if object_id in store:
                 del store[object_id]
                 self.posts.pop(f"{self.page_id}_{object_id}", None)  # a video's post goes with it
@@ -504,6 +527,9 @@ class FakeFacebook(GraphFake):
             "permalink_url": f"{self.permalink(post_id)}?comment_id={comment['id'].split('_')[-1]}",
             "like_count": 0,
             "comment_count": sum(1 for c in self.comments.values() if c["parent_id"] == comment["id"]),
+            "is_hidden": comment.get("is_hidden", False),
+            "can_hide": comment["from"]["id"] != self.page_id,
+            "can_remove": True,
         }
         parent = self.comments.get(comment["parent_id"] or "")
         if parent is not None:
@@ -537,6 +563,49 @@ class FakeFacebook(GraphFake):
             parent_id=parent,
         )
         return FakeResponse(json={"id": comment_id})
+
+    # ------------------------------------------------------------------ moderation
+    @graph("POST", "/{version}/{object_id}", allowed=("is_hidden", "message"), token="page")
+    async def update_object(self, request: GraphRequest, object_id: str) -> FakeResponse:
+        """``POST /{comment-id}`` with ``is_hidden=true|false`` (or ``message`` to edit the Page's own)."""
+        comment = self.comments.get(object_id)
+        if comment is None:
+            raise no_object(object_id, "post")
+        self._require("pages_manage_engagement")
+        raw = request.params.get("is_hidden")
+        if raw is not None:
+            if raw not in ("true", "false"):
+                raise GraphError(100, "(#100) Param is_hidden must be a boolean")
+            if comment["from"]["id"] == self.page_id:
+                raise GraphError(100, "(#100) A Page cannot hide its own comment")
+            comment["is_hidden"] = raw == "true"
+        elif request.params.get("message"):
+            if comment["from"]["id"] != self.page_id:
+                raise GraphError(200, "(#200) Only the author can edit a comment")
+            comment["message"] = request.params["message"]
+        else:
+            raise GraphError(100, "(#100) Nothing to update: give is_hidden or message")
+        return FakeResponse(json={"success": True})
+
+    @graph("POST", "/{version}/{page_id}/blocked", allowed=("user", "uid", "asid", "psid"), token="page")
+    async def block_person(self, request: GraphRequest, page_id: str) -> FakeResponse:
+        """``POST /{page-id}/blocked`` with ``user=<id>``: answers ``{"<id>": true}``."""
+        self._own_page(page_id, "post")
+        user = request.params.get("user") or request.params.get("uid") or request.params.get("psid")
+        if not user:
+            raise GraphError(100, "(#100) One of the parameters uid, user, asid, psid is required")
+        if user == self.page_id:
+            raise GraphError(100, "(#100) A Page cannot block itself")
+        names = [c["from"]["name"] for c in self.comments.values() if c["from"]["id"] == user]
+        names += [c["participant"]["name"] for c in self.conversations.values() if c["participant"]["id"] == user]
+        self.blocked[user] = names[0] if names else ""
+        return FakeResponse(json={user: True})
+
+    @graph("GET", "/{version}/{page_id}/blocked", allowed=("fields", "limit", "after", "user", "uid"), token="page")
+    async def read_blocked(self, request: GraphRequest, page_id: str) -> FakeResponse:
+        self._own_page(page_id, "get")
+        data = [{"id": uid, "name": name} for uid, name in self.blocked.items()]
+        return FakeResponse(json=self.page(request, data, f"{page_id}/blocked", keep=("fields",)))
 
     # ------------------------------------------------------------------ Messenger
     @graph(

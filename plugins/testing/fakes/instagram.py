@@ -24,6 +24,7 @@ from plugins.testing.fakes._meta import (
     GraphRequest,
     graph,
     graph_time,
+    missing,
     no_object,
     page_of,
 )
@@ -101,6 +102,8 @@ class FakeInstagram(GraphFake):
         self.mentions: dict[str, dict[str, Any]] = {}
         #: direct messages received (Messenger API for Instagram), by mid
         self.messages: dict[str, dict[str, Any]] = {}
+        #: comments deleted (with their replies): gone from every listing, ``DELETE`` again says 100/33
+        self.deleted_comments: set[str] = set()
         self.quota_usage = 0
         self.followers_count = 99_000
         self.follows_count = 180
@@ -149,8 +152,16 @@ class FakeInstagram(GraphFake):
             "from": {"id": user_id, "username": username},
             "parent_id": parent_id,
             "created": created or self.now(),
+            "hidden": False,
         }
         return comment_id
+
+    def is_hidden(self, comment_id: str) -> bool:
+        """Whether the comment is hidden (its ``hidden`` field); conformance reads moderation state here."""
+        return bool(self.comments[comment_id]["hidden"])
+
+    def is_deleted(self, comment_id: str) -> bool:
+        return comment_id in self.deleted_comments and comment_id not in self.comments
 
     def seed_mention(
         self,
@@ -438,9 +449,30 @@ class FakeInstagram(GraphFake):
         if object_id in self.media:
             del self.media[object_id]
         elif object_id in self.comments:
-            del self.comments[object_id]
+            # a comment's replies go with it
+            gone = {object_id} | {c["id"] for c in self.comments.values() if c["parent_id"] == object_id}
+            for comment_id in gone:
+                del self.comments[comment_id]
+            self.deleted_comments |= gone
         else:
             raise no_object(object_id, "delete")
+        return FakeResponse(json={"success": True})
+
+    @graph("POST", "/{version}/{object_id}", allowed=("hide", "comment_enabled"))
+    async def update_object(self, request: GraphRequest, object_id: str) -> FakeResponse:
+        """``POST /{ig-comment-id}?hide=true|false``; ``POST /{ig-media-id}?comment_enabled=…``."""
+        if object_id in self.comments:
+            raw = request.params.get("hide")
+            if raw not in ("true", "false"):
+                raise GraphError(100, "(#100) Param hide must be a boolean") if raw else missing("hide")
+            self.comments[object_id]["hidden"] = raw == "true"
+        elif object_id in self.media:
+            raw = request.params.get("comment_enabled")
+            if raw not in ("true", "false"):
+                raise missing("comment_enabled")
+            self.media[object_id]["comment_enabled"] = raw == "true"
+        else:
+            raise no_object(object_id, "post")
         return FakeResponse(json={"success": True})
 
     @graph(
@@ -523,6 +555,7 @@ class FakeInstagram(GraphFake):
             "from": comment["from"],
             "parent_id": comment["parent_id"],
             "like_count": 0,
+            "hidden": comment.get("hidden", False),
             "media": {"id": comment["media_id"]},
         }
         return {k: v for k, v in values.items() if k in names | {"id"} and v is not None}

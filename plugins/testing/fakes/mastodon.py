@@ -101,6 +101,8 @@ class FakeMastodon(OAuthServer):
         self.media: dict[str, dict[str, Any]] = {}
         self.notifications: list[dict[str, Any]] = []
         self.conversations: dict[str, dict[str, Any]] = {}
+        #: accounts ``me`` blocked (``POST /api/v1/accounts/:id/block``)
+        self.blocks: set[str] = set()
         self.idempotency: dict[tuple[str, str], tuple[str, float]] = {}
         #: OAuth scopes the account's token was not granted: the endpoints needing them answer 403
         self.withheld_scopes: set[str] = set()
@@ -409,6 +411,39 @@ class FakeMastodon(OAuthServer):
         wrapper.update(content="", reblog=_public(original))
         original["reblogs_count"] += 1
         return FakeResponse(json=_public(wrapper))
+
+    @route("POST", "/api/v1/accounts/{account_id}/block")
+    async def block_account(self, request: ReceivedRequest, account_id: str) -> FakeResponse:
+        """Block an account: answers the Relationship with ``blocking: true`` (idempotent)."""
+        if account_id not in self.accounts:
+            return self.error(404, NOT_FOUND)
+        if account_id == self.me["id"]:
+            return self.error(422, "Validation failed: You cannot block yourself")
+        self.blocks.add(account_id)
+        return FakeResponse(json=self._relationship(account_id))
+
+    def _relationship(self, account_id: str) -> dict[str, Any]:
+        return {
+            "id": account_id,
+            "following": False,
+            "showing_reblogs": False,
+            "notifying": False,
+            "languages": None,
+            "followed_by": False,
+            "blocking": account_id in self.blocks,
+            "blocked_by": False,
+            "muting": False,
+            "muting_notifications": False,
+            "requested": False,
+            "requested_by": False,
+            "domain_blocking": False,
+            "endorsed": False,
+            "note": "",
+        }
+
+    def is_blocked(self, account_id: str) -> bool:
+        """Whether ``me`` blocked the account; conformance reads moderation state here."""
+        return account_id in self.blocks
 
     @route("GET", "/api/v1/accounts/verify_credentials")
     async def verify_credentials(self, request: ReceivedRequest) -> FakeResponse:

@@ -69,6 +69,7 @@ _MEDIA_CATEGORIES = frozenset(
 _LIMITS: dict[str, int] = {
     "POST /2/tweets": 100,
     "DELETE /2/tweets/:id": 50,
+    "PUT /2/tweets/:id/hidden": 50,
     "POST /2/users/:id/retweets": 50,
     "GET /2/users/:id/mentions": 300,
     "GET /2/users/:id/tweets": 900,
@@ -82,7 +83,7 @@ _LIMITS: dict[str, int] = {
     "POST /2/oauth2/token": 1000,
 }
 WINDOW_S = 15 * 60
-_ACCOUNT_SCOPE = "tweet.read tweet.write users.read offline.access media.write"
+_ACCOUNT_SCOPE = "tweet.read tweet.write users.read offline.access media.write tweet.moderate.write"
 
 
 def iso(ts: float) -> str:
@@ -119,6 +120,8 @@ class FakeTweet:
     replies: int = 0
     quotes: int = 0
     impressions: int = 0
+    #: hidden by the author of the conversation (``PUT /2/tweets/:id/hidden``)
+    hidden: bool = False
 
     def public(self, fields: set[str]) -> dict[str, Any]:
         # X rewrites every URL of the text to a t.co link and HTML-escapes &, < and >; attached
@@ -627,6 +630,30 @@ class FakeX(OAuthServer):
             return self.error(403, "You are not authorized to delete this Tweet.")
         del self.tweets[id]
         return FakeResponse(json={"data": {"deleted": True}})
+
+    @route("PUT", "/2/tweets/{id}/hidden")
+    async def hide_reply(self, request: ReceivedRequest, id: str) -> FakeResponse:
+        """Hide (or unhide) a reply: only the author of the conversation's first post may."""
+        user = self._user(request)
+        if isinstance(user, FakeResponse):
+            return user
+        body = self._json_body(request)
+        if isinstance(body, FakeResponse):
+            return body
+        if set(body) != {"hidden"} or not isinstance(body["hidden"], bool):
+            return self.error(400, "$.hidden: boolean expected, and nothing else")
+        tweet = self.tweets.get(id)
+        if tweet is None:
+            return self._not_found("tweet", "id", id)
+        root = self.tweets.get(tweet.conversation_id)
+        if tweet.conversation_id == tweet.id or root is None or root.author_id != user.id:
+            return self.error(403, "You can only hide or unhide replies to conversations you authored.")
+        tweet.hidden = body["hidden"]
+        return FakeResponse(json={"data": {"hidden": tweet.hidden}})
+
+    def is_hidden(self, tweet_id: str) -> bool:
+        """Whether the reply is hidden; conformance reads moderation state here."""
+        return self.tweets[tweet_id].hidden
 
     @route("GET", "/2/tweets")
     async def lookup_tweets(self, request: ReceivedRequest) -> FakeResponse:
