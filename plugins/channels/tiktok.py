@@ -140,6 +140,8 @@ class TikTokPlugin(ChannelPlugin):
         # WEBHOOKS: TikTok signs its events (post.publish.*, authorization.removed); none of them is
         # a comment or a message, so they feed no inbox (parse_webhook returns nothing).
         features=frozenset({Feature.PUBLISH, Feature.RECONCILE, Feature.METRICS, Feature.OAUTH, Feature.WEBHOOKS}),
+        # message_reply_window stays None: TikTok's 48-hour window belongs to Business Messaging,
+        # an API of business accounts this Content Posting app does not use; it has no inbox at all.
         notices=(
             (
                 "Until TikTok audits the app, every post is private (SELF_ONLY), the account must be private "

@@ -8,7 +8,7 @@ before any request (a private message cannot be hidden), and the network's own r
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -104,6 +104,14 @@ def test_declared_moderation_matches_the_networks() -> None:
     }
     for plugin, features in declared.items():
         assert plugin.capabilities.features & moderation == features, plugin.key
+
+
+def test_reply_windows() -> None:
+    """Messenger and Instagram messaging: 24 hours after the person's last message; TikTok has no inbox."""
+    assert FacebookPlugin.capabilities.message_reply_window == timedelta(hours=24)
+    assert InstagramPlugin.capabilities.message_reply_window == timedelta(hours=24)
+    for plugin in (TikTokPlugin, XPlugin, MastodonPlugin, BlueskyPlugin, LinkedInPlugin):
+        assert plugin.capabilities.message_reply_window is None, plugin.key
 
 
 # --------------------------------------------------------------------------- Facebook
