@@ -12,6 +12,11 @@ Records are validated like the PDS does for ``app.bsky.feed.post`` (300 grapheme
 blobs, reply and quote strong refs that exist). Replies, mentions, quotes and reposts by
 other accounts become notifications of the account concerned. Every answer carries the
 IETF-draft ``ratelimit-*`` headers the PDS sends.
+
+Inbox data: :meth:`FakeBluesky.add_post` by another account — a reply with ``reply_to`` (a
+comment on our post, or a reply to a reply), a mention with ``mention=`` — at ``created_at``
+(epoch seconds); returns the stored record. No direct messages (chat.bsky): the plugin reads
+none. Blocks are ``app.bsky.graph.block`` records: :meth:`FakeBluesky.is_blocked`.
 """
 
 from __future__ import annotations
@@ -170,10 +175,12 @@ class FakeBluesky(FakeNetwork):
         reply_to: str | None = None,
         quote: str | None = None,
         mention: AccountRef | None = None,
+        created_at: float | None = None,
     ) -> FakeRecord:
-        """Someone (``author`` handle) posts; replies, quotes and mentions notify the account concerned."""
+        """Someone (``author`` handle) posts; replies, quotes and mentions notify the account concerned.
+        ``created_at`` (epoch seconds) is the record's ``createdAt``; the network indexes it now."""
         actor = self.add_actor(author)
-        record: dict[str, Any] = {"$type": POST, "text": text, "createdAt": iso_now()}
+        record: dict[str, Any] = {"$type": POST, "text": text, "createdAt": iso_now(created_at)}
         if reply_to:
             parent = self.records[reply_to]
             root = parent.value.get("reply", {}).get("root") or {

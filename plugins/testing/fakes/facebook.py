@@ -2,9 +2,19 @@
 
 One Page with its token, posts (text/link, photos, multi-photo, videos), comments,
 Messenger conversations and insights; Facebook Login token endpoints; Graph errors, cursors
-and usage headers (see :mod:`plugins.testing.fakes._meta`). Seed inbox data with
-:meth:`FakeFacebook.seed_comment` and :meth:`FakeFacebook.seed_conversation`, sign webhook
-bodies with :meth:`FakeFacebook.sign`.
+and usage headers (see :mod:`plugins.testing.fakes._meta`).
+
+Inbox data, each with a chosen time (``created=``):
+
+* :meth:`FakeFacebook.seed_comment` — a comment on a post, or a reply with ``parent_id`` (its id);
+* :meth:`FakeFacebook.add_message` — a Messenger message from a person (the stored message);
+  :meth:`FakeFacebook.seed_conversation` — a whole conversation at once;
+* no mentions: Page mentions are only an unverified ``feed`` item, the plugin reads none.
+
+Moderation: ``POST /{comment-id}`` ``is_hidden``, ``DELETE /{comment-id}`` (replies go too),
+``POST /{page-id}/blocked``; state in :meth:`~FakeFacebook.is_hidden`, :meth:`~FakeFacebook.is_deleted`,
+:meth:`~FakeFacebook.is_blocked`. Webhooks: :meth:`FakeFacebook.signed_webhook` builds the signed
+request Meta would POST for a comment or message held here; :meth:`FakeFacebook.sign` signs a body.
 """
 
 from __future__ import annotations

@@ -4,8 +4,15 @@ One professional account (IG user) linked to a Facebook Page. Publishing follows
 container flow: ``POST /{ig-user-id}/media`` creates a container IN_PROGRESS that turns
 FINISHED after ``processing_polls`` reads of its ``status_code`` (or ERROR when told with
 :meth:`FakeInstagram.fail_next_container`), then ``POST /{ig-user-id}/media_publish``
-publishes it against the ``content_publishing_limit`` quota. Comments and replies are seeded
-with :meth:`FakeInstagram.seed_media` and :meth:`FakeInstagram.seed_comment`.
+publishes it against the ``content_publishing_limit`` quota.
+
+Inbox data, each with a chosen time (``created=``): :meth:`FakeInstagram.seed_media` (our media),
+:meth:`FakeInstagram.seed_comment` (a comment, or a reply with ``parent_id``; returns its id),
+:meth:`FakeInstagram.seed_mention` (an @-mention in a comment or caption elsewhere; its id) and
+:meth:`FakeInstagram.seed_message` (a direct message; the stored message, ``mid``). Mentions and
+messages reach the plugin by webhook only (:meth:`FakeInstagram.signed_webhook`), as the plugin
+polls comments only. Moderation: ``POST /{ig-comment-id}?hide=``, ``DELETE /{ig-comment-id}``;
+state in :meth:`~FakeInstagram.is_hidden`, :meth:`~FakeInstagram.is_deleted`.
 """
 
 from __future__ import annotations

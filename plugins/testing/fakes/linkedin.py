@@ -11,7 +11,9 @@ What it enforces, as LinkedIn does:
   sometimes sends it); missing required fields → 422 with LinkedIn's field messages;
 * 429 carries no rate-limit headers (LinkedIn documents none).
 
-Seed with :meth:`add_comment`, :meth:`add_post`; read ``posts``, ``comments``, ``images``.
+Seed with :meth:`add_post` and :meth:`add_comment` (a comment, or a reply with ``parent``, at
+``created_ms``); read ``posts``, ``comments``, ``images``. No mentions nor private messages: the
+plugin reads no notifications and LinkedIn has no Page messaging API.
 """
 
 from __future__ import annotations
@@ -113,11 +115,14 @@ class FakeLinkedIn(OAuthServer):
         *,
         actor: str = "urn:li:person:abc123",
         parent: str | None = None,
+        created_ms: int | None = None,
     ) -> str:
+        """A comment on ``post_urn`` by ``actor`` (a reply when ``parent`` is a comment URN), made at
+        ``created_ms`` (epoch milliseconds, default now); returns its comment URN."""
         number = 6_800_000_000_000_000_000 + self.next_id()
         activity = post_urn.replace("urn:li:share:", "urn:li:activity:")
         comment_urn = f"urn:li:comment:({activity},{number})"
-        now = _now_ms()
+        now = created_ms or _now_ms()
         comment: dict[str, Any] = {
             "id": str(number),
             "commentUrn": comment_urn,

@@ -14,7 +14,9 @@ What it does as Mastodon does:
   one's own status' text as written;
 * errors are ``{"error": "..."}`` (OAuth: ``{"error", "error_description"}``).
 
-Seed with :meth:`add_mention`, :meth:`add_direct_message`, :meth:`add_status`.
+Seed with :meth:`add_mention` (a mention, or a reply to our status with ``in_reply_to_id``),
+:meth:`add_direct_message`, :meth:`add_status`, each at ``created_at`` (epoch seconds); each
+returns the stored status. Blocks: ``POST /api/v1/accounts/:id/block``, :meth:`is_blocked`.
 """
 
 from __future__ import annotations
@@ -190,18 +192,32 @@ class FakeMastodon(OAuthServer):
             self.statuses[in_reply_to_id]["replies_count"] += 1
         return status
 
-    def add_mention(self, text: str, *, from_acct: str = "alice", in_reply_to_id: str | None = None) -> dict[str, Any]:
+    def add_mention(
+        self,
+        text: str,
+        *,
+        from_acct: str = "alice",
+        in_reply_to_id: str | None = None,
+        created_at: float | None = None,
+    ) -> dict[str, Any]:
+        """``from_acct`` mentions the account (a reply to one of its statuses with ``in_reply_to_id``)."""
         status = self.add_status(
             f"@{self.me['acct']} {text}",
             author=self._remote(from_acct),
             in_reply_to_id=in_reply_to_id,
+            created_at=created_at,
         )
         self._notify("mention", status)
         return status
 
-    def add_direct_message(self, text: str, *, from_acct: str = "bob") -> dict[str, Any]:
+    def add_direct_message(
+        self, text: str, *, from_acct: str = "bob", created_at: float | None = None
+    ) -> dict[str, Any]:
+        """``from_acct`` writes to the account privately (a ``direct`` status, in their conversation)."""
         author = self._remote(from_acct)
-        status = self.add_status(f"@{self.me['acct']} {text}", author=author, visibility="direct")
+        status = self.add_status(
+            f"@{self.me['acct']} {text}", author=author, visibility="direct", created_at=created_at
+        )
         self._notify("mention", status)
         conversation = self.conversations.setdefault(
             author["id"],

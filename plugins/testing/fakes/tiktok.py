@@ -13,7 +13,8 @@ What it does as TikTok does:
   (see :meth:`fail_next_publish`);
 * OAuth refresh tokens rotate: the old one stops working.
 
-Seed with :meth:`add_video`; read ``jobs`` and ``videos``.
+Seed with :meth:`add_video`; read ``jobs`` and ``videos``. No inbox (no comments or messages
+in these APIs); :meth:`signed_webhook` builds the signed ``post.publish.*`` event TikTok would send.
 """
 
 from __future__ import annotations

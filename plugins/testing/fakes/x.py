@@ -6,6 +6,13 @@ body (``{"title", "detail", "type", "status", "errors"?}``) and status. It keeps
 users, posts, media, mentions, tokens — so delete, reconcile, metrics and inbox work against
 what a test created, and it emits X's ``x-rate-limit-*`` headers on every answer.
 
+Inbox data, each with a chosen time (``created_at=``, epoch seconds): :meth:`FakeX.add_mention`
+(a mention of the account, or a reply to one of its posts with ``reply_to``), :meth:`FakeX.add_tweet`
+(any post), :meth:`FakeX.add_direct_message` (a DM; reaches the plugin by webhook only). Webhooks:
+:meth:`FakeX.signed_webhook` (Account Activity payloads, signed) and :meth:`FakeX.crc_response`.
+Moderation: ``PUT /2/tweets/:id/hidden`` for replies in the account's conversations
+(:meth:`FakeX.is_hidden`).
+
 Mount it under any prefix: paths are matched after the ASGI ``root_path``.
 """
 
