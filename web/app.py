@@ -49,6 +49,7 @@ from web.headers import add_security_headers
 from web.health import health
 from web.inbox.admin import INBOX_LABELS, AdminInboxController
 from web.inbox.api import InboxApiController
+from web.inbox.webhooks import WebhookController
 from web.inputs import CheckedRequest, check_form, check_query
 from web.labels import LABELS
 from web.media.admin import AdminMediaController
@@ -177,6 +178,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
     return Litestar(
         route_handlers=[
             PublicMediaController,
+            WebhookController,
             health,
             AuthController,
             AdminPersonasController,

@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from core.audit import Actor
 from core.db.enums import MediaOrigin, Role
-from core.db.models import Account, Staff
+from core.db.models import Account, InboxItem, ModerationAction, SavedReply, Staff
 from core.demo import DemoLogin
 from core.media.service import store_upload
 from core.people.permissions import PERMISSIONS, Action, Permission
@@ -33,6 +33,7 @@ from core.runtime import Runtime
 from tests.web.conftest import bearer, persona_ids, staff_with_token
 from web.access import declared
 from web.accounts import schemas as accounts
+from web.inbox import schemas as inbox
 from web.media.schemas import MediaUploadForm
 from web.people import schemas as people
 from web.publishing import schemas as publishing
@@ -66,6 +67,13 @@ EXAMPLES: dict[type[Any], Any] = {
     publishing.CancelIn: lambda: {"reason": "matrice"},
     publishing.ResolveIn: lambda: {"published": False},
     publishing.PauseIn: lambda: {"reason": "matrice"},
+    inbox.AssignIn: lambda: {"assigneeId": None, "note": "matrice"},
+    inbox.ReplyIn: lambda: {"text": "Matrice"},
+    inbox.NoteIn: lambda: {"text": "matrice"},
+    # refused by the service (unknown reason code) once the rule has let the caller through
+    inbox.ModerationIn: lambda: {"action": "hide", "reasonCode": "matrice"},
+    inbox.ReviewIn: lambda: {"approve": False},
+    inbox.SavedReplyIn: lambda: {"shortCode": f"m{next(_unique)}", "title": "Matrice", "text": "Matrice"},
     # multipart only: a JSON body is refused (400) once the rule has let the caller through
     MediaUploadForm: lambda: {"alt_text": "matrice"},
 }
@@ -113,6 +121,23 @@ REVIEWED_RULES = {
     "POST /api/v1/personas/{persona_id:uuid}/media": "compose: contributor",
     "GET /api/v1/personas/{persona_id:uuid}/media": "see_posts: viewer-moderator",
     "GET /api/v1/personas/{persona_id:uuid}/media/{media_id:uuid}/file": "see_posts: viewer-moderator",
+    # inbox: moderators and up (private messages: the same roles, see_private_messages); a ban's
+    # review is a manager's; saved replies are written by editors, used by everyone in the inbox
+    "GET /api/v1/personas/{persona_id:uuid}/inbox": "moderate: moderator",
+    "GET /api/v1/personas/{persona_id:uuid}/inbox/summary": "moderate: moderator",
+    "GET /api/v1/personas/{persona_id:uuid}/inbox/{item_id:uuid}": "moderate: moderator",
+    "POST /api/v1/personas/{persona_id:uuid}/inbox/{item_id:uuid}/assign": "moderate: moderator",
+    "POST /api/v1/personas/{persona_id:uuid}/inbox/{item_id:uuid}/close": "moderate: moderator",
+    "POST /api/v1/personas/{persona_id:uuid}/inbox/{item_id:uuid}/moderation": "moderate: moderator",
+    "POST /api/v1/personas/{persona_id:uuid}/inbox/{item_id:uuid}/notes": "moderate: moderator",
+    "POST /api/v1/personas/{persona_id:uuid}/inbox/{item_id:uuid}/reopen": "moderate: moderator",
+    "POST /api/v1/personas/{persona_id:uuid}/inbox/{item_id:uuid}/reply": "moderate: moderator",
+    "POST /api/v1/personas/{persona_id:uuid}/inbox/{item_id:uuid}/replying": "moderate: moderator",
+    "POST /api/v1/personas/{persona_id:uuid}/moderation/{action_id:uuid}/review": "ban: manager",
+    "GET /api/v1/personas/{persona_id:uuid}/saved-replies": "moderate: moderator",
+    "POST /api/v1/personas/{persona_id:uuid}/saved-replies": "saved_replies: editor",
+    "PUT /api/v1/personas/{persona_id:uuid}/saved-replies/{saved_reply_id:uuid}": "saved_replies: editor",
+    "DELETE /api/v1/personas/{persona_id:uuid}/saved-replies/{saved_reply_id:uuid}": "saved_replies: editor",
 }
 
 
@@ -193,6 +218,8 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
         target_staff = await session.scalar(select(Staff.id).where(Staff.email == demo["apprentie.region"].email))
     posts = {OWN: await _a_post(runtime, ids[OWN], accounts[OWN], target_staff), OTHER: (uuid.uuid4(), uuid.uuid4())}
     media = {OWN: await _a_media(runtime, ids[OWN]), OTHER: uuid.uuid4()}
+    items = {OWN: await _an_item(runtime, accounts[OWN]), OTHER: uuid.uuid4()}
+    bans = {OWN: await _a_pending_ban(runtime, items[OWN], target_staff), OTHER: uuid.uuid4()}
 
     failures: list[str] = []
     checked = 0
@@ -211,15 +238,23 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
                 .replace("{post_id:uuid}", str(posts[target][0]))
                 .replace("{delivery_id:uuid}", str(posts[target][1]))
                 .replace("{media_id:uuid}", str(media[target]))
+                .replace("{item_id:uuid}", str(items[target]))
+                .replace("{action_id:uuid}", str(bans[target]))
             )
-            assert "{" not in url, f"no value for a path parameter of {path}"
+
+            async def fresh(url: str, target: str = target) -> str:
+                # a saved reply per probe: the first allowed DELETE would leave the next ones a 404
+                saved = await _a_saved_reply(runtime, ids[OWN]) if target == OWN else uuid.uuid4()
+                return url.replace("{saved_reply_id:uuid}", str(saved))
+
+            assert "{" not in (await fresh(url)), f"no value for a path parameter of {path}"
             body = EXAMPLES[kind]() if kind is not None else None
-            anonymous = await client.request(method, url, json=body)
+            anonymous = await client.request(method, await fresh(url), json=body)
             if anonymous.status_code != 401:
                 failures.append(f"{method} {url} without a token: {anonymous.status_code}, expected 401")
             for probe in PROBES:
                 body = EXAMPLES[kind]() if kind is not None else None
-                response = await client.request(method, url, json=body, headers=bearer(tokens[probe]))
+                response = await client.request(method, await fresh(url), json=body, headers=bearer(tokens[probe]))
                 want = expected(rule, probe, target)
                 got = response.status_code
                 ok = {
@@ -252,6 +287,52 @@ async def _a_media(runtime: Runtime, persona_id: uuid.UUID) -> uuid.UUID:
             actor=Actor.system("matrix"),
         )
         return stored.id
+
+
+async def _an_item(runtime: Runtime, account_id: uuid.UUID) -> uuid.UUID:
+    """A comment in the persona's inbox, for the inbox routes to act on."""
+    async with runtime.session() as session:
+        account = await session.get(Account, account_id)
+        assert account is not None
+        item = InboxItem(
+            account_id=account.id,
+            persona_id=account.persona_id,
+            remote_id="matrix-comment",
+            kind="comment",
+            author_remote_id="matrix-author",
+            author_handle="matrice",
+            text="Matrice des droits ?",
+            received_at=datetime(2027, 1, 10, 9, tzinfo=UTC),
+        )
+        session.add(item)
+        await session.flush()
+        return item.id
+
+
+async def _a_pending_ban(runtime: Runtime, item_id: uuid.UUID, requested_by: uuid.UUID) -> uuid.UUID:
+    """A ban of the item's author that waits for a manager's review."""
+    async with runtime.session() as session:
+        item = await session.get(InboxItem, item_id)
+        assert item is not None
+        entry = ModerationAction(
+            item_id=item.id,
+            persona_id=item.persona_id,
+            action="ban",
+            state="pending_review",
+            reason_code="harassment",
+            requested_by_id=requested_by,
+        )
+        session.add(entry)
+        await session.flush()
+        return entry.id
+
+
+async def _a_saved_reply(runtime: Runtime, persona_id: uuid.UUID) -> uuid.UUID:
+    async with runtime.session() as session:
+        saved = SavedReply(persona_id=persona_id, short_code=f"s{next(_unique)}", title="Matrice", text="Matrice")
+        session.add(saved)
+        await session.flush()
+        return saved.id
 
 
 async def _a_post(

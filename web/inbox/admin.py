@@ -492,11 +492,11 @@ class AdminInboxController(Controller):
         persona: NamedDependency[Persona],
         data: Annotated[SavedReplyForm, Form],
     ) -> Redirect:
-        await inbox.create_saved_reply(
-            db_session, actor, persona.id, short_code=data.short_code, title=data.title, text=data.text
-        )
-        flash(request, _("Saved reply created."))
-        return Redirect(f"/admin/personas/{persona.id}/saved-replies", status_code=303)
+        async with on_the_form(db_session) as shown:
+            await inbox.create_saved_reply(
+                db_session, actor, persona.id, short_code=data.short_code, title=data.title, text=data.text
+            )
+        return _saved_answer(request, persona.id, shown.refusal, _("Saved reply created."))
 
     @post(
         _SAVED + "/{saved_reply_id:uuid}",
@@ -513,11 +513,11 @@ class AdminInboxController(Controller):
         saved_reply: NamedDependency[SavedReply],
         data: Annotated[SavedReplyForm, Form],
     ) -> Redirect:
-        await inbox.update_saved_reply(
-            db_session, actor, saved_reply.id, short_code=data.short_code, title=data.title, text=data.text
-        )
-        flash(request, _("Saved reply changed."))
-        return Redirect(f"/admin/personas/{persona.id}/saved-replies", status_code=303)
+        async with on_the_form(db_session) as shown:
+            await inbox.update_saved_reply(
+                db_session, actor, saved_reply.id, short_code=data.short_code, title=data.title, text=data.text
+            )
+        return _saved_answer(request, persona.id, shown.refusal, _("Saved reply changed."))
 
     @post(
         _SAVED + "/{saved_reply_id:uuid}/delete",
@@ -536,6 +536,14 @@ class AdminInboxController(Controller):
         await inbox.delete_saved_reply(db_session, actor, saved_reply.id)
         flash(request, _("Saved reply deleted."))
         return Redirect(f"/admin/personas/{persona.id}/saved-replies", status_code=303)
+
+
+def _saved_answer(
+    request: Request[StaffUser, Any, Any], persona_id: uuid.UUID, refusal: Refusal | None, done: str
+) -> Redirect:
+    """Back to the saved replies with what happened (a short code already taken is a 409: said there too)."""
+    flash(request, done if refusal is None else _("Refused: %(detail)s", detail=refusal.message))
+    return Redirect(f"/admin/personas/{persona_id}/saved-replies", status_code=303)
 
 
 async def _item_context(

@@ -169,7 +169,7 @@ class InboxApiController(Controller):
         summary="One item with its thread, our post it answers, notes, history and our replies",
         **access.persona(Action.MODERATE),
     )
-    async def get_item(
+    async def get_inbox_item(
         self,
         request: Request[StaffUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
@@ -185,7 +185,7 @@ class InboxApiController(Controller):
         summary="Assign the item to a team member (moderator and up), with a note; null takes it back",
         **access.persona(Action.MODERATE, errors=_REFUSED),
     )
-    async def assign(
+    async def assign_item(
         self,
         request: Request[StaffUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
@@ -204,7 +204,7 @@ class InboxApiController(Controller):
         "(unless confirm), 422 past the network's reply window or when the policy blocks",
         **access.persona(Action.MODERATE, errors=[*_REFUSED, PolicyBlockedException]),
     )
-    async def reply(
+    async def reply_to_item(
         self,
         db_session: NamedDependency[AsyncSession],
         registry: NamedDependency[ChannelRegistry],
@@ -225,7 +225,7 @@ class InboxApiController(Controller):
         summary="I opened the reply box: others see me replying; answers who else is, if anyone",
         **access.persona(Action.MODERATE),
     )
-    async def start_replying(
+    async def start_replying_to_item(
         self,
         request: Request[StaffUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
@@ -237,7 +237,7 @@ class InboxApiController(Controller):
         return await _detail(db_session, request.user, persona, inbox_item.id)
 
     @post(_ITEM + "/close", status_code=200, summary="Close the item", **access.persona(Action.MODERATE))
-    async def close(
+    async def close_item(
         self,
         request: Request[StaffUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
@@ -249,7 +249,7 @@ class InboxApiController(Controller):
         return await _item(db_session, request, persona, inbox_item.id)
 
     @post(_ITEM + "/reopen", status_code=200, summary="Reopen a closed item", **access.persona(Action.MODERATE))
-    async def reopen(
+    async def reopen_item(
         self,
         request: Request[StaffUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
@@ -265,7 +265,7 @@ class InboxApiController(Controller):
         summary="An internal note (the network never sees it)",
         **access.persona(Action.MODERATE, errors=_REFUSED),
     )
-    async def add_note(
+    async def add_item_note(
         self,
         db_session: NamedDependency[AsyncSession],
         actor: NamedDependency[StaffActor],
@@ -282,7 +282,7 @@ class InboxApiController(Controller):
         "for another manager's review",
         **access.persona(Action.MODERATE, errors=_REFUSED),
     )
-    async def moderate(
+    async def moderate_item(
         self,
         db_session: NamedDependency[AsyncSession],
         host: NamedDependency[ChannelHost],
@@ -308,7 +308,7 @@ class InboxApiController(Controller):
         summary="Approve or refuse a pending ban (another manager than the one who asked)",
         **access.persona(Action.BAN, errors=_REFUSED),
     )
-    async def review(
+    async def review_moderation(
         self,
         db_session: NamedDependency[AsyncSession],
         host: NamedDependency[ChannelHost],
