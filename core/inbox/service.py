@@ -617,7 +617,7 @@ def archive(session: AsyncSession, item: InboxItem, *, reason: str) -> InboxArch
     }
     digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
     copy = InboxArchive(
-        item_id=item.id, persona_id=item.persona_id, content_hash=digest, content=content, reason=reason
+        item_id=item.id, persona_id=item.persona_id, at=utcnow(), content_hash=digest, content=content, reason=reason
     )
     session.add(copy)
     return copy

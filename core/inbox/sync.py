@@ -31,6 +31,7 @@ from core.channels.host import NotConnected
 from core.db.enums import AccountStatus
 from core.db.models import Account
 from core.db.types import utcnow
+from core.inbox.duties import act_on_arrival
 from core.inbox.ingest import ingest
 from core.publishing.outbox import flush_usage, throttle
 from core.runtime import Runtime
@@ -169,6 +170,7 @@ async def _store_page(
         if account is None:
             return
         stored = await ingest(session, account, page.items, via="poll")
+        await act_on_arrival(session, runtime.channels, stored.new)
         account.inbox_cursor = page.next_cursor
         if account.inbox_unavailable != unavailable:
             account.inbox_unavailable = dict(unavailable)

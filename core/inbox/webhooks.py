@@ -22,6 +22,7 @@ from core.audit import Actor, record
 from core.channels import ChannelError, ChannelPlugin, Feature, NotSupported, RemoteItem, WebhookRequest
 from core.db.enums import AccountStatus
 from core.db.models import Account
+from core.inbox.duties import act_on_arrival
 from core.inbox.ingest import ingest
 from core.runtime import Runtime
 
@@ -139,6 +140,7 @@ async def _store(runtime: Runtime, channel: str, items: list[RemoteItem]) -> Web
         outcome.unknown_accounts += sum(len(group) for key, group in groups.items() if key not in known)
         for account in accounts:
             result = await ingest(session, account, groups[account.external_id], via="webhook")
+            await act_on_arrival(session, runtime.channels, result.new)
             outcome.stored += len(result.new)
             outcome.duplicates += result.duplicates
     return outcome
