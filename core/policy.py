@@ -110,6 +110,20 @@ def network_violations(registry: ChannelRegistry, channel: str, draft: Draft) ->
     return tuple(NetworkViolation(code=v.code, message=v.message, params=dict(v.params)) for v in found)
 
 
+#: what a network's format rules say of an answer: only its words count (an answer carries no
+#: photo a post would need, and has no format of its own)
+_REPLY_VIOLATIONS = frozenset({"text_too_long", "too_many_hashtags"})
+
+
+def _network_violations(
+    registry: ChannelRegistry, channel: str, draft: Draft, kind: DeliveryKind
+) -> tuple[NetworkViolation, ...]:
+    if kind == DeliveryKind.REPOST:
+        return ()
+    found = network_violations(registry, channel, draft)
+    return tuple(v for v in found if v.code in _REPLY_VIOLATIONS) if kind == DeliveryKind.REPLY else found
+
+
 async def _repost_of(session: AsyncSession, target: str | None) -> RepostOf | None:
     if not target:
         return None
@@ -175,7 +189,7 @@ async def check_post_on_account(
         if stage == Stage.PUBLISH or post.kind == DeliveryKind.REPLY
         else await day_counts(session, persona, moment, exclude_post=exclude_post),
         elections=elections(),
-        network_violations=() if post.kind == DeliveryKind.REPOST else network_violations(registry, channel, draft),
+        network_violations=_network_violations(registry, channel, draft, post.kind),
         repost_of=await _repost_of(session, post.repost_of) if post.kind == DeliveryKind.REPOST else None,
         composer_employer=composer.employer if composer is not None else None,
     )
@@ -194,6 +208,7 @@ async def check_post_on_account(
             for m in media
         ),
         link=post.link,
+        reply=post.kind == DeliveryKind.REPLY,
     )
     # No created_at: the row's age says when it was added here, not when the network account
     # was opened, which is what "antériorité" (I4) is about.

@@ -109,6 +109,9 @@ class PolicyDraft(msgspec.Struct, frozen=True, kw_only=True):
     media: tuple[MediaInput, ...] = ()
     link: str | None = None
     title: str | None = None
+    #: an answer in a conversation (a comment's reply, a private message): the line's formats
+    #: are about posts, not answers; every rule on the words still applies
+    reply: bool = False
 
 
 class PolicyAccount(msgspec.Struct, frozen=True, kw_only=True):

@@ -26,7 +26,7 @@ from core.db.models import (
     ModerationAction,
     Persona,
 )
-from core.errors import Conflict
+from core.errors import Conflict, Refusal
 from core.inbox import service
 from core.inbox.responses import record_response
 from core.people.permissions import NotAllowed
@@ -391,3 +391,20 @@ async def test_private_messages_are_refused_to_roles_without_them(world: World) 
     with pytest.raises(NotAllowed):
         async with world.runtime.session() as session:
             await service.add_note(session, world.actor("cm", Role.VIEWER), item.id, "note")
+
+
+async def test_a_reply_on_instagram_is_judged_on_its_words_not_on_the_lines_formats(world: World) -> None:
+    """The president's Instagram line is photo, carousel, story, reel, and a post there needs a media:
+    an answer to a comment has neither, and goes out; its words are still checked."""
+    item = await world.item("presidente-region", "instagram")
+    async with world.runtime.session() as session:
+        result = await service.reply(
+            session, world.runtime.channels, world.actor("cabinet", Role.MANAGER), item.id, "Merci beaucoup !"
+        )
+    assert result.deliveries[0].state == DeliveryState.SCHEDULED
+    with pytest.raises(Refusal):
+        async with world.runtime.session() as session:
+            await service.reply(
+                session, world.runtime.channels, world.actor("cabinet", Role.MANAGER), item.id, "x" * 2300,
+                confirm=True,
+            )  # fmt: skip

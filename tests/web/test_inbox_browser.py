@@ -189,15 +189,6 @@ async def _answer_with_saved_reply(browser: Browser, live: Demo, item_id: uuid.U
     assert await page.locator("li[data-reply][data-state=published]").count() == 1
 
 
-# The policy engine checks a reply like a post: on the president's Instagram the "post" format is
-# off her line and Instagram's "post" needs a media, so the reply is blocked (422) before it goes
-# out. core/policy.py must treat a reply as a reply (text rules, no format or media rules).
-POLICY_BLOCKS_INSTAGRAM_REPLIES = pytest.mark.xfail(
-    reason="core.policy checks an Instagram reply against the post formats (needs a media): 422", strict=True
-)
-
-
-@POLICY_BLOCKS_INSTAGRAM_REPLIES
 async def test_president_cm_answers_an_instagram_comment_with_a_saved_reply(desktop: Browser, live: Demo) -> None:
     comment_id, item_id, persona_id = await _comment_arrives(live, "Bravo pour la feria ! Quand revenez-vous ?")
     page = desktop.page
@@ -224,7 +215,6 @@ async def test_president_cm_answers_an_instagram_comment_with_a_saved_reply(desk
     await desktop.shot("inbox-item-answered-fr")
 
 
-@POLICY_BLOCKS_INSTAGRAM_REPLIES
 async def test_the_same_answer_on_a_phone(phone: Browser, live: Demo) -> None:
     comment_id, item_id, persona_id = await _comment_arrives(live, "Bravo, et les transports pour la feria ?")
     page = phone.page

@@ -53,6 +53,8 @@ def format_allowed(facts: Facts, _: NoParams) -> list[Finding]:
     policy = facts.channel_policy
     if policy is None or not policy.allowed or not policy.formats or facts.draft.format in policy.formats:
         return []
+    if facts.draft.reply:  # an answer has no format of the line: it goes under the post it answers
+        return []
     allowed = ", ".join(policy.formats)
     return [
         finding(
