@@ -126,6 +126,7 @@ async def _start_simulated_networks(runtime: Runtime) -> SimulatedNetworks:
     runtime.base_url_overrides.update(simulated.start())
     runtime.channel_overrides.update(simulated.oauth_settings())
     await simulated.connect_accounts(runtime)
+    await simulated.seed_inbox(runtime)  # comments and messages for the first poll to bring in
     return simulated
 
 
