@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import msgspec
 import structlog
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import Actor, record
@@ -273,6 +273,34 @@ def _store(
 
 
 # ------------------------------------------------------------------ refreshing tokens
+async def mark_needs_reauth(
+    session: AsyncSession, account_id: uuid.UUID, persona_id: uuid.UUID, *, actor: Actor, reason: str
+) -> bool:
+    """The network refused the account's credentials: nothing goes out, nothing comes in, until a
+    manager reconnects it. A compare-and-set from ``connected`` (several jobs may notice at once,
+    the team is told once, in the audit log and on its dashboard); True when this call moved it."""
+    moved = await session.execute(
+        update(Account)
+        .where(Account.id == account_id, Account.status == AccountStatus.CONNECTED)
+        .values(status=AccountStatus.NEEDS_REAUTH)
+        .execution_options(synchronize_session="fetch")
+    )
+    if not moved.rowcount:
+        return False
+    record(
+        session,
+        actor,
+        "account.needs_reauth",
+        "account",
+        account_id,
+        persona_id=persona_id,
+        before={"status": "connected"},
+        after={"status": "needs_reauth"},
+        reason=reason,
+    )
+    return True
+
+
 async def refresh_credentials(runtime: Runtime, account_id: uuid.UUID) -> bool:
     """Ask the plugin for fresh tokens and store them; returns whether the account got new ones.
 
@@ -285,7 +313,7 @@ async def refresh_credentials(runtime: Runtime, account_id: uuid.UUID) -> bool:
         if account is None or account.credentials_encrypted is None or account.status != AccountStatus.CONNECTED:
             return False
         current = runtime.vault.decrypt(account.credentials_encrypted)
-        channel = account.channel
+        channel, persona_id = account.channel, account.persona_id
     plugin = runtime.host.plugin(channel)
     actor = Actor.system("token-refresh")
     try:
@@ -294,20 +322,7 @@ async def refresh_credentials(runtime: Runtime, account_id: uuid.UUID) -> bool:
         return False
     except CredentialsExpired as exc:
         async with runtime.session() as session:
-            account = await session.get(Account, account_id)
-            if account is not None and account.status == AccountStatus.CONNECTED:
-                account.status = AccountStatus.NEEDS_REAUTH
-                record(
-                    session,
-                    actor,
-                    "account.needs_reauth",
-                    "account",
-                    account.id,
-                    persona_id=account.persona_id,
-                    before={"status": "connected"},
-                    after={"status": "needs_reauth"},
-                    reason=exc.network_message,
-                )
+            await mark_needs_reauth(session, account_id, persona_id, actor=actor, reason=exc.network_message)
         return False
     except ChannelError as exc:
         log.warning("token refresh failed", account_id=str(account_id), channel=channel, error=str(exc))

@@ -23,9 +23,9 @@ from typing import Any
 import msgspec
 import structlog
 from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.audit import Actor, record
+from core.accounts.service import mark_needs_reauth
+from core.audit import Actor
 from core.channels import AccountRef, ChannelError, CredentialsExpired, Feature, InboxPage, RateLimited
 from core.channels.host import NotConnected
 from core.db.enums import AccountStatus
@@ -155,7 +155,7 @@ async def _start(runtime: Runtime, account_id: uuid.UUID) -> _Start | SyncResult
         try:
             ref = runtime.host.account_ref(account)
         except ValueError as exc:  # sealed with another SECRET_KEY: as good as no credentials
-            await _mark_needs_reauth(session, account, str(exc))
+            await mark_needs_reauth(session, account.id, account.persona_id, actor=SYSTEM, reason=str(exc))
             _failing(account, str(exc))
             return SyncResult(status="needs_reauth", reason=str(exc))
         return _Start(account.channel, ref, account.inbox_cursor, dict(account.inbox_unavailable or {}))
@@ -204,7 +204,7 @@ async def _needs_reauth(runtime: Runtime, account_id: uuid.UUID, message: str) -
         account = await session.get(Account, account_id)
         if account is None:
             return
-        await _mark_needs_reauth(session, account, message)
+        await mark_needs_reauth(session, account.id, account.persona_id, actor=SYSTEM, reason=message)
         _failing(account, message)
 
 
@@ -212,24 +212,6 @@ def _failing(account: Account, message: str) -> None:
     """Keep the first failure's time: "messages no longer arrive since" the first, not the last."""
     account.inbox_failing_since = account.inbox_failing_since or utcnow()
     account.inbox_error = message[:MAX_ERROR]
-
-
-async def _mark_needs_reauth(session: AsyncSession, account: Account, message: str) -> None:
-    """As publishing does on ``CredentialsExpired``: the account to ``needs_reauth``, audited for its team."""
-    if account.status != AccountStatus.CONNECTED:
-        return
-    await session.execute(update(Account).where(Account.id == account.id).values(status=AccountStatus.NEEDS_REAUTH))
-    record(
-        session,
-        SYSTEM,
-        "account.needs_reauth",
-        "account",
-        account.id,
-        persona_id=account.persona_id,
-        before={"status": "connected"},
-        after={"status": "needs_reauth"},
-        reason=message,
-    )
 
 
 async def _flush_usage_quietly(runtime: Runtime) -> None:

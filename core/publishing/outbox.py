@@ -29,6 +29,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 
+from core.accounts.service import mark_needs_reauth
 from core.audit import Actor, record
 from core.channels import (
     AccountRef,
@@ -332,9 +333,7 @@ async def _claim(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str) -> Cl
                 error_kind=ErrorKind.NEEDS_REAUTH,
                 last_error=str(exc),
             )
-            await session.execute(
-                update(Account).where(Account.id == account.id).values(status=AccountStatus.NEEDS_REAUTH)
-            )
+            await mark_needs_reauth(session, account.id, account.persona_id, actor=SYSTEM, reason=str(exc))
             return "account_not_connected"
         media = list(
             (await session.scalars(select(Media).where(Media.post_id == post.id).order_by(Media.position))).all()
@@ -586,9 +585,8 @@ async def _record_error(runtime: Runtime, session: AsyncSession, claim: Claim, o
             attempts=claim.attempt - 1,
         )
     elif isinstance(error, (CredentialsExpired, NotConnected)):
-        await session.execute(
-            update(Account).where(Account.id == claim.account_id).values(status=AccountStatus.NEEDS_REAUTH)
-        )
+        # The persona's team sees this on its dashboard and in the audit log.
+        await mark_needs_reauth(session, claim.account_id, claim.persona_id, actor=SYSTEM, reason=message)
         await leave(
             DeliveryState.SCHEDULED,
             "needs_reauth",
@@ -596,16 +594,6 @@ async def _record_error(runtime: Runtime, session: AsyncSession, claim: Claim, o
             ErrorKind.NEEDS_REAUTH,
             next_attempt_at=None,
             attempts=claim.attempt - 1,
-        )
-        # The persona's team sees this on its dashboard and in the audit log.
-        record(
-            session,
-            SYSTEM,
-            "account.needs_reauth",
-            "account",
-            claim.account_id,
-            persona_id=claim.persona_id,
-            reason=message,
         )
     elif isinstance(error, (Rejected, NotSupported)):
         await leave(DeliveryState.FAILED, "failed", {"error": message, "status": error.status}, ErrorKind.REJECTED)
