@@ -5,8 +5,9 @@ poll resumed after a crash reads a page twice, and a poll and a webhook may run 
 moment: every way in goes through :func:`ingest`, whose ``INSERT … ON CONFLICT DO NOTHING``
 makes one row of all of them and raises for none. What follows for the rows actually created
 is set-based (a few statements per batch, never a query per item): threading both ways, the
-link to our post, the ``received`` events. Triage (flags, deadlines) is computed before the
-insert so the row is complete the moment it exists.
+link to our post. No event row is written for the arrival: the row's ``received_at`` and
+``first_seen_via`` are that record (the item's history reads them). Triage (flags, deadlines)
+is computed before the insert so the row is complete the moment it exists.
 
 Our own items echoed back (our replies read by a poll, or sent from the network's own app)
 are stored closed — never work to do — so that the same upsert deduplicates them and a
@@ -31,10 +32,10 @@ from sqlalchemy.orm import aliased
 
 from core.channels import RemoteItem
 from core.db.enums import InboxKind, InboxStatus
-from core.db.models import Account, Delivery, InboxEvent, InboxItem, Persona
+from core.db.models import Account, Delivery, InboxItem, Persona
 from core.db.types import utcnow
 from core.inbox import responses
-from core.inbox.targets import assess
+from core.inbox.targets import Assessor
 
 log = structlog.get_logger(__name__)
 
@@ -81,25 +82,26 @@ async def ingest(session: AsyncSession, account: Account, items: Sequence[Remote
         return result
     persona = await session.get(Persona, account.persona_id)
     assert persona is not None  # accounts.persona_id is a foreign key
+    assessor = Assessor(persona)
     now = utcnow()
     # Sorted: two transactions inserting overlapping rows take their locks in the same order (no deadlock).
     ordered = [unique[remote_id] for remote_id in sorted(unique)]
     for batch in _chunks(ordered, BATCH):
-        await _ingest_batch(session, account, persona, batch, via, now, result)
+        await _ingest_batch(session, account, assessor, batch, via, now, result)
     return result
 
 
 async def _ingest_batch(
     session: AsyncSession,
     account: Account,
-    persona: Persona,
+    assessor: Assessor,
     batch: list[RemoteItem],
     via: str,
     now: datetime,
     result: IngestResult,
 ) -> None:
     answered = await _answered_conversations(session, account.id, batch)
-    rows = [_row(account, persona, item, via, now, answered) for item in batch]
+    rows = [_row(account, assessor, item, via, now, answered) for item in batch]
     inserted = set(await _insert(session, rows))
     result.duplicates += len(rows) - len(inserted)
     result.own += sum(1 for item in batch if item.author_id == account.external_id)
@@ -111,21 +113,6 @@ async def _ingest_batch(
     result.new.extend(row["id"] for row in theirs)
     await _link_parents(session, account.id, [row["id"] for row in created], [row["remote_id"] for row in created])
     await _link_deliveries(session, [row["id"] for row in created])
-    if theirs:
-        await session.execute(
-            InboxEvent.__table__.insert(),
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "item_id": row["id"],
-                    "persona_id": row["persona_id"],
-                    "kind": "received",
-                    "at": now,
-                    "detail": {"via": via},
-                }
-                for row in theirs
-            ],
-        )
     await _record_native_answers(session, account, echoes)
 
 
@@ -139,7 +126,7 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 def _row(
     account: Account,
-    persona: Persona,
+    assessor: Assessor,
     item: RemoteItem,
     via: str,
     now: datetime,
@@ -172,7 +159,7 @@ def _row(
         row.update(response_due_at=None, legal_due_at=None)
         return row
     first = _conversation_key(item) not in answered
-    assessment = assess(persona, item.kind, row["text"], received, first=first)
+    assessment = assessor(item.kind, row["text"], received, first=first)
     row.update(
         status=InboxStatus.NEW,
         closed_at=None,

@@ -380,7 +380,7 @@ async def item_detail(session: AsyncSession, item_id: uuid.UUID, *, see_messages
         replying_id = replying_until = None
     parent, siblings, children = await _thread(session, item, see_messages)
     notes = await _notes(session, item_id)
-    events = await _events(session, item_id)
+    events = [_received(found[0]), *await _events(session, item_id)]
     moderation = await _moderation(session, item_id)
     replies = await _replies(session, item_id)
     names = await display_names(session, {replying_id} if replying_id else set())
@@ -444,6 +444,21 @@ async def _notes(session: AsyncSession, item_id: uuid.UUID) -> list[Note]:
     return [
         Note(id=n.id, text=n.text, created_at=n.created_at, author_id=n.author_id, author_name=name) for n, name in rows
     ]
+
+
+def _received(item: InboxItem) -> Event:
+    """The item's first entry in its history, read from the row itself (no event row is written
+    for it: the ingestion of a hundred thousand items writes a hundred thousand rows, not twice)."""
+    return Event(
+        id=item.id,
+        kind="received",
+        at=item.received_at,
+        staff_id=None,
+        staff_name=None,
+        seconds=None,
+        business_seconds=None,
+        detail={"via": item.first_seen_via},
+    )
 
 
 async def _events(session: AsyncSession, item_id: uuid.UUID) -> list[Event]:

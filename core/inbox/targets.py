@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -45,23 +45,44 @@ def inbox_settings(definition: Mapping[str, Any]) -> InboxSettings:
     return msgspec.convert(definition.get("inbox") or {}, InboxSettings)
 
 
+class Assessor:
+    """Assesses the items of one persona: its settings, clock and election windows read once
+    (an ingestion of thousands of items must not re-read the persona file for each)."""
+
+    def __init__(self, persona: Persona) -> None:
+        self.settings = inbox_settings(persona.definition)
+        self.timezone = persona.timezone
+        self.institutional = persona.kind == "institution"
+        self.clock = _clock(self.settings.business_hours, persona.timezone)
+        self._file = persona_file(persona)
+        self._zone = ZoneInfo(self._file.timezone)
+        self._windows: dict[date, bool] = {}
+
+    def in_election_window(self, at: datetime) -> bool:
+        day = _utc(at).astimezone(self._zone).date()
+        if day not in self._windows:
+            self._windows[day] = any(window.in_scope for window in open_windows(elections(), self._file, day))
+        return self._windows[day]
+
+    def __call__(self, kind: InboxKind, text: str, received_at: datetime, *, first: bool) -> Assessment:
+        found = triage(text, kind, institutional=self.institutional)
+        election = self.in_election_window(received_at)
+        targets = self.settings.targets
+        minutes = targets.first_response_minutes if first else targets.next_response_minutes
+        if election:
+            minutes *= targets.election_factor
+        return Assessment(
+            flags=found.flags,
+            personal_data=found.personal_data,
+            response_due_at=self.clock.add(received_at, minutes * 60),
+            legal_due_at=legal_due_at(self.settings, found.flags, received_at, self.timezone, election=election),
+        )
+
+
 def assess(persona: Persona, kind: InboxKind, text: str, received_at: datetime, *, first: bool) -> Assessment:
     """Flags and deadlines of an item received at ``received_at`` (``first``: no answer yet in its
     conversation, so the first-response target applies; otherwise the next-response one)."""
-    settings = inbox_settings(persona.definition)
-    found = triage(text, kind, institutional=persona.kind == "institution")
-    election = in_election_window(persona, received_at)
-    targets = settings.targets
-    minutes = targets.first_response_minutes if first else targets.next_response_minutes
-    if election:
-        minutes *= targets.election_factor
-    response_due_at = _clock(settings.business_hours, persona.timezone).add(received_at, minutes * 60)
-    return Assessment(
-        flags=found.flags,
-        personal_data=found.personal_data,
-        response_due_at=response_due_at,
-        legal_due_at=legal_due_at(settings, found.flags, received_at, persona.timezone, election=election),
-    )
+    return Assessor(persona)(kind, text, received_at, first=first)
 
 
 def legal_due_at(

@@ -18,6 +18,7 @@ a word). A person reads what they flag; nothing here removes anything on its own
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import msgspec
@@ -59,26 +60,28 @@ def triage(text: str, kind: InboxKind, *, institutional: bool) -> Triage:
 
 def _unaccent(text: str) -> str:
     """Accents off, case kept (a town's capital letter tells it from a common word)."""
+    if text.isascii():  # most comments: nothing to take off
+        return text
     decomposed = unicodedata.normalize("NFD", text)
     return unicodedata.normalize("NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
 
 
 # --------------------------------------------------------------------------- personal data (M2)
 
-_EMAIL = regex.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}(?![\w-])", regex.IGNORECASE)
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}(?![\w-])", re.IGNORECASE)
 
 # +33 6 12 34 56 78, 0033 (0)6…, 06.12.34.56.78, 06-12-34-56-78, 0612345678. Separators are a
 # space, a dot or a dash, never a slash or a comma: "06/12/2026" is a date, "0,50 €" a price. A
 # national number starts with 0 then 1–9, so "0012…" and a 10-digit order number do not match.
-_PHONE = regex.compile(
+_PHONE = re.compile(
     r"(?<![\w+])(?:(?:\+|00)33[\s.-]?(?:\(0\)[\s.-]?)?|0)[1-9](?:[\s.-]?\d{2}){4}(?![\w])",
 )
 
 # Sex (1 or 2), year, month, department (2A/2B in Corsica), commune, order, then the key;
 # written in one block or grouped with spaces or dots.
-_NIR = regex.compile(
+_NIR = re.compile(
     r"(?<![\w])([12])[\s.]?(\d{2})[\s.]?(\d{2})[\s.]?(\d{2}|2[AB])[\s.]?(\d{3})[\s.]?(\d{3})[\s.]?(\d{2})(?![\w])",
-    regex.IGNORECASE,
+    re.IGNORECASE,
 )
 
 # Street types. Some are also common words ("il reste 1 place", "2 cours par semaine"): after
@@ -112,7 +115,7 @@ def personal_data_kinds(text: str) -> tuple[str, ...]:
     return tuple(kinds)
 
 
-def nir_key_matches(match: regex.Match[str]) -> bool:
+def nir_key_matches(match: re.Match[str]) -> bool:
     """The NIR's key is 97 − (the 13 digits mod 97); Corsica's 2A counts as 19, 2B as 18."""
     *parts, key = match.groups()
     department = {"2A": "19", "2B": "18"}.get(parts[3].upper(), parts[3])
@@ -124,7 +127,7 @@ def nir_key_matches(match: regex.Match[str]) -> bool:
 # Matched on folded text (lower case, no accents): write the patterns that way.
 
 # A citizen's own case: her file, her application, her card, her school bus.
-_ADMINISTRATIVE = regex.compile(
+_ADMINISTRATIVE = re.compile(
     r"\b(?:"
     r"mon dossier|ma demande|mon inscription|ma candidature|ma carte|mon attestation|mon remboursement|"
     r"(?:numero|n°|no|num) (?:de )?dossier|attestations?|subventions?|inscriptions?|"
@@ -141,14 +144,14 @@ _DOCUMENT = (
     r"(?:documents?|deliberations?|rapports?|marches? publics?|contrats?|conventions?|"
     r"comptes? rendus?|proces-verba(?:l|ux)|arretes?|budgets?)"
 )
-_DOCUMENT_REQUEST = regex.compile(
+_DOCUMENT_REQUEST = re.compile(
     rf"\b(?:"
     rf"communication (?:de |du |des |d')(?:la |le |l')?{_DOCUMENT}|"
     rf"copies? (?:de |du |des |d')(?:la |le |l')?{_DOCUMENT}|"
     rf"acces aux documents|documents? administratifs?|cada|crpa|l\.? ?311-1"
     rf")\b"
 )
-_REQUEST_FOR_DOCUMENT = regex.compile(rf"\b{_REQUEST_VERB}\b[^.?!\n]{{0,80}}\b{_DOCUMENT}\b")
+_REQUEST_FOR_DOCUMENT = re.compile(rf"\b{_REQUEST_VERB}\b[^.?!\n]{{0,80}}\b{_DOCUMENT}\b")
 
 
 def is_administrative(folded: str) -> bool:
@@ -195,7 +198,7 @@ HATEFUL_LEXICON: dict[str, tuple[str, ...]] = {
         r"\bsales? (?:juifs?|juives?|arabes?|noirs?|negres?|pedes?|pd|gouines?|musulmans?|gitans?|roms?|bougnoules?)\b",
     ),
 }
-_HATEFUL = regex.compile("|".join(f"(?:{p})" for patterns in HATEFUL_LEXICON.values() for p in patterns))
+_HATEFUL = re.compile("|".join(f"(?:{p})" for patterns in HATEFUL_LEXICON.values() for p in patterns))
 
 
 def is_hateful(folded: str) -> bool:

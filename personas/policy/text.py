@@ -42,6 +42,8 @@ def prose(text: str) -> str:
 
 def fold(text: str) -> str:
     """Case- and accent-insensitive form, for matching names and lexicons."""
+    if text.isascii():
+        return text.lower()  # casefold of ASCII, without the decomposition
     decomposed = unicodedata.normalize("NFD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from core.audit import Actor
 from core.channels import AccountRef
-from core.db.models import Account, InboxEvent, InboxItem, Persona
+from core.db.models import Account, InboxItem, Persona
 from core.personas.service import KNOWN_FORMATS, known_channels, upsert_personas
 from core.runtime import Runtime
 from personas import SEED_DIR, load_dir
@@ -115,12 +115,6 @@ async def item_count(runtime: Runtime, account_id: uuid.UUID | None = None) -> i
 async def items_of(runtime: Runtime, account_id: uuid.UUID) -> list[InboxItem]:
     async with runtime.sessions() as session:
         return list((await session.scalars(select(InboxItem).where(InboxItem.account_id == account_id))).all())
-
-
-async def received_events(runtime: Runtime) -> int:
-    async with runtime.sessions() as session:
-        query = select(func.count()).select_from(InboxEvent).where(InboxEvent.kind == "received")
-        return int(await session.scalar(query) or 0)
 
 
 async def account_row(runtime: Runtime, account_id: uuid.UUID) -> Account:

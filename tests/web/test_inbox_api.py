@@ -233,7 +233,7 @@ async def test_assign_note_close_reopen(client: AsyncTestClient, world: dict, ru
     assert reopened.json()["status"] == "assigned"
     detail = (await client.get(url, headers=headers)).json()
     assert [n["text"] for n in detail["notes"]] == ["À toi", "Déjà vu hier"]
-    assert [e["kind"] for e in detail["events"]][:1] == ["assigned"]
+    assert [e["kind"] for e in detail["events"]][:2] == ["received", "assigned"]
     mine = await client.get(_inbox(ids, PRESIDENT), params={"assignee": "me"}, headers=world["president_moderator"])
     assert [i["id"] for i in mine.json()["items"]] == [str(item)]
 
