@@ -225,7 +225,10 @@ class RemoteItem(msgspec.Struct, frozen=True, kw_only=True):
 
 class InboxPage(msgspec.Struct, frozen=True, kw_only=True):
     items: tuple[RemoteItem, ...]
-    #: opaque cursor to pass back to fetch what came after; None when nothing more
+    #: opaque cursor to pass back to fetch what came after. None: the sweep is finished, the next
+    #: poll starts over (Meta's and LinkedIn's walks). The very cursor that was passed in: caught
+    #: up, nothing new since — the host stops for now and passes it again next time (X's and
+    #: Bluesky's ``since``)
     next_cursor: str | None = None
     #: the inbox's sources that failed this time (``"conversations"`` → the network's words):
     #: each source fails on its own, the items of the others are in ``items``. A source refused

@@ -117,8 +117,10 @@ async def sync_account(runtime: Runtime, account_id: uuid.UUID, *, max_pages: in
             unavailable.update(page.unavailable)
             result.unavailable.update(page.unavailable)
             await _store_page(runtime, account_id, page, unavailable, result)
+            # None: the sweep is over; the same cursor back: caught up, nothing new since.
+            caught_up = page.next_cursor == cursor
             cursor = page.next_cursor
-            if cursor is None:
+            if cursor is None or caught_up:
                 break
     except RateLimited as exc:
         await _throttled(runtime, account_id, exc)

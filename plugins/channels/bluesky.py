@@ -295,7 +295,7 @@ class BlueskyPlugin(ChannelPlugin):
         """Mentions, replies and quotes from ``listNotifications``, newest first.
 
         The cursor is ``page=<cursor>;since=<indexedAt>;newest=<indexedAt>`` while the sweep
-        goes on and ``since=<indexedAt>`` once it is done; None means nothing new: keep yours.
+        goes on and ``since=<indexedAt>`` once it is done; nothing new since: the same cursor back.
         """
         state = _decode_cursor(cursor)
         params: dict[str, Any] = {
@@ -315,7 +315,8 @@ class BlueskyPlugin(ChannelPlugin):
                 items=items,
                 next_cursor=_encode_cursor(page=body["cursor"], since=since, newest=newest),
             )
-        return InboxPage(items=items, next_cursor=_encode_cursor(since=newest) if newest else None)
+        caught_up = newest or since
+        return InboxPage(items=items, next_cursor=_encode_cursor(since=caught_up) if caught_up else None)
 
     def _remote_item(self, note: dict[str, Any]) -> RemoteItem:
         record, author = note.get("record", {}), note.get("author", {})

@@ -253,8 +253,7 @@ class XPlugin(ChannelPlugin):
         """Mentions of the account, newest first, a page at a time.
 
         The cursor is ``page=<token>;since=<id>;newest=<id>`` while pages remain and
-        ``since=<id>`` once a sweep is done. ``next_cursor`` is None when nothing new was
-        found: keep the cursor you had.
+        ``since=<id>`` once a sweep is done; nothing new since: the same cursor back.
         """
         state = _decode_cursor(cursor)
         size = self.settings.extra.get("inbox_page_size", "100")  # X accepts 5–100
@@ -284,7 +283,8 @@ class XPlugin(ChannelPlugin):
                 items=items,
                 next_cursor=_encode_cursor(page=meta["next_token"], since=state.get("since"), newest=newest),
             )
-        return InboxPage(items=items, next_cursor=_encode_cursor(since=newest) if newest else None)
+        caught_up = newest or state.get("since")
+        return InboxPage(items=items, next_cursor=_encode_cursor(since=caught_up) if caught_up else None)
 
     def _remote_item(
         self,

@@ -1062,8 +1062,9 @@ async def _all_pages(
         page = await fetch(cursor)
         assert isinstance(page, InboxPage), f"{what} returned {type(page).__name__}"
         items += page.items
-        if page.next_cursor is None:
+        # None: the sweep is over; the cursor passed in, with nothing: caught up (nothing new since)
+        if page.next_cursor is None or (page.next_cursor == cursor and not page.items):
             return items
-        assert page.next_cursor != cursor, f"{what} returned the same cursor again"
+        assert page.next_cursor != cursor, f"{what} returned items and the same cursor again"
         cursor = page.next_cursor
     raise AssertionError(f"{what} still had a next_cursor after {max_pages} pages")

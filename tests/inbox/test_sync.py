@@ -243,3 +243,18 @@ async def test_accounts_without_an_inbox_or_credentials_are_skipped(
     expected_tiktok = "no_inbox" if "tiktok" not in inbox_channels(runtime) else "account_not_connected"
     assert reasons == ["account_not_connected", "account_not_connected", expected_tiktok]
     assert await sync_due_accounts(runtime) == 0
+
+
+@pytest.mark.parametrize("channel", ["x", "bluesky"])
+async def test_a_caught_up_poll_asks_only_for_what_is_new(
+    runtime: Runtime, networks: dict[str, tuple[FakeNetwork, str]], channel: str
+) -> None:
+    """X and Bluesky keep a ``since`` cursor: the next poll asks once for what is newer, and stops."""
+    fake, (ref, account_id) = await _connected(runtime, networks, channel)
+    SEEDS[channel](fake, ref)
+    await sync_account(runtime, account_id)
+    before = len(fake.received)
+    again = await sync_account(runtime, account_id)
+    assert again.status == "synced" and again.new == 0 and again.pages == 1
+    assert len(fake.received) - before == 1
+    assert (await account_row(runtime, account_id)).inbox_cursor is not None

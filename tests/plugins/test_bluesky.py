@@ -413,7 +413,7 @@ async def test_inbox_paginates_then_resumes(plugin: BlueskyPlugin, fake: FakeBlu
         and kinds[expected[2]] is InboxKind.REPLY
     )
 
-    assert await plugin.fetch_inbox(account, cursor) == InboxPage(items=(), next_cursor=None)
+    assert await plugin.fetch_inbox(account, cursor) == InboxPage(items=(), next_cursor=cursor)  # caught up
     late = fake.add_post("carla.bsky.social", "encore moi", reply_to=post.remote_id)
     page = await plugin.fetch_inbox(account, cursor)
     assert [i.remote_id for i in page.items] == [late.uri] and page.next_cursor and page.next_cursor != cursor
