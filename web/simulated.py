@@ -116,9 +116,12 @@ def _seed_facebook(fakes: Fakes, refs: Refs) -> int:
 
 def _seed_instagram(fakes: Fakes, refs: Refs) -> int:
     fake: Any = fakes.get("instagram")
-    if fake is None or not any(channel == "instagram" for channel, _ in refs):
+    ref = refs.get(("instagram", "camille.delorme"))  # the president's account: the comments are addressed to her
+    if fake is None or ref is None:
         return 0
-    media = fake.seed_media("Ce matin au marché de Narbonne, à la rencontre des producteurs de notre région. 🍅🧀")
+    media = fake.seed_media(
+        "Ce matin au marché de Narbonne, à la rencontre des producteurs de notre région. 🍅🧀", account=ref
+    )
     fake.seed_comment(
         media,
         "Merci Madame la Présidente d'être venue ! Quand la ligne de bus du dimanche reviendra-t-elle à Gruissan ?",

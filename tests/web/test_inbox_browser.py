@@ -115,7 +115,7 @@ async def _comment_arrives(live: Demo, text: str) -> tuple[str, uuid.UUID, uuid.
     """A comment under a post on the simulated Instagram, brought in by the real poll:
     (its network id, the item's id, the president's persona id)."""
     fake = live.instagram
-    media_id = fake.seed_media("Feria de Nîmes : merci à toutes et à tous !")
+    media_id = fake.seed_media("Feria de Nîmes : merci à toutes et à tous !", account="camille.delorme")  # hers
     comment_id = fake.seed_comment(media_id, text, username="camille.m")
     runtime = Runtime(live.settings)
     runtime.base_url_overrides.update(live.app.state.simulated.urls)

@@ -1,12 +1,22 @@
 """A faithful fake of the Instagram API with Facebook Login (graph.facebook.com, reference §2).
 
-One professional account (IG user) linked to a Facebook Page. Publishing follows the
+Professional accounts (IG users), each linked to its own Facebook Page and with its own access
+token: :meth:`FakeInstagram.make_account` with no username gives the default one (``IG_USER_ID``,
+``occitanie``, the fixed ``user_token``), with a username a separate user (its id, page and token
+derived from the username, so they stay the same across resets and restarts). Every endpoint
+finds the caller's user from the access token and answers Graph's "does not exist, cannot be
+loaded due to missing permissions" (100/33) for another user's objects: its IG user id, its
+media, containers and comments. Facebook Login (the consent page, ``/oauth/access_token``,
+``/me/accounts``) connects the default account: the tokens it issues are the default user's.
+Publishing follows the
 container flow: ``POST /{ig-user-id}/media`` creates a container IN_PROGRESS that turns
 FINISHED after ``processing_polls`` reads of its ``status_code`` (or ERROR when told with
 :meth:`FakeInstagram.fail_next_container`), then ``POST /{ig-user-id}/media_publish``
 publishes it against the ``content_publishing_limit`` quota.
 
-Inbox data, each with a chosen time (``created=``): :meth:`FakeInstagram.seed_media` (our media),
+Inbox data, each with a chosen time (``created=``), on the default account unless given another
+(``account=``: an :class:`AccountRef` from :meth:`~FakeInstagram.make_account`, an IG user id or a
+username; a comment is on its media's account): :meth:`FakeInstagram.seed_media` (our media),
 :meth:`FakeInstagram.seed_comment` (a comment, or a reply with ``parent_id``; returns its id),
 :meth:`FakeInstagram.seed_mention` (an @-mention in a comment or caption elsewhere; its id) and
 :meth:`FakeInstagram.seed_message` (a direct message; the stored message, ``mid``). Mentions and
@@ -20,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -88,6 +99,30 @@ STATUS_TEXT = {
 }
 
 
+@dataclass
+class IgUser:
+    """One professional account: its identity (kept across resets, like its token) and its counters."""
+
+    id: str
+    username: str
+    name: str
+    token: str
+    page_id: str
+    page_name: str
+    quota_total: int
+    quota_usage: int = 0
+    followers_count: int = 99_000
+    follows_count: int = 180
+
+
+#: an IG user is given as its AccountRef, its id or its username; None is the default account
+Owner = AccountRef | str | None
+
+
+def _digits(username: str, width: int) -> str:
+    return str(int(hashlib.sha256(username.encode()).hexdigest(), 16) % 10**width).zfill(width)
+
+
 class FakeInstagram(GraphFake):
     key = "instagram"
     name = "Instagram (simulated)"
@@ -96,42 +131,105 @@ class FakeInstagram(GraphFake):
     def __init__(self, *, quota_total: int = 50, processing_polls: int = 1) -> None:
         self.ig_user_id = IG_USER_ID
         self.business_id = IG_USER_ID
-        self.quota_total = quota_total
         self.processing_polls = processing_polls
+        self._quota_total = quota_total
+        default = IgUser(IG_USER_ID, USERNAME, "Occitanie", self.user_token, PAGE_ID, "Région Occitanie", quota_total)
+        #: the IG users by id; the default one first
+        self.users: dict[str, IgUser] = {IG_USER_ID: default}
         super().__init__()
 
     def setup(self) -> None:
         super().setup()
+        # Every object below carries its IG user's id (``owner``); the dicts are the whole network's.
         self.containers: dict[str, dict[str, Any]] = {}
         self.media: dict[str, dict[str, Any]] = {}
         self.comments: dict[str, dict[str, Any]] = {}
-        #: @-mentions of the account elsewhere (in a comment or a caption of someone else's media), by id
+        #: @-mentions of an account elsewhere (in a comment or a caption of someone else's media), by id
         self.mentions: dict[str, dict[str, Any]] = {}
         #: direct messages received (Messenger API for Instagram), by mid
         self.messages: dict[str, dict[str, Any]] = {}
         #: comments deleted (with their replies): gone from every listing, ``DELETE`` again says 100/33
         self.deleted_comments: set[str] = set()
-        self.quota_usage = 0
-        self.followers_count = 99_000
-        self.follows_count = 180
+        for user in self.users.values():
+            user.quota_usage, user.followers_count, user.follows_count = 0, 99_000, 180
         self._next_container_status: list[str] = []
 
+    # ------------------------------------------------------------------ the default account's counters
+    @property
+    def quota_usage(self) -> int:
+        return self.users[IG_USER_ID].quota_usage
+
+    @quota_usage.setter
+    def quota_usage(self, value: int) -> None:
+        self.users[IG_USER_ID].quota_usage = value
+
+    @property
+    def quota_total(self) -> int:
+        return self.users[IG_USER_ID].quota_total
+
+    @quota_total.setter
+    def quota_total(self, value: int) -> None:
+        self.users[IG_USER_ID].quota_total = value
+
+    @property
+    def followers_count(self) -> int:
+        return self.users[IG_USER_ID].followers_count
+
+    @followers_count.setter
+    def followers_count(self, value: int) -> None:
+        self.users[IG_USER_ID].followers_count = value
+
     # ------------------------------------------------------------------ helpers for tests
-    def make_account(self) -> AccountRef:
+    def make_account(self, username: str | None = None, *, name: str = "") -> AccountRef:
+        """The account the plugin receives: the default one without ``username`` (or with its
+        username, ``occitanie``); otherwise the IG user of that username, created on first call
+        with its own id, Facebook Page, token, media, comments, messages and publishing limit."""
+        user = self.user(username) if username is None or username == USERNAME else self._named(username, name)
         return AccountRef(
-            external_id=self.ig_user_id,
-            handle=USERNAME,
-            credentials=Credentials(access_token=self.user_token, extra={"page_id": PAGE_ID}),
+            external_id=user.id,
+            handle=user.username,
+            credentials=Credentials(access_token=user.token, extra={"page_id": user.page_id}),
         )
+
+    def _named(self, username: str, name: str) -> IgUser:
+        user_id = "178414" + _digits(username, 11)
+        if user_id not in self.users:
+            token, page_id = f"EAAfake-ig-{_digits(username + '/token', 16)}", "1048576" + _digits(username, 8)
+            label = name or username
+            self.users[user_id] = IgUser(user_id, username, label, token, page_id, label, self._quota_total)
+            self.tokens[token] = "user"
+        return self.users[user_id]
+
+    def user(self, account: Owner = None) -> IgUser:
+        """The IG user ``account`` names (an AccountRef, an IG user id or a username; None: the default)."""
+        if account is None:
+            return self.users[IG_USER_ID]
+        key = account.external_id if isinstance(account, AccountRef) else account
+        found = self.users.get(key) or next((u for u in self.users.values() if u.username == key), None)
+        if found is None:
+            raise KeyError(f"no IG user {key!r} on this fake (make_account creates one)")
+        return found
+
+    def _caller(self, request: GraphRequest) -> IgUser:
+        # Tokens of Facebook Login (short-lived ones included) are the default user's.
+        return next((u for u in self.users.values() if u.token == request.token), self.users[IG_USER_ID])
+
+    def _owned(self, store: dict[str, dict[str, Any]], object_id: str, request: GraphRequest) -> dict[str, Any] | None:
+        """The caller's object of that id in ``store``; None when absent or another user's."""
+        found = store.get(object_id)
+        return found if found is not None and found["owner"] == self._caller(request).id else None
 
     def fail_next_container(self, status: str = "ERROR") -> None:
         """The next container created ends in ``status`` (ERROR or EXPIRED) instead of FINISHED."""
         self._next_container_status.append(status)
 
-    def seed_media(self, caption: str, *, created: datetime | None = None, product: str = "FEED") -> str:
+    def seed_media(
+        self, caption: str, *, created: datetime | None = None, product: str = "FEED", account: Owner = None
+    ) -> str:
         media_id = self.new_id()
         self.media[media_id] = {
             "id": media_id,
+            "owner": self.user(account).id,
             "caption": caption,
             "media_type": "IMAGE",
             "media_product_type": product,
@@ -150,9 +248,11 @@ class FakeInstagram(GraphFake):
         parent_id: str | None = None,
         created: datetime | None = None,
     ) -> str:
+        """A comment on ``media_id`` (on that media's account), by ``username``/``user_id``."""
         comment_id = self.new_id()
         self.comments[comment_id] = {
             "id": comment_id,
+            "owner": self.media[media_id]["owner"],
             "media_id": media_id,
             "text": text,
             "username": username,
@@ -178,31 +278,41 @@ class FakeInstagram(GraphFake):
         user_id: str = "17800000000000999",
         in_caption: bool = False,
         created: datetime | None = None,
+        account: Owner = None,
     ) -> str:
         """Someone mentions the account on *their* media: in a comment on it, or in its caption
         (``in_caption``). Returns the mention's id: the comment's, or the media's for a caption."""
+        mentioned = self.user(account)
         media_id = self.new_id()
         comment_id = None if in_caption else self.new_id()
         mention_id = comment_id or media_id
         self.mentions[mention_id] = {
             "id": mention_id,
+            "owner": mentioned.id,
             "media_id": media_id,
             "comment_id": comment_id,
-            "text": text if f"@{USERNAME}" in text else f"@{USERNAME} {text}",
+            "text": text if f"@{mentioned.username}" in text else f"@{mentioned.username} {text}",
             "from": {"id": user_id, "username": username},
             "created": created or self.now(),
         }
         return mention_id
 
     def seed_message(
-        self, text: str, *, user_id: str = "17800000000000999", created: datetime | None = None
+        self,
+        text: str,
+        *,
+        user_id: str = "17800000000000999",
+        created: datetime | None = None,
+        account: Owner = None,
     ) -> dict[str, Any]:
         """The person ``user_id`` (an IGSID) sends the account a direct message; returns it (``mid``)."""
+        recipient = self.user(account).id
         message = {
             "mid": f"aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOj{self.new_id()}",
+            "owner": recipient,
             "text": text,
             "sender": user_id,
-            "recipient": self.ig_user_id,
+            "recipient": recipient,
             "created": created or self.now(),
         }
         self.messages[message["mid"]] = message
@@ -220,10 +330,11 @@ class FakeInstagram(GraphFake):
         Comments come as a ``comments`` change (``id``, ``text``, ``from``, ``media``, ``parent_id``),
         mentions as a ``mentions`` change (``media_id``, ``comment_id``: ids only, as Meta sends
         them), messages as a ``messaging`` event (``sender``, ``recipient``, ``timestamp``,
-        ``message.mid/text``), under the entry of the IG user (``entry.id``).
+        ``message.mid/text``), under the entry of the item's IG user (``entry.id``).
         """
         created = self.now()
-        entry: dict[str, Any] = {"id": self.ig_user_id, "time": int(created.timestamp())}
+        found = self.comments.get(item_id) or self.mentions.get(item_id) or self.messages.get(item_id) or {}
+        entry: dict[str, Any] = {"id": found.get("owner", self.ig_user_id), "time": int(created.timestamp())}
         if item_id in self.comments:
             entry["changes"] = [{"field": "comments", "value": self._comment_value(self.comments[item_id])}]
         elif item_id in self.mentions:
@@ -262,13 +373,14 @@ class FakeInstagram(GraphFake):
     # ------------------------------------------------------------------ containers
     @graph("POST", "/{version}/{ig_user_id}/media", allowed=CONTAINER_PARAMS)
     async def create_container(self, request: GraphRequest, ig_user_id: str) -> FakeResponse:
-        self._own_user(ig_user_id, "post")
-        container = self._container_from(request.params)
+        user = self._own_user(request, ig_user_id, "post")
+        container = self._container_from(request.params, user)
         container_id = self.new_id()
         final = self._next_container_status.pop(0) if self._next_container_status else "FINISHED"
         self.containers[container_id] = {
             **container,
             "id": container_id,
+            "owner": user.id,
             "polls_left": self.processing_polls,
             "final": final,
             "status_code": "IN_PROGRESS",
@@ -276,7 +388,7 @@ class FakeInstagram(GraphFake):
         }
         return FakeResponse(json={"id": container_id})
 
-    def _container_from(self, params: dict[str, str]) -> dict[str, Any]:
+    def _container_from(self, params: dict[str, str], user: IgUser) -> dict[str, Any]:
         media_type = params.get("media_type", "IMAGE")
         carousel_item = params.get("is_carousel_item") == "true"
         checks = {
@@ -284,7 +396,8 @@ class FakeInstagram(GraphFake):
             "REELS": self._reel_container,
             "VIDEO": self._video_item_container,
             "STORIES": self._story_container,
-            "CAROUSEL": self._carousel_container,
+            # a carousel's children must be containers of the same user
+            "CAROUSEL": lambda p, _: self._carousel_container(p, user),
         }
         if media_type not in checks:
             raise GraphError(
@@ -330,13 +443,13 @@ class FakeInstagram(GraphFake):
         if params.get("caption") or params.get("alt_text"):
             raise GraphError(100, "(#100) caption and alt_text are not supported for STORIES")
 
-    def _carousel_container(self, params: dict[str, str], carousel_item: bool) -> None:
+    def _carousel_container(self, params: dict[str, str], user: IgUser) -> None:
         children = [c for c in params.get("children", "").split(",") if c]
         if not 2 <= len(children) <= 10:
             raise GraphError(100, "(#100) The carousel needs between 2 and 10 children", subcode=2207027)
         for child in children:
             container = self.containers.get(child)
-            if container is None or not container["carousel_item"]:
+            if container is None or container["owner"] != user.id or not container["carousel_item"]:
                 raise GraphError(100, f"(#100) {child} is not a carousel item container of this account")
             if container["status_code"] != "FINISHED":
                 raise GraphError(
@@ -355,8 +468,8 @@ class FakeInstagram(GraphFake):
         required=("creation_id",),
     )
     async def publish(self, request: GraphRequest, ig_user_id: str) -> FakeResponse:
-        self._own_user(ig_user_id, "post")
-        container = self.containers.get(request.params["creation_id"])
+        user = self._own_user(request, ig_user_id, "post")
+        container = self._owned(self.containers, request.params["creation_id"], request)
         if container is None or container["carousel_item"]:
             raise GraphError(100, "(#100) creation_id is not a publishable container", subcode=2207027)
         if container["status_code"] != "FINISHED":
@@ -365,7 +478,7 @@ class FakeInstagram(GraphFake):
                 "The media is not ready for publishing, please wait for a moment",
                 subcode=2207027,
             )
-        if self.quota_usage >= self.quota_total:
+        if user.quota_usage >= user.quota_total:
             raise GraphError(
                 9,
                 "Application request limit reached",
@@ -373,7 +486,7 @@ class FakeInstagram(GraphFake):
                 user_title="Publishing limit",
                 user_msg="You reached maximum number of posts that is allowed to be published.",
             )
-        self.quota_usage += 1
+        user.quota_usage += 1
         container["status_code"] = "PUBLISHED"
         media_id = self.new_id()
         kind = {
@@ -384,6 +497,7 @@ class FakeInstagram(GraphFake):
         media_type, product = kind.get(container["media_type"], ("IMAGE", "FEED"))
         self.media[media_id] = {
             "id": media_id,
+            "owner": user.id,
             "caption": container["params"].get("caption"),
             "media_type": media_type,
             "media_product_type": product,
@@ -395,33 +509,34 @@ class FakeInstagram(GraphFake):
 
     @graph("GET", "/{version}/{ig_user_id}/content_publishing_limit", allowed=("fields", "since"))
     async def publishing_limit(self, request: GraphRequest, ig_user_id: str) -> FakeResponse:
-        self._own_user(ig_user_id, "get")
+        user = self._own_user(request, ig_user_id, "get")
         names = request.field_names() or {"quota_usage"}
-        entry: dict[str, Any] = {"quota_usage": self.quota_usage}
+        entry: dict[str, Any] = {"quota_usage": user.quota_usage}
         if "config" in names:
-            entry["config"] = {"quota_total": self.quota_total, "quota_duration": 86400}
+            entry["config"] = {"quota_total": user.quota_total, "quota_duration": 86400}
         return FakeResponse(json={"data": [entry]})
 
     # ------------------------------------------------------------------ objects
     @graph("GET", "/{version}/{object_id}", allowed=("fields",))
     async def read_object(self, request: GraphRequest, object_id: str) -> FakeResponse:
         names = request.field_names() or {"id"}
-        if object_id == self.ig_user_id:
+        user = self._caller(request)
+        if object_id == user.id:
             values: dict[str, Any] = {
                 "id": object_id,
-                "username": USERNAME,
-                "name": "Occitanie",
-                "followers_count": self.followers_count,
-                "follows_count": self.follows_count,
-                "media_count": len(self.media),
+                "username": user.username,
+                "name": user.name,
+                "followers_count": user.followers_count,
+                "follows_count": user.follows_count,
+                "media_count": sum(1 for m in self.media.values() if m["owner"] == user.id),
             }
-        elif object_id in self.containers:
-            values = self._poll(self.containers[object_id])
-        elif object_id in self.media:
-            values = self._media_fields(self.media[object_id])
-        elif object_id in self.comments:
+        elif container := self._owned(self.containers, object_id, request):
+            values = self._poll(container)
+        elif media := self._owned(self.media, object_id, request):
+            values = self._media_fields(media)
+        elif comment := self._owned(self.comments, object_id, request):
             # A top-level comment has no parent_id: Graph leaves the field out, it is no error.
-            values = {"parent_id": None, **self._plain_comment(self.comments[object_id], names)}
+            values = {"parent_id": None, **self._plain_comment(comment, names)}
         else:
             raise no_object(object_id, "get")
         unknown = names - values.keys()
@@ -446,16 +561,16 @@ class FakeInstagram(GraphFake):
             "media_product_type": media["media_product_type"],
             "timestamp": graph_time(media["created"]),
             "permalink": f"https://www.instagram.com/p/{media['shortcode']}/",
-            "username": USERNAME,
+            "username": self.users[media["owner"]].username,
             "comments_count": sum(1 for c in self.comments.values() if c["media_id"] == media["id"]),
         }
         return {k: v for k, v in values.items() if v is not None}
 
     @graph("DELETE", "/{version}/{object_id}")
     async def delete_object(self, request: GraphRequest, object_id: str) -> FakeResponse:
-        if object_id in self.media:
+        if self._owned(self.media, object_id, request):
             del self.media[object_id]
-        elif object_id in self.comments:
+        elif self._owned(self.comments, object_id, request):
             # a comment's replies go with it
             gone = {object_id} | {c["id"] for c in self.comments.values() if c["parent_id"] == object_id}
             for comment_id in gone:
@@ -468,12 +583,12 @@ class FakeInstagram(GraphFake):
     @graph("POST", "/{version}/{object_id}", allowed=("hide", "comment_enabled"))
     async def update_object(self, request: GraphRequest, object_id: str) -> FakeResponse:
         """``POST /{ig-comment-id}?hide=true|false``; ``POST /{ig-media-id}?comment_enabled=…``."""
-        if object_id in self.comments:
+        if self._owned(self.comments, object_id, request):
             raw = request.params.get("hide")
             if raw not in ("true", "false"):
                 raise GraphError(100, "(#100) Param hide must be a boolean") if raw else missing("hide")
             self.comments[object_id]["hidden"] = raw == "true"
-        elif object_id in self.media:
+        elif self._owned(self.media, object_id, request):
             raw = request.params.get("comment_enabled")
             if raw not in ("true", "false"):
                 raise missing("comment_enabled")
@@ -495,12 +610,13 @@ class FakeInstagram(GraphFake):
         return self._list(request, ig_user_id, stories=True)
 
     def _list(self, request: GraphRequest, ig_user_id: str, *, stories: bool) -> FakeResponse:
-        self._own_user(ig_user_id, "get")
+        user = self._own_user(request, ig_user_id, "get")
         since, until = request.params.get("since"), request.params.get("until")
         found = [
             m
             for m in self.media.values()
-            if (m["media_product_type"] == "STORY") == stories
+            if m["owner"] == user.id
+            and (m["media_product_type"] == "STORY") == stories
             and (not since or m["created"].timestamp() >= float(since))
             and (not until or m["created"].timestamp() <= float(until))
         ]
@@ -513,7 +629,7 @@ class FakeInstagram(GraphFake):
     # ------------------------------------------------------------------ comments
     @graph("GET", "/{version}/{media_id}/comments", allowed=("fields", "limit", "after"))
     async def list_comments(self, request: GraphRequest, media_id: str) -> FakeResponse:
-        if media_id not in self.media:
+        if not self._owned(self.media, media_id, request):
             raise no_object(media_id, "get")
         top = sorted(
             (c for c in self.comments.values() if c["media_id"] == media_id and not c["parent_id"]),
@@ -524,7 +640,7 @@ class FakeInstagram(GraphFake):
 
     @graph("GET", "/{version}/{comment_id}/replies", allowed=("fields", "limit", "after"))
     async def list_replies(self, request: GraphRequest, comment_id: str) -> FakeResponse:
-        if comment_id not in self.comments:
+        if not self._owned(self.comments, comment_id, request):
             raise no_object(comment_id, "get")
         names = request.field_names() or {"id", "text", "timestamp"}
         data = [self._plain_comment(c, names) for c in self._replies(comment_id)]
@@ -569,25 +685,27 @@ class FakeInstagram(GraphFake):
 
     @graph("POST", "/{version}/{comment_id}/replies", allowed=("message",), required=("message",))
     async def create_reply(self, request: GraphRequest, comment_id: str) -> FakeResponse:
-        comment = self.comments.get(comment_id)
+        comment = self._owned(self.comments, comment_id, request)
         if comment is None:
             raise no_object(comment_id, "post")
         if comment["parent_id"]:
             raise GraphError(100, "(#100) Replies can only be made to top-level comments")
+        user = self._caller(request)
         reply_id = self.seed_comment(
             comment["media_id"],
             request.params["message"],
-            username=USERNAME,
-            user_id=self.ig_user_id,
+            username=user.username,
+            user_id=user.id,
             parent_id=comment_id,
         )
         return FakeResponse(json={"id": reply_id})
 
     @graph("POST", "/{version}/{media_id}/comments", allowed=("message",), required=("message",))
     async def create_comment(self, request: GraphRequest, media_id: str) -> FakeResponse:
-        if media_id not in self.media:
+        if not self._owned(self.media, media_id, request):
             raise no_object(media_id, "post")
-        comment_id = self.seed_comment(media_id, request.params["message"], username=USERNAME, user_id=self.ig_user_id)
+        user = self._caller(request)
+        comment_id = self.seed_comment(media_id, request.params["message"], username=user.username, user_id=user.id)
         return FakeResponse(json={"id": comment_id})
 
     # ------------------------------------------------------------------ insights
@@ -598,11 +716,11 @@ class FakeInstagram(GraphFake):
         required=("metric",),
     )
     async def insights(self, request: GraphRequest, object_id: str) -> FakeResponse:
-        if object_id == self.ig_user_id:
+        if object_id == self._caller(request).id:
             known, period = USER_METRICS, request.params.get("period")
             if not period:
                 raise GraphError(100, "(#100) The parameter period is required")
-        elif object_id in self.media:
+        elif self._owned(self.media, object_id, request):
             known, period = MEDIA_METRICS, "lifetime"
         else:
             raise no_object(object_id, "get")
@@ -628,15 +746,16 @@ class FakeInstagram(GraphFake):
     # ------------------------------------------------------------------ account discovery
     @graph("GET", "/{version}/me/accounts", allowed=("fields", "limit", "after"), token="user")
     async def my_pages(self, request: GraphRequest) -> FakeResponse:
+        # The person's Page: the default account's for a Facebook Login token, a named user's for its own.
         names = request.field_names() or {"id", "name"}
-        page = {
-            "id": PAGE_ID,
-            "name": "Région Occitanie",
-            "instagram_business_account": {"id": self.ig_user_id},
-        }
+        user = self._caller(request)
+        page = {"id": user.page_id, "name": user.page_name, "instagram_business_account": {"id": user.id}}
         data = [{k: v for k, v in page.items() if k in names | {"id"}}]
         return FakeResponse(json=self.page(request, data, "me/accounts", keep=("fields",)))
 
-    def _own_user(self, ig_user_id: str, method: str) -> None:
-        if ig_user_id != self.ig_user_id:
+    def _own_user(self, request: GraphRequest, ig_user_id: str, method: str) -> IgUser:
+        """The caller's IG user, when the path names it; another user's id is no object to this token."""
+        user = self._caller(request)
+        if ig_user_id != user.id:
             raise no_object(ig_user_id, method)
+        return user
