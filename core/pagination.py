@@ -69,27 +69,33 @@ def _key_value(value: Any, kind: type[Any]) -> Any:
 
 async def keyset(
     session: AsyncSession,
-    query: sa.Select[tuple[T]],
+    query: sa.Select[Any],
     columns: Sequence[sa.ColumnElement[Any]],
     *,
     cursor: str | None,
     limit: int,
     key: Callable[[T], Sequence[Any]] | None = None,
+    descending: bool = False,
+    rows: Callable[[Sequence[Any]], list[T]] | None = None,
 ) -> Page[T]:
     """Rows of ``query`` ordered by ``columns`` (the last must be unique), after ``cursor``.
 
     ``key`` gives a row's values of ``columns`` (by default the attributes of the same names;
-    give it when a column is an expression, such as a COALESCE).
+    give it when a column is an expression, such as a COALESCE). ``descending`` walks the same
+    index backwards (newest first). ``rows`` turns the result's rows into items when the query
+    selects several things (by default, the first entity of each row).
     """
     if cursor:
         values = decode_cursor(cursor, columns)
-        query = query.where(
-            sa.tuple_(*columns) > sa.tuple_(*(sa.literal(v, c.type) for v, c in zip(values, columns, strict=True)))
-        )
-    rows = list((await session.scalars(query.order_by(*columns).limit(limit + 1))).all())
-    if len(rows) <= limit:
-        return Page(items=rows)
-    rows = rows[:limit]
-    last = rows[-1]
+        row_key = sa.tuple_(*columns)
+        cursor_key = sa.tuple_(*(sa.literal(v, c.type) for v, c in zip(values, columns, strict=True)))
+        query = query.where(row_key < cursor_key if descending else row_key > cursor_key)
+    order = [c.desc() for c in columns] if descending else list(columns)
+    result = await session.execute(query.order_by(*order).limit(limit + 1))
+    items: list[T] = rows(result.all()) if rows else list(result.scalars().all())
+    if len(items) <= limit:
+        return Page(items=items)
+    items = items[:limit]
+    last = items[-1]
     values = key(last) if key else [getattr(last, str(c.key)) for c in columns]
-    return Page(items=rows, next_cursor=encode_cursor(values))
+    return Page(items=items, next_cursor=encode_cursor(values))

@@ -36,7 +36,7 @@ from core.db.models import (
 )
 from core.db.types import utcnow
 from core.errors import Refusal
-from core.pagination import Page, decode_cursor, encode_cursor
+from core.pagination import Page, keyset
 from core.people.staff import display_names
 
 #: what an answered or closed item no longer owes anybody
@@ -295,24 +295,18 @@ async def list_items(
     cursor: str | None = None,
     limit: int = 50,
 ) -> Page[ItemRow]:
-    """The persona's items, newest first by (received_at, id), one keyset page at a time.
-
-    Newest first walks ``ix_inbox_items_persona_received`` backwards: the cursor is the one
-    paginator's (:mod:`core.pagination`), compared with ``<`` instead of ``>``.
-    """
+    """The persona's items, newest first by (received_at, id), one keyset page at a time
+    (``ix_inbox_items_persona_received`` walked backwards)."""
     query = _filtered(_visible(_rows_query(), persona_id, see_messages), filters, utcnow())
-    key = (InboxItem.received_at, InboxItem.id)
-    if cursor:
-        received_at, item_id = decode_cursor(cursor, key)
-        query = query.where(
-            sa.tuple_(*key) < sa.tuple_(sa.literal(received_at, _RECEIVED_TYPE), sa.literal(item_id, sa.Uuid()))
-        )
-    query = query.order_by(InboxItem.received_at.desc(), InboxItem.id.desc()).limit(limit + 1)
-    rows = _rows((await session.execute(query)).all())
-    if len(rows) <= limit:
-        return Page(items=rows)
-    rows = rows[:limit]
-    return Page(items=rows, next_cursor=encode_cursor([rows[-1].received_at, rows[-1].id]))
+    return await keyset(
+        session,
+        query,
+        (InboxItem.received_at, InboxItem.id),
+        cursor=cursor,
+        limit=limit,
+        descending=True,
+        rows=_rows,
+    )
 
 
 async def counts(session: AsyncSession, persona_id: uuid.UUID, *, see_messages: bool) -> dict[InboxStatus, int]:
