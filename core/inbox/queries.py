@@ -196,7 +196,6 @@ class NewSince(msgspec.Struct, frozen=True, kw_only=True):
 
 # ------------------------------------------------------------------ the list
 _Assignee = aliased(Staff)
-_RECEIVED_TYPE = InboxItem.__table__.c.received_at.type
 
 
 def _rows_query() -> Select[Any]:

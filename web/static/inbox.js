@@ -4,6 +4,12 @@
 (function () {
   "use strict";
 
+  // On a phone the filters fold away (the list comes first) unless some are in use.
+  var filtersBox = document.querySelector("details.inbox-filters-box");
+  if (filtersBox && filtersBox.dataset.filtersActive !== "true" && window.matchMedia("(max-width: 40rem)").matches) {
+    filtersBox.open = false;
+  }
+
   function typing(target) {
     var tag = target && target.tagName;
     return tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
