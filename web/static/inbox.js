@@ -6,7 +6,7 @@
 
   // On a phone the filters fold away (the list comes first) unless some are in use.
   var filtersBox = document.querySelector("details.inbox-filters-box");
-  if (filtersBox && filtersBox.dataset.filtersActive !== "true" && window.matchMedia("(max-width: 40rem)").matches) {
+  if (filtersBox && filtersBox.dataset.filtersActive !== "true" && window.matchMedia("(max-width: 48rem)").matches) {
     filtersBox.open = false;
   }
 
