@@ -23,7 +23,9 @@ from hypothesis import strategies as st
 from litestar.testing import AsyncTestClient, TestClient
 
 from core.audit import Actor
-from core.db.enums import Role
+from core.db.enums import InboxKind, Role
+from core.db.models import Account, InboxItem, ModerationAction, SavedReply
+from core.db.types import utcnow
 from core.personas.service import KNOWN_FORMATS, known_channels, upsert_personas
 from core.runtime import Runtime
 from core.settings import Settings
@@ -61,12 +63,36 @@ async def _seed(settings: Settings) -> World:
         roles = {"region-occitanie": Role.MANAGER, "presidente-region": Role.MANAGER}
         _, token = await staff_with_token(runtime, "hostile", roles=roles, is_admin=True)
         other, _ = await staff_with_token(runtime, "other", roles={"region-occitanie": Role.VIEWER})
+        inbox = await _inbox_ids(runtime, region.accounts[0])
         return World(
             token=token,
-            ids={"persona_id": str(region.id), "account_id": account_id, "staff_id": str(other)},
+            ids={"persona_id": str(region.id), "account_id": account_id, "staff_id": str(other), **inbox},
         )
     finally:
         await runtime.aclose()
+
+
+async def _inbox_ids(runtime: Runtime, account: Account) -> dict[str, str]:
+    """An inbox item, a saved reply and a ban waiting for review: the inbox routes' path ids."""
+    async with runtime.session() as session:
+        item = InboxItem(
+            account_id=account.id,
+            persona_id=account.persona_id,
+            remote_id="hostile-1",
+            kind=InboxKind.COMMENT,
+            author_remote_id="citizen",
+            text="Bonjour",
+            received_at=utcnow(),
+        )
+        saved = SavedReply(persona_id=account.persona_id, short_code="merci", title="Merci", text="Merci !")
+        session.add_all([item, saved])
+        await session.flush()
+        ban = ModerationAction(
+            item_id=item.id, persona_id=account.persona_id, action="ban", state="pending_review", reason_code="spam"
+        )
+        session.add(ban)
+        await session.flush()
+        return {"item_id": str(item.id), "saved_reply_id": str(saved.id), "action_id": str(ban.id)}
 
 
 def _with_a_post(client: TestClient[Any] | Any, world: World) -> None:
