@@ -36,6 +36,7 @@ from core.db.models import (
 )
 from core.db.types import utcnow
 from core.errors import Refusal
+from core.inbox.targets import AT_RISK_SECONDS
 from core.pagination import Page, keyset
 from core.people.staff import display_names
 
@@ -313,6 +314,27 @@ async def counts(session: AsyncSession, persona_id: uuid.UUID, *, see_messages: 
     query = _visible(select(InboxItem.status, func.count()).select_from(InboxItem), persona_id, see_messages)
     found = {InboxStatus(s): n for s, n in (await session.execute(query.group_by(InboxItem.status))).all()}
     return {status: found.get(status, 0) for status in InboxStatus}
+
+
+async def deadlines(
+    session: AsyncSession, persona_id: uuid.UUID, *, see_messages: bool, now: datetime | None = None
+) -> dict[str, int]:
+    """Open items past their answer's due time (``breached``), within the last hour of it
+    (``at_risk``), and past or near a legal deadline (``legal``): what the dashboard warns of."""
+    now = now or utcnow()
+    soon = now + timedelta(seconds=AT_RISK_SECONDS)
+    open_ = InboxItem.status.in_((InboxStatus.NEW, InboxStatus.ASSIGNED))
+    query = _visible(
+        select(
+            func.count().filter(InboxItem.response_due_at <= now),
+            func.count().filter(InboxItem.response_due_at > now, InboxItem.response_due_at <= soon),
+            func.count().filter(InboxItem.legal_due_at <= soon),
+        ).select_from(InboxItem),
+        persona_id,
+        see_messages,
+    ).where(open_)
+    breached, at_risk, legal = (await session.execute(query)).one()
+    return {"breached": int(breached), "at_risk": int(at_risk), "legal": int(legal)}
 
 
 async def new_since(

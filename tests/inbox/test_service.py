@@ -408,3 +408,27 @@ async def test_a_reply_on_instagram_is_judged_on_its_words_not_on_the_lines_form
                 session, world.runtime.channels, world.actor("cabinet", Role.MANAGER), item.id, "x" * 2300,
                 confirm=True,
             )  # fmt: skip
+
+
+async def test_the_dashboard_counts_overdue_and_at_risk_answers_and_legal_deadlines(world: World) -> None:
+    from core.inbox.queries import deadlines
+
+    now = datetime.now(UTC)
+    overdue = await world.item("region-occitanie", "facebook")
+    soon = await world.item("region-occitanie", "facebook")
+    legal = await world.item("region-occitanie", "facebook", kind=InboxKind.MESSAGE, thread="t_5")
+    answered = await world.item("region-occitanie", "facebook")
+    async with world.runtime.session() as session:
+        for item, values in (
+            (overdue, {"response_due_at": now - timedelta(minutes=5)}),
+            (soon, {"response_due_at": now + timedelta(minutes=20)}),
+            (legal, {"response_due_at": now + timedelta(days=2), "legal_due_at": now - timedelta(hours=1)}),
+            (answered, {"response_due_at": now - timedelta(hours=5), "status": InboxStatus.ANSWERED}),
+        ):
+            stored = await session.get(InboxItem, item.id)
+            for name, value in values.items():
+                setattr(stored, name, value)
+    region = world.personas["region-occitanie"].id
+    async with world.runtime.sessions() as session:
+        assert await deadlines(session, region, see_messages=True) == {"breached": 1, "at_risk": 1, "legal": 1}
+        assert await deadlines(session, region, see_messages=False) == {"breached": 1, "at_risk": 1, "legal": 0}

@@ -306,6 +306,7 @@ class AdminInboxController(Controller):
         context = {
             "persona": persona,
             "new": (await queries.counts(db_session, persona.id, see_messages=see))[InboxStatus.NEW],
+            "deadlines": await queries.deadlines(db_session, persona.id, see_messages=see),
             "health": await queries.inbox_health(db_session, persona.id, inbox_channels(registry, persona)),
         }
         return Template("inbox/_status.html", context=context)
