@@ -15,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.enums import InboxStatus
+from core.db.enums import InboxKind, InboxStatus
 from core.db.models import Delivery, InboxEvent, InboxItem, Persona, Post
 from core.inbox.targets import business_seconds
 
@@ -36,14 +36,46 @@ async def record_response(
     """
     row = (
         await session.execute(
-            select(InboxItem.received_at, InboxItem.status, Persona)
-            .join(Persona, Persona.id == InboxItem.persona_id)
-            .where(InboxItem.id == item_id)
+            select(InboxItem, Persona).join(Persona, Persona.id == InboxItem.persona_id).where(InboxItem.id == item_id)
         )
     ).first()
     if row is None:
         return False
-    received_at, status, persona = row
+    item, persona = row
+    # An answer in a private conversation answers the person's earlier messages there too.
+    for earlier in await _unanswered_before(session, item):
+        await _answer(session, earlier, persona, at=at, staff_id=staff_id, source=source, delivery_id=delivery_id)
+    await _answer(session, item, persona, at=at, staff_id=staff_id, source=source, delivery_id=delivery_id)
+    return True
+
+
+async def _unanswered_before(session: AsyncSession, item: InboxItem) -> list[InboxItem]:
+    if item.kind != InboxKind.MESSAGE or item.thread_remote_id is None:
+        return []
+    found = await session.scalars(
+        select(InboxItem).where(
+            InboxItem.account_id == item.account_id,
+            InboxItem.kind == InboxKind.MESSAGE,
+            InboxItem.thread_remote_id == item.thread_remote_id,
+            InboxItem.received_at <= item.received_at,
+            InboxItem.id != item.id,
+            InboxItem.first_response_at.is_(None),
+        )
+    )
+    return list(found.all())
+
+
+async def _answer(
+    session: AsyncSession,
+    item: InboxItem,
+    persona: Persona,
+    *,
+    at: datetime,
+    staff_id: uuid.UUID | None,
+    source: str,
+    delivery_id: uuid.UUID | None,
+) -> None:
+    item_id, received_at, status = item.id, item.received_at, item.status
     first = await _set_first_response(session, item_id, at)
     status_after = InboxStatus.CLOSED if status == InboxStatus.CLOSED else InboxStatus.ANSWERED
     await session.execute(
@@ -64,7 +96,6 @@ async def record_response(
             detail={"source": source, **({"delivery_id": str(delivery_id)} if delivery_id else {})},
         )
     )
-    return True
 
 
 async def _set_first_response(session: AsyncSession, item_id: uuid.UUID, at: datetime) -> bool:

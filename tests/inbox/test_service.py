@@ -432,3 +432,23 @@ async def test_the_dashboard_counts_overdue_and_at_risk_answers_and_legal_deadli
     async with world.runtime.sessions() as session:
         assert await deadlines(session, region, see_messages=True) == {"breached": 1, "at_risk": 1, "legal": 1}
         assert await deadlines(session, region, see_messages=False) == {"breached": 1, "at_risk": 1, "legal": 0}
+
+
+async def test_an_answer_in_a_conversation_answers_the_persons_earlier_messages(world: World) -> None:
+    now = datetime.now(UTC)
+    first = await world.item(
+        "region-occitanie", "facebook", kind=InboxKind.MESSAGE, thread="t_7", received_at=now - timedelta(minutes=9)
+    )
+    second = await world.item(
+        "region-occitanie", "facebook", kind=InboxKind.MESSAGE, thread="t_7", received_at=now - timedelta(minutes=8)
+    )
+    other = await world.item(
+        "region-occitanie", "facebook", kind=InboxKind.MESSAGE, thread="t_8", received_at=now - timedelta(minutes=9)
+    )
+    async with world.runtime.session() as session:
+        await record_response(session, second.id, at=now, staff_id=None, source="native_app")
+    async with world.runtime.sessions() as session:
+        states = {i: (await session.get(InboxItem, i.id)).status for i in (first, second, other)}  # type: ignore[union-attr]
+        kinds = (await session.scalars(select(InboxEvent.kind).where(InboxEvent.item_id == first.id))).all()
+    assert states == {first: InboxStatus.ANSWERED, second: InboxStatus.ANSWERED, other: InboxStatus.NEW}
+    assert list(kinds) == ["first_response"]
