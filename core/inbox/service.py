@@ -39,7 +39,7 @@ from core.db.models import (
 from core.db.types import utcnow
 from core.errors import Conflict, NotFound, Refusal
 from core.inbox.remote import remote_item
-from core.inbox.targets import business_seconds
+from core.inbox.targets import business_seconds, inbox_settings
 from core.people.permissions import PERMISSIONS, Action, require
 from core.publishing.compose import ComposeResult, StaffActor, compose_reply
 
@@ -531,6 +531,49 @@ async def review(
     account = await session.get(Account, item.account_id)
     assert account is not None
     await _carry_out(session, host, actor, entry, item, account, manual=not _supported(host, account.channel, "ban"))
+    return entry
+
+
+async def accept_proposal(
+    session: AsyncSession, host: ChannelHost, actor: StaffActor, action_id: uuid.UUID
+) -> ModerationAction:
+    """Carry out a hide proposed on arrival (M1, M2); for personal data, with the persona's
+    standard answer pointing to the official form, through the outbox like any reply."""
+    entry = await _proposed(session, action_id)
+    item = await load_item(session, actor, entry.item_id, Action.MODERATE)
+    account = await session.get(Account, item.account_id)
+    persona = await session.get(Persona, item.persona_id)
+    assert account is not None and persona is not None
+    entry.requested_by_id = actor.id
+    if persona.kind == PersonaKind.INSTITUTION:
+        archive(session, item, reason=f"before hide: {entry.reason_code}")
+    await _carry_out(session, host, actor, entry, item, account, manual=not _supported(host, account.channel, "hide"))
+    answer = inbox_settings(persona.definition).personal_data_answer.strip()
+    if entry.reason_code == "personal_data" and answer and entry.state in ("done", "manual"):
+        await reply(session, host.registry, actor, item.id, answer, confirm=True)
+    return entry
+
+
+async def dismiss_proposal(
+    session: AsyncSession, actor: StaffActor, action_id: uuid.UUID, *, reason: str = ""
+) -> ModerationAction:
+    """A person read the item and keeps it visible: the proposal is refused, on the record."""
+    entry = await _proposed(session, action_id)
+    item = await load_item(session, actor, entry.item_id, Action.MODERATE)
+    entry.state, entry.reviewed_by_id, entry.error = "refused", actor.id, reason.strip() or None
+    record(
+        session, actor.actor, "inbox.proposal_dismissed", "inbox_item", item.id, persona_id=item.persona_id,
+        after={"action_id": entry.id, "reason_code": entry.reason_code}, reason=reason.strip() or None,
+    )  # fmt: skip
+    return entry
+
+
+async def _proposed(session: AsyncSession, action_id: uuid.UUID) -> ModerationAction:
+    entry = await session.get(ModerationAction, action_id)
+    if entry is None:
+        raise NotFound("no such moderation action", field="action_id", code="moderation_not_found")
+    if entry.state != "proposed":
+        raise Conflict(f"this action is {entry.state}, not a proposal", field="action_id", code="not_proposed")
     return entry
 
 

@@ -452,3 +452,62 @@ async def test_an_answer_in_a_conversation_answers_the_persons_earlier_messages(
         kinds = (await session.scalars(select(InboxEvent.kind).where(InboxEvent.item_id == first.id))).all()
     assert states == {first: InboxStatus.ANSWERED, second: InboxStatus.ANSWERED, other: InboxStatus.NEW}
     assert list(kinds) == ["first_response"]
+
+
+async def _arrived_with_personal_data(world: World) -> tuple[str, InboxItem, ModerationAction]:
+    from core.channels.contract import RemoteItem
+    from core.inbox.duties import act_on_arrival
+    from core.inbox.ingest import ingest
+
+    fake = world.simulated.fakes["facebook"]
+    post = fake.seed_post("Les inscriptions au transport scolaire sont ouvertes.")
+    text = "Mon fils n'a pas reçu sa carte, appelez-moi au 06 12 34 56 78"
+    comment = fake.seed_comment(post, text)
+    account = world.accounts[("region-occitanie", "facebook")]
+    remote = RemoteItem(
+        remote_id=comment, kind=InboxKind.COMMENT, text=text, author_id="6200000000000001",
+        created_at=datetime.now(UTC), thread_id=post,
+    )  # fmt: skip
+    async with world.runtime.session() as session:
+        result = await ingest(session, await session.get(Account, account.id), [remote], via="poll")
+        await act_on_arrival(session, world.runtime.channels, result.new)
+    async with world.runtime.sessions() as session:
+        item = await session.get(InboxItem, result.new[0])
+        proposal = await session.scalar(select(ModerationAction).where(ModerationAction.item_id == result.new[0]))
+    assert item is not None and proposal is not None and proposal.state == "proposed"
+    return comment, item, proposal
+
+
+async def test_a_proposed_hide_is_carried_out_with_the_standard_answer(world: World) -> None:
+    comment, item, proposal = await _arrived_with_personal_data(world)
+    async with world.runtime.session() as session:
+        done = await service.accept_proposal(
+            session, world.runtime.host, world.actor("moderator", Role.MODERATOR), proposal.id
+        )
+    assert done.state == "done", done.error
+    fake = world.simulated.fakes["facebook"]
+    assert fake.comments[comment].get("is_hidden") is True
+    async with world.runtime.sessions() as session:
+        reply = await session.scalar(select(Delivery).where(Delivery.in_reply_to_id == item.id))
+        persona = world.personas["region-occitanie"]
+        archived = await session.scalar(select(InboxArchive).where(InboxArchive.item_id == item.id))
+    assert reply is not None and archived is not None
+    from core.db.models import Post
+    from core.inbox.targets import inbox_settings
+
+    async with world.runtime.sessions() as session:
+        post = await session.get(Post, reply.post_id)
+    assert post is not None and post.text == inbox_settings(persona.definition).personal_data_answer.strip()
+    assert "06 12" not in post.text  # the answer never repeats the personal data
+
+
+async def test_a_dismissed_proposal_leaves_the_item_visible_on_the_record(world: World) -> None:
+    comment, item, proposal = await _arrived_with_personal_data(world)
+    async with world.runtime.session() as session:
+        dismissed = await service.dismiss_proposal(session, world.actor("cm", Role.EDITOR), proposal.id)
+    assert dismissed.state == "refused"
+    assert world.simulated.fakes["facebook"].comments[comment].get("is_hidden") is not True
+    with pytest.raises(Conflict):
+        async with world.runtime.session() as session:
+            await service.accept_proposal(session, world.runtime.host, world.actor("cm", Role.EDITOR), proposal.id)
+    assert await _count(world.runtime, AuditEvent, AuditEvent.action == "inbox.proposal_dismissed") == 1

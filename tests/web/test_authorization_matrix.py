@@ -134,6 +134,8 @@ REVIEWED_RULES = {
     "POST /api/v1/personas/{persona_id:uuid}/inbox/{item_id:uuid}/reply": "moderate: moderator",
     "POST /api/v1/personas/{persona_id:uuid}/inbox/{item_id:uuid}/replying": "moderate: moderator",
     "POST /api/v1/personas/{persona_id:uuid}/moderation/{action_id:uuid}/review": "ban: manager",
+    "POST /api/v1/personas/{persona_id:uuid}/moderation/{action_id:uuid}/accept": "moderate: moderator",
+    "POST /api/v1/personas/{persona_id:uuid}/moderation/{action_id:uuid}/dismiss": "moderate: moderator",
     "GET /api/v1/personas/{persona_id:uuid}/saved-replies": "moderate: moderator",
     "POST /api/v1/personas/{persona_id:uuid}/saved-replies": "saved_replies: editor",
     "PUT /api/v1/personas/{persona_id:uuid}/saved-replies/{saved_reply_id:uuid}": "saved_replies: editor",

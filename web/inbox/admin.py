@@ -34,7 +34,7 @@ from core.errors import Refusal
 from core.inbox import queries
 from core.inbox import service as inbox
 from core.inbox.queries import InboxFilter, ItemRow
-from core.inbox.targets import sla_state
+from core.inbox.targets import inbox_settings, sla_state
 from core.people.permissions import Action
 from core.publishing.compose import StaffActor
 from web import access
@@ -476,6 +476,50 @@ class AdminInboxController(Controller):
         flash(request, _("Ban: %(state)s", state=moderation_state_label(entry.state)))
         return _to_item(persona.id, entry.item_id)
 
+    @post(
+        _PERSONA + "/moderation/{action_id:uuid}/accept",
+        status_code=303,
+        refused=back("/admin/personas/{persona_id}/inbox"),
+        **access.persona(Action.MODERATE),
+    )
+    async def accept_proposal(
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        host: NamedDependency[ChannelHost],
+        actor: NamedDependency[StaffActor],
+        persona: NamedDependency[Persona],
+        moderation_action: NamedDependency[ModerationAction],
+    ) -> Redirect:
+        entry = await inbox.accept_proposal(db_session, host, actor, moderation_action.id)
+        flash(
+            request,
+            _(
+                "%(action)s: %(state)s",
+                action=moderation_label(entry.action),
+                state=moderation_state_label(entry.state),
+            ),
+        )
+        return _to_item(persona.id, entry.item_id)
+
+    @post(
+        _PERSONA + "/moderation/{action_id:uuid}/dismiss",
+        status_code=303,
+        refused=back("/admin/personas/{persona_id}/inbox"),
+        **access.persona(Action.MODERATE),
+    )
+    async def dismiss_proposal(
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        actor: NamedDependency[StaffActor],
+        persona: NamedDependency[Persona],
+        moderation_action: NamedDependency[ModerationAction],
+    ) -> Redirect:
+        entry = await inbox.dismiss_proposal(db_session, actor, moderation_action.id)
+        flash(request, _("Proposal dismissed: the item stays visible."))
+        return _to_item(persona.id, entry.item_id)
+
     # -------------------------------------------------------------- saved replies
     @get(_SAVED, **access.persona(Action.MODERATE))
     async def saved_replies(
@@ -559,6 +603,7 @@ async def _item_context(
         "saved": await queries.saved_replies(db, persona.id),
         "assignable": await queries.assignable_staff(db, persona.id),
         "reason_codes": inbox.REASON_CODES,
+        "personal_data_answer": inbox_settings(persona.definition).personal_data_answer.strip(),
         "actions": actions,
         #: per moderation action: True where the network's API does it, False where it is done by hand
         "by_api": {a: _supports(registry, item.channel, inbox.ACTION_FEATURES[a]) for a in actions},

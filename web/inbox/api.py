@@ -321,6 +321,35 @@ class InboxApiController(Controller):
         )
         return out(entry, ModerationOut)
 
+    @post(
+        _PERSONA + "/moderation/{action_id:uuid}/accept",
+        status_code=200,
+        summary="Carry out a hide proposed on arrival (personal data: with the persona's standard answer)",
+        **access.persona(Action.MODERATE, errors=_REFUSED),
+    )
+    async def accept_proposal(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        host: NamedDependency[ChannelHost],
+        actor: NamedDependency[StaffActor],
+        moderation_action: NamedDependency[ModerationAction],
+    ) -> ModerationOut:
+        return out(await inbox.accept_proposal(db_session, host, actor, moderation_action.id), ModerationOut)
+
+    @post(
+        _PERSONA + "/moderation/{action_id:uuid}/dismiss",
+        status_code=200,
+        summary="Keep the item visible: the proposal is refused, on the record",
+        **access.persona(Action.MODERATE, errors=_REFUSED),
+    )
+    async def dismiss_proposal(
+        self,
+        db_session: NamedDependency[AsyncSession],
+        actor: NamedDependency[StaffActor],
+        moderation_action: NamedDependency[ModerationAction],
+    ) -> ModerationOut:
+        return out(await inbox.dismiss_proposal(db_session, actor, moderation_action.id), ModerationOut)
+
     # -------------------------------------------------------------- saved replies
     @get(_SAVED, summary="The persona's saved replies, by short code", **access.persona(Action.MODERATE))
     async def list_saved_replies(
