@@ -562,9 +562,15 @@ async def dismiss_proposal(
     item = await load_item(session, actor, entry.item_id, Action.MODERATE)
     entry.state, entry.reviewed_by_id, entry.error = "refused", actor.id, reason.strip() or None
     record(
-        session, actor.actor, "inbox.proposal_dismissed", "inbox_item", item.id, persona_id=item.persona_id,
-        after={"action_id": entry.id, "reason_code": entry.reason_code}, reason=reason.strip() or None,
-    )  # fmt: skip
+        session,
+        actor.actor,
+        "inbox.proposal_dismissed",
+        "inbox_item",
+        item.id,
+        persona_id=item.persona_id,
+        after={"action_id": entry.id, "reason_code": entry.reason_code},
+        reason=reason.strip() or None,
+    )
     return entry
 
 

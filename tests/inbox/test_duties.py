@@ -81,10 +81,12 @@ async def test_an_administrative_request_by_message_gets_the_standard_answer(run
         runtime,
         account,
         _remote(
-            "m-1", InboxKind.MESSAGE, "Bonjour, où en est ma demande de bourse ? Mon numéro de dossier est 4521.",
+            "m-1",
+            InboxKind.MESSAGE,
+            "Bonjour, où en est ma demande de bourse ? Mon numéro de dossier est 4521.",
             thread_id="t_1",
         ),
-    )  # fmt: skip
+    )
     assert "administrative" in item.flags
     async with runtime.sessions() as session:
         delivery = await session.scalar(select(Delivery).where(Delivery.in_reply_to_id == item.id))
@@ -113,11 +115,12 @@ async def test_a_document_request_starts_a_one_month_legal_clock(runtime: Runtim
         runtime,
         accounts[("region-occitanie", "facebook")],
         _remote(
-            "m-3", InboxKind.MESSAGE,
+            "m-3",
+            InboxKind.MESSAGE,
             "Je demande la communication du document : la délibération du conseil régional du 12 mars.",
             thread_id="t_3",
         ),
-    )  # fmt: skip
+    )
     assert "document_request" in item.flags
     assert item.legal_due_at is not None
     assert timedelta(days=27) < item.legal_due_at - item.received_at <= timedelta(days=31)

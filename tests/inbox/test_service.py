@@ -54,10 +54,17 @@ class World:
         return StaffActor(id=self.staff[name], label=name, role=role)
 
     async def item(
-        self, persona: str, channel: str, *, kind: InboxKind = InboxKind.COMMENT, remote_id: str | None = None,
-        received_at: datetime | None = None, thread: str | None = "post-1", author: str = "citizen-1",
+        self,
+        persona: str,
+        channel: str,
+        *,
+        kind: InboxKind = InboxKind.COMMENT,
+        remote_id: str | None = None,
+        received_at: datetime | None = None,
+        thread: str | None = "post-1",
+        author: str = "citizen-1",
         text: str = "Bonjour, quand ouvre le lycée ?",
-    ) -> InboxItem:  # fmt: skip
+    ) -> InboxItem:
         account = self.accounts[(persona, channel)]
         async with self.runtime.session() as session:
             item = InboxItem(
@@ -94,9 +101,12 @@ async def world(runtime: Runtime) -> AsyncIterator[World]:
         }
         for name, (slug, role) in roles.items():
             staff = await create_staff(
-                session, email=f"{name}@t.fr", display_name=name.title(), password="long enough pw",
+                session,
+                email=f"{name}@t.fr",
+                display_name=name.title(),
+                password="long enough pw",
                 actor=Actor.system("t"),
-            )  # fmt: skip
+            )
             await assign_role(session, staff, w.personas[slug], role, Actor.system("t"))
             w.staff[name] = staff.id
     await simulated.connect_accounts(runtime)
@@ -173,9 +183,12 @@ async def test_a_private_message_past_the_24_hour_window_is_refused_before_any_r
     fake = world.simulated.fakes["facebook"]
     before = len(fake.received)
     item = await world.item(
-        "region-occitanie", "facebook", kind=InboxKind.MESSAGE, thread="t_1",
+        "region-occitanie",
+        "facebook",
+        kind=InboxKind.MESSAGE,
+        thread="t_1",
         received_at=datetime.now(UTC) - timedelta(hours=25),
-    )  # fmt: skip
+    )
     with pytest.raises(service.ReplyWindowClosed) as refused:
         async with world.runtime.session() as session:
             await service.reply(
@@ -188,13 +201,19 @@ async def test_a_private_message_past_the_24_hour_window_is_refused_before_any_r
 
 async def test_the_window_counts_from_the_persons_last_message_in_the_conversation(world: World) -> None:
     old = await world.item(
-        "region-occitanie", "facebook", kind=InboxKind.MESSAGE, thread="t_2",
+        "region-occitanie",
+        "facebook",
+        kind=InboxKind.MESSAGE,
+        thread="t_2",
         received_at=datetime.now(UTC) - timedelta(hours=30),
-    )  # fmt: skip
+    )
     await world.item(
-        "region-occitanie", "facebook", kind=InboxKind.MESSAGE, thread="t_2",
+        "region-occitanie",
+        "facebook",
+        kind=InboxKind.MESSAGE,
+        thread="t_2",
         received_at=datetime.now(UTC) - timedelta(hours=2),
-    )  # fmt: skip
+    )
     async with world.runtime.session() as session:
         result = await service.reply(
             session, world.runtime.channels, world.actor("cm", Role.EDITOR), old.id, "Bonjour, voici la réponse."
@@ -322,9 +341,13 @@ async def test_a_hide_acts_on_the_network(world: World) -> None:
     item = await world.item("region-occitanie", "facebook", remote_id=comment, thread=post)
     async with world.runtime.session() as session:
         done = await service.moderate(
-            session, world.runtime.host, world.actor("moderator", Role.MODERATOR), item.id,
-            action="hide", reason_code="personal_data",
-        )  # fmt: skip
+            session,
+            world.runtime.host,
+            world.actor("moderator", Role.MODERATOR),
+            item.id,
+            action="hide",
+            reason_code="personal_data",
+        )
     assert done.state == "done", done.error
     assert fake.comments[comment].get("is_hidden") is True
     assert await _count(world.runtime, InboxArchive, InboxArchive.item_id == item.id) == 1
@@ -341,9 +364,13 @@ async def test_a_ban_needs_a_reason_and_a_manager(world: World) -> None:
     with pytest.raises(NotAllowed):
         async with world.runtime.session() as session:
             await service.moderate(
-                session, world.runtime.host, world.actor("contributor", Role.CONTRIBUTOR), item.id,
-                action="ban", reason_code="harassment",
-            )  # fmt: skip
+                session,
+                world.runtime.host,
+                world.actor("contributor", Role.CONTRIBUTOR),
+                item.id,
+                action="ban",
+                reason_code="harassment",
+            )
     assert await _count(world.runtime, ModerationAction) == 0
 
 
@@ -379,9 +406,15 @@ async def test_a_manual_action_is_recorded_where_the_network_has_no_api(world: W
     assert manual_only.value.code == "manual_only" and manual_only.value.extra["channel"] == "instagram"
     async with world.runtime.session() as session:
         done = await service.moderate(
-            session, world.runtime.host, cabinet, item.id, action="ban", reason_code="harassment",
-            reason="bloqué dans l'application Instagram", manual=True,
-        )  # fmt: skip
+            session,
+            world.runtime.host,
+            cabinet,
+            item.id,
+            action="ban",
+            reason_code="harassment",
+            reason="bloqué dans l'application Instagram",
+            manual=True,
+        )
     assert done.state == "manual" and done.done_at is not None
     assert await _count(world.runtime, InboxEvent, InboxEvent.item_id == item.id, InboxEvent.kind == "ban") == 1
 
@@ -405,9 +438,13 @@ async def test_a_reply_on_instagram_is_judged_on_its_words_not_on_the_lines_form
     with pytest.raises(Refusal):
         async with world.runtime.session() as session:
             await service.reply(
-                session, world.runtime.channels, world.actor("cabinet", Role.MANAGER), item.id, "x" * 2300,
+                session,
+                world.runtime.channels,
+                world.actor("cabinet", Role.MANAGER),
+                item.id,
+                "x" * 2300,
                 confirm=True,
-            )  # fmt: skip
+            )
 
 
 async def test_the_dashboard_counts_overdue_and_at_risk_answers_and_legal_deadlines(world: World) -> None:
@@ -465,9 +502,13 @@ async def _arrived_with_personal_data(world: World) -> tuple[str, InboxItem, Mod
     comment = fake.seed_comment(post, text)
     account = world.accounts[("region-occitanie", "facebook")]
     remote = RemoteItem(
-        remote_id=comment, kind=InboxKind.COMMENT, text=text, author_id="6200000000000001",
-        created_at=datetime.now(UTC), thread_id=post,
-    )  # fmt: skip
+        remote_id=comment,
+        kind=InboxKind.COMMENT,
+        text=text,
+        author_id="6200000000000001",
+        created_at=datetime.now(UTC),
+        thread_id=post,
+    )
     async with world.runtime.session() as session:
         result = await ingest(session, await session.get(Account, account.id), [remote], via="poll")
         await act_on_arrival(session, world.runtime.channels, result.new)
