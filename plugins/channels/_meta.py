@@ -13,7 +13,7 @@ import binascii
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -446,3 +446,23 @@ def webhook_body(request: WebhookRequest) -> dict[str, Any]:
     except ValueError as exc:
         raise Rejected(f"webhook body is not JSON: {exc}") from exc
     return body if isinstance(body, dict) else {}
+
+
+# --------------------------------------------------------------------------- moderation
+
+
+def confirmed(body: Mapping[str, Any], what: str, network: str) -> None:
+    """A moderation call answers ``{"success": true}``; anything else is not done."""
+    if body.get("success") is not True:
+        raise Rejected(f"{network}: {what} not confirmed", network_message=json.dumps(body))
+
+
+async def delete_comment(send: Callable[[GraphCall], Awaitable[dict[str, Any]]], remote_id: str, network: str) -> None:
+    """``DELETE /{comment-id}``; a comment already gone ("does not exist", 100/33) counts as deleted."""
+    try:
+        body = await send(GraphCall("DELETE", f"/{remote_id}"))
+    except Rejected as exc:
+        if exc.code == OBJECT_GONE:
+            return
+        raise
+    confirmed(body, f"deletion of {remote_id}", network)

@@ -348,18 +348,12 @@ class FacebookPlugin(ChannelPlugin):
         _comment_only(item, "hide")
         form = {"is_hidden": "true" if hidden else "false"}
         body = await self._send(account, GraphCall("POST", f"/{item.remote_id}", form=form))
-        _confirmed(body, f"{'hiding' if hidden else 'showing'} {item.remote_id}")
+        _meta.confirmed(body, f"{'hiding' if hidden else 'showing'} {item.remote_id}", "facebook")
 
     async def delete_item(self, account: AccountRef, item: RemoteItem) -> None:
         """``DELETE /{comment-id}``; a comment already gone ("does not exist", 100/33) counts as deleted."""
         _comment_only(item, "delete")
-        try:
-            body = await self._send(account, GraphCall("DELETE", f"/{item.remote_id}"))
-        except Rejected as exc:
-            if exc.code == _meta.OBJECT_GONE:
-                return
-            raise
-        _confirmed(body, f"deletion of {item.remote_id}")
+        await _meta.delete_comment(lambda call: self._send(account, call), item.remote_id, "facebook")
 
     async def ban_author(self, account: AccountRef, item: RemoteItem) -> None:
         """``POST /{page-id}/blocked`` with ``user=<id>``: the person can no longer comment on or message
@@ -556,11 +550,6 @@ def _comment_only(item: RemoteItem, what: str) -> None:
     """Hiding and deleting apply to comments: a Messenger message can be neither."""
     if item.kind is InboxKind.MESSAGE or _is_message(item.remote_id):
         raise NotSupported(f"facebook: cannot {what} a private message")
-
-
-def _confirmed(body: dict[str, Any], what: str) -> None:
-    if body.get("success") is not True:
-        raise Rejected(f"facebook: {what} not confirmed", network_message=json.dumps(body))
 
 
 def _is_message(remote_id: str) -> bool:

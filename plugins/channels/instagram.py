@@ -384,18 +384,12 @@ class InstagramPlugin(ChannelPlugin):
         _comment_only(item, "hide")
         params = {"hide": "true" if hidden else "false"}
         body = await self._send(account, GraphCall("POST", f"/{item.remote_id}", params=params))
-        _confirmed(body, f"{'hiding' if hidden else 'showing'} {item.remote_id}")
+        _meta.confirmed(body, f"{'hiding' if hidden else 'showing'} {item.remote_id}", "instagram")
 
     async def delete_item(self, account: AccountRef, item: RemoteItem) -> None:
         """``DELETE /{ig-comment-id}``; a comment already gone (100/33) counts as deleted."""
         _comment_only(item, "delete")
-        try:
-            body = await self._send(account, GraphCall("DELETE", f"/{item.remote_id}"))
-        except Rejected as exc:
-            if exc.code == _meta.OBJECT_GONE:
-                return
-            raise
-        _confirmed(body, f"deletion of {item.remote_id}")
+        await _meta.delete_comment(lambda call: self._send(account, call), item.remote_id, "instagram")
 
     # ------------------------------------------------------------------ metrics
     async def fetch_account_metrics(self, account: AccountRef) -> AccountMetrics:
@@ -533,11 +527,6 @@ def _comment_only(item: RemoteItem, what: str) -> None:
     (a comment on someone else's media)."""
     if item.kind not in (InboxKind.COMMENT, InboxKind.REPLY):
         raise NotSupported(f"instagram: cannot {what} a {item.kind.value}")
-
-
-def _confirmed(body: dict[str, Any], what: str) -> None:
-    if body.get("success") is not True:
-        raise Rejected(f"instagram: {what} not confirmed", network_message=json.dumps(body))
 
 
 # --------------------------------------------------------------------------- capabilities
