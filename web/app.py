@@ -95,6 +95,7 @@ def _jinja_environment(settings: Settings, oauth_channels: frozenset[str] = froz
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
     env.filters["local"] = i18n.format_local
     env.filters["number"] = i18n.format_number
+    env.filters["duration"] = i18n.format_duration
     env.globals["current_locale"] = i18n.current_locale
     env.globals["locales"] = i18n.LOCALES
     env.globals["simulated_networks"] = settings.simulated_networks

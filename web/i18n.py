@@ -7,13 +7,13 @@ session, then Accept-Language, then the default), so one Jinja environment serve
 from __future__ import annotations
 
 import contextvars
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_datetime
+from babel.dates import format_datetime, format_timedelta
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
@@ -76,6 +76,15 @@ def format_local(moment: datetime | None, timezone: str, fmt: str = "medium") ->
     if moment is None:
         return "—"
     return format_datetime(moment, fmt, tzinfo=ZoneInfo(timezone), locale=_current.get())
+
+
+def format_duration(seconds: float | None) -> str:
+    """A delay as people say it ("1 h 30 min", "45 min"), in the current locale."""
+    if seconds is None:
+        return "—"
+    return format_timedelta(
+        timedelta(seconds=round(seconds / 60) * 60), threshold=2, granularity="minute", locale=_current.get()
+    )
 
 
 def format_number(value: float | int | None) -> str:

@@ -337,6 +337,69 @@ async def deadlines(
     return {"breached": int(breached), "at_risk": int(at_risk), "legal": int(legal)}
 
 
+#: the period of the response times shown with the inbox
+RESPONSE_TIMES_PERIOD = timedelta(days=30)
+
+
+class ResponseTimes(msgspec.Struct, frozen=True, kw_only=True):
+    """Response events of a period: how many, and their mean delay in business seconds."""
+
+    staff_id: uuid.UUID | None  # None: the whole persona
+    staff_name: str | None
+    first_responses: int
+    first_response_mean_s: float | None
+    responses: int
+    response_mean_s: float | None
+    resolved: int
+    resolution_mean_s: float | None
+
+
+async def response_times(
+    session: AsyncSession, persona_id: uuid.UUID, *, since: datetime | None = None
+) -> list[ResponseTimes]:
+    """First-response, next-response and resolution times since ``since``, in the persona's
+    business hours as recorded when they happened: the persona first, then each staff member
+    (Porte-voix's own automatic answers and answers from the network's app under ``None``)."""
+
+    since = since or utcnow() - RESPONSE_TIMES_PERIOD
+
+    def measured(kind: str) -> tuple[Any, Any]:
+        chosen = InboxEvent.kind == kind
+        return func.count().filter(chosen), func.avg(InboxEvent.business_seconds).filter(chosen)
+
+    columns = (*measured("first_response"), *measured("response"), *measured("resolved"))
+    base = select(*columns).where(
+        InboxEvent.persona_id == persona_id,
+        InboxEvent.at >= since,
+        InboxEvent.kind.in_(("first_response", "response", "resolved")),
+    )
+    persona_row = (await session.execute(base)).one()
+    staff_rows = (await session.execute(base.add_columns(InboxEvent.staff_id).group_by(InboxEvent.staff_id))).all()
+    names = await display_names(session, {row[-1] for row in staff_rows if row[-1]})
+
+    def times(row: Sequence[Any], staff_id: uuid.UUID | None) -> ResponseTimes:
+        first, first_mean, nxt, nxt_mean, resolved, resolved_mean = row[:6]
+        return ResponseTimes(
+            staff_id=staff_id,
+            staff_name=names.get(staff_id) if staff_id else None,
+            first_responses=int(first),
+            first_response_mean_s=_seconds(first_mean),
+            responses=int(nxt),
+            response_mean_s=_seconds(nxt_mean),
+            resolved=int(resolved),
+            resolution_mean_s=_seconds(resolved_mean),
+        )
+
+    people = sorted(
+        (times(row, row[-1]) for row in staff_rows), key=lambda t: (t.staff_name is None, t.staff_name or "")
+    )
+    return [times(persona_row, None), *people]
+
+
+def _seconds(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
 async def new_since(
     session: AsyncSession, persona_id: uuid.UUID, since: datetime, *, see_messages: bool, limit: int = 20
 ) -> NewSince:

@@ -552,3 +552,26 @@ async def test_a_dismissed_proposal_leaves_the_item_visible_on_the_record(world:
         async with world.runtime.session() as session:
             await service.accept_proposal(session, world.runtime.host, world.actor("cm", Role.EDITOR), proposal.id)
     assert await _count(world.runtime, AuditEvent, AuditEvent.action == "inbox.proposal_dismissed") == 1
+
+
+async def test_response_times_per_persona_and_per_staff_member(world: World) -> None:
+    from core.inbox.queries import response_times
+
+    received = datetime(2026, 11, 27, 15, 45, tzinfo=UTC)  # Friday 16:45 in Paris
+    first = await world.item("region-occitanie", "facebook", received_at=received)
+    second = await world.item("region-occitanie", "facebook", received_at=received)
+    async with world.runtime.session() as session:
+        await record_response(
+            session, first.id, at=datetime(2026, 11, 30, 8, 15, tzinfo=UTC), staff_id=world.staff["cm"], source="x"
+        )  # 90 business minutes
+        await record_response(
+            session, second.id, at=datetime(2026, 11, 27, 16, 15, tzinfo=UTC), staff_id=None, source="native_app"
+        )  # 30 business minutes
+    region = world.personas["region-occitanie"].id
+    async with world.runtime.sessions() as session:
+        persona, *people = await response_times(session, region, since=received - timedelta(days=1))
+    assert persona.staff_id is None and persona.first_responses == 2
+    assert persona.first_response_mean_s == pytest.approx(60 * 60)
+    by_name = {p.staff_name: p for p in people}
+    assert by_name["Cm"].first_responses == 1 and by_name["Cm"].first_response_mean_s == pytest.approx(90 * 60)
+    assert by_name[None].first_response_mean_s == pytest.approx(30 * 60)

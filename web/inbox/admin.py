@@ -271,6 +271,9 @@ class AdminInboxController(Controller):
             "counts": await queries.counts(db_session, persona.id, see_messages=see),
             "assignable": await queries.assignable_staff(db_session, persona.id),
             "health": await queries.inbox_health(db_session, persona.id, inbox_channels(registry, persona)),
+            "times": await queries.response_times(
+                db_session, persona.id, since=utcnow() - queries.RESPONSE_TIMES_PERIOD
+            ),
             "channels": sorted({a.channel for a in persona.accounts}),
             "kinds": [k for k in InboxKind if see or k != InboxKind.MESSAGE],
             "statuses": list(InboxStatus),

@@ -51,6 +51,7 @@ from web.inbox.schemas import (
     NoteOut,
     ReplyIn,
     ReplyResultOut,
+    ResponseTimesOut,
     ReviewIn,
     SavedReplyIn,
     SavedReplyOut,
@@ -162,6 +163,12 @@ class InboxApiController(Controller):
             assignable=[out(s, StaffChoiceOut, role=s.role.value) for s in staff],
             health=[out(h, AccountHealthOut) for h in health],
             reason_codes=list(inbox.REASON_CODES),
+            response_times=[
+                out(t, ResponseTimesOut)
+                for t in await queries.response_times(
+                    db_session, persona.id, since=utcnow() - queries.RESPONSE_TIMES_PERIOD
+                )
+            ],
         )
 
     @get(

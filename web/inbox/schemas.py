@@ -203,6 +203,19 @@ class InboxSummaryOut(ApiStruct):
     assignable: list[StaffChoiceOut]
     health: list[AccountHealthOut]
     reason_codes: list[str]
+    #: the last 30 days, the persona first then each staff member (mean delays in business seconds)
+    response_times: list[ResponseTimesOut] = []
+
+
+class ResponseTimesOut(ApiStruct):
+    staff_id: uuid.UUID | None
+    staff_name: str | None
+    first_responses: int
+    first_response_mean_s: float | None
+    responses: int
+    response_mean_s: float | None
+    resolved: int
+    resolution_mean_s: float | None
 
 
 def item_out(row: queries.ItemRow, now: datetime) -> ItemOut:
