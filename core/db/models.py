@@ -341,6 +341,8 @@ class InboxItem(Timestamped, Base):
         # the inbox screen: a persona's items, newest first, one keyset page at a time
         sa.Index("ix_inbox_items_persona_received", "persona_id", "received_at", "id"),
         sa.Index("ix_inbox_items_account_parent", "account_id", "parent_remote_id"),
+        # a private conversation's messages (reply windows, answers that answer earlier messages)
+        sa.Index("ix_inbox_items_account_thread", "account_id", "thread_remote_id"),
         sa.CheckConstraint("first_seen_via IN ('poll', 'webhook')", name="seen_via_known"),
         sa.CheckConstraint("status != 'assigned' OR assignee_id IS NOT NULL", name="assigned_has_assignee"),
     )

@@ -24,7 +24,7 @@ from typing import Any
 
 import msgspec
 import structlog
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -111,7 +111,8 @@ async def _ingest_batch(
     theirs = [row for row in created if row["status"] != InboxStatus.CLOSED]
     echoes = [row for row in created if row["status"] == InboxStatus.CLOSED]
     result.new.extend(row["id"] for row in theirs)
-    await _link_parents(session, account.id, [row["id"] for row in created], [row["remote_id"] for row in created])
+    replies = [row["id"] for row in created if row["parent_remote_id"]]
+    await _link_parents(session, account.id, replies, [row["remote_id"] for row in created])
     await _link_deliveries(session, [row["id"] for row in created])
     await _record_native_answers(session, account, echoes)
 
@@ -207,19 +208,31 @@ async def _answered_conversations(session: AsyncSession, account_id: uuid.UUID, 
     parents = {key for item in batch if item.kind != InboxKind.MESSAGE and (key := _conversation_key(item))}
     if not threads and not parents:
         return set()
+    # Two index-friendly reads (an OR of both would scan the account's items): the answered
+    # comments by their network id, the answered conversations by their thread.
     answered = InboxItem.first_response_at.is_not(None)
-    rows = await session.execute(
-        select(InboxItem.thread_remote_id, InboxItem.remote_id, InboxItem.kind).where(
-            InboxItem.account_id == account_id,
-            answered,
-            or_(
-                and_(InboxItem.kind == InboxKind.MESSAGE, InboxItem.thread_remote_id.in_(threads or {""})),
-                InboxItem.remote_id.in_(parents or {""}),
-            ),
-        )
-    )
+    found_rows: list[Any] = []
+    if parents:
+        found_rows += (
+            await session.execute(
+                select(InboxItem.thread_remote_id, InboxItem.remote_id, InboxItem.kind).where(
+                    InboxItem.account_id == account_id, InboxItem.remote_id.in_(parents), answered
+                )
+            )
+        ).all()
+    if threads:
+        found_rows += (
+            await session.execute(
+                select(InboxItem.thread_remote_id, InboxItem.remote_id, InboxItem.kind).where(
+                    InboxItem.account_id == account_id,
+                    InboxItem.thread_remote_id.in_(threads),
+                    InboxItem.kind == InboxKind.MESSAGE,
+                    answered,
+                )
+            )
+        ).all()
     found: set[str] = set()
-    for thread, remote_id, kind in rows.all():
+    for thread, remote_id, kind in found_rows:
         if kind == InboxKind.MESSAGE and thread in threads:
             found.add(thread)
         if remote_id in parents:
@@ -246,7 +259,8 @@ async def _link_parents(
     session: AsyncSession, account_id: uuid.UUID, created: list[uuid.UUID], remote_ids: list[str]
 ) -> None:
     """Both ways: a new reply under its stored parent, and stored replies that came before their
-    parent under the parent just created. One UPDATE."""
+    parent under the parent just created. Two UPDATEs, each on an index (by id; by the account's
+    parent_remote_id)."""
     parent = aliased(InboxItem)
     parent_id = (
         select(parent.id)
@@ -254,17 +268,17 @@ async def _link_parents(
         .limit(1)
         .scalar_subquery()
     )
-    await session.execute(
-        update(InboxItem)
-        .where(
-            InboxItem.account_id == account_id,
-            InboxItem.parent_id.is_(None),
-            InboxItem.parent_remote_id.is_not(None),
-            or_(InboxItem.id.in_(created), InboxItem.parent_remote_id.in_(remote_ids)),
-        )
-        .values(parent_id=parent_id)
-        .execution_options(synchronize_session=False)
+    scopes = (
+        (InboxItem.id.in_(created),),  # the new replies: by primary key
+        (InboxItem.account_id == account_id, InboxItem.parent_remote_id.in_(remote_ids)),  # the orphans
     )
+    for scope in scopes:
+        await session.execute(
+            update(InboxItem)
+            .where(*scope, InboxItem.parent_id.is_(None), InboxItem.parent_remote_id.is_not(None))
+            .values(parent_id=parent_id)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def _link_deliveries(session: AsyncSession, created: list[uuid.UUID]) -> None:

@@ -129,6 +129,7 @@ def upgrade() -> None:
     with op.batch_alter_table('inbox_items', schema=None) as batch_op:
         batch_op.alter_column('persona_id', existing_type=sa.Uuid(), nullable=False)
         batch_op.create_index('ix_inbox_items_account_parent', ['account_id', 'parent_remote_id'], unique=False)
+        batch_op.create_index('ix_inbox_items_account_thread', ['account_id', 'thread_remote_id'], unique=False)
         batch_op.create_index('ix_inbox_items_persona_received', ['persona_id', 'received_at', 'id'], unique=False)
         batch_op.create_foreign_key(batch_op.f('fk_inbox_items_replying_id_staff'), 'staff', ['replying_id'], ['id'], ondelete='SET NULL')
         batch_op.create_foreign_key(batch_op.f('fk_inbox_items_persona_id_personas'), 'personas', ['persona_id'], ['id'], ondelete='CASCADE')
@@ -150,6 +151,7 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f('fk_inbox_items_persona_id_personas'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_inbox_items_replying_id_staff'), type_='foreignkey')
         batch_op.drop_index('ix_inbox_items_persona_received')
+        batch_op.drop_index('ix_inbox_items_account_thread')
         batch_op.drop_index('ix_inbox_items_account_parent')
         batch_op.drop_column('replying_until')
         batch_op.drop_column('replying_id')
