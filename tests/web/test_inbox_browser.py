@@ -207,8 +207,12 @@ async def test_president_cm_answers_an_instagram_comment_with_a_saved_reply(desk
     assert await row.count() == 1
     assert "Commentaire" in await row.inner_text() and "instagram" in await row.inner_text()
     await desktop.shot("inbox-list-fr")
-    # j selects the first item (the newest: ours), Enter opens it
-    await page.keyboard.press("j")
+    # j walks down the list to our item (the demo's own comments may share its second), Enter opens it
+    for _ in range(await page.locator("li.inbox-item").count()):
+        await page.keyboard.press("j")
+        if await page.locator(f"li.inbox-item.current[data-item='{item_id}']").count():
+            break
+    assert await page.locator(f"li.inbox-item.current[data-item='{item_id}']").count() == 1
     await page.keyboard.press("Enter")
     await desktop.shot("inbox-item-fr")
     await _answer_with_saved_reply(desktop, live, item_id, comment_id)
