@@ -281,7 +281,25 @@ async def _times(
     when = utcnow() if request.publish_now else request.scheduled_at
     if when is not None and when.tzinfo is None:
         raise PublishingError("the time must carry its offset (or use local_to_utc)", field="scheduled_at")
+    if not request.publish_now and not request.save_as_draft:
+        _refuse_past(when, persona.timezone)
     return dict.fromkeys((a.id for a in accounts), when)
+
+
+#: a time this far in the past is a typing slip, not "now" (a form takes a few seconds to send)
+PAST_GRACE = timedelta(minutes=1)
+
+
+def _refuse_past(when: datetime | None, timezone: str) -> None:
+    """A post scheduled in the past would go out at once, which is "publish now" said by mistake."""
+    if when is not None and when < utcnow() - PAST_GRACE:
+        local = when.astimezone(ZoneInfo(timezone))
+        raise PublishingError(
+            f"{local:%d/%m/%Y %H:%M} is in the past: choose a later time, or publish now",
+            field="scheduled_at",
+            code="time_in_past",
+            extra={"scheduled_at": when.isoformat(), "local": local.isoformat()},
+        )
 
 
 def _kind(request: ComposeRequest) -> DeliveryKind:
@@ -554,6 +572,7 @@ async def reschedule(
     if delivery.state not in EDITABLE:
         raise PublishingError(f"a {delivery.state.value} delivery can no longer be rescheduled")
     persona = await _persona(session, delivery.post.persona_id)
+    _refuse_past(when, persona.timezone)
     post = await load_post(session, delivery.post_id)
     composer = await session.get(Staff, actor.id)
     found = await _findings(session, registry, persona, post, delivery.account, when, Stage.SCHEDULE, composer)

@@ -416,3 +416,28 @@ async def test_a_reply_needs_the_role_a_text_and_the_items_own_account(
         async with runtime.session() as session:
             await compose(session, runtime.channels, actor(seeded, "cm", Role.EDITOR), on_facebook)
     assert caught.value.field == "in_reply_to_id"
+
+
+async def test_a_time_in_the_past_is_refused_not_published_at_once(runtime: Runtime, seeded: dict[str, object]) -> None:
+    cm = actor(seeded, "cm", Role.EDITOR)
+    yesterday = datetime.now(UTC) - timedelta(days=1)
+    with pytest.raises(PublishingError) as refused:
+        async with runtime.session() as session:
+            await compose(session, runtime.channels, cm, request(seeded, "region_x", scheduled_at=yesterday))
+    assert refused.value.code == "time_in_past" and refused.value.field == "scheduled_at"
+    async with runtime.session() as session:  # a draft may keep any date: it goes nowhere
+        draft = await compose(
+            session, runtime.channels, cm, request(seeded, "region_x", scheduled_at=yesterday, save_as_draft=True)
+        )
+    assert draft.deliveries[0].state == DeliveryState.DRAFT
+    async with runtime.session() as session:
+        later = await compose(
+            session,
+            runtime.channels,
+            cm,
+            request(seeded, "region_x", scheduled_at=datetime.now(UTC) + timedelta(days=2)),
+        )
+    with pytest.raises(PublishingError) as moved:
+        async with runtime.session() as session:
+            await reschedule(session, runtime.channels, cm, later.deliveries[0].id, yesterday)
+    assert moved.value.code == "time_in_past"

@@ -8,11 +8,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.db.enums import AccountStatus, DeliveryState, Role
-from core.db.models import Account, AuditEvent, DeliveryEvent
-from core.publishing.compose import PublishingError, StaffActor, pause_persona, paused_deliveries, resume_persona
+from core.db.models import Account, AuditEvent, Delivery, DeliveryEvent
+from core.publishing.compose import (
+    ComposeRequest,
+    PublishingError,
+    StaffActor,
+    compose,
+    pause_persona,
+    paused_deliveries,
+    resume_persona,
+)
 from tests.queue.conftest import Pipeline
 
 pytestmark = pytest.mark.anyio
@@ -144,9 +152,23 @@ async def test_publish_time_policy_check_holds_a_post_once_the_window_opened(pip
     it: the re-check at publish time holds it for review instead of publishing."""
     text = "Camille Delorme inaugure le nouveau lycée de Rodez."
     before_window = datetime(2026, 9, 15, 9, 0, tzinfo=UTC)
-    result = await pipeline.compose(text, when=before_window)
-    delivery = result.deliveries[0]
-    assert delivery.state == DeliveryState.SCHEDULED  # nothing to review on 15 September
+    # Composing for a past date is refused today: the draft is kept for that date, then put in the
+    # state it had in September (scheduled, nothing to review then), as if the worker had been down since.
+    async with pipeline.runtime.session() as session:
+        result = await compose(
+            session,
+            pipeline.runtime.channels,
+            pipeline.editor,
+            ComposeRequest(
+                persona_id=pipeline.persona.id,
+                account_ids=(pipeline.account.id,),
+                text=text,
+                scheduled_at=before_window,
+                save_as_draft=True,
+            ),
+        )
+        delivery = result.deliveries[0]
+        await session.execute(update(Delivery).where(Delivery.id == delivery.id).values(state=DeliveryState.SCHEDULED))
     held = await pipeline.wait_for(delivery.id, DeliveryState.PENDING_APPROVAL)
     assert held.error_kind == "policy" and not pipeline.fake.requests_to("POST", r"^/2/tweets$")
     assert "held" in [e.kind for e in await _events(pipeline, delivery.id)]

@@ -425,3 +425,24 @@ async def test_post_text_with_a_script_tag_is_shown_as_text(client: AsyncTestCli
         html = (await client.get(page)).text
         assert '<script>alert("pv")</script>' not in html and "<img src=x" not in html, page
         assert "&lt;script&gt;alert(" in html or page.endswith("week=2027-02-01"), page
+
+
+async def test_on_this_date_without_a_date_and_a_past_date_are_refused_in_french(
+    client: AsyncTestClient, team: Team, demo: Any, runtime: Runtime
+) -> None:
+    from core.db.models import Post
+    from tests.web.conftest import login
+
+    await login(client, demo["cm.region"].email, demo["cm.region"].password)
+    form = {"_csrf_token": client.cookies["pv_csrf"], "account_id": str(team.accounts[(REGION, "x")])}
+    base = f"/admin/personas/{team.personas[REGION]}"
+    before = await _count(runtime, Post)
+    undated = await client.post(f"{base}/compose", data={**form, "text": NEUTRAL, "when": "at", "local_time": ""})
+    assert undated.status_code in (400, 422) and "Choisissez une date et une heure" in undated.text
+    past = await client.post(
+        f"{base}/compose", data={**form, "text": NEUTRAL, "when": "at", "local_time": "2025-01-10T10:00"}
+    )
+    assert past.status_code in (400, 422) and "10/01/2025 10:00" in past.text
+    assert await _count(runtime, Post) == before  # nothing saved, no draft in silence
+    api = await compose(client, team, "editor", scheduledAt="2025-01-10T10:00:00+01:00")
+    assert api.status_code in (400, 422) and "is in the past" in api.text, api.text

@@ -208,6 +208,9 @@ class AdminPublishingController(Controller):
         # the post the service had flushed before it refused goes away with the refusal
         async with on_the_form(db_session) as shown:
             fields = _draft_fields(form, persona)
+            if when == "at" and fields["local_time"] is None:
+                # "on this date" without a date is not a draft: say so rather than save one silently
+                raise service.PublishingError(_("Choose a date and time, or another option."), field="local_time")
             fields |= {"publish_now": when == "now", "add_to_queue": when == "queue", "save_as_draft": when == "draft"}
             result = await compose_post(db_session, registry, actor, persona, _convert(fields, ComposeIn))
         if shown.refusal is not None:
