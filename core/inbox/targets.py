@@ -133,9 +133,7 @@ def in_election_window(persona: Persona, at: datetime) -> bool:
     The policy engine's own decision (``Facts.scoped_windows``): the same elections file, the
     same local day, the same scope.
     """
-    file = persona_file(persona)
-    day = _utc(at).astimezone(ZoneInfo(file.timezone)).date()
-    return any(window.in_scope for window in open_windows(elections(), file, day))
+    return Assessor(persona).in_election_window(at)
 
 
 @lru_cache(maxsize=64)
