@@ -63,6 +63,7 @@ from web.personas.admin import AdminPersonasController
 from web.personas.api import PersonaApiController
 from web.publishing.admin import AdminPublishingController
 from web.publishing.api import PublishingApiController
+from web.publishing.pause import AdminPauseController, PauseApiController
 from web.ratelimit import LoginThrottle
 from web.refusals import http_error, refused, server_error
 from web.simulated import SimulatedNetworks
@@ -187,6 +188,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             AdminStaffController,
             AdminMeController,
             AdminPublishingController,
+            AdminPauseController,
             AdminAccountsController,
             AdminMediaController,
             AdminInboxController,
@@ -195,6 +197,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             TeamApiController,
             MediaApiController,
             PublishingApiController,
+            PauseApiController,
             InboxApiController,
             StaffApiController,
             MeApiController,

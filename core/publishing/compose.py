@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -31,7 +31,7 @@ from core.db.types import utcnow
 from core.errors import Refusal
 from core.inbox.responses import reply_published
 from core.people.permissions import Action, allows, require
-from core.policy import check_post_on_account, day_counts
+from core.policy import check_post_on_account
 from core.publishing.states import move, record_event
 from personas.policy import Finding, Outcome, Override, Severity, Stage, decide
 
@@ -162,7 +162,7 @@ async def compose(
     session: AsyncSession, registry: ChannelRegistry, actor: StaffActor, request: ComposeRequest
 ) -> ComposeResult:
     """Create a post and one delivery per target account, after the policy engine has spoken."""
-    persona = await _persona(session, request.persona_id)
+    persona = await load_persona(session, request.persona_id)
     accounts = await _own_accounts(session, persona, request.account_ids)
     media = await _own_media(session, persona, request.media_ids)
     composer = await session.get(Staff, actor.id) if actor.id is not None else None
@@ -366,7 +366,7 @@ async def compose_reply(
     return await compose(session, registry, actor, request)
 
 
-async def _persona(session: AsyncSession, persona_id: uuid.UUID) -> Persona:
+async def load_persona(session: AsyncSession, persona_id: uuid.UUID) -> Persona:
     persona = await session.get(Persona, persona_id)
     if persona is None:
         raise PublishingError("no such persona", field="persona_id")
@@ -441,7 +441,7 @@ async def approve(
         raise PublishingError("nobody approves their own post")
     if overrides and actor.role != Role.MANAGER:
         raise PublishingError("only a manager can override a block")
-    persona = await _persona(session, post.persona_id)
+    persona = await load_persona(session, post.persona_id)
     approver = await session.get(Staff, actor.id)
     waiting = [d for d in post.deliveries if d.state == DeliveryState.PENDING_APPROVAL]
     if not waiting:
@@ -524,7 +524,7 @@ async def submit(
 ) -> None:
     """Move a draft on: to approval (contributor, or review findings) or straight to the schedule."""
     post = await load_post(session, post_id)
-    persona = await _persona(session, post.persona_id)
+    persona = await load_persona(session, post.persona_id)
     composer = await session.get(Staff, actor.id)
     when = utcnow() if publish_now else scheduled_at
     if when is None:
@@ -571,7 +571,7 @@ async def reschedule(
     delivery = await load_delivery(session, delivery_id)
     if delivery.state not in EDITABLE:
         raise PublishingError(f"a {delivery.state.value} delivery can no longer be rescheduled")
-    persona = await _persona(session, delivery.post.persona_id)
+    persona = await load_persona(session, delivery.post.persona_id)
     _refuse_past(when, persona.timezone)
     post = await load_post(session, delivery.post_id)
     composer = await session.get(Staff, actor.id)
@@ -695,80 +695,3 @@ async def resolve_uncertain(
         after={"published": published, "remote_url": remote_url},
     )
     return delivery
-
-
-# ------------------------------------------------------------------ kill switch
-
-
-async def pause_persona(session: AsyncSession, actor: StaffActor, persona_id: uuid.UUID, *, reason: str) -> Persona:
-    """Nothing of this persona goes out until resumed (crisis, mourning, election silence)."""
-    if actor.role != Role.MANAGER:
-        raise PublishingError("pausing a persona needs the manager role")
-    if not reason.strip():
-        raise PublishingError("say why the persona is paused", field="reason")
-    persona = await _persona(session, persona_id)
-    persona.paused, persona.pause_reason = True, reason
-    record(session, actor.actor, "persona.paused", "persona", persona.id, persona_id=persona.id, reason=reason)
-    return persona
-
-
-async def resume_persona(session: AsyncSession, actor: StaffActor, persona_id: uuid.UUID) -> Persona:
-    if actor.role != Role.MANAGER:
-        raise PublishingError("resuming a persona needs the manager role")
-    persona = await _persona(session, persona_id)
-    reason = persona.pause_reason
-    persona.paused, persona.pause_reason = False, None
-    record(
-        session, actor.actor, "persona.resumed", "persona", persona.id, persona_id=persona.id, before={"reason": reason}
-    )
-    return persona
-
-
-async def paused_deliveries(session: AsyncSession, persona_id: uuid.UUID) -> list[Delivery]:
-    """Deliveries held by a pause: due, or becoming due, while the persona is paused."""
-    query = (
-        select(Delivery)
-        .join(Account)
-        .where(Account.persona_id == persona_id, Delivery.state.in_((DeliveryState.SCHEDULED, DeliveryState.QUEUED)))
-        .order_by(Delivery.scheduled_at)
-        .options(selectinload(Delivery.account), selectinload(Delivery.post))
-    )
-    return list((await session.scalars(query)).all())
-
-
-# ------------------------------------------------------------------ the day
-
-
-class PersonaDay(msgspec.Struct, frozen=True, kw_only=True):
-    """What a team sees first: today's deliveries per network against the cadence, and what waits."""
-
-    counts: dict[str, tuple[int, int]]  # channel -> (posts, reposts) today, local day
-    waiting_approval: int
-    needing_attention: list[Delivery]  # failed or uncertain
-
-
-async def persona_day(session: AsyncSession, persona: Persona, *, now: datetime | None = None) -> PersonaDay:
-    counts = await day_counts(session, persona, now or utcnow())
-    waiting = await session.scalar(
-        select(func.count())
-        .select_from(Delivery)
-        .join(Account)
-        .where(Account.persona_id == persona.id, Delivery.state == DeliveryState.PENDING_APPROVAL)
-    )
-    attention = (
-        await session.scalars(
-            select(Delivery)
-            .join(Account)
-            .where(
-                Account.persona_id == persona.id, Delivery.state.in_((DeliveryState.FAILED, DeliveryState.UNCERTAIN))
-            )
-            .order_by(Delivery.updated_at.desc())
-            .limit(20)
-            .options(selectinload(Delivery.account), selectinload(Delivery.post))
-        )
-    ).all()
-    return PersonaDay(
-        counts={channel: (c.posts, c.reposts) for channel, c in counts.items()},
-        waiting_approval=int(waiting or 0),
-        needing_attention=list(attention),
-    )

@@ -17,10 +17,8 @@ from core.publishing.compose import (
     PublishingError,
     StaffActor,
     compose,
-    pause_persona,
-    paused_deliveries,
-    resume_persona,
 )
+from core.publishing.pause import pause_persona, paused_deliveries, resume_persona
 from tests.queue.conftest import Pipeline
 
 pytestmark = pytest.mark.anyio

@@ -14,7 +14,8 @@ from core.db.models import Persona
 from core.people.permissions import Action
 from core.people.staff import team_of
 from core.personas.service import visible_personas
-from core.publishing.compose import paused_deliveries, persona_day
+from core.publishing.day import persona_day
+from core.publishing.pause import paused_deliveries
 from web import access
 from web.auth import StaffUser
 

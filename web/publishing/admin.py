@@ -407,32 +407,6 @@ class AdminPublishingController(Controller):
         flash(request, _("Marked as published.") if published else _("Will be published again."))
         return _to_delivery(persona.id, delivery.id)
 
-    # -------------------------------------------------------------- kill switch
-    @post(_PERSONA + "/pause", status_code=303, refused=_BACK_TO_PERSONA, **access.persona(Action.PAUSE))
-    async def pause(
-        self,
-        request: Request[StaffUser, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        actor: NamedDependency[StaffActor],
-        persona: NamedDependency[Persona],
-        data: Annotated[ReasonForm, Form],
-    ) -> Redirect:
-        await service.pause_persona(db_session, actor, persona.id, reason=data.reason)
-        flash(request, _("Paused: nothing goes out for this persona."))
-        return Redirect(f"/admin/personas/{persona.id}#publishing", status_code=303)
-
-    @post(_PERSONA + "/resume", status_code=303, refused=_BACK_TO_PERSONA, **access.persona(Action.PAUSE))
-    async def resume(
-        self,
-        request: Request[StaffUser, Any, Any],
-        db_session: NamedDependency[AsyncSession],
-        actor: NamedDependency[StaffActor],
-        persona: NamedDependency[Persona],
-    ) -> Redirect:
-        await service.resume_persona(db_session, actor, persona.id)
-        flash(request, _("Resumed: scheduled posts go out at their time."))
-        return Redirect(f"/admin/personas/{persona.id}#publishing", status_code=303)
-
 
 def _abilities(user: StaffUser, persona: Persona, post: Post) -> dict[str, Any]:
     """Which buttons to show (a contributor edits only their own posts); the service decides again."""

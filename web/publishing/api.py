@@ -44,8 +44,6 @@ from web.publishing.schemas import (
     DeliveryEventOut,
     DeliveryOut,
     DeliveryPage,
-    PauseIn,
-    PauseOut,
     PostDetailOut,
     PostOut,
     RescheduleIn,
@@ -78,16 +76,6 @@ FromDate = Annotated[date | None, QueryParameter(name="from", description="first
 ToDate = Annotated[
     date | None, QueryParameter(name="to", description="last day (included), in the persona's time zone")
 ]
-
-
-async def _pause_out(db: AsyncSession, persona: Persona) -> PauseOut:
-    held = await service.paused_deliveries(db, persona.id) if persona.paused else []
-    return PauseOut(
-        persona_id=persona.id,
-        paused=persona.paused,
-        reason=persona.pause_reason,
-        held=[delivery_out(d) for d in held],
-    )
 
 
 async def _reloaded(db: AsyncSession, persona: Persona, delivery_id: uuid.UUID) -> DeliveryOut:
@@ -314,43 +302,3 @@ class PublishingApiController(Controller):
         remote_url = data.remote_url or None
         await service.resolve_uncertain(db_session, actor, delivery.id, published=data.published, remote_url=remote_url)
         return await _reloaded(db_session, persona, delivery.id)
-
-    # -------------------------------------------------------------- kill switch
-    @post(
-        _PERSONA + "/pause",
-        status_code=200,
-        summary="Pause the persona: nothing goes out until resumed (managers)",
-        **access.persona(Action.PAUSE, errors=_REFUSED),
-    )
-    async def pause(
-        self,
-        db_session: NamedDependency[AsyncSession],
-        actor: NamedDependency[StaffActor],
-        persona: NamedDependency[Persona],
-        data: JSONBody[PauseIn],
-    ) -> PauseOut:
-        await service.pause_persona(db_session, actor, persona.id, reason=data.reason)
-        return await _pause_out(db_session, persona)
-
-    @post(
-        _PERSONA + "/resume",
-        status_code=200,
-        summary="Resume publishing for the persona (managers)",
-        **access.persona(Action.PAUSE, errors=_REFUSED),
-    )
-    async def resume(
-        self,
-        db_session: NamedDependency[AsyncSession],
-        actor: NamedDependency[StaffActor],
-        persona: NamedDependency[Persona],
-    ) -> PauseOut:
-        await service.resume_persona(db_session, actor, persona.id)
-        return await _pause_out(db_session, persona)
-
-    @get(
-        _PERSONA + "/paused-deliveries",
-        summary="Whether the persona is paused, why, and the deliveries the pause holds",
-        **access.persona(Action.SEE_POSTS),
-    )
-    async def paused(self, db_session: NamedDependency[AsyncSession], persona: NamedDependency[Persona]) -> PauseOut:
-        return await _pause_out(db_session, persona)
