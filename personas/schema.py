@@ -72,6 +72,10 @@ class AccountSeed(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     external_id: Name
     display_name: ShortText = ""
     mode: AccountMode = AccountMode.LIVE
+    #: posting times ("HH:MM", the persona's time zone), every day: "add to the queue" takes the
+    #: next free one. Listed here, they replace the account's slots; left out, the slots set in
+    #: the admin stay as they are.
+    slots: Annotated[list[Clock], msgspec.Meta(max_length=48)] | None = None
 
 
 class OfficeHolder(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):

@@ -6,14 +6,14 @@ import uuid
 from collections.abc import Collection, Sequence
 
 import msgspec
-from sqlalchemy import Select, select
+from sqlalchemy import Select, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from core.audit import Actor, record, snapshot
 from core.channels import Format
 from core.channels.registry import ChannelRegistry
-from core.db.models import Account, ChannelPolicy, Persona
+from core.db.models import Account, ChannelPolicy, Persona, PostingSlot
 from core.pagination import Page, keyset
 from personas import PersonaFile
 
@@ -83,6 +83,7 @@ async def _upsert_one(session: AsyncSession, file: PersonaFile, actor: Actor) ->
     _replace_policies(persona, file)
     _merge_accounts(persona, file)
     await session.flush()
+    await _replace_slots(session, persona, file)
     after = {**snapshot(persona, _PERSONA_FIELDS), "definition": persona.definition}
     if created or before != after:
         record(
@@ -137,3 +138,18 @@ def _merge_accounts(persona: Persona, file: PersonaFile) -> None:
         else:
             account.handle = seed.handle
             account.display_name = seed.display_name
+
+
+async def _replace_slots(session: AsyncSession, persona: Persona, file: PersonaFile) -> None:
+    """The file's posting times, every day of the week, for the accounts that list them."""
+    by_handle = {(a.channel, a.handle.lower()): a for a in persona.accounts}
+    for seed in file.accounts:
+        if seed.slots is None:
+            continue
+        account = by_handle[(seed.channel, seed.handle.lower())]
+        await session.execute(delete(PostingSlot).where(PostingSlot.account_id == account.id))
+        session.add_all(
+            PostingSlot(account_id=account.id, weekday=day, local_time=time)
+            for time in sorted(set(seed.slots))
+            for day in range(7)
+        )
