@@ -270,7 +270,9 @@ async def _add_staff(
 
 
 # ---------------------------------------------------------------- serving
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, *, ready: str = "") -> None:
+    """Serve until stopped; ``ready`` is printed once the socket listens (last, so that it stays
+    on screen: the demo's logins)."""
     import uvicorn
 
     from core.db.engine import make_engine
@@ -292,10 +294,35 @@ def _serve(settings: Settings, host: str, port: int) -> None:
     runtime = Runtime(settings)
     try:
         app = create_app(runtime=runtime)
-        uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(), proxy_headers=False)
+        config = uvicorn.Config(app, host=host, port=port, log_level=settings.log_level.lower(), proxy_headers=False)
+        _announcing_server(config, f"{ready}\nReady on http://{host}:{port}/admin\n").run()
     finally:
         # the app's shutdown stops it too; not when the server never started (a port already taken)
         runtime.stop_embedded_redis()
+
+
+def _announcing_server(config: Any, message: str) -> Any:
+    """uvicorn's server, saying once it listens what it serves (uvicorn's own line is easy to miss).
+    uvicorn is imported here, not at the top: the command line stays quick to start."""
+    import uvicorn
+
+    class AnnouncingServer(uvicorn.Server):
+        async def startup(self, sockets: Any = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                click.echo(message)
+
+    return AnnouncingServer(config)
+
+
+def _quiet_routine_logs(settings: Settings) -> None:
+    """The demo's console: arq's line per job and httpx's per request (each dispatch, each poll) pushes the logins
+    off screen; warnings and errors still show, and PORTEVOIX_LOG_LEVEL=DEBUG brings them back."""
+    import logging
+
+    if settings.log_level.upper() != "DEBUG":
+        for name in ("arq.worker", "arq.jobs", "httpx"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @cli.command()
@@ -323,13 +350,15 @@ def run(host: str, port: int) -> None:
     except PersonaFileError as exc:
         raise click.ClickException(str(exc)) from None
     logins = _run(_seed(settings))
-    click.echo(f"personas: {', '.join(slugs)}")
+    banner = [f"personas: {', '.join(slugs)}"]
     if logins:
-        click.echo("\nDemo team (fictional people) — write these down, they are shown once:")
-        for login in logins:
-            click.echo(f"  {login.email:38} {login.password:16} {login.who}")
-    click.echo(f"\nAdmin: http://{host}:{port}/admin    API: http://{host}:{port}/schema\n")
-    _serve(settings, host, port)
+        banner.append("\nDemo team (fictional people) — write these down, they are shown once:")
+        banner += [f"  {login.email:38} {login.password:16} {login.who}" for login in logins]
+    else:
+        banner.append(f"\nDemo team: the logins are in {settings.data_path / 'demo-logins.txt'}")
+    banner.append(f"\nAPI: http://{host}:{port}/schema")
+    _quiet_routine_logs(settings)
+    _serve(settings, host, port, ready="\n".join(banner))
 
 
 async def _seed(settings: Settings) -> list[Any]:
