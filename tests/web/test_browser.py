@@ -112,6 +112,11 @@ async def test_admin_assigns_a_new_staff_member_to_the_president_as_contributor(
     assert len(one_time) >= 10
     # the name is shown as text, never run as a script
     assert await browser.page.locator("h1").inner_text() == "Zoé <script>alert(1)</script>"
+    # redirected after the POST: a refresh creates nobody again, and the password is not shown twice
+    assert "/admin/staff/" in browser.page.url
+    await browser.page.reload()
+    assert await browser.page.locator("#one-time-password").count() == 0
+    assert await browser.page.locator("h1").inner_text() == "Zoé <script>alert(1)</script>"
     await browser.page.select_option(
         "#assignments select[name=persona_id]", label="Camille Delorme, présidente de la Région"
     )
@@ -120,6 +125,8 @@ async def test_admin_assigns_a_new_staff_member_to_the_president_as_contributor(
     await browser.page.wait_for_load_state()
     row = browser.page.locator("#assignments tr[data-slug=presidente-region]")
     assert "Contributeur·rice" in await row.inner_text()
+    # a cabinet member (paid by the Région) on the president's personal accounts: the admin is warned (S1)
+    assert "L52-8" in await browser.page.locator("[role=status], .flash").first.inner_text()
     await browser.shot("staff-assigned-fr")
     # the new staff member logs in with the one-time password, must choose their own, then sees only the president
     await browser.page.click("form[action='/logout'] button")

@@ -20,6 +20,7 @@ from core.db.enums import Employer, Role
 from core.db.models import Staff
 from core.people import staff as service
 from core.people import tokens
+from core.people.segregation import Mix, resource_mix
 from core.people.staff import EmailTaken
 from core.personas.service import personas_by_name
 from core.security import MIN_PASSWORD_LENGTH, WeakPassword
@@ -116,6 +117,16 @@ def _password_page(error: str | None, status: int = 200) -> Template:
     )
 
 
+#: where a one-time password waits for the page that shows it, once (the session lives on the server)
+_ONE_TIME_KEY = "one_time_password"
+
+
+def _show_once(request: Request[StaffUser, Any, Any], staff: Staff, password: str, *, created: bool) -> Redirect:
+    """Redirect after the POST (a refresh re-posts nothing); the staff page shows the password once."""
+    request.session[_ONE_TIME_KEY] = {"staff_id": str(staff.id), "password": password, "created": created}
+    return Redirect(f"/admin/staff/{staff.id}", status_code=303)
+
+
 class AdminStaffController(Controller):
     path = "/admin/staff"
     include_in_schema = False
@@ -145,10 +156,19 @@ class AdminStaffController(Controller):
             return await _list_page(db_session, 409, form=data, error=error)
         if shown.refusal is not None:
             raise shown.refusal
-        return await _staff_page(db_session, staff, 201, one_time_password=password, created=True, headers=NO_STORE)
+        return _show_once(request, staff, password, created=True)
 
     @get("/{staff_id:uuid}", **access.admin())
-    async def detail(self, db_session: NamedDependency[AsyncSession], staff: NamedDependency[Staff]) -> Template:
+    async def detail(
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        staff: NamedDependency[Staff],
+    ) -> Template:
+        shown = request.session.pop(_ONE_TIME_KEY, None)
+        if isinstance(shown, dict) and shown.get("staff_id") == str(staff.id):
+            extra = {"one_time_password": shown.get("password"), "created": bool(shown.get("created"))}
+            return await _staff_page(db_session, staff, headers=NO_STORE, **extra)
         return await _staff_page(db_session, staff)
 
     @post("/{staff_id:uuid}", status_code=303, **access.admin())
@@ -193,15 +213,15 @@ class AdminStaffController(Controller):
             flash(request, _("Account deactivated: they can no longer log in."))
         return Redirect(f"/admin/staff/{staff.id}", status_code=303)
 
-    @post("/{staff_id:uuid}/password-reset", **access.admin())
+    @post("/{staff_id:uuid}/password-reset", status_code=303, **access.admin())
     async def reset_password(
         self,
         request: Request[StaffUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
         staff: NamedDependency[Staff],
-    ) -> Template:
+    ) -> Redirect:
         password = await service.reset_password(db_session, staff, request.user.actor)
-        return await _staff_page(db_session, staff, one_time_password=password, headers=NO_STORE)
+        return _show_once(request, staff, password, created=False)
 
     @post("/{staff_id:uuid}/assignments", status_code=303, **access.admin())
     async def assign(
@@ -212,8 +232,24 @@ class AdminStaffController(Controller):
         data: Annotated[AssignForm, Form],
     ) -> Redirect:
         persona = await persona_or_404(db_session, data.persona_id)
-        await service.assign(db_session, staff, persona, Role(data.role), request.user.actor)
-        flash(request, _("%(name)s is now on %(persona)s.", name=staff.display_name, persona=persona.name))
+        role = Role(data.role)
+        await service.assign(db_session, staff, persona, role, request.user.actor)
+        message = _("%(name)s is now on %(persona)s.", name=staff.display_name, persona=persona.name)
+        match resource_mix(staff, persona, role):
+            case Mix.CAMPAIGN_ON_INSTITUTION:
+                message += " " + _(
+                    "Warning: %(name)s is paid by a campaign and now speaks for the institution: the institution's "
+                    "resources must not serve a campaign, nor a campaign's people the institution (electoral code, "
+                    "art. L52-8).",
+                    name=staff.display_name,
+                )
+            case Mix.INSTITUTION_ON_OFFICIAL:
+                message += " " + _(
+                    "Warning: %(name)s is paid by the institution and now works on an elected official's personal "
+                    "accounts: outside service hours only, and never for the campaign (electoral code, art. L52-8).",
+                    name=staff.display_name,
+                )
+        flash(request, message)
         return Redirect(f"/admin/staff/{staff.id}", status_code=303)
 
     @post("/{staff_id:uuid}/assignments/{persona_id:uuid}/remove", status_code=303, **access.admin())
