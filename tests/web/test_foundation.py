@@ -22,6 +22,13 @@ async def test_health_reports_database_and_queue(client: AsyncTestClient) -> Non
     }
 
 
+async def test_the_address_of_the_app_leads_to_the_admin(client: AsyncTestClient) -> None:
+    home = await client.get("/", follow_redirects=False)
+    assert home.status_code == 302 and home.headers["location"] == "/admin"
+    landed = await client.get("/")  # then to the login page, which answers
+    assert landed.status_code == 200 and 'name="password"' in landed.text
+
+
 async def test_admin_requires_login(client: AsyncTestClient) -> None:
     response = await client.get("/admin/personas", follow_redirects=False)
     assert response.status_code == 303 and response.headers["location"] == "/login?next=/admin/personas"

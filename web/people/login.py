@@ -37,6 +37,11 @@ class LocaleForm(msgspec.Struct):
 class AuthController(Controller):
     include_in_schema = False
 
+    @get("/", exclude_from_auth=True, status_code=302, **access.public())
+    async def home(self) -> Redirect:
+        """The address people type: the admin (which asks for a login first)."""
+        return Redirect("/admin", status_code=302)
+
     @get("/login", exclude_from_auth=True, **access.public())
     async def login_page(self, next: FromQuery[str] = "/admin") -> Template:
         return Template("login.html", context={"next": safe_next(next), "error": None})
