@@ -14,6 +14,7 @@ from functools import cache
 from zoneinfo import ZoneInfo
 
 import msgspec
+import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -46,6 +47,9 @@ COUNTED_STATES = (
     DeliveryState.PUBLISHED,
     DeliveryState.UNCERTAIN,
 )
+#: the remote id a dry run records in place of the network's (``core.publishing.outbox``): a
+#: rehearsal, published nowhere, so it counts in no day's cadence
+DRY_RUN_PREFIX = "dry-run:"
 
 
 @cache
@@ -76,6 +80,7 @@ async def day_counts(
         .join(Delivery, Delivery.account_id == Account.id)
         .where(Account.persona_id == persona.id, Delivery.state.in_(COUNTED_STATES), when >= start, when < end)
         .where(Delivery.kind != DeliveryKind.REPLY)  # answers are not the day's posts
+        .where(sa.or_(Delivery.remote_id.is_(None), Delivery.remote_id.not_like(f"{DRY_RUN_PREFIX}%")))
         .group_by(Account.channel, Delivery.kind)
     )
     if exclude_post is not None:

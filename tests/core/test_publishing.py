@@ -6,15 +6,17 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import Actor
 from core.db.enums import DeliveryKind, DeliveryState, InboxKind, Role
-from core.db.models import Account, AuditEvent, InboxItem, Persona, Post, PostingSlot
+from core.db.models import Account, AuditEvent, Delivery, InboxItem, Persona, Post, PostingSlot
+from core.db.types import utcnow
 from core.people.permissions import NotAllowed
 from core.people.staff import create_staff
 from core.personas.service import KNOWN_FORMATS, known_channels, upsert_personas
+from core.policy import day_counts
 from core.publishing import compose as compose_module
 from core.publishing import queries
 from core.publishing.compose import (
@@ -207,6 +209,7 @@ async def test_posting_slots_fill_the_queue_in_local_time_across_dst(
 ) -> None:
     account = seeded["region_fb"]
     async with runtime.session() as session:
+        await session.execute(delete(PostingSlot).where(PostingSlot.account_id == account.id))  # type: ignore[attr-defined]
         for weekday in range(7):
             session.add(PostingSlot(account_id=account.id, weekday=weekday, local_time="09:00"))  # type: ignore[attr-defined]
             session.add(PostingSlot(account_id=account.id, weekday=weekday, local_time="02:30"))  # type: ignore[attr-defined]
@@ -441,3 +444,22 @@ async def test_a_time_in_the_past_is_refused_not_published_at_once(runtime: Runt
         async with runtime.session() as session:
             await reschedule(session, runtime.channels, cm, later.deliveries[0].id, yesterday)
     assert moved.value.code == "time_in_past"
+
+
+async def test_a_dry_run_is_counted_in_no_days_cadence(runtime: Runtime, seeded: dict[str, object]) -> None:
+    cm = actor(seeded, "cm", Role.EDITOR)
+    async with runtime.session() as session:
+        sent = await compose(session, runtime.channels, cm, request(seeded, "region_x", publish_now=True))
+        rehearsed = await compose(
+            session, runtime.channels, cm, request(seeded, "region_x", text="Une répétition.", publish_now=True)
+        )
+        now = utcnow()
+        for result, remote_id in ((sent, "1790000000000000042"), (rehearsed, "dry-run:abc")):
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == result.deliveries[0].id)
+                .values(state=DeliveryState.PUBLISHED, remote_id=remote_id, published_at=now)
+            )
+    async with runtime.sessions() as session:
+        counts = await day_counts(session, seeded["region"], now)  # type: ignore[arg-type]
+    assert counts["x"].posts == 1
