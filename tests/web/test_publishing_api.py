@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from litestar.testing import AsyncTestClient
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from core.db.enums import DeliveryState, Role
 from core.db.models import Account, AuditEvent, Delivery, Persona, PostingSlot
@@ -303,6 +303,8 @@ async def test_add_to_queue_takes_each_accounts_next_free_slot(
 ) -> None:
     async with runtime.session() as session:
         for channel, local in (("x", "09:15"), ("linkedin", "12:30")):
+            # the persona file's slots make way for the test's
+            await session.execute(delete(PostingSlot).where(PostingSlot.account_id == team.accounts[(REGION, channel)]))
             for weekday in range(7):
                 session.add(PostingSlot(account_id=team.accounts[(REGION, channel)], weekday=weekday, local_time=local))
     accounts = [str(team.accounts[(REGION, "x")]), str(team.accounts[(REGION, "linkedin")])]
