@@ -24,9 +24,11 @@ from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.channels import Feature
+from core.channels import Capabilities, Feature
+from core.channels.registry import ChannelRegistry
 from core.errors import Refusal
 from core.people.permissions import Action
+from core.publishing.preview import preview
 from core.queue.worker import EmbeddedWorker
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
@@ -85,7 +87,9 @@ def _can(context: jinja2.runtime.Context, persona_id: Any, action: str) -> bool:
     return isinstance(user, StaffUser) and user.can(persona_id, Action(action))
 
 
-def _jinja_environment(settings: Settings, oauth_channels: frozenset[str] = frozenset()) -> jinja2.Environment:
+def _jinja_environment(
+    settings: Settings, oauth_channels: frozenset[str] = frozenset(), registry: ChannelRegistry | None = None
+) -> jinja2.Environment:
     rooms = {room: jinja2.FileSystemLoader(HERE / room / "templates") for room in ROOMS}
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(HERE / "templates"), jinja2.PrefixLoader(rooms)]),
@@ -105,7 +109,15 @@ def _jinja_environment(settings: Settings, oauth_channels: frozenset[str] = froz
     env.globals["oauth_channels"] = oauth_channels
     env.globals.update(LABELS)
     env.globals.update(INBOX_LABELS)
+    #: a delivery as its network will show it (approvals, post and delivery pages)
+    env.globals["network_preview"] = lambda delivery: preview(
+        delivery, _capabilities(registry, delivery.account.channel)
+    )
     return env
+
+
+def _capabilities(registry: ChannelRegistry | None, channel: str) -> Capabilities | None:
+    return registry.get(channel).capabilities if registry is not None and channel in registry else None
 
 
 async def _before_request(request: Request[Any, Any, Any]) -> None:
@@ -217,7 +229,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
         guards=[access_guard],
         before_send=[add_security_headers],
         template_config=TemplateConfig(
-            instance=Jinja.from_environment(_jinja_environment(settings, _oauth_channels(runtime)))
+            instance=Jinja.from_environment(_jinja_environment(settings, _oauth_channels(runtime), runtime.channels))
         ),
         openapi_config=OpenAPIConfig(
             title="Porte-voix API",

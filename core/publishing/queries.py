@@ -39,12 +39,12 @@ async def post_of(session: AsyncSession, persona_id: uuid.UUID, post_id: uuid.UU
 
 
 async def delivery_of(session: AsyncSession, persona_id: uuid.UUID, delivery_id: uuid.UUID) -> Delivery | None:
-    """A delivery on one of THIS persona's accounts, with its account and post loaded afresh."""
+    """A delivery on one of THIS persona's accounts, with its account and post (and its media) loaded afresh."""
     return await session.scalar(
         select(Delivery)
         .join(Account)
         .where(Delivery.id == delivery_id, Account.persona_id == persona_id)
-        .options(selectinload(Delivery.account), selectinload(Delivery.post))
+        .options(selectinload(Delivery.account), selectinload(Delivery.post).selectinload(Post.media))
         .execution_options(populate_existing=True)
     )
 
