@@ -18,15 +18,21 @@ from core.channels.text import count_text
 from core.db.models import Delivery, Media
 from core.policy import delivery_text
 
+#: about where a network's feed folds a long text behind "… see more" (characters, on a phone;
+#: the networks move it with the screen and do not document it: an approver's hint, not a rule)
+FEED_FOLD = {"instagram": 125, "linkedin": 210, "facebook": 480, "tiktok": 150}
+
 
 class Preview(msgspec.Struct, frozen=True, kw_only=True):
     """One delivery of a post, as its network will show it."""
 
     channel: str
     handle: str
-    #: what the network shows
+    #: what the feed shows first
     shown: str
-    #: what it cuts off (empty when the text fits)
+    #: what it shows behind "… see more" (empty when the text is short)
+    folded: str
+    #: what the network would cut off, past its limit (empty when the text fits)
     cut: str
     length: int
     limit: int | None
@@ -47,13 +53,16 @@ def preview(delivery: Delivery, capabilities: Capabilities | None) -> Preview:
     counting = capabilities.text.counting if capabilities else TextCounting.CHARACTERS
     limit = capabilities.text.limit if capabilities else None
     length = count_text(text, counting)
-    shown = text if limit is None or length <= limit else _fitting(text, limit, counting)
+    kept = text if limit is None or length <= limit else _fitting(text, limit, counting)
+    fold = FEED_FOLD.get(channel)
+    shown = kept if fold is None or len(kept) <= fold else _at_a_word(kept, fold)
     media = sorted(post.media, key=lambda m: m.position)
     return Preview(
         channel=channel,
         handle=delivery.account.handle,
         shown=shown,
-        cut=text[len(shown) :],
+        folded=kept[len(shown) :],
+        cut=text[len(kept) :],
         length=length,
         limit=limit,
         counting=counting.value,
@@ -75,3 +84,10 @@ def _fitting(text: str, limit: int, counting: TextCounting) -> str:
         else:
             high = middle - 1
     return text[:low]
+
+
+def _at_a_word(text: str, fold: int) -> str:
+    """``text`` up to ``fold`` characters, ended at the last space before (feeds fold between words)."""
+    head = text[:fold]
+    space = head.rfind(" ")
+    return head[:space] if space > fold // 2 else head
