@@ -57,38 +57,121 @@ _FIRST_PERSON = regex.compile(
 )
 
 
+# "Mon Compte Formation", "Mes Aides", "Ma Région" mid-text: a possessive written with a capital and
+# followed by a capitalised word is the name of a service, not the persona speaking.
+_NAMED_POSSESSIVE = regex.compile(r"(?<![\p{L}\p{N}_-])(?:Mon|Ma|Mes)(?=\s+\p{Lu}\p{Ll})")
+
+
 def first_person_words(text: str) -> list[str]:
-    """Words of the first person singular in the persona's own words (not inside quotations)."""
-    return [m.group(0) for m in _FIRST_PERSON.finditer(prose(text))]
+    """Words of the first person singular in the persona's own words (not inside quotations,
+    not in the name of a service such as « Mon Compte Formation »)."""
+    return [m.group(0) for m in _FIRST_PERSON.finditer(_NAMED_POSSESSIVE.sub(" ", prose(text)))]
 
 
 # --------------------------------------------------------------------------- lexicons
 
 
-def find_terms(text: str, terms: Iterable[str]) -> list[str]:
-    """The ``terms`` found in ``text`` as whole words, case- and accent-insensitively."""
-    haystack = fold(normalise_apostrophes(text))
+def folded(text: str) -> str:
+    """The form lexicons are matched on: apostrophes normalised, case and accents folded."""
+    return fold(normalise_apostrophes(text))
+
+
+def find_terms(text: str, terms: Iterable[str], *, ignore: Iterable[str] = ()) -> list[str]:
+    """The ``terms`` found in ``text`` as whole words, case- and accent-insensitively.
+
+    A word glued by a hyphen is part of another word ("vice-présidente" does not contain
+    "présidente"). ``ignore`` lists harmless phrases blanked out before the search (« vote du
+    budget » hides « vote »).
+    """
+    haystack = folded(text)
+    ignore = tuple(ignore)
+    if ignore and (blank := _alternation(ignore)) is not None:
+        haystack = blank.sub(" ", haystack)
     return [term for term in terms if (pattern := _term_pattern(term)) is not None and pattern.search(haystack)]
+
+
+_WORD_BEFORE = r"(?<![\p{L}\p{N}-])"
+_WORD_AFTER = r"(?![\p{L}\p{N}])"
+
+
+def _needle(needle: str) -> str:
+    # a phrase ending in an apostrophe (« campagne d' ») is glued to the next word
+    return regex.escape(needle) + ("" if needle.endswith("'") else _WORD_AFTER)
 
 
 @functools.lru_cache(maxsize=4096)
 def _term_pattern(term: str) -> regex.Pattern[str] | None:
     # Compiled once per term: the lexicons are checked on every draft, at every stage.
-    needle = fold(normalise_apostrophes(term)).strip()
+    needle = folded(term).strip()
     if not needle:
         return None
-    return regex.compile(rf"(?<![\p{{L}}\p{{N}}]){regex.escape(needle)}(?![\p{{L}}\p{{N}}])")
+    return regex.compile(_WORD_BEFORE + _needle(needle))
+
+
+@functools.lru_cache(maxsize=256)
+def _alternation(terms: tuple[str, ...]) -> regex.Pattern[str] | None:
+    needles = sorted({n for t in terms if (n := folded(t).strip())}, key=len, reverse=True)
+    if not needles:
+        return None
+    return regex.compile(rf"{_WORD_BEFORE}(?:{'|'.join(_needle(n) for n in needles)})")
 
 
 def find_handles(text: str, handles: Iterable[str]) -> list[str]:
     """Handles (``@name``) mentioned in the text, or found in its URLs (tiktok.com/@name)."""
     lowered = text.casefold()
-    found = []
-    for handle in handles:
-        bare = handle.lstrip("@").casefold()
-        if bare and regex.search(rf"@{regex.escape(bare)}(?![\p{{L}}\p{{N}}_])", lowered):
-            found.append(handle)
-    return found
+    return [handle for handle in handles if (pattern := _handle_pattern(handle)) and pattern.search(lowered)]
+
+
+@functools.lru_cache(maxsize=256)
+def _handle_pattern(handle: str) -> regex.Pattern[str] | None:
+    bare = handle.lstrip("@").casefold()
+    return regex.compile(rf"@{regex.escape(bare)}(?![\p{{L}}\p{{N}}_])") if bare else None
+
+
+# --------------------------------------------------------------------------- office titles
+
+#: after "la présidente de(s)/du/d'…": the office-holder's own body, not someone else's office
+_OWN_BODY = regex.compile(r"\s+(?:de\s+(?:la\s+)?r[ée]gion|du\s+conseil\s+r[ée]gional)(?![\p{L}])", regex.IGNORECASE)
+# …unless another body's name follows: « de la Région Nouvelle-Aquitaine », « du conseil régional des jeunes »
+_OTHER_NAME = regex.compile(r"\s+(?!Occitanie)\p{Lu}|\s+des\s+jeunes")
+_OF = regex.compile(r"\s+(?:de|du|des|d')(?![\p{L}])", regex.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class TitleUse:
+    text: str  # "la présidente", "Le président"
+    article: str  # "la", "Le", "du"…
+    title: str  # the title as written
+    start: int
+    end: int
+
+
+def office_title_uses(text: str, titles: tuple[str, ...]) -> list[TitleUse]:
+    """Where ``text`` designates the holder of an office by one of its ``titles`` ("présidente",
+    "président"), with a determiner: « la présidente », « du président », « notre présidente ».
+
+    « la présidente du CESER », « le président de la République », « la présidente de la Région
+    Nouvelle-Aquitaine » are someone else's office: a title followed by "de/du/des" counts only
+    when what follows is the Région itself. « vice-présidente » is another title.
+    """
+    text = normalise_apostrophes(text)
+    uses = []
+    for match in _title_pattern(titles).finditer(text):
+        if _OF.match(text, match.end()):
+            own = _OWN_BODY.match(text, match.end())
+            if own is None or _OTHER_NAME.match(text, own.end()):
+                continue
+        uses.append(TitleUse(match.group(0), match.group(1), match.group(2), match.start(), match.end()))
+    return uses
+
+
+@functools.lru_cache(maxsize=64)
+def _title_pattern(titles: tuple[str, ...]) -> regex.Pattern[str]:
+    names = "|".join(regex.escape(t) for t in sorted(titles, key=len, reverse=True))
+    return regex.compile(
+        rf"(?<![\p{{L}}\p{{N}}-])(le|la|du|au|à\s+la|de\s+la|notre|votre|sa|son)\s+({names})(?![\p{{L}}\p{{N}}-])",
+        regex.IGNORECASE,
+    )
 
 
 # --------------------------------------------------------------------------- hashtags
@@ -198,12 +281,12 @@ def double_flexion(form: str) -> str | None:
 # --------------------------------------------------------------------------- hashtag words
 
 
-def split_hashtag(tag: str, words: frozenset[str]) -> list[str] | None:
+def split_hashtag(tag: str, words: frozenset[str], glue: frozenset[str] = frozenset()) -> list[str] | None:
     """Cut an all-lower-case hashtag into known words (fewest pieces wins), keeping its letters.
 
     ``fetedelamusique`` -> ``["fete", "de", "la", "musique"]``. None when the tag is one word,
-    is not all lower case, or cannot be cut entirely into known words (then we stay quiet
-    rather than guess).
+    is not all lower case, cannot be cut entirely into known words, or is cut into ``glue``
+    (function) words only, like ``aude`` = au + de (then we stay quiet rather than guess).
     """
     tag = unicodedata.normalize("NFC", tag)
     if not tag.islower():
@@ -221,7 +304,12 @@ def split_hashtag(tag: str, words: frozenset[str]) -> list[str] | None:
             if best[end] is None or len(before) + 1 < len(best[end]):  # type: ignore[arg-type]
                 best[end] = [*before, tag[start:end]]
     pieces = best[-1]
-    return pieces if pieces and len(pieces) >= 2 else None
+    if not pieces or len(pieces) < 2:
+        return None
+    # made of glue words only (« aude » = au + de): an unknown word, not a phrase
+    if all("".join((fold(ch) or ch)[0] for ch in piece) in glue for piece in pieces):
+        return None
+    return pieces
 
 
 def camel_case(pieces: list[str]) -> str:

@@ -20,6 +20,7 @@ region regions regional regionale regionaux departement departements commune com
 villes village villages territoire territoires metropole pays terre terres mer montagne montagnes
 occitanie toulouse montpellier nimes perpignan beziers narbonne carcassonne albi tarbes rodez
 cahors auch foix mende pyrenees mediterranee garonne canal midi sud france europe monde
+ariege aude gard gers herault lot lozere tarn montauban ales sete millau castres lourdes
 fete fetes musique musiques patrimoine journee journees semaine mois annee jour jours nuit
 festival culture culturel sport sports sportif jeux olympiques paralympiques course velo tour
 emploi emplois economie entreprise entreprises innovation industrie agriculture agricole
@@ -39,4 +40,7 @@ droits droit semaine femmes lutte contre violences harcelement securite routiere
 vive bienvenue merci bravo felicitations rendez vous ensemble demain aujourdhui
 """
 
+#: the glue words: a hashtag cut into these alone (« aude » = au + de, « ales » = a + les) is a
+#: word the list does not know, not a phrase
+FUNCTION_WORDS: frozenset[str] = frozenset(_FUNCTION.split())
 WORDS: frozenset[str] = frozenset((_FUNCTION + _VOCABULARY).split())

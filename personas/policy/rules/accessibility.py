@@ -22,7 +22,7 @@ from personas.policy.text import (
     is_face,
     split_hashtag,
 )
-from personas.policy.wordlist import WORDS
+from personas.policy.wordlist import FUNCTION_WORDS, WORDS
 from personas.schema import Severity
 
 RGAA = "RGAA 4.1 ; loi n° 2005-102 art. 47"
@@ -128,7 +128,7 @@ def hashtag_case(facts: Facts, params: HashtagCaseParams) -> list[Finding]:
     words = WORDS | frozenset(params.extra_words)
     found = []
     for use in hashtag_uses(facts.draft.text):
-        pieces = split_hashtag(use.tag, words)
+        pieces = split_hashtag(use.tag, words, FUNCTION_WORDS)
         if pieces is None:
             continue
         better = "#" + camel_case(pieces)

@@ -8,6 +8,7 @@ These rules' severities come from the law: a persona may switch one off, not sof
 
 from __future__ import annotations
 
+import functools
 from datetime import date, datetime, time, timedelta
 
 import msgspec
@@ -16,7 +17,7 @@ import regex
 from personas.policy.elections import Election, OpenWindow, in_scope
 from personas.policy.model import AssetOrigin, Employer, Finding
 from personas.policy.registry import Facts, NoParams, finding, rule
-from personas.policy.text import find_handles, find_terms, strip_quotes
+from personas.policy.text import find_handles, find_terms, fold, normalise_apostrophes, office_title_uses, strip_quotes
 from personas.schema import PersonaKind, Severity
 
 L52_1_AL2 = "Code électoral, art. L52-1 al. 2"
@@ -33,15 +34,25 @@ ACHIEVEMENT_TERMS = (
     "promesses tenues",
     "engagement tenu",
     "engagements tenus",
+    "engagements sont tenus",
+    "tenu parole",
+    "tenu nos promesses",
+    "tenu ses promesses",
+    "tient ses promesses",
+    "tenons nos promesses",
     "grâce à la présidente",
     "grâce au président",
     "grâce à notre présidente",
     "grâce à notre président",
+    "grâce à la Région",
+    "grâce à l'action de la Région",
+    "grâce à notre action",
     "record",
     "historique",
     "sans précédent",
     "jamais autant",
     "depuis 2021",
+    "depuis le début du mandat",
     "nous avons réalisé",
     "nous avons tenu",
     "nous l'avons fait",
@@ -49,31 +60,158 @@ ACHIEVEMENT_TERMS = (
     "pari réussi",
     "succès",
     "réussite",
+    "fiers de",
+    "fières de",
+    "première région de France",
+    "1re région de France",
+    "meilleure région",
+    "ce n'est qu'un début",
+)
+#: phrases where an achievement word says nothing of the institution's action
+NOT_ACHIEVEMENT_TERMS = (
+    "monument historique",
+    "monuments historiques",
+    "centre historique",
+    "centres historiques",
+    "cœur historique",
+    "quartier historique",
+    "quartiers historiques",
+    "site historique",
+    "sites historiques",
+    "patrimoine historique",
+    "crue historique",
+    "crues historiques",
+    "inondation historique",
+    "inondations historiques",
+    "tempête historique",
+    "sécheresse historique",
+    "record de chaleur",
+    "records de chaleur",
+    "record de température",
+    "records de température",
+    "record de pluie",
+    "records de pluie",
+    "record de froid",
+    "bonne réussite",
+    "réussite éducative",
+    "réussite scolaire",
+    "réussite aux examens",
+    "plein succès",
 )
 ELECTION_TERMS = (
     "élection",
     "élections",
     "électoral",
     "électorale",
+    "électorales",
+    "électoraux",
     "scrutin",
     "voter",
     "votez",
     "vote",
-    "candidat",
-    "candidate",
-    "candidats",
-    "candidature",
     "mandat",
     "réélection",
     "réélu",
     "réélue",
     "réélire",
-    "campagne",
-    "programme",
     "urnes",
     "au premier tour",
     "au second tour",
+    "présidentielle",
+    "les régionales",
+    "aux régionales",
+    "des régionales",
+    "ma candidature",
+    # « campagne » and « programme » alone are a vaccination campaign, the countryside, a festival's
+    # programme: only their electoral uses count
+    "campagne électorale",
+    "campagne présidentielle",
+    "campagne des régionales",
+    "ma campagne",
+    "notre campagne",
+    "cette campagne",
+    "en campagne",
+    "de campagne",
+    "programme électoral",
+    "mon programme",
+    "en meeting",
+    "grand meeting",
+    "mon meeting",
+    "notre meeting",
+    "dernier meeting",
+    "militants",
+    "militantes",
+    "tractage",
+    "colistiers",
+    "colistières",
+    "tête de liste",
+    "notre liste",
+    "ma liste",
+    # campaign slogans
+    "ensemble, continuons",
+    "continuons ensemble",
+    "cap sur 2028",
+    "le meilleur reste à venir",
+    "la Région continue",
 )
+#: phrases where an election word is not about an election
+NOT_ELECTION_TERMS = (
+    "vote du budget",
+    "vote des budgets",
+    "voter le budget",
+    "vote le budget",
+    "votera le budget",
+    "vote du public",
+    # accents are folded: « voté » reads « vote »; the assembly's decisions are not the election
+    "a voté",
+    "ont voté",
+    "avons voté",
+    "été voté",
+    "votez pour votre projet",
+    "votez pour vos projets",
+    "votez pour votre coup de cœur",
+    "votez pour votre photo",
+    "votez pour votre favori",
+    "notre campagne de",
+    "notre campagne d'",
+    "cette campagne de",
+    "cette campagne d'",
+    "pain de campagne",
+    "pains de campagne",
+    "maison de campagne",
+    "maisons de campagne",
+    "médecin de campagne",
+    "médecins de campagne",
+    "chemin de campagne",
+    "chemins de campagne",
+    "partie de campagne",
+)
+#: a prize, a contest, a participatory budget: « vote », « voter », « votez » there are not the election's
+CONTEST_TERMS = (
+    "prix des lycéens",
+    "prix du public",
+    "prix littéraire",
+    "concours",
+    "trophée",
+    "trophées",
+    "finalistes",
+    "lauréat",
+    "lauréats",
+    "lauréate",
+    "lauréates",
+    "jury",
+    "budget participatif",
+)
+CONTEST_VOTE_TERMS = ("vote", "voter", "votez")
+#: a call to vote that says it takes no side is civic, not propaganda (L49 bans propaganda)
+NEUTRAL_CALL_TERMS = (
+    "quel que soit votre choix",
+    "quel que soit votre vote",
+    "quelle que soit votre opinion",
+    "quelle que soit votre sensibilité",
+)
+#: the only words such a call may use; a slogan, a list, a candidate's name keep it electoral
+NEUTRAL_CALL_WORDS = ("vote", "voter", "votez", "urnes", "scrutin", "élection", "élections", "bureau de vote")
 VOTER_INFORMATION_TERMS = (
     "bureau de vote",
     "bureaux de vote",
@@ -84,14 +222,56 @@ VOTER_INFORMATION_TERMS = (
     "carte électorale",
     "inscription sur les listes",
 )
+#: an emergency on the eve of a vote: the institution still warns the public (P2)
+EMERGENCY_TERMS = (
+    "vigilance rouge",
+    "vigilance orange",
+    "alerte",
+    "évacuation",
+    "inondation",
+    "inondations",
+    "crue",
+    "crues",
+    "incendie",
+    "incendies",
+    "feu de forêt",
+    "tempête",
+    "mise à l'abri",
+    "consignes de la préfecture",
+)
+
+# A count of what was done: « 120 entreprises accompagnées », « 300 km de pistes financés »,
+# « a créé 10 000 emplois ». Matched on the case-folded text, accents kept (« aides » is a noun,
+# « aidés » a participle). A future or a modal between the count and the participle is service
+# information (« 1 200 ordinateurs seront distribués »).
+_PARTICIPLE = (
+    r"(?:accompagné|rénové|financé|soutenu|aidé|créé|construit|investi|formé|équipé|recruté|livré|modernisé"
+    r"|aménagé|installé|subventionné|distribué|planté|raccordé|inauguré|réalisé|déployé|embauché|restauré"
+    r"|électrifié|rouvert|sauvé)(?:e|s|es)?(?![\p{L}])"
+)
+_COUNT = (
+    r"(?<![\p{L}\p{N}])(?:(?:plus|près)\s+de\s+|déjà\s+)?\d(?:[\d.,]|[\s\u00a0\u202f](?=\d))*"
+    r"(?:\s+(?:millions?|milliards?)(?:\s+d'euros)?|\s*(?:€|euros|km|hectares))?"
+)
+_NOT_BETWEEN = r"(?!(?:seront|sera|vont|va|pourront|pourra|peuvent|peut|doivent|doit|devront|devra)(?![\p{L}]))"
+ACHIEVEMENT_COUNT = regex.compile(
+    rf"{_COUNT}\s+(?:{_NOT_BETWEEN}[\p{{L}}'-]+\s+){{0,3}}?{_PARTICIPLE}"
+    rf"|(?<![\p{{L}}])(?:a|ont|avons|aura|auront|aurons)\s+(?:déjà\s+)?{_PARTICIPLE}\s+{_COUNT}"
+)
 
 
 class Lexicons(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     achievement: tuple[str, ...] = ACHIEVEMENT_TERMS
     election: tuple[str, ...] = ELECTION_TERMS
     voter_information: tuple[str, ...] = VOTER_INFORMATION_TERMS
+    not_achievement: tuple[str, ...] = NOT_ACHIEVEMENT_TERMS
+    not_election: tuple[str, ...] = NOT_ELECTION_TERMS
+    contest: tuple[str, ...] = CONTEST_TERMS  # with one of these, vote/voter/votez alone are the contest's
+    neutral_call: tuple[str, ...] = NEUTRAL_CALL_TERMS  # « allez voter, quel que soit votre choix »
     extra_achievement: tuple[str, ...] = ()  # added to the defaults instead of replacing them
     extra_election: tuple[str, ...] = ()
+    #: counts of what was done (« 120 entreprises accompagnées ») are achievement lexicon
+    achievement_counts: bool = True
 
 
 def _period(window: OpenWindow) -> str:
@@ -117,25 +297,49 @@ def _window_data(window: OpenWindow) -> dict[str, object]:
 
 
 def office_holder_mentions(facts: Facts) -> list[str]:
-    """Names, handles or face tags of the persona's office-holders in the draft (I1: "names, tags or shows")."""
+    """Names, handles, titles or face tags of the persona's office-holders in the draft
+    (I1: "names, tags or shows"). « la présidente » names her; « la présidente du CESER » and
+    « la vice-présidente » do not."""
     text = facts.full_text
     found: list[str] = []
     for holder in facts.persona.office_holders:
-        found += find_terms(text, holder.names)
+        titles = _titles(holder.title, holder.gender)
+        # a name built on the title (« présidente de la Région ») is checked as a title, which
+        # knows « la présidente de la Région Nouvelle-Aquitaine » is someone else
+        title_words = {fold(t) for t in titles}
+        names = tuple(n for n in holder.names if not title_words & set(fold(n).split()))
+        found += find_terms(text, names)
         found += find_handles(text, holder.handles)
+        found += [use.text for use in office_title_uses(text, titles)]
         if any(holder.persona in item.depicts for item in facts.draft.media):
             found.append(f"[photo: {holder.persona}]")
     return found
 
 
+def _titles(title: str, gender: str | None) -> tuple[str, ...]:
+    # « le président » still designates a présidente (rule L2 asks to fix the title)
+    if gender == "f" and title.endswith("e"):
+        return (title, title[:-1])
+    return (title,)
+
+
 def _electoral_lexicon(facts: Facts, params: Lexicons) -> list[str]:
     # quoted speech is still published by the persona, but a quoted slogan of an opponent is
     # not its own electoral message: look at the persona's words only
-    return find_terms(strip_quotes(facts.full_text), params.election + params.extra_election)
+    text = strip_quotes(facts.full_text)
+    found = find_terms(text, params.election + params.extra_election, ignore=params.not_election)
+    if found and find_terms(text, params.contest):
+        found = [term for term in found if term not in CONTEST_VOTE_TERMS]
+    return found
 
 
 def _achievement_lexicon(facts: Facts, params: Lexicons) -> list[str]:
-    return find_terms(facts.full_text, params.achievement + params.extra_achievement)
+    text = facts.full_text
+    found = find_terms(text, params.achievement + params.extra_achievement, ignore=params.not_achievement)
+    if params.achievement_counts:
+        lowered = normalise_apostrophes(text).casefold()
+        found += [" ".join(m.group(0).split()) for m in ACHIEVEMENT_COUNT.finditer(lowered)]
+    return found
 
 
 def electoral_character(facts: Facts, params: Lexicons) -> tuple[bool, bool]:
@@ -145,7 +349,10 @@ def electoral_character(facts: Facts, params: Lexicons) -> tuple[bool, bool]:
         return declared, True
     repost = facts.context.repost_of
     campaign_media = any(item.origin == AssetOrigin.CAMPAIGN for item in facts.draft.media)
-    detected = bool(_electoral_lexicon(facts, params)) or campaign_media or bool(repost and repost.campaign)
+    words = _electoral_lexicon(facts, params)
+    if words and set(words) <= set(NEUTRAL_CALL_WORDS) and find_terms(facts.full_text, params.neutral_call):
+        words = []  # « allez voter, quel que soit votre choix »: civic, not propaganda
+    detected = bool(words) or campaign_media or bool(repost and repost.campaign)
     return detected, False
 
 
@@ -449,6 +656,7 @@ def paid_boost_electoral(facts: Facts, params: Lexicons) -> list[Finding]:
 
 class EveParams(Lexicons, frozen=True, forbid_unknown_fields=True):
     polls_close: str = "20:00"  # local time the last polling stations close
+    emergency: tuple[str, ...] = EMERGENCY_TERMS  # an institution's urgent warning stays info
 
     def __post_init__(self) -> None:
         if not regex.fullmatch(r"(?:[01]\d|2[0-3]):[0-5]\d", self.polls_close):
@@ -485,6 +693,20 @@ def _eve_findings(facts: Facts, params: EveParams, election: Election, round_day
     if facts.persona.kind == PersonaKind.INSTITUTION:
         if not in_scope(election, facts.persona):
             return []
+        urgent = find_terms(facts.full_text, params.emergency)
+        if urgent and not (
+            _electoral_lexicon(facts, params) or _achievement_lexicon(facts, params) or office_holder_mentions(facts)
+        ):
+            return [
+                finding(
+                    Severity.INFO,
+                    f"Veille ou jour de scrutin ({label}) : une information urgente ({', '.join(urgent)}) reste "
+                    "permise ; gardez-la strictement pratique.",
+                    f"Eve or day of the vote ({label_en}): urgent information ({', '.join(urgent)}) is still "
+                    "allowed; keep it strictly practical.",
+                    data=data,
+                )
+            ]
         return [
             finding(
                 Severity.REVIEW,
@@ -675,7 +897,11 @@ def _official_sources(facts: Facts) -> list[str]:
     for url in _URL.findall(facts.full_text):
         for holder in holders:
             for handle in holder.handles:
-                bare = regex.escape(handle.lstrip("@"))
-                if regex.search(rf"/@?{bare}(?:[/?#]|$)", url, regex.IGNORECASE):
+                if _url_handle(handle).search(url):
                     sources.append(f"lien {url}")
     return list(dict.fromkeys(sources))
+
+
+@functools.lru_cache(maxsize=256)
+def _url_handle(handle: str) -> regex.Pattern[str]:
+    return regex.compile(rf"/@?{regex.escape(handle.lstrip('@'))}(?:[/?#]|$)", regex.IGNORECASE)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import regex
-
 from personas.policy.model import Finding, Fix
 from personas.policy.registry import Facts, NoParams, finding, rule
-from personas.policy.text import double_flexion, inclusive_forms, normalise_apostrophes
+from personas.policy.text import double_flexion, inclusive_forms, normalise_apostrophes, office_title_uses
 from personas.schema import PersonaKind, Severity
 
 CIRCULAIRE_2017 = "Circulaire du Premier ministre du 21 novembre 2017"
@@ -40,14 +38,6 @@ def inclusive_writing(facts: Facts, _: NoParams) -> list[Finding]:
     return found
 
 
-# Other offices a text may legitimately call "le président" (someone else's title).
-_OTHER_OFFICE = regex.compile(
-    r"\s+(?:de\s+la\s+République|du\s+Sénat|de\s+l'Assemblée|du\s+Conseil\s+constitutionnel|"
-    r"des\s+États-Unis|du\s+(?:conseil\s+)?départementa?l?|du\s+département|de\s+la\s+métropole|"
-    r"de\s+l'agglomération|de\s+la\s+communauté|du\s+club|de\s+l'association|de\s+la\s+fédération|"
-    r"du\s+jury|de\s+la\s+chambre|de\s+l'université|du\s+syndicat|du\s+groupe)",
-    regex.IGNORECASE,
-)
 _MASCULINE = {"le": "la", "du": "de la", "au": "à la"}
 
 
@@ -67,23 +57,23 @@ def feminine_title(facts: Facts, _: NoParams) -> list[Finding]:
             continue
         feminine = holder.title
         masculine = feminine[:-1]  # présidente -> président, conseillère is left out (see docs)
-        pattern = regex.compile(rf"\b(le|du|au)\s+({regex.escape(masculine)})(?![\p{{L}}])", regex.IGNORECASE)
-        for match in pattern.finditer(text):
-            if _OTHER_OFFICE.match(text, match.end()):
+        # « le président de la République / du CESER / du club… » is someone else's title
+        for use in office_title_uses(text, (masculine,)):
+            article = use.article
+            if article.lower() not in _MASCULINE:
                 continue
-            article = match.group(1)
             new_article = _MASCULINE[article.lower()]
             if article[0].isupper():
                 new_article = new_article[0].upper() + new_article[1:]
-            title = feminine if match.group(2)[0].islower() else feminine[0].upper() + feminine[1:]
+            title = feminine if use.title[0].islower() else feminine[0].upper() + feminine[1:]
             replacement = f"{new_article} {title}"
             found.append(
                 finding(
                     Severity.WARN,
-                    f"« {match.group(0)} » : la fonction est occupée par une femme ; écrivez « {replacement} ».",
-                    f"“{match.group(0)}”: the office is held by a woman; write “{replacement}”.",
-                    fix=Fix(original=match.group(0), replacement=replacement),
-                    evidence=match.group(0),
+                    f"« {use.text} » : la fonction est occupée par une femme ; écrivez « {replacement} ».",
+                    f"“{use.text}”: the office is held by a woman; write “{replacement}”.",
+                    fix=Fix(original=use.text, replacement=replacement),
+                    evidence=use.text,
                 )
             )
     return found
