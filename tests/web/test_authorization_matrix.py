@@ -34,7 +34,7 @@ from tests.web.conftest import bearer, persona_ids, staff_with_token
 from web.access import declared
 from web.accounts import schemas as accounts
 from web.inbox import schemas as inbox
-from web.media.schemas import MediaUploadForm
+from web.media.schemas import MediaDescriptionIn, MediaUploadForm
 from web.people import schemas as people
 from web.publishing import schemas as publishing
 
@@ -67,6 +67,7 @@ EXAMPLES: dict[type[Any], Any] = {
     publishing.CancelIn: lambda: {"reason": "matrice"},
     publishing.ResolveIn: lambda: {"published": False},
     publishing.PauseIn: lambda: {"reason": "matrice"},
+    MediaDescriptionIn: lambda: {"altText": "Matrice"},
     inbox.AssignIn: lambda: {"assigneeId": None, "note": "matrice"},
     inbox.ReplyIn: lambda: {"text": "Matrice"},
     inbox.NoteIn: lambda: {"text": "matrice"},
@@ -121,6 +122,8 @@ REVIEWED_RULES = {
     "POST /api/v1/personas/{persona_id:uuid}/media": "compose: contributor",
     "GET /api/v1/personas/{persona_id:uuid}/media": "see_posts: viewer-moderator",
     "GET /api/v1/personas/{persona_id:uuid}/media/{media_id:uuid}/file": "see_posts: viewer-moderator",
+    "PATCH /api/v1/personas/{persona_id:uuid}/media/{media_id:uuid}": "compose: contributor",
+    "DELETE /api/v1/personas/{persona_id:uuid}/media/{media_id:uuid}": "compose: contributor",
     # inbox: moderators and up (private messages: the same roles, see_private_messages); a ban's
     # review is a manager's; saved replies are written by editors, used by everyone in the inbox
     "GET /api/v1/personas/{persona_id:uuid}/inbox": "moderate: moderator",
@@ -239,15 +242,20 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
                 .replace("{token_id:uuid}", str(uuid.uuid4()))
                 .replace("{post_id:uuid}", str(posts[target][0]))
                 .replace("{delivery_id:uuid}", str(posts[target][1]))
-                .replace("{media_id:uuid}", str(media[target]))
+                .replace("{media_id:uuid}", "{media_id:uuid}" if method == "DELETE" else str(media[target]))
                 .replace("{item_id:uuid}", str(items[target]))
                 .replace("{action_id:uuid}", str(bans[target]))
             )
 
             async def fresh(url: str, target: str = target) -> str:
-                # a saved reply per probe: the first allowed DELETE would leave the next ones a 404
+                # a saved reply (a media) per probe: the first allowed DELETE would leave the next ones a 404
                 saved = await _a_saved_reply(runtime, ids[OWN]) if target == OWN else uuid.uuid4()
-                return url.replace("{saved_reply_id:uuid}", str(saved))
+                url = url.replace("{saved_reply_id:uuid}", str(saved))
+                if "{media_id:uuid}" in url:  # the same for a deleted media
+                    url = url.replace(
+                        "{media_id:uuid}", str(await _a_media(runtime, ids[OWN]) if target == OWN else uuid.uuid4())
+                    )
+                return url
 
             assert "{" not in (await fresh(url)), f"no value for a path parameter of {path}"
             body = EXAMPLES[kind]() if kind is not None else None

@@ -7,21 +7,21 @@ import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 from litestar.response import File
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import Media, Staff
-from core.media import service
+from core.media import library, service
 from core.people.permissions import Action
 from core.runtime import Runtime
 from web import access
 from web.auth import StaffUser
 from web.forms import Multipart
-from web.media.schemas import MediaOut, MediaPage, MediaUploadForm, media_out
+from web.media.schemas import MediaDescriptionIn, MediaOut, MediaPage, MediaUploadForm, media_out
 from web.openapi import SAME_PERSONA, linked
 
 #: the request body limit of the upload routes: the service's limit, plus the form around the file
@@ -95,3 +95,43 @@ class MediaApiController(Controller):
             content_disposition_type="inline",
             headers={"cache-control": "private, max-age=3600", "content-security-policy": "default-src 'none'"},
         )
+
+    @patch(
+        "/{media_id:uuid}",
+        summary="Correct a media's alt text (and whether a video is captioned), until its post is queued",
+        **access.persona(Action.COMPOSE, errors=[ClientException, NotFoundException]),
+    )
+    async def describe_media(
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        persona_id: FromPath[uuid.UUID],
+        media_id: FromPath[uuid.UUID],
+        data: JSONBody[MediaDescriptionIn],
+    ) -> MediaOut:
+        media = await _media_or_404(db_session, persona_id, media_id)
+        await library.set_alt_text(db_session, request.user.actor, media, data.alt_text, has_captions=data.has_captions)
+        return media_out(media)
+
+    @delete(
+        "/{media_id:uuid}",
+        summary="Delete a media no post uses",
+        status_code=204,
+        **access.persona(Action.COMPOSE, errors=[ClientException, NotFoundException]),
+    )
+    async def delete_media(
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        persona_id: FromPath[uuid.UUID],
+        media_id: FromPath[uuid.UUID],
+    ) -> None:
+        media = await _media_or_404(db_session, persona_id, media_id)
+        await library.delete_unused(db_session, request.user.actor, media)
+
+
+async def _media_or_404(db: AsyncSession, persona_id: uuid.UUID, media_id: uuid.UUID) -> Media:
+    media = await service.persona_media(db, persona_id, media_id)
+    if media is None:
+        raise NotFoundException("no such media")
+    return media

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
+import msgspec
 from litestar.datastructures import UploadFile
 
 from core.db.models import Media
@@ -32,6 +33,14 @@ class MediaOut(ApiStruct):
     #: the file, for the persona's staff only (session or API token)
     url: str
     created_at: datetime
+
+
+class MediaDescriptionIn(ApiStruct):
+    """What can still change on a media until its post is queued."""
+
+    alt_text: Annotated[str, msgspec.Meta(max_length=1500)]
+    #: a video's captions (ignored on images); left out: unchanged
+    has_captions: bool | None = None
 
 
 class MediaPage(Items[MediaOut]):
