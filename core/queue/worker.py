@@ -30,6 +30,7 @@ from redis.exceptions import RedisError
 
 from core.accounts import service as accounts
 from core.inbox import sync as inbox_sync
+from core.media import library as media_library
 from core.publishing import outbox as publisher
 from core.queue.recovery import Loops, RunningJobs
 from core.runtime import Runtime
@@ -68,6 +69,12 @@ async def sync_inboxes(ctx: dict[str, Any]) -> int:
     return await inbox_sync.sync_due_accounts(ctx["runtime"])
 
 
+async def clear_unused_media(ctx: dict[str, Any]) -> int:
+    runtime: Runtime = ctx["runtime"]
+    async with runtime.session() as session:
+        return await media_library.clear_unused(session)
+
+
 FUNCTIONS = [
     # keep_result=0: a finished job leaves no result behind, so the sweeper can always re-enqueue.
     # The publish timeout bounds a send (a video upload may take minutes), not recovery: a dead
@@ -80,6 +87,8 @@ CRON_JOBS = [
     cron(refresh_tokens, name="refresh_tokens", minute={7, 37}, second=0, unique=True, timeout=300),
     # Every minute: the accounts whose last inbox poll is older than PORTEVOIX_INBOX_POLL_SECONDS.
     cron(sync_inboxes, name="sync_inboxes", second=30, unique=True, timeout=300),
+    # Nightly: uploads no post took within 30 days (an abandoned composer) are deleted.
+    cron(clear_unused_media, name="clear_unused_media", hour=3, minute=17, second=0, unique=True, timeout=300),
 ]
 JOB_TIMEOUT_S = 600
 #: how long arq keeps a started job's in-progress mark: its longest job timeout + 10 s (arq's rule)
