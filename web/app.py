@@ -28,6 +28,7 @@ from core.channels import Capabilities, Feature
 from core.channels.registry import ChannelRegistry
 from core.errors import Refusal
 from core.people.permissions import Action
+from core.policy import delivery_text
 from core.publishing.preview import preview
 from core.queue.worker import EmbeddedWorker
 from core.runtime import Runtime
@@ -113,6 +114,8 @@ def _jinja_environment(
     env.globals["network_preview"] = lambda delivery: preview(
         delivery, _capabilities(registry, delivery.account.channel)
     )
+    #: the text a delivery carries: its network's variant when there is one (calendar, lists)
+    env.globals["delivery_text"] = lambda delivery: delivery_text(delivery.post, delivery.account.channel)
     return env
 
 
