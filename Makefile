@@ -9,7 +9,7 @@ test:  ## the whole suite
 
 translations:  ## extract, update and compile the gettext catalogues
 	bash scripts/setup.sh
-	.venv/bin/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 --no-location -o web/translations/messages.pot .
+	.venv/bin/pybabel extract -F babel.cfg -k _ -k gettext -k ngettext:1,2 -k N_ --no-location -o web/translations/messages.pot .
 	.venv/bin/pybabel update -i web/translations/messages.pot -d web/translations
 	.venv/bin/pybabel compile -d web/translations
 

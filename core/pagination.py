@@ -17,7 +17,7 @@ import msgspec
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.errors import Refusal
+from core.errors import N_, Refusal
 
 T = TypeVar("T")
 
@@ -49,7 +49,7 @@ def decode_cursor(cursor: str, columns: Sequence[sa.ColumnElement[Any]]) -> list
             raise ValueError("wrong shape")
         return [_key_value(v, _python_type(c)) for v, c in zip(raw, columns, strict=True)]
     except (ValueError, TypeError, OverflowError, binascii.Error, msgspec.ValidationError, msgspec.DecodeError):
-        raise BadCursor("not a cursor this API gave", field="cursor") from None
+        raise BadCursor(N_("not a cursor this API gave"), field="cursor", code="bad_cursor") from None
 
 
 def _key_value(value: Any, kind: type[Any]) -> Any:

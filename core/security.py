@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from core.channels import Credentials
-from core.errors import Refusal
+from core.errors import N_, Refusal
 
 _hasher = PasswordHasher()
 MIN_PASSWORD_LENGTH = 10
@@ -27,7 +27,11 @@ class WeakPassword(Refusal):
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise WeakPassword(
+            N_("a password needs at least %(min)s characters"),
+            params={"min": MIN_PASSWORD_LENGTH},
+            code="password_weak",
+        )
     return _hasher.hash(password)
 
 

@@ -28,6 +28,7 @@ from core.accounts.service import persona_account
 from core.channels.host import ChannelHost
 from core.channels.registry import ChannelRegistry
 from core.db.models import Account, Delivery, ModerationAction, Persona, Post, SavedReply, Staff
+from core.errors import N_
 from core.inbox import queries as inbox_queries
 from core.inbox.queries import ItemRow
 from core.people.permissions import Action
@@ -49,7 +50,7 @@ async def persona_or_404(db: AsyncSession, persona_id: uuid.UUID) -> Persona:
     """A persona with its policies and accounts."""
     persona = await get_persona(db, persona_id)
     if persona is None:
-        raise NotFoundException("no such persona")
+        raise NotFoundException(N_("no such persona"))
     return persona
 
 
@@ -69,7 +70,7 @@ async def post_or_404(
     """A post of the persona of the path (another persona's post id answers 404, as if it did not exist)."""
     post = await queries.post_of(db_session, persona.id, post_id)
     if post is None:
-        raise NotFoundException("no such post")
+        raise NotFoundException(N_("no such post"))
     return post
 
 
@@ -79,7 +80,7 @@ async def delivery_or_404(
     """A delivery on one of the persona's accounts, with its account and post."""
     delivery = await queries.delivery_of(db_session, persona.id, delivery_id)
     if delivery is None:
-        raise NotFoundException("no such delivery")
+        raise NotFoundException(N_("no such delivery"))
     return delivery
 
 
@@ -89,7 +90,7 @@ async def account_or_404(
     """An account of the persona of the path (another persona's account id answers 404)."""
     account = await persona_account(db_session, persona.id, account_id)
     if account is None:
-        raise NotFoundException("no such account")
+        raise NotFoundException(N_("no such account"))
     return account
 
 
@@ -104,7 +105,7 @@ async def inbox_item_or_404(
     see_messages = request.user.can(persona.id, Action.SEE_PRIVATE_MESSAGES)
     item = await inbox_queries.item_of(db_session, persona.id, item_id, see_messages=see_messages)
     if item is None:
-        raise NotFoundException("no such inbox item")
+        raise NotFoundException(N_("no such inbox item"))
     return item
 
 
@@ -114,7 +115,7 @@ async def saved_reply_or_404(
     """A saved reply of the persona of the path (another persona's answers 404)."""
     saved = await inbox_queries.saved_reply_of(db_session, persona.id, saved_reply_id)
     if saved is None:
-        raise NotFoundException("no such saved reply")
+        raise NotFoundException(N_("no such saved reply"))
     return saved
 
 
@@ -124,7 +125,7 @@ async def moderation_action_or_404(
     """A moderation action on an item of the persona of the path."""
     action = await inbox_queries.moderation_action_of(db_session, persona.id, action_id)
     if action is None:
-        raise NotFoundException("no such moderation action")
+        raise NotFoundException(N_("no such moderation action"))
     return action
 
 
@@ -132,7 +133,7 @@ async def staff_or_404(db_session: NamedDependency[AsyncSession], staff_id: From
     """The staff member of the path (site admins' pages)."""
     staff = await get_staff(db_session, staff_id)
     if staff is None:
-        raise NotFoundException("no such staff member")
+        raise NotFoundException(N_("no such staff member"))
     return staff
 
 
@@ -140,7 +141,7 @@ def provide_actor(request: Request[Any, Any, Any], persona_id: FromPath[uuid.UUI
     """The caller with their role on the persona of the path (the guard already checked they have one)."""
     role = request.user.role_on(persona_id)
     if role is None:  # pragma: no cover - the guard answers 404 first
-        raise NotFoundException("no such persona")
+        raise NotFoundException(N_("no such persona"))
     return StaffActor(id=request.user.id, label=request.user.email, role=role)
 
 

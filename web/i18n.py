@@ -6,7 +6,9 @@ session, then Accept-Language, then the default), so one Jinja environment serve
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -32,6 +34,16 @@ def translations(locale: str) -> NullTranslations:
 
 def set_locale(locale: str) -> contextvars.Token[str]:
     return _current.set(locale if locale in LOCALES else DEFAULT_LOCALE)
+
+
+@contextlib.contextmanager
+def using(locale: str) -> Iterator[None]:
+    """Speak ``locale`` for a while (a text written for someone else than the request's reader)."""
+    token = set_locale(locale)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 def current_locale() -> str:

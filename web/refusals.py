@@ -3,7 +3,8 @@
 A service refuses with a :class:`core.errors.Refusal` (its status says which kind of no) and
 the handler itself stays silent about it. One exception handler (:func:`refused`) answers:
 
-- under /api: JSON ``{status_code, detail, extra}``; ``extra`` names the field at fault
+- under /api: JSON ``{status_code, code, detail, extra}`` (``code``: the refusal's stable word,
+  for callers that branch on it; ``detail`` in the caller's language); ``extra`` names the field at fault
   (``key``, camelCase as in JSON bodies, as-is in forms and queries) or, for a policy block,
   carries the findings per account;
 - in the admin: the route's declared answer (``refused=back("/admin/…")``: the message flashed
@@ -40,6 +41,7 @@ from web import i18n
 from web.auth import PasswordChangeRequired
 from web.forms import flash
 from web.i18n import gettext as _
+from web.messages import http_detail, refusal_text
 from web.publishing.schemas import findings_out
 from web.structs import camel
 
@@ -57,21 +59,23 @@ def error_page(status: int, detail: str | None) -> Template:
     return Template("error.html", context={"status": status, "detail": detail}, status_code=status)
 
 
-def _json(status: int, detail: str, extra: Any = None, headers: Any = None) -> Response[Any]:
+def _json(status: int, detail: str, extra: Any = None, headers: Any = None, code: str | None = None) -> Response[Any]:
     body: dict[str, Any] = {"status_code": status, "detail": detail}
+    if code:
+        body["code"] = code
     if extra:
         body["extra"] = extra
     return Response(body, status_code=status, headers=headers)
 
 
 def refused(request: Request[Any, Any, Any], exc: Refusal) -> Response[Any]:
-    """The one answer to a service's refusal."""
+    """The one answer to a service's refusal, in the caller's language."""
     if not wants_html(request):
-        return _json(exc.status, exc.message, _extra(request, exc))
+        return _json(exc.status, refusal_text(exc), _extra(request, exc), code=exc.code)
     answer: Answer | None = request.route_handler.opt.get("refused")
     if answer is not None and exc.status in (400, 422):
         return answer(request, exc)
-    return error_page(exc.status, exc.message)
+    return error_page(exc.status, refusal_text(exc))
 
 
 def _extra(request: Request[Any, Any, Any], exc: Refusal) -> Any:
@@ -84,14 +88,14 @@ def _extra(request: Request[Any, Any, Any], exc: Refusal) -> Any:
     if exc.field is None:
         return None
     key = exc.field if request.content_type[0] in _FORMS else camel(exc.field)
-    return [{"key": key, "message": exc.message, "source": "query" if exc.field in _QUERY_FIELDS else "body"}]
+    return [{"key": key, "message": refusal_text(exc), "source": "query" if exc.field in _QUERY_FIELDS else "body"}]
 
 
 def back(path: str) -> Answer:
     """Flash the refusal and go back to ``path`` (``{persona_id}`` and the like: the path's own values)."""
 
     def answer(request: Request[Any, Any, Any], exc: Refusal) -> Response[Any]:
-        flash(request, _("Refused: %(detail)s", detail=exc.message))
+        flash(request, _("Refused: %(detail)s", detail=refusal_text(exc)))
         return Redirect(path.format(**request.path_params), status_code=303)
 
     return answer
@@ -120,9 +124,10 @@ def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[
         return Redirect(f"/login?next={request.url.path}", status_code=303)
     if isinstance(exc, PasswordChangeRequired) and wants_html(request):
         return Redirect("/admin/me/password", status_code=303)
+    detail = http_detail(exc.detail) or ""
     if wants_html(request):
-        return error_page(exc.status_code, exc.detail)
-    return _json(exc.status_code, exc.detail, exc.extra, getattr(exc, "headers", None))
+        return error_page(exc.status_code, detail)
+    return _json(exc.status_code, detail, exc.extra, getattr(exc, "headers", None))
 
 
 def server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

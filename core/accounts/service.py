@@ -11,6 +11,7 @@ import secrets
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import msgspec
 import structlog
@@ -23,7 +24,7 @@ from core.channels.host import ChannelHost
 from core.db.enums import AccountMode, AccountStatus
 from core.db.models import Account
 from core.db.types import utcnow
-from core.errors import Refusal
+from core.errors import N_, Refusal
 from core.pagination import Page, keyset
 from core.runtime import Runtime
 from core.security import CredentialVault
@@ -120,8 +121,10 @@ class ConnectionRefused(Refusal):
     ``code``: "not_supported", "disabled", "state", "expired", "network", "identity"…
     """
 
-    def __init__(self, message: str, *, code: str = "refused", handle: str = "") -> None:
-        super().__init__(message, code=code)
+    def __init__(
+        self, template: str, *, params: dict[str, Any] | None = None, code: str = "refused", handle: str = ""
+    ) -> None:
+        super().__init__(template, params=params, code=code)
         self.handle = handle
 
 
@@ -146,7 +149,11 @@ def start_connection(
     ``default_redirect_uri`` (the web app's own callback for this channel).
     """
     if account.status == AccountStatus.DISABLED:
-        raise ConnectionRefused(f"@{account.handle} is disabled: enable it before connecting it", code="disabled")
+        raise ConnectionRefused(
+            N_("@%(handle)s is disabled: enable it before connecting it"),
+            params={"handle": account.handle},
+            code="disabled",
+        )
     configured = host.plugin(account.channel)
     redirect_uri = configured.settings.redirect_uri or default_redirect_uri
     plugin = host.plugin(account.channel, redirect_uri=redirect_uri)
@@ -155,7 +162,8 @@ def start_connection(
         request = plugin.authorization_url(state=state, scopes=None)
     except NotSupported:
         raise ConnectionRefused(
-            f"{plugin.name} offers no OAuth connection: its credentials are set by an administrator",
+            N_("%(network)s offers no OAuth connection: its credentials are set by an administrator"),
+            params={"network": plugin.name},
             code="not_supported",
         ) from None
     pending = PendingConnection(
@@ -188,21 +196,25 @@ async def finish_connection(
     """
     if pending is None or not state or not secrets.compare_digest(pending.state, state):
         raise ConnectionRefused(
-            "this answer from the network does not match a connection started here; start again", code="state"
+            N_("this answer from the network does not match a connection started here; start again"), code="state"
         )
     if (now or utcnow()) > pending.expires_at:
-        raise ConnectionRefused("the connection took too long (more than 10 minutes); start again", code="expired")
+        raise ConnectionRefused(N_("the connection took too long (more than 10 minutes); start again"), code="expired")
     account = await session.get(Account, pending.account_id)
     if account is None or account.persona_id != pending.persona_id or account.channel != pending.channel:
-        raise ConnectionRefused("the account is gone", code="state")
+        raise ConnectionRefused(N_("the account is gone"), code="state")
     if not code:
-        raise ConnectionRefused("the network sent no authorization code (consent refused?)", code="network")
+        raise ConnectionRefused(N_("the network sent no authorization code (consent refused?)"), code="network")
     plugin = host.plugin(account.channel, redirect_uri=pending.redirect_uri)
     try:
         tokens = await plugin.exchange_code(code=code, code_verifier=pending.code_verifier)
         tokens = await _same_identity(plugin, account, tokens)
     except ChannelError as exc:
-        raise ConnectionRefused(f"{plugin.name}: {exc.network_message}", code="network") from None
+        raise ConnectionRefused(
+            N_("%(network)s: %(detail)s"),
+            params={"network": plugin.name, "detail": exc.network_message},
+            code="network",
+        ) from None
     _store(session, host, account, tokens, actor, "account.connected")
     return account
 
@@ -224,8 +236,11 @@ async def _same_identity(plugin: ChannelPlugin, account: Account, tokens: TokenS
         if other.extra.get("page_id") == account.external_id:
             return other
     raise ConnectionRefused(
-        f"the network granted access to another account ({granted}), not to @{account.handle}; "
-        f"sign in on the network as @{account.handle} and start again",
+        N_(
+            "the network granted access to another account (%(granted)s), not to @%(handle)s; "
+            "sign in on the network as @%(handle)s and start again"
+        ),
+        params={"granted": granted, "handle": account.handle},
         code="identity",
         handle=account.handle,
     )

@@ -35,7 +35,7 @@ from core.db.models import (
     Staff,
 )
 from core.db.types import utcnow
-from core.errors import Refusal
+from core.errors import N_, Refusal
 from core.inbox.targets import AT_RISK_SECONDS
 from core.pagination import Page, keyset
 from core.people.staff import display_names
@@ -257,12 +257,12 @@ def _assignee_clause(filters: InboxFilter) -> sa.ColumnElement[bool] | None:
         return InboxItem.assignee_id.is_(None)
     if filters.assignee == ME:
         if filters.me is None:
-            raise Refusal("“me” needs to know who asks", field="assignee")
+            raise Refusal(N_("“me” needs to know who asks"), field="assignee")
         return InboxItem.assignee_id == filters.me
     try:
         return InboxItem.assignee_id == uuid.UUID(filters.assignee)
     except ValueError:
-        raise Refusal("assignee is a staff id, “me” or “none”", field="assignee") from None
+        raise Refusal(N_("assignee is a staff id, “me” or “none”"), field="assignee") from None
 
 
 def _filtered(query: Select[Any], filters: InboxFilter, now: datetime) -> Select[Any]:
@@ -447,7 +447,7 @@ async def item_detail(session: AsyncSession, item_id: uuid.UUID, *, see_messages
     """
     found = (await session.execute(_rows_query().where(InboxItem.id == item_id))).first()
     if found is None:
-        raise Refusal("no such item", code="not_found")
+        raise Refusal(N_("no such item"), code="not_found")
     item = _row(*found)
     replying = await session.execute(
         select(InboxItem.replying_id, InboxItem.replying_until).where(InboxItem.id == item_id)

@@ -37,7 +37,7 @@ from core.db.models import (
     Staff,
 )
 from core.db.types import utcnow
-from core.errors import Conflict, NotFound, Refusal
+from core.errors import N_, Conflict, NotFound, Refusal
 from core.inbox.remote import remote_item
 from core.inbox.targets import business_seconds, inbox_settings
 from core.people.permissions import PERMISSIONS, Action, require
@@ -94,7 +94,7 @@ async def load_item(session: AsyncSession, actor: StaffActor, item_id: uuid.UUID
     """The item if ``actor`` may do ``action`` on it; private messages need their own permission."""
     item = await session.get(InboxItem, item_id)
     if item is None:
-        raise ItemNotFound("no such inbox item", field="item_id", code="item_not_found")
+        raise ItemNotFound(N_("no such inbox item"), field="item_id", code="item_not_found")
     if item.kind == InboxKind.MESSAGE:
         require(actor.role, Action.SEE_PRIVATE_MESSAGES)
     require(actor.role, action)
@@ -126,7 +126,7 @@ async def assign(
         )
         if role is None or not role.at_least(PERMISSIONS[Action.MODERATE].minimum):
             raise InboxRefusal(
-                "this person is not in the persona's inbox team", field="assignee_id", code="assignee_not_in_team"
+                N_("this person is not in the persona's inbox team"), field="assignee_id", code="assignee_not_in_team"
             )
     item.assignee_id = assignee_id
     if item.status in (InboxStatus.NEW, InboxStatus.ASSIGNED):
@@ -152,7 +152,7 @@ async def add_note(session: AsyncSession, actor: StaffActor, item_id: uuid.UUID,
     """An internal note: the team sees it, the network never does."""
     item = await load_item(session, actor, item_id, Action.MODERATE)
     if not text.strip():
-        raise InboxRefusal("a note cannot be empty", field="text", code="note_empty")
+        raise InboxRefusal(N_("a note cannot be empty"), field="text", code="note_empty")
     note = InboxNote(item_id=item.id, author_id=actor.id, text=_bounded(text, MAX_NOTE, "text"))
     session.add(note)
     await session.flush()
@@ -306,8 +306,11 @@ async def _check_window(
     if now - last > window:
         hours = int(window.total_seconds() // 3600)
         raise ReplyWindowClosed(
-            f"{account.channel} accepts an answer within {hours} hours of the person's last message "
-            f"({last.isoformat()}); this window has closed",
+            N_(
+                "%(channel)s accepts an answer within %(hours)s hours of the person's last message "
+                "(%(last)s); this window has closed"
+            ),
+            params={"channel": account.channel, "hours": hours, "last": last.isoformat()},
             field="item_id",
             code="reply_window_closed",
             extra={"channel": account.channel, "window_hours": hours, "last_message_at": last.isoformat()},
@@ -318,7 +321,8 @@ async def _check_no_other_answer(session: AsyncSession, item: InboxItem, actor: 
     other = await _someone_else_replying(session, item, actor, now)
     if other is not None:
         raise ReplyConflict(
-            f"{other} is replying to this item; confirm to send your answer too",
+            N_("%(who)s is replying to this item; confirm to send your answer too"),
+            params={"who": other},
             field="confirm",
             code="someone_replying",
             extra={"who": other},
@@ -331,7 +335,7 @@ async def _check_no_other_answer(session: AsyncSession, item: InboxItem, actor: 
     )
     if existing is not None or item.first_response_at is not None:
         raise ReplyConflict(
-            "this item already has an answer; confirm to send another one",
+            N_("this item already has an answer; confirm to send another one"),
             field="confirm",
             code="already_answered",
             extra={"state": existing.value if existing is not None else "answered"},
@@ -391,7 +395,7 @@ async def delete_saved_reply(session: AsyncSession, actor: StaffActor, saved_rep
 async def _saved_reply(session: AsyncSession, saved_reply_id: uuid.UUID) -> SavedReply:
     saved = await session.get(SavedReply, saved_reply_id)
     if saved is None:
-        raise NotFound("no such saved reply", field="saved_reply_id", code="saved_reply_not_found")
+        raise NotFound(N_("no such saved reply"), field="saved_reply_id", code="saved_reply_not_found")
     return saved
 
 
@@ -401,25 +405,38 @@ async def _fill_saved_reply(
     code = short_code.strip().lstrip("/").lower()
     if not code or len(code) > 32 or not all(c.isalnum() or c in "-_" for c in code):
         raise InboxRefusal(
-            "a short code is 1 to 32 letters, digits, - or _", field="short_code", code="short_code_invalid"
+            N_("a short code is 1 to 32 letters, digits, - or _"), field="short_code", code="short_code_invalid"
         )
     if not title.strip() or len(title) > 200:
-        raise InboxRefusal("a saved reply needs a title of at most 200 characters", field="title", code="title_invalid")
+        raise InboxRefusal(
+            N_("a saved reply needs a title of at most 200 characters"), field="title", code="title_invalid"
+        )
     if not text.strip():
-        raise InboxRefusal("a saved reply cannot be empty", field="text", code="text_empty")
+        raise InboxRefusal(N_("a saved reply cannot be empty"), field="text", code="text_empty")
     taken = await session.scalar(
         select(SavedReply.id).where(
             SavedReply.persona_id == saved.persona_id, SavedReply.short_code == code, SavedReply.id != saved.id
         )
     )
     if taken is not None:
-        raise Conflict(f"the short code /{code} is already used", field="short_code", code="short_code_taken")
+        raise Conflict(
+            N_("the short code /%(code)s is already used"),
+            params={"code": code},
+            field="short_code",
+            code="short_code_taken",
+        )
     saved.short_code, saved.title, saved.text = code, title.strip(), _bounded(text, MAX_SAVED_REPLY, "text")
 
 
 def _bounded(text: str, limit: int, field: str) -> str:
     if len(text) > limit:
-        raise InboxRefusal(f"at most {limit} characters", field=field, code="too_long", extra={"limit": limit})
+        raise InboxRefusal(
+            N_("at most %(limit)s characters"),
+            params={"limit": limit},
+            field=field,
+            code="too_long",
+            extra={"limit": limit},
+        )
     return text.strip()
 
 
@@ -445,11 +462,16 @@ async def moderate(
     administrative decision; one was annulled in court).
     """
     if action not in ACTION_FEATURES:
-        raise InboxRefusal(f"unknown moderation action {action!r}", field="action", code="action_unknown")
+        raise InboxRefusal(
+            N_("unknown moderation action “%(action)s”"),
+            params={"action": action},
+            field="action",
+            code="action_unknown",
+        )
     if reason_code not in REASON_CODES:
-        raise InboxRefusal("a moderation action needs a reason code", field="reason_code", code="reason_required")
+        raise InboxRefusal(N_("a moderation action needs a reason code"), field="reason_code", code="reason_required")
     if reason_code == "other" and not reason.strip():
-        raise InboxRefusal("say why, when the reason is 'other'", field="reason", code="reason_required")
+        raise InboxRefusal(N_("say why, when the reason is “other”"), field="reason", code="reason_required")
     item = await load_item(session, actor, item_id, Action.BAN if action == "ban" else Action.MODERATE)
     account = await session.get(Account, item.account_id)
     persona = await session.get(Persona, item.persona_id)
@@ -457,8 +479,11 @@ async def moderate(
     supported = _supported(host, account.channel, action)
     if not supported and not manual:
         raise ManualOnly(
-            f"{account.channel} does not let Porte-voix {action} through its API: do it in the network's app, "
-            "then record it as a manual action",
+            N_(
+                "%(channel)s does not let Porte-voix %(action)s through its API: do it in the network's app, "
+                "then record it as a manual action"
+            ),
+            params={"channel": account.channel, "action": action},
             field="manual",
             code="manual_only",
             extra={"channel": account.channel, "action": action},
@@ -504,18 +529,23 @@ async def review(
     """A manager other than the one who asked decides on a pending ban."""
     entry = await session.get(ModerationAction, action_id)
     if entry is None:
-        raise NotFound("no such moderation action", field="action_id", code="moderation_not_found")
+        raise NotFound(N_("no such moderation action"), field="action_id", code="moderation_not_found")
     item = await load_item(session, actor, entry.item_id, Action.BAN)
     if entry.state != "pending_review":
-        raise Conflict(f"this action is {entry.state}, not waiting for a review", field="action_id", code="not_pending")
+        raise Conflict(
+            N_("this action is %(state)s, not waiting for a review"),
+            params={"state": entry.state},
+            field="action_id",
+            code="not_pending",
+        )
     if entry.requested_by_id == actor.id:
         raise InboxRefusal(
-            "another manager reviews a ban you asked for", field="action_id", code="own_request", extra={}
+            N_("another manager reviews a ban you asked for"), field="action_id", code="own_request", extra={}
         )
     entry.reviewed_by_id = actor.id
     if not approve:
         if not reason.strip():
-            raise InboxRefusal("say why the ban is refused", field="reason", code="reason_required")
+            raise InboxRefusal(N_("say why the ban is refused"), field="reason", code="reason_required")
         entry.state, entry.error = "refused", reason.strip()
         record(
             session,
@@ -577,9 +607,14 @@ async def dismiss_proposal(
 async def _proposed(session: AsyncSession, action_id: uuid.UUID) -> ModerationAction:
     entry = await session.get(ModerationAction, action_id)
     if entry is None:
-        raise NotFound("no such moderation action", field="action_id", code="moderation_not_found")
+        raise NotFound(N_("no such moderation action"), field="action_id", code="moderation_not_found")
     if entry.state != "proposed":
-        raise Conflict(f"this action is {entry.state}, not a proposal", field="action_id", code="not_proposed")
+        raise Conflict(
+            N_("this action is %(state)s, not a proposal"),
+            params={"state": entry.state},
+            field="action_id",
+            code="not_proposed",
+        )
     return entry
 
 

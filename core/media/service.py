@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.audit import Actor, record
 from core.db.enums import Employer, MediaOrigin
 from core.db.models import Media
-from core.errors import Refusal
+from core.errors import N_, Refusal
 
 MAX_BYTES = 50 * 1024 * 1024
 #: the most pixels an image may declare: the largest any network takes (X: 8192 × 8192). Checked
@@ -65,13 +65,20 @@ class Inspected(msgspec.Struct, frozen=True, kw_only=True):
 def inspect(data: bytes, content_type: str) -> Inspected:
     """What an uploaded file is, from its bytes (images) or its declared type and signature (videos)."""
     if not data:
-        raise MediaRefused("the file is empty", field="file", code="empty")
+        raise MediaRefused(N_("the file is empty"), field="file", code="empty")
     if len(data) > MAX_BYTES:
-        raise MediaRefused(f"the file is larger than {MAX_BYTES // (1024 * 1024)} MB", field="file", code="too_large")
+        raise MediaRefused(
+            N_("the file is larger than %(mb)s MB"),
+            params={"mb": MAX_BYTES // (1024 * 1024)},
+            field="file",
+            code="too_large",
+        )
     declared = content_type.split(";")[0].strip().lower()
     if declared in VIDEO_TYPES:
         if not _looks_like_video(data, declared):
-            raise MediaRefused(f"the file is not a {declared} video", field="file", code="not_media")
+            raise MediaRefused(
+                N_("the file is not a %(type)s video"), params={"type": declared}, field="file", code="not_media"
+            )
         return Inspected(kind="video", content_type=declared, extension=VIDEO_TYPES[declared])
     try:
         with _quiet_bombs(), Image.open(io.BytesIO(data)) as probe:
@@ -81,7 +88,10 @@ def inspect(data: bytes, content_type: str) -> Inspected:
             found = IMAGE_FORMATS.get(image.format or "")
             if found is None:
                 raise MediaRefused(
-                    f"{image.format} images are not accepted (JPEG, PNG, GIF or WebP)", field="file", code="not_media"
+                    N_("%(format)s images are not accepted (JPEG, PNG, GIF or WebP)"),
+                    params={"format": image.format},
+                    field="file",
+                    code="not_media",
                 )
             animated = bool(getattr(image, "is_animated", False))
             return Inspected(
@@ -97,7 +107,7 @@ def inspect(data: bytes, content_type: str) -> Inspected:
         raise _too_many_pixels(None, None) from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise MediaRefused(
-            "this file is neither an image (JPEG, PNG, GIF, WebP) nor a video (MP4, MOV, WebM)",
+            N_("this file is neither an image (JPEG, PNG, GIF, WebP) nor a video (MP4, MOV, WebM)"),
             field="file",
             code="not_media",
         ) from None
@@ -117,9 +127,20 @@ def _check_pixels(width: int, height: int) -> None:
 
 
 def _too_many_pixels(width: int | None, height: int | None) -> MediaRefused:
-    size = f"{width} × {height} pixels ({width * height / 1e6:.0f} megapixels)" if width and height else "too large"
+    limit = f"{MAX_PIXELS / 1e6:.0f}"
+    if width and height:
+        return MediaRefused(
+            N_(
+                "the image is %(width)s × %(height)s pixels (%(megapixels)s megapixels): at most %(limit)s megapixels "
+                "(8192 × 8192) are accepted"
+            ),
+            params={"width": width, "height": height, "megapixels": f"{width * height / 1e6:.0f}", "limit": limit},
+            field="file",
+            code="too_many_pixels",
+        )
     return MediaRefused(
-        f"the image is {size}: at most {MAX_PIXELS / 1e6:.0f} megapixels (8192 × 8192) are accepted",
+        N_("the image is too large: at most %(limit)s megapixels (8192 × 8192) are accepted"),
+        params={"limit": limit},
         field="file",
         code="too_many_pixels",
     )
@@ -146,7 +167,9 @@ def origin_of(value: str, employer: Employer | None) -> MediaOrigin:
         return MediaOrigin(value)
     except ValueError:
         names = ", ".join(o.value for o in MediaOrigin)
-        raise MediaRefused(f"origin must be one of {names}", field="origin", code="origin") from None
+        raise MediaRefused(
+            N_("origin must be one of %(names)s"), params={"names": names}, field="origin", code="origin"
+        ) from None
 
 
 def media_dir(data_dir: Path, persona_id: uuid.UUID) -> Path:
@@ -170,7 +193,10 @@ async def store_upload(
     alt_text = alt_text.strip()
     if len(alt_text) > MAX_ALT_TEXT:
         raise MediaRefused(
-            f"the alt text is longer than {MAX_ALT_TEXT} characters", field="alt_text", code="alt_text_too_long"
+            N_("the alt text is longer than %(limit)s characters"),
+            params={"limit": MAX_ALT_TEXT},
+            field="alt_text",
+            code="alt_text_too_long",
         )
     found = inspect(data, content_type)
     digest = hashlib.sha256(data).hexdigest()

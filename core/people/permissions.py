@@ -12,7 +12,7 @@ import enum
 import msgspec
 
 from core.db.enums import Role
-from core.errors import Refusal
+from core.errors import N_, Refusal
 
 
 class Action(enum.StrEnum):
@@ -80,4 +80,8 @@ def require(role: Role | None, action: Action) -> None:
     """Refuse unless ``role`` allows ``action`` (services call this, whoever called them)."""
     if not allows(role, action):
         needed = PERMISSIONS[action].minimum.value
-        raise NotAllowed(f"this needs the {needed} role on this persona ({action.value})")
+        raise NotAllowed(
+            N_("this needs the %(role)s role on this persona (%(action)s)"),
+            params={"role": needed, "action": action.value},
+            code="role_needed",
+        )

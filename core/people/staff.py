@@ -12,7 +12,7 @@ from core.audit import Actor, record, snapshot
 from core.db.enums import Employer, Role
 from core.db.models import ApiToken, Assignment, Persona, Staff
 from core.db.types import utcnow
-from core.errors import Conflict, Refusal
+from core.errors import N_, Conflict, Refusal
 from core.pagination import Page, keyset
 from core.security import hash_password, verify_password
 
@@ -31,7 +31,9 @@ class EmailTaken(StaffError, Conflict):
 def normalise_email(email: str) -> str:
     email = email.strip().lower()
     if "@" not in email or email.startswith("@") or email.endswith("@"):
-        raise StaffError(f"{email!r} is not an e-mail address", field="email")
+        raise StaffError(
+            N_("“%(email)s” is not an e-mail address"), params={"email": email}, field="email", code="email_invalid"
+        )
     return email
 
 
@@ -48,7 +50,9 @@ async def create_staff(
 ) -> Staff:
     email = normalise_email(email)
     if await session.scalar(select(Staff.id).where(Staff.email == email)):
-        raise EmailTaken(f"a staff member with e-mail {email} already exists")
+        raise EmailTaken(
+            N_("a staff member with e-mail %(email)s already exists"), params={"email": email}, code="email_taken"
+        )
     staff = Staff(
         email=email,
         display_name=display_name.strip() or email,
@@ -99,7 +103,7 @@ async def authenticate(session: AsyncSession, email: str, password: str) -> Staf
 
 async def set_active(session: AsyncSession, staff: Staff, active: bool, actor: Actor) -> None:
     if not active and actor.id == staff.id:
-        raise StaffError("you cannot deactivate your own account")
+        raise StaffError(N_("you cannot deactivate your own account"), code="own_account")
     before = snapshot(staff, _STAFF_FIELDS)
     staff.is_active = active
     record(
@@ -122,9 +126,11 @@ async def set_password(session: AsyncSession, staff: Staff, password: str, actor
 async def change_own_password(session: AsyncSession, staff: Staff, current: str, new: str) -> None:
     """A staff member replaces their own password; the current one proves it is them."""
     if not verify_password(staff.password_hash, current):
-        raise StaffError("the current password is wrong", field="current_password")
+        raise StaffError(N_("the current password is wrong"), field="current_password", code="password_wrong")
     if current == new:
-        raise StaffError("the new password must differ from the current one", field="current_password")
+        raise StaffError(
+            N_("the new password must differ from the current one"), field="current_password", code="password_same"
+        )
     await set_password(session, staff, new, Actor(id=staff.id, label=staff.email))
 
 
@@ -158,13 +164,20 @@ async def update_staff(
 ) -> Staff:
     """Change a staff member's profile; only the given fields. Audited with before/after."""
     if locale is not None and locale not in LOCALES:
-        raise StaffError(f"unknown language {locale!r}; expected one of {', '.join(LOCALES)}")
+        raise StaffError(
+            N_("unknown language “%(locale)s”; expected one of %(locales)s"),
+            params={"locale": locale, "locales": ", ".join(LOCALES)},
+            field="locale",
+            code="locale_unknown",
+        )
     if is_admin is False and staff.is_admin and actor.id == staff.id:
-        raise StaffError("an administrator cannot remove their own administrator right")
+        raise StaffError(
+            N_("an administrator cannot remove their own administrator right"), field="is_admin", code="own_admin_right"
+        )
     before = snapshot(staff, _STAFF_FIELDS)
     if display_name is not None:
         if not display_name.strip():
-            raise StaffError("the display name cannot be empty")
+            raise StaffError(N_("the display name cannot be empty"), field="display_name", code="name_empty")
         staff.display_name = display_name.strip()
     if employer is not None:
         staff.employer = employer
@@ -273,7 +286,11 @@ async def unassign(session: AsyncSession, staff: Staff, persona: Persona, actor:
         select(Assignment).where(Assignment.staff_id == staff.id, Assignment.persona_id == persona.id)
     )
     if assignment is None:
-        raise StaffError(f"{staff.email} is not assigned to {persona.slug}")
+        raise StaffError(
+            N_("%(email)s is not assigned to %(persona)s"),
+            params={"email": staff.email, "persona": persona.slug},
+            code="not_assigned",
+        )
     await session.delete(assignment)
     record(
         session,

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.audit import Actor, record
 from core.db.models import ApiToken, Staff
 from core.db.types import utcnow
-from core.errors import NotFound, Refusal
+from core.errors import N_, NotFound, Refusal
 from core.pagination import Page, keyset
 from core.security import hash_api_token, new_api_token
 
@@ -32,7 +32,7 @@ async def create_token(session: AsyncSession, staff: Staff, name: str, actor: Ac
     """A new token for ``staff``; returns the row and the secret, which is never stored nor shown again."""
     name = name.strip()
     if not name:
-        raise TokenError("a token needs a name (what script uses it?)", field="name")
+        raise TokenError(N_("a token needs a name (what script uses it?)"), field="name", code="name_empty")
     secret, digest = new_api_token()
     token = ApiToken(staff_id=staff.id, name=name[:100], token_hash=digest)
     session.add(token)
@@ -57,7 +57,7 @@ async def revoke_token(session: AsyncSession, staff_id: uuid.UUID, token_id: uui
     """Revoke one of ``staff_id``'s tokens; another person's token is as good as absent."""
     token = await session.scalar(select(ApiToken).where(ApiToken.id == token_id, ApiToken.staff_id == staff_id))
     if token is None:
-        raise UnknownToken("no such token")
+        raise UnknownToken(N_("no such token"), code="token_not_found")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         record(session, actor, "token.revoked", "api_token", token.id, before={"name": token.name})
