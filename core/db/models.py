@@ -205,6 +205,9 @@ class Post(Timestamped, Base):
     repost_of: Mapped[str | None] = mapped_column(sa.Text)
     #: per-channel text variants: {"x": "…", "linkedin": "…"}
     variants: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: per-channel publish options the author chose (``core.channels.PublishOption``):
+    #: {"tiktok": {"privacy_level": "SELF_ONLY", "disable_duet": true}}
+    publish_options: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     deliveries: Mapped[list[Delivery]] = relationship(back_populates="post", cascade="all, delete-orphan")
     media: Mapped[list[Media]] = relationship(back_populates="post", order_by="Media.position")
@@ -512,3 +515,51 @@ class AuditEvent(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     reason: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class Notification(Base):
+    """What a staff member must know (a post sent back, one waiting for their approval, a failed
+    delivery, an account to reconnect): listed in the admin, mailed when SMTP is configured.
+
+    One unread notification per recipient, kind and subject (the database refuses a second): a
+    new event on the same subject brings the unread one up and counts it."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "kind IN ('sent_back', 'waiting_approval', 'failed', 'needs_reauth')", name="kind_known"
+        ),
+        sa.CheckConstraint("subject_type IN ('post', 'delivery', 'account')", name="subject_type_known"),
+        sa.CheckConstraint("email_state IN ('pending', 'sending', 'sent', 'failed')", name="email_state_known"),
+        sa.CheckConstraint("times >= 1", name="times_positive"),
+        sa.Index(
+            "uq_notifications_unread",
+            "staff_id",
+            "kind",
+            "subject_id",
+            unique=True,
+            sqlite_where=sa.text("read_at IS NULL"),
+            postgresql_where=sa.text("read_at IS NULL"),
+        ),
+        sa.Index("ix_notifications_staff_at", "staff_id", "event_at", "id"),
+        sa.Index("ix_notifications_email_state", "email_state", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    staff_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("staff.id", ondelete="CASCADE"))
+    persona_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("personas.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    subject_type: Mapped[str] = mapped_column(sa.String(16))
+    subject_id: Mapped[uuid.UUID] = mapped_column(sa.Uuid)
+    #: what the text names: the post's first words, the network and handle, the comment, the error
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: how many events this unread notification stands for (a post failing on three networks…)
+    times: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: the latest event it stands for (the list's order)
+    event_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None]
+    email_state: Mapped[str] = mapped_column(sa.String(8), default="pending")
+    email_attempts: Mapped[int] = mapped_column(default=0)
+    emailed_at: Mapped[datetime | None]
+    email_error: Mapped[str | None] = mapped_column(sa.Text)
