@@ -10,6 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import AuditEvent
 
+# notifications derive from the events written here and in a delivery's history, in the same flush
+from core.notifications import service as _notifications  # noqa: F401
+
 
 class Actor(msgspec.Struct, frozen=True):
     """Who acts: a staff member, or the system itself (CLI, worker)."""

@@ -49,6 +49,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     publish_max_attempts: Annotated[int, msgspec.Meta(ge=1)] = 5
     #: how often each account's inbox is polled (the webhooks' safety net: what they lose, this finds)
     inbox_poll_seconds: Annotated[int, msgspec.Meta(ge=10)] = 300
+    #: the SMTP server notifications are mailed through; empty: no e-mail (the admin's list only)
+    smtp_host: str = ""
+    smtp_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 587
+    smtp_user: str = ""
+    smtp_password: str = ""
+    #: the sender, such as "Porte-voix <porte-voix@region.example.fr>"
+    smtp_from: str = ""
+    #: upgrade the connection with STARTTLS (port 587); false for a local relay on port 25
+    smtp_starttls: bool = True
     #: per-channel plugin settings from PORTEVOIX_CHANNEL_<KEY>_<FIELD> (base_url, client_id, …)
     channels: dict[str, dict[str, str]] = {}
 
@@ -79,6 +88,9 @@ _EXPECTS = {
     "public_url": "the app's address as the networks reach it, such as https://portevoix.example.fr",
     "publish_max_attempts": "an integer >= 1",
     "inbox_poll_seconds": "an integer number of seconds >= 10",
+    "smtp_port": "a port number (587 with STARTTLS, 465, 25)",
+    "smtp_starttls": "true or false",
+    "smtp_from": "the sender's address, such as Porte-voix <porte-voix@region.example.fr>",
 }
 
 
@@ -158,6 +170,8 @@ def _check(settings: Settings) -> None:
         raise SettingsError(f"PORTEVOIX_PUBLIC_URL: {settings.public_url!r}; expected {_EXPECTS['public_url']}")
     if settings.redis_url and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError(f"REDIS_URL: {settings.redis_url!r} is not a Redis URL; expected {_EXPECTS['redis_url']}")
+    if settings.smtp_host and "@" not in settings.smtp_from:
+        raise SettingsError(f"PORTEVOIX_SMTP_FROM: {settings.smtp_from!r}; expected {_EXPECTS['smtp_from']}")
     try:
         zoneinfo.ZoneInfo(settings.timezone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):

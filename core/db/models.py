@@ -526,9 +526,7 @@ class Notification(Base):
 
     __tablename__ = "notifications"
     __table_args__ = (
-        sa.CheckConstraint(
-            "kind IN ('sent_back', 'waiting_approval', 'failed', 'needs_reauth')", name="kind_known"
-        ),
+        sa.CheckConstraint("kind IN ('sent_back', 'waiting_approval', 'failed', 'needs_reauth')", name="kind_known"),
         sa.CheckConstraint("subject_type IN ('post', 'delivery', 'account')", name="subject_type_known"),
         sa.CheckConstraint("email_state IN ('pending', 'sending', 'sent', 'failed')", name="email_state_known"),
         sa.CheckConstraint("times >= 1", name="times_positive"),
