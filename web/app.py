@@ -58,6 +58,8 @@ from web.labels import LABELS
 from web.media.admin import AdminMediaController
 from web.media.api import MediaApiController
 from web.media.public import PublicMediaController
+from web.notifications.admin import AdminNotificationsController
+from web.notifications.api import NotificationApiController
 from web.openapi import operation_id
 from web.people.admin import AdminMeController, AdminStaffController
 from web.people.api import MeApiController, StaffApiController, TeamApiController
@@ -78,7 +80,7 @@ SESSION_MAX_AGE = 12 * 3600
 SESSIONLESS = ["^/static/", "^/schema", "^/health$", "^/media/", "^/webhooks/"]
 REDIS_TIMEOUT_S = 2.0
 #: the rooms with pages: their templates are named after the room ("publishing/compose.html")
-ROOMS = ("publishing", "people", "personas", "accounts", "media", "inbox")
+ROOMS = ("publishing", "people", "personas", "accounts", "media", "inbox", "notifications")
 
 
 @jinja2.pass_context
@@ -207,6 +209,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             AdminAccountsController,
             AdminMediaController,
             AdminInboxController,
+            AdminNotificationsController,
             PersonaApiController,
             AccountApiController,
             TeamApiController,
@@ -214,6 +217,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             PublishingApiController,
             PauseApiController,
             InboxApiController,
+            NotificationApiController,
             StaffApiController,
             MeApiController,
             create_static_files_router(
