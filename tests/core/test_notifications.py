@@ -287,3 +287,45 @@ async def test_an_unreachable_smtp_server_leaves_the_mail_pending_with_its_error
     assert {(n.email_state, n.email_attempts) for n in found} == {("pending", 1)}
     assert all(n.email_error for n in found)
     await asyncio.sleep(0)
+
+
+# ------------------------------------------------------------------ the community manager's day
+
+
+async def test_the_day_says_what_goes_out_and_when_in_local_time(
+    runtime: Runtime, team: dict[str, object], db: AsyncSession
+) -> None:
+    from datetime import UTC, datetime
+
+    from core.publishing.day import persona_day
+
+    post_id = await _compose_for_approval(runtime, team)  # waits for approval: not going out
+    async with runtime.session() as session:
+        result = await compose(
+            session,
+            runtime.channels,
+            as_(team, "cm", Role.EDITOR),
+            ComposeRequest(
+                persona_id=team["region"].id,  # type: ignore[attr-defined]
+                account_ids=(team["account"].id,),  # type: ignore[attr-defined]
+                text="Les lycées rouvrent lundi.",
+                scheduled_at=datetime(2027, 7, 1, 21, 30, tzinfo=UTC),  # 23:30 in Paris, summer time
+            ),
+        )
+        tomorrow = await compose(
+            session,
+            runtime.channels,
+            as_(team, "cm", Role.EDITOR),
+            ComposeRequest(
+                persona_id=team["region"].id,  # type: ignore[attr-defined]
+                account_ids=(team["account"].id,),  # type: ignore[attr-defined]
+                text="Le lendemain.",
+                scheduled_at=datetime(2027, 7, 1, 22, 30, tzinfo=UTC),  # 00:30 the next day in Paris
+            ),
+        )
+    assert {result.deliveries[0].state, tomorrow.deliveries[0].state} == {DeliveryState.SCHEDULED}
+    persona = await db.get(Persona, team["region"].id)  # type: ignore[attr-defined]
+    day = await persona_day(db, persona, now=datetime(2027, 7, 1, 8, 0, tzinfo=UTC))  # type: ignore[arg-type]
+    assert [(o.local_time, o.delivery.post.text) for o in day.going_out] == [("23:30", "Les lycées rouvrent lundi.")]
+    assert day.waiting_approval == 1 and post_id
+    assert day.needs_answer == {"breached": 0, "at_risk": 0, "legal": 0}

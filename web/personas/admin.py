@@ -58,6 +58,10 @@ class AdminPersonasController(Controller):
             "attention": needs_attention(persona),
             "team": await team_of(db_session, persona.id),
             "held": await paused_deliveries(db_session, persona.id) if persona.paused and sees_posts else [],
-            "today": await persona_day(db_session, persona) if sees_posts else None,
+            "today": await persona_day(
+                db_session, persona, see_messages=request.user.can(persona.id, Action.SEE_PRIVATE_MESSAGES)
+            )
+            if sees_posts
+            else None,
         }
         return Template("personas/persona.html", context=context)
