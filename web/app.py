@@ -68,6 +68,7 @@ from web.personas.admin import AdminPersonasController
 from web.personas.api import PersonaApiController
 from web.publishing.admin import AdminPublishingController
 from web.publishing.api import PublishingApiController
+from web.publishing.edit import AdminEditController, edit_post
 from web.publishing.pause import AdminPauseController, PauseApiController
 from web.ratelimit import LoginThrottle
 from web.refusals import http_error, refused, server_error
@@ -205,6 +206,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             AdminStaffController,
             AdminMeController,
             AdminPublishingController,
+            AdminEditController,
             AdminPauseController,
             AdminAccountsController,
             AdminMediaController,
@@ -215,6 +217,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             TeamApiController,
             MediaApiController,
             PublishingApiController,
+            edit_post,
             PauseApiController,
             InboxApiController,
             NotificationApiController,

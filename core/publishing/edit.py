@@ -40,6 +40,7 @@ from core.channels.registry import ChannelRegistry
 from core.db.enums import DeliveryKind, DeliveryState, Role
 from core.db.models import Delivery, Media, Post, Staff
 from core.db.types import utcnow
+from core.errors import N_
 from core.media import service as media_service
 from core.people.permissions import Action, NotAllowed, allows, require
 from core.publishing.compose import (
@@ -97,20 +98,22 @@ def may_edit(actor: StaffActor, post: Post) -> None:
     edits only her own posts (editors and managers edit anyone's)."""
     require(actor.role, Action.COMPOSE)
     if post.author_id != actor.id and not allows(actor.role, Action.PUBLISH):
-        raise NotAllowed("a contributor edits only her own posts")
+        raise NotAllowed(N_("a contributor edits only her own posts"), code="not_the_author")
 
 
 def editable(post: Post) -> None:
     """Refuse unless the post can still be edited (see the module's docstring for why)."""
     if post.kind == DeliveryKind.REPLY:
-        raise PublishingError("a reply cannot be edited: cancel it and answer again")
-    final = sorted({d.state.value for d in post.deliveries if d.state in FINAL_STATES})
+        raise PublishingError(N_("a reply cannot be edited: cancel it and answer again"), code="reply_not_editable")
+    final = [d.state.value for d in post.deliveries if d.state in FINAL_STATES]
     if final:
         raise PublishingError(
-            f"this post can no longer be edited: a delivery is {', '.join(final)} (cancel it and compose a new post)"
+            N_("this post can no longer be edited: a delivery is %(state)s (compose a new post instead)"),
+            params={"state": min(final)},
+            code="post_not_editable",
         )
     if not [d for d in post.deliveries if d.state != S.CANCELED]:
-        raise PublishingError("a canceled post cannot be edited: compose a new one")
+        raise PublishingError(N_("a canceled post cannot be edited: compose a new one"), code="post_canceled")
 
 
 def _content(post: Post, media: list[Media]) -> dict[str, object]:
@@ -367,4 +370,7 @@ async def _moved(
     if not await move(
         session, delivery, to=to, from_=(delivery.state,), event=event, actor=actor.id, detail=detail, **values
     ):
-        raise PublishingError("the post changed meanwhile (a delivery was queued?); reload and edit again")
+        raise PublishingError(
+            N_("the post changed meanwhile (a delivery was queued?): reload it and edit again"),
+            code="changed_meanwhile",
+        )
