@@ -191,7 +191,8 @@ async def test_reply_then_a_second_needs_confirmation(client: AsyncTestClient, w
     first = await client.post(f"{url}/reply", json={"text": "Merci Camille !"}, headers=headers)
     assert first.status_code == 201, first.text
     second = await client.post(f"{url}/reply", json={"text": "Merci encore"}, headers=headers)
-    assert second.status_code == 409 and "answer" in second.json()["detail"]
+    assert second.status_code == 409 and second.json()["code"] == "already_answered"
+    assert "déjà une réponse" in second.json()["detail"]
     confirmed = await client.post(f"{url}/reply", json={"text": "Merci encore", "confirm": True}, headers=headers)
     assert confirmed.status_code == 201, confirmed.text
     async with runtime.session() as session:
@@ -207,7 +208,8 @@ async def test_someone_replying_is_seen_by_the_other(client: AsyncTestClient, wo
     opened = await client.post(f"{url}/replying", headers=world["president_moderator"])
     assert opened.status_code == 200 and opened.json()["replyingName"] == "mod-p"
     refused = await client.post(f"{url}/reply", json={"text": "Merci"}, headers=world["president_cm"])
-    assert refused.status_code == 409 and "mod-p" in refused.json()["detail"]
+    assert refused.status_code == 409 and refused.json()["code"] == "someone_replying"
+    assert "mod-p" in refused.json()["detail"]
     anyway = await client.post(f"{url}/reply", json={"text": "Merci", "confirm": True}, headers=world["president_cm"])
     assert anyway.status_code == 201, anyway.text
 

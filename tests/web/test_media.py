@@ -64,7 +64,8 @@ async def test_api_upload_list_and_serve(client: AsyncTestClient, runtime: Runti
         data={"alt_text": "x"},
     )
     assert text.status_code == 400
-    assert "neither an image" in text.json()["detail"]
+    assert text.json()["code"] == "not_media"
+    assert "ni une image" in text.json()["detail"]  # the staff member's language (French by default)
 
     listing = await client.get(f"/api/v1/personas/{ids[REGION]}/media", headers=bearer(region))
     assert [m["filename"] for m in listing.json()["items"]] == ["photo.bin", "car.png"]
@@ -168,7 +169,8 @@ async def test_an_image_declaring_too_many_pixels_is_refused(
         data={"alt_text": "rien"},
     )
     assert response.status_code == 400, response.text
-    assert "megapixels" in response.json()["detail"] and response.json()["extra"][0]["key"] == "file"
+    assert response.json()["code"] == "too_many_pixels" and response.json()["extra"][0]["key"] == "file"
+    assert "mégapixels" in response.json()["detail"]
     async with runtime.session() as session:
         assert (await session.scalars(select(Media))).all() == []
     # the largest a network accepts still goes through (X: 8192 × 8192)
