@@ -215,7 +215,7 @@ async def edit_post(
     by_account = {d.account_id: d for d in active}
     kept = [d for d in active if d.account_id in set(account_ids)]
     removed = [d for d in active if d.account_id not in set(account_ids)]
-    added_at = _next_time(kept)
+    added_at = _next_time(active)  # the post's time, even when the account that had it is taken off
     findings: dict[uuid.UUID, list[Finding]] = {}
     plans: list[_Plan] = []
     blocked: dict[uuid.UUID, list[Finding]] = {}

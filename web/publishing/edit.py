@@ -27,7 +27,7 @@ from core.channels.registry import ChannelRegistry
 from core.db.enums import DeliveryState
 from core.db.models import Persona, Post
 from core.db.types import utcnow
-from core.errors import Refusal
+from core.errors import N_, Refusal
 from core.media import service as media_service
 from core.people.permissions import Action
 from core.publishing import compose as service
@@ -58,6 +58,14 @@ from web.refusals import back, on_the_form
 from web.structs import ApiStruct, camel
 
 _POST = "/personas/{persona_id:uuid}/posts/{post_id:uuid}"
+#: refusals of core.publishing.compose the edit page shows, marked here to be translated until
+#: compose marks its own (core.errors N_)
+COMPOSE_REFUSALS = (
+    N_("choose at least one account"),
+    N_("a post needs a text, a link or a media"),
+    N_("nothing of this post waits for approval"),
+    N_("choose a time, or publish now"),
+)
 _BACK_TO_POST = back("/admin/personas/{persona_id}/posts/{post_id}")
 S = DeliveryState
 
@@ -257,34 +265,36 @@ class AdminEditController(Controller):
         post: NamedDependency[Post],
     ) -> Template | Redirect:
         form = await request.form()
+        # ids read now: a refusal rolls the savepoint back and expires what it changed (the post)
+        persona_id, post_id = persona.id, post.id
         submitted = False
         # whatever the service wrote before it refused goes away with the refusal
         async with on_the_form(db_session) as shown:
-            result = await editing.edit_post(db_session, registry, actor, post.id, changes_in(_fields(form, persona)))
+            result = await editing.edit_post(db_session, registry, actor, post_id, changes_in(_fields(form, persona)))
             if form.get("then") == "submit" and any(d.state == S.DRAFT for d in result.deliveries):
                 when = resolve_when(persona, None, _local_input(form.get("local_time", "")))
                 if when is None:
                     raise service.PublishingError(
                         _("Choose a date and time to submit, or keep it as a draft."), field="local_time"
                     )
-                await service.submit(db_session, registry, actor, post.id, scheduled_at=when)
+                await service.submit(db_session, registry, actor, post_id, scheduled_at=when)
                 submitted = True
         if shown.refusal is not None:
-            return await _refused(db_session, persona, post.id, form, shown.refusal)
+            return await _refused(db_session, persona_id, post_id, form, shown.refusal)
         if submitted:
-            reloaded = await post_or_404(db_session, persona, post.id)
+            reloaded = await post_or_404(db_session, persona, post_id)
             waiting = any(d.state == S.PENDING_APPROVAL for d in reloaded.deliveries)
             flash(request, _("Saved: it waits for approval by an editor or a manager.") if waiting else _("Scheduled."))
         else:
             flash(request, _saved_message(result))
-        return Redirect(f"/admin/personas/{persona.id}/posts/{post.id}", status_code=303)
+        return Redirect(f"/admin/personas/{persona_id}/posts/{post_id}", status_code=303)
 
 
 async def _refused(
-    db: AsyncSession, persona: Persona, post_id: uuid.UUID, form: FormMultiDict, exc: Refusal
+    db: AsyncSession, persona_id: uuid.UUID, post_id: uuid.UUID, form: FormMultiDict, exc: Refusal
 ) -> Template:
     """The edit page again, with what was typed and why it was refused (the blocks, per account)."""
-    persona = await persona_or_404(db, persona.id)
+    persona = await persona_or_404(db, persona_id)
     post = await post_or_404(db, persona, post_id)
     names = {a.id: (a.channel, a.handle) for a in persona.accounts}
     blocked = findings_out(exc.findings, names) if isinstance(exc, PolicyBlocked) else []
