@@ -161,6 +161,10 @@ def _explain(exc: msgspec.ValidationError) -> str:
     return message
 
 
+#: the channel setting the demo's simulated networks carry (``ChannelSettings.extra["simulated"]``)
+SIMULATED_SETTING = "extra_simulated"
+
+
 def _check(settings: Settings) -> None:
     if not settings.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
         raise SettingsError(
@@ -168,6 +172,14 @@ def _check(settings: Settings) -> None:
         )
     if settings.public_url and not settings.public_url.startswith(("http://", "https://")):
         raise SettingsError(f"PORTEVOIX_PUBLIC_URL: {settings.public_url!r}; expected {_EXPECTS['public_url']}")
+    for key, fields in settings.channels.items():
+        if SIMULATED_SETTING in fields:
+            # the demo's simulated networks set it in-process (loopback media, links to 127.0.0.1):
+            # from the environment it would let a real network's plugin send media over plain HTTP
+            raise SettingsError(
+                f"{CHANNEL_PREFIX}{key.upper()}_{SIMULATED_SETTING.upper()} is reserved for the demo's simulated "
+                "networks (portevoix run); production needs PORTEVOIX_PUBLIC_URL on https://"
+            )
     if settings.redis_url and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError(f"REDIS_URL: {settings.redis_url!r} is not a Redis URL; expected {_EXPECTS['redis_url']}")
     if settings.smtp_host and "@" not in settings.smtp_from:

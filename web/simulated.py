@@ -18,6 +18,7 @@ from core.accounts.service import SimulatedIdentity, connect_simulated
 from core.db.models import Account
 from core.demo import inbox_is_empty
 from core.runtime import Runtime
+from core.settings import SIMULATED_SETTING
 from plugins.testing import FakeNetwork, discover_fakes, serve_in_thread
 
 
@@ -25,6 +26,11 @@ class SimulatedNetworks:
     def __init__(self) -> None:
         # Every installed fake network: the ``portevoix.fakes`` entry points, by channel key.
         self.fakes: dict[str, FakeNetwork] = {key: cls() for key, cls in discover_fakes().items()}
+        for fake in self.fakes.values():
+            # they run beside the instance: they fetch its media from 127.0.0.1 over plain HTTP
+            # (the real networks, and the fakes in tests, take public HTTPS URLs only)
+            if hasattr(fake, "loopback_media"):
+                fake.loopback_media = True
         self.urls: dict[str, str] = {}
         #: the identity each demo account got, by (channel, handle): what the demo inbox is seeded for
         self.refs: dict[tuple[str, str], Any] = {}
@@ -38,9 +44,15 @@ class SimulatedNetworks:
     def oauth_settings(self) -> dict[str, dict[str, str]]:
         """Plugin settings that send each OAuth flow to its fake's consent page (call after start):
         each fake says which (``FakeNetwork.plugin_settings``), with the environment's names
-        (``extra_…`` for a plugin's own keys); the redirect URI is left to the app."""
-        found = {key: self.fakes[key].plugin_settings(url) for key, url in self.urls.items()}
-        return {key: settings for key, settings in found.items() if settings}
+        (``extra_…`` for a plugin's own keys); the redirect URI is left to the app.
+
+        Every simulated channel also gets ``extra_simulated``: its plugin accepts media URLs on
+        127.0.0.1 (the instance's own, as ``portevoix run`` sets PORTEVOIX_PUBLIC_URL), and its
+        deliveries link to no real network page (``core.publishing.outbox``). The environment
+        cannot set it (``core.settings``): production still needs public HTTPS."""
+        return {
+            key: {**self.fakes[key].plugin_settings(url), SIMULATED_SETTING: "true"} for key, url in self.urls.items()
+        }
 
     def stop(self) -> None:
         self._stack.close()

@@ -25,8 +25,11 @@ from core.channels.contract import (
     MediaRules,
     NotSupported,
     NullUsageRecorder,
+    OptionKind,
     PostMetrics,
     PreparedRequest,
+    PublishOption,
+    PublishOptions,
     PublishResult,
     RateLimited,
     Rejected,
@@ -56,7 +59,7 @@ from core.channels.http import (
 from core.channels.reconcile import same_text, single_match
 from core.channels.registry import ENTRY_POINT_GROUP
 from core.channels.text import count_text
-from core.channels.validation import Violation, validate_draft
+from core.channels.validation import Violation, public_media_url_problem, validate_draft, validate_options
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -87,9 +90,12 @@ __all__ = [
     "NotSupported",
     "NullUsageRecorder",
     "OAuthClient",
+    "OptionKind",
     "PluginHttp",
     "PostMetrics",
     "PreparedRequest",
+    "PublishOption",
+    "PublishOptions",
     "PublishResult",
     "RateLimited",
     "Rejected",
@@ -106,6 +112,7 @@ __all__ = [
     "count_text",
     "json_body",
     "operation_features",
+    "public_media_url_problem",
     "rate_limit_wait",
     "read_error",
     "same_text",
@@ -114,4 +121,5 @@ __all__ = [
     "transport_errors",
     "usage_reports",
     "validate_draft",
+    "validate_options",
 ]

@@ -42,6 +42,8 @@ class Feature(enum.StrEnum):
     BAN = "ban"  # ban or block the author (Facebook Page blocked list, Mastodon/Bluesky block)
     RECONCILE = "reconcile"
     OAUTH = "oauth"
+    #: the account offers publish options read from the network (TikTok's creator_info)
+    PUBLISH_OPTIONS = "publish_options"
 
 
 class Format(enum.StrEnum):
@@ -102,6 +104,49 @@ class FormatRules(msgspec.Struct, frozen=True, kw_only=True):
     text_allowed: bool = True
 
 
+class OptionKind(enum.StrEnum):
+    CHOICE = "choice"  # one value among ``choices``
+    BOOL = "bool"  # on or off: ``"true"`` / ``"false"`` in :attr:`Draft.options`
+
+
+class PublishOption(msgspec.Struct, frozen=True, kw_only=True):
+    """One choice the author makes for a post on a network (TikTok's privacy level, "no duet"…).
+
+    In :attr:`Capabilities.options` it says what the network always asks (``choices`` empty when
+    they depend on the account); :meth:`ChannelPlugin.publish_options` gives the account's own.
+    The chosen value travels in :attr:`Draft.options` under ``name``, always as a string.
+    """
+
+    name: str  # stable, the key in Draft.options: "privacy_level", "disable_duet"
+    kind: OptionKind = OptionKind.CHOICE
+    label: str = ""  # English; the host translates it (French first)
+    choices: tuple[str, ...] = ()
+    #: the post cannot go without a value (and the network forbids picking one for the author)
+    required: bool = False
+    #: the account turned this off in the network's own app: shown, not changeable (a BOOL
+    #: option then stays on: "comments disabled" cannot be re-enabled from here)
+    disabled: bool = False
+    #: the value the composer starts with; None: nothing chosen (required choices start empty)
+    default: str | None = None
+    #: only for these formats (empty: all of the network's formats)
+    formats: frozenset[Format] = frozenset()
+
+    def applies_to(self, fmt: Format) -> bool:
+        return not self.formats or fmt in self.formats
+
+
+class PublishOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """What :meth:`ChannelPlugin.publish_options` read for one account."""
+
+    options: tuple[PublishOption, ...] = ()
+    #: constraints of this account the author must know (longest video it may post…)
+    notices: tuple[str, ...] = ()
+    max_video_duration_s: float | None = None
+
+    def get(self, name: str) -> PublishOption | None:
+        return next((option for option in self.options if option.name == name), None)
+
+
 class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
     text: TextRules
     formats: tuple[FormatRules, ...]
@@ -112,6 +157,9 @@ class Capabilities(msgspec.Struct, frozen=True, kw_only=True):
     #: a private message may be answered only this long after the person's last message
     #: (Messenger and Instagram: 24 hours; TikTok Business Messaging: 48 hours); None: no window
     message_reply_window: timedelta | None = None
+    #: the options a draft carries on this network (:class:`PublishOption`): a required one
+    #: missing, or a value outside static ``choices``, is a violation before scheduling
+    options: tuple[PublishOption, ...] = ()
 
     def format_rules(self, fmt: Format) -> FormatRules | None:
         return next((rules for rules in self.formats if rules.format == fmt), None)
@@ -169,7 +217,8 @@ class Draft(msgspec.Struct, frozen=True, kw_only=True):
     client_ref: str = ""
     reply_to: str | None = None  # remote id of the post or comment answered
     quote_of: str | None = None  # remote id of a quoted post
-    #: network-specific options chosen by the author (TikTok privacy level, …)
+    #: network-specific options chosen by the author (TikTok privacy level, …): the
+    #: :class:`PublishOption` names, values as strings (``"true"``/``"false"`` for a BOOL)
     options: dict[str, str] = {}
 
 
@@ -439,6 +488,11 @@ class ChannelPlugin:
         raise :class:`Ambiguous` when several posts of the window match (:func:`single_match`)."""
         raise NotSupported(f"{self.key}: reconcile not supported")
 
+    async def publish_options(self, account: AccountRef) -> PublishOptions:
+        """The options this account offers right now (TikTok: ``creator_info``): the composer
+        shows them, and a draft must choose among them. Declared with ``Feature.PUBLISH_OPTIONS``."""
+        raise NotSupported(f"{self.key}: publish options not supported")
+
     # -- conversation
     async def fetch_inbox(self, account: AccountRef, cursor: str | None) -> InboxPage:
         raise NotSupported(f"{self.key}: inbox not supported")
@@ -540,6 +594,7 @@ FEATURE_OPERATIONS: Mapping[Feature, FeatureOperations] = MappingProxyType(
         Feature.BAN: FeatureOperations(required=("ban_author",), needs=Feature.INBOX),
         Feature.RECONCILE: FeatureOperations(required=("reconcile",)),
         Feature.OAUTH: FeatureOperations(required=("authorization_url", "exchange_code"), optional=("refresh",)),
+        Feature.PUBLISH_OPTIONS: FeatureOperations(required=("publish_options",), needs=Feature.PUBLISH),
     }
 )
 

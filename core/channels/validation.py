@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
 import msgspec
 
-from core.channels.contract import Capabilities, Draft, MediaItem, MediaRules
+from core.channels.contract import Capabilities, Draft, MediaItem, MediaRules, OptionKind, PublishOption, PublishOptions
 from core.channels.text import count_text, hashtags
 
 
@@ -32,7 +36,79 @@ def validate_draft(capabilities: Capabilities, draft: Draft) -> list[Violation]:
     found += _check_media_count(draft, rules.min_media, rules.max_media, rules.format.value)
     for index, item in enumerate(draft.media, start=1):
         found += _check_media_item(index, item, rules.media)
+    found += _check_options(capabilities.options, draft, code_outside="option_invalid")
     return found
+
+
+def validate_options(offered: PublishOptions, draft: Draft) -> list[Violation]:
+    """The draft's options against what one account offers (``ChannelPlugin.publish_options``):
+    a required option missing (``option_required``), a value the account does not offer
+    (``option_not_offered``). Empty when they fit."""
+    return _check_options(offered.options, draft, code_outside="option_not_offered")
+
+
+_TRUE_FALSE = ("true", "false")
+
+
+def _check_options(options: Iterable[PublishOption], draft: Draft, *, code_outside: str) -> list[Violation]:
+    found: list[Violation] = []
+    for option in options:
+        if not option.applies_to(draft.format):
+            continue
+        value = draft.options.get(option.name)
+        if value is None or value == "":
+            if option.required:
+                found.append(
+                    Violation(
+                        code="option_required",
+                        message=f"choose a value for {option.label or option.name}"
+                        + (f" ({', '.join(option.choices)})" if option.choices else ""),
+                        params={"option": option.name, "allowed": ", ".join(option.choices)},
+                    )
+                )
+            continue
+        allowed = option.choices if option.kind is OptionKind.CHOICE else _TRUE_FALSE
+        if allowed and value not in allowed:
+            found.append(
+                Violation(
+                    code=code_outside,
+                    message=f"{option.label or option.name}: {value!r} is not offered; allowed: {', '.join(allowed)}",
+                    params={"option": option.name, "value": value, "allowed": ", ".join(allowed)},
+                )
+            )
+    return found
+
+
+def public_media_url_problem(url: str, *, allow_loopback: bool = False) -> str | None:
+    """Why a network that fetches media itself (Instagram, TikTok ``PULL_FROM_URL``) could not
+    fetch ``url``: it must be HTTPS on a public host. ``allow_loopback`` (the demo's simulated
+    networks only, which run on 127.0.0.1) also accepts ``http://`` on a loopback address.
+    None when the URL will do."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    loopback = host == "localhost" or _is_loopback(host)
+    if allow_loopback and loopback and parts.scheme in ("http", "https"):
+        return None
+    if parts.scheme != "https":
+        return f"the network fetches media from a public HTTPS address; {parts.scheme or 'this'}:// will not do"
+    if not host or loopback or host.endswith((".local", ".internal", ".localhost")) or _is_private(host):
+        return f"the network fetches media from a public address; {host or 'this host'} is not reachable from outside"
+    return None
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_private(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not address.is_global
 
 
 def _check_text(capabilities: Capabilities, draft: Draft, text_allowed: bool) -> list[Violation]:

@@ -376,9 +376,34 @@ def _draft(
     runtime: Runtime, delivery: Delivery, post: Post, account: Account, media: list[Media], item: InboxItem | None
 ) -> Draft:
     reply_to = item.remote_id if item is not None else None
-    return plugin_draft(
+    draft = plugin_draft(
         post, account.channel, media, client_ref=delivery.client_ref, media_url=runtime.media_url, reply_to=reply_to
     )
+    options = publish_options_of(post, account.channel)
+    return msgspec.structs.replace(draft, options={**options, **draft.options}) if options else draft
+
+
+def publish_options_of(post: Post, channel: str) -> dict[str, str]:
+    """The options the author chose for ``channel`` (``Post.publish_options``), as the plugin reads
+    them: strings, ``"true"``/``"false"`` for an on/off option."""
+    raw = (post.publish_options or {}).get(channel)
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k): _option_text(v) for k, v in raw.items() if v is not None}
+
+
+def _option_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _linked(plugin: ChannelPlugin, result: PublishResult) -> PublishResult:
+    """A simulated network's post has no page on the real site: no link rather than a real
+    facebook.com or x.com address with a fake id (the demo's ``extra.simulated``)."""
+    if plugin.settings.extra.get("simulated") == "true" and result.url:
+        return msgspec.structs.replace(result, url=None)
+    return result
 
 
 def _held_reason(persona: Persona, account: Account, now: datetime) -> tuple[str, dict[str, Any]] | None:
@@ -461,10 +486,10 @@ async def _send(runtime: Runtime, claim: Claim) -> SendOutcome:
                 claim.account, claim.draft, not_before=claim.window_start, not_after=utcnow() + timedelta(minutes=1)
             )
             if found is not None:
-                return Sent(found)
+                return Sent(_linked(plugin, found))
             looked = True
         try:
-            return Sent(await _call(plugin, claim))
+            return Sent(_linked(plugin, await _call(plugin, claim)))
         except (ChannelError, NotConnected) as exc:
             return Refused(exc, maybe_sent=may_have_reached(exc), looked=looked)
     except (ChannelError, NotConnected) as exc:  # before anything was sent (the look, the account)
@@ -808,9 +833,11 @@ async def reconcile_delivery(runtime: Runtime, delivery_id: uuid.UUID) -> str:
         if mode == AccountMode.DRY_RUN:
             found: PublishResult | None = None
         else:
-            found = await runtime.host.plugin(account.channel).reconcile(
+            plugin = runtime.host.plugin(account.channel)
+            found = await plugin.reconcile(
                 ref, draft, not_before=started - RECONCILE_SLACK, not_after=utcnow() + timedelta(minutes=1)
             )
+            found = _linked(plugin, found) if found is not None else None
     except (RateLimited, Transient) as exc:
         return await _defer_reconcile(runtime, delivery_id, account_id, exc)
     except (ChannelError, NotConnected) as exc:  # Ambiguous among them: several posts match

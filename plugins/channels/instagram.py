@@ -54,6 +54,7 @@ from core.channels import (
     UsageRecorder,
     WebhookChallenge,
     WebhookRequest,
+    public_media_url_problem,
     same_text,
     single_match,
 )
@@ -194,9 +195,13 @@ class InstagramPlugin(ChannelPlugin):
         self.capabilities = _configured_capabilities(settings, self.delete_enabled)  # type: ignore[misc]
 
     # ------------------------------------------------------------------ publishing
+    def _media(self, draft: Draft) -> list[MediaItem]:
+        # ``simulated``: set by the demo's simulated Instagram only, which fetches from 127.0.0.1
+        return _media_with_urls(draft, allow_loopback=self.settings.extra.get("simulated") == "true")
+
     async def prepare_publish(self, account: AccountRef, draft: Draft) -> tuple[PreparedRequest, ...]:
         ig = account.external_id
-        items = _media_with_urls(draft)
+        items = self._media(draft)
         calls = [
             GraphCall(
                 "GET",
@@ -217,7 +222,7 @@ class InstagramPlugin(ChannelPlugin):
         return tuple(self.graph.prepare(_noted(c, f"step {i} of {total}: {c.note}")) for i, c in enumerate(calls, 1))
 
     async def publish(self, account: AccountRef, draft: Draft) -> PublishResult:
-        items = _media_with_urls(draft)  # refuse before spending any quota or container
+        items = self._media(draft)  # refuse before spending any quota or container
         await self._check_quota(account)
         if _is_carousel(draft):
             children = [await self._container(account, _child_call(account.external_id, item)) for item in items]
@@ -547,7 +552,9 @@ def _configured_capabilities(settings: ChannelSettings, delete_enabled: bool) ->
 # --------------------------------------------------------------------------- request builders
 
 
-def _media_with_urls(draft: Draft) -> list[MediaItem]:
+def _media_with_urls(draft: Draft, *, allow_loopback: bool = False) -> list[MediaItem]:
+    """The draft's media, each with a URL Instagram can fetch: public HTTPS (the demo's simulated
+    Instagram, ``extra.simulated``, also fetches from the instance on 127.0.0.1)."""
     if not draft.media:
         raise Rejected(
             "instagram: every post needs an image or a video; Instagram has no text-only post",
@@ -560,6 +567,13 @@ def _media_with_urls(draft: Draft) -> list[MediaItem]:
                 f"instagram: media {index} has no public URL; Instagram fetches media itself and cannot take an upload",
                 code="media_url_missing",
                 network_message=f"Media {index} needs a public URL for Instagram",
+            )
+        problem = public_media_url_problem(item.url, allow_loopback=allow_loopback)
+        if problem:
+            raise Rejected(
+                f"instagram: media {index}: {problem} (set PORTEVOIX_PUBLIC_URL)",
+                code="media_url_not_public",
+                network_message=f"Media {index}: Instagram fetches media from a public HTTPS address",
             )
     if draft.format is Format.STORY and len(draft.media) != 1:
         raise Rejected("instagram: a story carries exactly one image or video", code="story_media_count")

@@ -36,6 +36,7 @@ from functools import cached_property
 from typing import Any
 
 import httpx
+import msgspec
 
 from core.channels import (
     AccountMetrics,
@@ -56,9 +57,12 @@ from core.channels import (
     MediaKind,
     MediaRules,
     OAuthClient,
+    OptionKind,
     PluginHttp,
     PostMetrics,
     PreparedRequest,
+    PublishOption,
+    PublishOptions,
     PublishResult,
     RateLimited,
     Rejected,
@@ -69,6 +73,7 @@ from core.channels import (
     Transient,
     WebhookRequest,
     json_body,
+    public_media_url_problem,
     same_text,
     single_match,
     token_set,
@@ -105,6 +110,31 @@ _ERROR_CODES: dict[str, type[ChannelError]] = {
     **dict.fromkeys(("internal_error", "server_error", "service_unavailable"), Transient),
 }
 
+#: every privacy level TikTok knows; creator_info says which of them one creator offers
+PRIVACY_LEVELS = ("PUBLIC_TO_EVERYONE", "MUTUAL_FOLLOW_FRIENDS", "FOLLOWER_OF_CREATOR", "SELF_ONLY")
+_VIDEO_ONLY = frozenset({Format.VIDEO})
+#: what TikTok's UX rules make the author choose before a Direct Post (channel-apis §5): the
+#: privacy level (required, never preselected), the interactions, the commercial-content disclosure
+OPTIONS = (
+    PublishOption(name="privacy_level", label="Who can see this post", choices=PRIVACY_LEVELS, required=True),
+    PublishOption(name="disable_comment", kind=OptionKind.BOOL, label="Turn off comments", default="false"),
+    PublishOption(
+        name="disable_duet", kind=OptionKind.BOOL, label="Turn off Duet", default="false", formats=_VIDEO_ONLY
+    ),
+    PublishOption(
+        name="disable_stitch", kind=OptionKind.BOOL, label="Turn off Stitch", default="false", formats=_VIDEO_ONLY
+    ),
+    PublishOption(name="brand_organic_toggle", kind=OptionKind.BOOL, label="Promotes your own brand", default="false"),
+    PublishOption(
+        name="brand_content_toggle", kind=OptionKind.BOOL, label="Branded content (paid partnership)", default="false"
+    ),
+)
+_CREATOR_FLAGS = {
+    "disable_comment": "comment_disabled",
+    "disable_duet": "duet_disabled",
+    "disable_stitch": "stitch_disabled",
+}
+
 _VIDEO = MediaRules(
     kind=MediaKind.VIDEO,
     max_count=1,
@@ -139,7 +169,17 @@ class TikTokPlugin(ChannelPlugin):
         ),
         # WEBHOOKS: TikTok signs its events (post.publish.*, authorization.removed); none of them is
         # a comment or a message, so they feed no inbox (parse_webhook returns nothing).
-        features=frozenset({Feature.PUBLISH, Feature.RECONCILE, Feature.METRICS, Feature.OAUTH, Feature.WEBHOOKS}),
+        features=frozenset(
+            {
+                Feature.PUBLISH,
+                Feature.PUBLISH_OPTIONS,
+                Feature.RECONCILE,
+                Feature.METRICS,
+                Feature.OAUTH,
+                Feature.WEBHOOKS,
+            }
+        ),
+        options=OPTIONS,
         # message_reply_window stays None: TikTok's 48-hour window belongs to Business Messaging,
         # an API of business accounts this Content Posting app does not use; it has no inbox at all.
         notices=(
@@ -199,6 +239,12 @@ class TikTokPlugin(ChannelPlugin):
         """What the composer must show before a Direct Post: privacy options, interaction flags, max duration."""
         return await self._call(account, "POST", "/v2/post/publish/creator_info/query/")
 
+    async def publish_options(self, account: AccountRef) -> PublishOptions:
+        """The creator's options (``creator_info``): the privacy levels offered, and the interactions
+        the creator turned off in the TikTok app (shown on, not changeable)."""
+        creator = await self.creator_info(account)
+        return creator_options(creator)
+
     def _post_info(self, draft: Draft, creator: dict[str, Any]) -> dict[str, Any]:
         allowed = list(creator.get("privacy_level_options", []))
         chosen = draft.options.get("privacy_level")
@@ -243,6 +289,8 @@ class TikTokPlugin(ChannelPlugin):
                     "tiktok: the video needs a public URL or a local file",
                     code="media_missing_file",
                 )
+            if video.url and not video.path:
+                self._check_url(video.url)  # with a local file, an unreachable URL falls back to FILE_UPLOAD
             longest = (creator or {}).get("max_video_post_duration_sec")
             if longest and video.duration_s and video.duration_s > float(longest):
                 raise Rejected(
@@ -260,6 +308,8 @@ class TikTokPlugin(ChannelPlugin):
                     "tiktok: photos are pulled from a public URL (MediaItem.url); uploads are not offered",
                     code="media_missing_url",
                 )
+            for item in draft.media:
+                self._check_url(str(item.url))
             _limit(draft.title or "", PHOTO_TITLE_LIMIT, "title")
             _limit(draft.text, PHOTO_DESCRIPTION_LIMIT, "description")
         else:
@@ -267,6 +317,16 @@ class TikTokPlugin(ChannelPlugin):
                 f"tiktok: format {draft.format.value} is not offered (video or photo)",
                 code="format_unsupported",
             )
+
+    def _url_problem(self, url: str) -> str | None:
+        """TikTok pulls from a public HTTPS URL; the demo's simulated TikTok (``extra.simulated``,
+        set by the demo only) also from the instance on 127.0.0.1."""
+        return public_media_url_problem(url, allow_loopback=self.settings.extra.get("simulated") == "true")
+
+    def _check_url(self, url: str) -> None:
+        problem = self._url_problem(url)
+        if problem:
+            raise Rejected(f"tiktok: {problem} (set PORTEVOIX_PUBLIC_URL)", code="media_url_not_public")
 
     def _init_request(self, draft: Draft, post_info: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if draft.format is Format.PHOTO:
@@ -288,7 +348,8 @@ class TikTokPlugin(ChannelPlugin):
         }
 
     def _source(self, video: MediaItem) -> dict[str, Any]:
-        if video.url:  # TikTok fetches it (the domain must be verified in the developer portal)
+        # TikTok fetches it (the domain must be verified in the developer portal)
+        if video.url and (not video.path or self._url_problem(video.url) is None):
             return {"source": "PULL_FROM_URL", "video_url": video.url}
         size = video.size_bytes or os.path.getsize(video.path or "")
         chunk, count = _chunking(size, int(self._extra("chunk_size", 10_000_000)))
@@ -562,6 +623,25 @@ def _same_caption(video: dict[str, Any], draft: Draft) -> bool:
             video.get("title"), draft.title or ""
         )
     return same_text(video.get("video_description") or video.get("title"), draft.text)
+
+
+def creator_options(creator: dict[str, Any]) -> PublishOptions:
+    """``creator_info``'s answer as the contract's options: the privacy levels this creator offers
+    (in TikTok's order), and each interaction the creator turned off marked ``disabled`` (on)."""
+    offered = tuple(str(level) for level in creator.get("privacy_level_options") or ())
+    options = []
+    for option in OPTIONS:
+        if option.name == "privacy_level":
+            option = msgspec.structs.replace(option, choices=offered)
+        elif option.name in _CREATOR_FLAGS and creator.get(_CREATOR_FLAGS[option.name]):
+            option = msgspec.structs.replace(option, disabled=True, default="true")
+        options.append(option)
+    longest = creator.get("max_video_post_duration_sec")
+    return PublishOptions(
+        options=tuple(options),
+        max_video_duration_s=float(longest) if longest else None,
+        notices=(f"Videos up to {int(longest)} s on this account.",) if longest else (),
+    )
 
 
 def _flag(draft: Draft, name: str, *, default: bool = False) -> bool:

@@ -33,6 +33,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from core.channels import AccountRef, Credentials
 from plugins.testing.fake import FakeResponse
@@ -128,7 +129,10 @@ class FakeInstagram(GraphFake):
     name = "Instagram (simulated)"
     buc_type = "instagram"
 
-    def __init__(self, *, quota_total: int = 50, processing_polls: int = 1) -> None:
+    def __init__(self, *, quota_total: int = 50, processing_polls: int = 1, loopback_media: bool = False) -> None:
+        #: fetch media from 127.0.0.1 over plain HTTP too: the demo's simulated Instagram, which runs
+        #: beside the instance (the real one fetches public HTTPS URLs only)
+        self.loopback_media = loopback_media
         self.ig_user_id = IG_USER_ID
         self.business_id = IG_USER_ID
         self.processing_polls = processing_polls
@@ -410,9 +414,15 @@ class FakeInstagram(GraphFake):
             raise GraphError(100, "(#100) Only images and videos can be carousel items")
         checks[media_type](params, carousel_item)
         for url_param in ("image_url", "video_url"):
-            if params.get(url_param) and not params[url_param].startswith("https://"):
+            if params.get(url_param) and not self._fetchable(params[url_param]):
                 raise GraphError(9004, "The media could not be fetched from this URI", subcode=2207052)
         return {"media_type": media_type, "params": dict(params), "carousel_item": carousel_item}
+
+    def _fetchable(self, url: str) -> bool:
+        if url.startswith("https://"):
+            return True
+        host = urlsplit(url).hostname or ""
+        return self.loopback_media and url.startswith("http://") and host in ("127.0.0.1", "localhost", "::1")
 
     @staticmethod
     def _image_container(params: dict[str, str], carousel_item: bool) -> None:
