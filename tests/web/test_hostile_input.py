@@ -24,7 +24,7 @@ from litestar.testing import AsyncTestClient, TestClient
 
 from core.audit import Actor
 from core.db.enums import InboxKind, Role
-from core.db.models import Account, InboxItem, ModerationAction, SavedReply
+from core.db.models import Account, InboxItem, Media, ModerationAction, SavedReply
 from core.db.types import utcnow
 from core.personas.service import KNOWN_FORMATS, known_channels, upsert_personas
 from core.runtime import Runtime
@@ -73,7 +73,7 @@ async def _seed(settings: Settings) -> World:
 
 
 async def _inbox_ids(runtime: Runtime, account: Account) -> dict[str, str]:
-    """An inbox item, a saved reply and a ban waiting for review: the inbox routes' path ids."""
+    """An inbox item, a saved reply, a ban waiting for review and a media: the path ids of their routes."""
     async with runtime.session() as session:
         item = InboxItem(
             account_id=account.id,
@@ -85,14 +85,28 @@ async def _inbox_ids(runtime: Runtime, account: Account) -> dict[str, str]:
             received_at=utcnow(),
         )
         saved = SavedReply(persona_id=account.persona_id, short_code="merci", title="Merci", text="Merci !")
-        session.add_all([item, saved])
+        media = Media(
+            persona_id=account.persona_id,
+            kind="image",
+            content_type="image/png",
+            filename="m.png",
+            storage_path="/nonexistent/m.png",
+            sha256="0" * 64,
+            size_bytes=1,
+        )
+        session.add_all([item, saved, media])
         await session.flush()
         ban = ModerationAction(
             item_id=item.id, persona_id=account.persona_id, action="ban", state="pending_review", reason_code="spam"
         )
         session.add(ban)
         await session.flush()
-        return {"item_id": str(item.id), "saved_reply_id": str(saved.id), "action_id": str(ban.id)}
+        return {
+            "item_id": str(item.id),
+            "saved_reply_id": str(saved.id),
+            "action_id": str(ban.id),
+            "media_id": str(media.id),
+        }
 
 
 def _with_a_post(client: TestClient[Any] | Any, world: World) -> None:
