@@ -18,6 +18,8 @@ and each delivery follows from what it was:
 - a failed delivery whose words change is canceled and replaced by a draft on the same account
   (its time has passed: the author submits the draft with a new one; a new delivery, so a new
   reference for the network);
+- a delivery whose words do not change (only the accounts did) is left as it is (the dispatcher
+  checks the policy again when it is due);
 - an account taken off the post cancels its delivery (kept, with its history); an account added
   gets a delivery like compose makes one, at the post's next time (a draft when it has none).
 
