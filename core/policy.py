@@ -166,7 +166,23 @@ def plugin_draft(
         link=post.link,
         client_ref=client_ref,
         reply_to=reply_to,
+        options=publish_options_of(post, channel),
     )
+
+
+def publish_options_of(post: Post, channel: str) -> dict[str, str]:
+    """The options the author chose for ``channel`` (``Post.publish_options``), as the plugin reads
+    them: strings, ``"true"``/``"false"`` for an on/off option."""
+    raw = (post.publish_options or {}).get(channel)
+    if not isinstance(raw, dict):
+        return {}
+    return {str(k): _option_text(v) for k, v in raw.items() if v is not None}
+
+
+def _option_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 async def check_post_on_account(

@@ -33,7 +33,7 @@ from core.publishing.preview import preview
 from core.queue.worker import EmbeddedWorker
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
-from web import access, i18n
+from web import access, i18n, messages
 from web.accounts.admin import AdminAccountsController
 from web.accounts.api import AccountApiController
 from web.auth import (
@@ -117,6 +117,10 @@ def _jinja_environment(
     env.globals["network_preview"] = lambda delivery: preview(
         delivery, _capabilities(registry, delivery.account.channel)
     )
+    #: what core says (English msgids and parameters), in the reader's language
+    env.globals["finding_text"] = messages.finding_text
+    env.globals["notice_text"] = messages.notice_text
+    env.globals["refusal_text"] = messages.refusal_text
     #: the text a delivery carries: its network's variant when there is one (calendar, lists)
     env.globals["delivery_text"] = lambda delivery: delivery_text(delivery.post, delivery.account.channel)
     return env

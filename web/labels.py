@@ -103,6 +103,7 @@ def event_label(kind: str) -> str:
         "reconciled": _("Found on the network"),
         "held": _("Held"),
         "policy": _("Held by the policy"),
+        "edited": _("Edited"),
     }.get(kind, kind)
 
 
@@ -113,7 +114,31 @@ def severity_label(severity: Enum | str) -> str:
     )
 
 
+def option_label(name: str, fallback: str = "") -> str:
+    """A network's publish option (``core.channels.PublishOption.name``), in the user's language."""
+    return {
+        "privacy_level": _("Who can see this post"),
+        "disable_comment": _("Turn off comments"),
+        "disable_duet": _("Turn off Duet"),
+        "disable_stitch": _("Turn off Stitch"),
+        "brand_organic_toggle": _("Promotes your own brand"),
+        "brand_content_toggle": _("Branded content (paid partnership)"),
+    }.get(name, fallback or name)
+
+
+def choice_label(value: str) -> str:
+    """A value of a publish option (TikTok's privacy levels), in the user's language."""
+    return {
+        "PUBLIC_TO_EVERYONE": _("Everyone"),
+        "MUTUAL_FOLLOW_FRIENDS": _("Friends (mutual followers)"),
+        "FOLLOWER_OF_CREATOR": _("Followers"),
+        "SELF_ONLY": _("Only me"),
+    }.get(value, value)
+
+
 LABELS = {
+    "option_label": option_label,
+    "choice_label": choice_label,
     "state_label": state_label,
     "state_tone": state_tone,
     "event_label": event_label,

@@ -14,10 +14,10 @@ from typing import Any
 from core.errors import N_, Refusal
 from web import i18n
 from web.i18n import gettext as _
-from web.labels import role_label, state_label
+from web.labels import option_label, role_label, state_label
 
 #: parameters whose values are domain words, shown translated
-_LABELS = {"role": role_label, "state": state_label}
+_LABELS = {"role": role_label, "state": state_label, "option": option_label}
 
 #: a network's hard limit (``Violation.code``) → its English msgid; ``params`` fill it
 VIOLATIONS: dict[str, str] = {
@@ -34,6 +34,9 @@ VIOLATIONS: dict[str, str] = {
     "media_aspect_ratio": N_("media %(index)s: aspect ratio %(ratio)s outside %(min)s–%(max)s"),
     "media_too_long": N_("media %(index)s: %(duration)s s; limit %(limit)s s"),
     "media_too_short": N_("media %(index)s: %(duration)s s; minimum %(minimum)s s"),
+    "option_required": N_("choose a value for “%(option)s”"),
+    "option_invalid": N_("“%(value)s” is not a value of “%(option)s”"),
+    "option_not_offered": N_("“%(value)s” is not offered for “%(option)s” on this account"),
 }
 
 #: the details of litestar exceptions raised with plain strings (web/auth.py, the router): listed
@@ -79,7 +82,12 @@ def render(template: str, params: Mapping[str, Any] | None = None) -> str:
 
 
 def refusal_text(exc: Refusal) -> str:
-    """A service's refusal in the reader's language."""
+    """A service's refusal in the reader's language (a policy block: its blocking findings)."""
+    findings = getattr(exc, "findings", None)
+    if isinstance(findings, Mapping):
+        blocks = [f for found in findings.values() for f in found if f.severity == "block"]
+        if blocks:
+            return "; ".join(dict.fromkeys(finding_text(f) for f in blocks))
     return render(exc.template, exc.params)
 
 

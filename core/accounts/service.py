@@ -19,8 +19,17 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import Actor, record
-from core.channels.contract import ChannelError, ChannelPlugin, Credentials, CredentialsExpired, NotSupported, TokenSet
-from core.channels.host import ChannelHost
+from core.channels.contract import (
+    ChannelError,
+    ChannelPlugin,
+    Credentials,
+    CredentialsExpired,
+    Feature,
+    NotSupported,
+    PublishOptions,
+    TokenSet,
+)
+from core.channels.host import ChannelHost, NotConnected
 from core.db.enums import AccountMode, AccountStatus
 from core.db.models import Account
 from core.db.types import utcnow
@@ -368,3 +377,21 @@ async def refresh_due(runtime: Runtime, *, margin: timedelta = REFRESH_MARGIN, n
     for account_id in due:
         refreshed += await refresh_credentials(runtime, account_id)
     return refreshed
+
+
+async def publish_options(runtime: Runtime, account: Account) -> PublishOptions | None:
+    """What the network lets the author choose for a post on ``account`` (TikTok: its
+    creator_info), or None when it asks nothing. When the network cannot be asked (the account is
+    not connected, the network is down), the options it always asks, without the account's own
+    values: the composer still asks, and the worker's check refuses a value it does not offer."""
+    if account.channel not in runtime.channels:
+        return None
+    capabilities = runtime.channels.get(account.channel).capabilities
+    if Feature.PUBLISH_OPTIONS not in capabilities.features:
+        return PublishOptions(options=capabilities.options) if capabilities.options else None
+    try:
+        plugin = runtime.host.plugin(account.channel)
+        return await plugin.publish_options(runtime.host.account_ref(account))
+    except (ChannelError, NotConnected) as exc:
+        log.info("publish options unavailable", account=str(account.id), error=type(exc).__name__)
+        return PublishOptions(options=capabilities.options)

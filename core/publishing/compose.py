@@ -89,6 +89,8 @@ class ComposeRequest(msgspec.Struct, frozen=True, kw_only=True):
     overrides: tuple[Override, ...] = ()
     #: a reply to this inbox item, on the item's own account (see :func:`compose_reply`)
     in_reply_to_id: uuid.UUID | None = None
+    #: channel key -> the author's choices the network asks for (TikTok's privacy level…)
+    publish_options: dict[str, dict[str, str]] = {}
 
 
 class ComposeResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -180,6 +182,7 @@ async def compose(
         format=request.format,
         repost_of=request.repost_of,
         variants=dict(request.variants),
+        publish_options={channel: dict(chosen) for channel, chosen in request.publish_options.items()},
     )
     session.add(post)
     await session.flush()

@@ -376,26 +376,9 @@ def _draft(
     runtime: Runtime, delivery: Delivery, post: Post, account: Account, media: list[Media], item: InboxItem | None
 ) -> Draft:
     reply_to = item.remote_id if item is not None else None
-    draft = plugin_draft(
+    return plugin_draft(
         post, account.channel, media, client_ref=delivery.client_ref, media_url=runtime.media_url, reply_to=reply_to
     )
-    options = publish_options_of(post, account.channel)
-    return msgspec.structs.replace(draft, options={**options, **draft.options}) if options else draft
-
-
-def publish_options_of(post: Post, channel: str) -> dict[str, str]:
-    """The options the author chose for ``channel`` (``Post.publish_options``), as the plugin reads
-    them: strings, ``"true"``/``"false"`` for an on/off option."""
-    raw = (post.publish_options or {}).get(channel)
-    if not isinstance(raw, dict):
-        return {}
-    return {str(k): _option_text(v) for k, v in raw.items() if v is not None}
-
-
-def _option_text(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
 
 
 def _linked(plugin: ChannelPlugin, result: PublishResult) -> PublishResult:

@@ -179,6 +179,7 @@ async def check_draft(
         format=draft.format,
         repost_of=draft.repost_of,
         variants=dict(draft.variants),
+        publish_options={channel: dict(chosen) for channel, chosen in draft.publish_options.items()},
     )
     media = await own_media(session, persona, draft.media_ids)
     when = draft.scheduled_at

@@ -31,6 +31,7 @@ from redis.exceptions import RedisError
 from core.accounts import service as accounts
 from core.inbox import sync as inbox_sync
 from core.media import library as media_library
+from core.notifications.jobs import mail_notifications
 from core.publishing import outbox as publisher
 from core.queue.recovery import Loops, RunningJobs
 from core.runtime import Runtime
@@ -89,6 +90,8 @@ CRON_JOBS = [
     cron(sync_inboxes, name="sync_inboxes", second=30, unique=True, timeout=300),
     # Nightly: uploads no post took within 30 days (an abandoned composer) are deleted.
     cron(clear_unused_media, name="clear_unused_media", hour=3, minute=17, second=0, unique=True, timeout=300),
+    # Every 15 s: the notifications waiting for their e-mail (when SMTP is configured).
+    cron(mail_notifications, name="mail_notifications", second={0, 15, 30, 45}, unique=True, timeout=120),
 ]
 JOB_TIMEOUT_S = 600
 #: how long arq keeps a started job's in-progress mark: its longest job timeout + 10 s (arq's rule)

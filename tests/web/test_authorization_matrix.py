@@ -37,6 +37,7 @@ from web.inbox import schemas as inbox
 from web.media.schemas import MediaDescriptionIn, MediaUploadForm
 from web.people import schemas as people
 from web.publishing import schemas as publishing
+from web.publishing.edit import PostEditIn
 
 pytestmark = pytest.mark.anyio
 
@@ -68,6 +69,7 @@ EXAMPLES: dict[type[Any], Any] = {
     publishing.ResolveIn: lambda: {"published": False},
     publishing.PauseIn: lambda: {"reason": "matrice"},
     MediaDescriptionIn: lambda: {"altText": "Matrice"},
+    PostEditIn: lambda: {"text": "Matrice"},
     inbox.AssignIn: lambda: {"assigneeId": None, "note": "matrice"},
     inbox.ReplyIn: lambda: {"text": "Matrice"},
     inbox.NoteIn: lambda: {"text": "matrice"},
@@ -123,6 +125,11 @@ REVIEWED_RULES = {
     "GET /api/v1/personas/{persona_id:uuid}/media": "see_posts: viewer-moderator",
     "GET /api/v1/personas/{persona_id:uuid}/media/{media_id:uuid}/file": "see_posts: viewer-moderator",
     "PATCH /api/v1/personas/{persona_id:uuid}/media/{media_id:uuid}": "compose: contributor",
+    "PATCH /api/v1/personas/{persona_id:uuid}/posts/{post_id:uuid}": "compose: contributor",
+    "GET /api/v1/notifications": "staff",
+    "GET /api/v1/notifications/unread": "staff",
+    "POST /api/v1/notifications/read": "staff",
+    "POST /api/v1/notifications/{notification_id:uuid}/read": "staff",
     "DELETE /api/v1/personas/{persona_id:uuid}/media/{media_id:uuid}": "compose: contributor",
     # inbox: moderators and up (private messages: the same roles, see_private_messages); a ban's
     # review is a manager's; saved replies are written by editors, used by everyone in the inbox
@@ -240,6 +247,7 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
                 .replace("{account_id:uuid}", str(accounts[target]))
                 .replace("{staff_id:uuid}", str(target_staff))
                 .replace("{token_id:uuid}", str(uuid.uuid4()))
+                .replace("{notification_id:uuid}", str(uuid.uuid4()))
                 .replace("{post_id:uuid}", str(posts[target][0]))
                 .replace("{delivery_id:uuid}", str(posts[target][1]))
                 .replace("{media_id:uuid}", "{media_id:uuid}" if method == "DELETE" else str(media[target]))

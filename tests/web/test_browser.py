@@ -161,6 +161,17 @@ async def test_admin_assigns_a_new_staff_member_to_the_president_as_contributor(
     await page.select_option("select[name=format]", "video")
     await page.fill("textarea[name=text]", "Je vous emmène à la feria de Nîmes, au plus près des bandas !")
     await page.check("input[name=when][value=now]")
+    # without a privacy level TikTok refuses the post: said before scheduling, in French
+    await page.click("#composer button[type=submit]")
+    await page.wait_for_load_state()
+    assert "Qui peut voir" in await page.locator("#compose-error").inner_text()
+    # the levels are those creator_info offers this account, in French
+    levels = page.locator("select[name=option__tiktok__privacy_level] option")
+    assert "Moi uniquement" in await levels.all_inner_texts()
+    await page.select_option("select[name=option__tiktok__privacy_level]", "SELF_ONLY")
+    await page.check("label[data-channel=tiktok] input")
+    await page.check("#media-list li input")
+    await page.check("input[name=when][value=now]")
     await page.click("#composer button[type=submit]")
     await page.wait_for_load_state()
     await browser.shot("contributor-tiktok-pending-fr")

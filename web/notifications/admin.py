@@ -40,7 +40,8 @@ class AdminNotificationsController(Controller):
         }
         return Template("notifications/list.html", context=context)
 
-    @get("/badge", **access.staff())
+    # allowed while a one-time password waits to be replaced: the top bar loads it on every page
+    @get("/badge", **access.staff(while_password_expired=True))
     async def badge(self, request: Request[StaffUser, Any, Any], db_session: NamedDependency[AsyncSession]) -> Template:
         """The top bar's link with the unread count (htmx loads it after the page)."""
         unread = await service.unread_count(db_session, request.user.id)

@@ -23,6 +23,8 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from core.accounts import service as accounts_service
+from core.channels import PublishOptions
 from core.channels.registry import ChannelRegistry
 from core.db.enums import DeliveryState
 from core.db.models import Delivery, Persona, Post
@@ -35,11 +37,13 @@ from core.personas.service import get_persona, visible_personas
 from core.publishing import compose as service
 from core.publishing import queries
 from core.publishing.compose import PolicyBlocked, StaffActor
+from core.runtime import Runtime
 from web import access
 from web.auth import StaffUser
 from web.forms import Form, flash
 from web.i18n import current_locale
 from web.i18n import gettext as _
+from web.messages import refusal_text
 from web.publishing.drafts import compose_post, live_check, resolve_when
 from web.publishing.schemas import CheckIn, ComposeIn, findings_out
 from web.refusals import back, on_the_form
@@ -119,7 +123,31 @@ def _draft_fields(form: FormMultiDict, persona: Persona) -> dict[str, Any]:
         "format": form.get("format", "post"),
         "variants": {c: form.get(f"variant_{c}", "") for c in channels if form.get(f"variant_{c}", "").strip()},
         "local_time": _local_input(form.get("local_time", "")) if form.get("when") == "at" else None,
+        "options": _options_fields(form, channels),
     }
+
+
+#: a publish option's form field: ``option__tiktok__privacy_level``
+_OPTION = "option__"
+
+
+def _options_fields(form: FormMultiDict, channels: set[str]) -> dict[str, dict[str, str]]:
+    """The composer's per-network options (``option__<channel>__<name>``); an empty choice is none."""
+    chosen: dict[str, dict[str, str]] = {}
+    for key in form:
+        channel, _sep, name = key.removeprefix(_OPTION).partition("__")
+        if key.startswith(_OPTION) and channel in channels and name and (value := form.get(key, "").strip()):
+            chosen.setdefault(channel, {})[name] = value
+    return chosen
+
+
+async def publish_options_of(runtime: Runtime, persona: Persona) -> list[tuple[Any, PublishOptions]]:
+    """Each account's options to choose in the composer (read from the network: TikTok's creator_info)."""
+    found = []
+    for account in persona.accounts:
+        if (options := await accounts_service.publish_options(runtime, account)) is not None and options.options:
+            found.append((account, options))
+    return found
 
 
 def _convert(fields: dict[str, Any], kind: type[Any]) -> Any:
@@ -147,12 +175,14 @@ def _composer_context(
         #: the persona's media no post uses yet (the composer offers them), and those ticked
         "media": media or [],
         "chosen_media": chosen_media or set(),
+        #: (account, the options its network asks for) — TikTok's privacy level…
+        "publish_options": [],
         **extra,
     }
 
 
 def _check_refused(request: Request[Any, Any, Any], exc: Refusal) -> Template:
-    return Template("publishing/_check.html", context={"check": None, "check_error": exc.message})
+    return Template("publishing/_check.html", context={"check": None, "check_error": refusal_text(exc)})
 
 
 class AdminPublishingController(Controller):
@@ -172,13 +202,15 @@ class AdminPublishingController(Controller):
     @get(_PERSONA + "/compose", **access.persona(Action.COMPOSE))
     async def composer(
         self,
+        request: Request[StaffUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
         persona: NamedDependency[Persona],
         media: FromQuery[uuid.UUID | None] = None,
     ) -> Template:
         library = await media_service.list_media(db_session, persona.id, unattached=True, limit=30)
         chosen = {str(media)} if media else set()
-        context = _composer_context(persona, library, chosen, form={"when": "at"})
+        options = await publish_options_of(request.app.state.runtime, persona)
+        context = _composer_context(persona, library, chosen, form={"when": "at"}, publish_options=options)
         return Template("publishing/compose.html", context=context)
 
     @post(_PERSONA + "/compose/check", status_code=200, refused=_check_refused, **access.persona(Action.COMPOSE))
@@ -214,7 +246,7 @@ class AdminPublishingController(Controller):
             fields |= {"publish_now": when == "now", "add_to_queue": when == "queue", "save_as_draft": when == "draft"}
             result = await compose_post(db_session, registry, actor, persona, _convert(fields, ComposeIn))
         if shown.refusal is not None:
-            return await _composer_refused(db_session, persona.id, form, shown.refusal)
+            return await _composer_refused(request.app.state.runtime, db_session, persona.id, form, shown.refusal)
         flash(request, _composed_message(result.deliveries))
         return Redirect(f"/admin/personas/{persona.id}/posts/{result.post.id}", status_code=303)
 
@@ -431,7 +463,9 @@ def _composed_message(deliveries: tuple[Any, ...]) -> str:
     return _("Scheduled.")
 
 
-async def _composer_refused(db: AsyncSession, persona_id: uuid.UUID, form: FormMultiDict, exc: Refusal) -> Template:
+async def _composer_refused(
+    runtime: Runtime, db: AsyncSession, persona_id: uuid.UUID, form: FormMultiDict, exc: Refusal
+) -> Template:
     """The composer again, with what was typed and why it was refused (the blocks, per account)."""
     persona = await get_persona(db, persona_id)
     assert persona is not None
@@ -443,7 +477,8 @@ async def _composer_refused(db: AsyncSession, persona_id: uuid.UUID, form: FormM
         set(form.getall("media_id", [])),
         form={key: form.get(key, "") for key in form},
         chosen=set(form.getall("account_id", [])),
-        error=exc.message,
+        error=refusal_text(exc),
         blocked=blocked,
+        publish_options=await publish_options_of(runtime, persona),
     )
     return Template("publishing/compose.html", context=context, status_code=exc.status)

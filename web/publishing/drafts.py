@@ -89,7 +89,17 @@ def _draft(persona: Persona, data: ComposeIn | CheckIn, when: datetime | None) -
         variants={k: v for k, v in data.variants.items() if v.strip()},
         scheduled_at=when,
         repost_of=data.repost_of or None,
+        publish_options={
+            channel: {name: _option_text(value) for name, value in chosen.items()}
+            for channel, chosen in data.options.items()
+        },
     )
+
+
+def _option_text(value: str | bool) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
 
 
 async def compose_post(

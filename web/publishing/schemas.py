@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -22,6 +22,8 @@ DeliveryStateName = Literal[
 ]
 Reason = Annotated[str, msgspec.Meta(max_length=2000)]
 PostText = Annotated[str, msgspec.Meta(max_length=20000)]
+OptionName = Annotated[str, msgspec.Meta(max_length=64)]
+OptionValue = Annotated[str, msgspec.Meta(max_length=200)] | bool
 
 
 class OverrideIn(ApiStruct):
@@ -51,6 +53,9 @@ class ComposeIn(ApiStruct):
     repost_of: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
     save_as_draft: bool = False
     overrides: Annotated[list[OverrideIn], msgspec.Meta(max_length=20)] = []
+    #: channel key → the choices that network asks for, by option name (TikTok:
+    #: ``{"tiktok": {"privacy_level": "SELF_ONLY", "disable_duet": true}}``)
+    options: dict[Annotated[str, msgspec.Meta(max_length=32)], dict[OptionName, OptionValue]] = {}
 
 
 class CheckIn(ApiStruct):
@@ -66,6 +71,9 @@ class CheckIn(ApiStruct):
     scheduled_at: datetime | None = None
     local_time: datetime | None = None
     repost_of: Annotated[str, msgspec.Meta(max_length=2000)] | None = None
+    #: channel key → the choices that network asks for, by option name (TikTok:
+    #: ``{"tiktok": {"privacy_level": "SELF_ONLY", "disable_duet": true}}``)
+    options: dict[Annotated[str, msgspec.Meta(max_length=32)], dict[OptionName, OptionValue]] = {}
 
 
 class FixOut(ApiStruct):
@@ -83,6 +91,8 @@ class FindingOut(ApiStruct):
     overridable: bool
     fix: FixOut | None
     evidence: str | None
+    #: the numbers behind the message (a network limit's code and values…), for callers that word it themselves
+    data: dict[str, Any] = {}
 
 
 class TextLimitOut(ApiStruct):
