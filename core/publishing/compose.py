@@ -28,7 +28,7 @@ from core.channels.registry import ChannelRegistry
 from core.db.enums import DeliveryKind, DeliveryState, InboxKind, Role
 from core.db.models import Account, Delivery, InboxItem, Media, Persona, Post, PostingSlot, Staff
 from core.db.types import utcnow
-from core.errors import Refusal
+from core.errors import N_, Refusal
 from core.inbox.responses import reply_published
 from core.people.permissions import Action, allows, require
 from core.policy import check_post_on_account
@@ -115,8 +115,10 @@ def local_to_utc(local: datetime, timezone: str) -> datetime:
     aware = local.replace(tzinfo=zone, fold=0)
     if aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) != local:
         raise PublishingError(
-            f"{local:%Y-%m-%d %H:%M} does not exist in {timezone} (the clocks go forward that night)",
+            N_("%(local)s does not exist in %(timezone)s (the clocks go forward that night)"),
+            params={"local": f"{local:%d/%m/%Y %H:%M}", "timezone": timezone},
             field="scheduled_at",
+            code="time_skipped",
         )
     # In UTC: an ambiguous local time compares unequal to everything across zones (PEP 495).
     return aware.astimezone(UTC)
@@ -128,7 +130,12 @@ async def next_free_slot(
     """The next posting slot of an account with no delivery already scheduled at it."""
     slots = (await session.scalars(select(PostingSlot).where(PostingSlot.account_id == account.id))).all()
     if not slots:
-        raise PublishingError(f"@{account.handle} has no posting slots", field="account_ids")
+        raise PublishingError(
+            N_("@%(handle)s has no posting slots"),
+            params={"handle": account.handle},
+            field="account_ids",
+            code="no_slots",
+        )
     zone = ZoneInfo(timezone)
     start = (after or utcnow()).astimezone(zone)
     taken = set(
@@ -154,7 +161,7 @@ async def next_free_slot(
                 continue  # a slot inside the spring-forward gap does not happen that day
             if when > start and when not in taken:
                 return when
-    raise PublishingError("no free posting slot in the next eight weeks")
+    raise PublishingError(N_("no free posting slot in the next eight weeks"))
 
 
 # ------------------------------------------------------------------ composing
@@ -279,11 +286,11 @@ async def _times(
     """When each account publishes (None: a draft); "add to queue" gives each its own next free slot."""
     if request.add_to_queue:
         if request.publish_now or request.scheduled_at is not None:
-            raise PublishingError("choose one of: a time, publish now, add to the queue", field="scheduled_at")
+            raise PublishingError(N_("choose one of: a time, publish now, add to the queue"), field="scheduled_at")
         return {a.id: await next_free_slot(session, a, persona.timezone) for a in accounts}
     when = utcnow() if request.publish_now else request.scheduled_at
     if when is not None and when.tzinfo is None:
-        raise PublishingError("the time must carry its offset (or use local_to_utc)", field="scheduled_at")
+        raise PublishingError(N_("the time must carry its offset (or use local_to_utc)"), field="scheduled_at")
     if not request.publish_now and not request.save_as_draft:
         _refuse_past(when, persona.timezone)
     return dict.fromkeys((a.id for a in accounts), when)
@@ -298,7 +305,8 @@ def _refuse_past(when: datetime | None, timezone: str) -> None:
     if when is not None and when < utcnow() - PAST_GRACE:
         local = when.astimezone(ZoneInfo(timezone))
         raise PublishingError(
-            f"{local:%d/%m/%Y %H:%M} is in the past: choose a later time, or publish now",
+            N_("%(local)s is in the past: choose a later time, or publish now"),
+            params={"local": f"{local:%d/%m/%Y %H:%M}"},
             field="scheduled_at",
             code="time_in_past",
             extra={"scheduled_at": when.isoformat(), "local": local.isoformat()},
@@ -314,9 +322,9 @@ def _kind(request: ComposeRequest) -> DeliveryKind:
 def _initial_state(role: Role, outcome: Outcome, kind: DeliveryKind, *, keep_draft: bool) -> DeliveryState:
     # A moderator answers the inbox without composing posts; a contributor's words are read first either way.
     if not allows(role, Action.MODERATE if kind == DeliveryKind.REPLY else Action.COMPOSE):
-        raise PublishingError(
-            f"the {role.value} role cannot compose {'replies' if kind == DeliveryKind.REPLY else 'posts'}"
-        )
+        if kind == DeliveryKind.REPLY:
+            raise PublishingError(N_("the %(role)s role cannot compose replies"), params={"role": role.value})
+        raise PublishingError(N_("the %(role)s role cannot compose posts"), params={"role": role.value})
     if keep_draft:
         return DeliveryState.DRAFT
     if role == Role.CONTRIBUTOR or outcome == Outcome.NEEDS_REVIEW:
@@ -326,18 +334,18 @@ def _initial_state(role: Role, outcome: Outcome, kind: DeliveryKind, *, keep_dra
 
 def _check_content(request: ComposeRequest, kind: DeliveryKind) -> None:
     if not request.account_ids:
-        raise PublishingError("choose at least one account", field="account_ids")
+        raise PublishingError(N_("choose at least one account"), field="account_ids")
     if kind == DeliveryKind.POST and not (request.text.strip() or request.media_ids or request.link):
-        raise PublishingError("a post needs a text, a link or a media", field="text")
+        raise PublishingError(N_("a post needs a text, a link or a media"), field="text")
     if kind == DeliveryKind.REPLY and not request.text.strip():
-        raise PublishingError("a reply needs a text", field="text")
+        raise PublishingError(N_("a reply needs a text"), field="text")
 
 
 async def _check_answered_item(session: AsyncSession, item_id: uuid.UUID, accounts: list[Account]) -> None:
     item = await session.get(InboxItem, item_id)
     if item is None or [a.id for a in accounts] != [item.account_id]:
         # An answer goes out on the account that received the item, and on no other.
-        raise PublishingError("a reply goes out on the account that received the item", field="in_reply_to_id")
+        raise PublishingError(N_("a reply goes out on the account that received the item"), field="in_reply_to_id")
 
 
 async def compose_reply(
@@ -354,10 +362,12 @@ async def compose_reply(
     item = await session.get(InboxItem, item_id)
     account = await session.get(Account, item.account_id) if item is not None else None
     if item is None or account is None:
-        raise PublishingError("no such inbox item", field="item_id")
+        raise PublishingError(N_("no such inbox item"), field="item_id")
     require(actor.role, Action.SEE_PRIVATE_MESSAGES if item.kind == InboxKind.MESSAGE else Action.MODERATE)
     if account.channel in registry and not registry.get(account.channel).capabilities.supports(Feature.REPLY):
-        raise PublishingError(f"Porte-voix cannot reply on {account.channel}", field="item_id")
+        raise PublishingError(
+            N_("Porte-voix cannot reply on %(channel)s"), params={"channel": account.channel}, field="item_id"
+        )
     request = ComposeRequest(
         persona_id=account.persona_id,
         account_ids=(account.id,),
@@ -372,7 +382,7 @@ async def compose_reply(
 async def load_persona(session: AsyncSession, persona_id: uuid.UUID) -> Persona:
     persona = await session.get(Persona, persona_id)
     if persona is None:
-        raise PublishingError("no such persona", field="persona_id")
+        raise PublishingError(N_("no such persona"), field="persona_id")
     return persona
 
 
@@ -380,13 +390,11 @@ async def _own_accounts(session: AsyncSession, persona: Persona, ids: Sequence[u
     accounts = {a.id: a for a in (await session.scalars(select(Account).where(Account.id.in_(ids)))).all()}
     for account_id in ids:
         account = accounts.get(account_id)
-        if account is None:
-            raise PublishingError(f"no account {account_id}", field="account_ids")
-        if account.persona_id != persona.id:
-            # A post of one persona never goes out on another persona's account.
+        if account is None or account.persona_id != persona.id:
+            # A post of one persona never goes out on another persona's account; which persona owns
+            # it is not said (a tampered id learns nothing).
             raise PublishingError(
-                f"@{account.handle} ({account.channel}) belongs to another persona, not to {persona.name}",
-                field="account_ids",
+                N_("no account %(id)s for this persona"), params={"id": str(account_id)}, field="account_ids"
             )
     return [accounts[i] for i in dict.fromkeys(ids)]
 
@@ -397,7 +405,9 @@ async def _own_media(session: AsyncSession, persona: Persona, ids: Sequence[uuid
     media = {m.id: m for m in (await session.scalars(select(Media).where(Media.id.in_(ids)))).all()}
     for media_id in ids:
         if media_id not in media or media[media_id].persona_id != persona.id:
-            raise PublishingError(f"no media {media_id} for this persona", field="media_ids")
+            raise PublishingError(
+                N_("no media %(id)s for this persona"), params={"id": str(media_id)}, field="media_ids"
+            )
     return [media[i] for i in ids]
 
 
@@ -419,7 +429,7 @@ async def load_post(session: AsyncSession, post_id: uuid.UUID) -> Post:
         .options(selectinload(Post.deliveries).selectinload(Delivery.account), selectinload(Post.media))
     )
     if post is None:
-        raise PublishingError("no such post")
+        raise PublishingError(N_("no such post"))
     return post
 
 
@@ -439,16 +449,16 @@ async def approve(
     """
     post = await load_post(session, post_id)
     if not actor.role.at_least(Role.EDITOR):
-        raise PublishingError("approving needs the editor or manager role")
+        raise PublishingError(N_("approving needs the editor or manager role"))
     if post.author_id == actor.id:
-        raise PublishingError("nobody approves their own post")
+        raise PublishingError(N_("nobody approves their own post"))
     if overrides and actor.role != Role.MANAGER:
-        raise PublishingError("only a manager can override a block")
+        raise PublishingError(N_("only a manager can override a block"))
     persona = await load_persona(session, post.persona_id)
     approver = await session.get(Staff, actor.id)
     waiting = [d for d in post.deliveries if d.state == DeliveryState.PENDING_APPROVAL]
     if not waiting:
-        raise PublishingError("nothing of this post waits for approval")
+        raise PublishingError(N_("nothing of this post waits for approval"))
     for delivery in waiting:
         moment = delivery.scheduled_at or utcnow()
         found = await _findings(session, registry, persona, post, delivery.account, moment, Stage.APPROVE, approver)
@@ -458,7 +468,10 @@ async def approve(
         signed = sorted({f.rule for f in verdict.to_review})
         if signed and not reason.strip():
             raise PublishingError(
-                "these findings need a written reason to approve: " + ", ".join(signed), field="reason"
+                N_("these remarks need a written reason to approve: %(rules)s"),
+                params={"rules": ", ".join(signed)},
+                field="reason",
+                code="reason_required",
             )
         await move(
             session,
@@ -499,9 +512,9 @@ async def approve(
 async def send_back(session: AsyncSession, actor: StaffActor, post_id: uuid.UUID, *, comment: str) -> None:
     """Return a post waiting for approval to its author as a draft, with a comment."""
     if not actor.role.at_least(Role.EDITOR):
-        raise PublishingError("sending back needs the editor or manager role")
+        raise PublishingError(N_("sending back needs the editor or manager role"))
     if not comment.strip():
-        raise PublishingError("say what to change", field="comment")
+        raise PublishingError(N_("say what to change"), field="comment")
     post = await load_post(session, post_id)
     for delivery in post.deliveries:
         await move(
@@ -531,7 +544,7 @@ async def submit(
     composer = await session.get(Staff, actor.id)
     when = utcnow() if publish_now else scheduled_at
     if when is None:
-        raise PublishingError("choose a time, or publish now", field="scheduled_at")
+        raise PublishingError(N_("choose a time, or publish now"), field="scheduled_at")
     for delivery in [d for d in post.deliveries if d.state == DeliveryState.DRAFT]:
         found = await _findings(session, registry, persona, post, delivery.account, when, Stage.SCHEDULE, composer)
         outcome = decide(found).outcome
@@ -561,7 +574,7 @@ async def load_delivery(session: AsyncSession, delivery_id: uuid.UUID) -> Delive
         .options(selectinload(Delivery.account), selectinload(Delivery.post))
     )
     if delivery is None:
-        raise PublishingError("no such delivery")
+        raise PublishingError(N_("no such delivery"))
     return delivery
 
 
@@ -570,10 +583,13 @@ async def reschedule(
 ) -> Delivery:
     """Move a delivery that the queue does not have yet; the policy is checked again at the new time."""
     if when.tzinfo is None:
-        raise PublishingError("the time must carry its offset", field="scheduled_at")
+        raise PublishingError(N_("the time must carry its offset"), field="scheduled_at")
     delivery = await load_delivery(session, delivery_id)
     if delivery.state not in EDITABLE:
-        raise PublishingError(f"a {delivery.state.value} delivery can no longer be rescheduled")
+        raise PublishingError(
+            N_("a delivery in the state “%(state)s” can no longer be rescheduled"),
+            params={"state": delivery.state.value},
+        )
     persona = await load_persona(session, delivery.post.persona_id)
     _refuse_past(when, persona.timezone)
     post = await load_post(session, delivery.post_id)
@@ -598,7 +614,7 @@ async def reschedule(
         scheduled_at=when,
         next_attempt_at=None,
     ):
-        raise PublishingError("the delivery changed meanwhile; reload")
+        raise PublishingError(N_("the delivery changed meanwhile; reload"))
     record(
         session,
         actor.actor,
@@ -615,9 +631,11 @@ async def reschedule(
 async def cancel(session: AsyncSession, actor: StaffActor, delivery_id: uuid.UUID, *, reason: str = "") -> Delivery:
     delivery = await load_delivery(session, delivery_id)
     if delivery.state not in CANCELABLE:
-        raise PublishingError(f"a {delivery.state.value} delivery can no longer be canceled")
+        raise PublishingError(
+            N_("a delivery in the state “%(state)s” can no longer be canceled"), params={"state": delivery.state.value}
+        )
     if actor.role == Role.CONTRIBUTOR and delivery.post.author_id != actor.id:
-        raise PublishingError("a contributor cancels only their own posts")
+        raise PublishingError(N_("a contributor cancels only their own posts"))
     before = delivery.state
     if not await move(
         session,
@@ -628,7 +646,7 @@ async def cancel(session: AsyncSession, actor: StaffActor, delivery_id: uuid.UUI
         actor=actor.id,
         detail={"reason": reason},
     ):
-        raise PublishingError("the delivery changed meanwhile; reload")
+        raise PublishingError(N_("the delivery changed meanwhile; reload"))
     record(
         session,
         actor.actor,
@@ -645,7 +663,7 @@ async def cancel(session: AsyncSession, actor: StaffActor, delivery_id: uuid.UUI
 async def retry(session: AsyncSession, actor: StaffActor, delivery_id: uuid.UUID) -> Delivery:
     """Try a failed delivery again now."""
     if not actor.role.at_least(Role.EDITOR):
-        raise PublishingError("retrying needs the editor or manager role")
+        raise PublishingError(N_("retrying needs the editor or manager role"))
     delivery = await load_delivery(session, delivery_id)
     if not await move(
         session,
@@ -658,7 +676,10 @@ async def retry(session: AsyncSession, actor: StaffActor, delivery_id: uuid.UUID
         last_error=None,
         error_kind=None,
     ):
-        raise PublishingError(f"only a failed delivery can be retried (this one is {delivery.state.value})")
+        raise PublishingError(
+            N_("only a failed delivery can be retried (this one is “%(state)s”)"),
+            params={"state": delivery.state.value},
+        )
     record(session, actor.actor, "delivery.retried", "delivery", delivery.id, persona_id=delivery.post.persona_id)
     return delivery
 
@@ -668,7 +689,7 @@ async def resolve_uncertain(
 ) -> Delivery:
     """A human settles an uncertain delivery: "it was published" or "publish again"."""
     if not actor.role.at_least(Role.EDITOR):
-        raise PublishingError("this needs the editor or manager role")
+        raise PublishingError(N_("this needs the editor or manager role"))
     delivery = await load_delivery(session, delivery_id)
     settled: dict[str, object] = {"next_attempt_at": utcnow()}
     if published:
@@ -685,7 +706,10 @@ async def resolve_uncertain(
         lease_until=None,
         **settled,
     ):
-        raise PublishingError(f"only an uncertain delivery can be settled (this one is {delivery.state.value})")
+        raise PublishingError(
+            N_("only an uncertain delivery can be settled (this one is “%(state)s”)"),
+            params={"state": delivery.state.value},
+        )
     if published:
         await reply_published(session, delivery.id, delivery.published_at or utcnow())
     record(

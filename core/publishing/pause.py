@@ -15,15 +15,16 @@ from sqlalchemy.orm import selectinload
 from core.audit import record
 from core.db.enums import DeliveryState, Role
 from core.db.models import Account, Delivery, Persona
+from core.errors import N_
 from core.publishing.compose import PublishingError, StaffActor, load_persona
 
 
 async def pause_persona(session: AsyncSession, actor: StaffActor, persona_id: uuid.UUID, *, reason: str) -> Persona:
     """Nothing of this persona goes out until resumed (crisis, mourning, election silence)."""
     if actor.role != Role.MANAGER:
-        raise PublishingError("pausing a persona needs the manager role")
+        raise PublishingError(N_("pausing a persona needs the manager role"))
     if not reason.strip():
-        raise PublishingError("say why the persona is paused", field="reason")
+        raise PublishingError(N_("say why the persona is paused"), field="reason")
     persona = await load_persona(session, persona_id)
     persona.paused, persona.pause_reason = True, reason
     record(session, actor.actor, "persona.paused", "persona", persona.id, persona_id=persona.id, reason=reason)
@@ -32,7 +33,7 @@ async def pause_persona(session: AsyncSession, actor: StaffActor, persona_id: uu
 
 async def resume_persona(session: AsyncSession, actor: StaffActor, persona_id: uuid.UUID) -> Persona:
     if actor.role != Role.MANAGER:
-        raise PublishingError("resuming a persona needs the manager role")
+        raise PublishingError(N_("resuming a persona needs the manager role"))
     persona = await load_persona(session, persona_id)
     reason = persona.pause_reason
     persona.paused, persona.pause_reason = False, None

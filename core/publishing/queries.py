@@ -20,6 +20,7 @@ from core.channels.registry import ChannelRegistry
 from core.db.enums import DeliveryKind, DeliveryState
 from core.db.models import Account, Delivery, DeliveryEvent, Media, Persona, Post, Staff
 from core.db.types import utcnow
+from core.errors import N_
 from core.media import service as media_service
 from core.pagination import Page, keyset
 from core.people.staff import display_names
@@ -138,11 +139,9 @@ async def own_accounts(session: AsyncSession, persona: Persona, ids: Sequence[uu
     own = {a.id: a for a in persona.accounts}
     foreign = [i for i in ids if i not in own]
     if foreign:
-        other = await session.get(Account, foreign[0])
-        if other is None:
-            raise PublishingError(f"no account {foreign[0]}", field="account_ids")
+        # which persona owns it is not said (a tampered id learns nothing)
         raise PublishingError(
-            f"@{other.handle} ({other.channel}) belongs to another persona, not to {persona.name}", field="account_ids"
+            N_("no account %(id)s for this persona"), params={"id": str(foreign[0])}, field="account_ids"
         )
     return [own[i] for i in dict.fromkeys(ids)]
 
@@ -152,7 +151,7 @@ async def own_media(session: AsyncSession, persona: Persona, ids: Sequence[uuid.
     found = await media_service.own_media(session, persona.id, list(ids))
     if len(found) != len(dict.fromkeys(ids)):
         missing = next(i for i in ids if i not in {m.id for m in found})
-        raise PublishingError(f"no media {missing} for this persona", field="media_ids")
+        raise PublishingError(N_("no media %(id)s for this persona"), params={"id": str(missing)}, field="media_ids")
     return found
 
 

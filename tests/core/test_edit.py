@@ -223,5 +223,5 @@ async def test_the_words_are_checked_as_composing_checks_them(runtime: Runtime, 
     assert caught.value.field == "text"
     with pytest.raises(PublishingError, match="at least one account"):
         await _edit(runtime, seeded, "cm", Role.EDITOR, post_id, account_ids=())
-    with pytest.raises(PublishingError, match="belongs to another persona"):
+    with pytest.raises(PublishingError, match="for this persona"):
         await _edit(runtime, seeded, "cm", Role.EDITOR, post_id, account_ids=(seeded["president_x"].id,))  # type: ignore[attr-defined]

@@ -61,7 +61,7 @@ def resolve_when(persona: Persona, scheduled_at: datetime | None, local_time: da
                 ZoneInfo("UTC")
             )
         except PublishingError as exc:
-            raise PublishingError(exc.message, field="local_time") from None
+            raise PublishingError(exc.template, params=exc.params, field="local_time", code=exc.code) from None
     return None
 
 
