@@ -356,6 +356,7 @@ def test_composer_live_check_says_one_short_sentence(
     # the findings are on the page on a phone: below the form, not beside it off screen
     box = page.locator("#live-check").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], box
+    assert box["y"] < page.locator("#media-upload").bounding_box()["y"], "the findings come after the upload form"
     problems += check_desktop(session)
     assert problems == [] and session.errors == [], problems + session.errors
 
