@@ -180,7 +180,7 @@ def walked(sessions: dict[str, Session]) -> dict[tuple[str, str], str]:
             if (who, pattern(path)) in found:
                 continue
             found[(who, pattern(path))] = path
-            session.goto(path)
+            session.page.goto(session.base + path, wait_until="domcontentloaded")
             hrefs = session.page.eval_on_selector_all("a[href]", "as => as.map(a => a.getAttribute('href'))")
             for href in hrefs:
                 href = href.removeprefix(session.base)
