@@ -64,12 +64,8 @@ CM_PAGES = [
 # Pages no link of the admin leads to, checked all the same.
 EXTRA = [("anonymous", "/login"), ("admin", "/admin/me/password"), ("cm.region", "/admin/no-such-page")]
 
-# A page that fails only because of a template this work may not change: xfail(strict) naming the fix.
-POST_TABLE = (
-    "web/publishing/templates/post.html: the deliveries table's last header is empty (axe empty-table-header): "
-    'write <th><span class="visually-hidden">{{ _("Actions") }}</span></th>'
-)
-KNOWN: dict[tuple[str, str], str] = {("cm.region", "/admin/personas/{id}/posts/{id}"): POST_TABLE}
+# A page that fails only because of a template not yet fixed: xfail(strict) naming the fix (none today).
+KNOWN: dict[tuple[str, str], str] = {}
 
 PAGES = (
     [("admin", p) for p in ADMIN_PAGES] + [("cm.region", p) for p in CM_PAGES] + EXTRA  # the whole list, explicit
@@ -361,12 +357,6 @@ def test_composer_live_check_says_one_short_sentence(
     assert problems == [] and session.errors == [], problems + session.errors
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="web/publishing/templates/compose.html (and edit.html): <aside id=live-check> still has "
-    'aria-live="polite", so the whole findings panel is read out at each keystroke: drop the attribute '
-    "(app.js fills the role=status #live-check-summary with one sentence)",
-)
 def test_composer_findings_are_not_one_huge_live_region(
     sessions: dict[str, Session], walked: dict[tuple[str, str], str]
 ) -> None:
