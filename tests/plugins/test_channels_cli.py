@@ -71,7 +71,7 @@ def test_json_report_is_the_registry_description(site: Path) -> None:
     report = json.loads(result.stdout)  # nothing but the report on stdout
     loaded = {p["key"]: p for p in report["loaded"]}
     assert set(BUILT_INS) | {"webhook"} <= set(loaded)
-    assert loaded["tiktok"]["features"] == ["metrics", "oauth", "publish", "reconcile", "webhooks"]
+    assert loaded["tiktok"]["features"] == ["metrics", "oauth", "publish", "publish_options", "reconcile", "webhooks"]
     assert loaded["tiktok"]["formats"] == ["video", "photo"]
     assert loaded["mastodon"]["distribution"] == "porte-voix" and loaded["mastodon"]["contract_versions"] == ["1"]
     assert {(b["name"], b["distribution"]) for b in report["disabled"]} == {
