@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 import msgspec
@@ -339,6 +340,9 @@ def _check_content(request: ComposeRequest, kind: DeliveryKind) -> None:
         raise PublishingError(N_("a post needs a text, a link or a media"), field="text")
     if kind == DeliveryKind.REPLY and not request.text.strip():
         raise PublishingError(N_("a reply needs a text"), field="text")
+    if request.link and urlsplit(request.link.strip()).scheme.lower() not in ("http", "https"):
+        # javascript:, data:, ftp:… would be a trap or a dead link on the networks and in the admin
+        raise PublishingError(N_("a link starts with http:// or https://"), field="link", code="link_scheme")
 
 
 async def _check_answered_item(session: AsyncSession, item_id: uuid.UUID, accounts: list[Account]) -> None:

@@ -450,3 +450,21 @@ async def test_on_this_date_without_a_date_and_a_past_date_are_refused_in_french
     assert await _count(runtime, Post) == before  # nothing saved, no draft in silence
     api = await compose(client, team, "editor", scheduledAt="2025-01-10T10:00:00+01:00")
     assert api.status_code in (400, 422) and "est passé" in api.text, api.text
+
+
+async def test_a_link_is_http_or_https_only(client: AsyncTestClient, team: Team) -> None:
+    account = str(team.accounts[(REGION, "x")])
+    for link in ("javascript:alert(1)", "ftp://files.laregion.fr/a.pdf", "data:text/html,<b>x</b>"):
+        refused = await client.post(
+            team.url("/posts"),
+            json={"accountIds": [account], "text": NEUTRAL, "link": link, "saveAsDraft": True},
+            headers=team.tokens["editor"],
+        )
+        assert refused.status_code == 400, (link, refused.text)
+        assert refused.json()["code"] == "link_scheme" and refused.json()["extra"][0]["key"] == "link"
+    accepted = await client.post(
+        team.url("/posts"),
+        json={"accountIds": [account], "text": NEUTRAL, "link": "https://www.laregion.fr/", "saveAsDraft": True},
+        headers=team.tokens["editor"],
+    )
+    assert accepted.status_code == 201, accepted.text

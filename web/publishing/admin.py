@@ -334,13 +334,17 @@ class AdminPublishingController(Controller):
             states=tuple(s for s in DeliveryState if s != DeliveryState.CANCELED),
         )
         by_day: dict[date, list[Any]] = {d: [] for d in span.days}
+        undated: list[Any] = []  # a draft has no day yet: not placed on the day it was written
         for delivery in (await queries.deliveries(db_session, filters, limit=500)).items:
-            placed = local_date(delivery.scheduled_at or delivery.created_at, persona.timezone)
-            by_day.setdefault(placed, []).append(delivery)
+            if delivery.scheduled_at is None:
+                undated.append(delivery)
+                continue
+            by_day.setdefault(local_date(delivery.scheduled_at, persona.timezone), []).append(delivery)
         context = {
             "persona": persona,
             "week": span,
             "by_day": by_day,
+            "undated": undated,
             "day_labels": {d: format_date(d, "EEEE d MMMM", locale=current_locale()) for d in span.days},
             "today": local_date(utcnow(), persona.timezone),
             "previous": span.days[0].fromordinal(span.days[0].toordinal() - 7),
