@@ -53,7 +53,7 @@ PERMISSIONS: dict[Action, Permission] = {
     Action.APPROVE: Permission(minimum=Role.EDITOR),
     Action.SETTLE: Permission(minimum=Role.EDITOR),
     Action.OVERRIDE: Permission(minimum=Role.MANAGER),
-    Action.PAUSE: Permission(minimum=Role.MANAGER),
+    Action.PAUSE: Permission(minimum=Role.MANAGER, admin_without_assignment=True),  # any persona, even unmanaged
     Action.MANAGE_ACCOUNTS: Permission(minimum=Role.MANAGER),
     Action.MODERATE: Permission(minimum=Role.MODERATOR),
     Action.SEE_PRIVATE_MESSAGES: Permission(minimum=Role.MODERATOR),
