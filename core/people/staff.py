@@ -134,6 +134,18 @@ async def change_own_password(session: AsyncSession, staff: Staff, current: str,
     await set_password(session, staff, new, Actor(id=staff.id, label=staff.email))
 
 
+async def replace_one_time_password(session: AsyncSession, staff: Staff, new: str) -> None:
+    """The first login's own password, chosen right after the one-time password was typed at login
+    (the web layer vouches for that moment): it is not asked a second time."""
+    if not staff.must_change_password:
+        raise StaffError(N_("the current password is wrong"), field="current_password", code="password_wrong")
+    if verify_password(staff.password_hash, new):
+        raise StaffError(
+            N_("the new password must differ from the current one"), field="new_password", code="password_same"
+        )
+    await set_password(session, staff, new, Actor(id=staff.id, label=staff.email))
+
+
 async def reset_password(session: AsyncSession, staff: Staff, actor: Actor) -> str:
     """An admin's reset: a one-time password (returned once, to hand over), to be replaced at next login.
 

@@ -6,6 +6,7 @@ These forms show a refusal on themselves, in the words of the page (:func:`web.r
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -29,6 +30,7 @@ from web.auth import StaffUser, start_session
 from web.deps import persona_or_404, staff_or_404
 from web.forms import Form, flash
 from web.i18n import gettext as _
+from web.people.login import ONE_TIME_PROOF_S, ONE_TIME_PROVEN
 from web.people.schemas import StaffIn
 from web.refusals import on_the_form
 
@@ -62,9 +64,10 @@ class AssignForm(msgspec.Struct):
 
 
 class PasswordForm(msgspec.Struct):
-    current_password: str
     new_password: str
     confirm_password: str
+    #: not asked right after a login with a one-time password (:func:`_one_time_proven`)
+    current_password: str = ""
 
 
 class TokenForm(msgspec.Struct):
@@ -111,10 +114,15 @@ async def _my_page(
     return Template("people/me.html", context=context, status_code=status, headers=headers)
 
 
-def _password_page(error: str | None, status: int = 200) -> Template:
-    return Template(
-        "people/password.html", context={"error": error, "min_length": MIN_PASSWORD_LENGTH}, status_code=status
-    )
+def _password_page(error: str | None, status: int = 200, *, proven: bool = False) -> Template:
+    context = {"error": error, "min_length": MIN_PASSWORD_LENGTH, "one_time_proven": proven}
+    return Template("people/password.html", context=context, status_code=status)
+
+
+def _one_time_proven(request: Request[Any, Any, Any], me: Staff) -> bool:
+    """Whether this session typed the one-time password at login, a moment ago."""
+    at = request.session.get(ONE_TIME_PROVEN)
+    return me.must_change_password and isinstance(at, int) and time.time() - at < ONE_TIME_PROOF_S
 
 
 #: where a one-time password waits for the page that shows it, once (the session lives on the server)
@@ -277,8 +285,8 @@ class AdminMeController(Controller):
         return await _my_page(db_session, me)
 
     @get("/password", **access.staff(while_password_expired=True))
-    async def password_page(self) -> Template:
-        return _password_page(None)
+    async def password_page(self, request: Request[StaffUser, Any, Any], me: NamedDependency[Staff]) -> Template:
+        return _password_page(None, proven=_one_time_proven(request, me))
 
     @post("/password", status_code=303, **access.staff(while_password_expired=True))
     async def change_password(
@@ -288,14 +296,20 @@ class AdminMeController(Controller):
         me: NamedDependency[Staff],
         data: Annotated[PasswordForm, Form],
     ) -> Redirect | Template:
+        proven = _one_time_proven(request, me)
         if data.new_password != data.confirm_password:
-            return _password_page(_("The two new passwords differ."), 400)
+            return _password_page(_("The two new passwords differ."), 400, proven=proven)
         async with on_the_form(db_session) as shown:
-            await service.change_own_password(db_session, me, data.current_password, data.new_password)
+            if proven:
+                await service.replace_one_time_password(db_session, me, data.new_password)
+            else:
+                await service.change_own_password(db_session, me, data.current_password, data.new_password)
         if isinstance(shown.refusal, WeakPassword):
-            return _password_page(_("A password needs at least %(num)d characters.", num=MIN_PASSWORD_LENGTH), 400)
+            too_short = _("A password needs at least %(num)d characters.", num=MIN_PASSWORD_LENGTH)
+            return _password_page(too_short, 400, proven=proven)
         if shown.refusal is not None:
-            return _password_page(_("The current password is wrong, or the new one is the same."), 400)
+            return _password_page(_("The current password is wrong, or the new one is the same."), 400, proven=proven)
+        request.session.pop(ONE_TIME_PROVEN, None)
         start_session(request, me)  # a new session id, bound to the new password; other sessions end
         flash(request, _("Your password is changed."))
         return Redirect("/admin/me", status_code=303)

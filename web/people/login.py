@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Annotated, Any
 
 import msgspec
@@ -21,6 +22,12 @@ from web.i18n import gettext as _
 from web.ratelimit import LoginThrottle
 
 YEAR = 365 * 24 * 3600
+
+
+#: the session key saying when the one-time password was typed at login
+ONE_TIME_PROVEN = "one_time_proven_at"
+#: how long that login vouches for the person choosing their own password
+ONE_TIME_PROOF_S = 15 * 60
 
 
 class LoginForm(msgspec.Struct):
@@ -64,6 +71,9 @@ class AuthController(Controller):
             return _login_refused(data, _("Unknown e-mail or wrong password."), 401)
         await throttle.succeeded(data.email)
         start_session(request, staff)
+        if staff.must_change_password:
+            # the one-time password was just typed: the password page will not ask for it again
+            request.session[ONE_TIME_PROVEN] = int(time.time())
         target = "/admin/me/password" if staff.must_change_password else safe_next(data.next)
         response = Redirect(target, status_code=303)
         response.set_cookie(LOCALE_COOKIE, staff.locale, max_age=YEAR, httponly=True, samesite="lax")
