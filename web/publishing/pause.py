@@ -227,7 +227,7 @@ class PauseApiController(Controller):
         db_session: NamedDependency[AsyncSession],
         registry: NamedDependency[ChannelRegistry],
         persona: NamedDependency[Persona],
-        data: ResumeIn | None = None,
+        data: JSONBody[ResumeIn | None] = None,
     ) -> PauseOut:
         choices = _choices_from_api(data, persona)
         try:
