@@ -36,6 +36,7 @@ from web.accounts import schemas as accounts
 from web.inbox import schemas as inbox
 from web.media.schemas import MediaDescriptionIn, MediaUploadForm
 from web.people import schemas as people
+from web.publishing import pause
 from web.publishing import schemas as publishing
 from web.publishing.edit import PostEditIn
 
@@ -68,6 +69,7 @@ EXAMPLES: dict[type[Any], Any] = {
     publishing.CancelIn: lambda: {"reason": "matrice"},
     publishing.ResolveIn: lambda: {"published": False},
     publishing.PauseIn: lambda: {"reason": "matrice"},
+    pause.ResumeIn | None: lambda: {"choices": []},  # optional: without overdue deliveries, no body
     MediaDescriptionIn: lambda: {"altText": "Matrice"},
     PostEditIn: lambda: {"text": "Matrice"},
     inbox.AssignIn: lambda: {"assigneeId": None, "note": "matrice"},
@@ -117,8 +119,9 @@ REVIEWED_RULES = {
     "POST /api/v1/personas/{persona_id:uuid}/deliveries/{delivery_id:uuid}/cancel": "compose: contributor",
     "POST /api/v1/personas/{persona_id:uuid}/deliveries/{delivery_id:uuid}/retry": "settle: editor",
     "POST /api/v1/personas/{persona_id:uuid}/deliveries/{delivery_id:uuid}/resolve": "settle: editor",
-    "POST /api/v1/personas/{persona_id:uuid}/pause": "pause: manager",
-    "POST /api/v1/personas/{persona_id:uuid}/resume": "pause: manager",
+    # the kill switch: managers, and site admins on any persona (one without a manager included)
+    "POST /api/v1/personas/{persona_id:uuid}/pause": "pause: manager+admin_sees",
+    "POST /api/v1/personas/{persona_id:uuid}/resume": "pause: manager+admin_sees",
     "GET /api/v1/personas/{persona_id:uuid}/paused-deliveries": "see_posts: viewer-moderator",
     # media: uploading is composing; reading them is reading posts
     "POST /api/v1/personas/{persona_id:uuid}/media": "compose: contributor",
