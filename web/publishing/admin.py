@@ -247,7 +247,7 @@ class AdminPublishingController(Controller):
             result = await compose_post(db_session, registry, actor, persona, _convert(fields, ComposeIn))
         if shown.refusal is not None:
             return await _composer_refused(request.app.state.runtime, db_session, persona.id, form, shown.refusal)
-        flash(request, _composed_message(result.deliveries))
+        flash(request, _composed_message(result.deliveries, paused=persona.paused))
         return Redirect(f"/admin/personas/{persona.id}/posts/{result.post.id}", status_code=303)
 
     # -------------------------------------------------------------- approvals
@@ -458,12 +458,14 @@ def _to_delivery(persona_id: uuid.UUID, delivery_id: uuid.UUID) -> Redirect:
     return Redirect(f"/admin/personas/{persona_id}/deliveries/{delivery_id}", status_code=303)
 
 
-def _composed_message(deliveries: tuple[Any, ...]) -> str:
+def _composed_message(deliveries: tuple[Any, ...], *, paused: bool = False) -> str:
     states = {d.state for d in deliveries}
     if DeliveryState.PENDING_APPROVAL in states:
         return _("Saved: it waits for approval by an editor or a manager.")
     if states == {DeliveryState.DRAFT}:
         return _("Saved as a draft.")
+    if paused:
+        return _("Saved, but the persona is paused: nothing goes out until a manager resumes it.")
     return _("Scheduled.")
 
 
