@@ -68,8 +68,12 @@ class StaffUser(msgspec.Struct, frozen=True, kw_only=True):
         return self.roles.get(persona_id)
 
     def can(self, persona_id: uuid.UUID, action: Action) -> bool:
-        """What the permission table says of this user doing ``action`` on the persona."""
-        return allows(self.role_on(persona_id), action)
+        """What the permission table says of this user doing ``action`` on the persona (a site admin
+        without an assignment: what the table lets admins do anywhere, such as pausing)."""
+        role = self.role_on(persona_id)
+        if role is None:
+            return self.is_admin and PERMISSIONS[action].admin_without_assignment
+        return allows(role, action)
 
     @property
     def persona_ids(self) -> set[uuid.UUID]:

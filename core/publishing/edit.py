@@ -44,7 +44,7 @@ from core.db.models import Delivery, Media, Post, Staff
 from core.db.types import utcnow
 from core.errors import N_
 from core.media import service as media_service
-from core.people.permissions import Action, NotAllowed, allows, require
+from core.people.permissions import Action, allows, require
 from core.publishing.compose import (
     ComposeRequest,
     PolicyBlocked,
@@ -100,7 +100,8 @@ def may_edit(actor: StaffActor, post: Post) -> None:
     edits only her own posts (editors and managers edit anyone's)."""
     require(actor.role, Action.COMPOSE)
     if post.author_id != actor.id and not allows(actor.role, Action.PUBLISH):
-        raise NotAllowed(N_("a contributor edits only her own posts"), code="not_the_author")
+        # as cancel and reschedule say it: a refusal of this post, not of the route (the role may edit)
+        raise PublishingError(N_("a contributor edits only her own posts"), code="not_the_author")
 
 
 def editable(post: Post) -> None:

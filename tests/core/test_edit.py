@@ -120,7 +120,7 @@ async def test_an_editor_own_scheduled_post_stays_scheduled_unless_the_engine_as
 
 async def test_only_the_author_or_an_editor_edits(runtime: Runtime, seeded: dict[str, object]) -> None:
     post_id = await _compose(runtime, seeded, "apprentie", Role.CONTRIBUTOR, "region_x", scheduled_at=_later())
-    with pytest.raises(NotAllowed, match="own posts"):
+    with pytest.raises(PublishingError, match="own posts"):
         await _edit(runtime, seeded, "other", Role.CONTRIBUTOR, post_id, text=FIXED)
     with pytest.raises(NotAllowed, match="compose"):
         await _edit(runtime, seeded, "other", Role.VIEWER, post_id, text=FIXED)

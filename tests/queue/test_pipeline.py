@@ -18,7 +18,7 @@ from core.publishing.compose import (
     StaffActor,
     compose,
 )
-from core.publishing.pause import pause_persona, paused_deliveries, resume_persona
+from core.publishing.pause import Choice, OverdueChoice, pause_persona, paused_deliveries, resume_persona
 from tests.queue.conftest import Pipeline
 
 pytestmark = pytest.mark.anyio
@@ -135,7 +135,14 @@ async def test_pause_holds_everything_until_resumed(pipeline: Pipeline) -> None:
         held = await paused_deliveries(session, pipeline.persona.id)
         assert [d.id for d in held] == [result.deliveries[0].id]
     async with pipeline.runtime.session() as session:
-        await resume_persona(session, manager, pipeline.persona.id)
+        # its time passed during the pause: the manager says what becomes of it (here: send it now)
+        await resume_persona(
+            session,
+            manager,
+            pipeline.persona.id,
+            registry=pipeline.runtime.channels,
+            choices=[OverdueChoice(delivery_id=result.deliveries[0].id, choice=Choice.SEND_NOW)],
+        )
     await pipeline.wait_for(result.deliveries[0].id, DeliveryState.PUBLISHED)
     async with pipeline.runtime.sessions() as session:
         actions = (

@@ -77,7 +77,7 @@ async def test_refusals_are_json_with_their_field_and_code(
     assert other.status_code == 200  # an editor edits anyone's post
     mine = (await compose(client, team, "editor")).json()["post"]["id"]
     refused = await _patch(client, team, "contributor", mine, text=FIXED)
-    assert refused.status_code == 403 and refused.json()["code"] == "not_the_author"
+    assert refused.status_code == 400 and refused.json()["code"] == "not_the_author"
     # moderators see no posts; another persona's post does not exist for this one
     assert (await _patch(client, team, "moderator", post_id, text=FIXED)).status_code == 403
     assert (await _patch(client, team, "manager", post_id, slug=PRESIDENT, text=FIXED)).status_code == 404
