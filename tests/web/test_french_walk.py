@@ -226,6 +226,11 @@ def test_the_admin_speaks_french(request: pytest.FixtureRequest, who: str) -> No
     assert not english, f"English on French pages: {english}"
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="the plugins' notices are not yet marked for extraction (N_ re-exported by core.channels, "
+    "babel.cfg reading plugins/): issue 12 item 7, left open",
+)
 def test_network_notices_are_translated() -> None:
     """What each network says of itself in the composer (``Capabilities.notices``) is shown in French."""
     from core.channels.registry import discover

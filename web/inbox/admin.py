@@ -42,6 +42,7 @@ from web.auth import StaffUser
 from web.forms import Form, flash
 from web.i18n import gettext as _
 from web.inbox.api import inbox_channels, sees_messages
+from web.messages import refusal_text
 from web.refusals import back, on_the_form
 
 _PERSONA = "/personas/{persona_id:uuid}"
@@ -356,7 +357,7 @@ class AdminInboxController(Controller):
             exc = shown.refusal
             context = await _item_context(db_session, registry, request.user, persona, inbox_item)
             context |= {
-                "reply_error": exc.message,
+                "reply_error": refusal_text(exc),
                 "reply_code": exc.code,
                 "reply_text": data.text,
                 "needs_confirm": exc.code in ("someone_replying", "already_answered"),
@@ -590,7 +591,7 @@ def _saved_answer(
     request: Request[StaffUser, Any, Any], persona_id: uuid.UUID, refusal: Refusal | None, done: str
 ) -> Redirect:
     """Back to the saved replies with what happened (a short code already taken is a 409: said there too)."""
-    flash(request, done if refusal is None else _("Refused: %(detail)s", detail=refusal.message))
+    flash(request, done if refusal is None else _("Refused: %(detail)s", detail=refusal_text(refusal)))
     return Redirect(f"/admin/personas/{persona_id}/saved-replies", status_code=303)
 
 
