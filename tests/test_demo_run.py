@@ -109,8 +109,8 @@ async def test_run_serves_the_demo_and_publishes_a_scheduled_post_to_the_simulat
                 break
             assert asyncio.get_running_loop().time() < deadline, [(d.state, d.last_error) for d in deliveries]
             await asyncio.sleep(0.3)
-        urls = sorted(d.remote_url or "" for d in deliveries)
-        assert urls[0].startswith("https://www.linkedin.com/feed/update/urn:li:share:")
-        assert urls[1].startswith("https://x.com/Occitanie/status/")
+        # The simulated networks gave each post an id, but no link to a real site's page.
+        assert all(d.remote_id for d in deliveries)
+        assert all(d.remote_url is None for d in deliveries)
     finally:
         await runtime.aclose()

@@ -88,7 +88,7 @@ async def test_live_update_fragment(client: AsyncTestClient, runtime: Runtime, d
     ids = await persona_ids(runtime)
     await _as(client, demo, "cm.presidente")
     page = await client.get(f"/admin/personas/{ids[PRESIDENT]}/inbox")
-    poll = page.text.split('hx-get="')[1].split('"')[0].replace("&amp;", "&")
+    poll = page.text.split('id="inbox-new"')[1].split('hx-get="')[1].split('"')[0].replace("&amp;", "&")
     assert 'hx-trigger="every 15s"' in page.text
     assert "nouveau" not in (await client.get(poll)).text
     await add_item(runtime, PRESIDENT, "instagram", "Arrivé après", at=utcnow())

@@ -163,7 +163,9 @@ async def test_tiktok_on_the_institution_is_blocked_with_the_refusal_reason(
 async def test_local_times_across_the_spring_forward_night(client: AsyncTestClient, team: Team) -> None:
     gap = await compose(client, team, "editor", localTime="2027-03-28T02:30:00")
     assert gap.status_code == 400
-    assert gap.json()["detail"] == "28/03/2027 02:30 n'existe pas dans le fuseau Europe/Paris (on avance les horloges cette nuit-là)"
+    assert gap.json()["detail"] == (
+        "28/03/2027 02:30 n'existe pas dans le fuseau Europe/Paris (on avance les horloges cette nuit-là)"
+    )
     assert gap.json()["extra"][0]["key"] == "localTime"
     before = await compose(client, team, "editor", localTime="2027-03-27T09:00:00")
     after = await compose(client, team, "editor", localTime="2027-03-29T09:00:00")
