@@ -240,6 +240,12 @@ class Media(Timestamped, Base):
     origin: Mapped[MediaOrigin] = mapped_column(
         enum_column(MediaOrigin, "media_origin"), default=MediaOrigin.REGION_DAM
     )
+    #: a video's first frame, a JPEG stored beside its file (None: an image, or a video before 0008)
+    cover_path: Mapped[str | None] = mapped_column(sa.Text)
+    #: who uploaded it: the composer offers each author their own unused uploads
+    uploaded_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        sa.ForeignKey("staff.id", ondelete="SET NULL"), index=True
+    )
 
     post: Mapped[Post | None] = relationship(back_populates="media")
 
