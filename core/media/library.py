@@ -18,7 +18,7 @@ from core.audit import Actor, record
 from core.db.enums import DeliveryState
 from core.db.models import Delivery, Media
 from core.db.types import utcnow
-from core.errors import Conflict
+from core.errors import N_, Conflict
 from core.media.service import MAX_ALT_TEXT, MediaRefused
 
 #: states in which a delivery has not left Porte-voix: its post's media may still change
@@ -45,10 +45,13 @@ async def set_alt_text(
     alt_text = alt_text.strip()
     if len(alt_text) > MAX_ALT_TEXT:
         raise MediaRefused(
-            f"the alt text is longer than {MAX_ALT_TEXT} characters", field="alt_text", code="alt_text_too_long"
+            N_("the alt text is longer than %(limit)s characters"),
+            params={"limit": MAX_ALT_TEXT},
+            field="alt_text",
+            code="alt_text_too_long",
         )
     if await _sent(session, media):
-        raise MediaInUse("the post has left for its network: its media can no longer change", code="media_sent")
+        raise MediaInUse(N_("the post has left for its network: its media can no longer change"), code="media_sent")
     before = {"alt_text": media.alt_text, "has_captions": media.has_captions}
     media.alt_text = alt_text
     if has_captions is not None and media.kind == "video":
@@ -71,7 +74,7 @@ async def set_alt_text(
 async def delete_unused(session: AsyncSession, actor: Actor, media: Media) -> None:
     """Delete a medium no post uses (its file too, when no other medium shares it)."""
     if media.post_id is not None:
-        raise MediaInUse("a post uses this media: take it off the post first", code="media_in_use")
+        raise MediaInUse(N_("a post uses this media: take it off the post first"), code="media_in_use")
     await _forget(session, media)
     record(
         session,
@@ -85,7 +88,7 @@ async def delete_unused(session: AsyncSession, actor: Actor, media: Media) -> No
 
 
 async def clear_unused(session: AsyncSession, *, now: datetime | None = None, kept: timedelta = UNUSED_KEPT) -> int:
-    """Delete the uploads no post took within ``kept``: how many went."""
+    """Delete the uploads no post took within ``kept`` (their files and covers): how many went."""
     cutoff = (now or utcnow()) - kept
     stale = (await session.scalars(select(Media).where(Media.post_id.is_(None), Media.created_at < cutoff))).all()
     for media in stale:
@@ -96,10 +99,12 @@ async def clear_unused(session: AsyncSession, *, now: datetime | None = None, ke
 
 
 async def _forget(session: AsyncSession, media: Media) -> None:
-    path = media.storage_path
+    path, cover = media.storage_path, media.cover_path
     await session.delete(media)
     await session.flush()
     shared = await session.scalar(select(func.count()).select_from(Media).where(Media.storage_path == path))
     if not shared:
         # the row is gone first: a crash here leaves an orphan file (harmless), never a row without its file
         Path(path).unlink(missing_ok=True)
+        if cover:  # a video's cover goes with its file (the same bytes, the same cover)
+            Path(cover).unlink(missing_ok=True)

@@ -2,29 +2,34 @@
 
 Files live under ``<data_dir>/media/<persona id>/<sha256>.<ext>`` (the same bytes uploaded twice
 are stored once). Images are opened with Pillow: what is not an image Pillow can decode (nor
-a video by its content type and container signature) is refused. Videos are not probed: their
-duration stays unknown.
+a video PyAV can open) is refused. A still PNG or WebP is stored as a JPEG when one of the
+persona's networks takes JPEG and not its type (Instagram); the upload says so. A video is
+probed with PyAV: its duration, its size, and its first frame as a cover (a JPEG beside the file).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import io
 import os
 import uuid
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
+import av
 import msgspec
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import Actor, record
-from core.db.enums import Employer, MediaOrigin
-from core.db.models import Media
+from core.channels.contract import MediaKind
+from core.channels.registry import ChannelRegistry
+from core.db.enums import AccountStatus, Employer, MediaOrigin
+from core.db.models import Account, Media
 from core.errors import N_, Refusal
 
 MAX_BYTES = 50 * 1024 * 1024
@@ -45,6 +50,12 @@ VIDEO_TYPES = {
     "video/quicktime": "mov",
     "video/webm": "webm",
 }
+JPEG = "image/jpeg"
+#: still images converted to JPEG when a network of the persona needs it
+CONVERTIBLE = frozenset({"image/png", "image/webp"})
+JPEG_QUALITY = 90
+#: a video's cover is at most this wide (its first frame, scaled down)
+COVER_WIDTH = 640
 
 
 class MediaRefused(Refusal):
@@ -60,6 +71,25 @@ class Inspected(msgspec.Struct, frozen=True, kw_only=True):
     extension: str
     width: int | None = None
     height: int | None = None
+    #: an animated PNG or WebP (never converted: the JPEG would lose the animation)
+    animated: bool = False
+
+
+class Stored(msgspec.Struct, frozen=True, kw_only=True):
+    """An upload as kept: its media, and the networks it was converted to JPEG for (and from what)."""
+
+    media: Media
+    converted_for: tuple[str, ...] = ()
+    converted_from: str | None = None
+
+
+class Probed(msgspec.Struct, frozen=True, kw_only=True):
+    """What PyAV read of a video: its duration, size and first frame (a JPEG)."""
+
+    duration_s: float | None
+    width: int | None
+    height: int | None
+    cover: bytes | None
 
 
 def inspect(data: bytes, content_type: str) -> Inspected:
@@ -100,6 +130,7 @@ def inspect(data: bytes, content_type: str) -> Inspected:
                 extension=found[1],
                 width=image.width,
                 height=image.height,
+                animated=animated,
             )
     except MediaRefused:
         raise  # a Refusal is a ValueError: not to be taken for Pillow's
@@ -152,6 +183,93 @@ def _looks_like_video(data: bytes, content_type: str) -> bool:
     return data[:4] == b"\x1a\x45\xdf\xa3"  # WebM (Matroska/EBML)
 
 
+async def needed_image_types(
+    session: AsyncSession, registry: ChannelRegistry, persona_id: uuid.UUID
+) -> dict[str, frozenset[str]]:
+    """The image types each network of the persona's accounts takes (not disabled): channel ->
+    types. A network whose image rules name no type (it takes any) is left out."""
+    channels = await session.scalars(
+        select(Account.channel)
+        .where(Account.persona_id == persona_id, Account.status != AccountStatus.DISABLED)
+        .distinct()
+    )
+    needed: dict[str, frozenset[str]] = {}
+    for channel in sorted(set(channels.all())):
+        if channel not in registry:
+            continue
+        rules = [
+            r for fmt in registry.get(channel).capabilities.formats for r in fmt.media if r.kind == MediaKind.IMAGE
+        ]
+        if rules and all(r.content_types for r in rules):
+            needed[channel] = frozenset().union(*(r.content_types for r in rules))
+    return needed
+
+
+def jpeg_needed_by(found: Inspected, image_types: Mapping[str, frozenset[str]]) -> tuple[str, ...]:
+    """The networks that take a JPEG but not this still PNG or WebP (empty: kept as it is)."""
+    if found.kind != "image" or found.animated or found.content_type not in CONVERTIBLE:
+        return ()
+    return tuple(
+        sorted(
+            channel
+            for channel, types in image_types.items()
+            if types and found.content_type not in types and JPEG in types
+        )
+    )
+
+
+def to_jpeg(data: bytes) -> tuple[bytes, int, int]:
+    """The image as a JPEG (quality 90, same size, turned as its EXIF says, transparency on white)."""
+    with _quiet_bombs(), Image.open(io.BytesIO(data)) as opened:
+        image = ImageOps.exif_transpose(opened)
+        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+            rgba = image.convert("RGBA")
+            flat = Image.new("RGB", rgba.size, (255, 255, 255))
+            flat.paste(rgba, mask=rgba.getchannel("A"))
+        else:
+            flat = image.convert("RGB")
+        out = io.BytesIO()
+        flat.save(out, "JPEG", quality=JPEG_QUALITY)
+        return out.getvalue(), flat.width, flat.height
+
+
+def probe_video(data: bytes, content_type: str) -> Probed:
+    """A video's duration, size and first frame (a JPEG at most 640 px wide), read by PyAV;
+    a file PyAV cannot open, or without a picture, is refused."""
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            if not container.streams.video:
+                raise ValueError("no video stream")
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width or None, stream.codec_context.height or None
+            if width and height:
+                _check_pixels(width, height)
+            duration: float | None = None
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration = container.duration / av.time_base
+            cover = None
+            for frame in container.decode(stream):
+                picture = frame.to_image()
+                if picture.width > COVER_WIDTH:
+                    picture = picture.resize((COVER_WIDTH, max(1, round(picture.height * COVER_WIDTH / picture.width))))
+                out = io.BytesIO()
+                picture.convert("RGB").save(out, "JPEG", quality=85)
+                cover = out.getvalue()
+                width, height = width or frame.width, height or frame.height
+                break
+            if cover is None:
+                raise ValueError("no frame")
+            return Probed(duration_s=duration, width=width, height=height, cover=cover)
+    except MediaRefused:
+        raise
+    except (av.FFmpegError, OSError, ValueError, IndexError, EOFError):
+        raise MediaRefused(
+            N_("the file is not a %(type)s video"), params={"type": content_type}, field="file", code="not_media"
+        ) from None
+
+
 def default_origin(employer: Employer) -> MediaOrigin:
     """The institution's staff bring the institution's media; the official's cabinet, personal ones."""
     return {Employer.CABINET: MediaOrigin.PERSONAL, Employer.CAMPAIGN: MediaOrigin.CAMPAIGN}.get(
@@ -176,6 +294,15 @@ def media_dir(data_dir: Path, persona_id: uuid.UUID) -> Path:
     return data_dir / "media" / str(persona_id)
 
 
+def _keep(folder: Path, name: str, data: bytes) -> Path:
+    path = folder / name
+    if not path.exists():
+        partial = folder / f".{name}.{uuid.uuid4().hex}.part"
+        partial.write_bytes(data)
+        os.replace(partial, path)  # atomic: a reader never sees half a file
+    return path
+
+
 async def store_upload(
     session: AsyncSession,
     data_dir: Path,
@@ -188,8 +315,16 @@ async def store_upload(
     origin: MediaOrigin,
     actor: Actor,
     has_captions: bool = False,
-) -> Media:
-    """Check, store and record one uploaded file of a persona."""
+    image_types: Mapping[str, frozenset[str]] | None = None,
+    uploaded_by: uuid.UUID | None = None,
+) -> Stored:
+    """Check, store and record one uploaded file of a persona.
+
+    ``image_types``: the image types each of the persona's networks takes (:func:`needed_image_types`);
+    a still PNG or WebP one of them refuses while it takes JPEG is stored as a JPEG, and
+    :attr:`Stored.converted_for` names those networks. ``uploaded_by``: the uploader's staff id
+    (default: the actor's).
+    """
     alt_text = alt_text.strip()
     if len(alt_text) > MAX_ALT_TEXT:
         raise MediaRefused(
@@ -199,28 +334,40 @@ async def store_upload(
             code="alt_text_too_long",
         )
     found = inspect(data, content_type)
+    name = Path(filename or f"upload.{found.extension}").name
+    converted_for = jpeg_needed_by(found, image_types or {})
+    converted_from: str | None = None
+    if converted_for:
+        try:
+            data, width, height = await asyncio.to_thread(to_jpeg, data)
+        except (OSError, ValueError):  # a file Pillow verifies but cannot decode: kept as it came
+            converted_for = ()
+        else:
+            converted_from = found.content_type
+            found = Inspected(kind="image", content_type=JPEG, extension="jpg", width=width, height=height)
+            name = f"{Path(name).stem or 'upload'}.jpg"
+    probed = await asyncio.to_thread(probe_video, data, found.content_type) if found.kind == "video" else None
     digest = hashlib.sha256(data).hexdigest()
     folder = media_dir(data_dir, persona_id)
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{digest}.{found.extension}"
-    if not path.exists():
-        partial = folder / f".{digest}.{uuid.uuid4().hex}.part"
-        partial.write_bytes(data)
-        os.replace(partial, path)  # atomic: a reader never sees half a file
+    path = _keep(folder, f"{digest}.{found.extension}", data)
+    cover = _keep(folder, f"{digest}.cover.jpg", probed.cover) if probed and probed.cover else None
     media = Media(
         persona_id=persona_id,
         kind=found.kind,
         content_type=found.content_type,
-        filename=Path(filename or f"upload.{found.extension}").name[:255],
+        filename=name[:255],
         storage_path=str(path.resolve()),
         sha256=digest,
         size_bytes=len(data),
-        width=found.width,
-        height=found.height,
-        duration_s=None,
+        width=probed.width if probed else found.width,
+        height=probed.height if probed else found.height,
+        duration_s=probed.duration_s if probed else None,
         alt_text=alt_text,
         has_captions=has_captions and found.kind == "video",
         origin=origin,
+        cover_path=str(cover.resolve()) if cover else None,
+        uploaded_by_id=uploaded_by if uploaded_by is not None else actor.id,
     )
     session.add(media)
     await session.flush()
@@ -238,18 +385,28 @@ async def store_upload(
             "sha256": digest,
             "alt_text": alt_text,
             "origin": origin.value,
+            **({"converted_from": converted_from, "converted_for": list(converted_for)} if converted_from else {}),
+            **({"duration_s": media.duration_s} if media.kind == "video" else {}),
         },
     )
-    return media
+    return Stored(media=media, converted_for=converted_for, converted_from=converted_from)
 
 
 async def list_media(
-    session: AsyncSession, persona_id: uuid.UUID, *, unattached: bool = False, limit: int = 100
+    session: AsyncSession,
+    persona_id: uuid.UUID,
+    *,
+    unattached: bool = False,
+    uploaded_by: uuid.UUID | None = None,
+    limit: int = 100,
 ) -> list[Media]:
-    """The persona's media, newest first; ``unattached``: those no post uses yet."""
+    """The persona's media, newest first; ``unattached``: those no post uses yet;
+    ``uploaded_by`` (a staff id): only that author's uploads."""
     query = select(Media).where(Media.persona_id == persona_id)
     if unattached:
         query = query.where(Media.post_id.is_(None))
+    if uploaded_by is not None:
+        query = query.where(Media.uploaded_by_id == uploaded_by)
     return list((await session.scalars(query.order_by(Media.created_at.desc(), Media.id).limit(limit))).all())
 
 
@@ -313,4 +470,6 @@ _COPIED = (
     "alt_text",
     "has_captions",
     "origin",
+    "cover_path",
+    "uploaded_by_id",
 )

@@ -2,12 +2,14 @@
 
 With htmx the new media comes back as one more entry of the composer's media list (checked),
 and the live check runs again; without it, the browser comes back to the composer. A refused
-upload says why the same two ways.
+upload says why the same two ways, in the uploader's language; an image converted to JPEG for a
+network (Instagram takes no PNG) says so.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from litestar import Controller, Request, post
@@ -26,21 +28,31 @@ from web.forms import Multipart, flash
 from web.i18n import gettext as _
 from web.media.api import UPLOAD_BODY_LIMIT, upload
 from web.media.schemas import MediaUploadForm
+from web.messages import refusal_text
+
+#: the networks' own names (brands: not translated)
+NETWORK_NAMES = {
+    "x": "X",
+    "facebook": "Facebook",
+    "instagram": "Instagram",
+    "linkedin": "LinkedIn",
+    "tiktok": "TikTok",
+    "bluesky": "Bluesky",
+    "mastodon": "Mastodon",
+}
 
 
-def refused_message(exc: Refusal) -> str:
-    """The service's refusal in the uploader's language."""
-    messages = {
-        "empty": _("The file is empty."),
-        "too_large": _("The file is larger than 50 MB."),
-    }
-    if exc.message.startswith("this file is neither an image"):
-        return _("This file is neither an image (JPEG, PNG, GIF, WebP) nor a video (MP4, MOV, WebM).")
-    return messages.get(exc.code, exc.message)
+def network_names(channels: Sequence[str]) -> str:
+    return ", ".join(NETWORK_NAMES.get(c, c.capitalize()) for c in channels)
+
+
+def converted_note(channels: Sequence[str]) -> str:
+    """ "Converted to JPEG for Instagram", in the uploader's language ("" when nothing was converted)."""
+    return _("Converted to JPEG for %(networks)s", networks=network_names(channels)) if channels else ""
 
 
 def _refused(request: Request[Any, Any, Any], exc: Refusal) -> Response[Any]:
-    message = refused_message(exc)
+    message = refusal_text(exc)
     if request.headers.get("hx-request"):
         return HTMXTemplate(template_name="media/_media_refused.html", context={"message": message})
     flash(request, _("Upload refused: %(detail)s", detail=message))
@@ -66,13 +78,25 @@ class AdminMediaController(Controller):
         me: NamedDependency[Staff],
         data: Annotated[MediaUploadForm, Multipart],
     ) -> Template | Redirect:
-        media = await upload(request, db_session, persona_id, me, data)
+        stored = await upload(request, db_session, persona_id, me, data)
+        media, note = stored.media, converted_note(stored.converted_for)
         if request.headers.get("hx-request"):
             return HTMXTemplate(
                 template_name="media/_media_item.html",
-                context={"media": media, "checked": True},
+                context={"media": media, "checked": True, "converted": note},
                 trigger_event="media-added",
                 after="settle",
             )
-        flash(request, _("Uploaded: %(filename)s.", filename=media.filename))
+        if stored.converted_for:
+            networks = network_names(stored.converted_for)
+            flash(
+                request,
+                _(
+                    "Uploaded: %(filename)s. Converted to JPEG for %(networks)s.",
+                    filename=media.filename,
+                    networks=networks,
+                ),
+            )
+        else:
+            flash(request, _("Uploaded: %(filename)s.", filename=media.filename))
         return Redirect(f"/admin/personas/{persona_id}/compose?media={media.id}", status_code=303)

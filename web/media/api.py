@@ -1,5 +1,5 @@
 """/api/v1/personas/{persona_id}/media: upload a persona's media (multipart, with alt text), list
-them, fetch a file. Only the persona's staff: another persona's media answers 404."""
+them, fetch a file or a video's cover. Only the persona's staff: another persona's media answers 404."""
 
 from __future__ import annotations
 
@@ -30,10 +30,12 @@ UPLOAD_BODY_LIMIT = service.MAX_BYTES + 1024 * 1024
 
 async def upload(
     request: Request[StaffUser, Any, Any], db: AsyncSession, persona_id: uuid.UUID, me: Staff, form: MediaUploadForm
-) -> Media:
-    """Store the uploaded file through the service (the API's upload and the composer's)."""
+) -> service.Stored:
+    """Store the uploaded file through the service (the API's upload and the composer's): a PNG
+    or WebP one of the persona's networks refuses is stored as a JPEG (``converted_for``)."""
     runtime: Runtime = request.app.state.runtime
     origin = service.origin_of(form.origin, me.employer)
+    image_types = await service.needed_image_types(db, runtime.channels, persona_id)
     return await service.store_upload(
         db,
         runtime.settings.data_path,
@@ -45,6 +47,8 @@ async def upload(
         origin=origin,
         actor=request.user.actor,
         has_captions=form.has_captions,
+        image_types=image_types,
+        uploaded_by=me.id,
     )
 
 
@@ -68,9 +72,13 @@ class MediaApiController(Controller):
         me: NamedDependency[Staff],
         data: Annotated[MediaUploadForm, Multipart],
     ) -> MediaOut:
-        """Images are checked with Pillow (JPEG, PNG, GIF, WebP); videos by type (MP4, MOV, WebM).
-        50 MB at most. Pass the returned id in ``mediaIds`` when composing."""
-        return media_out(await upload(request, db_session, persona_id, me, data))
+        """Images are checked with Pillow (JPEG, PNG, GIF, WebP); videos are opened with PyAV (MP4,
+        MOV, WebM): their duration, size and first frame (``coverUrl``) are read at upload.
+        A still PNG or WebP is stored as a JPEG when a network of the persona takes no other
+        (Instagram): ``convertedFor`` names those networks. 50 MB at most. Pass the returned id
+        in ``mediaIds`` when composing."""
+        stored = await upload(request, db_session, persona_id, me, data)
+        return media_out(stored.media, converted_for=stored.converted_for)
 
     @get("/", summary="The persona's media, newest first", **access.persona(Action.SEE_POSTS))
     async def list_media(self, db_session: NamedDependency[AsyncSession], persona_id: FromPath[uuid.UUID]) -> MediaPage:
@@ -92,6 +100,26 @@ class MediaApiController(Controller):
             path=media.storage_path,
             filename=media.filename,
             media_type=media.content_type,
+            content_disposition_type="inline",
+            headers={"cache-control": "private, max-age=3600", "content-security-policy": "default-src 'none'"},
+        )
+
+    @get(
+        "/{media_id:uuid}/cover",
+        summary="A video's cover: its first frame, a JPEG at most 640 px wide",
+        media_type="image/jpeg",
+        **access.persona(Action.SEE_POSTS),
+    )
+    async def media_cover(
+        self, db_session: NamedDependency[AsyncSession], persona_id: FromPath[uuid.UUID], media_id: FromPath[uuid.UUID]
+    ) -> File:
+        media = await service.persona_media(db_session, persona_id, media_id)
+        if media is None or not media.cover_path or not Path(media.cover_path).is_file():
+            raise NotFoundException("no such media")
+        return File(
+            path=media.cover_path,
+            filename=f"{Path(media.filename).stem or 'cover'}.jpg",
+            media_type="image/jpeg",
             content_disposition_type="inline",
             headers={"cache-control": "private, max-age=3600", "content-security-policy": "default-src 'none'"},
         )

@@ -24,6 +24,7 @@ class MediaOut(ApiStruct):
     sha256: str
     width: int | None
     height: int | None
+    #: a video's duration in seconds (read from the file at upload); None for an image
     duration_s: float | None
     alt_text: str
     has_captions: bool
@@ -32,7 +33,14 @@ class MediaOut(ApiStruct):
     post_id: uuid.UUID | None
     #: the file, for the persona's staff only (session or API token)
     url: str
+    #: a video's first frame (a JPEG at most 640 px wide), served like the file; None for an image
+    cover_url: str | None
+    #: who uploaded it (a staff id); None when unknown (uploaded before 0008, or the member deleted)
+    uploaded_by_id: uuid.UUID | None
     created_at: datetime
+    #: the upload's answer only: the networks the image was converted to JPEG for (Instagram takes
+    #: no PNG nor WebP); empty otherwise
+    converted_for: list[str] = []
 
 
 class MediaDescriptionIn(ApiStruct):
@@ -58,5 +66,12 @@ class MediaUploadForm:
     origin: str = ""
 
 
-def media_out(media: Media) -> MediaOut:
-    return out(media, MediaOut, url=f"/api/v1/personas/{media.persona_id}/media/{media.id}/file")
+def media_out(media: Media, *, converted_for: tuple[str, ...] = ()) -> MediaOut:
+    base = f"/api/v1/personas/{media.persona_id}/media/{media.id}"
+    return out(
+        media,
+        MediaOut,
+        url=f"{base}/file",
+        cover_url=f"{base}/cover" if media.cover_path else None,
+        converted_for=list(converted_for),
+    )
