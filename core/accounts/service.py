@@ -8,6 +8,7 @@ Framework-free: the web app keeps a :class:`PendingConnection` in the person's s
 from __future__ import annotations
 
 import secrets
+import time
 import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -389,9 +390,21 @@ async def publish_options(runtime: Runtime, account: Account) -> PublishOptions 
     capabilities = runtime.channels.get(account.channel).capabilities
     if Feature.PUBLISH_OPTIONS not in capabilities.features:
         return PublishOptions(options=capabilities.options) if capabilities.options else None
+    cached = _OPTIONS_READ.get(account.id)
+    if cached is not None and time.monotonic() - cached[0] < OPTIONS_KEPT_S:
+        return cached[1]
     try:
         plugin = runtime.host.plugin(account.channel)
-        return await plugin.publish_options(runtime.host.account_ref(account))
+        options = await plugin.publish_options(runtime.host.account_ref(account))
     except (ChannelError, NotConnected) as exc:
         log.info("publish options unavailable", account=str(account.id), error=type(exc).__name__)
         return PublishOptions(options=capabilities.options)
+    _OPTIONS_READ[account.id] = (time.monotonic(), options)
+    return options
+
+
+#: how long an account's options read from its network are reused: the composer, its live check
+#: and a refused form ask again within seconds; TikTok rate-limits creator_info and the author's
+#: settings there change rarely. A failed read is not kept.
+OPTIONS_KEPT_S = 60.0
+_OPTIONS_READ: dict[uuid.UUID, tuple[float, PublishOptions]] = {}

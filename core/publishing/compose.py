@@ -31,6 +31,7 @@ from core.db.models import Account, Delivery, InboxItem, Media, Persona, Post, P
 from core.db.types import utcnow
 from core.errors import N_, Refusal
 from core.inbox.responses import reply_published
+from core.media import service as media_service
 from core.people.permissions import Action, allows, require
 from core.policy import check_post_on_account
 from core.publishing.states import move, record_event
@@ -173,11 +174,11 @@ async def compose(
 ) -> ComposeResult:
     """Create a post and one delivery per target account, after the policy engine has spoken."""
     persona = await load_persona(session, request.persona_id)
-    accounts = await _own_accounts(session, persona, request.account_ids)
-    media = await _own_media(session, persona, request.media_ids)
+    accounts = await own_accounts(session, persona, request.account_ids)
+    media = await own_media(session, persona, request.media_ids)
     composer = await session.get(Staff, actor.id) if actor.id is not None else None
     kind = _kind(request)
-    _check_content(request, kind)
+    check_content(request, kind)
     if request.in_reply_to_id is not None:
         await _check_answered_item(session, request.in_reply_to_id, accounts)
     times = await _times(session, persona, accounts, request)
@@ -202,11 +203,13 @@ async def compose(
     for account in accounts:
         when = times[account.id]
         stage = Stage.SCHEDULE if when else Stage.DRAFT
-        found = await _findings(session, registry, persona, post, account, when or utcnow(), stage, composer, media)
+        found = await findings_on_account(
+            session, registry, persona, post, account, when or utcnow(), stage, composer, media
+        )
         findings[account.id] = found
         verdict = decide(found, request.overrides)
         blocked = blocked or verdict.outcome == Outcome.BLOCKED
-        state = _initial_state(actor.role, verdict.outcome, kind, keep_draft=request.save_as_draft or when is None)
+        state = initial_state(actor.role, verdict.outcome, kind, keep_draft=request.save_as_draft or when is None)
         deliveries.append(
             Delivery(
                 post_id=post.id,
@@ -229,7 +232,7 @@ async def compose(
             "created",
             actor=actor.id,
             state=delivery.state.value,
-            findings=_summary(findings[delivery.account_id]),
+            findings=findings_summary(findings[delivery.account_id]),
         )
     for override in request.overrides:
         record(
@@ -254,7 +257,7 @@ async def compose(
     return ComposeResult(post=post, deliveries=tuple(deliveries), findings=findings)
 
 
-async def _findings(
+async def findings_on_account(
     session: AsyncSession,
     registry: ChannelRegistry,
     persona: Persona,
@@ -320,7 +323,7 @@ def _kind(request: ComposeRequest) -> DeliveryKind:
     return DeliveryKind.REPOST if request.repost_of else DeliveryKind.POST
 
 
-def _initial_state(role: Role, outcome: Outcome, kind: DeliveryKind, *, keep_draft: bool) -> DeliveryState:
+def initial_state(role: Role, outcome: Outcome, kind: DeliveryKind, *, keep_draft: bool) -> DeliveryState:
     # A moderator answers the inbox without composing posts; a contributor's words are read first either way.
     if not allows(role, Action.MODERATE if kind == DeliveryKind.REPLY else Action.COMPOSE):
         if kind == DeliveryKind.REPLY:
@@ -333,7 +336,7 @@ def _initial_state(role: Role, outcome: Outcome, kind: DeliveryKind, *, keep_dra
     return DeliveryState.SCHEDULED
 
 
-def _check_content(request: ComposeRequest, kind: DeliveryKind) -> None:
+def check_content(request: ComposeRequest, kind: DeliveryKind) -> None:
     if not request.account_ids:
         raise PublishingError(N_("choose at least one account"), field="account_ids")
     if kind == DeliveryKind.POST and not (request.text.strip() or request.media_ids or request.link):
@@ -390,7 +393,8 @@ async def load_persona(session: AsyncSession, persona_id: uuid.UUID) -> Persona:
     return persona
 
 
-async def _own_accounts(session: AsyncSession, persona: Persona, ids: Sequence[uuid.UUID]) -> list[Account]:
+async def own_accounts(session: AsyncSession, persona: Persona, ids: Sequence[uuid.UUID]) -> list[Account]:
+    """The persona's accounts among ``ids``, in order; another persona's account is refused."""
     accounts = {a.id: a for a in (await session.scalars(select(Account).where(Account.id.in_(ids)))).all()}
     for account_id in ids:
         account = accounts.get(account_id)
@@ -403,19 +407,16 @@ async def _own_accounts(session: AsyncSession, persona: Persona, ids: Sequence[u
     return [accounts[i] for i in dict.fromkeys(ids)]
 
 
-async def _own_media(session: AsyncSession, persona: Persona, ids: Sequence[uuid.UUID]) -> list[Media]:
-    if not ids:
-        return []
-    media = {m.id: m for m in (await session.scalars(select(Media).where(Media.id.in_(ids)))).all()}
-    for media_id in ids:
-        if media_id not in media or media[media_id].persona_id != persona.id:
-            raise PublishingError(
-                N_("no media %(id)s for this persona"), params={"id": str(media_id)}, field="media_ids"
-            )
-    return [media[i] for i in ids]
+async def own_media(session: AsyncSession, persona: Persona, ids: Sequence[uuid.UUID]) -> list[Media]:
+    """The persona's media among ``ids``, in order; another persona's (or an unknown) media is refused."""
+    found = await media_service.own_media(session, persona.id, list(ids))
+    if len(found) != len(dict.fromkeys(ids)):
+        missing = next(i for i in ids if i not in {m.id for m in found})
+        raise PublishingError(N_("no media %(id)s for this persona"), params={"id": str(missing)}, field="media_ids")
+    return found
 
 
-def _summary(findings: list[Finding]) -> list[dict[str, str]]:
+def findings_summary(findings: list[Finding]) -> list[dict[str, str]]:
     return [
         {"rule": f.rule, "severity": f.severity.value, "message": f.message_en}
         for f in findings
@@ -465,7 +466,9 @@ async def approve(
         raise PublishingError(N_("nothing of this post waits for approval"))
     for delivery in waiting:
         moment = delivery.scheduled_at or utcnow()
-        found = await _findings(session, registry, persona, post, delivery.account, moment, Stage.APPROVE, approver)
+        found = await findings_on_account(
+            session, registry, persona, post, delivery.account, moment, Stage.APPROVE, approver
+        )
         verdict = decide(found, overrides)
         if verdict.outcome == Outcome.BLOCKED:
             raise PolicyBlocked({delivery.account_id: found})
@@ -550,11 +553,13 @@ async def submit(
     if when is None:
         raise PublishingError(N_("choose a time, or publish now"), field="scheduled_at")
     for delivery in [d for d in post.deliveries if d.state == DeliveryState.DRAFT]:
-        found = await _findings(session, registry, persona, post, delivery.account, when, Stage.SCHEDULE, composer)
+        found = await findings_on_account(
+            session, registry, persona, post, delivery.account, when, Stage.SCHEDULE, composer
+        )
         outcome = decide(found).outcome
         if outcome == Outcome.BLOCKED:
             raise PolicyBlocked({delivery.account_id: found})
-        target = _initial_state(actor.role, outcome, post.kind, keep_draft=False)
+        target = initial_state(actor.role, outcome, post.kind, keep_draft=False)
         await move(
             session,
             delivery,
@@ -598,7 +603,9 @@ async def reschedule(
     _refuse_past(when, persona.timezone)
     post = await load_post(session, delivery.post_id)
     composer = await session.get(Staff, actor.id)
-    found = await _findings(session, registry, persona, post, delivery.account, when, Stage.SCHEDULE, composer)
+    found = await findings_on_account(
+        session, registry, persona, post, delivery.account, when, Stage.SCHEDULE, composer
+    )
     verdict = decide(found)
     if verdict.outcome == Outcome.BLOCKED:
         raise PolicyBlocked({delivery.account_id: found})

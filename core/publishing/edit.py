@@ -50,14 +50,14 @@ from core.publishing.compose import (
     PolicyBlocked,
     PublishingError,
     StaffActor,
-    _check_content,
-    _findings,
-    _initial_state,
-    _own_accounts,
-    _own_media,
-    _summary,
+    check_content,
+    findings_on_account,
+    findings_summary,
+    initial_state,
     load_persona,
     load_post,
+    own_accounts,
+    own_media,
 )
 from core.publishing.states import move, record_event
 from personas.policy import Finding, Outcome, Override, Stage, Verdict, decide
@@ -68,7 +68,7 @@ EDIT_STATES = (S.DRAFT, S.PENDING_APPROVAL, S.SCHEDULED, S.FAILED)
 #: a delivery in one of these may be on a network, or is being sent: its post's words are final
 FINAL_STATES = (S.QUEUED, S.PUBLISHING, S.PUBLISHED, S.UNCERTAIN)
 #: the post's fields that make its content (what an approval signs)
-CONTENT = ("text", "variants", "link", "format", "media_ids")
+CONTENT = ("text", "variants", "link", "format", "media_ids", "publish_options")
 
 
 class PostChanges(msgspec.Struct, frozen=True, kw_only=True):
@@ -82,6 +82,8 @@ class PostChanges(msgspec.Struct, frozen=True, kw_only=True):
     variants: dict[str, str] | UnsetType = UNSET
     media_ids: tuple[uuid.UUID, ...] | UnsetType = UNSET
     account_ids: tuple[uuid.UUID, ...] | UnsetType = UNSET
+    #: the whole per-network options (TikTok's privacy level…), as composing takes them
+    publish_options: dict[str, dict[str, str]] | UnsetType = UNSET
     #: a manager lifting overridable blocks, with reasons
     overrides: tuple[Override, ...] = ()
 
@@ -126,6 +128,7 @@ def _content(post: Post, media: list[Media]) -> dict[str, object]:
         "link": post.link,
         "format": post.format,
         "media_ids": [str(m.id) for m in media],
+        "publish_options": {channel: dict(chosen) for channel, chosen in (post.publish_options or {}).items()},
     }
 
 
@@ -189,12 +192,14 @@ async def edit_post(
         variants=variants,
         repost_of=post.repost_of,
     )
-    _check_content(draft, post.kind)
-    accounts = await _own_accounts(session, persona, account_ids)
-    media = await _own_media(session, persona, media_ids)
+    check_content(draft, post.kind)
+    accounts = await own_accounts(session, persona, account_ids)
+    media = await own_media(session, persona, media_ids)
 
     # ---- what changed
     post.text, post.link, post.format, post.variants = text, link, format_, variants
+    if changes.publish_options is not UNSET:
+        post.publish_options = {channel: dict(chosen) for channel, chosen in changes.publish_options.items() if chosen}
     after = _content(post, media)
     changed = [field for field in CONTENT if before[field] != after[field]]
     if set(account_ids) != set(before_accounts):
@@ -231,11 +236,11 @@ async def edit_post(
         waits = when is not None and (delivery is None or delivery.state != S.DRAFT)
         moment = when if when is not None and when > utcnow() else utcnow()
         stage = Stage.SCHEDULE if waits else Stage.DRAFT
-        found = await _findings(session, registry, persona, post, account, moment, stage, composer, media)
+        found = await findings_on_account(session, registry, persona, post, account, moment, stage, composer, media)
         findings[account.id] = found
         verdict = decide(found, changes.overrides)
         if delivery is None or replaced:
-            target = _initial_state(actor.role, verdict.outcome, post.kind, keep_draft=not waits)
+            target = initial_state(actor.role, verdict.outcome, post.kind, keep_draft=not waits)
         else:
             target = _kept_state(actor, delivery, verdict)
         if target != S.DRAFT and verdict.outcome == Outcome.BLOCKED:
@@ -261,7 +266,7 @@ async def edit_post(
                 plan.to,
                 event="edited",
                 actor=actor,
-                detail={**detail, "findings": _summary(findings[plan.account_id])},
+                detail={**detail, "findings": findings_summary(findings[plan.account_id])},
                 # an approval signs words: new words wait for a new one
                 approved_by_id=None,
                 approval_reason=None,
@@ -280,7 +285,7 @@ async def edit_post(
         session.add(fresh)
         await session.flush()
         replaces = {"replaces": delivery.id} if delivery is not None else {}
-        findings_of = _summary(findings[plan.account_id])
+        findings_of = findings_summary(findings[plan.account_id])
         record_event(
             session, fresh.id, "created", actor=actor.id, state=plan.to.value, findings=findings_of, **replaces
         )

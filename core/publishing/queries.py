@@ -8,7 +8,6 @@ as good as absent (None, or a refusal that names no other persona's content).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime
 
 import msgspec
@@ -18,14 +17,12 @@ from sqlalchemy.orm import selectinload
 
 from core.channels.registry import ChannelRegistry
 from core.db.enums import DeliveryKind, DeliveryState
-from core.db.models import Account, Delivery, DeliveryEvent, Media, Persona, Post, Staff
+from core.db.models import Account, Delivery, DeliveryEvent, Persona, Post, Staff
 from core.db.types import utcnow
-from core.errors import N_
-from core.media import service as media_service
 from core.pagination import Page, keyset
 from core.people.staff import display_names
 from core.policy import check_post_on_account
-from core.publishing.compose import ComposeRequest, PublishingError
+from core.publishing.compose import ComposeRequest, own_accounts, own_media
 from personas.policy import Finding, Stage
 
 
@@ -132,27 +129,6 @@ async def deliveries(
 
 
 # ------------------------------------------------------------------ what the policy engine says
-
-
-async def own_accounts(session: AsyncSession, persona: Persona, ids: Sequence[uuid.UUID]) -> list[Account]:
-    """The persona's accounts among ``ids``; another persona's account is refused by name."""
-    own = {a.id: a for a in persona.accounts}
-    foreign = [i for i in ids if i not in own]
-    if foreign:
-        # which persona owns it is not said (a tampered id learns nothing)
-        raise PublishingError(
-            N_("no account %(id)s for this persona"), params={"id": str(foreign[0])}, field="account_ids"
-        )
-    return [own[i] for i in dict.fromkeys(ids)]
-
-
-async def own_media(session: AsyncSession, persona: Persona, ids: Sequence[uuid.UUID]) -> list[Media]:
-    """The persona's media among ``ids``; another persona's (or an unknown) media is refused."""
-    found = await media_service.own_media(session, persona.id, list(ids))
-    if len(found) != len(dict.fromkeys(ids)):
-        missing = next(i for i in ids if i not in {m.id for m in found})
-        raise PublishingError(N_("no media %(id)s for this persona"), params={"id": str(missing)}, field="media_ids")
-    return found
 
 
 class DraftCheck(msgspec.Struct, frozen=True, kw_only=True):

@@ -23,14 +23,11 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.accounts import service as accounts_service
-from core.channels import PublishOptions
 from core.channels.registry import ChannelRegistry
 from core.db.enums import DeliveryState
 from core.db.models import Delivery, Persona, Post
 from core.db.types import utcnow
 from core.errors import Refusal
-from core.media import service as media_service
 from core.people.permissions import Action
 from core.people.staff import get_staff
 from core.personas.service import get_persona, visible_personas
@@ -45,9 +42,17 @@ from web.i18n import current_locale
 from web.i18n import gettext as _
 from web.messages import refusal_text
 from web.publishing.drafts import compose_post, live_check, resolve_when
+from web.publishing.form import (
+    account_names,
+    convert,
+    form_context,
+    library,
+    local_input,
+    post_fields,
+    typed_form,
+)
 from web.publishing.schemas import CheckIn, ComposeIn, findings_out
 from web.refusals import back, on_the_form
-from web.structs import camel
 
 _PERSONA = "/personas/{persona_id:uuid}"
 _POST = _PERSONA + "/posts/{post_id:uuid}"
@@ -98,87 +103,12 @@ def local_date(moment: datetime, timezone: str) -> date:
     return moment.astimezone(ZoneInfo(timezone)).date()
 
 
-def _names(accounts: Any) -> dict[uuid.UUID, tuple[str, str]]:
-    return {a.id: (a.channel, a.handle) for a in accounts}
-
-
-def _local_input(value: str) -> datetime | None:
-    """A ``datetime-local`` input (2027-02-10T10:00), a wall-clock time in the persona's time zone."""
-    if not value.strip():
-        return None
-    try:
-        return datetime.fromisoformat(value.strip()).replace(tzinfo=None)
-    except ValueError:
-        raise Refusal(_("This date and time is not valid: %(value)s", value=value), field="local_time") from None
-
-
 def _draft_fields(form: FormMultiDict, persona: Persona) -> dict[str, Any]:
-    """The composer's fields, shared by the live check and the submission."""
-    channels = {a.channel for a in persona.accounts}
-    return {
-        "account_ids": form.getall("account_id", []),
-        "media_ids": form.getall("media_id", []),
-        "text": form.get("text", ""),
-        "link": form.get("link") or None,
-        "format": form.get("format", "post"),
-        "variants": {c: form.get(f"variant_{c}", "") for c in channels if form.get(f"variant_{c}", "").strip()},
-        "local_time": _local_input(form.get("local_time", "")) if form.get("when") == "at" else None,
-        "options": _options_fields(form, channels),
-    }
-
-
-#: a publish option's form field: ``option__tiktok__privacy_level``
-_OPTION = "option__"
-
-
-def _options_fields(form: FormMultiDict, channels: set[str]) -> dict[str, dict[str, str]]:
-    """The composer's per-network options (``option__<channel>__<name>``); an empty choice is none."""
-    chosen: dict[str, dict[str, str]] = {}
-    for key in form:
-        channel, _sep, name = key.removeprefix(_OPTION).partition("__")
-        if key.startswith(_OPTION) and channel in channels and name and (value := form.get(key, "").strip()):
-            chosen.setdefault(channel, {})[name] = value
-    return chosen
-
-
-async def publish_options_of(runtime: Runtime, persona: Persona) -> list[tuple[Any, PublishOptions]]:
-    """Each account's options to choose in the composer (read from the network: TikTok's creator_info)."""
-    found = []
-    for account in persona.accounts:
-        if (options := await accounts_service.publish_options(runtime, account)) is not None and options.options:
-            found.append((account, options))
-    return found
-
-
-def _convert(fields: dict[str, Any], kind: type[Any]) -> Any:
-    """Form fields into the API's structure (camelCase on the wire), validated the same way."""
-    try:
-        return msgspec.convert({camel(k): v for k, v in fields.items()}, kind, strict=False)
-    except msgspec.ValidationError as exc:
-        raise Refusal(str(exc)) from None
-
-
-def _composer_context(
-    persona: Persona, media: list[Any] | None = None, chosen_media: set[str] | None = None, **extra: Any
-) -> dict[str, Any]:
-    refused = {p.channel: p.refusal_reason for p in persona.channel_policies if not p.allowed}
-    with_account = {a.channel for a in persona.accounts}
-    return {
-        "persona": persona,
-        "refused": refused,
-        "refused_without_account": {c: r for c, r in refused.items() if c not in with_account},
-        "form": {},
-        "chosen": set(),
-        "error": None,
-        "blocked": [],
-        "check": None,
-        #: the persona's media no post uses yet (the composer offers them), and those ticked
-        "media": media or [],
-        "chosen_media": chosen_media or set(),
-        #: (account, the options its network asks for) — TikTok's privacy level…
-        "publish_options": [],
-        **extra,
-    }
+    """The composer's fields, shared by the live check and the submission (an empty variant is none)."""
+    fields = post_fields(form, persona)
+    fields["variants"] = {c: text for c, text in fields["variants"].items() if text.strip()}
+    fields["local_time"] = local_input(form.get("local_time", "")) if form.get("when") == "at" else None
+    return fields
 
 
 def _check_refused(request: Request[Any, Any, Any], exc: Refusal) -> Template:
@@ -207,10 +137,15 @@ class AdminPublishingController(Controller):
         persona: NamedDependency[Persona],
         media: FromQuery[uuid.UUID | None] = None,
     ) -> Template:
-        library = await media_service.list_media(db_session, persona.id, unattached=True, limit=30)
         chosen = {str(media)} if media else set()
-        options = await publish_options_of(request.app.state.runtime, persona)
-        context = _composer_context(persona, library, chosen, form={"when": "at"}, publish_options=options)
+        context = await form_context(
+            request.app.state.runtime,
+            persona,
+            media=await library(db_session, persona),
+            form={"when": "at"},
+            chosen=set(),
+            chosen_media=chosen,
+        )
         return Template("publishing/compose.html", context=context)
 
     @post(_PERSONA + "/compose/check", status_code=200, refused=_check_refused, **access.persona(Action.COMPOSE))
@@ -222,7 +157,7 @@ class AdminPublishingController(Controller):
         persona: NamedDependency[Persona],
     ) -> Template:
         """The live check as a fragment: findings and text limits per chosen account."""
-        data = _convert(_draft_fields(await request.form(), persona), CheckIn)
+        data = convert(_draft_fields(await request.form(), persona), CheckIn)
         check = await live_check(db_session, registry, persona, request.user.id, data)
         return Template("publishing/_check.html", context={"check": check, "check_error": None, "persona": persona})
 
@@ -244,7 +179,7 @@ class AdminPublishingController(Controller):
                 # "on this date" without a date is not a draft: say so rather than save one silently
                 raise service.PublishingError(_("Choose a date and time, or another option."), field="local_time")
             fields |= {"publish_now": when == "now", "add_to_queue": when == "queue", "save_as_draft": when == "draft"}
-            result = await compose_post(db_session, registry, actor, persona, _convert(fields, ComposeIn))
+            result = await compose_post(db_session, registry, actor, persona, convert(fields, ComposeIn))
         if shown.refusal is not None:
             return await _composer_refused(request.app.state.runtime, db_session, persona.id, form, shown.refusal)
         flash(request, _composed_message(result.deliveries, paused=persona.paused))
@@ -263,7 +198,7 @@ class AdminPublishingController(Controller):
         findings = {
             p.id: findings_out(
                 await queries.approval_findings(db_session, registry, persona, p, request.user.id),
-                _names(d.account for d in p.deliveries),
+                account_names(d.account for d in p.deliveries),
             )
             for p in posts
         }
@@ -309,7 +244,7 @@ class AdminPublishingController(Controller):
         post: NamedDependency[Post],
         data: Annotated[TimeForm, Form],
     ) -> Redirect:
-        when = resolve_when(persona, None, _local_input(data.local_time))
+        when = resolve_when(persona, None, local_input(data.local_time))
         await service.submit(
             db_session, registry, actor, post.id, scheduled_at=when, publish_now=bool(data.publish_now)
         )
@@ -393,7 +328,7 @@ class AdminPublishingController(Controller):
         delivery: NamedDependency[Delivery],
         data: Annotated[TimeForm, Form],
     ) -> Redirect:
-        when = resolve_when(persona, None, _local_input(data.local_time))
+        when = resolve_when(persona, None, local_input(data.local_time))
         if when is None:
             raise service.PublishingError(_("Choose a date and time."), field="local_time")
         await service.reschedule(db_session, registry, actor, delivery.id, when)
@@ -475,16 +410,16 @@ async def _composer_refused(
     """The composer again, with what was typed and why it was refused (the blocks, per account)."""
     persona = await get_persona(db, persona_id)
     assert persona is not None
-    library = await media_service.list_media(db, persona_id, unattached=True, limit=30)
-    blocked = findings_out(exc.findings, _names(persona.accounts)) if isinstance(exc, PolicyBlocked) else []
-    context = _composer_context(
+    blocked = findings_out(exc.findings, account_names(persona.accounts)) if isinstance(exc, PolicyBlocked) else []
+    typed, chosen, chosen_media = typed_form(form)
+    context = await form_context(
+        runtime,
         persona,
-        library,
-        set(form.getall("media_id", [])),
-        form={key: form.get(key, "") for key in form},
-        chosen=set(form.getall("account_id", [])),
+        media=await library(db, persona),
+        form=typed,
+        chosen=chosen,
+        chosen_media=chosen_media,
         error=refusal_text(exc),
         blocked=blocked,
-        publish_options=await publish_options_of(runtime, persona),
     )
     return Template("publishing/compose.html", context=context, status_code=exc.status)

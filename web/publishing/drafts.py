@@ -89,17 +89,17 @@ def _draft(persona: Persona, data: ComposeIn | CheckIn, when: datetime | None) -
         variants={k: v for k, v in data.variants.items() if v.strip()},
         scheduled_at=when,
         repost_of=data.repost_of or None,
-        publish_options={
-            channel: {name: _option_text(value) for name, value in chosen.items()}
-            for channel, chosen in data.options.items()
-        },
+        publish_options=option_texts(data.options),
     )
 
 
-def _option_text(value: str | bool) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value
+def option_texts(options: dict[str, dict[str, str | bool]]) -> dict[str, dict[str, str]]:
+    """The API's options (JSON booleans or texts) as the services keep them: texts."""
+
+    def text(value: str | bool) -> str:
+        return ("true" if value else "false") if isinstance(value, bool) else value
+
+    return {channel: {name: text(value) for name, value in chosen.items()} for channel, chosen in options.items()}
 
 
 async def compose_post(

@@ -27,13 +27,13 @@ from core.channels.registry import ChannelRegistry
 from core.db.enums import DeliveryState
 from core.db.models import Persona, Post
 from core.db.types import utcnow
-from core.errors import N_, Refusal
-from core.media import service as media_service
+from core.errors import Refusal
 from core.people.permissions import Action
 from core.publishing import compose as service
 from core.publishing import edit as editing
 from core.publishing import queries
 from core.publishing.compose import PolicyBlocked, StaffActor
+from core.runtime import Runtime
 from web import access
 from web.access import PolicyBlockedException
 from web.auth import StaffUser
@@ -42,12 +42,23 @@ from web.forms import flash
 from web.i18n import gettext as _
 from web.media.schemas import MediaOut
 from web.messages import refusal_text
-from web.publishing.admin import _local_input  # the composer's datetime-local reader
-from web.publishing.drafts import overrides_in, resolve_when
+from web.publishing.drafts import option_texts, overrides_in, resolve_when
+from web.publishing.form import (
+    account_names,
+    convert,
+    form_context,
+    library,
+    local_input,
+    post_fields,
+    prefilled_options,
+    typed_form,
+)
 from web.publishing.schemas import (
     AccountFindingsOut,
     DeliveryOut,
     Format,
+    OptionName,
+    OptionValue,
     OverrideIn,
     PostOut,
     PostText,
@@ -55,17 +66,9 @@ from web.publishing.schemas import (
     post_detail,
 )
 from web.refusals import back, on_the_form
-from web.structs import ApiStruct, camel
+from web.structs import ApiStruct
 
 _POST = "/personas/{persona_id:uuid}/posts/{post_id:uuid}"
-#: refusals of core.publishing.compose the edit page shows, marked here to be translated until
-#: compose marks its own (core.errors N_)
-COMPOSE_REFUSALS = (
-    N_("choose at least one account"),
-    N_("a post needs a text, a link or a media"),
-    N_("nothing of this post waits for approval"),
-    N_("choose a time, or publish now"),
-)
 _BACK_TO_POST = back("/admin/personas/{persona_id}/posts/{post_id}")
 S = DeliveryState
 
@@ -84,6 +87,8 @@ class PostEditIn(ApiStruct):
     variants: dict[Annotated[str, msgspec.Meta(max_length=32)], PostText] | UnsetType = UNSET
     media_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=20)] | UnsetType = UNSET
     account_ids: Annotated[list[uuid.UUID], msgspec.Meta(max_length=50)] | UnsetType = UNSET
+    #: the whole per-network options, as composing takes them (``{"tiktok": {"privacy_level": …}}``)
+    options: dict[Annotated[str, msgspec.Meta(max_length=32)], dict[OptionName, OptionValue]] | UnsetType = UNSET
     overrides: Annotated[list[OverrideIn], msgspec.Meta(max_length=20)] = []
 
 
@@ -109,6 +114,7 @@ def changes_in(data: PostEditIn) -> editing.PostChanges:
         variants=data.variants,
         media_ids=tupled(data.media_ids),
         account_ids=tupled(data.account_ids),
+        publish_options=UNSET if isinstance(data.options, UnsetType) else option_texts(data.options),
         overrides=overrides_in(data.overrides),
     )
 
@@ -136,7 +142,7 @@ async def edit_post(
 ) -> PostEditOut:
     result = await editing.edit_post(db_session, registry, actor, post.id, changes_in(data))
     detail = post_detail(await post_or_404(db_session, persona, post.id))
-    names = {a.id: (a.channel, a.handle) for a in persona.accounts}
+    names = account_names(persona.accounts)
     return PostEditOut(
         post=detail.post,
         deliveries=detail.deliveries,
@@ -150,20 +156,8 @@ async def edit_post(
 
 
 def _fields(form: FormMultiDict, persona: Persona) -> PostEditIn:
-    """The edit page's fields (the composer's names), validated as the API's body."""
-    channels = {a.channel for a in persona.accounts}
-    fields = {
-        "account_ids": form.getall("account_id", []),
-        "media_ids": form.getall("media_id", []),
-        "text": form.get("text", ""),
-        "link": form.get("link") or None,
-        "format": form.get("format", "post"),
-        "variants": {c: form.get(f"variant_{c}", "") for c in channels},
-    }
-    try:
-        return msgspec.convert({camel(k): v for k, v in fields.items()}, PostEditIn, strict=False)
-    except msgspec.ValidationError as exc:
-        raise Refusal(str(exc)) from None
+    """The edit page's fields (the composer's), validated as the API's body."""
+    return convert(post_fields(form, persona), PostEditIn)
 
 
 def _active(post: Post) -> list[Any]:
@@ -174,6 +168,7 @@ def _prefilled(persona: Persona, post: Post) -> dict[str, str]:
     """The form as the post stands: its words, and the drafts' time still to come (to submit them)."""
     form = {"text": post.text, "link": post.link or "", "format": post.format, "then": "keep"}
     form |= {f"variant_{channel}": text for channel, text in (post.variants or {}).items()}
+    form |= prefilled_options(post.publish_options)
     times = [d.scheduled_at for d in _active(post) if d.state == S.DRAFT and d.scheduled_at is not None]
     if times and min(times) > utcnow():
         form["local_time"] = min(times).astimezone(ZoneInfo(persona.timezone)).strftime("%Y-%m-%dT%H:%M")
@@ -192,6 +187,7 @@ async def _sent_back(db: AsyncSession, post: Post) -> Any:
 
 
 async def _page(
+    runtime: Runtime,
     db: AsyncSession,
     persona: Persona,
     post: Post,
@@ -203,21 +199,19 @@ async def _page(
     blocked: list[Any] | None = None,
     status: int = 200,
 ) -> Template:
-    refused = {p.channel: p.refusal_reason for p in persona.channel_policies if not p.allowed}
-    with_account = {a.channel for a in persona.accounts}
     own = sorted(post.media, key=lambda m: m.position)
-    library = await media_service.list_media(db, persona.id, unattached=True, limit=30)
-    context = {
-        "persona": persona,
+    context = await form_context(
+        runtime,
+        persona,
+        media=await library(db, persona, keep=own),
+        form=form,
+        chosen=chosen,
+        chosen_media=chosen_media,
+        error=error,
+        blocked=blocked,
+    )
+    context |= {
         "post": post,
-        "refused": refused,
-        "refused_without_account": {c: r for c, r in refused.items() if c not in with_account},
-        "form": form,
-        "chosen": chosen,
-        "media": own + [m for m in library if m.id not in {o.id for o in own}],
-        "chosen_media": chosen_media,
-        "error": error,
-        "blocked": blocked or [],
         #: a draft (sent back, or a failed delivery the edit replaces) can be submitted from here
         "can_submit": any(d.state in (S.DRAFT, S.FAILED) for d in _active(post)),
         "sent_back": await _sent_back(db, post),
@@ -243,6 +237,7 @@ class AdminEditController(Controller):
     @get(_POST + "/edit", refused=_BACK_TO_POST, **access.persona(Action.COMPOSE))
     async def edit_form(
         self,
+        request: Request[StaffUser, Any, Any],
         db_session: NamedDependency[AsyncSession],
         actor: NamedDependency[StaffActor],
         persona: NamedDependency[Persona],
@@ -252,7 +247,8 @@ class AdminEditController(Controller):
         editing.editable(post)
         chosen = {str(d.account_id) for d in _active(post)}
         media = {str(m.id) for m in post.media}
-        return await _page(db_session, persona, post, _prefilled(persona, post), chosen, media)
+        runtime = request.app.state.runtime
+        return await _page(runtime, db_session, persona, post, _prefilled(persona, post), chosen, media)
 
     @post(_POST + "/edit", status_code=303, refused=_BACK_TO_POST, **access.persona(Action.COMPOSE))
     async def edit_save(
@@ -272,7 +268,7 @@ class AdminEditController(Controller):
         async with on_the_form(db_session) as shown:
             result = await editing.edit_post(db_session, registry, actor, post_id, changes_in(_fields(form, persona)))
             if form.get("then") == "submit" and any(d.state == S.DRAFT for d in result.deliveries):
-                when = resolve_when(persona, None, _local_input(form.get("local_time", "")))
+                when = resolve_when(persona, None, local_input(form.get("local_time", "")))
                 if when is None:
                     raise service.PublishingError(
                         _("Choose a date and time to submit, or keep it as a draft."), field="local_time"
@@ -280,7 +276,7 @@ class AdminEditController(Controller):
                 await service.submit(db_session, registry, actor, post_id, scheduled_at=when)
                 submitted = True
         if shown.refusal is not None:
-            return await _refused(db_session, persona_id, post_id, form, shown.refusal)
+            return await _refused(request.app.state.runtime, db_session, persona_id, post_id, form, shown.refusal)
         if submitted:
             reloaded = await post_or_404(db_session, persona, post_id)
             waiting = any(d.state == S.PENDING_APPROVAL for d in reloaded.deliveries)
@@ -291,20 +287,21 @@ class AdminEditController(Controller):
 
 
 async def _refused(
-    db: AsyncSession, persona_id: uuid.UUID, post_id: uuid.UUID, form: FormMultiDict, exc: Refusal
+    runtime: Runtime, db: AsyncSession, persona_id: uuid.UUID, post_id: uuid.UUID, form: FormMultiDict, exc: Refusal
 ) -> Template:
     """The edit page again, with what was typed and why it was refused (the blocks, per account)."""
     persona = await persona_or_404(db, persona_id)
     post = await post_or_404(db, persona, post_id)
-    names = {a.id: (a.channel, a.handle) for a in persona.accounts}
-    blocked = findings_out(exc.findings, names) if isinstance(exc, PolicyBlocked) else []
+    blocked = findings_out(exc.findings, account_names(persona.accounts)) if isinstance(exc, PolicyBlocked) else []
+    typed, chosen, chosen_media = typed_form(form)
     return await _page(
+        runtime,
         db,
         persona,
         post,
-        {key: form.get(key, "") for key in form},
-        set(form.getall("account_id", [])),
-        set(form.getall("media_id", [])),
+        typed,
+        chosen,
+        chosen_media,
         error=refusal_text(exc),
         blocked=blocked,
         status=exc.status,

@@ -32,8 +32,9 @@ from web.auth import StaffUser
 from web.forms import Form, flash
 from web.i18n import gettext as _
 from web.messages import refusal_text
-from web.publishing.admin import ReasonForm, _local_input
+from web.publishing.admin import ReasonForm
 from web.publishing.drafts import resolve_when
+from web.publishing.form import local_input
 from web.publishing.schemas import PauseIn, PauseOut, delivery_out
 from web.refusals import back, on_the_form
 from web.structs import ApiStruct
@@ -91,7 +92,7 @@ def _choices_from_form(form: FormMultiDict, persona: Persona) -> list[service.Ov
             raise PublishingError(_("This choice is not valid: %(value)s", value=value), field="choice") from None
         when = None
         if choice == service.Choice.RESCHEDULE:
-            local = _local_input(form.get(_FIELD["local_time"] + raw_id, ""))
+            local = local_input(form.get(_FIELD["local_time"] + raw_id, ""))
             if local is None:
                 raise PublishingError(_("Choose the new date and time of each post to reschedule."), field="local_time")
             when = resolve_when(persona, None, local)
