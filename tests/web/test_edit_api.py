@@ -122,3 +122,19 @@ async def test_the_edit_page_shows_a_refusal_on_itself_in_french(
     saved = await client.post(post_url + "/edit", data={**fields, "then": "keep"}, follow_redirects=False)
     assert saved.status_code == 303 and saved.headers["location"] == post_url
     assert "20 janvier" in (await client.get(post_url)).text
+
+
+async def test_the_publish_options_are_edited_and_audited(
+    client: AsyncTestClient, team: Team, runtime: Runtime
+) -> None:
+    """A post's per-network options (TikTok's privacy level…) change with the edit, as its words do."""
+    created = (await compose(client, team, "editor", localTime="2027-02-10T10:00:00")).json()
+    post_id = created["post"]["id"]
+    edited = await _patch(client, team, "editor", post_id, options={"x": {"reply_settings": "following"}})
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["changed"] == ["publish_options"]
+    async with runtime.session() as session:
+        audit = await session.scalar(select(AuditEvent).where(AuditEvent.action == "post.edited"))
+    assert audit is not None and audit.after["publish_options"] == {"x": {"reply_settings": "following"}}  # type: ignore[index]
+    again = await _patch(client, team, "editor", post_id, options={"x": {"reply_settings": "following"}})
+    assert again.json()["changed"] == []  # the same options: nothing changed
