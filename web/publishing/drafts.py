@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.channels import count_text
 from core.channels.registry import ChannelRegistry
 from core.db.models import Persona
+from core.errors import N_
 from core.media import service as media_service
 from core.policy import delivery_text
 from core.publishing import compose as service
@@ -26,15 +27,23 @@ from core.publishing import queries
 from core.publishing.compose import ComposeRequest, ComposeResult, PublishingError, StaffActor
 from personas.policy import Finding, Outcome, Override, decide
 from web.publishing.schemas import CheckIn, CheckOut, ComposeIn, OverrideIn, TextLimitOut, findings_out
-from web.structs import camel
 
 #: times outside these years are typing mistakes (and would overflow time zone arithmetic)
 FIRST_YEAR, LAST_YEAR = 2000, 2100
 
 
+def _out_of_range(field: str) -> PublishingError:
+    return PublishingError(
+        N_("the date must be between %(first)s and %(last)s"),
+        params={"first": FIRST_YEAR, "last": LAST_YEAR},
+        field=field,
+        code="date_out_of_range",
+    )
+
+
 def _in_range(moment: datetime, field: str) -> datetime:
     if not FIRST_YEAR <= moment.year <= LAST_YEAR:
-        raise PublishingError(f"{camel(field)} must be between {FIRST_YEAR} and {LAST_YEAR}", field=field)
+        raise _out_of_range(field)
     return moment
 
 
@@ -70,7 +79,7 @@ def local_midnight(day: date, timezone: str, field: str, *, end_of_day: bool = F
     ``end_of_day`` the start of the next one (a query's ``to``, the day included). The year is
     checked first: the day after 9999-12-31 does not exist."""
     if not FIRST_YEAR <= day.year <= LAST_YEAR:
-        raise PublishingError(f"{field} must be between {FIRST_YEAR} and {LAST_YEAR}", field=field)
+        raise _out_of_range(field)
     return datetime.combine(day + timedelta(days=1) if end_of_day else day, time.min, tzinfo=ZoneInfo(timezone))
 
 
