@@ -32,6 +32,7 @@ from redis.exceptions import RedisError
 from core.audit import Actor
 from core.db.enums import Role
 from core.db.models import Staff
+from core.errors import N_
 from core.people.permissions import PERMISSIONS, Action, allows
 from core.people.staff import active_staff, roles_of
 from core.people.tokens import staff_for_token
@@ -89,6 +90,16 @@ class PasswordChangeRequired(PermissionDeniedException):
     """The staff member logged in with a one-time password and must replace it first."""
 
 
+class RoleRefused(PermissionDeniedException):
+    """403: the caller's role on the persona does not allow the action. ``template`` (an English
+    msgid) and ``params`` say which role, in the reader's language (:func:`web.messages.http_exception_text`)."""
+
+    def __init__(self, template: str, **params: str) -> None:
+        super().__init__(detail=template % params)
+        self.template = template
+        self.params = params
+
+
 # ------------------------------------------------------------------ the one authorization function
 def check(user: StaffUser, persona_id: uuid.UUID, action: Action) -> Role | None:
     """The user's role on the persona if the permission table lets it do ``action``.
@@ -104,8 +115,8 @@ def check(user: StaffUser, persona_id: uuid.UUID, action: Action) -> Role | None
         raise NotFoundException("no such persona")
     if not allows(role, action):
         if role in PERMISSIONS[action].refused:
-            raise PermissionDeniedException(f"the {role.value} role does not work here")
-        raise PermissionDeniedException(f"this needs the {PERMISSIONS[action].minimum.value} role on this persona")
+            raise RoleRefused(N_("the “%(role)s” role does not give access to this page"), role=role.value)
+        raise RoleRefused(N_("this needs the “%(role)s” role on this persona"), role=PERMISSIONS[action].minimum.value)
     return role
 
 

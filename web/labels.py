@@ -115,15 +115,17 @@ def severity_label(severity: Enum | str) -> str:
 
 
 def option_label(name: str, fallback: str = "") -> str:
-    """A network's publish option (``core.channels.PublishOption.name``), in the user's language."""
-    return {
+    """A network's publish option (``core.channels.PublishOption.name``), in the user's language;
+    ``fallback``: the plugin's English label (an ``N_`` msgid), translated when the catalogue has it."""
+    known = {
         "privacy_level": _("Who can see this post"),
         "disable_comment": _("Turn off comments"),
         "disable_duet": _("Turn off Duet"),
         "disable_stitch": _("Turn off Stitch"),
         "brand_organic_toggle": _("Promotes your own brand"),
         "brand_content_toggle": _("Branded content (paid partnership)"),
-    }.get(name, fallback or name)
+    }.get(name)
+    return known or (_(fallback) if fallback else name)
 
 
 def choice_label(value: str) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from core.channels import validation
 from core.errors import N_, Refusal
 from web import i18n
 from web.i18n import gettext as _
@@ -20,24 +21,23 @@ from web.labels import option_label, role_label, state_label
 _LABELS = {"role": role_label, "state": state_label, "option": option_label}
 
 #: a network's hard limit (``Violation.code``) → its English msgid; ``params`` fill it
-VIOLATIONS: dict[str, str] = {
-    "format_unsupported": N_("the format “%(format)s” is not offered; allowed: %(allowed)s"),
-    "text_not_allowed": N_("this format carries no text"),
-    "text_too_long": N_("the text is %(length)s characters long as the network counts them; limit %(limit)s"),
-    "too_many_hashtags": N_("%(count)s hashtags; the network accepts at most %(limit)s"),
-    "title_too_long": N_("the title is %(length)s characters long; limit %(limit)s"),
-    "media_missing": N_("this format needs at least %(minimum)s media; got %(count)s"),
-    "too_many_media": N_("this format accepts at most %(maximum)s media; got %(count)s"),
-    "media_kind_unsupported": N_("media %(index)s: this kind of media (%(kind)s) is not accepted here"),
-    "media_type_unsupported": N_("media %(index)s: the file type %(content_type)s is not accepted"),
-    "media_too_large": N_("media %(index)s: %(size)s bytes; limit %(limit)s"),
-    "media_aspect_ratio": N_("media %(index)s: aspect ratio %(ratio)s outside %(min)s–%(max)s"),
-    "media_too_long": N_("media %(index)s: %(duration)s s; limit %(limit)s s"),
-    "media_too_short": N_("media %(index)s: %(duration)s s; minimum %(minimum)s s"),
-    "option_required": N_("choose a value for “%(option)s”"),
-    "option_invalid": N_("“%(value)s” is not a value of “%(option)s”"),
-    "option_not_offered": N_("“%(value)s” is not offered for “%(option)s” on this account"),
-}
+VIOLATIONS: Mapping[str, str] = validation.VIOLATIONS
+
+
+def _media_kind_label(kind: str) -> str:
+    return {"image": _("image"), "video": _("video"), "gif": _("GIF")}.get(kind, kind)
+
+
+def _format_label(fmt: str) -> str:
+    return {
+        "post": _("Post"),
+        "photo": _("Photo"),
+        "video": _("Video"),
+        "reel": _("Reel"),
+        "story": _("Story"),
+        "carousel": _("Carousel"),
+    }.get(fmt, fmt)
+
 
 #: the details of litestar exceptions raised with plain strings (web/auth.py, the router): listed
 #: here so that they are extracted and translated by :func:`http_detail`
@@ -97,9 +97,24 @@ def violation_text(code: str, params: Mapping[str, Any], fallback: str = "") -> 
     if template is None:
         return fallback or code
     try:
-        return render(template, params)
+        return render(template, _violation_params(code, params))
     except KeyError:  # parameters missing: say what we know
         return fallback or code
+
+
+def _violation_params(code: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """A violation's parameters with its domain words in the reader's language."""
+    shown = dict(params)
+    if isinstance(kind := params.get("kind"), str):
+        shown["kind"] = _media_kind_label(kind)
+    if isinstance(fmt := params.get("format"), str):
+        shown["format"] = _format_label(fmt)
+    if code == "format_unsupported" and isinstance(allowed := params.get("allowed"), str):
+        shown["allowed"] = ", ".join(_format_label(f.strip()) for f in allowed.split(",") if f.strip())
+    if isinstance(option := params.get("option"), str):
+        label = params.get("label")
+        shown["option"] = option_label(option, label if isinstance(label, str) else "")
+    return shown
 
 
 def finding_text(finding: Any, locale: str | None = None) -> str:
@@ -125,3 +140,12 @@ def notice_text(notice: str) -> str:
 def http_detail(detail: str | None) -> str | None:
     """An HTTP exception's detail, translated when it is one of our msgids."""
     return _(detail) if detail else detail
+
+
+def http_exception_text(exc: Exception) -> str:
+    """An HTTP exception in the reader's language: its ``template`` and ``params`` when it carries
+    them (:class:`web.auth.RoleRefused`), else its detail (:func:`http_detail`)."""
+    template = getattr(exc, "template", None)
+    if isinstance(template, str):
+        return render(template, getattr(exc, "params", None))
+    return http_detail(getattr(exc, "detail", None)) or ""

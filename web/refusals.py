@@ -41,7 +41,7 @@ from web import i18n
 from web.auth import PasswordChangeRequired
 from web.forms import flash
 from web.i18n import gettext as _
-from web.messages import http_detail, refusal_text
+from web.messages import http_exception_text, refusal_text
 from web.publishing.schemas import findings_out
 from web.structs import camel
 
@@ -119,12 +119,21 @@ async def on_the_form(db: AsyncSession) -> AsyncIterator[Shown]:
         shown.refusal = exc
 
 
+def _reader_locale(request: Request[Any, Any, Any]) -> None:
+    """The reader's language, for an answer given before ``before_request`` chose it (a guard's 403,
+    an outage): the cookie, the staff member's saved choice, the browser's."""
+    user = request.scope.get("user")
+    saved = getattr(user, "locale", None)
+    i18n.set_locale(i18n.choose(request.cookies.get(i18n.LOCALE_COOKIE), saved, request.headers.get("accept-language")))
+
+
 def http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    _reader_locale(request)
     if isinstance(exc, NotAuthorizedException) and wants_html(request):
         return Redirect(f"/login?next={request.url.path}", status_code=303)
     if isinstance(exc, PasswordChangeRequired) and wants_html(request):
         return Redirect("/admin/me/password", status_code=303)
-    detail = http_detail(exc.detail) or ""
+    detail = http_exception_text(exc)
     if wants_html(request):
         return error_page(exc.status_code, detail)
     return _json(exc.status_code, detail, exc.extra, getattr(exc, "headers", None))
@@ -200,9 +209,7 @@ def _raised_in(exc: BaseException, packages: tuple[str, ...]) -> bool:
 
 def unavailable(request: Request[Any, Any, Any], down: Down) -> Response[Any]:
     """503 with ``Retry-After``, in the browser's language (it may fail before the locale was chosen)."""
-    user = request.scope.get("user")
-    saved = getattr(user, "locale", None)
-    i18n.set_locale(i18n.choose(request.cookies.get(i18n.LOCALE_COOKIE), saved, request.headers.get("accept-language")))
+    _reader_locale(request)
     if down == "database":
         detail = _("The database cannot be reached. Try again in a few seconds.")
     else:

@@ -1,4 +1,9 @@
-"""The channel plugin contract: the one public surface a channel plugin imports."""
+"""The channel plugin contract: the one public surface a channel plugin imports.
+
+A plugin marks the words it shows to people (``Capabilities.notices``, ``PublishOption.label``)
+with :func:`N_` (``from core.channels import N_``): the host extracts them and shows them
+translated; a string without a translation is shown as written.
+"""
 
 from core.channels.contract import (
     CONTRACT_VERSION,
@@ -60,6 +65,7 @@ from core.channels.reconcile import same_text, single_match
 from core.channels.registry import ENTRY_POINT_GROUP
 from core.channels.text import count_text
 from core.channels.validation import Violation, public_media_url_problem, validate_draft, validate_options
+from core.errors import N_
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -82,6 +88,7 @@ __all__ = [
     "FeatureOperations",
     "Format",
     "FormatRules",
+    "N_",
     "InboxKind",
     "InboxPage",
     "MediaItem",

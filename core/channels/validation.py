@@ -10,14 +10,52 @@ import msgspec
 
 from core.channels.contract import Capabilities, Draft, MediaItem, MediaRules, OptionKind, PublishOption, PublishOptions
 from core.channels.text import count_text, hashtags
+from core.errors import N_
+
+#: every hard limit's ``code`` → its English msgid (``%(name)s`` placeholders filled by ``params``);
+#: marked with :func:`N_` so that the host extracts and translates them (``web.messages.violation_text``)
+VIOLATIONS: dict[str, str] = {
+    "format_unsupported": N_("the format “%(format)s” is not offered; allowed: %(allowed)s"),
+    "text_not_allowed": N_("this format carries no text"),
+    "text_too_long": N_("the text is %(length)s characters long as the network counts them; limit %(limit)s"),
+    "too_many_hashtags": N_("%(count)s hashtags; the network accepts at most %(limit)s"),
+    "title_too_long": N_("the title is %(length)s characters long; limit %(limit)s"),
+    "media_missing": N_("this format needs at least %(minimum)s media; got %(count)s"),
+    "too_many_media": N_("this format accepts at most %(maximum)s media; got %(count)s"),
+    "media_kind_unsupported": N_("media %(index)s: this kind of media (%(kind)s) is not accepted here"),
+    "media_type_unsupported": N_("media %(index)s: the file type %(content_type)s is not accepted"),
+    "media_too_large": N_("media %(index)s: %(size)s bytes; limit %(limit)s"),
+    "media_aspect_ratio": N_("media %(index)s: aspect ratio %(ratio)s outside %(min)s–%(max)s"),
+    "media_too_long": N_("media %(index)s: %(duration)s s; limit %(limit)s s"),
+    "media_too_short": N_("media %(index)s: %(duration)s s; minimum %(minimum)s s"),
+    "option_required": N_("choose a value for “%(option)s”"),
+    "option_invalid": N_("“%(value)s” is not a value of “%(option)s”"),
+    "option_not_offered": N_("“%(value)s” is not offered for “%(option)s” on this account"),
+}
 
 
 class Violation(msgspec.Struct, frozen=True, kw_only=True):
-    """One way a draft breaks a network's hard limits. ``code`` is stable; numbers are in ``params``."""
+    """One way a draft breaks a network's hard limits. ``code`` is stable (a key of :data:`VIOLATIONS`);
+    numbers and names are in ``params``; ``message`` is the two in English (logs, tests), the host
+    shows ``gettext(template) % params`` in the reader's language."""
 
     code: str
     message: str
     params: dict[str, str | int | float] = {}
+
+    @property
+    def template(self) -> str:
+        """The English msgid of this violation (the message itself for a code not in :data:`VIOLATIONS`)."""
+        return VIOLATIONS.get(self.code, self.message)
+
+
+def _violation(code: str, **params: str | int | float) -> Violation:
+    """A violation from its code and parameters (an option is named by its English label in ``message``)."""
+    template = VIOLATIONS[code]
+    shown = {key: round(value, 2) if isinstance(value, float) else value for key, value in params.items()}
+    if "option" in params:
+        shown["option"] = params.get("label") or params["option"]
+    return Violation(code=code, message=template % shown if params else template, params=params)
 
 
 def validate_draft(capabilities: Capabilities, draft: Draft) -> list[Violation]:
@@ -25,13 +63,7 @@ def validate_draft(capabilities: Capabilities, draft: Draft) -> list[Violation]:
     rules = capabilities.format_rules(draft.format)
     if rules is None:
         allowed = ", ".join(r.format.value for r in capabilities.formats)
-        return [
-            Violation(
-                code="format_unsupported",
-                message=f"format {draft.format.value!r} is not offered; allowed: {allowed}",
-                params={"format": draft.format.value, "allowed": allowed},
-            )
-        ]
+        return [_violation("format_unsupported", format=draft.format.value, allowed=allowed)]
     found = _check_text(capabilities, draft, rules.text_allowed)
     found += _check_media_count(draft, rules.min_media, rules.max_media, rules.format.value)
     for index, item in enumerate(draft.media, start=1):
@@ -59,21 +91,16 @@ def _check_options(options: Iterable[PublishOption], draft: Draft, *, code_outsi
         if value is None or value == "":
             if option.required:
                 found.append(
-                    Violation(
-                        code="option_required",
-                        message=f"choose a value for {option.label or option.name}"
-                        + (f" ({', '.join(option.choices)})" if option.choices else ""),
-                        params={"option": option.name, "allowed": ", ".join(option.choices)},
+                    _violation(
+                        "option_required", option=option.name, label=option.label, allowed=", ".join(option.choices)
                     )
                 )
             continue
         allowed = option.choices if option.kind is OptionKind.CHOICE else _TRUE_FALSE
         if allowed and value not in allowed:
             found.append(
-                Violation(
-                    code=code_outside,
-                    message=f"{option.label or option.name}: {value!r} is not offered; allowed: {', '.join(allowed)}",
-                    params={"option": option.name, "value": value, "allowed": ", ".join(allowed)},
+                _violation(
+                    code_outside, option=option.name, label=option.label, value=value, allowed=", ".join(allowed)
                 )
             )
     return found
@@ -115,95 +142,45 @@ def _check_text(capabilities: Capabilities, draft: Draft, text_allowed: bool) ->
     text_rules = capabilities.text
     found: list[Violation] = []
     if draft.text and not text_allowed:
-        found.append(Violation(code="text_not_allowed", message="this format carries no text"))
+        found.append(_violation("text_not_allowed"))
     length = count_text(draft.text, text_rules.counting)
     if length > text_rules.limit:
         found.append(
-            Violation(
-                code="text_too_long",
-                message=(
-                    f"text is {length} long as the network counts it "
-                    f"({text_rules.counting.value}); limit {text_rules.limit}"
-                ),
-                params={
-                    "length": length,
-                    "limit": text_rules.limit,
-                    "counting": text_rules.counting.value,
-                },
-            )
+            _violation("text_too_long", length=length, limit=text_rules.limit, counting=text_rules.counting.value)
         )
     if text_rules.max_hashtags is not None:
         count = len(hashtags(draft.text))
         if count > text_rules.max_hashtags:
-            found.append(
-                Violation(
-                    code="too_many_hashtags",
-                    message=f"{count} hashtags; the network accepts at most {text_rules.max_hashtags}",
-                    params={"count": count, "limit": text_rules.max_hashtags},
-                )
-            )
+            found.append(_violation("too_many_hashtags", count=count, limit=text_rules.max_hashtags))
     if draft.title is not None and text_rules.title_limit is not None:
         title_length = count_text(draft.title, text_rules.counting)
         if title_length > text_rules.title_limit:
-            found.append(
-                Violation(
-                    code="title_too_long",
-                    message=f"title is {title_length} long; limit {text_rules.title_limit}",
-                    params={"length": title_length, "limit": text_rules.title_limit},
-                )
-            )
+            found.append(_violation("title_too_long", length=title_length, limit=text_rules.title_limit))
     return found
 
 
 def _check_media_count(draft: Draft, minimum: int, maximum: int, fmt: str) -> list[Violation]:
     count = len(draft.media)
     if count < minimum:
-        return [
-            Violation(
-                code="media_missing",
-                message=f"format {fmt!r} needs at least {minimum} media; got {count}",
-                params={"count": count, "minimum": minimum},
-            )
-        ]
+        return [_violation("media_missing", count=count, minimum=minimum, format=fmt)]
     if count > maximum:
-        return [
-            Violation(
-                code="too_many_media",
-                message=f"format {fmt!r} accepts at most {maximum} media; got {count}",
-                params={"count": count, "maximum": maximum},
-            )
-        ]
+        return [_violation("too_many_media", count=count, maximum=maximum, format=fmt)]
     return []
 
 
 def _check_media_item(index: int, item: MediaItem, accepted: tuple[MediaRules, ...]) -> list[Violation]:
     rules = next((r for r in accepted if r.kind == item.kind), None)
     if rules is None:
-        kinds = ", ".join(r.kind.value for r in accepted) or "none"
-        return [
-            Violation(
-                code="media_kind_unsupported",
-                message=f"media {index}: {item.kind.value} not accepted here (accepted: {kinds})",
-                params={"index": index, "kind": item.kind.value},
-            )
-        ]
+        kinds = ", ".join(r.kind.value for r in accepted)
+        return [_violation("media_kind_unsupported", index=index, kind=item.kind.value, accepted=kinds)]
     found: list[Violation] = []
     if rules.content_types and item.content_type and item.content_type not in rules.content_types:
+        accepted_types = ", ".join(sorted(rules.content_types))
         found.append(
-            Violation(
-                code="media_type_unsupported",
-                message=f"media {index}: {item.content_type} not accepted ({', '.join(sorted(rules.content_types))})",
-                params={"index": index, "content_type": item.content_type},
-            )
+            _violation("media_type_unsupported", index=index, content_type=item.content_type, accepted=accepted_types)
         )
     if rules.max_bytes is not None and item.size_bytes is not None and item.size_bytes > rules.max_bytes:
-        found.append(
-            Violation(
-                code="media_too_large",
-                message=f"media {index}: {item.size_bytes} bytes; limit {rules.max_bytes}",
-                params={"index": index, "size": item.size_bytes, "limit": rules.max_bytes},
-            )
-        )
+        found.append(_violation("media_too_large", index=index, size=item.size_bytes, limit=rules.max_bytes))
     found += _check_aspect_ratio(index, item, rules)
     found += _check_duration(index, item, rules)
     return found
@@ -215,18 +192,7 @@ def _check_aspect_ratio(index: int, item: MediaItem, rules: MediaRules) -> list[
     ratio = item.width / item.height
     low, high = rules.min_aspect_ratio, rules.max_aspect_ratio
     if (low is not None and ratio < low - 1e-3) or (high is not None and ratio > high + 1e-3):
-        return [
-            Violation(
-                code="media_aspect_ratio",
-                message=f"media {index}: aspect ratio {ratio:.2f} outside {low or 0:.2f}–{high or 0:.2f}",
-                params={
-                    "index": index,
-                    "ratio": round(ratio, 3),
-                    "min": low or 0,
-                    "max": high or 0,
-                },
-            )
-        ]
+        return [_violation("media_aspect_ratio", index=index, ratio=round(ratio, 3), min=low or 0, max=high or 0)]
     return []
 
 
@@ -234,23 +200,7 @@ def _check_duration(index: int, item: MediaItem, rules: MediaRules) -> list[Viol
     if item.duration_s is None:
         return []
     if rules.max_duration_s is not None and item.duration_s > rules.max_duration_s:
-        return [
-            Violation(
-                code="media_too_long",
-                message=f"media {index}: {item.duration_s:.0f} s; limit {rules.max_duration_s:.0f} s",
-                params={"index": index, "duration": item.duration_s, "limit": rules.max_duration_s},
-            )
-        ]
+        return [_violation("media_too_long", index=index, duration=item.duration_s, limit=rules.max_duration_s)]
     if rules.min_duration_s is not None and item.duration_s < rules.min_duration_s:
-        return [
-            Violation(
-                code="media_too_short",
-                message=f"media {index}: {item.duration_s:.1f} s; minimum {rules.min_duration_s:.0f} s",
-                params={
-                    "index": index,
-                    "duration": item.duration_s,
-                    "minimum": rules.min_duration_s,
-                },
-            )
-        ]
+        return [_violation("media_too_short", index=index, duration=item.duration_s, minimum=rules.min_duration_s)]
     return []

@@ -41,6 +41,7 @@ import msgspec
 import regex
 
 from core.channels import (
+    N_,
     AccountMetrics,
     AccountRef,
     Capabilities,
@@ -142,9 +143,9 @@ class BlueskyPlugin(ChannelPlugin):
             }
         ),
         notices=(
-            "Bluesky counts 300 graphemes and at most 3,000 bytes of text.",
-            "Connect with an app password, never the account password; revoking it disconnects Porte-voix.",
-            "Video posts are not supported by this plugin yet.",
+            N_("Bluesky counts 300 graphemes and at most 3,000 bytes of text."),
+            N_("Connect with an app password, never the account password; revoking it disconnects Porte-voix."),
+            N_("Video posts are not supported by this plugin yet."),
         ),
     )
 

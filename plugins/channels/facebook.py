@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import httpx
 
 from core.channels import (
+    N_,
     AccountMetrics,
     AccountRef,
     AuthorizationRequest,
@@ -112,10 +113,12 @@ class FacebookPlugin(ChannelPlugin):
         # Messenger: a Page answers a person within 24 hours of their last message (standard window).
         message_reply_window=timedelta(hours=24),
         notices=(
-            "A repost is a Page post linking to the shared URL: Graph has no share endpoint.",
-            "Private replies are only possible within Messenger's 24-hour window after the person wrote.",
-            "Hiding and deleting apply to comments, not to private messages; a blocked person can no longer "
-            "comment on or message the Page.",
+            N_("A repost is a Page post linking to the shared URL: Graph has no share endpoint."),
+            N_("Private replies are only possible within Messenger's 24-hour window after the person wrote."),
+            N_(
+                "Hiding and deleting apply to comments, not to private messages; a blocked person can no longer "
+                "comment on or message the Page."
+            ),
         ),
     )
 

@@ -23,6 +23,7 @@ import httpx
 import msgspec
 
 from core.channels import (
+    N_,
     AccountMetrics,
     AccountRef,
     AuthorizationRequest,
@@ -164,9 +165,9 @@ class InstagramPlugin(ChannelPlugin):
         # Instagram messaging: an answer within 24 hours of the person's last message.
         message_reply_window=timedelta(hours=24),
         notices=(
-            "Instagram fetches every media from a public HTTPS URL at publishing time.",
-            "At most 50 API-published posts per rolling 24 hours (carousels count once); read at runtime.",
-            "Comments can be hidden or deleted; Instagram's API cannot block a person: do it in the app.",
+            N_("Instagram fetches every media from a public HTTPS URL at publishing time."),
+            N_("At most 50 API-published posts per rolling 24 hours (carousels count once); read at runtime."),
+            N_("Comments can be hidden or deleted; Instagram's API cannot block a person: do it in the app."),
         ),
     )
 

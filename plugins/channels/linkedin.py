@@ -37,6 +37,7 @@ from urllib.parse import quote, unquote
 import httpx
 
 from core.channels import (
+    N_,
     AccountMetrics,
     AccountRef,
     AuthorizationRequest,
@@ -174,8 +175,8 @@ class LinkedInPlugin(ChannelPlugin):
             }
         ),
         notices=(
-            "LinkedIn counts daily quotas per app and per member and publishes no rate-limit headers.",
-            "A link is shown as an article card only when the post has no image.",
+            N_("LinkedIn counts daily quotas per app and per member and publishes no rate-limit headers."),
+            N_("A link is shown as an article card only when the post has no image."),
         ),
     )
 

@@ -35,6 +35,7 @@ import httpx
 import msgspec
 
 from core.channels import (
+    N_,
     AccountMetrics,
     AccountRef,
     AuthorizationRequest,
@@ -179,7 +180,7 @@ class MastodonPlugin(ChannelPlugin):
                 Feature.BAN,
             }
         ),
-        notices=("Each Mastodon server sets its own text limit (500 by default); links count as 23 characters.",),
+        notices=(N_("Each Mastodon server sets its own text limit (500 by default); links count as 23 characters."),),
     )
 
     def _float(self, name: str, default: float) -> float:

@@ -39,6 +39,7 @@ import httpx
 import msgspec
 
 from core.channels import (
+    N_,
     AccountMetrics,
     AccountRef,
     Ambiguous,
@@ -116,17 +117,22 @@ _VIDEO_ONLY = frozenset({Format.VIDEO})
 #: what TikTok's UX rules make the author choose before a Direct Post (channel-apis §5): the
 #: privacy level (required, never preselected), the interactions, the commercial-content disclosure
 OPTIONS = (
-    PublishOption(name="privacy_level", label="Who can see this post", choices=PRIVACY_LEVELS, required=True),
-    PublishOption(name="disable_comment", kind=OptionKind.BOOL, label="Turn off comments", default="false"),
+    PublishOption(name="privacy_level", label=N_("Who can see this post"), choices=PRIVACY_LEVELS, required=True),
+    PublishOption(name="disable_comment", kind=OptionKind.BOOL, label=N_("Turn off comments"), default="false"),
     PublishOption(
-        name="disable_duet", kind=OptionKind.BOOL, label="Turn off Duet", default="false", formats=_VIDEO_ONLY
+        name="disable_duet", kind=OptionKind.BOOL, label=N_("Turn off Duet"), default="false", formats=_VIDEO_ONLY
     ),
     PublishOption(
-        name="disable_stitch", kind=OptionKind.BOOL, label="Turn off Stitch", default="false", formats=_VIDEO_ONLY
+        name="disable_stitch", kind=OptionKind.BOOL, label=N_("Turn off Stitch"), default="false", formats=_VIDEO_ONLY
     ),
-    PublishOption(name="brand_organic_toggle", kind=OptionKind.BOOL, label="Promotes your own brand", default="false"),
     PublishOption(
-        name="brand_content_toggle", kind=OptionKind.BOOL, label="Branded content (paid partnership)", default="false"
+        name="brand_organic_toggle", kind=OptionKind.BOOL, label=N_("Promotes your own brand"), default="false"
+    ),
+    PublishOption(
+        name="brand_content_toggle",
+        kind=OptionKind.BOOL,
+        label=N_("Branded content (paid partnership)"),
+        default="false",
     ),
 )
 _CREATOR_FLAGS = {
@@ -184,14 +190,21 @@ class TikTokPlugin(ChannelPlugin):
         # an API of business accounts this Content Posting app does not use; it has no inbox at all.
         notices=(
             (
-                "Until TikTok audits the app, every post is private (SELF_ONLY), the account must be private "
-                "and at most 5 creators a day can post through it."
+                N_(
+                    "Until TikTok audits the app, every post is private (SELF_ONLY), the account must be private "
+                    "and at most 5 creators a day can post through it."
+                )
             ),
-            "TikTok caps posts per creator per day (about 15–25, unpublished); "
-            "beyond it posts are refused (spam_risk_too_many_posts).",
-            "The author must choose the privacy level among the creator's options; Porte-voix never picks one.",
-            "Photos are pulled by TikTok from a public URL on a domain verified in the developer portal (JPEG/WebP).",
-            "TikTok offers no API to repost, delete, or read and answer comments or messages.",
+            N_(
+                "TikTok caps posts per creator per day (about 15–25, unpublished); "
+                "beyond it posts are refused (spam_risk_too_many_posts)."
+            ),
+            N_("The author must choose the privacy level among the creator's options; Porte-voix never picks one."),
+            N_(
+                "Photos are pulled by TikTok from a public URL on a domain verified in the developer portal "
+                "(JPEG/WebP)."
+            ),
+            N_("TikTok offers no API to repost, delete, or read and answer comments or messages."),
         ),
     )
 
@@ -639,8 +652,8 @@ def creator_options(creator: dict[str, Any]) -> PublishOptions:
     longest = creator.get("max_video_post_duration_sec")
     return PublishOptions(
         options=tuple(options),
+        # the longest video is a number, not a sentence: the host words it in the reader's language
         max_video_duration_s=float(longest) if longest else None,
-        notices=(f"Videos up to {int(longest)} s on this account.",) if longest else (),
     )
 
 

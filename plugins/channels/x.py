@@ -32,6 +32,7 @@ import httpx
 import msgspec
 
 from core.channels import (
+    N_,
     AccountMetrics,
     AccountRef,
     AuthorizationRequest,
@@ -136,11 +137,13 @@ class XPlugin(ChannelPlugin):
             }
         ),
         notices=(
-            "Self-serve X apps may only reply to a post when its author mentioned or quoted the account.",
-            "Premium accounts may post longer texts; Porte-voix keeps to the standard 280 weighted characters.",
-            "A post carries media or a quote, not both.",
-            "Only replies to the account's own posts can be hidden; X offers no API to delete them or to block "
-            "outside its Enterprise plan.",
+            N_("Self-serve X apps may only reply to a post when its author mentioned or quoted the account."),
+            N_("Premium accounts may post longer texts; Porte-voix keeps to the standard 280 weighted characters."),
+            N_("A post carries media or a quote, not both."),
+            N_(
+                "Only replies to the account's own posts can be hidden; X offers no API to delete them or to block "
+                "outside its Enterprise plan."
+            ),
         ),
     )
 

@@ -129,7 +129,7 @@ def test_incoherent_format_rules_are_caught() -> None:
 def test_missing_or_invalid_sample_drafts_are_caught() -> None:
     problems = sample_problems(WebhookChannel.capabilities, {Format.POST: Draft(text="x" * 5001)})
     assert problems == [
-        "post sample: text_too_long: text is 5001 long as the network counts it (characters); limit 5000",
+        "post sample: text_too_long: the text is 5001 characters long as the network counts them; limit 5000",
         "no sample draft for declared format photo (override sample_drafts)",
     ]
 

@@ -34,6 +34,7 @@ from web.auth import StaffUser, check
 from web.forms import Form, flash, safe_next
 from web.i18n import gettext as _
 from web.labels import mode_label
+from web.messages import refusal_text
 from web.refusals import error_page
 
 #: the session key holding the started flows, by state
@@ -73,9 +74,10 @@ def refusal_message(exc: Refusal) -> str:
             "Sign in on the network as @%(handle)s and start again.",
             handle=handle,
         ),
+        # the network's own words (its ``error_description``), shown as it wrote them
         "denied": _("The network did not give access: %(detail)s", detail=exc.message),
     }
-    return messages.get(exc.code) or _("The network refused the connection: %(detail)s", detail=exc.message)
+    return messages.get(exc.code) or _("The network refused the connection: %(detail)s", detail=refusal_text(exc))
 
 
 def _back_to_accounts(request: Request[Any, Any, Any], exc: Refusal) -> Response[Any]:

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.channels.registry import ChannelRegistry
 from core.db.enums import DeliveryState
 from core.db.models import Delivery, Persona, Post
+from core.errors import N_
 from core.people.permissions import Action
 from core.publishing import compose as service
 from core.publishing import queries
@@ -184,7 +185,7 @@ class PublishingApiController(Controller):
         data: JSONBody[SubmitIn],
     ) -> PostDetailOut:
         if data.publish_now and (data.scheduled_at or data.local_time):
-            raise PublishingError("choose a time or publish now, not both", field="scheduled_at")
+            raise PublishingError(N_("choose a time or publish now, not both"), field="scheduled_at")
         when = resolve_when(persona, data.scheduled_at, data.local_time)
         await service.submit(db_session, registry, actor, post.id, scheduled_at=when, publish_now=data.publish_now)
         return post_detail(await post_or_404(db_session, persona, post.id))
@@ -248,7 +249,7 @@ class PublishingApiController(Controller):
     ) -> DeliveryOut:
         when = resolve_when(persona, data.scheduled_at, data.local_time)
         if when is None:
-            raise PublishingError("give scheduledAt or localTime", field="scheduled_at")
+            raise PublishingError(N_("give scheduledAt or localTime"), field="scheduled_at")
         await service.reschedule(db_session, registry, actor, delivery.id, when)
         return await _reloaded(db_session, persona, delivery.id)
 

@@ -51,19 +51,21 @@ def resolve_when(persona: Persona, scheduled_at: datetime | None, local_time: da
     """An aware UTC time from either an ISO time with its offset or a wall-clock time in the
     persona's time zone (DST-safe: a time inside the spring-forward gap is refused)."""
     if scheduled_at is not None and local_time is not None:
-        raise PublishingError("give scheduledAt or localTime, not both", field="scheduled_at")
+        raise PublishingError(N_("give scheduledAt or localTime, not both"), field="scheduled_at")
     if scheduled_at is not None:
         if scheduled_at.tzinfo is None:
             raise PublishingError(
-                "scheduledAt must carry its offset (…+01:00 or …Z); "
-                "use localTime for a time in the persona's time zone",
+                N_(
+                    "scheduledAt must carry its offset (…+01:00 or …Z); "
+                    "use localTime for a time in the persona's time zone"
+                ),
                 field="scheduled_at",
             )
         return _in_range(scheduled_at, "scheduled_at").astimezone(ZoneInfo("UTC"))
     if local_time is not None:
         if local_time.tzinfo is not None:
             raise PublishingError(
-                "localTime is a wall-clock time without offset; use scheduledAt for an offset", field="local_time"
+                N_("localTime is a wall-clock time without offset; use scheduledAt for an offset"), field="local_time"
             )
         try:
             return service.local_to_utc(_in_range(local_time, "local_time"), persona.timezone).astimezone(
@@ -117,7 +119,7 @@ async def compose_post(
     """Compose through the service ("add to queue": each account at its own next free slot, the service's job)."""
     chosen = [data.scheduled_at is not None, data.local_time is not None, data.publish_now, data.add_to_queue]
     if sum(chosen) > 1:
-        raise PublishingError("choose one of: a time, publish now, add to the queue", field="scheduled_at")
+        raise PublishingError(N_("choose one of: a time, publish now, add to the queue"), field="scheduled_at")
     # a media another post uses is copied for this one: the other keeps it (core.media.service)
     media_ids = await media_service.for_a_new_post(db, persona.id, data.media_ids, actor.actor)
     request = msgspec.structs.replace(

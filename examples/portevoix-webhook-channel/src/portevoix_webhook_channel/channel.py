@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 
 from core.channels import (
+    N_,
     AccountRef,
     Capabilities,
     ChannelPlugin,
@@ -96,7 +97,7 @@ class WebhookChannel(ChannelPlugin):
             FormatRules(format=Format.PHOTO, media=(_IMAGES,), min_media=1, max_media=4),
         ),
         features=frozenset({Feature.PUBLISH, Feature.DELETE, Feature.RECONCILE, Feature.INBOX, Feature.REPLY}),
-        notices=("Images are sent as public URLs; the endpoint fetches them itself.",),
+        notices=(N_("Images are sent as public URLs; the endpoint fetches them itself."),),
     )
 
     # ------------------------------------------------------------------ operations
