@@ -307,7 +307,7 @@ async def _a_media(runtime: Runtime, persona_id: uuid.UUID) -> uuid.UUID:
             origin=MediaOrigin.REGION_DAM,
             actor=Actor.system("matrix"),
         )
-        return stored.id
+        return stored.media.id
 
 
 async def _an_item(runtime: Runtime, account_id: uuid.UUID) -> uuid.UUID:
