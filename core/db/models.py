@@ -243,9 +243,7 @@ class Media(Timestamped, Base):
     #: a video's first frame, a JPEG stored beside its file (None: an image, or a video before 0008)
     cover_path: Mapped[str | None] = mapped_column(sa.Text)
     #: who uploaded it: the composer offers each author their own unused uploads
-    uploaded_by_id: Mapped[uuid.UUID | None] = mapped_column(
-        sa.ForeignKey("staff.id", ondelete="SET NULL"), index=True
-    )
+    uploaded_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"), index=True)
 
     post: Mapped[Post | None] = relationship(back_populates="media")
 

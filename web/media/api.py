@@ -1,5 +1,6 @@
 """/api/v1/personas/{persona_id}/media: upload a persona's media (multipart, with alt text), list
-them, fetch a file or a video's cover. Only the persona's staff: another persona's media answers 404."""
+them, fetch a file or a video's cover (``?cover=true``). Only the persona's staff: another
+persona's media answers 404."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException, NotFoundException
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import File
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -86,40 +87,26 @@ class MediaApiController(Controller):
 
     @get(
         "/{media_id:uuid}/file",
-        summary="The media file itself",
+        summary="The media file itself (with cover=true: a video's cover, a JPEG at most 640 px wide)",
         media_type="application/octet-stream",
         **access.persona(Action.SEE_POSTS),
     )
     async def media_file(
-        self, db_session: NamedDependency[AsyncSession], persona_id: FromPath[uuid.UUID], media_id: FromPath[uuid.UUID]
+        self,
+        db_session: NamedDependency[AsyncSession],
+        persona_id: FromPath[uuid.UUID],
+        media_id: FromPath[uuid.UUID],
+        cover: FromQuery[bool] = False,
     ) -> File:
+        """The file, or with ``cover=true`` a video's first frame (``coverUrl``); an image has no cover (404)."""
         media = await service.persona_media(db_session, persona_id, media_id)
-        if media is None or not Path(media.storage_path).is_file():
+        path = (media.cover_path if cover else media.storage_path) if media is not None else None
+        if media is None or not path or not Path(path).is_file():
             raise NotFoundException("no such media")
         return File(
-            path=media.storage_path,
-            filename=media.filename,
-            media_type=media.content_type,
-            content_disposition_type="inline",
-            headers={"cache-control": "private, max-age=3600", "content-security-policy": "default-src 'none'"},
-        )
-
-    @get(
-        "/{media_id:uuid}/cover",
-        summary="A video's cover: its first frame, a JPEG at most 640 px wide",
-        media_type="image/jpeg",
-        **access.persona(Action.SEE_POSTS),
-    )
-    async def media_cover(
-        self, db_session: NamedDependency[AsyncSession], persona_id: FromPath[uuid.UUID], media_id: FromPath[uuid.UUID]
-    ) -> File:
-        media = await service.persona_media(db_session, persona_id, media_id)
-        if media is None or not media.cover_path or not Path(media.cover_path).is_file():
-            raise NotFoundException("no such media")
-        return File(
-            path=media.cover_path,
-            filename=f"{Path(media.filename).stem or 'cover'}.jpg",
-            media_type="image/jpeg",
+            path=path,
+            filename=f"{Path(media.filename).stem or 'cover'}.jpg" if cover else media.filename,
+            media_type="image/jpeg" if cover else media.content_type,
             content_disposition_type="inline",
             headers={"cache-control": "private, max-age=3600", "content-security-policy": "default-src 'none'"},
         )

@@ -72,6 +72,6 @@ def media_out(media: Media, *, converted_for: tuple[str, ...] = ()) -> MediaOut:
         media,
         MediaOut,
         url=f"{base}/file",
-        cover_url=f"{base}/cover" if media.cover_path else None,
+        cover_url=f"{base}/file?cover=true" if media.cover_path else None,
         converted_for=list(converted_for),
     )
