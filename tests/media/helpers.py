@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db.models import Persona, Staff
 from tests.factories import AccountFactory, PersonaFactory, StaffFactory
 
-FRAMES, FPS = 10, 25  # 0.4 s
+FPS = 25
 
 
 def png(size: tuple[int, int] = (64, 48), colour: tuple[int, ...] = (200, 30, 30), mode: str = "RGB") -> bytes:
@@ -30,8 +30,11 @@ def half_transparent_png() -> bytes:
     return out.getvalue()
 
 
-def mp4(width: int = 800, height: int = 448) -> bytes:
-    """A real 0.4 s MP4 (10 frames at 25 fps), a colour ramp, encoded with whatever codec PyAV has."""
+def mp4(width: int = 800, height: int = 448, *, seconds: float = 4.0) -> bytes:
+    """A real MP4 at 25 fps, a colour ramp, encoded with whatever codec PyAV has (h264 here).
+
+    4 s by default: long enough for TikTok and Instagram (3 s at least); ``seconds=0.4``: 10 frames.
+    """
     out = io.BytesIO()
     with av.open(out, mode="w", format="mp4") as container:
         for codec in ("libx264", "h264", "mpeg4"):
@@ -41,8 +44,10 @@ def mp4(width: int = 800, height: int = 448) -> bytes:
             except (av.FFmpegError, ValueError):
                 continue
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for i in range(FRAMES):
-            frame = av.VideoFrame.from_image(Image.new("RGB", (width, height), (20 * i, 100, 200 - 10 * i)))
+        frames = round(seconds * FPS)
+        for i in range(frames):
+            colour = (255 * i // frames, 100, 200 - 150 * i // frames)
+            frame = av.VideoFrame.from_image(Image.new("RGB", (width, height), colour))
             for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():

@@ -114,7 +114,7 @@ async def test_webp_is_converted_too_but_not_an_animated_one(runtime: Runtime, d
 
 async def test_a_video_gets_its_duration_size_and_cover(runtime: Runtime, db: AsyncSession) -> None:
     persona = await persona_on(db, "tiktok")
-    video = mp4()
+    video = mp4(seconds=0.4)
     stored = await _store(runtime, db, persona.id, video, "video/mp4", filename="clip.mp4")
     media = stored.media
     assert media.kind == "video" and media.duration_s == pytest.approx(0.4, abs=0.05)
@@ -151,7 +151,7 @@ async def test_each_author_sees_their_own_unattached_uploads(runtime: Runtime, d
 
 async def test_the_clean_up_deletes_a_video_with_its_cover(runtime: Runtime, db: AsyncSession) -> None:
     persona = await persona_on(db, "tiktok")
-    stored = await _store(runtime, db, persona.id, mp4(), "video/mp4", filename="clip.mp4")
+    stored = await _store(runtime, db, persona.id, mp4(seconds=0.4), "video/mp4", filename="clip.mp4")
     file, cover = Path(stored.media.storage_path), Path(stored.media.cover_path or "")
     assert file.is_file() and cover.is_file()
     await db.execute(update(Media).values(created_at=utcnow() - timedelta(days=31)))
@@ -161,7 +161,7 @@ async def test_the_clean_up_deletes_a_video_with_its_cover(runtime: Runtime, db:
 
 async def test_a_cover_shared_by_two_uploads_stays_until_the_last_goes(runtime: Runtime, db: AsyncSession) -> None:
     persona = await persona_on(db, "tiktok")
-    video = mp4()
+    video = mp4(seconds=0.4)
     first = await _store(runtime, db, persona.id, video, "video/mp4", filename="a.mp4")
     second = await _store(runtime, db, persona.id, video, "video/mp4", filename="b.mp4")
     assert first.media.cover_path == second.media.cover_path

@@ -108,7 +108,7 @@ async def test_a_video_shows_its_cover_duration_and_size(
     ids = await persona_ids(runtime)
     _, token = await staff_with_token(runtime, "video", roles={PRESIDENT: Role.EDITOR})
     _, other = await staff_with_token(runtime, "other", roles={REGION: Role.EDITOR})
-    video = mp4()
+    video = mp4(seconds=0.4)
     response = await _upload(client, ids[PRESIDENT], token, "clip.mp4", video, "video/mp4")
     assert response.status_code == 201, response.text
     body = response.json()
