@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REDIS_SERVER_URL, REDIS_UP
+from tests.media.helpers import mp4 as real_mp4
 from tests.web.live import LiveApp, serve
 
 CHROMIUM = "/usr/bin/chromium"
@@ -155,7 +156,7 @@ async def test_admin_assigns_a_new_staff_member_to_the_president_as_contributor(
     await page.wait_for_load_state()
     assert await page.locator("h1").inner_text() == "Rédiger pour Camille Delorme, présidente de la Région"
     await page.check("label[data-channel=tiktok] input")
-    mp4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 2048
+    mp4 = real_mp4()  # uploads are probed (PyAV)
     await page.set_input_files(
         "#media-upload input[name=file]", files=[{"name": "feria.mp4", "mimeType": "video/mp4", "buffer": mp4}]
     )

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.media.helpers import mp4
 from tests.web.live import LiveApp, serve
 from tests.web.test_browser import CHROMIUM, Browser, browser  # noqa: F401  (the fixture)
 
@@ -25,7 +26,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveApp]:
         yield app
 
 
-MP4 = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 2048
+MP4 = mp4()  # a real one: uploads are probed (PyAV)
 
 
 async def test_a_tiktok_video_goes_out_with_the_privacy_level_chosen_from_creator_info(
