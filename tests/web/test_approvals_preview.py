@@ -73,7 +73,8 @@ async def test_the_approvals_post_and_delivery_pages_show_the_media_and_a_previe
     assert "www.laregion.fr" in linkedin_card.group(0)  # the link card names the site
     # the file itself is served to the approver
     served = await client.get(media_src)
-    assert served.status_code == 200 and served.headers["content-type"] == "image/png"
+    # a PNG on the Région (Instagram takes JPEG only) was stored as JPEG
+    assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
 
     post_page = (await client.get(f"/admin/personas/{ids[REGION]}/posts/{post_id}")).text
     assert f'alt="{ALT}"' in post_page and 'data-channel="x"' in post_page

@@ -42,10 +42,12 @@ async def test_api_upload_list_and_serve(client: AsyncTestClient, runtime: Runti
     )
     assert response.status_code == 201, response.text
     body = response.json()
-    assert (body["kind"], body["contentType"], body["width"], body["height"]) == ("image", "image/png", 64, 48)
+    # the Région publishes on Instagram, which takes JPEG only: the PNG is stored as JPEG, and said so
+    assert (body["kind"], body["contentType"], body["width"], body["height"]) == ("image", "image/jpeg", 64, 48)
+    assert body["convertedFor"] == ["instagram"]
     assert body["altText"] == "Un car scolaire jaune devant un lycée" and body["origin"] == "region_dam"
-    stored = Path(runtime.settings.data_path) / "media" / str(ids[REGION]) / f"{body['sha256']}.png"
-    assert stored.read_bytes() == png
+    stored = Path(runtime.settings.data_path) / "media" / str(ids[REGION]) / f"{body['sha256']}.jpg"
+    assert stored.read_bytes()[:3] == b"\xff\xd8\xff"  # JPEG
 
     jpeg = await client.post(
         f"/api/v1/personas/{ids[REGION]}/media",
@@ -68,10 +70,12 @@ async def test_api_upload_list_and_serve(client: AsyncTestClient, runtime: Runti
     assert "ni une image" in text.json()["detail"]  # the staff member's language (French by default)
 
     listing = await client.get(f"/api/v1/personas/{ids[REGION]}/media", headers=bearer(region))
-    assert [m["filename"] for m in listing.json()["items"]] == ["photo.bin", "car.png"]
+    assert [m["filename"] for m in listing.json()["items"]] == ["photo.bin", "car.jpg"]  # renamed with its conversion
     served = await client.get(body["url"], headers=bearer(region))
     assert (
-        served.status_code == 200 and served.content == png and served.headers["content-type"].startswith("image/png")
+        served.status_code == 200
+        and served.content == stored.read_bytes()
+        and served.headers["content-type"].startswith("image/jpeg")
     )
 
     # another persona's staff: the media does not exist for them, by either path
