@@ -172,7 +172,7 @@ async def test_local_times_across_the_spring_forward_night(client: AsyncTestClie
     assert before.json()["deliveries"][0]["scheduledAt"] == "2027-03-27T08:00:00Z"
     assert after.json()["deliveries"][0]["scheduledAt"] == "2027-03-29T07:00:00Z"
     naive = await compose(client, team, "editor", scheduledAt="2027-03-29T09:00:00")
-    assert naive.status_code == 400 and "offset" in naive.json()["detail"]
+    assert naive.status_code == 400 and "décalage horaire" in naive.json()["detail"]  # the staff's French
     both = await compose(client, team, "editor", scheduledAt="2027-03-29T09:00:00Z", publishNow=True)
     assert both.status_code == 400
 
