@@ -134,6 +134,11 @@ class Account(Timestamped, Base):
     inbox_error: Mapped[str | None] = mapped_column(sa.Text)
     #: the inbox's sources the network refuses for good (private messages without the permission…)
     inbox_unavailable: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: the last metrics fetch that succeeded, and the error of the last one that did not (shown
+    #: on the usage page: a failing metrics call is a visible gap, never a silent one)
+    metrics_fetched_at: Mapped[datetime | None]
+    metrics_error: Mapped[str | None] = mapped_column(sa.Text)
+    metrics_error_at: Mapped[datetime | None]
 
     persona: Mapped[Persona] = relationship(back_populates="accounts")
 
@@ -208,6 +213,8 @@ class Post(Timestamped, Base):
     #: per-channel publish options the author chose (``core.channels.PublishOption``):
     #: {"tiktok": {"privacy_level": "SELF_ONLY", "disable_duet": true}}
     publish_options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: simulated history written by ``portevoix run`` so the usage charts mean something at once
+    demo: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     deliveries: Mapped[list[Delivery]] = relationship(back_populates="post", cascade="all, delete-orphan")
     media: Mapped[list[Media]] = relationship(back_populates="post", order_by="Media.position")
@@ -262,6 +269,8 @@ class Delivery(Timestamped, Base):
             name="reply_has_item",
         ),
         sa.Index("ix_deliveries_due", "state", "scheduled_at"),
+        # the usage ledger: what an account published, day by day
+        sa.Index("ix_deliveries_account_published", "account_id", "published_at"),
     )
 
     id: Mapped[uuid.UUID] = _id()
@@ -488,10 +497,18 @@ class InboxArchive(Base):
 
 
 class UsageSample(Base):
-    """One point of an account's usage time series (posts sent, quota, followers…)."""
+    """One point of an account's usage time series: API calls, quota snapshots, sends.
+
+    ``raw`` points are what the worker recorded; past the retention period the purge job folds a
+    day's raw points into one ``day`` point per account, metric and endpoint (sum of the calls,
+    lowest remaining quota), in the persona's time zone.
+    """
 
     __tablename__ = "usage_samples"
-    __table_args__ = (sa.Index("ix_usage_samples_series", "account_id", "metric", "at"),)
+    __table_args__ = (
+        sa.Index("ix_usage_samples_series", "account_id", "metric", "at"),
+        sa.CheckConstraint("resolution IN ('raw', 'day')", name="resolution_known"),
+    )
 
     id: Mapped[uuid.UUID] = _id()
     account_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("accounts.id", ondelete="CASCADE"))
@@ -499,6 +516,87 @@ class UsageSample(Base):
     metric: Mapped[str] = mapped_column(sa.String(64))
     value: Mapped[float]
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    resolution: Mapped[str] = mapped_column(sa.String(8), default="raw", server_default="raw")
+    demo: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+
+class AudienceSample(Base):
+    """An account's audience as its network reported it, at most one per account and hour.
+
+    ``at`` is the hour the metrics job ran (UTC, truncated): a job run twice in the same hour
+    updates the same row. Metric names come and go with API versions, so the version that
+    produced the figures is kept with them, and the network's own answer in ``raw``.
+    """
+
+    __tablename__ = "audience_samples"
+    __table_args__ = (sa.UniqueConstraint("account_id", "at"),)
+
+    id: Mapped[uuid.UUID] = _id()
+    account_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("accounts.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    followers: Mapped[int | None]
+    following: Mapped[int | None]
+    posts: Mapped[int | None]
+    impressions: Mapped[int | None]
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    api_version: Mapped[str] = mapped_column(sa.String(32), default="")
+    demo: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+
+class EngagementSample(Base):
+    """One published delivery's engagement, at most one per delivery and hour (as above)."""
+
+    __tablename__ = "engagement_samples"
+    __table_args__ = (
+        sa.UniqueConstraint("delivery_id", "at"),
+        sa.Index("ix_engagement_samples_account_at", "account_id", "at"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    delivery_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("deliveries.id", ondelete="CASCADE"))
+    account_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("accounts.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    impressions: Mapped[int | None]
+    likes: Mapped[int | None]
+    reposts: Mapped[int | None]
+    replies: Mapped[int | None]
+    extra: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    api_version: Mapped[str] = mapped_column(sa.String(32), default="")
+    demo: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+
+class UsageAlert(Base):
+    """Something a persona's team must see: a network behind its cadence for the day, an account
+    close to its quota or to reconnect, the inbox over its response target, a working day far too
+    long, metrics that fail. One per persona, kind, subject and local day (the database refuses a
+    second); shown on the dashboard, notified to the persona's managers, posted to the webhook."""
+
+    __tablename__ = "usage_alerts"
+    __table_args__ = (
+        sa.UniqueConstraint("persona_id", "kind", "subject", "day"),
+        sa.CheckConstraint(
+            "kind IN ('behind_cadence', 'quota_low', 'needs_reauth', 'inbox_over_target', 'long_day',"
+            " 'metrics_failing')",
+            name="kind_known",
+        ),
+        sa.CheckConstraint("webhook_state IN ('none', 'pending', 'sent', 'failed')", name="webhook_state_known"),
+        sa.Index("ix_usage_alerts_persona_raised", "persona_id", "raised_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    persona_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("personas.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(32))
+    #: what it is about: an account id, a staff id, or "" for the persona itself
+    subject: Mapped[str] = mapped_column(sa.String(64), default="")
+    #: the persona's local day (ISO date) the alert stands for
+    day: Mapped[str] = mapped_column(sa.String(10))
+    #: the figures behind it, and the names the message shows (network, handle, person…)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+    webhook_state: Mapped[str] = mapped_column(sa.String(8), default="none")
+    webhook_attempts: Mapped[int] = mapped_column(default=0)
+    webhook_error: Mapped[str | None] = mapped_column(sa.Text)
 
 
 class AuditEvent(Base):
@@ -530,8 +628,10 @@ class Notification(Base):
 
     __tablename__ = "notifications"
     __table_args__ = (
-        sa.CheckConstraint("kind IN ('sent_back', 'waiting_approval', 'failed', 'needs_reauth')", name="kind_known"),
-        sa.CheckConstraint("subject_type IN ('post', 'delivery', 'account')", name="subject_type_known"),
+        sa.CheckConstraint(
+            "kind IN ('sent_back', 'waiting_approval', 'failed', 'needs_reauth', 'usage_alert')", name="kind_known"
+        ),
+        sa.CheckConstraint("subject_type IN ('post', 'delivery', 'account', 'alert')", name="subject_type_known"),
         sa.CheckConstraint("email_state IN ('pending', 'sending', 'sent', 'failed')", name="email_state_known"),
         sa.CheckConstraint("times >= 1", name="times_positive"),
         sa.Index(
