@@ -31,6 +31,7 @@ class Action(enum.StrEnum):
     SEE_PRIVATE_MESSAGES = "see_private_messages"  # the persona's private messages
     BAN = "ban"  # ban or block a member of the public (a decision that needs review)
     SAVED_REPLIES = "saved_replies"  # write the persona's saved replies (everyone in the inbox uses them)
+    SEE_USAGE = "see_usage"  # the usage figures: cadence, audience, budgets, response times, the team's workload
 
 
 class Permission(msgspec.Struct, frozen=True, kw_only=True):
@@ -59,6 +60,7 @@ PERMISSIONS: dict[Action, Permission] = {
     Action.SEE_PRIVATE_MESSAGES: Permission(minimum=Role.MODERATOR),
     Action.BAN: Permission(minimum=Role.MANAGER),
     Action.SAVED_REPLIES: Permission(minimum=Role.EDITOR),
+    Action.SEE_USAGE: Permission(minimum=Role.VIEWER, admin_without_assignment=True),
 }
 
 
