@@ -14,10 +14,12 @@ import contextlib
 import hashlib
 import io
 import os
+import time
 import uuid
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import av
 import msgspec
@@ -233,6 +235,23 @@ def to_jpeg(data: bytes) -> tuple[bytes, int, int]:
         return out.getvalue(), flat.width, flat.height
 
 
+#: how much of a video the probe reads looking for its first picture: a hostile file (endless
+#: packets that decode to nothing, a codec made slow on purpose) is refused, not decoded forever
+PROBE_PACKETS = 500
+PROBE_SECONDS = 5.0
+
+
+def _first_frame(container: Any, stream: Any) -> Any | None:
+    """The first decoded picture of ``stream``, or None past the probe's packet or time budget."""
+    deadline = time.monotonic() + PROBE_SECONDS
+    for count, packet in enumerate(container.demux(stream)):
+        if count >= PROBE_PACKETS or time.monotonic() > deadline:
+            return None
+        for frame in packet.decode():
+            return frame
+    return None
+
+
 def probe_video(data: bytes, content_type: str) -> Probed:
     """A video's duration, size and first frame (a JPEG at most 640 px wide), read by PyAV;
     a file PyAV cannot open, or without a picture, is refused."""
@@ -249,8 +268,9 @@ def probe_video(data: bytes, content_type: str) -> Probed:
                 duration = float(stream.duration * stream.time_base)
             elif container.duration is not None:
                 duration = container.duration / av.time_base
+            frame = _first_frame(container, stream)
             cover = None
-            for frame in container.decode(stream):
+            if frame is not None:
                 picture = frame.to_image()
                 if picture.width > COVER_WIDTH:
                     picture = picture.resize((COVER_WIDTH, max(1, round(picture.height * COVER_WIDTH / picture.width))))
@@ -258,7 +278,6 @@ def probe_video(data: bytes, content_type: str) -> Probed:
                 picture.convert("RGB").save(out, "JPEG", quality=85)
                 cover = out.getvalue()
                 width, height = width or frame.width, height or frame.height
-                break
             if cover is None:
                 raise ValueError("no frame")
             return Probed(duration_s=duration, width=width, height=height, cover=cover)

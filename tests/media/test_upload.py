@@ -18,6 +18,7 @@ from core.audit import Actor
 from core.db.enums import AccountStatus, MediaOrigin
 from core.db.models import Account, AuditEvent, Media
 from core.db.types import utcnow
+from core.media import service as media_service
 from core.media.library import clear_unused, delete_unused
 from core.media.service import MediaRefused, Stored, list_media, needed_image_types, store_upload
 from core.runtime import Runtime
@@ -170,3 +171,18 @@ async def test_a_cover_shared_by_two_uploads_stays_until_the_last_goes(runtime: 
     assert cover.is_file()
     await delete_unused(db, ACTOR, second.media)
     assert not cover.exists()
+
+
+async def test_a_video_whose_first_picture_lies_past_the_probe_s_budget_is_refused(
+    runtime: Runtime, db: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a hostile file can make the decoder read packet after packet without a picture: the probe
+    # stops at its budget and refuses, here with a budget a real 10-frame MP4 cannot meet
+    persona = await persona_on(db, "tiktok")
+    monkeypatch.setattr(media_service, "PROBE_PACKETS", 0)
+    with pytest.raises(MediaRefused) as refused:
+        await _store(runtime, db, persona.id, mp4(seconds=0.4), "video/mp4", filename="clip.mp4")
+    assert refused.value.code == "not_media"
+    monkeypatch.setattr(media_service, "PROBE_PACKETS", 500)
+    stored = await _store(runtime, db, persona.id, mp4(seconds=0.4), "video/mp4", filename="clip.mp4")
+    assert stored.media.cover_path is not None

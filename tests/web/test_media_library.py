@@ -16,9 +16,10 @@ from sqlalchemy import select, update
 from core.db.enums import DeliveryState, Role
 from core.db.models import Account, AuditEvent, Delivery, Media
 from core.db.types import utcnow
+from core.demo import DemoLogin
 from core.media.library import clear_unused
 from core.runtime import Runtime
-from tests.web.conftest import bearer, persona_ids, staff_with_token
+from tests.web.conftest import bearer, login, persona_ids, staff_with_token
 
 pytestmark = pytest.mark.anyio
 REGION = "region-occitanie"
@@ -119,3 +120,30 @@ async def test_old_unused_uploads_are_cleared_and_used_ones_kept(
     async with runtime.session() as session:
         assert await session.get(Media, uuid.UUID(old["id"])) is None
         assert await session.get(Media, uuid.UUID(fresh["id"])) is not None
+
+
+async def test_the_composer_offers_the_author_s_own_unused_uploads(
+    client: AsyncTestClient, runtime: Runtime, demo: dict[str, DemoLogin]
+) -> None:
+    ids = await persona_ids(runtime)
+    _, token = await staff_with_token(runtime, "other", roles={REGION: Role.EDITOR})
+    others = await _upload(client, ids[REGION], token, (10, 10, 250))
+    await login(client, demo["cm.region"].email, demo["cm.region"].password)
+    csrf = {"x-csrftoken": client.cookies.get("pv_csrf") or ""}
+    mine = await client.post(
+        f"/admin/personas/{ids[REGION]}/media",
+        headers={**csrf, "hx-request": "true"},
+        files={"file": ("mine.png", png((250, 250, 10)), "image/png")},
+        data={"alt_text": "la mienne"},
+    )
+    assert mine.status_code == 200, mine.text
+    async with runtime.session() as session:
+        own = await session.scalar(
+            select(Media.id).where(Media.persona_id == ids[REGION], Media.alt_text == "la mienne")
+        )
+    composer = await client.get(f"/admin/personas/{ids[REGION]}/compose")
+    assert f'value="{own}"' in composer.text
+    assert f'value="{others["id"]}"' not in composer.text  # a colleague's upload stays in their composer
+    # named by the media page ("use in a post"), a colleague's unused upload is offered, and checked
+    named = await client.get(f"/admin/personas/{ids[REGION]}/compose", params={"media": others["id"]})
+    assert f'value="{others["id"]}"' in named.text

@@ -141,7 +141,7 @@ class AdminPublishingController(Controller):
         context = await form_context(
             request.app.state.runtime,
             persona,
-            media=await library(db_session, persona),
+            media=await library(db_session, persona, author=request.user.id, chosen=chosen),
             form={"when": "at"},
             chosen=set(),
             chosen_media=chosen,
@@ -181,7 +181,9 @@ class AdminPublishingController(Controller):
             fields |= {"publish_now": when == "now", "add_to_queue": when == "queue", "save_as_draft": when == "draft"}
             result = await compose_post(db_session, registry, actor, persona, convert(fields, ComposeIn))
         if shown.refusal is not None:
-            return await _composer_refused(request.app.state.runtime, db_session, persona.id, form, shown.refusal)
+            return await _composer_refused(
+                request.app.state.runtime, db_session, persona.id, request.user.id, form, shown.refusal
+            )
         flash(request, _composed_message(result.deliveries, paused=persona.paused))
         return Redirect(f"/admin/personas/{persona.id}/posts/{result.post.id}", status_code=303)
 
@@ -405,7 +407,12 @@ def _composed_message(deliveries: tuple[Any, ...], *, paused: bool = False) -> s
 
 
 async def _composer_refused(
-    runtime: Runtime, db: AsyncSession, persona_id: uuid.UUID, form: FormMultiDict, exc: Refusal
+    runtime: Runtime,
+    db: AsyncSession,
+    persona_id: uuid.UUID,
+    author: uuid.UUID,
+    form: FormMultiDict,
+    exc: Refusal,
 ) -> Template:
     """The composer again, with what was typed and why it was refused (the blocks, per account)."""
     persona = await get_persona(db, persona_id)
@@ -415,7 +422,7 @@ async def _composer_refused(
     context = await form_context(
         runtime,
         persona,
-        media=await library(db, persona),
+        media=await library(db, persona, author=author, chosen=chosen_media),
         form=typed,
         chosen=chosen,
         chosen_media=chosen_media,

@@ -189,6 +189,7 @@ async def _sent_back(db: AsyncSession, post: Post) -> Any:
 async def _page(
     runtime: Runtime,
     db: AsyncSession,
+    author: uuid.UUID,
     persona: Persona,
     post: Post,
     form: dict[str, str],
@@ -203,7 +204,7 @@ async def _page(
     context = await form_context(
         runtime,
         persona,
-        media=await library(db, persona, keep=own),
+        media=await library(db, persona, author=author, keep=own, chosen=chosen_media),
         form=form,
         chosen=chosen,
         chosen_media=chosen_media,
@@ -248,7 +249,9 @@ class AdminEditController(Controller):
         chosen = {str(d.account_id) for d in _active(post)}
         media = {str(m.id) for m in post.media}
         runtime = request.app.state.runtime
-        return await _page(runtime, db_session, persona, post, _prefilled(persona, post), chosen, media)
+        return await _page(
+            runtime, db_session, request.user.id, persona, post, _prefilled(persona, post), chosen, media
+        )
 
     @post(_POST + "/edit", status_code=303, refused=_BACK_TO_POST, **access.persona(Action.COMPOSE))
     async def edit_save(
@@ -276,7 +279,9 @@ class AdminEditController(Controller):
                 await service.submit(db_session, registry, actor, post_id, scheduled_at=when)
                 submitted = True
         if shown.refusal is not None:
-            return await _refused(request.app.state.runtime, db_session, persona_id, post_id, form, shown.refusal)
+            return await _refused(
+                request.app.state.runtime, db_session, request.user.id, persona_id, post_id, form, shown.refusal
+            )
         if submitted:
             reloaded = await post_or_404(db_session, persona, post_id)
             waiting = any(d.state == S.PENDING_APPROVAL for d in reloaded.deliveries)
@@ -287,7 +292,13 @@ class AdminEditController(Controller):
 
 
 async def _refused(
-    runtime: Runtime, db: AsyncSession, persona_id: uuid.UUID, post_id: uuid.UUID, form: FormMultiDict, exc: Refusal
+    runtime: Runtime,
+    db: AsyncSession,
+    author: uuid.UUID,
+    persona_id: uuid.UUID,
+    post_id: uuid.UUID,
+    form: FormMultiDict,
+    exc: Refusal,
 ) -> Template:
     """The edit page again, with what was typed and why it was refused (the blocks, per account)."""
     persona = await persona_or_404(db, persona_id)
@@ -297,6 +308,7 @@ async def _refused(
     return await _page(
         runtime,
         db,
+        author,
         persona,
         post,
         typed,

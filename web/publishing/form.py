@@ -90,11 +90,29 @@ async def publish_options_of(runtime: Runtime, persona: Persona) -> list[tuple[A
     return found
 
 
-async def library(db: Any, persona: Persona, *, keep: list[Media] | None = None) -> list[Media]:
-    """The media the form offers: ``keep`` (the post's own) first, then the unused uploads."""
-    own = keep or []
-    unused = await media_service.list_media(db, persona.id, unattached=True, limit=LIBRARY_SHOWN)
-    return own + [m for m in unused if m.id not in {o.id for o in own}]
+async def library(
+    db: Any,
+    persona: Persona,
+    *,
+    author: uuid.UUID,
+    keep: list[Media] | None = None,
+    chosen: set[str] | None = None,
+) -> list[Media]:
+    """The media the form offers: ``keep`` (the post's own) first, then the author's own unused
+    uploads — one person's uploads do not pile up in everyone's composer — and any unused media of
+    the persona the form names in ``chosen`` (the media page's "use in a post", a refused form)."""
+    own = list(keep or [])
+    unused = await media_service.list_media(db, persona.id, unattached=True, uploaded_by=author, limit=LIBRARY_SHOWN)
+    shown = {m.id for m in own}
+    for media_id in chosen or set():
+        try:
+            wanted = uuid.UUID(media_id)
+        except ValueError:
+            continue
+        found = await media_service.persona_media(db, persona.id, wanted)
+        if found is not None and found.post_id is None and found.id not in shown and found not in unused:
+            unused.insert(0, found)
+    return own + [m for m in unused if m.id not in shown]
 
 
 async def form_context(
