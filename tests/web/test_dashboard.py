@@ -37,6 +37,7 @@ async def test_today_counts_against_the_cadence_and_lists_what_needs_attention(
                     persona_id=persona.id,
                     account_ids=(x.id,),
                     text=f"Information pratique n°{n} sur les transports.",
+                    variants={"x": f"Transports, en bref n°{n}."},
                     publish_now=True,
                 ),
             )
@@ -65,3 +66,5 @@ async def test_today_counts_against_the_cadence_and_lists_what_needs_attention(
     )  # two scheduled + one waiting for approval (the failed one does not count) > 2 a day
     assert "1 publication attend sa validation" in today or "1 post waits for approval" in today
     assert "Status is a duplicate." in today and str(ids[0]) in today
+    # the X deliveries are listed with the words X will show (the variant), not the main text
+    assert "Transports, en bref n°1." in today and "Information pratique n°1" not in today
