@@ -11,7 +11,6 @@ from typing import Any, TypeVar
 
 import click
 
-from core.db import migrate
 from core.settings import Settings, SettingsError, load_settings
 
 T = TypeVar("T")
@@ -44,6 +43,8 @@ def db() -> None:
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Bring the schema up to REVISION (default: the newest)."""
+    from core.db import migrate  # Alembic: 0.2 s to import, so not at the top (`portevoix --help` stays fast)
+
     migrate.upgrade(_settings().database_url, revision)
     click.echo(f"database at {revision}")
 
@@ -52,6 +53,8 @@ def db_upgrade(revision: str) -> None:
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Take the schema back to REVISION ("base" empties it)."""
+    from core.db import migrate
+
     migrate.downgrade(_settings().database_url, revision)
     click.echo(f"database at {revision}")
 
@@ -59,6 +62,7 @@ def db_downgrade(revision: str) -> None:
 @db.command("current")
 def db_current() -> None:
     """Print the schema revision of the database and of this code."""
+    from core.db import migrate
     from core.db.engine import make_engine
 
     async def current() -> str | None:
@@ -126,6 +130,7 @@ def personas_load(directory: Path | None) -> None:
 
 async def _load_personas(settings: Settings, directory: Path) -> list[str]:
     from core.audit import Actor
+    from core.db import migrate
     from core.personas.service import KNOWN_FORMATS, known_channels, upsert_personas
     from core.runtime import Runtime
     from personas import load_dir
@@ -248,6 +253,7 @@ async def _add_staff(
     settings: Settings, email: str, name: str, password: str, is_admin: bool, employer: Any, locale: str
 ) -> None:
     from core.audit import Actor
+    from core.db import migrate
     from core.people.staff import create_staff
     from core.runtime import Runtime
 
@@ -275,6 +281,7 @@ def _serve(settings: Settings, host: str, port: int, *, ready: str = "") -> None
     on screen: the demo's logins)."""
     import uvicorn
 
+    from core.db import migrate
     from core.db.engine import make_engine
 
     async def check() -> None:
@@ -338,6 +345,8 @@ def serve(host: str, port: int) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 def run(host: str, port: int) -> None:
     """All in one: migrate, load the personas, create the demo team, serve (embedded database and queue)."""
+    from core.db import migrate
+
     # The demo talks to simulated networks unless told otherwise, and serves its media here.
     os.environ.setdefault("PORTEVOIX_SIMULATED_NETWORKS", "true")
     os.environ.setdefault("PORTEVOIX_PUBLIC_URL", f"http://{host}:{port}")
