@@ -77,7 +77,9 @@ def post_text(length: int = 2_000) -> str:
 
 
 def region_with_every_rule() -> PersonaFile:
-    (region,) = [p for p in load_dir(SEED_DIR, known_channels=CHANNELS, known_formats=FORMATS) if p.kind == "institution"]
+    (region,) = [
+        p for p in load_dir(SEED_DIR, known_channels=CHANNELS, known_formats=FORMATS) if p.kind == "institution"
+    ]
     rules = {rule_id: RuleSetting() for rule_id in REGISTRY} | dict(region.rules)
     return msgspec.structs.replace(region, rules=rules)
 
@@ -117,7 +119,10 @@ def main(*, seconds: float = 3.0) -> None:
     print(f"{'':<34} {'figure':>10} {'baseline':>10} {'ratio':>7} {'target':>8}")
     for label, cold in (("new text each time (keystroke)", True), ("same text again (re-check)", False)):
         rate, findings = measure(cold=cold, seconds=seconds)
-        print(f"{label:<34} {rate:>8,.0f}/s {BASELINE:>8,}/s {rate / BASELINE:>7.2f} {TARGET:>6,}/s  ({findings} findings)")
+        print(
+            f"{label:<34} {rate:>8,.0f}/s {BASELINE:>8,}/s {rate / BASELINE:>7.2f} {TARGET:>6,}/s"
+            f"  ({findings} findings)"
+        )
 
 
 if __name__ == "__main__":
