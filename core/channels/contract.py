@@ -292,6 +292,9 @@ class AccountMetrics(msgspec.Struct, frozen=True, kw_only=True):
     posts: int | None = None
     impressions: int | None = None
     extra: dict[str, float] = {}
+    #: the API version that produced these figures (Graph "v23.0", X "2", LinkedIn "202610"…):
+    #: metric names get deprecated, so the host stores it with each sample
+    api_version: str = ""
 
 
 class PostMetrics(msgspec.Struct, frozen=True, kw_only=True):
@@ -301,6 +304,8 @@ class PostMetrics(msgspec.Struct, frozen=True, kw_only=True):
     reposts: int | None = None
     replies: int | None = None
     extra: dict[str, float] = {}
+    #: as :attr:`AccountMetrics.api_version`
+    api_version: str = ""
 
 
 class UsageReport(msgspec.Struct, frozen=True, kw_only=True):

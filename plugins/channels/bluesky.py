@@ -75,6 +75,8 @@ from core.channels import (
 POST, REPOST = "app.bsky.feed.post", "app.bsky.feed.repost"
 BLOCK = "app.bsky.graph.block"
 MAX_TEXT_BYTES = 3000
+#: what produced the metrics: the ``app.bsky`` lexicons over XRPC (unversioned; their names are the version)
+API_VERSION = "app.bsky"
 # app.bsky.embed.images: ≤4 images; the current lexicon allows 2,000,000 bytes each
 # ("formerly limited to 1 MB"; bsky-docs still says 1 MB: reference §9.7).
 _IMAGE = MediaRules(
@@ -348,6 +350,7 @@ class BlueskyPlugin(ChannelPlugin):
             followers=body.get("followersCount"),
             following=body.get("followsCount"),
             posts=body.get("postsCount"),
+            api_version=API_VERSION,
         )
 
     async def fetch_post_metrics(self, account: AccountRef, remote_ids: list[str]) -> list[PostMetrics]:
@@ -361,6 +364,7 @@ class BlueskyPlugin(ChannelPlugin):
                     reposts=p.get("repostCount"),
                     replies=p.get("replyCount"),
                     extra={"quote_count": float(p.get("quoteCount", 0))},
+                    api_version=API_VERSION,
                 )
                 for p in body.get("posts", [])
             ]

@@ -78,6 +78,10 @@ COMMENT_FIELDS = "id,message,from,created_time,parent,permalink_url"
 MESSAGE_FIELDS = "id,message,from,created_time"
 DEFAULT_PAGE_METRICS = "page_media_view,page_total_media_view_unique,page_post_engagements,page_daily_follows"
 DEFAULT_POST_METRICS = "post_total_media_view_unique,post_reactions_by_type_total,post_clicks"
+#: a video's metrics on its own edge, ``/{video-id}/video_insights`` (Video Insights reference)
+DEFAULT_VIDEO_METRICS = (
+    "total_video_impressions,total_video_views,total_video_reactions_by_type_total,total_video_stories_by_action_type"
+)
 WEB = "https://www.facebook.com"
 
 
@@ -387,30 +391,59 @@ class FacebookPlugin(ChannelPlugin):
             followers=_int_or_none(fields.get("followers_count")),
             impressions=int(impressions) if impressions is not None else None,
             extra=extra,
+            api_version=self.graph.version,
         )
 
     async def fetch_post_metrics(self, account: AccountRef, remote_ids: list[str]) -> list[PostMetrics]:
-        metrics = self.settings.extra.get("post_insights_metrics", DEFAULT_POST_METRICS)
+        """Posts from ``/{post-id}/insights``; videos (tracked by their video id, see
+        :func:`_video_result`) from ``/{video-id}/video_insights``: a Video node has no ``insights``
+        edge. A post or video deleted on the network has no metrics; any other error is raised."""
         results = []
         for remote_id in remote_ids:
+            read = self._video_metrics if _is_video(remote_id) else self._post_metrics
             try:
-                body = await self._send(account, GraphCall("GET", f"/{remote_id}/insights", params={"metric": metrics}))
+                results.append(await read(account, remote_id))
             except Rejected as exc:
                 if exc.code == _meta.OBJECT_GONE:  # deleted on the network: no metrics, not an error
                     continue
                 raise
-            values = _insight_values(body)
-            views = values.pop("post_total_media_view_unique", None)
-            likes = values.pop("post_reactions_by_type_total", None)
-            results.append(
-                PostMetrics(
-                    remote_id=remote_id,
-                    impressions=int(views) if views is not None else None,
-                    likes=int(likes) if likes is not None else None,
-                    extra=values,
-                )
-            )
         return results
+
+    async def _post_metrics(self, account: AccountRef, remote_id: str) -> PostMetrics:
+        metrics = self.settings.extra.get("post_insights_metrics", DEFAULT_POST_METRICS)
+        body = await self._send(account, GraphCall("GET", f"/{remote_id}/insights", params={"metric": metrics}))
+        values = _insight_values(body)
+        views = values.pop("post_total_media_view_unique", None)
+        likes = values.pop("post_reactions_by_type_total", None)
+        return PostMetrics(
+            remote_id=remote_id,
+            impressions=int(views) if views is not None else None,
+            likes=int(likes) if likes is not None else None,
+            extra=values,
+            api_version=self.graph.version,
+        )
+
+    async def _video_metrics(self, account: AccountRef, remote_id: str) -> PostMetrics:
+        metrics = self.settings.extra.get("video_insights_metrics", DEFAULT_VIDEO_METRICS)
+        params = {"metric": metrics, "period": "lifetime"}
+        body = await self._send(account, GraphCall("GET", f"/{remote_id}/video_insights", params=params))
+        raw = _insight_raw(body)
+        values = _insight_values(body)
+        # "stories" are the shares, comments and likes of the video's posts, keyed by action
+        stories = raw.get("total_video_stories_by_action_type")
+        by_action = stories if isinstance(stories, dict) else {}
+        impressions = values.pop("total_video_impressions", None)
+        reactions = values.pop("total_video_reactions_by_type_total", None)
+        values.pop("total_video_stories_by_action_type", None)
+        return PostMetrics(
+            remote_id=remote_id,
+            impressions=int(impressions) if impressions is not None else None,
+            likes=int(reactions) if reactions is not None else None,
+            reposts=_int_or_none(by_action.get("share")),
+            replies=_int_or_none(by_action.get("comment")),
+            extra=values,
+            api_version=self.graph.version,
+        )
 
     # ------------------------------------------------------------------ OAuth
     def authorization_url(self, *, state: str, scopes: list[str] | None = None) -> AuthorizationRequest:
@@ -560,6 +593,11 @@ def _is_message(remote_id: str) -> bool:
     return remote_id.startswith("m_")
 
 
+def _is_video(remote_id: str) -> bool:
+    """A video is tracked by its video id, bare digits; posts are ``{page-id}_{post-id}``."""
+    return remote_id.isdigit()
+
+
 def _video_result(page: str, video_id: str, published_at: datetime) -> PublishResult:
     # A video is tracked by its video id (what /videos answers), by publish and reconcile alike.
     return PublishResult(remote_id=video_id, url=f"{WEB}/{page}/videos/{video_id}", published_at=published_at)
@@ -702,6 +740,16 @@ def _insight_values(body: dict[str, Any]) -> dict[str, float]:
         if isinstance(value, int | float):
             values[str(metric.get("name"))] = float(value)
     return values
+
+
+def _insight_raw(body: dict[str, Any]) -> dict[str, Any]:
+    """The latest value of each insights metric as Graph gave it (objects kept)."""
+    raw: dict[str, Any] = {}
+    for metric in _meta.data_of(body):
+        points = metric.get("values") or []
+        if points and isinstance(points[-1], dict):
+            raw[str(metric.get("name"))] = points[-1].get("value")
+    return raw
 
 
 def _int_or_none(value: Any) -> int | None:

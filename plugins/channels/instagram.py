@@ -53,6 +53,7 @@ from core.channels import (
     TokenSet,
     Transient,
     UsageRecorder,
+    UsageReport,
     WebhookChallenge,
     WebhookRequest,
     public_media_url_problem,
@@ -116,6 +117,8 @@ DEFAULT_SCOPES = (
     "business_management",
 )
 COMMENT_FIELDS = "id,text,timestamp,username,from,parent_id"
+#: the endpoint name of the publishing quota in usage reports (and the budgets)
+PUBLISHING_QUOTA = "content_publishing_limit"
 USER_METRICS = "reach,views,accounts_engaged,total_interactions"
 MEDIA_METRICS = "views,reach,likes,comments,shares,saved"
 TERMINAL_FAILURES = ("ERROR", "EXPIRED")
@@ -239,6 +242,19 @@ class InstagramPlugin(ChannelPlugin):
         )
 
     async def _check_quota(self, account: AccountRef) -> None:
+        usage, total = await self._publishing_quota(account)
+        if usage is not None and total is not None and usage >= total:
+            # The window is a rolling 24 h and Meta does not say when a slot frees up.
+            raise RateLimited(
+                f"instagram: publishing quota spent ({usage}/{total} in 24 h)",
+                retry_after=self.publish_limit_wait,
+                network_message=f"Instagram publishing limit reached: {usage} of {total} posts in 24 hours",
+            )
+
+    async def _publishing_quota(self, account: AccountRef) -> tuple[int | None, int | None]:
+        """``content_publishing_limit``: the posts published in the moving 24 hours and the quota
+        (100 today; 25 and 50 before — read, never assumed; a carousel counts one). Reported to the
+        usage recorder as the ``content_publishing_limit`` budget, which no header carries."""
         call = GraphCall(
             "GET",
             f"/{account.external_id}/content_publishing_limit",
@@ -246,16 +262,23 @@ class InstagramPlugin(ChannelPlugin):
         )
         entries = _meta.data_of(await self._send(account, call))
         if not entries:
-            return
+            return None, None
         usage = entries[0].get("quota_usage")
-        total = (entries[0].get("config") or {}).get("quota_total")
-        if isinstance(usage, int) and isinstance(total, int) and usage >= total:
-            # The window is a rolling 24 h and Meta does not say when a slot frees up.
-            raise RateLimited(
-                f"instagram: publishing quota spent ({usage}/{total} in 24 h)",
-                retry_after=self.publish_limit_wait,
-                network_message=f"Instagram publishing limit reached: {usage} of {total} posts in 24 hours",
+        total = _meta.as_dict(entries[0].get("config")).get("quota_total")
+        usage = usage if isinstance(usage, int) else None
+        total = total if isinstance(total, int) else None
+        if total is not None:
+            # No reset time: in a moving window a slot frees as each post turns 24 hours old.
+            self.usage.record(
+                UsageReport(
+                    channel=self.key,
+                    endpoint=PUBLISHING_QUOTA,
+                    limit=total,
+                    remaining=max(0, total - (usage or 0)),
+                    account_external_id=account.external_id,
+                )
             )
+        return usage, total
 
     async def _container(self, account: AccountRef, call: GraphCall) -> str:
         """Create a container and wait until Instagram has fetched and processed its media."""
@@ -410,6 +433,8 @@ class InstagramPlugin(ChannelPlugin):
             "metric_type": "total_value",
         }
         values = _insight_values(await self._send(account, GraphCall("GET", f"/{ig}/insights", params=params)))
+        # the hourly metrics job keeps the publishing budget current between two posts
+        await self._publishing_quota(account)
         views = values.get("views")
         return AccountMetrics(
             followers=_int(fields.get("followers_count")),
@@ -417,6 +442,7 @@ class InstagramPlugin(ChannelPlugin):
             posts=_int(fields.get("media_count")),
             impressions=int(views) if views is not None else None,
             extra=values,
+            api_version=self.graph.version,
         )
 
     async def fetch_post_metrics(self, account: AccountRef, remote_ids: list[str]) -> list[PostMetrics]:
@@ -438,6 +464,7 @@ class InstagramPlugin(ChannelPlugin):
                     replies=_int(values.pop("comments", None)),
                     reposts=_int(values.pop("shares", None)),
                     extra=values,
+                    api_version=self.graph.version,
                 )
             )
         return results

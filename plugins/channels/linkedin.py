@@ -550,6 +550,7 @@ class LinkedInPlugin(ChannelPlugin):
         return AccountMetrics(
             followers=int(sizes.json().get("firstDegreeSize", 0)),
             extra={"organic_followers": float(organic), "paid_followers": float(paid)},
+            api_version=self.version,
         )
 
     async def fetch_post_metrics(self, account: AccountRef, remote_ids: list[str]) -> list[PostMetrics]:
@@ -579,6 +580,7 @@ class LinkedInPlugin(ChannelPlugin):
                 extra={
                     k: float(stats[k]) for k in ("clickCount", "uniqueImpressionsCount", "engagement") if k in stats
                 },
+                api_version=self.version,
             )
         return [found[urn] for urn in remote_ids if urn in found]
 

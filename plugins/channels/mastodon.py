@@ -82,6 +82,8 @@ DEFAULT_SCOPES = (
 )
 #: 429 without usable headers: Mastodon's default windows are 5 minutes.
 DEFAULT_BACKOFF_S = 300.0
+#: the Mastodon REST API version the metrics come from (``/api/v1/...``), stored with each sample
+API_VERSION = "v1"
 _VISIBILITIES = frozenset({"public", "unlisted", "private", "direct"})
 _TAG = re.compile(r"<[^>]+>")
 _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -484,6 +486,7 @@ class MastodonPlugin(ChannelPlugin):
             followers=body.get("followers_count"),
             following=body.get("following_count"),
             posts=body.get("statuses_count"),
+            api_version=API_VERSION,
         )
 
     async def fetch_post_metrics(self, account: AccountRef, remote_ids: list[str]) -> list[PostMetrics]:
@@ -510,6 +513,7 @@ class MastodonPlugin(ChannelPlugin):
                     reposts=status.get("reblogs_count"),
                     replies=status.get("replies_count"),
                     extra=extra,
+                    api_version=API_VERSION,
                 )
             )
         return found

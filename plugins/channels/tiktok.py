@@ -84,6 +84,8 @@ VIDEO_CAPTION_LIMIT = 2200
 PHOTO_TITLE_LIMIT = 90
 PHOTO_DESCRIPTION_LIMIT = 4000
 MAX_PHOTOS = 35
+#: the TikTok API version the metrics come from (``/v2/...``), stored with each sample
+API_VERSION = "v2"
 DEFAULT_SCOPES = ("user.info.basic", "user.info.stats", "video.publish", "video.list")
 #: per-minute quotas (6 inits, 20 creator queries, 30 status polls per minute per token)
 DEFAULT_BACKOFF_S = 60.0
@@ -542,6 +544,7 @@ class TikTokPlugin(ChannelPlugin):
             following=user.get("following_count"),
             posts=user.get("video_count"),
             extra={"likes": float(user["likes_count"])} if "likes_count" in user else {},
+            api_version=API_VERSION,
         )
 
     async def fetch_post_metrics(self, account: AccountRef, remote_ids: list[str]) -> list[PostMetrics]:
@@ -562,6 +565,7 @@ class TikTokPlugin(ChannelPlugin):
                     likes=video.get("like_count"),
                     reposts=video.get("share_count"),
                     replies=video.get("comment_count"),
+                    api_version=API_VERSION,
                 )
         return [found[i] for i in remote_ids if i in found]
 

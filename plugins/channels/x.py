@@ -104,6 +104,8 @@ _TWEET_FIELDS = "created_at,author_id,conversation_id,in_reply_to_user_id,refere
 _X_ESCAPE = re.compile(r"&(amp|lt|gt);")
 _X_ENTITIES = {"amp": "&", "lt": "<", "gt": ">"}
 _RETWEET_PREFIX = "rt:"
+#: the X API version the metrics come from (``/2/...``), stored with each sample
+API_VERSION = "2"
 
 
 class XPlugin(ChannelPlugin):
@@ -354,6 +356,7 @@ class XPlugin(ChannelPlugin):
             following=metrics.get("following_count"),
             posts=posts,
             extra=extra,
+            api_version=API_VERSION,
         )
 
     async def fetch_post_metrics(self, account: AccountRef, remote_ids: list[str]) -> list[PostMetrics]:
@@ -735,6 +738,7 @@ def _post_metrics(tweet: dict[str, Any]) -> PostMetrics:
         reposts=m.get("retweet_count", m.get("repost_count")),
         replies=m.get("reply_count"),
         extra=extra,
+        api_version=API_VERSION,
     )
 
 

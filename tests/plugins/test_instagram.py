@@ -261,7 +261,7 @@ async def test_publishing_limit_reached(plugin: InstagramPlugin, fake: FakeInsta
     with pytest.raises(RateLimited) as caught:
         await plugin.publish(account, Draft(text="Encore", format=Format.PHOTO, media=(image(),)))
     assert caught.value.retry_after == 3600
-    assert "50 of 50" in caught.value.network_message
+    assert f"{fake.quota_total} of {fake.quota_total}" in caught.value.network_message
     assert fake.containers == {}  # no container spent
 
 

@@ -54,6 +54,14 @@ POST_METRICS: dict[str, Any] = {
     "post_reactions_by_type_total": {"like": 120, "love": 14, "wow": 3},
     "post_clicks": 87,
 }
+#: ``/{video-id}/video_insights`` (lifetime; the by-type ones are objects keyed by type)
+VIDEO_METRICS: dict[str, Any] = {
+    "total_video_impressions": 4100,
+    "total_video_views": 1800,
+    "total_video_views_unique": 1500,
+    "total_video_reactions_by_type_total": {"like": 210, "love": 31},
+    "total_video_stories_by_action_type": {"share": 12, "like": 241, "comment": 19},
+}
 #: a post's ``status_type`` by what made it
 _STATUS_TYPES = {
     "status": "mobile_status_update",
@@ -477,25 +485,47 @@ class FakeFacebook(GraphFake):
             known: dict[str, Any] = PAGE_METRICS
         elif object_id in self.posts:
             known = POST_METRICS
+        elif object_id in self.videos:
+            # A Video node has no ``insights`` edge: its metrics are on ``video_insights``.
+            raise GraphError(100, "(#100) Tried accessing nonexisting field (insights) on node type (Video)")
         else:
             raise no_object(object_id, "get")
+        period = request.params.get("period", "lifetime" if object_id != self.page_id else "day")
+        return FakeResponse(json={"data": self._metric_values(request, object_id, known, "insights", period)})
+
+    @graph("GET", "/{version}/{video_id}/video_insights", allowed=("metric", "period"))
+    async def video_insights(self, request: GraphRequest, video_id: str) -> FakeResponse:
+        """``GET /{video-id}/video_insights``: lifetime totals (Video Insights reference); without
+        ``metric``, every metric of the video."""
+        if video_id not in self.videos:
+            raise no_object(video_id, "get")
+        if request.params.get("period", "lifetime") != "lifetime":
+            raise GraphError(100, "(#100) period must be one of the following values: lifetime")
+        if not request.params.get("metric"):
+            request.params["metric"] = ",".join(VIDEO_METRICS)
+        return FakeResponse(json={"data": self._metric_values(request, video_id, VIDEO_METRICS, "video_insights")})
+
+    def _metric_values(
+        self, request: GraphRequest, object_id: str, known: dict[str, Any], edge: str, period: str = "lifetime"
+    ) -> list[dict[str, Any]]:
         data = []
         for name in request.params["metric"].split(","):
             if name in DEPRECATED_METRICS or name not in known:
                 raise GraphError(100, f"(#100) The value must be a valid insights metric: {name}")
-            period = request.params.get("period", "lifetime" if object_id != self.page_id else "day")
-            end = graph_time(self.now())
+            value: dict[str, Any] = {"value": known[name]}
+            if edge == "insights":  # lifetime video totals carry no end_time
+                value["end_time"] = graph_time(self.now())
             data.append(
                 {
                     "name": name,
                     "period": period,
-                    "values": [{"value": known[name], "end_time": end}],
+                    "values": [value],
                     "title": name,
                     "description": name,
-                    "id": f"{object_id}/insights/{name}/{period}",
+                    "id": f"{object_id}/{edge}/{name}/{period}",
                 }
             )
-        return FakeResponse(json={"data": data})
+        return data
 
     # ------------------------------------------------------------------ comments
     @graph(

@@ -129,7 +129,7 @@ class FakeInstagram(GraphFake):
     name = "Instagram (simulated)"
     buc_type = "instagram"
 
-    def __init__(self, *, quota_total: int = 50, processing_polls: int = 1, loopback_media: bool = False) -> None:
+    def __init__(self, *, quota_total: int = 100, processing_polls: int = 1, loopback_media: bool = False) -> None:
         #: fetch media from 127.0.0.1 over plain HTTP too: the demo's simulated Instagram, which runs
         #: beside the instance (the real one fetches public HTTPS URLs only)
         self.loopback_media = loopback_media
