@@ -58,6 +58,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     smtp_from: str = ""
     #: upgrade the connection with STARTTLS (port 587); false for a local relay on port 25
     smtp_starttls: bool = True
+    #: where usage alerts are POSTed as JSON (empty: no webhook; dashboard and notifications only)
+    usage_webhook_url: str = ""
+    #: when set, each webhook carries ``X-Portevoix-Signature: sha256=<HMAC of the body>``
+    usage_webhook_secret: str = ""
+    #: the persona's local hour from which a network still behind its daily target raises an alert
+    usage_alert_hour: Annotated[int, msgspec.Meta(ge=0, le=23)] = 18
+    #: a working day longer than this (first to last act, hours) raises an alert: 14 h is a warning sign
+    usage_long_day_hours: Annotated[float, msgspec.Meta(gt=0, le=24)] = 10.0
+    #: an API budget with less than this share left (percent) raises an alert
+    usage_quota_low_percent: Annotated[float, msgspec.Meta(gt=0, lt=100)] = 10.0
+    #: raw usage samples older than this many days are folded into one point per day, then deleted
+    usage_raw_days: Annotated[int, msgspec.Meta(ge=1)] = 90
     #: per-channel plugin settings from PORTEVOIX_CHANNEL_<KEY>_<FIELD> (base_url, client_id, …)
     channels: dict[str, dict[str, str]] = {}
 
@@ -91,6 +103,11 @@ _EXPECTS = {
     "smtp_port": "a port number (587 with STARTTLS, 465, 25)",
     "smtp_starttls": "true or false",
     "smtp_from": "the sender's address, such as Porte-voix <porte-voix@region.example.fr>",
+    "usage_webhook_url": "an http:// or https:// URL the usage alerts are POSTed to, or empty",
+    "usage_alert_hour": "a local hour from 0 to 23",
+    "usage_long_day_hours": "a number of hours > 0 and <= 24",
+    "usage_quota_low_percent": "a percentage > 0 and < 100",
+    "usage_raw_days": "an integer number of days >= 1",
 }
 
 
@@ -180,6 +197,10 @@ def _check(settings: Settings) -> None:
                 f"{CHANNEL_PREFIX}{key.upper()}_{SIMULATED_SETTING.upper()} is reserved for the demo's simulated "
                 "networks (portevoix run); production needs PORTEVOIX_PUBLIC_URL on https://"
             )
+    if settings.usage_webhook_url and not settings.usage_webhook_url.startswith(("http://", "https://")):
+        raise SettingsError(
+            f"PORTEVOIX_USAGE_WEBHOOK_URL: {settings.usage_webhook_url!r}; expected {_EXPECTS['usage_webhook_url']}"
+        )
     if settings.redis_url and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise SettingsError(f"REDIS_URL: {settings.redis_url!r} is not a Redis URL; expected {_EXPECTS['redis_url']}")
     if settings.smtp_host and "@" not in settings.smtp_from:

@@ -7,7 +7,9 @@ Who is told:
   table), when a delivery is created or submitted into ``pending_approval`` or held at publish time;
 - ``failed``: the post's author, or the persona's settlers (:data:`Action.SETTLE`) when it has none;
 - ``needs_reauth``: the persona's account managers (:data:`Action.MANAGE_ACCOUNTS`), from the
-  audit event ``account.needs_reauth``.
+  audit event ``account.needs_reauth``;
+- ``usage_alert``: the persona's managers and the site admins, given by ``core.usage.alerts``
+  when it raises an alert (no event row to derive it from: the alert row is the record).
 
 Nobody is told of what they did themselves. One unread notification per recipient, kind and
 subject (a partial unique index): a new event on it brings it up (``event_at``) and counts it
@@ -50,6 +52,7 @@ class Kind(enum.StrEnum):
     WAITING_APPROVAL = "waiting_approval"
     FAILED = "failed"
     NEEDS_REAUTH = "needs_reauth"
+    USAGE_ALERT = "usage_alert"
 
 
 #: a delivery's history event → the notification it gives (created/submitted only into approval)
@@ -178,6 +181,9 @@ def recipients(connection: sa.Connection, notice: Notice) -> set[uuid.UUID]:
             if _active(connection, notice.author_id)
             else _team(connection, notice.persona_id, Action.SETTLE)
         )
+    elif notice.kind == Kind.USAGE_ALERT:
+        admins = connection.scalars(select(Staff.id).where(Staff.is_admin.is_(True), Staff.is_active.is_(True)))
+        found = _team(connection, notice.persona_id, Action.MANAGE_ACCOUNTS) | set(admins)
     else:
         found = _team(connection, notice.persona_id, Action.MANAGE_ACCOUNTS)
     return {s for s in found if s is not None and s != notice.actor_id}

@@ -26,6 +26,7 @@ TITLES = {
     "waiting_approval": _("A post waits for your approval"),
     "failed": _("A delivery failed"),
     "needs_reauth": _("An account must be reconnected"),
+    "usage_alert": _("Usage alert"),
 }
 BODIES = {
     "sent_back": _("%(who)s sent back your post “%(excerpt)s” (%(persona)s): %(comment)s"),
@@ -34,6 +35,20 @@ BODIES = {
     "needs_reauth": _(
         "%(channel)s @%(handle)s (%(persona)s) must be reconnected: nothing is sent nor received until then."
     ),
+}
+#: a usage alert's text, by the alert's kind (``detail["alert"]``, :mod:`core.usage.alerts`)
+ALERT_BODIES = {
+    "behind_cadence": _(
+        "%(channel)s @%(handle)s (%(persona)s) is behind its line today: %(posts)s of %(target)s posts by %(hour)s:00."
+    ),
+    "quota_low": _("%(channel)s @%(handle)s (%(persona)s) has %(left)s%% of its API budget left (%(endpoint)s)."),
+    "needs_reauth": _("%(channel)s @%(handle)s (%(persona)s) must be reconnected: nothing is sent nor received."),
+    "inbox_over_target": _(
+        "The inbox of %(persona)s is over its response target: %(overdue)s messages overdue, "
+        "first responses today in %(median)s min (target %(target)s min)."
+    ),
+    "long_day": _("%(who)s has worked a %(hours)s-hour day on %(persona)s: far beyond a reasonable day."),
+    "metrics_failing": _("The metrics of %(channel)s @%(handle)s (%(persona)s) fail: %(error)s"),
 }
 OPEN = _("Open")
 MAIL_FOOTER = _("All your notifications: %(url)s")
@@ -48,9 +63,23 @@ def translate(message: str, locale: str) -> str:
     return catalogue(locale).gettext(message)
 
 
-def _variables(detail: dict[str, Any]) -> dict[str, str]:
-    names = ("who", "excerpt", "persona", "comment", "channel", "handle", "error")
-    return {name: str(detail.get(name) or "—") for name in names}
+class Names(dict[str, Any]):
+    """A notification's names for its text: an absent or empty one reads "—"."""
+
+    def __getitem__(self, name: str) -> str:
+        value = self.get(name)
+        return "—" if value is None or value == "" else str(value)
+
+
+def names(detail: dict[str, Any]) -> Names:
+    return Names(detail)
+
+
+def template(kind: str, detail: dict[str, Any]) -> str:
+    """The message (msgid) of a notification: a usage alert's depends on the alert's kind."""
+    if kind == "usage_alert":
+        return ALERT_BODIES.get(str(detail.get("alert")), ALERT_BODIES["metrics_failing"])
+    return BODIES[kind]
 
 
 def title(kind: str, locale: str) -> str:
@@ -58,7 +87,7 @@ def title(kind: str, locale: str) -> str:
 
 
 def body(kind: str, detail: dict[str, Any], locale: str) -> str:
-    return translate(BODIES[kind], locale) % _variables(detail)
+    return translate(template(kind, detail), locale) % names(detail)
 
 
 def path(kind: str, subject_id: Any, persona_id: Any, detail: dict[str, Any]) -> str:
@@ -70,4 +99,6 @@ def path(kind: str, subject_id: Any, persona_id: Any, detail: dict[str, Any]) ->
         return f"{persona}/approvals"
     if kind == "failed":
         return f"{persona}/deliveries/{subject_id}"
+    if kind == "usage_alert":
+        return f"{persona}/usage"
     return "/admin/accounts"

@@ -36,6 +36,9 @@ from core.publishing import outbox as publisher
 from core.queue.recovery import Loops, RunningJobs
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
+from core.usage import alerts, retention
+from core.usage import budget as usage_budget
+from core.usage.metrics import collect_metrics
 
 log = structlog.get_logger(__name__)
 
@@ -55,7 +58,18 @@ def worker_id() -> str:
 
 
 async def publish_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
-    return await publisher.publish_delivery(ctx["runtime"], uuid.UUID(delivery_id), worker_id=ctx["worker_id"])
+    runtime: Runtime = ctx["runtime"]
+    await _warn_if_budget_low(runtime, uuid.UUID(delivery_id))
+    return await publisher.publish_delivery(runtime, uuid.UUID(delivery_id), worker_id=ctx["worker_id"])
+
+
+async def _warn_if_budget_low(runtime: Runtime, delivery_id: uuid.UUID) -> None:
+    """A low API budget warns the persona before the send; the send goes on (posts come first)."""
+    try:
+        async with runtime.session() as session:
+            await usage_budget.warn_before_send(session, delivery_id)
+    except Exception:  # bookkeeping: it never stops a send
+        log.exception("budget check before a send failed", delivery=str(delivery_id))
 
 
 async def reconcile_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
@@ -76,6 +90,19 @@ async def clear_unused_media(ctx: dict[str, Any]) -> int:
         return await media_library.clear_unused(session)
 
 
+async def raise_usage_alerts(ctx: dict[str, Any]) -> int:
+    return (await alerts.raise_usage_alerts(ctx["runtime"])).raised
+
+
+async def send_usage_webhooks(ctx: dict[str, Any]) -> int:
+    return await alerts.send_usage_webhooks(ctx["runtime"])
+
+
+async def purge_usage(ctx: dict[str, Any]) -> int:
+    report = await retention.purge_usage(ctx["runtime"])
+    return report.total("usage_samples_folded") + report.total("inbox_items_purged")
+
+
 FUNCTIONS = [
     # keep_result=0: a finished job leaves no result behind, so the sweeper can always re-enqueue.
     # The publish timeout bounds a send (a video upload may take minutes), not recovery: a dead
@@ -90,8 +117,16 @@ CRON_JOBS = [
     cron(sync_inboxes, name="sync_inboxes", second=30, unique=True, timeout=300),
     # Nightly: uploads no post took within 30 days (an abandoned composer) are deleted.
     cron(clear_unused_media, name="clear_unused_media", hour=3, minute=17, second=0, unique=True, timeout=300),
+    # Hourly: each connected account's audience and its posts' engagement (accounts low on budget wait).
+    cron(collect_metrics, name="collect_metrics", minute=41, second=0, unique=True, timeout=600),
     # Every 15 s: the notifications waiting for their e-mail (when SMTP is configured).
     cron(mail_notifications, name="mail_notifications", second={0, 15, 30, 45}, unique=True, timeout=120),
+    # Every quarter of an hour: usage alerts raised and resolved (cadence, quotas, inbox, long days…).
+    cron(raise_usage_alerts, name="raise_usage_alerts", minute={2, 17, 32, 47}, second=0, unique=True, timeout=300),
+    # Every minute: the alerts waiting for the webhook (PORTEVOIX_USAGE_WEBHOOK_URL), retried.
+    cron(send_usage_webhooks, name="send_usage_webhooks", second=45, unique=True, timeout=120),
+    # Nightly: raw usage samples folded into days, the public's personal data purged past retention.
+    cron(purge_usage, name="purge_usage", hour=3, minute=41, second=0, unique=True, timeout=600),
 ]
 JOB_TIMEOUT_S = 600
 #: how long arq keeps a started job's in-progress mark: its longest job timeout + 10 s (arq's rule)

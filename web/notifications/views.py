@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 from core.db.models import Notification
@@ -23,11 +21,8 @@ def title(notification: Notification) -> str:
 
 
 def text(notification: Notification) -> str:
-    names: dict[str, Any] = {
-        name: str(notification.detail.get(name) or "—")
-        for name in ("who", "excerpt", "persona", "comment", "channel", "handle", "error")
-    }
-    return _(texts.BODIES[notification.kind]) % names
+    detail = notification.detail or {}
+    return _(texts.template(notification.kind, detail)) % texts.names(detail)
 
 
 def path(notification: Notification) -> str:
