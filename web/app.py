@@ -73,6 +73,8 @@ from web.publishing.pause import AdminPauseController, PauseApiController
 from web.ratelimit import LoginThrottle
 from web.refusals import http_error, refused, server_error
 from web.simulated import SimulatedNetworks
+from web.usage.admin import AdminUsageController
+from web.usage.api import UsageApiController
 
 HERE = Path(__file__).parent
 SESSION_MAX_AGE = 12 * 3600
@@ -81,7 +83,7 @@ SESSION_MAX_AGE = 12 * 3600
 SESSIONLESS = ["^/static/", "^/schema", "^/health$", "^/media/", "^/webhooks/"]
 REDIS_TIMEOUT_S = 2.0
 #: the rooms with pages: their templates are named after the room ("publishing/compose.html")
-ROOMS = ("publishing", "people", "personas", "accounts", "media", "inbox", "notifications")
+ROOMS = ("publishing", "people", "personas", "accounts", "media", "inbox", "notifications", "usage")
 
 
 @jinja2.pass_context
@@ -216,6 +218,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             AdminMediaController,
             AdminInboxController,
             AdminNotificationsController,
+            AdminUsageController,
             PersonaApiController,
             AccountApiController,
             TeamApiController,
@@ -225,6 +228,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             PauseApiController,
             InboxApiController,
             NotificationApiController,
+            UsageApiController,
             StaffApiController,
             MeApiController,
             create_static_files_router(

@@ -153,6 +153,9 @@ REVIEWED_RULES = {
     "POST /api/v1/personas/{persona_id:uuid}/saved-replies": "saved_replies: editor",
     "PUT /api/v1/personas/{persona_id:uuid}/saved-replies/{saved_reply_id:uuid}": "saved_replies: editor",
     "DELETE /api/v1/personas/{persona_id:uuid}/saved-replies/{saved_reply_id:uuid}": "saved_replies: editor",
+    # usage: every assigned role, and site admins (they watch every persona's budgets)
+    "GET /api/v1/personas/{persona_id:uuid}/usage": "see_usage: viewer+admin_sees",
+    "GET /api/v1/personas/{persona_id:uuid}/usage/{table:str}": "see_usage: viewer+admin_sees",
 }
 
 
@@ -256,6 +259,7 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
                 .replace("{media_id:uuid}", "{media_id:uuid}" if method == "DELETE" else str(media[target]))
                 .replace("{item_id:uuid}", str(items[target]))
                 .replace("{action_id:uuid}", str(bans[target]))
+                .replace("{table:str}", "cadence.csv")
             )
 
             async def fresh(url: str, target: str = target) -> str:

@@ -57,6 +57,7 @@ CM_PAGES = [
     "/admin/personas/{id}/inbox",
     "/admin/personas/{id}/inbox/{id}",
     "/admin/personas/{id}/saved-replies",
+    "/admin/personas/{id}/usage",
     "/admin/accounts",
     "/admin/me",
     "/admin/notifications",
