@@ -35,6 +35,7 @@ from core.inbox.duties import act_on_arrival
 from core.inbox.ingest import ingest
 from core.publishing.outbox import flush_usage, throttle
 from core.runtime import Runtime
+from core.usage import budget
 
 log = structlog.get_logger(__name__)
 SYSTEM = Actor.system("inbox-sync")
@@ -88,8 +89,13 @@ async def sync_due_accounts(runtime: Runtime, *, now: datetime | None = None) ->
                 .order_by(Account.inbox_synced_at.is_not(None), Account.inbox_synced_at)
             )
         ).all()
+        # polling is non-urgent: an account low on API budget keeps it for posts and replies
+        low = await budget.yielding(session, due, now=now)
     synced = 0
     for account_id in due:
+        if account_id in low:
+            log.info("inbox poll skipped: API budget low", account=str(account_id))
+            continue
         try:
             result = await sync_account(runtime, account_id)
         except Exception:  # one account's bug must not starve the others

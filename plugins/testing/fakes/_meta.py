@@ -17,6 +17,8 @@ import json
 import math
 import re
 import secrets
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -28,6 +30,8 @@ from plugins.testing.oauth import OAuthServer
 
 VERSION = re.compile(r"^v\d+\.\d+$")
 TokenRole = Literal["user", "page", "any"]
+#: Meta's usage headers count the calls of a rolling hour
+USAGE_WINDOW_S = 3600.0
 
 EXPIRED_MESSAGE = "Error validating access token: Session has expired on Tuesday, 01-Jul-25 10:00:00 PDT."
 TRANSIENT_MESSAGE = "An unexpected error has occurred. Please retry your request later."
@@ -269,6 +273,8 @@ class GraphFake(OAuthServer):
     user_token: ClassVar[str] = "EAAfake-user-token"
     #: the object the BUC header is about (the page / IG user)
     business_id: str = ""
+    #: the calls in an hour that make 100 % of the app's usage headers
+    calls_per_hour: ClassVar[int] = 1000
 
     def __init__(self) -> None:
         super().__init__()
@@ -283,6 +289,10 @@ class GraphFake(OAuthServer):
         """(Re)create the network's state. Subclasses extend it."""
         self.rate_limit_code = 4
         self.calls = 0
+        #: when the calls of the last hour came (what the usage headers count)
+        self._recent: deque[float] = deque()
+        #: the usage percentage every answer reports, instead of the rolling hour's (None: computed)
+        self.usage_percent: int | None = None
 
     def reset(self) -> None:
         super().reset()
@@ -404,14 +414,20 @@ class GraphFake(OAuthServer):
         }
 
     def rate_headers(self, request: ReceivedRequest) -> dict[str, str]:
+        """Meta's usage percentages over a rolling hour: the calls of the last hour against
+        :attr:`calls_per_hour` (a long-running demo does not creep up to 100 %), or the figure a
+        test set in :attr:`usage_percent` (how close to the limit the app is)."""
+        now = time.monotonic()
         with self._lock:
             self.calls += 1
-            calls = self.calls
-        usage = {
-            "call_count": min(99, calls),
-            "total_cputime": min(99, calls // 2),
-            "total_time": min(99, calls // 2),
-        }
+            self._recent.append(now)
+            while self._recent and self._recent[0] < now - USAGE_WINDOW_S:
+                self._recent.popleft()
+            recent = len(self._recent)
+        used = self.usage_percent
+        if used is None:
+            used = min(99, math.ceil(100 * recent / self.calls_per_hour))
+        usage = {"call_count": used, "total_cputime": used // 2, "total_time": used // 2}
         buc = {self.business_id: [{"type": self.buc_type, **usage, "estimated_time_to_regain_access": 0}]}
         return {"x-app-usage": json.dumps(usage), "x-business-use-case-usage": json.dumps(buc)}
 
