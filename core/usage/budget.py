@@ -247,7 +247,7 @@ async def warn_if_low(
         return budget
     account, timezone, persona_name = row
     detail = _alert_detail(account, persona_name, budget)
-    log.warning("API budget low before a send", account=str(account_id), channel=account.channel, **detail)
+    log.warning("API budget low before a send", account=str(account_id), **detail)
     insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
     await session.execute(
         insert(UsageAlert)
