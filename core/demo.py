@@ -12,6 +12,7 @@ from core.audit import Actor
 from core.db.enums import Employer, Role
 from core.db.models import InboxItem, Persona
 from core.people.staff import assign, create_staff, staff_count
+from core.usage.demo_history import REMOTE_PREFIX, seed_demo_history
 
 
 class DemoLogin(msgspec.Struct, frozen=True):
@@ -83,6 +84,17 @@ async def seed_demo_staff(session: AsyncSession) -> list[DemoLogin]:
     return logins
 
 
+async def seed_demo(session: AsyncSession) -> list[DemoLogin]:
+    """``portevoix run``: the demo team on an empty database, and with it a few weeks of usage
+    history (marked demo) so the usage charts mean something on first launch. A database with
+    staff of its own gets neither."""
+    logins = await seed_demo_staff(session)
+    if logins:
+        await seed_demo_history(session)
+    return logins
+
+
 async def inbox_is_empty(session: AsyncSession) -> bool:
-    """No inbox item at all yet: the demo seeds its simulated networks' comments only then."""
-    return await session.scalar(select(InboxItem.id).limit(1)) is None
+    """No inbox item yet but the demo history's: the demo seeds its simulated networks' comments only then."""
+    found = select(InboxItem.id).where(InboxItem.remote_id.not_like(f"{REMOTE_PREFIX}%")).limit(1)
+    return await session.scalar(found) is None

@@ -371,13 +371,13 @@ def run(host: str, port: int) -> None:
 
 
 async def _seed(settings: Settings) -> list[Any]:
-    from core.demo import seed_demo_staff
+    from core.demo import seed_demo
     from core.runtime import Runtime
 
     runtime = Runtime(settings)
     try:
         async with runtime.session() as session:
-            logins = await seed_demo_staff(session)
+            logins = await seed_demo(session)
     finally:
         await runtime.aclose()
     if logins:
