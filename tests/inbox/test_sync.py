@@ -4,6 +4,7 @@ several pages each, none lost, none twice, a crash between pages, an expired tok
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -221,7 +222,10 @@ async def test_rate_limited_throttles_the_account_and_the_due_poll_skips_it(
     assert await sync_due_accounts(runtime) == 0 and await item_count(runtime) == 0
     async with runtime.session() as session:
         await session.execute(update(Account).where(Account.id == account_id).values(throttled_until=None))
-    assert await sync_due_accounts(runtime) == 1 and await item_count(runtime) == 6
+    # the 429 said no call is left until its reset (core.usage.budget): the poll waits for it too
+    assert await sync_due_accounts(runtime) == 0
+    after_reset = datetime.now(UTC) + timedelta(seconds=121)
+    assert await sync_due_accounts(runtime, now=after_reset) == 1 and await item_count(runtime) == 6
     assert await sync_due_accounts(runtime) == 0  # polled a moment ago: not due before the interval
 
 
