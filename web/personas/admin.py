@@ -16,8 +16,11 @@ from core.people.staff import team_of
 from core.personas.service import visible_personas
 from core.publishing.day import persona_day
 from core.publishing.pause import paused_deliveries
+from core.usage.alerts import open_alerts
+from core.usage.alerts import text as alert_text
 from web import access
 from web.auth import StaffUser
+from web.i18n import gettext as _
 
 
 def needs_attention(persona: Persona) -> list[Any]:
@@ -34,7 +37,13 @@ class AdminPersonasController(Controller):
     ) -> Template:
         """Each of my personas at a glance: paused, accounts to reconnect, accounts in dry run, my role."""
         personas = await visible_personas(db_session, request.user.visible_persona_ids)
-        return Template("personas/overview.html", context={"personas": personas, "attention": needs_attention})
+        # the open usage alerts of the personas whose usage this user may see (core.usage.alerts)
+        names = {p.id: p.name for p in personas if request.user.can(p.id, Action.SEE_USAGE)}
+        alerts: dict[Any, list[tuple[str, str]]] = {}
+        for alert in await open_alerts(db_session, list(names)):
+            alerts.setdefault(alert.persona_id, []).append((alert.kind, alert_text(alert, names[alert.persona_id], _)))
+        context = {"personas": personas, "attention": needs_attention, "alerts": alerts}
+        return Template("personas/overview.html", context=context)
 
     @get("/personas", **access.staff())
     async def personas(
