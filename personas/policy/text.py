@@ -3,16 +3,24 @@
 Heuristics, deliberately modest: they find the common cases and stay quiet on the near-misses
 the tests list (quotations, words that merely contain "mes", acronyms, URLs). A human reviews
 what they flag; they never rewrite text on their own.
+
+The engine runs on every keystroke of the composer and again at each stage, with every rule
+reading the same text: :func:`analysis` holds what is computed from one text (its folded form,
+its words, its emoji, the lexicons' matches…) once, and the module's functions read it. Every
+function gives what it gave before that cache existed (tests/policy/test_findings_corpus.py).
 """
 
 from __future__ import annotations
 
 import functools
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import regex
+
+T = TypeVar("T")
 
 _URL = regex.compile(r"(?:https?://|www\.)\S+", regex.IGNORECASE)
 _MENTION = regex.compile(r"(?<![\p{L}\p{N}_])@[\p{L}\p{N}_.]+")
@@ -23,7 +31,8 @@ _APOS = "'’ʼ"
 
 
 def normalise_apostrophes(text: str) -> str:
-    return regex.sub(f"[{_APOS}]", "'", text)
+    # every apostrophe of _APOS becomes "'" (str.replace: a tenth of a regex substitution's time)
+    return text.replace("’", "'").replace("ʼ", "'")
 
 
 def strip_urls(text: str) -> str:
@@ -40,12 +49,24 @@ def prose(text: str) -> str:
     return HASHTAG.sub(" ", _MENTION.sub(" ", text))
 
 
+class _Uncombined(dict[int, int | None]):
+    """A ``str.translate`` table that drops combining characters, filled as characters are met
+    (a table of all of Unicode would take a tenth of a second to build at import)."""
+
+    def __missing__(self, code: int) -> int | None:
+        kept = None if unicodedata.combining(chr(code)) else code
+        self[code] = kept
+        return kept
+
+
+_UNCOMBINED = _Uncombined()
+
+
 def fold(text: str) -> str:
     """Case- and accent-insensitive form, for matching names and lexicons."""
     if text.isascii():
         return text.lower()  # casefold of ASCII, without the decomposition
-    decomposed = unicodedata.normalize("NFD", text.casefold())
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFD", text.casefold()).translate(_UNCOMBINED)
 
 
 # --------------------------------------------------------------------------- first person
@@ -65,7 +86,11 @@ _NAMED_POSSESSIVE = regex.compile(r"(?<![\p{L}\p{N}_-])(?:Mon|Ma|Mes)(?=\s+\p{Lu
 def first_person_words(text: str) -> list[str]:
     """Words of the first person singular in the persona's own words (not inside quotations,
     not in the name of a service such as « Mon Compte Formation »)."""
-    return [m.group(0) for m in _FIRST_PERSON.finditer(_NAMED_POSSESSIVE.sub(" ", prose(text)))]
+    return list(analysis(text).memo(("first_person",), _first_person_words))
+
+
+def _first_person_words(text: str) -> tuple[str, ...]:
+    return tuple(m.group(0) for m in _FIRST_PERSON.finditer(_NAMED_POSSESSIVE.sub(" ", prose(text))))
 
 
 # --------------------------------------------------------------------------- lexicons
@@ -76,6 +101,13 @@ def folded(text: str) -> str:
     return fold(normalise_apostrophes(text))
 
 
+def folded_text(text: str) -> str:
+    """``folded(text)``, line by line from the line cache (folding never crosses a newline)."""
+    if "\n" not in text:
+        return _line(text).memo(("folded",), folded)
+    return "\n".join(_line(line).memo(("folded",), folded) for line in text.split("\n"))
+
+
 def find_terms(text: str, terms: Iterable[str], *, ignore: Iterable[str] = ()) -> list[str]:
     """The ``terms`` found in ``text`` as whole words, case- and accent-insensitively.
 
@@ -83,15 +115,19 @@ def find_terms(text: str, terms: Iterable[str], *, ignore: Iterable[str] = ()) -
     "présidente"). ``ignore`` lists harmless phrases blanked out before the search (« vote du
     budget » hides « vote »).
     """
-    haystack = folded(text)
-    ignore = tuple(ignore)
-    if ignore and (blank := _alternation(ignore)) is not None:
-        haystack = blank.sub(" ", haystack)
-    return [term for term in terms if (pattern := _term_pattern(term)) is not None and pattern.search(haystack)]
+    terms, ignore = tuple(terms), tuple(ignore)
+    return list(analysis(text).memo(("terms", terms, ignore), lambda t: _find_terms(t, terms, ignore)))
+
+
+def _find_terms(text: str, terms: tuple[str, ...], ignore: tuple[str, ...]) -> tuple[str, ...]:
+    words = analysis(text).memo(("words", ignore), lambda t: _TextWords(t, ignore))
+    return tuple(term for term in terms if (spec := _term_spec(term)) is not None and words.has(spec))
 
 
 _WORD_BEFORE = r"(?<![\p{L}\p{N}-])"
 _WORD_AFTER = r"(?![\p{L}\p{N}])"
+_WORD = regex.compile(r"[\p{L}\p{N}]+")
+_STARTING_WORD = regex.compile(_WORD_BEFORE + r"[\p{L}\p{N}]+")
 
 
 def _needle(needle: str) -> str:
@@ -99,26 +135,99 @@ def _needle(needle: str) -> str:
     return regex.escape(needle) + ("" if needle.endswith("'") else _WORD_AFTER)
 
 
+@dataclass(frozen=True)
+class _TermSpec:
+    """How to look for one term. A term starting with a word can only match where that word
+    starts in the text (terms are matched as whole words): the text's words are listed once, and
+    a term whose first word is not among them costs a set look-up instead of a scan of the text."""
+
+    needle: str
+    pattern: regex.Pattern[str]  # the whole search
+    first: str | None  # the term's first word (letters and digits); None: it starts otherwise
+    whole: bool  # the term is that one word
+
+
 @functools.lru_cache(maxsize=4096)
-def _term_pattern(term: str) -> regex.Pattern[str] | None:
+def _term_spec(term: str) -> _TermSpec | None:
     # Compiled once per term: the lexicons are checked on every draft, at every stage.
     needle = folded(term).strip()
     if not needle:
         return None
-    return regex.compile(_WORD_BEFORE + _needle(needle))
+    first = _WORD.match(needle)
+    return _TermSpec(
+        needle=needle,
+        pattern=regex.compile(_WORD_BEFORE + _needle(needle)),
+        first=first.group(0) if first else None,
+        whole=bool(first) and first.end() == len(needle),
+    )
+
+
+class _Words:
+    """One line of a folded text, and its words that a term may start at: not glued to a letter,
+    a digit or a hyphen before them, exactly where ``_WORD_BEFORE`` lets a term begin."""
+
+    __slots__ = ("haystack", "starting")
+
+    def __init__(self, haystack: str) -> None:
+        self.haystack = haystack
+        self.starting = frozenset(_STARTING_WORD.findall(haystack))
+
+
+class _TextWords:
+    """The words of a text, line by line. No term crosses a line (a newline is neither a letter
+    nor part of a term) and a line's start or end bounds a word as the text's do, so a term is in
+    the text when it is in one of its lines: a keystroke re-reads one line, not the whole text."""
+
+    def __init__(self, text: str, ignore: tuple[str, ...]) -> None:
+        needles = _ignore_needles(ignore)
+        # a phrase of several lines (only a persona file could write one) is looked for in the whole text
+        lines = [text] if any("\n" in n for n, _ in needles) else text.split("\n")
+        self.lines = tuple(_line(line).memo(("words", ignore), lambda t: _line_words(t, needles)) for line in lines)
+        self.starting = frozenset().union(*(w.starting for w in self.lines))
+
+    def has(self, spec: _TermSpec) -> bool:
+        if spec.first is not None:
+            if spec.first not in self.starting:
+                return False
+            if spec.whole:
+                # a whole word of the text at such a start is followed by no letter or digit: the term itself
+                return True
+        if "\n" in spec.needle:
+            return spec.pattern.search("\n".join(w.haystack for w in self.lines)) is not None
+        return any(
+            spec.pattern.search(w.haystack) is not None
+            for w in self.lines
+            if spec.first is None or spec.first in w.starting
+        )
+
+
+def _line_words(line: str, needles: tuple[tuple[str, str | None], ...]) -> _Words:
+    words = _line(line).memo(("words", ()), lambda t: _Words(_line(t).memo(("folded",), folded)))
+    # only the ignored phrases whose first word is in the line can blank anything out of it
+    present = tuple(n for n, first in needles if first is None or first in words.starting)
+    if not present:
+        return words
+    return _Words(_alternation_of(present).sub(" ", words.haystack))
 
 
 @functools.lru_cache(maxsize=256)
-def _alternation(terms: tuple[str, ...]) -> regex.Pattern[str] | None:
+def _ignore_needles(terms: tuple[str, ...]) -> tuple[tuple[str, str | None], ...]:
+    """The ignored phrases, folded, longest first (the order the alternation tries them), each
+    with its first word."""
     needles = sorted({n for t in terms if (n := folded(t).strip())}, key=len, reverse=True)
-    if not needles:
-        return None
+    return tuple((n, first.group(0) if (first := _WORD.match(n)) else None) for n in needles)
+
+
+@functools.lru_cache(maxsize=1024)
+def _alternation_of(needles: tuple[str, ...]) -> regex.Pattern[str]:
     return regex.compile(rf"{_WORD_BEFORE}(?:{'|'.join(_needle(n) for n in needles)})")
 
 
 def find_handles(text: str, handles: Iterable[str]) -> list[str]:
     """Handles (``@name``) mentioned in the text, or found in its URLs (tiktok.com/@name)."""
-    lowered = text.casefold()
+    if "@" not in text:
+        return []  # every handle pattern starts with "@"
+    lowered = analysis(text).memo(("casefold",), str.casefold)
     return [handle for handle in handles if (pattern := _handle_pattern(handle)) and pattern.search(lowered)]
 
 
@@ -154,6 +263,16 @@ def office_title_uses(text: str, titles: tuple[str, ...]) -> list[TitleUse]:
     Nouvelle-Aquitaine » are someone else's office: a title followed by "de/du/des" counts only
     when what follows is the Région itself. « vice-présidente » is another title.
     """
+    titles = tuple(titles)
+    return list(analysis(text).memo(("titles", titles), lambda t: _office_title_uses(t, titles)))
+
+
+def _office_title_uses(text: str, titles: tuple[str, ...]) -> tuple[TitleUse, ...]:
+    # What the case-insensitive pattern matches folds to the folded title: a text whose folded
+    # form holds none of the titles has no use of them, and is not scanned.
+    folds = [fold(t) for t in titles]
+    if folds and all(folds) and not any(f in folded_text(text) for f in folds):
+        return ()
     text = normalise_apostrophes(text)
     uses = []
     for match in _title_pattern(titles).finditer(text):
@@ -162,7 +281,7 @@ def office_title_uses(text: str, titles: tuple[str, ...]) -> list[TitleUse]:
             if own is None or _OTHER_NAME.match(text, own.end()):
                 continue
         uses.append(TitleUse(match.group(0), match.group(1), match.group(2), match.start(), match.end()))
-    return uses
+    return tuple(uses)
 
 
 @functools.lru_cache(maxsize=64)
@@ -185,13 +304,23 @@ class HashtagUse:
     mid_sentence: bool  # words of prose follow it on the same line
 
 
+_TWO_LETTERS = regex.compile(r"\p{L}{2,}")
+
+
 def hashtag_uses(text: str) -> list[HashtagUse]:
+    if "#" not in text:
+        return []
+    return list(analysis(text).memo(("hashtags",), _hashtag_uses))
+
+
+def _hashtag_uses(text: str) -> tuple[HashtagUse, ...]:
     uses = []
     for match in HASHTAG.finditer(text):
-        rest_of_line = text[match.end() :].split("\n", 1)[0]
+        end_of_line = text.find("\n", match.end())
+        rest_of_line = text[match.end() : end_of_line if end_of_line >= 0 else len(text)]
         rest = _MENTION.sub(" ", HASHTAG.sub(" ", strip_urls(rest_of_line)))
-        uses.append(HashtagUse(match.group(1), match.start(), match.end(), bool(regex.search(r"\p{L}{2,}", rest))))
-    return uses
+        uses.append(HashtagUse(match.group(1), match.start(), match.end(), bool(_TWO_LETTERS.search(rest))))
+    return tuple(uses)
 
 
 # --------------------------------------------------------------------------- emoji
@@ -215,13 +344,29 @@ _FACE_RANGES = (
 
 def emoji_clusters(text: str) -> list[str]:
     """Every emoji as the reader sees it (a flag, a tone-modified hand and a ZWJ family count once)."""
-    return [g for g in _EMOJI_CLUSTER.findall(text) if _PICTO.search(g)]
+    if text.isascii():
+        return []  # no pictograph is ASCII
+    return list(analysis(text).memo(("emoji",), _emoji_clusters))
 
 
+def _emoji_clusters(text: str) -> tuple[str, ...]:
+    # A newline always ends a grapheme cluster (UAX #29, GB4 and GB5; "\r\n" holds no emoji):
+    # the clusters of the text are its lines' clusters, and the line cache keeps them.
+    return tuple(g for line in text.split("\n") for g in _line(line).memo(("emoji",), _line_emoji))
+
+
+def _line_emoji(line: str) -> tuple[str, ...]:
+    if line.isascii() or not _PICTO.search(line):
+        return ()
+    return tuple(g for g in _EMOJI_CLUSTER.findall(line) if _PICTO.search(g))
+
+
+@functools.lru_cache(maxsize=1024)
 def is_face(cluster: str) -> bool:
     return any(low <= ord(ch) <= high for ch in cluster for low, high in _FACE_RANGES)
 
 
+@functools.lru_cache(maxsize=1024)
 def has_skin_tone(cluster: str) -> bool:
     return bool(_SKIN_TONE.search(cluster))
 
@@ -234,14 +379,21 @@ _CAPS_WORD = regex.compile(r"[\p{L}][\p{L}'-]*")
 
 def fancy_runs(text: str) -> list[str]:
     """Runs of Unicode mathematical alphanumerics ("fancy fonts"), unreadable by screen readers."""
-    return _FANCY.findall(text)
+    return [] if text.isascii() else list(analysis(text).memo(("fancy",), lambda t: tuple(_FANCY.findall(t))))
 
 
 def caps_runs(text: str, minimum: int) -> list[str]:
     """Runs of ``minimum``+ consecutive words written in capitals (acronyms alone stay under it)."""
+    return list(analysis(text).memo(("caps", minimum), lambda t: _caps_runs(t, minimum)))
+
+
+def _caps_runs(text: str, minimum: int) -> tuple[str, ...]:
     runs: list[str] = []
     current: list[str] = []
-    for word in _CAPS_WORD.findall(strip_urls(text)):
+    # a run goes on across lines; the words themselves are read line by line (no URL nor word
+    # crosses a newline), from the line cache
+    words = (w for line in text.split("\n") for w in _line(line).memo(("caps_words",), _caps_words))
+    for word in words:
         if word.isupper():
             current.append(word)
             continue
@@ -250,25 +402,45 @@ def caps_runs(text: str, minimum: int) -> list[str]:
         current = []
     if len(current) >= minimum:
         runs.append(" ".join(current))
-    return runs
+    return tuple(runs)
+
+
+def _caps_words(line: str) -> tuple[str, ...]:
+    return tuple(_CAPS_WORD.findall(strip_urls(line)))
 
 
 # Point médian and its look-alikes between letters (habitant·e·s), and the dotted form
 # (habitant.e.s) with the usual feminine endings, so that "region.fr" or "etc." stay quiet.
 _MEDIAN = regex.compile(r"\p{L}+(?:[·•⋅‧]\p{L}+)+")
+_MEDIAN_MARKS = regex.compile(r"[·•⋅‧]")
 _DOTTED = regex.compile(
     r"(?<![\p{L}\p{N}./])\p{Ll}{2,}\.(?:e|es|ne|nes|le|les|te|tes|rice|rices|euse|euses|ère|ères|se|ses)(?:\.s)?(?![\p{L}\p{N}.])"
 )
 
 
 def inclusive_forms(text: str) -> list[str]:
-    clean = strip_urls(text)
-    return [m.group(0) for m in _MEDIAN.finditer(clean)] + [m.group(0) for m in _DOTTED.finditer(clean)]
+    return list(analysis(text).memo(("inclusive",), _inclusive_forms))
+
+
+def _inclusive_forms(text: str) -> tuple[str, ...]:
+    # neither form nor a URL crosses a newline: every line's forms, from the line cache, the
+    # point médian ones of every line first, as one scan of the whole text gave them
+    forms = [_line(line).memo(("inclusive",), _line_inclusive) for line in text.split("\n")]
+    return tuple(m for median, _ in forms for m in median) + tuple(d for _, dotted in forms for d in dotted)
+
+
+def _line_inclusive(line: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    clean = strip_urls(line)
+    median = tuple(m.group(0) for m in _MEDIAN.finditer(clean)) if _MEDIAN_MARKS.search(clean) else ()
+    return median, tuple(m.group(0) for m in _DOTTED.finditer(clean)) if "." in clean else ()
+
+
+_FLEXION_MARK = regex.compile(r"[·•⋅‧.]")
 
 
 def double_flexion(form: str) -> str | None:
     """``élu·e·s`` -> ``élues et élus``; ``agent·e`` -> ``agente ou agent``; None when unsure."""
-    parts = regex.split(r"[·•⋅‧.]", form)
+    parts = _FLEXION_MARK.split(form)
     if len(parts) == 3 and parts[1] == "e" and parts[2] == "s":
         return f"{parts[0]}es et {parts[0]}s"
     if len(parts) == 2 and parts[1] == "es":
@@ -282,6 +454,15 @@ def double_flexion(form: str) -> str | None:
 
 
 def split_hashtag(tag: str, words: frozenset[str], glue: frozenset[str] = frozenset()) -> list[str] | None:
+    pieces = _split_hashtag(tag, words, glue)
+    return None if pieces is None else list(pieces)
+
+
+# The word lists are the same frozensets from one draft to the next (see hashtag_case), and a
+# hashtag is cut the same way in every text it appears in: cut once. A frozenset hashes once
+# per object, then Python keeps its hash.
+@functools.lru_cache(maxsize=4096)
+def _split_hashtag(tag: str, words: frozenset[str], glue: frozenset[str]) -> tuple[str, ...] | None:
     """Cut an all-lower-case hashtag into known words (fewest pieces wins), keeping its letters.
 
     ``fetedelamusique`` -> ``["fete", "de", "la", "musique"]``. None when the tag is one word,
@@ -309,8 +490,50 @@ def split_hashtag(tag: str, words: frozenset[str], glue: frozenset[str] = frozen
     # made of glue words only (« aude » = au + de): an unknown word, not a phrase
     if all("".join((fold(ch) or ch)[0] for ch in piece) in glue for piece in pieces):
         return None
-    return pieces
+    return tuple(pieces)
 
 
 def camel_case(pieces: list[str]) -> str:
     return "".join(piece[:1].upper() + piece[1:] for piece in pieces)
+
+
+# --------------------------------------------------------------------------- per-text analysis
+
+
+def clear_caches() -> None:
+    """Forget every text and line analysed (tests that want a cold start)."""
+    analysis.cache_clear()
+    _line.cache_clear()
+
+
+class TextAnalysis:
+    """What the rules compute from one text, each computed once: ``memo(key, compute)`` runs
+    ``compute(text)`` the first time ``key`` is asked for. Values are immutable (tuples), so
+    callers get copies they may change."""
+
+    __slots__ = ("_memo", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._memo: dict[tuple[Any, ...], Any] = {}
+
+    def memo(self, key: tuple[Any, ...], compute: Callable[[str], T]) -> T:
+        try:
+            return self._memo[key]  # type: ignore[no-any-return]
+        except KeyError:
+            value = self._memo[key] = compute(self.text)
+            return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _line(line: str) -> TextAnalysis:
+    """The analysis of one line: what does not cross a newline is computed per line, so that the
+    next keystroke, which changes one line, finds the others done."""
+    return TextAnalysis(line)
+
+
+@functools.lru_cache(maxsize=128)
+def analysis(text: str) -> TextAnalysis:
+    """The analysis of ``text``, shared by every rule of an evaluation and by the evaluations
+    that follow on the same text (the composer's next check, the publish-time re-check)."""
+    return TextAnalysis(text)

@@ -6,6 +6,7 @@ rules block on the institution and warn on an official where the catalogue says 
 
 from __future__ import annotations
 
+import functools
 import re
 
 import msgspec
@@ -125,7 +126,7 @@ class HashtagCaseParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     params=HashtagCaseParams,
 )
 def hashtag_case(facts: Facts, params: HashtagCaseParams) -> list[Finding]:
-    words = WORDS | frozenset(params.extra_words)
+    words = _vocabulary(params.extra_words)
     found = []
     for use in hashtag_uses(facts.draft.text):
         pieces = split_hashtag(use.tag, words, FUNCTION_WORDS)
@@ -144,6 +145,12 @@ def hashtag_case(facts: Facts, params: HashtagCaseParams) -> list[Finding]:
             )
         )
     return found
+
+
+@functools.lru_cache(maxsize=64)
+def _vocabulary(extra_words: tuple[str, ...]) -> frozenset[str]:
+    # one set per persona vocabulary, so that split_hashtag's cache finds it again
+    return WORDS | frozenset(extra_words)
 
 
 class HashtagPlacementParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

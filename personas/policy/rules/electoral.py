@@ -17,7 +17,16 @@ import regex
 from personas.policy.elections import Election, OpenWindow, in_scope
 from personas.policy.model import AssetOrigin, Employer, Finding
 from personas.policy.registry import Facts, NoParams, finding, rule
-from personas.policy.text import find_handles, find_terms, fold, normalise_apostrophes, office_title_uses, strip_quotes
+from personas.policy.text import (
+    analysis,
+    find_handles,
+    find_terms,
+    fold,
+    folded_text,
+    normalise_apostrophes,
+    office_title_uses,
+    strip_quotes,
+)
 from personas.schema import PersonaKind, Severity
 
 L52_1_AL2 = "Code électoral, art. L52-1 al. 2"
@@ -244,11 +253,14 @@ EMERGENCY_TERMS = (
 # « a créé 10 000 emplois ». Matched on the case-folded text, accents kept (« aides » is a noun,
 # « aidés » a participle). A future or a modal between the count and the participle is service
 # information (« 1 200 ordinateurs seront distribués »).
-_PARTICIPLE = (
-    r"(?:accompagné|rénové|financé|soutenu|aidé|créé|construit|investi|formé|équipé|recruté|livré|modernisé"
-    r"|aménagé|installé|subventionné|distribué|planté|raccordé|inauguré|réalisé|déployé|embauché|restauré"
-    r"|électrifié|rouvert|sauvé)(?:e|s|es)?(?![\p{L}])"
-)
+PARTICIPLES = (
+    "accompagné|rénové|financé|soutenu|aidé|créé|construit|investi|formé|équipé|recruté|livré|modernisé"
+    "|aménagé|installé|subventionné|distribué|planté|raccordé|inauguré|réalisé|déployé|embauché|restauré"
+    "|électrifié|rouvert|sauvé"
+).split("|")
+_PARTICIPLE = rf"(?:{'|'.join(PARTICIPLES)})(?:e|s|es)?(?![\p{{L}}])"
+#: every count names one of the participles: a text whose folded form holds none has no count
+_FOLDED_PARTICIPLES = tuple(fold(p) for p in PARTICIPLES)
 _COUNT = (
     r"(?<![\p{L}\p{N}])(?:(?:plus|près)\s+de\s+|déjà\s+)?\d(?:[\d.,]|[\s\u00a0\u202f](?=\d))*"
     r"(?:\s+(?:millions?|milliards?)(?:\s+d'euros)?|\s*(?:€|euros|km|hectares))?"
@@ -275,13 +287,22 @@ class Lexicons(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 def _period(window: OpenWindow) -> str:
-    election = window.election
+    return _period_fr(window.election)
+
+
+def _period_en(window: OpenWindow) -> str:
+    return _period_in_english(window.election)
+
+
+# the same few elections at every evaluation: their dates are formatted once
+@functools.lru_cache(maxsize=64)
+def _period_fr(election: Election) -> str:
     provisional = " (dates provisoires)" if election.provisional else ""
     return f"{election.label}, du {election.start:%d/%m/%Y} au {election.decisive:%d/%m/%Y}{provisional}"
 
 
-def _period_en(window: OpenWindow) -> str:
-    election = window.election
+@functools.lru_cache(maxsize=64)
+def _period_in_english(election: Election) -> str:
     provisional = " (provisional dates)" if election.provisional else ""
     return f"{election.label}, {election.start.isoformat()} to {election.decisive.isoformat()}{provisional}"
 
@@ -337,9 +358,16 @@ def _achievement_lexicon(facts: Facts, params: Lexicons) -> list[str]:
     text = facts.full_text
     found = find_terms(text, params.achievement + params.extra_achievement, ignore=params.not_achievement)
     if params.achievement_counts:
-        lowered = normalise_apostrophes(text).casefold()
-        found += [" ".join(m.group(0).split()) for m in ACHIEVEMENT_COUNT.finditer(lowered)]
+        found += analysis(text).memo(("achievement_counts",), _achievement_counts)
     return found
+
+
+def _achievement_counts(text: str) -> tuple[str, ...]:
+    haystack = folded_text(text)
+    if not any(p in haystack for p in _FOLDED_PARTICIPLES):
+        return ()
+    lowered = normalise_apostrophes(text).casefold()
+    return tuple(" ".join(m.group(0).split()) for m in ACHIEVEMENT_COUNT.finditer(lowered))
 
 
 def electoral_character(facts: Facts, params: Lexicons) -> tuple[bool, bool]:
