@@ -48,19 +48,23 @@
     box.parentNode.appendChild(list);
   }
 
+  // the axis' days in the page's language ("28 nov."), the days being UTC midnights (see dayToSeconds)
+  var dayFormat = new Intl.DateTimeFormat(document.documentElement.lang || undefined, {
+    day: "numeric",
+    month: "short",
+    timeZone: "UTC",
+  });
+
+  function dayLabels(u, splits) {
+    return splits.map(function (ts) { return dayFormat.format(new Date(ts * 1000)); });
+  }
+
   function options(kind, labels, width) {
-    var bars = kind === "bars" && uPlot.paths && uPlot.paths.bars;
-    var count = Math.max(labels.length, 1);
+    // counts ("points": posts, calls, hours) are dots joined by a line; levels ("lines") a plain line
     var series = [{}];
     labels.forEach(function (label, n) {
       var color = COLORS[n % COLORS.length];
-      var one = { label: label, stroke: color, width: 2, spanGaps: false, points: { show: !bars } };
-      if (bars) {
-        // bars side by side within each day
-        one.paths = uPlot.paths.bars({ size: [0.8 / count, 60] });
-        one.fill = color;
-      }
-      series.push(one);
+      series.push({ label: label, stroke: color, width: 2, spanGaps: false, points: { show: kind === "points", size: 6 } });
     });
     return {
       width: width,
@@ -70,8 +74,11 @@
       cursor: { show: true, points: { show: false } },
       // days are the persona's local days already: show them as they are, not in the browser's zone
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); },
-      scales: { x: { time: true }, y: { range: function (u, min, max) { return [Math.min(0, min || 0), (max || 1) * 1.1]; } } },
-      axes: [{ space: 60 }, { size: 60 }],
+      // counts start at zero; levels (followers, delays) use the room they need, so that a curve moves
+      scales: kind === "points"
+        ? { x: { time: true }, y: { range: function (u, min, max) { return [Math.min(0, min || 0), (max || 1) * 1.1]; } } }
+        : { x: { time: true } },
+      axes: [{ space: 56, incrs: [86400, 2 * 86400, 7 * 86400, 14 * 86400], values: dayLabels }, { size: 72 }],
     };
   }
 
