@@ -66,8 +66,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     usage_alert_hour: Annotated[int, msgspec.Meta(ge=0, le=23)] = 18
     #: a working day longer than this (first to last act, hours) raises an alert: 14 h is a warning sign
     usage_long_day_hours: Annotated[float, msgspec.Meta(gt=0, le=24)] = 10.0
-    #: an API budget with less than this share left (percent) raises an alert
-    usage_quota_low_percent: Annotated[float, msgspec.Meta(gt=0, lt=100)] = 10.0
     #: raw usage samples older than this many days are folded into one point per day, then deleted
     usage_raw_days: Annotated[int, msgspec.Meta(ge=1)] = 90
     #: per-channel plugin settings from PORTEVOIX_CHANNEL_<KEY>_<FIELD> (base_url, client_id, …)
@@ -106,7 +104,6 @@ _EXPECTS = {
     "usage_webhook_url": "an http:// or https:// URL the usage alerts are POSTed to, or empty",
     "usage_alert_hour": "a local hour from 0 to 23",
     "usage_long_day_hours": "a number of hours > 0 and <= 24",
-    "usage_quota_low_percent": "a percentage > 0 and < 100",
     "usage_raw_days": "an integer number of days >= 1",
 }
 

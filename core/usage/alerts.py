@@ -5,8 +5,8 @@ now (:func:`conditions`) from the figures of :mod:`core.usage.series` and the in
 
 - ``behind_cadence``: from ``PORTEVOIX_USAGE_ALERT_HOUR`` (local), a network that published fewer
   posts today than its policy's daily target (one alert per account);
-- ``quota_low``: an account whose latest API budget of the day has less than
-  ``PORTEVOIX_USAGE_QUOTA_LOW_PERCENT`` left on one of its endpoints;
+- ``quota_low``: an account whose API budget is low now (:mod:`core.usage.budget`, the same
+  reading as the worker's before a send, which may have raised the day's alert first);
 - ``needs_reauth``: an account the network no longer lets us use;
 - ``inbox_over_target``: open items past their response deadline, or today's median first
   response (business time) over the persona's target;
@@ -46,6 +46,7 @@ from core.notifications.service import Kind, Notice, give
 from core.runtime import Runtime
 from core.settings import Settings
 from core.usage import series
+from core.usage.budget import budgets_of
 
 log = structlog.get_logger(__name__)
 
@@ -94,22 +95,23 @@ async def _cadence(session: AsyncSession, persona: Persona, now: datetime, setti
     return found
 
 
-async def _quotas(session: AsyncSession, persona: Persona, today: series.Period, settings: Settings) -> list[Condition]:
-    worst: dict[uuid.UUID, series.Budget] = {}
-    for budget in (await series.budgets(session, persona, today)).latest:
-        if budget.used_percent is None or 100 - budget.used_percent >= settings.usage_quota_low_percent:
+async def _quotas(
+    session: AsyncSession, persona: Persona, accounts: list[series.AccountRef], now: datetime
+) -> list[Condition]:
+    """The accounts whose budget is low now, as the worker reads it before a send (``core.usage.budget``)."""
+    refs = {a.account_id: a for a in accounts}
+    found = []
+    for account_id, budget in (await budgets_of(session, list(refs), now=now)).items():
+        if not budget.is_low:
             continue
-        if budget.account_id not in worst or budget.used_percent > (worst[budget.account_id].used_percent or 0):
-            worst[budget.account_id] = budget
-    return [
-        Condition(
-            kind="quota_low",
-            subject=str(account_id),
-            detail=_account(b, persona)
-            | {"endpoint": b.endpoint, "left": round(100 - (b.used_percent or 0), 1), "reset_at": b.reset_at},
-        )
-        for account_id, b in worst.items()
-    ]
+        worst = budget.low[0]
+        detail = _account(refs[account_id], persona) | {
+            "endpoint": worst.endpoint,
+            "left": round(100 * worst.remaining_share, 1),
+            "reset_at": worst.reset_at.isoformat() if worst.reset_at else None,
+        }
+        found.append(Condition(kind="quota_low", subject=str(account_id), detail=detail))
+    return found
 
 
 def _accounts(persona: Persona, accounts: list[series.AccountRef]) -> list[Condition]:
@@ -160,7 +162,7 @@ async def conditions(session: AsyncSession, persona: Persona, now: datetime, set
     accounts = await series.accounts_of(session, persona.id)
     return [
         *await _cadence(session, persona, now, settings),
-        *await _quotas(session, persona, today, settings),
+        *await _quotas(session, persona, accounts, now),
         *_accounts(persona, accounts),
         *await _inbox(session, persona, now, today),
         *await _long_days(session, persona, today, settings),
@@ -199,7 +201,9 @@ async def raise_for(
     webhook = "pending" if settings.usage_webhook_url else "none"
     for key, condition in found.items():
         alert = existing.get(key)
-        if alert is not None and alert.resolved_at is None:
+        # one the worker raised before a send (core.usage.budget) has told nobody yet: told here
+        untold = alert is not None and (alert.detail or {}).get("source") == "send"
+        if alert is not None and alert.resolved_at is None and not untold:
             alert.detail = condition.detail
             run.kept += 1
             continue

@@ -32,7 +32,7 @@ from core.people.staff import assign, create_staff
 from core.personas.service import KNOWN_FORMATS, known_channels, upsert_personas
 from core.runtime import Runtime
 from core.settings import Settings
-from core.usage import alerts
+from core.usage import alerts, budget
 from personas import SEED_DIR, load_dir
 from plugins.testing.fake import serve_in_thread
 
@@ -175,6 +175,32 @@ async def test_a_budget_nearly_spent_is_raised_and_resolved_by_the_next_snapshot
     await snapshot(90, NOW + timedelta(minutes=1))
     await world.run(NOW + timedelta(minutes=15))
     assert await world.open_("quota_low", str(x)) == []
+
+
+async def test_a_low_budget_the_worker_raised_before_a_send_is_told_by_the_next_run(world: World) -> None:
+    x = world.account("x")
+    async with world.runtime.session() as session:
+        detail = {"endpoint": "POST /2/tweets", "limit": 100, "reset_at": None}
+        session.add(
+            UsageSample(account_id=x, at=NOW - timedelta(minutes=5), metric="quota_remaining", value=3, detail=detail)
+        )
+        assert await budget.warn_if_low(session, x, now=NOW) is not None
+    [alert] = await world.open_("quota_low", str(x))
+    assert alert.detail["source"] == "send"
+    async with world.runtime.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Notification)) == 0
+    run = await world.run(NOW + timedelta(minutes=1))
+    [alert] = await world.open_("quota_low", str(x))
+    assert "source" not in alert.detail and alert.detail["left"] == 3.0
+    async with world.runtime.sessions() as session:
+        told = await session.scalar(
+            select(func.count()).select_from(Notification).where(Notification.subject_id == alert.id)
+        )
+    assert told == 2 and run.notified >= 2  # the Région's manager and the admin
+    await world.run(NOW + timedelta(minutes=2))
+    async with world.runtime.sessions() as session:
+        times = (await session.scalars(select(Notification.times).where(Notification.subject_id == alert.id))).all()
+    assert times == [1, 1]  # told once
 
 
 @pytest.mark.parametrize(
