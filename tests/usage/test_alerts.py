@@ -328,6 +328,7 @@ async def test_one_alert_per_day_told_to_managers_and_admins_once(world: World) 
     detail = told[0][2]
     body = texts.body("usage_alert", detail, "en")
     assert body.startswith("linkedin @region-occitanie (Région Occitanie) must be reconnected")
+    assert texts.body("usage_alert", detail, "fr").startswith("linkedin @region-occitanie (Région Occitanie) doit être")
 
     # mended, then broken again the same day: the same row opens again and tells again
     async with world.runtime.session() as session:
