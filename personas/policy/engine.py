@@ -14,6 +14,7 @@ import msgspec
 
 from personas.policy.model import SEVERITY_ORDER, Finding, PolicyAccount, PolicyContext, PolicyDraft
 from personas.policy.registry import REGISTRY, Facts, Rule, resolve_settings, rule_params
+from personas.policy.text import clear_caches
 from personas.schema import PersonaFile, RuleSetting, Severity
 
 
@@ -25,7 +26,43 @@ def evaluate(
     account: PolicyAccount | None = None,
     rules: Mapping[str, Rule[Any]] | None = None,
 ) -> list[Finding]:
-    """Every finding of every enabled rule on ``draft``, most serious first."""
+    """Every finding of every enabled rule on ``draft``, most serious first.
+
+    Pure, so the same inputs give the findings already computed: the composer checks the same
+    draft again (a page shown again, a field left unchanged), a list shows each account's
+    findings. The inputs' encoding is the key (every field, so any change is a new evaluation).
+    """
+    if rules is not None:
+        return _evaluate(persona, draft, context, account=account, rules=rules)
+    key = msgspec.json.encode((len(REGISTRY), persona, draft, context, account))
+    if (found := _RECENT.get(key)) is None:
+        found = tuple(_evaluate(persona, draft, context, account=account, rules=None))
+        if len(_RECENT) >= _RECENT_SIZE:
+            del _RECENT[next(iter(_RECENT))]  # the oldest
+        _RECENT[key] = found
+    return list(found)
+
+
+#: the last evaluations, by their inputs (findings are frozen structs, shared by the callers)
+_RECENT: dict[bytes, tuple[Finding, ...]] = {}
+_RECENT_SIZE = 256
+
+
+def forget(*, texts: bool = True) -> None:
+    """Forget the evaluations kept (and the texts analysed): for tests that want the work done."""
+    _RECENT.clear()
+    if texts:
+        clear_caches()
+
+
+def _evaluate(
+    persona: PersonaFile,
+    draft: PolicyDraft,
+    context: PolicyContext,
+    *,
+    account: PolicyAccount | None,
+    rules: Mapping[str, Rule[Any]] | None,
+) -> list[Finding]:
     facts = Facts(
         persona=persona,
         channel_policy=persona.channels.get(draft.channel),

@@ -15,6 +15,7 @@ rule's own msgspec Struct, decoded from the persona file's ``[rules.<id>] params
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -158,7 +159,7 @@ class Facts:
     def candidate_windows(self) -> list[OpenWindow]:
         return [w for w in self.windows if w.candidate]
 
-    @property
+    @cached_property
     def full_text(self) -> str:
         """Title, text and link: everything the public reads."""
         return "\n".join(part for part in (self.draft.title, self.draft.text, self.draft.link) if part)
@@ -208,4 +209,12 @@ def setting_problems(settings: Mapping[str, RuleSetting]) -> list[tuple[str, str
 
 
 def rule_params(rule_spec: Rule[P], setting: RuleSetting | None) -> P:
-    return msgspec.convert(setting.params if setting else {}, type=rule_spec.params)
+    if setting is None or not setting.params:
+        return _default_params(rule_spec.params)  # most rules, at every evaluation
+    return msgspec.convert(setting.params, type=rule_spec.params)
+
+
+@functools.lru_cache(maxsize=256)
+def _default_params(params: type[P]) -> P:
+    # frozen structs: one default instance can be shared
+    return msgspec.convert({}, type=params)

@@ -166,11 +166,18 @@ class _Words:
     """One line of a folded text, and its words that a term may start at: not glued to a letter,
     a digit or a hyphen before them, exactly where ``_WORD_BEFORE`` lets a term begin."""
 
-    __slots__ = ("haystack", "starting")
+    __slots__ = ("_found", "haystack", "starting")
 
     def __init__(self, haystack: str) -> None:
         self.haystack = haystack
         self.starting = frozenset(_STARTING_WORD.findall(haystack))
+        self._found: dict[str, bool] = {}
+
+    def has(self, spec: _TermSpec) -> bool:
+        """Whether the term is in this line (kept: the line comes back at the next keystroke)."""
+        if (found := self._found.get(spec.needle)) is None:
+            found = self._found[spec.needle] = spec.pattern.search(self.haystack) is not None
+        return found
 
 
 class _TextWords:
@@ -182,8 +189,10 @@ class _TextWords:
         needles = _ignore_needles(ignore)
         # a phrase of several lines (only a persona file could write one) is looked for in the whole text
         lines = [text] if any("\n" in n for n, _ in needles) else text.split("\n")
+        self.ignore = ignore
         self.lines = tuple(_line(line).memo(("words", ignore), lambda t: _line_words(t, needles)) for line in lines)
         self.starting = frozenset().union(*(w.starting for w in self.lines))
+        self._with: dict[str, tuple[_Words, ...]] = {}
 
     def has(self, spec: _TermSpec) -> bool:
         if spec.first is not None:
@@ -194,11 +203,14 @@ class _TextWords:
                 return True
         if "\n" in spec.needle:
             return spec.pattern.search("\n".join(w.haystack for w in self.lines)) is not None
-        return any(
-            spec.pattern.search(w.haystack) is not None
-            for w in self.lines
-            if spec.first is None or spec.first in w.starting
-        )
+        return any(w.has(spec) for w in self._lines_with(spec.first))
+
+    def _lines_with(self, first: str | None) -> tuple[_Words, ...]:
+        if first is None:
+            return self.lines
+        if (found := self._with.get(first)) is None:
+            found = self._with[first] = tuple(w for w in self.lines if first in w.starting)
+        return found
 
 
 def _line_words(line: str, needles: tuple[tuple[str, str | None], ...]) -> _Words:
@@ -314,11 +326,26 @@ def hashtag_uses(text: str) -> list[HashtagUse]:
 
 
 def _hashtag_uses(text: str) -> tuple[HashtagUse, ...]:
+    # a hashtag and the rest of its line are within one line: each line's, from the line cache,
+    # moved to where the line starts in the text
+    uses: list[HashtagUse] = []
+    offset = 0
+    for line in text.split("\n"):
+        if "#" in line:
+            found = _line(line).memo(("hashtags",), _line_hashtags)
+            uses += (
+                (HashtagUse(u.tag, u.start + offset, u.end + offset, u.mid_sentence) for u in found)
+                if offset
+                else found
+            )
+        offset += len(line) + 1
+    return tuple(uses)
+
+
+def _line_hashtags(line: str) -> tuple[HashtagUse, ...]:
     uses = []
-    for match in HASHTAG.finditer(text):
-        end_of_line = text.find("\n", match.end())
-        rest_of_line = text[match.end() : end_of_line if end_of_line >= 0 else len(text)]
-        rest = _MENTION.sub(" ", HASHTAG.sub(" ", strip_urls(rest_of_line)))
+    for match in HASHTAG.finditer(line):
+        rest = _MENTION.sub(" ", HASHTAG.sub(" ", strip_urls(line[match.end() :])))
         uses.append(HashtagUse(match.group(1), match.start(), match.end(), bool(_TWO_LETTERS.search(rest))))
     return tuple(uses)
 
@@ -388,25 +415,49 @@ def caps_runs(text: str, minimum: int) -> list[str]:
 
 
 def _caps_runs(text: str, minimum: int) -> tuple[str, ...]:
+    # A run goes on across lines; words and URLs do not (a URL ends at a space), so each line's
+    # words and its runs of capitals come from the line cache, and only runs are joined here:
+    # what the loop over every word of the text, closing a run at each word not in capitals, gave.
     runs: list[str] = []
     current: list[str] = []
-    # a run goes on across lines; the words themselves are read line by line (no URL nor word
-    # crosses a newline), from the line cache
-    words = (w for line in text.split("\n") for w in _line(line).memo(("caps_words",), _caps_words))
-    for word in words:
-        if word.isupper():
-            current.append(word)
+    for line in text.split("\n"):
+        words, groups = _line(line).memo(("caps_words",), _caps_words)
+        if not words:
+            continue  # a line without words does not end a run
+        if groups and groups[0] == (0, len(words)):
+            current.extend(words)  # every word in capitals: the run goes on
             continue
+        if groups and groups[0][0] == 0:
+            current.extend(words[: groups[0][1]])
+            groups = groups[1:]
+        # the line has a word not in capitals after these: the run ends there
         if len(current) >= minimum:
             runs.append(" ".join(current))
         current = []
+        for start, end in groups:
+            if end == len(words):
+                current = list(words[start:end])  # may go on at the next line
+            elif end - start >= minimum:
+                runs.append(" ".join(words[start:end]))
     if len(current) >= minimum:
         runs.append(" ".join(current))
     return tuple(runs)
 
 
-def _caps_words(line: str) -> tuple[str, ...]:
-    return tuple(_CAPS_WORD.findall(strip_urls(line)))
+def _caps_words(line: str) -> tuple[tuple[str, ...], tuple[tuple[int, int], ...]]:
+    """A line's words, and where its runs of words in capitals start and end."""
+    words = tuple(_CAPS_WORD.findall(strip_urls(line)))
+    groups: list[tuple[int, int]] = []
+    start = None
+    for index, word in enumerate(words):
+        if word.isupper():
+            start = index if start is None else start
+        elif start is not None:
+            groups.append((start, index))
+            start = None
+    if start is not None:
+        groups.append((start, len(words)))
+    return words, tuple(groups)
 
 
 # Point médian and its look-alikes between letters (habitant·e·s), and the dotted form
@@ -530,6 +581,9 @@ def _line(line: str) -> TextAnalysis:
     """The analysis of one line: what does not cross a newline is computed per line, so that the
     next keystroke, which changes one line, finds the others done."""
     return TextAnalysis(line)
+
+
+line_analysis = _line
 
 
 @functools.lru_cache(maxsize=128)

@@ -22,7 +22,8 @@ from personas.policy.text import (
     find_handles,
     find_terms,
     fold,
-    folded_text,
+    folded,
+    line_analysis,
     normalise_apostrophes,
     office_title_uses,
     strip_quotes,
@@ -261,6 +262,13 @@ PARTICIPLES = (
 _PARTICIPLE = rf"(?:{'|'.join(PARTICIPLES)})(?:e|s|es)?(?![\p{{L}}])"
 #: every count names one of the participles: a text whose folded form holds none has no count
 _FOLDED_PARTICIPLES = tuple(fold(p) for p in PARTICIPLES)
+
+
+def _has_participle(line: str) -> bool:
+    haystack = folded(line)
+    return any(p in haystack for p in _FOLDED_PARTICIPLES)
+
+
 _COUNT = (
     r"(?<![\p{L}\p{N}])(?:(?:plus|près)\s+de\s+|déjà\s+)?\d(?:[\d.,]|[\s\u00a0\u202f](?=\d))*"
     r"(?:\s+(?:millions?|milliards?)(?:\s+d'euros)?|\s*(?:€|euros|km|hectares))?"
@@ -363,8 +371,7 @@ def _achievement_lexicon(facts: Facts, params: Lexicons) -> list[str]:
 
 
 def _achievement_counts(text: str) -> tuple[str, ...]:
-    haystack = folded_text(text)
-    if not any(p in haystack for p in _FOLDED_PARTICIPLES):
+    if not any(line_analysis(line).memo(("participle",), _has_participle) for line in text.split("\n")):
         return ()
     lowered = normalise_apostrophes(text).casefold()
     return tuple(" ".join(m.group(0).split()) for m in ACHIEVEMENT_COUNT.finditer(lowered))
