@@ -256,12 +256,18 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=500, help="deliveries for the throughput run")
     parser.add_argument("--late", type=int, default=1000, help="deliveries due in the same second")
     parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL (127.0.0.1:5432)")
+    parser.add_argument("--policy", action="store_true", help="the policy engine's benchmark instead (bench_policy.py)")
     parser.add_argument(
         "--inbox", action="store_true", help="the inbox benchmarks instead (tests/bench/bench_inbox.py)"
     )
     parser.add_argument("--inbox-items", type=int, default=100_000, help="items ingested (10 %% duplicates)")
     parser.add_argument("--inbox-big", type=int, default=1_000_000, help="items of the big persona's inbox")
     args = parser.parse_args()
+    if args.policy:
+        from tests.bench import bench_policy
+
+        bench_policy.main()
+        return
     if args.inbox:
         from tests.bench import bench_inbox
 
