@@ -458,3 +458,10 @@ async def test_without_a_webhook_url_nothing_waits_for_one(world: World) -> None
     [alert] = await world.alerts("needs_reauth")
     assert alert.webhook_state == "none"
     assert await alerts.send_usage_webhooks(world.runtime) == 0
+
+
+def test_the_worker_runs_the_alerts_the_webhooks_and_the_purge() -> None:
+    from core.queue import worker
+
+    names = {job.name for job in worker.CRON_JOBS}
+    assert {"raise_usage_alerts", "send_usage_webhooks", "purge_usage"} <= names
