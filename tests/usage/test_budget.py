@@ -122,7 +122,8 @@ async def test_the_worker_warns_before_the_send_and_sends(runtime: Runtime, netw
     async with runtime.session() as session:
         account = await session.get(Account, x_id)
         assert account is not None
-        post = Post(persona_id=account.persona_id, kind=DeliveryKind.POST, text="Les horaires des TER changent le 14 décembre.")
+        text = "Les horaires des TER changent le 14 décembre."
+        post = Post(persona_id=account.persona_id, kind=DeliveryKind.POST, text=text)
         session.add(post)
         await session.flush()
         delivery = Delivery(
