@@ -90,6 +90,10 @@ async def keyset(
         row_key = sa.tuple_(*columns)
         cursor_key = sa.tuple_(*(sa.literal(v, c.type) for v, c in zip(values, columns, strict=True)))
         query = query.where(row_key < cursor_key if descending else row_key > cursor_key)
+        # The same bound on the first column alone, redundant but what SQLite's planner can seek
+        # an index with (it scans from the start of the range for a row value, PostgreSQL does not).
+        first = sa.literal(values[0], columns[0].type)
+        query = query.where(columns[0] <= first if descending else columns[0] >= first)
     order = [c.desc() for c in columns] if descending else list(columns)
     result = await session.execute(query.order_by(*order).limit(limit + 1))
     items: list[T] = rows(result.all()) if rows else list(result.scalars().all())

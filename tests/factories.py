@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from polyfactory import Use
+from polyfactory import Ignore, Use
 from polyfactory.factories.sqlalchemy_factory import SQLAlchemyFactory, SQLAlchemyPersistenceMethod
 
 from core.db.enums import AccountMode, AccountStatus, DeliveryKind, DeliveryState, Employer, PersonaKind
@@ -75,9 +75,11 @@ class PostFactory(_Base, SQLAlchemyFactory[Post]):
     link = None
     author_id = None
     variants = Use(dict)
+    origin = None
 
 
 class DeliveryFactory(_Base, SQLAlchemyFactory[Delivery]):
+    persona_id = Ignore()  # the account's, filled by the model
     kind = DeliveryKind.POST
     in_reply_to_id = None
     state = DeliveryState.DRAFT

@@ -213,6 +213,9 @@ class Post(Timestamped, Base):
     #: per-channel publish options the author chose (``core.channels.PublishOption``):
     #: {"tiktok": {"privacy_level": "SELF_ONLY", "disable_duet": true}}
     publish_options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: where the post came from when a watch item started it: {"item_id", "source_url", "url",
+    #: "captured_at", "content_hash"} — kept with the post, whatever becomes of the item
+    origin: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     #: simulated history written by ``portevoix run`` so the usage charts mean something at once
     demo: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
@@ -255,6 +258,13 @@ class Media(Timestamped, Base):
     post: Mapped[Post | None] = relationship(back_populates="media")
 
 
+def _persona_of_account(context: Any) -> uuid.UUID:
+    """The persona of the delivery's account, read in the inserting transaction (a fallback: the
+    composer and the editor give it, and cost no extra round trip)."""
+    account_id = context.get_current_parameters()["account_id"]
+    return context.connection.execute(sa.select(Account.persona_id).where(Account.id == account_id)).scalar_one()
+
+
 class Delivery(Timestamped, Base):
     """One post, repost or reply on one account, with its own schedule and state: the one outbox."""
 
@@ -271,12 +281,20 @@ class Delivery(Timestamped, Base):
         sa.Index("ix_deliveries_due", "state", "scheduled_at"),
         # the usage ledger: what an account published, day by day
         sa.Index("ix_deliveries_account_published", "account_id", "published_at"),
+        # a persona's deliveries by time, the list's exact sort: a page walks the index from the
+        # cursor instead of sorting every row of the persona (flat at a million rows)
+        sa.Index("ix_deliveries_persona_listed", "persona_id", sa.text("coalesce(scheduled_at, created_at)"), "id"),
     )
 
     id: Mapped[uuid.UUID] = _id()
     post_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("posts.id", ondelete="CASCADE"), index=True)
     # RESTRICT: a delivery's account cannot vanish under it; disable the account instead.
     account_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("accounts.id", ondelete="RESTRICT"), index=True)
+    #: the account's persona, copied (an account never changes persona) so that a persona's list
+    #: is one index range; filled from the account when the writer does not give it
+    persona_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("personas.id", ondelete="RESTRICT"), default=_persona_of_account
+    )
     kind: Mapped[DeliveryKind] = mapped_column(enum_column(DeliveryKind, "delivery_kind"), default=DeliveryKind.POST)
     # RESTRICT: what went out stays on record with what it answered (items are closed, not deleted).
     in_reply_to_id: Mapped[uuid.UUID | None] = mapped_column(
@@ -576,7 +594,7 @@ class UsageAlert(Base):
         sa.UniqueConstraint("persona_id", "kind", "subject", "day"),
         sa.CheckConstraint(
             "kind IN ('behind_cadence', 'quota_low', 'needs_reauth', 'inbox_over_target', 'long_day',"
-            " 'metrics_failing')",
+            " 'metrics_failing', 'crisis_keyword', 'vigilance', 'volume_spike', 'source_broken')",
             name="kind_known",
         ),
         sa.CheckConstraint("webhook_state IN ('none', 'pending', 'sent', 'failed')", name="webhook_state_known"),
@@ -665,3 +683,135 @@ class Notification(Base):
     email_attempts: Mapped[int] = mapped_column(default=0)
     emailed_at: Mapped[datetime | None]
     email_error: Mapped[str | None] = mapped_column(sa.Text)
+
+
+# ------------------------------------------------------------------ veille (the watch)
+
+
+class VeilleSource(Timestamped, Base):
+    """Somewhere a persona's team watches: a feed (RSS/Atom, an official crisis feed), a search on
+    a network whose plugin offers one, or the persona's own mentions. Polled politely by the
+    collector: conditional GET, a next check from the source's own hints, stopped after 3 errors."""
+
+    __tablename__ = "veille_sources"
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('feed', 'search', 'mentions')", name="kind_known"),
+        sa.CheckConstraint("consecutive_errors >= 0", name="errors_not_negative"),
+        sa.Index("ix_veille_sources_due", "enabled", "next_check_at"),
+        sa.UniqueConstraint("persona_id", "kind", "plugin", "target"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    persona_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("personas.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    #: the feed plugin ("rss", "vigicrues", "meteoalarm"…) or, for a search, the channel
+    plugin: Mapped[str] = mapped_column(sa.String(32))
+    #: what is watched: the feed's URL, the search's query (keyword, #hashtag), "" for mentions
+    target: Mapped[str] = mapped_column(sa.Text)
+    label: Mapped[str] = mapped_column(sa.String(200))
+    #: the account a search runs with (its read budget pays for it)
+    account_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("accounts.id", ondelete="SET NULL"))
+    #: an official crisis feed: polled at a fixed short interval, and its breaking is an alert
+    crisis: Mapped[bool] = mapped_column(default=False)
+    enabled: Mapped[bool] = mapped_column(default=True)
+    #: a fixed interval (seconds) instead of the one the source's hints give
+    interval_s: Mapped[int | None]
+    #: what one check costs in the account's read budget (network calls)
+    cost: Mapped[int] = mapped_column(default=1)
+    #: where it came from: the persona file (kept in step with it) or the admin
+    origin: Mapped[str] = mapped_column(sa.String(8), default="admin")
+    next_check_at: Mapped[datetime | None]
+    last_checked_at: Mapped[datetime | None]
+    last_success_at: Mapped[datetime | None]
+    #: the validators of the last answer, both kept for the next conditional GET
+    etag: Mapped[str | None] = mapped_column(sa.Text)
+    last_modified: Mapped[str | None] = mapped_column(sa.Text)
+    consecutive_errors: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(sa.Text)
+    #: set after 3 consecutive errors: no longer polled until someone checks it again
+    broken_at: Mapped[datetime | None]
+
+
+class VeilleItem(Base):
+    """One thing a source brought: an article, an official alert, a post found by a search. Kept
+    once per source (the dedup key), sanitised, and followed until seen, dismissed or drafted."""
+
+    __tablename__ = "veille_items"
+    __table_args__ = (
+        sa.UniqueConstraint("source_id", "dedup_key"),
+        sa.CheckConstraint("status IN ('new', 'seen', 'dismissed', 'drafted')", name="status_known"),
+        sa.CheckConstraint(
+            "severity IS NULL OR severity IN ('green', 'yellow', 'orange', 'red')", name="severity_known"
+        ),
+        # the watch board: a persona's stream, newest first
+        sa.Index("ix_veille_items_persona_captured", "persona_id", "captured_at", "id"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    source_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("veille_sources.id", ondelete="CASCADE"))
+    persona_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("personas.id", ondelete="CASCADE"))
+    #: SHA-256 of the raw GUID, else of the URL, else of title + content
+    dedup_key: Mapped[str] = mapped_column(sa.String(64))
+    guid: Mapped[str | None] = mapped_column(sa.Text)
+    url: Mapped[str | None] = mapped_column(sa.Text)
+    title: Mapped[str] = mapped_column(sa.Text, default="")
+    #: sanitised HTML (nh3) when the source gave HTML, else None
+    summary_html: Mapped[str | None] = mapped_column(sa.Text)
+    #: the same as plain text (what a search, the keyword match and a draft read)
+    summary_text: Mapped[str] = mapped_column(sa.Text, default="")
+    author: Mapped[str | None] = mapped_column(sa.String(300))
+    published_at: Mapped[datetime | None]
+    captured_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: SHA-256 of what was captured (title, text, URL): the draft's origin cites it
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    #: the persona's crisis keywords found in it
+    keywords: Mapped[list[Any]] = mapped_column(default=list)
+    #: an official alert's level and area (département, river section)
+    severity: Mapped[str | None] = mapped_column(sa.String(8))
+    area: Mapped[str | None] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(16), default="new")
+    status_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
+    status_at: Mapped[datetime | None]
+    #: the post drafted from it
+    post_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("posts.id", ondelete="SET NULL"))
+    demo: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+
+
+class VeilleTombstone(Base):
+    """A dismissed (or purged) item's key: it never comes back from its source."""
+
+    __tablename__ = "veille_tombstones"
+
+    source_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("veille_sources.id", ondelete="CASCADE"), primary_key=True
+    )
+    dedup_key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CrisisPosture(Base):
+    """A crisis posture proposed to a persona's managers (crisis keywords, an orange or red official
+    vigilance, a volume spike): hold the scheduled promotional posts, offer the pre-approved safety
+    templates, tighten the inbox targets. Nothing happens until a manager accepts; all audited."""
+
+    __tablename__ = "crisis_postures"
+    __table_args__ = (
+        sa.CheckConstraint("trigger IN ('keyword', 'vigilance', 'spike', 'manual')", name="trigger_known"),
+        sa.CheckConstraint("state IN ('proposed', 'accepted', 'declined', 'ended')", name="state_known"),
+        sa.Index("ix_crisis_postures_persona_state", "persona_id", "state"),
+    )
+
+    id: Mapped[uuid.UUID] = _id()
+    persona_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("personas.id", ondelete="CASCADE"))
+    trigger: Mapped[str] = mapped_column(sa.String(16))
+    #: the item that raised it (an alert, an article), when one did
+    item_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("veille_items.id", ondelete="SET NULL"))
+    #: the figures and names behind it (keyword, level and area, the spike's counts)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(sa.String(16), default="proposed")
+    proposed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("staff.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None]
+    ended_at: Mapped[datetime | None]
+    #: the deliveries the posture held (given back, or not, when it ends)
+    held_delivery_ids: Mapped[list[Any]] = mapped_column(default=list)

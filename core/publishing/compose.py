@@ -214,6 +214,7 @@ async def compose(
             Delivery(
                 post_id=post.id,
                 account_id=account.id,
+                persona_id=persona.id,
                 kind=kind,
                 in_reply_to_id=request.in_reply_to_id,
                 state=state,

@@ -277,6 +277,7 @@ async def edit_post(
         fresh = Delivery(
             post_id=post.id,
             account_id=plan.account_id,
+            persona_id=post.persona_id,
             kind=post.kind,
             state=plan.to,
             scheduled_at=plan.when,

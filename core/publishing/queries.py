@@ -104,10 +104,10 @@ async def deliveries(
 ) -> Page[Delivery]:
     """A persona's deliveries by time (scheduled, else created), keyset-paginated."""
     when = func.coalesce(Delivery.scheduled_at, Delivery.created_at)
+    # persona_id on the delivery itself: the rows come in index order (ix_deliveries_persona_listed)
     query: Select[tuple[Delivery]] = (
         select(Delivery)
-        .join(Account)
-        .where(Account.persona_id == filters.persona_id)
+        .where(Delivery.persona_id == filters.persona_id)
         .options(selectinload(Delivery.account), selectinload(Delivery.post))
     )
     if filters.account_id is not None:
