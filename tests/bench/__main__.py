@@ -5,6 +5,9 @@
    database updates) beside a bare arq job making the same single HTTP call; their ratio.
 2. Lateness: 1,000 deliveries due in the same second; how late each one starts and is published.
 
+``python -m tests.bench --lists [--postgres]``: a persona's deliveries at 10,000 and 1,000,000 rows,
+through the API beside a bare Core route (``bench_lists.py``).
+
 ``python -m tests.bench --inbox [--postgres]``: the inbox's instead (``bench_inbox.py``): ingestion
 through the real upsert against a raw executemany, and a persona's first page at 10,000 and
 1,000,000 items.
@@ -262,7 +265,16 @@ def main() -> None:
     )
     parser.add_argument("--inbox-items", type=int, default=100_000, help="items ingested (10 %% duplicates)")
     parser.add_argument("--inbox-big", type=int, default=1_000_000, help="items of the big persona's inbox")
+    parser.add_argument(
+        "--lists", action="store_true", help="a persona's deliveries at 10,000 and 1,000,000 rows (bench_lists.py)"
+    )
+    parser.add_argument("--lists-big", type=int, default=1_000_000, help="deliveries of the big persona")
     args = parser.parse_args()
+    if args.lists:
+        from tests.bench import bench_lists
+
+        bench_lists.main(big=args.lists_big, postgres=args.postgres)
+        return
     if args.policy:
         from tests.bench import bench_policy
 
