@@ -22,6 +22,7 @@ from core.channels import Draft, Format, MediaItem, MediaKind, validate_draft
 from core.channels.registry import ChannelRegistry
 from core.db.enums import DeliveryKind, DeliveryState
 from core.db.models import Account, Delivery, Media, Persona, Post, Staff
+from core.veille.board import origin_facts
 from personas import PersonaFile
 from personas.policy import (
     DayCount,
@@ -34,6 +35,7 @@ from personas.policy import (
     PolicyDraft,
     RepostOf,
     Stage,
+    WatchOrigin,
     default_elections,
     evaluate,
 )
@@ -185,6 +187,12 @@ def _option_text(value: object) -> str:
     return str(value)
 
 
+async def _watch_origin(session: AsyncSession, post: Post) -> WatchOrigin | None:
+    """Whose watch the post's origin comes from (an elected official's is campaign monitoring)."""
+    facts = await origin_facts(session, post.origin)
+    return WatchOrigin(persona=facts.persona, campaign=facts.campaign) if facts is not None else None
+
+
 async def check_post_on_account(
     session: AsyncSession,
     registry: ChannelRegistry,
@@ -213,6 +221,7 @@ async def check_post_on_account(
         network_violations=_network_violations(registry, channel, draft, post.kind),
         repost_of=await _repost_of(session, post.repost_of) if post.kind == DeliveryKind.REPOST else None,
         composer_employer=composer.employer if composer is not None else None,
+        watch_origin=await _watch_origin(session, post),
     )
     policy_draft = PolicyDraft(
         channel=channel,

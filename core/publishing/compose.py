@@ -15,6 +15,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -35,6 +36,7 @@ from core.media import service as media_service
 from core.people.permissions import Action, allows, require
 from core.policy import check_post_on_account
 from core.publishing.states import move, record_event
+from core.veille import board as watch
 from personas.policy import Finding, Outcome, Override, Severity, Stage, decide
 
 #: states a delivery can still be rescheduled or canceled in (before the queue has it)
@@ -93,6 +95,9 @@ class ComposeRequest(msgspec.Struct, frozen=True, kw_only=True):
     in_reply_to_id: uuid.UUID | None = None
     #: channel key -> the author's choices the network asks for (TikTok's privacy level…)
     publish_options: dict[str, dict[str, str]] = {}
+    #: the watch item the post starts from (``core.veille.board``): only its ``item_id`` is read, the
+    #: item must be the persona's own, and the post keeps the origin the item itself gives
+    origin: dict[str, Any] | None = None
 
 
 class ComposeResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -182,6 +187,7 @@ async def compose(
     if request.in_reply_to_id is not None:
         await _check_answered_item(session, request.in_reply_to_id, accounts)
     times = await _times(session, persona, accounts, request)
+    watched = await watch.origin_for_post(session, persona.id, request.origin) if request.origin else None
     post = Post(
         persona_id=persona.id,
         author_id=actor.id,
@@ -192,9 +198,12 @@ async def compose(
         repost_of=request.repost_of,
         variants=dict(request.variants),
         publish_options={channel: dict(chosen) for channel, chosen in request.publish_options.items()},
+        origin=await watch.canonical_origin(session, watched) if watched is not None else None,
     )
     session.add(post)
     await session.flush()
+    if watched is not None:
+        watch.mark_drafted(session, actor.actor, watched, post)
     for position, item in enumerate(media):
         item.post_id, item.position = post.id, position
     findings: dict[uuid.UUID, list[Finding]] = {}

@@ -44,6 +44,7 @@ from personas.policy.model import (
     RepostOf,
     Severity,
     Stage,
+    WatchOrigin,
 )
 from personas.policy.registry import ALIASES, REGISTRY, Facts, NoParams, Rule, finding, rule, setting_problems
 
@@ -73,6 +74,7 @@ __all__ = [
     "PolicyDraft",
     "Regularity",
     "RepostOf",
+    "WatchOrigin",
     "Rule",
     "Severity",
     "Stage",

@@ -31,6 +31,7 @@ __all__ = [
     "PolicyDraft",
     "Regularity",
     "RepostOf",
+    "WatchOrigin",
     "Severity",
     "Stage",
 ]
@@ -145,6 +146,13 @@ class RepostOf(msgspec.Struct, frozen=True, kw_only=True):
     handle: str | None = None  # the original author's handle, when not a persona of ours
 
 
+class WatchOrigin(msgspec.Struct, frozen=True, kw_only=True):
+    """Whose watch (veille) the item a draft starts from belongs to."""
+
+    persona: str  # slug of the persona whose source brought the item
+    campaign: bool = False  # an elected official's watch: personal or campaign monitoring
+
+
 class Regularity(msgspec.Struct, frozen=True, kw_only=True):
     """Posting rhythm on this account, for the "régularité" test (I3)."""
 
@@ -175,6 +183,7 @@ class PolicyContext(msgspec.Struct, frozen=True, kw_only=True):
     elections: tuple[Election, ...] = ()
     network_violations: tuple[NetworkViolation, ...] = ()
     repost_of: RepostOf | None = None  # None: an original post
+    watch_origin: WatchOrigin | None = None  # None: not started from a watch item
     composer_employer: Employer | None = None
     paid_boost: bool = False  # sponsored / boosted / promoted
     #: declared by the author or the campaign; None lets the rules detect it from the text

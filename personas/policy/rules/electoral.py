@@ -929,6 +929,9 @@ def _official_sources(facts: Facts) -> list[str]:
             sources.append(f"partage de {repost.persona}")
         if repost.handle and any(find_handles("@" + repost.handle.lstrip("@"), h.handles) for h in holders):
             sources.append(f"partage de @{repost.handle.lstrip('@')}")
+    watched = facts.context.watch_origin
+    if watched is not None and watched.campaign:
+        sources.append(f"veille de campagne de {watched.persona}")
     for url in _URL.findall(facts.full_text):
         for holder in holders:
             for handle in holder.handles:
