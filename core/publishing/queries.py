@@ -13,7 +13,7 @@ from datetime import datetime
 import msgspec
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from core.channels.registry import ChannelRegistry
 from core.db.enums import DeliveryKind, DeliveryState
@@ -108,7 +108,8 @@ async def deliveries(
     query: Select[tuple[Delivery]] = (
         select(Delivery)
         .where(Delivery.persona_id == filters.persona_id)
-        .options(selectinload(Delivery.account), selectinload(Delivery.post))
+        # many-to-one, so a join adds no rows: one round trip for the page instead of three
+        .options(joinedload(Delivery.account, innerjoin=True), joinedload(Delivery.post, innerjoin=True))
     )
     if filters.account_id is not None:
         query = query.where(Delivery.account_id == filters.account_id)

@@ -49,7 +49,13 @@ WHEN = sa.func.coalesce(Delivery.scheduled_at, Delivery.created_at)
 
 async def _setup(database_url: str, folder: Path) -> tuple[Runtime, dict[str, uuid.UUID], str]:
     settings = load_settings(
-        {"DATABASE_URL": database_url, "PORTEVOIX_DATA_DIR": str(folder), "PORTEVOIX_LOG_LEVEL": "WARNING"},
+        {
+            "DATABASE_URL": database_url,
+            "PORTEVOIX_DATA_DIR": str(folder),
+            "PORTEVOIX_LOG_LEVEL": "WARNING",
+            # the API alone, as `portevoix serve` runs it: no queue in the process beside it
+            "PORTEVOIX_EMBEDDED_WORKER": "false",
+        },
         dotenv=None,
     )
     runtime = Runtime(settings)
@@ -126,7 +132,10 @@ def _bare_app(runtime: Runtime) -> Litestar:
         )
         if cursor:
             at, last = decode_cursor(cursor, (WHEN, Delivery.id))
-            query = query.where(sa.tuple_(WHEN, Delivery.id) > sa.tuple_(sa.literal(at, WHEN.type), sa.literal(last)))
+            query = query.where(
+                sa.tuple_(WHEN, Delivery.id) > sa.tuple_(sa.literal(at, WHEN.type), sa.literal(last)),
+                WHEN >= sa.literal(at, WHEN.type),  # the bound SQLite seeks with, as the paginator adds
+            )
         async with runtime.engine.connect() as connection:
             rows = (await connection.execute(query.order_by(WHEN, Delivery.id).limit(LIMIT + 1))).all()
         items = [dict(row._mapping) for row in rows[:LIMIT]]
@@ -167,6 +176,7 @@ async def _plan(runtime: Runtime, persona_id: uuid.UUID, cursor: str) -> str:
         sa.select(Delivery.id)
         .where(Delivery.persona_id == persona_id)
         .where(sa.tuple_(WHEN, Delivery.id) > sa.tuple_(sa.literal(at, WHEN.type), sa.literal(last)))
+        .where(WHEN >= sa.literal(at, WHEN.type))
         .order_by(WHEN, Delivery.id)
         .limit(LIMIT + 1)
     )
