@@ -183,6 +183,38 @@ class InboxSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
             raise ValueError("election_hateful_deadline_hours cannot be longer than hateful_deadline_hours")
 
 
+# --------------------------------------------------------------------------- [veille]
+
+#: a feed plugin's key ("rss", "vigicrues", "meteoalarm"): what veille_sources.plugin holds
+FeedPluginKey = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+#: a French département code (01–95, 2A, 2B, 971–976)
+Departement = Annotated[str, msgspec.Meta(pattern=r"^(0[1-9]|[1-8][0-9]|9[0-5]|2[AB]|97[1-6])$")]
+FeedUrl = Annotated[str, msgspec.Meta(pattern=r"^https?://\S+$", max_length=MAX_URL)]
+#: a fixed polling interval: 5 minutes to 24 hours (the collector's clamp)
+IntervalSeconds = Annotated[int, msgspec.Meta(ge=300, le=86400)]
+
+
+class VeilleSourceSeed(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A feed the persona watches by default, kept in step with the file (origin ``file``)."""
+
+    label: Name
+    plugin: FeedPluginKey = "rss"
+    url: FeedUrl
+    #: an official crisis feed: polled at a fixed short interval, its breaking is an alert
+    crisis: bool = False
+    interval_s: IntervalSeconds | None = None
+
+
+class VeilleSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """The ``[veille]`` section: default sources, crisis keywords, the départements watched."""
+
+    sources: list[VeilleSourceSeed] = []
+    #: words that mark an item as a possible crisis (matched case- and accent-folded)
+    keywords: list[Name] = []
+    #: an orange or red official vigilance for one of these proposes a crisis posture
+    departements: list[Departement] = []
+
+
 class PersonaFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     slug: Slug
     name: Name
@@ -196,3 +228,4 @@ class PersonaFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     office_holders: list[OfficeHolder] = []
     rules: dict[str, RuleSetting] = {}
     inbox: InboxSettings = msgspec.field(default_factory=InboxSettings)
+    veille: VeilleSettings = msgspec.field(default_factory=VeilleSettings)

@@ -15,6 +15,7 @@ from core.channels import Format
 from core.channels.registry import ChannelRegistry
 from core.db.models import Account, ChannelPolicy, Persona, PostingSlot
 from core.pagination import Page, keyset
+from core.veille.sources import sync_file_sources
 from personas import PersonaFile
 
 _PERSONA_FIELDS = ("name", "kind", "embodies", "timezone", "language", "editorial_line")
@@ -84,6 +85,7 @@ async def _upsert_one(session: AsyncSession, file: PersonaFile, actor: Actor) ->
     _merge_accounts(persona, file)
     await session.flush()
     await _replace_slots(session, persona, file)
+    await sync_file_sources(session, persona, file, actor)
     after = {**snapshot(persona, _PERSONA_FIELDS), "definition": persona.definition}
     if created or before != after:
         record(
