@@ -75,6 +75,8 @@ from web.refusals import http_error, refused, server_error
 from web.simulated import SimulatedNetworks
 from web.usage.admin import AdminUsageController
 from web.usage.api import UsageApiController
+from web.veille.admin import AdminVeilleController
+from web.veille.api import VeilleApiController
 
 HERE = Path(__file__).parent
 SESSION_MAX_AGE = 12 * 3600
@@ -83,7 +85,7 @@ SESSION_MAX_AGE = 12 * 3600
 SESSIONLESS = ["^/static/", "^/schema", "^/health$", "^/media/", "^/webhooks/"]
 REDIS_TIMEOUT_S = 2.0
 #: the rooms with pages: their templates are named after the room ("publishing/compose.html")
-ROOMS = ("publishing", "people", "personas", "accounts", "media", "inbox", "notifications", "usage")
+ROOMS = ("publishing", "people", "personas", "accounts", "media", "inbox", "notifications", "usage", "veille")
 
 
 @jinja2.pass_context
@@ -219,6 +221,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             AdminInboxController,
             AdminNotificationsController,
             AdminUsageController,
+            AdminVeilleController,
             PersonaApiController,
             AccountApiController,
             TeamApiController,
@@ -229,6 +232,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             InboxApiController,
             NotificationApiController,
             UsageApiController,
+            VeilleApiController,
             StaffApiController,
             MeApiController,
             create_static_files_router(

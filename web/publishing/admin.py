@@ -35,6 +35,7 @@ from core.publishing import compose as service
 from core.publishing import queries
 from core.publishing.compose import PolicyBlocked, StaffActor
 from core.runtime import Runtime
+from core.veille import board as watch
 from web import access
 from web.auth import StaffUser
 from web.forms import Form, flash
@@ -136,13 +137,19 @@ class AdminPublishingController(Controller):
         db_session: NamedDependency[AsyncSession],
         persona: NamedDependency[Persona],
         media: FromQuery[uuid.UUID | None] = None,
+        from_item: FromQuery[uuid.UUID | None] = None,
     ) -> Template:
         chosen = {str(media)} if media else set()
+        form = {"when": "at"}
+        if from_item is not None:
+            # the watch board's "draft a post": the item's link, a suggested text, its origin kept (hidden)
+            draft = await watch.draft_from_item(db_session, persona.id, from_item)
+            form |= {"text": draft.text, "link": draft.link or "", "from_item": str(draft.item_id), "when": "draft"}
         context = await form_context(
             request.app.state.runtime,
             persona,
             media=await library(db_session, persona, author=request.user.id, chosen=chosen),
-            form={"when": "at"},
+            form=form,
             chosen=set(),
             chosen_media=chosen,
         )
@@ -179,6 +186,7 @@ class AdminPublishingController(Controller):
                 # "on this date" without a date is not a draft: say so rather than save one silently
                 raise service.PublishingError(_("Choose a date and time, or another option."), field="local_time")
             fields |= {"publish_now": when == "now", "add_to_queue": when == "queue", "save_as_draft": when == "draft"}
+            fields["from_item"] = form.get("from_item") or None  # a post started from a watch item
             result = await compose_post(db_session, registry, actor, persona, convert(fields, ComposeIn))
         if shown.refusal is not None:
             return await _composer_refused(

@@ -129,6 +129,7 @@ async def compose_post(
         add_to_queue=data.add_to_queue,
         save_as_draft=data.save_as_draft,
         overrides=overrides_in(data.overrides),
+        origin={"item_id": str(data.from_item)} if data.from_item else None,
     )
     return await service.compose(db, registry, actor, request)
 

@@ -56,6 +56,9 @@ class ComposeIn(ApiStruct):
     #: channel key → the choices that network asks for, by option name (TikTok:
     #: ``{"tiktok": {"privacy_level": "SELF_ONLY", "disable_duet": true}}``)
     options: dict[Annotated[str, msgspec.Meta(max_length=32)], dict[OptionName, OptionValue]] = {}
+    #: the persona's watch item the post starts from (…/veille/items/{id}/draft): the post keeps its
+    #: origin (source, capture time, content hash) and the item becomes drafted
+    from_item: uuid.UUID | None = None
 
 
 class CheckIn(ApiStruct):
@@ -153,6 +156,8 @@ class PostOut(ApiStruct):
     repost_of: str | None
     variants: dict[str, str]
     created_at: datetime
+    #: the watch item it started from: itemId, sourceUrl, url, capturedAt, contentHash (snake_case keys)
+    origin: dict[str, Any] | None = None
 
 
 class ComposeOut(ApiStruct):

@@ -1,0 +1,1 @@
+"""The watch (veille): its API, the board and the sources pages."""
