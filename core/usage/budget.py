@@ -17,7 +17,7 @@ non-urgent work — the metrics job, the inbox poll — leaves the account alone
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -141,23 +141,13 @@ def _budget(row: Any, now: datetime) -> EndpointBudget | None:
     )
 
 
-async def budgets_of(
-    session: AsyncSession, account_ids: Iterable[uuid.UUID], *, now: datetime | None = None
-) -> dict[uuid.UUID, AccountBudget]:
-    """Each account's budget from its latest snapshot per endpoint (one query for all of them)."""
-    ids = list(account_ids)
-    if not ids:
-        return {}
-    now = now or utcnow()
-    since = now - max([DEFAULT_WINDOW, *WINDOWS.values()])
+async def latest_snapshots(
+    session: AsyncSession, account_ids: Sequence[uuid.UUID], *when: sa.ColumnElement[bool]
+) -> Sequence[Any]:
+    """The latest quota snapshot of each account, metric and endpoint among the samples ``when``
+    selects (a time range, raw samples only…): the one query the budgets and the usage screens read."""
     endpoint = _endpoint().label("endpoint")
-    scope = (
-        UsageSample.account_id.in_(ids),
-        UsageSample.metric.in_(QUOTA_METRICS),
-        UsageSample.resolution == "raw",
-        UsageSample.at > since,
-        UsageSample.at <= now,
-    )
+    scope = (UsageSample.account_id.in_(list(account_ids)), UsageSample.metric.in_(QUOTA_METRICS), *when)
     last = (
         select(UsageSample.account_id, UsageSample.metric, endpoint, func.max(UsageSample.at).label("at"))
         .where(*scope)
@@ -177,8 +167,23 @@ async def budgets_of(
         )
         .where(*scope)
     )
+    return (await session.execute(query)).all()
+
+
+async def budgets_of(
+    session: AsyncSession, account_ids: Iterable[uuid.UUID], *, now: datetime | None = None
+) -> dict[uuid.UUID, AccountBudget]:
+    """Each account's budget from its latest snapshot per endpoint (one query for all of them)."""
+    ids = list(account_ids)
+    if not ids:
+        return {}
+    now = now or utcnow()
+    since = now - max([DEFAULT_WINDOW, *WINDOWS.values()])
+    rows = await latest_snapshots(
+        session, ids, UsageSample.resolution == "raw", UsageSample.at > since, UsageSample.at <= now
+    )
     found: dict[uuid.UUID, dict[str, EndpointBudget]] = {account_id: {} for account_id in ids}
-    for row in (await session.execute(query)).all():
+    for row in rows:
         budget = _budget(row, now)
         if budget is None:
             continue

@@ -43,6 +43,7 @@ from core.errors import N_, Refusal
 from core.inbox.targets import inbox_settings
 from core.people.staff import display_names
 from core.policy import DRY_RUN_PREFIX
+from core.usage.budget import QUOTA_METRICS, latest_snapshots
 
 PeriodKind = Literal["week", "month"]
 #: the views people ask for
@@ -584,11 +585,8 @@ async def engagement(session: AsyncSession, persona: Persona, period: Period) ->
 
 
 # ------------------------------------------------------------------ API budgets
-# TODO(core/usage/budget.py): read the budgets through H1's budget module once it is committed;
-# until then the latest quota samples are read here, with the same meaning.
-
-#: the samples that are a network's quota snapshot (``core.publishing.outbox.flush_usage``)
-QUOTA_METRICS = ("quota_remaining", "quota_used_percent")
+# The latest snapshots are read by the budget module's one query (``core.usage.budget``); here,
+# as of the period's end, downsampled days included, each with its spent share for the gauges.
 
 
 class Budget(msgspec.Struct, frozen=True, kw_only=True):
@@ -628,11 +626,6 @@ class Budgets(msgspec.Struct, frozen=True, kw_only=True):
     calls: list[AccountCalls]
 
 
-def _endpoint() -> Any:
-    # JSON path, portable: json_extract on SQLite, ->> on PostgreSQL's JSONB
-    return UsageSample.detail["endpoint"].as_string()
-
-
 def _used_percent(metric: str, value: float, limit: int | None) -> float | None:
     if metric == "quota_used_percent":
         return min(100.0, max(0.0, value))
@@ -644,32 +637,9 @@ def _used_percent(metric: str, value: float, limit: int | None) -> float | None:
 async def _latest_quotas(
     session: AsyncSession, accounts: dict[uuid.UUID, AccountRef], start: datetime, end: datetime
 ) -> list[Budget]:
-    endpoint = _endpoint().label("endpoint")
-    scope = (
-        UsageSample.account_id.in_(list(accounts)),
-        UsageSample.metric.in_(QUOTA_METRICS),
-        UsageSample.at >= start,
-        UsageSample.at < end,
-    )
-    last = (
-        select(UsageSample.account_id, UsageSample.metric, endpoint, func.max(UsageSample.at).label("at"))
-        .where(*scope)
-        .group_by(UsageSample.account_id, UsageSample.metric, endpoint)
-        .subquery()
-    )
-    query = select(
-        UsageSample.account_id, UsageSample.metric, UsageSample.value, UsageSample.detail, UsageSample.at
-    ).join(
-        last,
-        sa.and_(
-            last.c.account_id == UsageSample.account_id,
-            last.c.metric == UsageSample.metric,
-            last.c.at == UsageSample.at,
-            last.c.endpoint == _endpoint(),
-        ),
-    )
+    rows = await latest_snapshots(session, list(accounts), UsageSample.at >= start, UsageSample.at < end)
     found: dict[tuple[uuid.UUID, str, str], Budget] = {}
-    for row in (await session.execute(query.where(*scope))).all():
+    for row in rows:
         detail = row.detail or {}
         account = accounts[row.account_id]
         limit = detail.get("limit")
