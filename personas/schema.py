@@ -205,14 +205,42 @@ class VeilleSourceSeed(msgspec.Struct, kw_only=True, forbid_unknown_fields=True)
     interval_s: IntervalSeconds | None = None
 
 
+#: a safety template's code, what the composer link names (``?template=flood``)
+TemplateCode = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_-]{0,31}$")]
+
+
+class SafetyTemplate(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """A pre-approved safety message a crisis posture offers (drafted in one click, checked as any post).
+
+    ``text`` holds ``{source}`` where the official source's address goes: a safety message always
+    cites where its instructions come from (Vigicrues, the préfecture, Météo-France)."""
+
+    code: TemplateCode
+    label: Name
+    text: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ANSWER)]
+    #: the source cited when the posture's trigger gives none (a keyword in a press article)
+    default_source: HttpUrl = ""
+
+    def __post_init__(self) -> None:
+        if "{source}" not in self.text:
+            raise ValueError(f"safety template {self.code!r}: its text must cite {{source}}")
+
+
 class VeilleSettings(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """The ``[veille]`` section: default sources, crisis keywords, the départements watched."""
+    """The ``[veille]`` section: default sources, crisis keywords, the départements watched, safety templates."""
 
     sources: list[VeilleSourceSeed] = []
     #: words that mark an item as a possible crisis (matched case- and accent-folded)
     keywords: list[Name] = []
     #: an orange or red official vigilance for one of these proposes a crisis posture
     departements: list[Departement] = []
+    #: what a crisis posture offers to publish (``core.veille.crisis``)
+    safety_templates: list[SafetyTemplate] = []
+
+    def __post_init__(self) -> None:
+        codes = [t.code for t in self.safety_templates]
+        if len(set(codes)) != len(codes):
+            raise ValueError("safety_templates: a code is used twice")
 
 
 class PersonaFile(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
