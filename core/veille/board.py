@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import Actor, record
@@ -68,7 +69,7 @@ def _escape_like(text: str) -> str:
 def _has_keyword(session: AsyncSession, keyword: str) -> sa.ColumnElement[bool]:
     """The JSON list of keywords holds ``keyword`` (JSONB containment, SQLite's json_each)."""
     if session.bind.dialect.name == "postgresql":
-        return VeilleItem.keywords.contains([keyword])
+        return sa.type_coerce(VeilleItem.keywords, postgresql.JSONB).contains([keyword])
     found = sa.func.json_each(VeilleItem.keywords).table_valued("value")
     return sa.exists(sa.select(1).select_from(found).where(found.c.value == keyword))
 
@@ -117,7 +118,7 @@ async def item_of(session: AsyncSession, persona_id: uuid.UUID, item_id: uuid.UU
     )
 
 
-async def _own_item(session: AsyncSession, persona_id: uuid.UUID, item_id: uuid.UUID) -> VeilleItem:
+async def own_item(session: AsyncSession, persona_id: uuid.UUID, item_id: uuid.UUID) -> VeilleItem:
     item = await item_of(session, persona_id, item_id)
     if item is None:
         raise NoSuchItem(N_("no such watch item"), field="item_id", code="no_such_item")
@@ -130,7 +131,7 @@ def _set_status(item: VeilleItem, actor: Actor, status: str) -> None:
 
 async def mark_seen(session: AsyncSession, actor: Actor, persona_id: uuid.UUID, item_id: uuid.UUID) -> VeilleItem:
     """A new item becomes seen; any other status stays (seen does not undo a dismissal or a draft)."""
-    item = await _own_item(session, persona_id, item_id)
+    item = await own_item(session, persona_id, item_id)
     if item.status == "new":
         _set_status(item, actor, "seen")
     return item
@@ -138,7 +139,7 @@ async def mark_seen(session: AsyncSession, actor: Actor, persona_id: uuid.UUID, 
 
 async def dismiss(session: AsyncSession, actor: Actor, persona_id: uuid.UUID, item_id: uuid.UUID) -> VeilleItem:
     """Dismiss an item: out of the board, and a tombstone so that its source never brings it back."""
-    item = await _own_item(session, persona_id, item_id)
+    item = await own_item(session, persona_id, item_id)
     if item.status == "dismissed":
         return item
     before = item.status
@@ -190,7 +191,7 @@ def suggested_text(item: VeilleItem) -> str:
 
 async def draft_from_item(session: AsyncSession, persona_id: uuid.UUID, item_id: uuid.UUID) -> DraftSuggestion:
     """What the composer opens with for an item of the persona: its link, a suggested text, its origin."""
-    item = await _own_item(session, persona_id, item_id)
+    item = await own_item(session, persona_id, item_id)
     source = await session.get(VeilleSource, item.source_id)
     assert source is not None  # the item's foreign key
     return DraftSuggestion(
