@@ -18,7 +18,7 @@ from urllib.parse import urlencode
 import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -134,7 +134,7 @@ class AdminVeilleController(Controller):
         db_session: NamedDependency[AsyncSession],
         actor: NamedDependency[StaffActor],
         persona: NamedDependency[Persona],
-        item_id: uuid.UUID,
+        item_id: FromPath[uuid.UUID],
         data: Annotated[BackForm, Form],
     ) -> Redirect:
         await board.mark_seen(db_session, actor.actor, persona.id, item_id)
@@ -147,7 +147,7 @@ class AdminVeilleController(Controller):
         db_session: NamedDependency[AsyncSession],
         actor: NamedDependency[StaffActor],
         persona: NamedDependency[Persona],
-        item_id: uuid.UUID,
+        item_id: FromPath[uuid.UUID],
         data: Annotated[BackForm, Form],
     ) -> Redirect:
         await board.dismiss(db_session, actor.actor, persona.id, item_id)
@@ -195,7 +195,7 @@ class AdminVeilleController(Controller):
         db_session: NamedDependency[AsyncSession],
         actor: NamedDependency[StaffActor],
         persona: NamedDependency[Persona],
-        source_id: uuid.UUID,
+        source_id: FromPath[uuid.UUID],
     ) -> Redirect:
         source = await service.get_source(db_session, source_id, [persona.id])
         await service.disable_source(db_session, source, actor=actor.actor)
@@ -209,7 +209,7 @@ class AdminVeilleController(Controller):
         db_session: NamedDependency[AsyncSession],
         actor: NamedDependency[StaffActor],
         persona: NamedDependency[Persona],
-        source_id: uuid.UUID,
+        source_id: FromPath[uuid.UUID],
     ) -> Redirect:
         source = await service.get_source(db_session, source_id, [persona.id])
         if source.broken_at is not None:

@@ -19,7 +19,7 @@ from typing import Annotated
 from litestar import Controller, delete, get, patch, post
 from litestar.di import NamedDependency
 from litestar.exceptions import ClientException
-from litestar.params import FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.models import Persona, VeilleSource
@@ -98,7 +98,10 @@ class VeilleApiController(Controller):
 
     @get(_SOURCE, summary="One watch source and its polling state", **access.persona(Action.SEE_VEILLE))
     async def get_source(
-        self, db_session: NamedDependency[AsyncSession], persona: NamedDependency[Persona], source_id: uuid.UUID
+        self,
+        db_session: NamedDependency[AsyncSession],
+        persona: NamedDependency[Persona],
+        source_id: FromPath[uuid.UUID],
     ) -> SourceOut:
         return out(await _source(db_session, persona, source_id), SourceOut)
 
@@ -113,7 +116,7 @@ class VeilleApiController(Controller):
         db_session: NamedDependency[AsyncSession],
         actor: NamedDependency[StaffActor],
         persona: NamedDependency[Persona],
-        source_id: uuid.UUID,
+        source_id: FromPath[uuid.UUID],
         data: JSONBody[SourcePatch],
     ) -> SourceOut:
         source = await _source(db_session, persona, source_id)
@@ -135,7 +138,7 @@ class VeilleApiController(Controller):
         db_session: NamedDependency[AsyncSession],
         actor: NamedDependency[StaffActor],
         persona: NamedDependency[Persona],
-        source_id: uuid.UUID,
+        source_id: FromPath[uuid.UUID],
     ) -> None:
         await service.delete_source(db_session, await _source(db_session, persona, source_id), actor=actor.actor)
 
@@ -162,7 +165,10 @@ class VeilleApiController(Controller):
 
     @get(_ITEM, summary="One watch item", **access.persona(Action.SEE_VEILLE))
     async def get_item(
-        self, db_session: NamedDependency[AsyncSession], persona: NamedDependency[Persona], item_id: uuid.UUID
+        self,
+        db_session: NamedDependency[AsyncSession],
+        persona: NamedDependency[Persona],
+        item_id: FromPath[uuid.UUID],
     ) -> ItemOut:
         return out(await board.own_item(db_session, persona.id, item_id), ItemOut)
 
@@ -172,7 +178,7 @@ class VeilleApiController(Controller):
         db_session: NamedDependency[AsyncSession],
         actor: NamedDependency[StaffActor],
         persona: NamedDependency[Persona],
-        item_id: uuid.UUID,
+        item_id: FromPath[uuid.UUID],
     ) -> ItemOut:
         return out(await board.mark_seen(db_session, actor.actor, persona.id, item_id), ItemOut)
 
@@ -187,7 +193,7 @@ class VeilleApiController(Controller):
         db_session: NamedDependency[AsyncSession],
         actor: NamedDependency[StaffActor],
         persona: NamedDependency[Persona],
-        item_id: uuid.UUID,
+        item_id: FromPath[uuid.UUID],
     ) -> ItemOut:
         return out(await board.dismiss(db_session, actor.actor, persona.id, item_id), ItemOut)
 
@@ -199,7 +205,10 @@ class VeilleApiController(Controller):
         **access.persona(Action.COMPOSE),
     )
     async def draft(
-        self, db_session: NamedDependency[AsyncSession], persona: NamedDependency[Persona], item_id: uuid.UUID
+        self,
+        db_session: NamedDependency[AsyncSession],
+        persona: NamedDependency[Persona],
+        item_id: FromPath[uuid.UUID],
     ) -> DraftOut:
         found = await board.draft_from_item(db_session, persona.id, item_id)
         return DraftOut(
