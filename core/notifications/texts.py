@@ -49,6 +49,7 @@ ALERT_BODIES = {
     ),
     "long_day": _("%(who)s has worked a %(hours)s-hour day on %(persona)s: far beyond a reasonable day."),
     "metrics_failing": _("The metrics of %(channel)s @%(handle)s (%(persona)s) fail: %(error)s"),
+    "source_broken": _("The crisis feed “%(source)s” of %(persona)s is no longer read after 3 errors: %(error)s"),
 }
 OPEN = _("Open")
 MAIL_FOOTER = _("All your notifications: %(url)s")

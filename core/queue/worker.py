@@ -39,6 +39,7 @@ from core.settings import Settings, load_settings
 from core.usage import alerts, retention
 from core.usage import budget as usage_budget
 from core.usage.metrics import collect_metrics
+from core.veille import collect as veille_collect
 
 log = structlog.get_logger(__name__)
 
@@ -103,6 +104,10 @@ async def purge_usage(ctx: dict[str, Any]) -> int:
     return report.total("usage_samples_folded") + report.total("inbox_items_purged")
 
 
+async def collect_veille(ctx: dict[str, Any]) -> int:
+    return (await veille_collect.collect_due(ctx["runtime"])).items
+
+
 FUNCTIONS = [
     # keep_result=0: a finished job leaves no result behind, so the sweeper can always re-enqueue.
     # The publish timeout bounds a send (a video upload may take minutes), not recovery: a dead
@@ -127,6 +132,8 @@ CRON_JOBS = [
     cron(send_usage_webhooks, name="send_usage_webhooks", second=45, unique=True, timeout=120),
     # Nightly: raw usage samples folded into days, the public's personal data purged past retention.
     cron(purge_usage, name="purge_usage", hour=3, minute=41, second=0, unique=True, timeout=600),
+    # Every minute: the watch's due feeds fetched politely (core.veille.collect), new entries stored once.
+    cron(collect_veille, name="collect_veille", second=5, unique=True, timeout=300),
 ]
 JOB_TIMEOUT_S = 600
 #: how long arq keeps a started job's in-progress mark: its longest job timeout + 10 s (arq's rule)

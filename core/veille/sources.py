@@ -13,11 +13,11 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.audit import Actor, record, snapshot
-from core.db.models import Persona, VeilleSource, utcnow
+from core.db.models import Persona, UsageAlert, VeilleSource, utcnow
 from core.errors import N_, Conflict, NotFound, Refusal
 from core.veille.feeds import feed_registry
 from personas.schema import MAX_NAME, MAX_URL, PersonaFile
@@ -178,7 +178,9 @@ async def create_source(
     return source
 
 
-async def get_source(session: AsyncSession, source_id: uuid.UUID, persona_ids: Sequence[uuid.UUID] | None = None):
+async def get_source(
+    session: AsyncSession, source_id: uuid.UUID, persona_ids: Sequence[uuid.UUID] | None = None
+) -> VeilleSource:
     """The source, if it belongs to one of ``persona_ids`` (None: any persona); else NotFound."""
     source = await session.get(VeilleSource, source_id)
     if source is None or (persona_ids is not None and source.persona_id not in persona_ids):
@@ -253,7 +255,19 @@ async def enable_source(session: AsyncSession, source: VeilleSource, *, actor: A
 async def repair_source(session: AsyncSession, source: VeilleSource, *, actor: Actor) -> VeilleSource:
     """Someone checked a broken source: poll it again now, errors forgotten (a manual refresh)."""
     before = snapshot(source, ("broken_at", "consecutive_errors", "last_error"))
-    source.broken_at, source.consecutive_errors, source.next_check_at = None, 0, utcnow()
+    now = utcnow()
+    source.broken_at, source.consecutive_errors, source.next_check_at = None, 0, now
+    # the alert a broken crisis feed raised is over: someone looked at it
+    await session.execute(
+        update(UsageAlert)
+        .where(
+            UsageAlert.persona_id == source.persona_id,
+            UsageAlert.kind == "source_broken",
+            UsageAlert.subject == str(source.id),
+            UsageAlert.resolved_at.is_(None),
+        )
+        .values(resolved_at=now)
+    )
     record(
         session,
         actor,

@@ -27,6 +27,9 @@ _RAW_ID = re.compile(
 )
 
 
+_BENIGN = (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType)
+
+
 def raw_ids(body: bytes) -> list[str | None]:
     """Each item's id exactly as written, in document order (None where an item has none)."""
     starts = [m.start() for m in _ITEM.finditer(body)]
@@ -73,8 +76,11 @@ def parse_document(body: bytes, url: str, headers: Mapping[str, str]) -> Any:
     """feedparser's reading of ``body``; a document it could not read at all is a FeedError."""
     response_headers = {"content-location": url, **{k.lower(): v for k, v in headers.items()}}
     parsed = feedparser.parse(body, response_headers=response_headers, sanitize_html=True)
-    if parsed.bozo and not parsed.entries:
-        raise FeedError(f"not a feed: {parsed.get('bozo_exception')}"[:300])
+    # as reader does: a document that is not well-formed is an error (its loosely parsed entries
+    # are guesses), a wrong charset or content type declared is not
+    problem = parsed.get("bozo_exception") if parsed.bozo else None
+    if problem is not None and not isinstance(problem, _BENIGN):
+        raise FeedError(f"not a well-formed feed: {problem}"[:300])
     if not parsed.version and not parsed.entries:
         raise FeedError("not an RSS or Atom document")
     return parsed
