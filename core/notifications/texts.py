@@ -50,7 +50,16 @@ ALERT_BODIES = {
     "long_day": _("%(who)s has worked a %(hours)s-hour day on %(persona)s: far beyond a reasonable day."),
     "metrics_failing": _("The metrics of %(channel)s @%(handle)s (%(persona)s) fail: %(error)s"),
     "source_broken": _("The crisis feed “%(source)s” of %(persona)s is no longer read after 3 errors: %(error)s"),
+    # the watch (core.veille.crisis): each proposes a crisis posture to the managers
+    "crisis_keyword": _("Crisis keyword “%(keyword)s” in the watch of %(persona)s: %(title)s"),
+    "vigilance": _("Orange vigilance for %(area)s (%(departement)s), watched by %(persona)s: %(title)s"),
+    "vigilance:red": _("Red vigilance for %(area)s (%(departement)s), watched by %(persona)s: %(title)s"),
+    "volume_spike": _(
+        "The watch of %(persona)s is spiking: %(last24)s items in 24 hours against %(mean)s a day over the week."
+    ),
 }
+#: the alerts of the watch lead to the crisis posture they propose
+CRISIS_ALERTS = frozenset({"crisis_keyword", "vigilance", "volume_spike"})
 OPEN = _("Open")
 MAIL_FOOTER = _("All your notifications: %(url)s")
 
@@ -79,7 +88,10 @@ def names(detail: dict[str, Any]) -> Names:
 def template(kind: str, detail: dict[str, Any]) -> str:
     """The message (msgid) of a notification: a usage alert's depends on the alert's kind."""
     if kind == "usage_alert":
-        return ALERT_BODIES.get(str(detail.get("alert")), ALERT_BODIES["metrics_failing"])
+        alert = str(detail.get("alert"))
+        # a level of its own (a red vigilance) reads differently from the kind's default
+        found = ALERT_BODIES.get(f"{alert}:{detail.get('level')}") or ALERT_BODIES.get(alert)
+        return found or ALERT_BODIES["metrics_failing"]
     return BODIES[kind]
 
 
@@ -100,6 +112,8 @@ def path(kind: str, subject_id: Any, persona_id: Any, detail: dict[str, Any]) ->
         return f"{persona}/approvals"
     if kind == "failed":
         return f"{persona}/deliveries/{subject_id}"
+    if kind == "usage_alert" and detail.get("alert") in CRISIS_ALERTS:
+        return f"{persona}/veille/crisis"
     if kind == "usage_alert":
         return f"{persona}/usage"
     return "/admin/accounts"

@@ -32,6 +32,7 @@ class Action(enum.StrEnum):
     BAN = "ban"  # ban or block a member of the public (a decision that needs review)
     SAVED_REPLIES = "saved_replies"  # write the persona's saved replies (everyone in the inbox uses them)
     SEE_USAGE = "see_usage"  # the usage figures: cadence, audience, budgets, response times, the team's workload
+    DECIDE_POSTURE = "decide_posture"  # accept, decline or end a crisis posture (it pulls the kill switch)
     SEE_VEILLE = "see_veille"  # the watch board: what the persona's sources brought (seen, dismiss, draft: compose)
     MANAGE_SOURCES = "manage_sources"  # add, disable, re-enable the sources the persona watches
 
@@ -63,6 +64,8 @@ PERMISSIONS: dict[Action, Permission] = {
     Action.BAN: Permission(minimum=Role.MANAGER),
     Action.SAVED_REPLIES: Permission(minimum=Role.EDITOR),
     Action.SEE_USAGE: Permission(minimum=Role.VIEWER, admin_without_assignment=True),
+    # like the pause it pulls: managers, and site administrators on any persona
+    Action.DECIDE_POSTURE: Permission(minimum=Role.MANAGER, admin_without_assignment=True),
     # the watch is public news: moderators see it too (a crisis reaches the inbox first)
     Action.SEE_VEILLE: Permission(minimum=Role.VIEWER),
     Action.MANAGE_SOURCES: Permission(minimum=Role.EDITOR),

@@ -56,6 +56,7 @@ from core.inbox.responses import reply_published
 from core.policy import check_post_on_account, plugin_draft
 from core.publishing.states import move, move_many, renew_lease
 from core.runtime import Runtime
+from core.veille.posture import lets_through, through_crisis_pause
 from personas.policy import Outcome, Stage, decide
 
 log = structlog.get_logger(__name__)
@@ -108,7 +109,8 @@ async def dispatch_due(runtime: Runtime, queue: Enqueuer, *, now: datetime | Non
                 due_at,
                 Account.status == AccountStatus.CONNECTED,
                 or_(Account.throttled_until.is_(None), Account.throttled_until <= horizon),
-                Persona.paused.is_(False),
+                # a crisis posture's pause holds the promotional posts only (core.veille.posture)
+                or_(Persona.paused.is_(False), through_crisis_pause()),
             )
             .order_by(Delivery.scheduled_at)
             .limit(limit)
@@ -307,7 +309,8 @@ async def _claim(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str) -> Cl
         if row is None or row.Delivery.state != DeliveryState.QUEUED:
             return "skipped"
         delivery, account, post, persona, item, parent_remote_id = row
-        held = _held_reason(persona, account, now)
+        paused = persona.paused and not await lets_through(session, persona.id, delivery, post)
+        held = _held_reason(paused, account, now)
         if held:
             reason, values = held
             await move(
@@ -389,8 +392,8 @@ def _linked(plugin: ChannelPlugin, result: PublishResult) -> PublishResult:
     return result
 
 
-def _held_reason(persona: Persona, account: Account, now: datetime) -> tuple[str, dict[str, Any]] | None:
-    if persona.paused:
+def _held_reason(paused: bool, account: Account, now: datetime) -> tuple[str, dict[str, Any]] | None:
+    if paused:
         return "persona_paused", {}
     if account.status != AccountStatus.CONNECTED or account.credentials_encrypted is None:
         return "account_not_connected", {"error_kind": ErrorKind.NEEDS_REAUTH}

@@ -40,6 +40,7 @@ from core.usage import alerts, retention
 from core.usage import budget as usage_budget
 from core.usage.metrics import collect_metrics
 from core.veille import collect as veille_collect
+from core.veille import crisis
 
 log = structlog.get_logger(__name__)
 
@@ -104,6 +105,14 @@ async def purge_usage(ctx: dict[str, Any]) -> int:
     return report.total("usage_samples_folded") + report.total("inbox_items_purged")
 
 
+async def watch_crisis(ctx: dict[str, Any]) -> int:
+    return (await crisis.watch_crisis(ctx["runtime"])).proposed
+
+
+async def watch_spikes(ctx: dict[str, Any]) -> int:
+    return (await crisis.watch_spikes(ctx["runtime"])).raised
+
+
 async def collect_veille(ctx: dict[str, Any]) -> int:
     return (await veille_collect.collect_due(ctx["runtime"])).items
 
@@ -134,6 +143,10 @@ CRON_JOBS = [
     cron(purge_usage, name="purge_usage", hour=3, minute=41, second=0, unique=True, timeout=600),
     # Every minute: the watch's due feeds fetched politely (core.veille.collect), new entries stored once.
     cron(collect_veille, name="collect_veille", second=5, unique=True, timeout=300),
+    # Every 5 minutes: the watch's new items (crisis keywords, orange or red vigilance) propose a crisis posture.
+    cron(watch_crisis, name="watch_crisis", minute=set(range(1, 60, 5)), second=10, unique=True, timeout=300),
+    # Hourly: the volume-spike check of each persona's watch (the last 24 h against the week).
+    cron(watch_spikes, name="watch_spikes", minute=23, second=0, unique=True, timeout=300),
 ]
 JOB_TIMEOUT_S = 600
 #: how long arq keeps a started job's in-progress mark: its longest job timeout + 10 s (arq's rule)

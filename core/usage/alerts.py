@@ -189,6 +189,8 @@ async def raise_for(
         await session.scalars(
             select(UsageAlert).where(
                 UsageAlert.persona_id == persona.id,
+                # the watch's alerts (core.veille.crisis) are raised and resolved by their own job
+                UsageAlert.kind.in_(KINDS),
                 (UsageAlert.day == day) | UsageAlert.resolved_at.is_(None),
             )
         )
@@ -198,7 +200,6 @@ async def raise_for(
         if alert.resolved_at is None and (alert.day != day or (alert.kind, alert.subject) not in found):
             alert.resolved_at = now
             run.resolved += 1
-    webhook = "pending" if settings.usage_webhook_url else "none"
     for key, condition in found.items():
         alert = existing.get(key)
         # one the worker raised before a send (core.usage.budget) has told nobody yet: told here
@@ -207,17 +208,34 @@ async def raise_for(
             alert.detail = condition.detail
             run.kept += 1
             continue
-        if alert is None:
-            alert = UsageAlert(id=uuid.uuid4(), persona_id=persona.id, kind=condition.kind, subject=condition.subject)
-            alert.day = day
-            session.add(alert)
-        alert.detail, alert.raised_at, alert.resolved_at = condition.detail, now, None
-        alert.webhook_state, alert.webhook_attempts, alert.webhook_error = webhook, 0, None
-        await session.flush()
-        run.notified += await _notify(session, alert, persona)
+        _, told = await open_alert(session, persona, condition, day=day, now=now, settings=settings, alert=alert)
+        run.notified += told
         run.raised += 1
     await session.flush()
     return run
+
+
+async def open_alert(
+    session: AsyncSession,
+    persona: Persona,
+    condition: Condition,
+    *,
+    day: str,
+    now: datetime,
+    settings: Settings,
+    alert: UsageAlert | None = None,
+) -> tuple[UsageAlert, int]:
+    """Open ``condition`` as the day's alert (new, or ``alert`` opened again): the persona's managers
+    and the site admins told, the webhook to send. The alert and how many people were told."""
+    if alert is None:
+        alert = UsageAlert(id=uuid.uuid4(), persona_id=persona.id, kind=condition.kind, subject=condition.subject)
+        alert.day = day
+        session.add(alert)
+    alert.detail, alert.raised_at, alert.resolved_at = condition.detail, now, None
+    alert.webhook_state = "pending" if settings.usage_webhook_url else "none"
+    alert.webhook_attempts, alert.webhook_error = 0, None
+    await session.flush()
+    return alert, await _notify(session, alert, persona)
 
 
 async def raise_usage_alerts(runtime: Runtime, now: datetime | None = None) -> AlertRun:
@@ -250,7 +268,7 @@ async def open_alerts(session: AsyncSession, persona_ids: list[uuid.UUID]) -> li
 def text(alert: UsageAlert, persona_name: str, gettext: Any) -> str:
     """An alert's sentence in the reader's language (``gettext``: the web's, or a catalogue's)."""
     detail = {**alert.detail, "persona": persona_name}
-    return str(gettext(texts.ALERT_BODIES[alert.kind])) % texts.names(detail)
+    return str(gettext(texts.template("usage_alert", {**detail, "alert": alert.kind}))) % texts.names(detail)
 
 
 # ------------------------------------------------------------------ the webhook
