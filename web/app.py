@@ -77,6 +77,7 @@ from web.usage.admin import AdminUsageController
 from web.usage.api import UsageApiController
 from web.veille.admin import AdminVeilleController
 from web.veille.api import VeilleApiController
+from web.veille.crisis import AdminCrisisController, CrisisApiController
 
 HERE = Path(__file__).parent
 SESSION_MAX_AGE = 12 * 3600
@@ -222,6 +223,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             AdminNotificationsController,
             AdminUsageController,
             AdminVeilleController,
+            AdminCrisisController,
             PersonaApiController,
             AccountApiController,
             TeamApiController,
@@ -233,6 +235,7 @@ def create_app(settings: Settings | None = None, *, runtime: Runtime | None = No
             NotificationApiController,
             UsageApiController,
             VeilleApiController,
+            CrisisApiController,
             StaffApiController,
             MeApiController,
             create_static_files_router(

@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from core.audit import Actor
 from core.db.enums import MediaOrigin, Role
-from core.db.models import Account, InboxItem, ModerationAction, SavedReply, Staff
+from core.db.models import Account, CrisisPosture, InboxItem, ModerationAction, SavedReply, Staff
 from core.demo import DemoLogin
 from core.media.service import store_upload
 from core.people.permissions import PERMISSIONS, Action, Permission
@@ -39,6 +39,7 @@ from web.people import schemas as people
 from web.publishing import pause
 from web.publishing import schemas as publishing
 from web.publishing.edit import PostEditIn
+from web.veille import crisis as crisis_web
 
 pytestmark = pytest.mark.anyio
 
@@ -81,8 +82,11 @@ EXAMPLES: dict[type[Any], Any] = {
     inbox.SavedReplyIn: lambda: {"shortCode": f"m{next(_unique)}", "title": "Matrice", "text": "Matrice"},
     # multipart only: a JSON body is refused (400) once the rule has let the caller through
     MediaUploadForm: lambda: {"alt_text": "matrice"},
+    crisis_web.DeclineIn | None: lambda: {"reason": "matrice"},
 }
 
+
+_POSTURE = "/api/v1/personas/{persona_id:uuid}/veille/postures/{posture_id:uuid}"
 
 # The rules as reviewed: weakening one (or adding a route) must show up here, in review. A persona
 # route names its action and the roles the permission table gives it: "minimum-refused roles",
@@ -156,6 +160,11 @@ REVIEWED_RULES = {
     # usage: every assigned role, and site admins (they watch every persona's budgets)
     "GET /api/v1/personas/{persona_id:uuid}/usage": "see_usage: viewer+admin_sees",
     "GET /api/v1/personas/{persona_id:uuid}/usage/{table:str}": "see_usage: viewer+admin_sees",
+    # crisis postures: seen with the watch; decided by managers and site admins (the pause they pull)
+    "GET /api/v1/personas/{persona_id:uuid}/veille/postures": "see_veille: viewer",
+    f"POST {_POSTURE}/accept": "decide_posture: manager+admin_sees",
+    f"POST {_POSTURE}/decline": "decide_posture: manager+admin_sees",
+    f"POST {_POSTURE}/end": "decide_posture: manager+admin_sees",
 }
 
 
@@ -238,6 +247,7 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
     media = {OWN: await _a_media(runtime, ids[OWN]), OTHER: uuid.uuid4()}
     items = {OWN: await _an_item(runtime, accounts[OWN]), OTHER: uuid.uuid4()}
     bans = {OWN: await _a_pending_ban(runtime, items[OWN], target_staff), OTHER: uuid.uuid4()}
+    postures = {OWN: await _a_posture(runtime, ids[OWN]), OTHER: await _a_posture(runtime, ids[OTHER])}
 
     failures: list[str] = []
     checked = 0
@@ -259,6 +269,7 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
                 .replace("{media_id:uuid}", "{media_id:uuid}" if method == "DELETE" else str(media[target]))
                 .replace("{item_id:uuid}", str(items[target]))
                 .replace("{action_id:uuid}", str(bans[target]))
+                .replace("{posture_id:uuid}", str(postures[target]))
                 .replace("{table:str}", "cadence.csv")
             )
 
@@ -312,6 +323,15 @@ async def _a_media(runtime: Runtime, persona_id: uuid.UUID) -> uuid.UUID:
             actor=Actor.system("matrix"),
         )
         return stored.media.id
+
+
+async def _a_posture(runtime: Runtime, persona_id: uuid.UUID) -> uuid.UUID:
+    """A crisis posture proposed to the persona (the first manager accepts it, ends it; the rest are 409)."""
+    async with runtime.session() as session:
+        posture = CrisisPosture(persona_id=persona_id, trigger="manual", detail={"signals": []}, held_delivery_ids=[])
+        session.add(posture)
+        await session.flush()
+        return posture.id
 
 
 async def _an_item(runtime: Runtime, account_id: uuid.UUID) -> uuid.UUID:

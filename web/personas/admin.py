@@ -18,6 +18,7 @@ from core.publishing.day import persona_day
 from core.publishing.pause import paused_deliveries
 from core.usage.alerts import open_alerts
 from core.usage.alerts import text as alert_text
+from core.veille.crisis import open_posture
 from web import access
 from web.auth import StaffUser
 from web.i18n import gettext as _
@@ -67,6 +68,8 @@ class AdminPersonasController(Controller):
             "attention": needs_attention(persona),
             "team": await team_of(db_session, persona.id),
             "held": await paused_deliveries(db_session, persona.id) if persona.paused and sees_posts else [],
+            # a crisis posture proposed or in force: said first (web/veille/templates/_crisis_banner.html)
+            "posture": await open_posture(db_session, persona.id),
             "today": await persona_day(
                 db_session, persona, see_messages=request.user.can(persona.id, Action.SEE_PRIVATE_MESSAGES)
             )
