@@ -24,7 +24,16 @@ from sqlalchemy import select
 
 from core.audit import Actor
 from core.db.enums import MediaOrigin, Role
-from core.db.models import Account, CrisisPosture, InboxItem, ModerationAction, SavedReply, Staff
+from core.db.models import (
+    Account,
+    CrisisPosture,
+    InboxItem,
+    ModerationAction,
+    SavedReply,
+    Staff,
+    VeilleItem,
+    VeilleSource,
+)
 from core.demo import DemoLogin
 from core.media.service import store_upload
 from core.people.permissions import PERMISSIONS, Action, Permission
@@ -40,6 +49,7 @@ from web.publishing import pause
 from web.publishing import schemas as publishing
 from web.publishing.edit import PostEditIn
 from web.veille import crisis as crisis_web
+from web.veille import schemas as veille
 
 pytestmark = pytest.mark.anyio
 
@@ -83,6 +93,8 @@ EXAMPLES: dict[type[Any], Any] = {
     # multipart only: a JSON body is refused (400) once the rule has let the caller through
     MediaUploadForm: lambda: {"alt_text": "matrice"},
     crisis_web.DeclineIn | None: lambda: {"reason": "matrice"},
+    veille.SourceIn: lambda: {"target": f"https://veille.example.test/{next(_unique)}.xml", "label": "Matrice"},
+    veille.SourcePatch: lambda: {"label": "Matrice"},
 }
 
 
@@ -165,6 +177,17 @@ REVIEWED_RULES = {
     f"POST {_POSTURE}/accept": "decide_posture: manager+admin_sees",
     f"POST {_POSTURE}/decline": "decide_posture: manager+admin_sees",
     f"POST {_POSTURE}/end": "decide_posture: manager+admin_sees",
+    # veille: the board for every assigned role; working it is composing; sources are the editors'
+    "GET /api/v1/personas/{persona_id:uuid}/veille/sources": "see_veille: viewer",
+    "POST /api/v1/personas/{persona_id:uuid}/veille/sources": "manage_sources: editor",
+    "GET /api/v1/personas/{persona_id:uuid}/veille/sources/{source_id:uuid}": "see_veille: viewer",
+    "PATCH /api/v1/personas/{persona_id:uuid}/veille/sources/{source_id:uuid}": "manage_sources: editor",
+    "DELETE /api/v1/personas/{persona_id:uuid}/veille/sources/{source_id:uuid}": "manage_sources: editor",
+    "GET /api/v1/personas/{persona_id:uuid}/veille/items": "see_veille: viewer",
+    "GET /api/v1/personas/{persona_id:uuid}/veille/items/{watch_item_id:uuid}": "see_veille: viewer",
+    "POST /api/v1/personas/{persona_id:uuid}/veille/items/{watch_item_id:uuid}/seen": "compose: contributor",
+    "POST /api/v1/personas/{persona_id:uuid}/veille/items/{watch_item_id:uuid}/dismiss": "compose: contributor",
+    "POST /api/v1/personas/{persona_id:uuid}/veille/items/{watch_item_id:uuid}/draft": "compose: contributor",
 }
 
 
@@ -248,6 +271,7 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
     items = {OWN: await _an_item(runtime, accounts[OWN]), OTHER: uuid.uuid4()}
     bans = {OWN: await _a_pending_ban(runtime, items[OWN], target_staff), OTHER: uuid.uuid4()}
     postures = {OWN: await _a_posture(runtime, ids[OWN]), OTHER: await _a_posture(runtime, ids[OTHER])}
+    watched = {OWN: await _a_watch_item(runtime, ids[OWN]), OTHER: await _a_watch_item(runtime, ids[OTHER])}
 
     failures: list[str] = []
     checked = 0
@@ -270,6 +294,7 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
                 .replace("{item_id:uuid}", str(items[target]))
                 .replace("{action_id:uuid}", str(bans[target]))
                 .replace("{posture_id:uuid}", str(postures[target]))
+                .replace("{watch_item_id:uuid}", str(watched[target][1]))
                 .replace("{table:str}", "cadence.csv")
             )
 
@@ -277,6 +302,9 @@ async def test_authorization_matrix(client: AsyncTestClient, runtime: Runtime, d
                 # a saved reply (a media) per probe: the first allowed DELETE would leave the next ones a 404
                 saved = await _a_saved_reply(runtime, ids[OWN]) if target == OWN else uuid.uuid4()
                 url = url.replace("{saved_reply_id:uuid}", str(saved))
+                if "{source_id:uuid}" in url:  # a watch source per probe too (DELETE)
+                    source = (await _a_watch_item(runtime, ids[target]))[0]
+                    url = url.replace("{source_id:uuid}", str(source))
                 if "{media_id:uuid}" in url:  # the same for a deleted media
                     url = url.replace(
                         "{media_id:uuid}", str(await _a_media(runtime, ids[OWN]) if target == OWN else uuid.uuid4())
@@ -323,6 +351,26 @@ async def _a_media(runtime: Runtime, persona_id: uuid.UUID) -> uuid.UUID:
             actor=Actor.system("matrix"),
         )
         return stored.media.id
+
+
+async def _a_watch_item(runtime: Runtime, persona_id: uuid.UUID) -> tuple[uuid.UUID, uuid.UUID]:
+    """A watch source of the persona and an item it brought: (source id, item id)."""
+    async with runtime.session() as session:
+        source = VeilleSource(
+            persona_id=persona_id,
+            kind="feed",
+            plugin="rss",
+            target=f"https://m.example.test/{next(_unique)}",
+            label="M",
+        )
+        session.add(source)
+        await session.flush()
+        item = VeilleItem(
+            source_id=source.id, persona_id=persona_id, dedup_key=uuid.uuid4().hex, title="Matrice", content_hash="0"
+        )
+        session.add(item)
+        await session.flush()
+        return source.id, item.id
 
 
 async def _a_posture(runtime: Runtime, persona_id: uuid.UUID) -> uuid.UUID:

@@ -58,6 +58,8 @@ CM_PAGES = [
     "/admin/personas/{id}/inbox/{id}",
     "/admin/personas/{id}/saved-replies",
     "/admin/personas/{id}/usage",
+    "/admin/personas/{id}/veille",
+    "/admin/personas/{id}/veille/sources",
     "/admin/accounts",
     "/admin/me",
     "/admin/notifications",

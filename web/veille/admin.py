@@ -36,7 +36,7 @@ from web.refusals import back
 
 _PERSONA = "/personas/{persona_id:uuid}"
 _BOARD = _PERSONA + "/veille"
-_ITEM = _BOARD + "/items/{item_id:uuid}"
+_ITEM = _BOARD + "/items/{watch_item_id:uuid}"
 _SOURCES = _BOARD + "/sources"
 _SOURCE = _SOURCES + "/{source_id:uuid}"
 _BACK_TO_BOARD = back("/admin/personas/{persona_id}/veille")
@@ -134,10 +134,10 @@ class AdminVeilleController(Controller):
         db_session: NamedDependency[AsyncSession],
         actor: NamedDependency[StaffActor],
         persona: NamedDependency[Persona],
-        item_id: FromPath[uuid.UUID],
+        watch_item_id: FromPath[uuid.UUID],
         data: Annotated[BackForm, Form],
     ) -> Redirect:
-        await board.mark_seen(db_session, actor.actor, persona.id, item_id)
+        await board.mark_seen(db_session, actor.actor, persona.id, watch_item_id)
         return Redirect(_board_url(persona.id, data.next), status_code=303)
 
     @post(_ITEM + "/dismiss", status_code=303, refused=_BACK_TO_BOARD, **access.persona(Action.COMPOSE))
@@ -147,10 +147,10 @@ class AdminVeilleController(Controller):
         db_session: NamedDependency[AsyncSession],
         actor: NamedDependency[StaffActor],
         persona: NamedDependency[Persona],
-        item_id: FromPath[uuid.UUID],
+        watch_item_id: FromPath[uuid.UUID],
         data: Annotated[BackForm, Form],
     ) -> Redirect:
-        await board.dismiss(db_session, actor.actor, persona.id, item_id)
+        await board.dismiss(db_session, actor.actor, persona.id, watch_item_id)
         flash(request, _("Dismissed: this item will not come back."))
         return Redirect(_board_url(persona.id, data.next), status_code=303)
 

@@ -35,7 +35,7 @@ from web.veille.schemas import DraftOut, ItemOut, ItemPage, SourceIn, SourceOut,
 
 _VEILLE = "/{persona_id:uuid}/veille"
 _SOURCE = _VEILLE + "/sources/{source_id:uuid}"
-_ITEM = _VEILLE + "/items/{item_id:uuid}"
+_ITEM = _VEILLE + "/items/{watch_item_id:uuid}"
 _REFUSED = [ClientException, ConflictException]
 
 SourceFilter = Annotated[uuid.UUID | None, QueryParameter(description="one of the persona's sources")]
@@ -168,9 +168,9 @@ class VeilleApiController(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         persona: NamedDependency[Persona],
-        item_id: FromPath[uuid.UUID],
+        watch_item_id: FromPath[uuid.UUID],
     ) -> ItemOut:
-        return out(await board.own_item(db_session, persona.id, item_id), ItemOut)
+        return out(await board.own_item(db_session, persona.id, watch_item_id), ItemOut)
 
     @post(_ITEM + "/seen", status_code=200, summary="Mark a new item seen", **access.persona(Action.COMPOSE))
     async def mark_seen(
@@ -178,9 +178,9 @@ class VeilleApiController(Controller):
         db_session: NamedDependency[AsyncSession],
         actor: NamedDependency[StaffActor],
         persona: NamedDependency[Persona],
-        item_id: FromPath[uuid.UUID],
+        watch_item_id: FromPath[uuid.UUID],
     ) -> ItemOut:
-        return out(await board.mark_seen(db_session, actor.actor, persona.id, item_id), ItemOut)
+        return out(await board.mark_seen(db_session, actor.actor, persona.id, watch_item_id), ItemOut)
 
     @post(
         _ITEM + "/dismiss",
@@ -193,9 +193,9 @@ class VeilleApiController(Controller):
         db_session: NamedDependency[AsyncSession],
         actor: NamedDependency[StaffActor],
         persona: NamedDependency[Persona],
-        item_id: FromPath[uuid.UUID],
+        watch_item_id: FromPath[uuid.UUID],
     ) -> ItemOut:
-        return out(await board.dismiss(db_session, actor.actor, persona.id, item_id), ItemOut)
+        return out(await board.dismiss(db_session, actor.actor, persona.id, watch_item_id), ItemOut)
 
     @post(
         _ITEM + "/draft",
@@ -208,9 +208,9 @@ class VeilleApiController(Controller):
         self,
         db_session: NamedDependency[AsyncSession],
         persona: NamedDependency[Persona],
-        item_id: FromPath[uuid.UUID],
+        watch_item_id: FromPath[uuid.UUID],
     ) -> DraftOut:
-        found = await board.draft_from_item(db_session, persona.id, item_id)
+        found = await board.draft_from_item(db_session, persona.id, watch_item_id)
         return DraftOut(
             persona_id=found.persona_id,
             item_id=found.item_id,
