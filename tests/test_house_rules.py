@@ -26,9 +26,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FIRST_PARTY = ("core", "personas", "plugins", "web")
-#: the public contract a plugin may import; ``core.channels.host`` and ``.registry`` are the host's
+#: the public contract a plugin may import; ``core.channels.host`` and ``.registry`` are the host's;
+#: a feed plugin (``plugins/feeds``) imports the feed contract ``core.veille.feeds``
 PLUGIN_CONTRACT = ("core.channels", "core.channels.contract", "core.channels.http", "core.channels.text",
-                   "core.channels.validation")  # fmt: skip
+                   "core.channels.validation", "core.veille.feeds")  # fmt: skip
 WEB_FRAMEWORKS = ("litestar", "jinja2", "starlette", "uvicorn", "web")
 PLUGIN_FORBIDDEN_LIBRARIES = ("arq", "sqlalchemy", "litestar", "redis", "alembic")
 

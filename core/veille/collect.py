@@ -460,14 +460,40 @@ async def _alert_broken(session: AsyncSession, runtime: Runtime, source: VeilleS
     )
 
 
-async def _record(
-    runtime: Runtime,
-    source_id: uuid.UUID,
+class Outcome(msgspec.Struct, kw_only=True):
+    """What a fetched answer means for its source: read (rows), not modified, or an error."""
+
+    error: str | None = None
+    not_modified: bool = False
+    rows: list[dict[str, Any]] = []
+    ttl_s: int | None = None
+
+
+def read(
+    source: VeilleSource,
     fetched: Fetched,
     plugin: FeedPlugin | None,
     patterns: Sequence[tuple[str, re.Pattern[str]]],
-    run: CollectRun,
     now: datetime,
+) -> Outcome:
+    """The CPU part, off the event loop and outside any transaction (SQLite's writer waits for no parser)."""
+    if plugin is None:
+        return Outcome(error=f"no feed reader called {source.plugin!r} is installed")
+    if fetched.error is not None:
+        return Outcome(error=fetched.error)
+    if fetched.status == 304 or (fetched.status == 200 and _unchanged(source, fetched.headers)):
+        return Outcome(not_modified=True)
+    if fetched.status != 200:
+        return Outcome(error=f"HTTP {fetched.status}")
+    try:
+        parsed = plugin.parse(fetched.body, source.target, fetched.headers)
+        return Outcome(rows=rows_of(source, parsed, patterns, now), ttl_s=parsed.ttl_s)
+    except Exception as exc:  # a malformed document or a plugin's bug: this source's error only
+        return Outcome(error=f"{type(exc).__name__}: {exc}")
+
+
+async def _record(
+    runtime: Runtime, source_id: uuid.UUID, fetched: Fetched, outcome: Outcome, run: CollectRun, now: datetime
 ) -> None:
     """What one fetch brought, in the source's own transaction."""
     async with runtime.session() as session:
@@ -476,39 +502,24 @@ async def _record(
             return
         source.last_checked_at = now
         fixed = _fixed_interval(source)
-        delay = hinted_delay(status=fetched.status, headers=fetched.headers, now=now, fixed_s=fixed)
-        if plugin is None:
-            error = f"no feed reader called {source.plugin!r} is installed"
-        elif fetched.error is not None:
-            error = fetched.error
-        elif fetched.status == 304 or (fetched.status == 200 and _unchanged(source, fetched.headers)):
-            _validators(source, fetched.headers, not_modified=True)
-            source.consecutive_errors, source.last_error, source.last_success_at = 0, None, now
-            source.next_check_at = next_check(delay, now)
-            run.not_modified += 1
+        delay = hinted_delay(
+            status=fetched.status, headers=fetched.headers, now=now, ttl_s=outcome.ttl_s, fixed_s=fixed
+        )
+        if outcome.error is not None:
+            run.errors += 1
+            if await _fail(session, runtime, source, outcome.error, delay, now):
+                run.broken += 1
+                log.warning("veille.source_broken", source=str(source.id), error=source.last_error)
             return
-        elif fetched.status != 200:
-            error = f"HTTP {fetched.status}"
+        if outcome.not_modified:
+            run.not_modified += 1
         else:
-            error = None
-            try:
-                parsed = plugin.parse(fetched.body, source.target, fetched.headers)
-                rows = rows_of(source, parsed, patterns, now)
-            except Exception as exc:  # a malformed document or a plugin's bug: this source's error only
-                error = f"{type(exc).__name__}: {exc}"
-            else:
-                created = await store(session, source, rows)
-                run.items += len(created)
-                run.item_ids.extend(created)
-                _validators(source, fetched.headers, not_modified=False)
-                source.consecutive_errors, source.last_error, source.last_success_at = 0, None, now
-                delay = hinted_delay(status=200, headers=fetched.headers, now=now, ttl_s=parsed.ttl_s, fixed_s=fixed)
-                source.next_check_at = next_check(delay, now)
-                return
-        run.errors += 1
-        if await _fail(session, runtime, source, error, delay, now):
-            run.broken += 1
-            log.warning("veille.source_broken", source=str(source.id), error=source.last_error)
+            created = await store(session, source, outcome.rows)
+            run.items += len(created)
+            run.item_ids.extend(created)
+        _validators(source, fetched.headers, not_modified=outcome.not_modified)
+        source.consecutive_errors, source.last_error, source.last_success_at = 0, None, now
+        source.next_check_at = next_check(delay, now)
 
 
 async def _collect_one(
@@ -528,7 +539,8 @@ async def _collect_one(
             fetched = await fetcher.get(
                 source.target, etag=source.etag, last_modified=source.last_modified, accept=plugin.accept
             )
-        await _record(runtime, source.id, fetched, plugin, patterns, run, now)
+        outcome = await asyncio.to_thread(read, source, fetched, plugin, patterns, now)
+        await _record(runtime, source.id, fetched, outcome, run, now)
     except Exception:  # bookkeeping failed (the database?): the other sources go on
         run.errors += 1
         log.exception("veille.collect_failed", source=str(source.id))

@@ -8,6 +8,9 @@
 ``python -m tests.bench --lists [--postgres]``: a persona's deliveries at 10,000 and 1,000,000 rows,
 through the API beside a bare Core route (``bench_lists.py``).
 
+``python -m tests.bench --veille [--postgres]``: the watch's collector, 200 feeds × 50 items in one
+cycle beside the same fetches without parsing and storage (``bench_veille.py``).
+
 ``python -m tests.bench --inbox [--postgres]``: the inbox's instead (``bench_inbox.py``): ingestion
 through the real upsert against a raw executemany, and a persona's first page at 10,000 and
 1,000,000 items.
@@ -269,7 +272,15 @@ def main() -> None:
         "--lists", action="store_true", help="a persona's deliveries at 10,000 and 1,000,000 rows (bench_lists.py)"
     )
     parser.add_argument("--lists-big", type=int, default=1_000_000, help="deliveries of the big persona")
+    parser.add_argument(
+        "--veille", action="store_true", help="200 feeds × 50 items collected in one cycle (bench_veille.py)"
+    )
     args = parser.parse_args()
+    if args.veille:
+        from tests.bench import bench_veille
+
+        bench_veille.main(postgres=args.postgres)
+        return
     if args.lists:
         from tests.bench import bench_lists
 

@@ -358,3 +358,13 @@ def test_dedup_keys_degrade_on_guid_collisions() -> None:
     assert keys[3] == collect.sha256("url", "https://a.example/3")
     assert keys[4] == collect.sha256("content", "sans lien", "")
     assert keys[5] == ""  # the same URL twice in one document: one item
+
+
+def test_relative_links_are_resolved_against_the_feed() -> None:
+    from plugins.feeds.rss import RssFeed
+
+    body = rss_document([item("r1", "Relatif", link="/article", description='<a href="/page">voir</a>')])
+    [entry] = RssFeed().parse(body, "https://presse.example/fil/rss.xml", {}).entries
+    assert entry.url == "https://presse.example/article"
+    assert 'href="https://presse.example/page"' in entry.summary
+    assert entry.guid == "r1"
