@@ -60,6 +60,7 @@ CM_PAGES = [
     "/admin/personas/{id}/usage",
     "/admin/personas/{id}/veille",
     "/admin/personas/{id}/veille/sources",
+    "/admin/personas/{id}/veille/crisis",
     "/admin/accounts",
     "/admin/me",
     "/admin/notifications",
