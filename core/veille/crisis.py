@@ -577,6 +577,8 @@ async def draft_safety_message(
     persona_id: uuid.UUID,
     posture_id: uuid.UUID,
     code: str,
+    *,
+    account_ids: Sequence[uuid.UUID] | None = None,
 ) -> Post:
     """One click: a draft of the safety template on the persona's connected accounts, citing the
     official source, marked a safety message (``Post.origin``: the posture's pause lets it out).
@@ -585,13 +587,17 @@ async def draft_safety_message(
     _in_state(posture, *OPEN)
     persona = await pause.load_persona(session, persona_id)
     template = template_of(persona, code)
+    # every connected account unless told (the author unticks, on the draft, a network that needs a picture)
     accounts = (
-        await session.scalars(
-            select(Account.id)
-            .where(Account.persona_id == persona_id, Account.status == AccountStatus.CONNECTED)
-            .order_by(Account.channel)
-        )
-    ).all()
+        account_ids
+        or (
+            await session.scalars(
+                select(Account.id)
+                .where(Account.persona_id == persona_id, Account.status == AccountStatus.CONNECTED)
+                .order_by(Account.channel)
+            )
+        ).all()
+    )
     source = source_of(posture, template)
     request = ComposeRequest(
         persona_id=persona_id,
