@@ -114,7 +114,9 @@ async def watch_spikes(ctx: dict[str, Any]) -> int:
 
 
 async def collect_veille(ctx: dict[str, Any]) -> int:
-    return (await veille_collect.collect_due(ctx["runtime"])).items
+    run = await veille_collect.collect_due(ctx["runtime"])
+    await crisis.assess_collected(ctx["runtime"], run.item_ids)  # a vigilance is seen the minute it comes
+    return run.items
 
 
 FUNCTIONS = [

@@ -362,6 +362,29 @@ async def watch_crisis(runtime: Runtime, *, now: datetime | None = None) -> Cris
     return run
 
 
+async def assess_collected(
+    runtime: Runtime, item_ids: Sequence[uuid.UUID], *, now: datetime | None = None
+) -> CrisisRun:
+    """Right after a collection, the items it stored, persona by persona: a vigilance is seen the
+    minute it arrives (the 5-minute :func:`watch_crisis` is the safety net, and finds them done)."""
+    run = CrisisRun()
+    if not item_ids:
+        return run
+    async with runtime.session() as session:
+        items = (await session.scalars(select(VeilleItem).where(VeilleItem.id.in_(list(item_ids))))).all()
+        by_persona: dict[uuid.UUID, list[VeilleItem]] = {}
+        for item in items:
+            by_persona.setdefault(item.persona_id, []).append(item)
+        for persona_id, found in by_persona.items():
+            persona = await session.get(Persona, persona_id)
+            if persona is None:
+                continue
+            assessed = await assess_items(session, persona, found, settings=runtime.settings, now=now)
+            for name in ("signals", "raised", "proposed", "joined"):
+                setattr(run, name, getattr(run, name) + getattr(assessed, name))
+    return run
+
+
 async def watch_spikes(runtime: Runtime, *, now: datetime | None = None) -> CrisisRun:
     """Hourly: the volume-spike check of every persona."""
     now = now or utcnow()

@@ -199,6 +199,16 @@ async def test_the_collector_s_keywords_are_taken_as_given(world: World) -> None
     assert alert.detail["keyword"] == "évacuation"
 
 
+async def test_what_a_collection_stored_is_assessed_at_once(world: World) -> None:
+    calm = await world.item("Fête de la musique à Albi")
+    orange = await world.item("Vigilance orange orages", severity="orange", area="Aude")
+    run = await crisis.assess_collected(world.runtime, [calm.id, orange.id], now=NOW)
+    assert (run.raised, run.proposed) == (1, 1)
+    [alert] = await world.alerts("vigilance")
+    assert alert.subject == "11:orange"
+    assert (await crisis.assess_collected(world.runtime, [], now=NOW)).signals == 0
+
+
 async def test_an_orange_vigilance_for_a_listed_departement_raises(world: World) -> None:
     yellow = await world.item("Vigilance jaune orages", severity="yellow", area="Hérault")
     elsewhere = await world.item("Vigilance orange vent violent", severity="orange", area="Gironde")
