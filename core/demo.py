@@ -13,6 +13,7 @@ from core.db.enums import Employer, Role
 from core.db.models import InboxItem, Persona
 from core.people.staff import assign, create_staff, staff_count
 from core.usage.demo_history import REMOTE_PREFIX, seed_demo_history
+from core.veille.sources import create_source, sources_of, update_source
 
 
 class DemoLogin(msgspec.Struct, frozen=True):
@@ -98,3 +99,20 @@ async def inbox_is_empty(session: AsyncSession) -> bool:
     """No inbox item yet but the demo history's: the demo seeds its simulated networks' comments only then."""
     found = select(InboxItem.id).where(InboxItem.remote_id.not_like(f"{REMOTE_PREFIX}%")).limit(1)
     return await session.scalar(found) is None
+
+
+async def point_demo_watch(session: AsyncSession, feeds: list[tuple[str, str, str]]) -> int:
+    """The Région's watch on the demo's simulated feeds, ``(plugin, url, label)`` each. The feeds
+    move to a new port at every start: a source is found by its label and pointed at the new
+    address (due at once); the team's own sources are left alone. Returns the sources set."""
+    region = await session.scalar(select(Persona).where(Persona.slug == "region-occitanie"))
+    if region is None:
+        return 0
+    actor = Actor.system("demo")
+    known = {source.label: source for source in await sources_of(session, region.id)}
+    for plugin, url, label in feeds:
+        if label in known:
+            await update_source(session, known[label], actor=actor, target=url, enabled=True)
+        else:
+            await create_source(session, region, kind="feed", plugin=plugin, target=url, label=label, actor=actor)
+    return len(feeds)

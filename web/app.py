@@ -156,6 +156,7 @@ async def _start_simulated_networks(runtime: Runtime) -> SimulatedNetworks:
     runtime.channel_overrides.update(simulated.oauth_settings())
     await simulated.connect_accounts(runtime)
     await simulated.seed_inbox(runtime)  # comments and messages for the first poll to bring in
+    await simulated.seed_veille(runtime)  # the Région's watch on simulated press and weather feeds
     return simulated
 
 

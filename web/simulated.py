@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+from datetime import timedelta
 from typing import Any
 
 from core.accounts.service import SimulatedIdentity, connect_simulated
 from core.db.models import Account
-from core.demo import inbox_is_empty
+from core.db.types import utcnow
+from core.demo import inbox_is_empty, point_demo_watch
 from core.runtime import Runtime
 from core.settings import SIMULATED_SETTING
 from plugins.testing import FakeNetwork, discover_fakes, serve_in_thread
+from plugins.testing.feeds import ATOM, FakeFeeds, cap_document, item, rss_document
 
 
 class SimulatedNetworks:
@@ -35,10 +38,14 @@ class SimulatedNetworks:
         #: the identity each demo account got, by (channel, handle): what the demo inbox is seeded for
         self.refs: dict[tuple[str, str], Any] = {}
         self._stack = contextlib.ExitStack()
+        #: the simulated press and weather feeds the demo's watch reads (``seed_veille``)
+        self.feeds = FakeFeeds()
+        self.feeds_url = ""
 
     def start(self) -> dict[str, str]:
         for key, fake in self.fakes.items():
             self.urls[key] = self._stack.enter_context(serve_in_thread(fake))
+        self.feeds_url = self._stack.enter_context(serve_in_thread(self.feeds))
         return self.urls
 
     def oauth_settings(self) -> dict[str, dict[str, str]]:
@@ -81,6 +88,18 @@ class SimulatedNetworks:
         for seed in (_seed_facebook, _seed_instagram, _seed_linkedin, _seed_x):
             seeded += seed(self.fakes, self.refs)
         return seeded
+
+    async def seed_veille(self, runtime: Runtime) -> int:
+        """The Région's watch on simulated feeds (a regional press feed, MeteoAlarm's warnings), so
+        that the board fills at the first collection. The feeds move to a new port at every start:
+        the demo's sources are found by label and pointed at it. Returns the sources set."""
+        _demo_feeds(self.feeds, self.feeds_url)
+        wanted = [
+            ("rss", f"{self.feeds_url}/demo/presse", DEMO_PRESS_LABEL),
+            ("meteoalarm", f"{self.feeds_url}/demo/meteoalarm", DEMO_WEATHER_LABEL),
+        ]
+        async with runtime.session() as session:
+            return await point_demo_watch(session, wanted)
 
     def received(self, key: str) -> list[dict[str, Any]]:
         """What a simulated network received, newest first (for the admin's simulated-network page)."""
@@ -162,3 +181,47 @@ def _seed_x(fakes: Fakes, refs: Refs) -> int:
         return 0
     fake.add_mention(ref, "les inscriptions au Pass Culture régional sont-elles ouvertes ?", author="etudiante_mtp")
     return 1
+
+
+# ------------------------------------------------------------------ the demo watch
+DEMO_PRESS_LABEL = "Presse régionale (simulée)"
+DEMO_WEATHER_LABEL = "MeteoAlarm France (simulé)"
+_PRESS = [
+    ("Le TER à 1 € prolongé jusqu'en mars sur les lignes liO", "La Région confirme la prolongation de l'offre."),
+    ("Montpellier : le chantier du nouveau lycée Georges-Frêche avance", "Livraison prévue à la rentrée 2027."),
+    ("Tourisme : une saison record sur le littoral audois", "Les professionnels saluent la fréquentation."),
+    ("Agriculture : la sécheresse inquiète les viticulteurs du Gard", "Les syndicats demandent des aides."),
+    ("Toulouse : un salon de l'aéronautique pour les lycéens", "Trois jours de découverte des métiers."),
+    ("Perpignan : la ligne de bus régionale vers Céret rouvre", "Les travaux de la route sont terminés."),
+]
+
+
+def _demo_feeds(feeds: FakeFeeds, base: str) -> None:
+    """A press feed dated from now (the board's newest first) and a yellow thunderstorm warning
+    for the Hérault (a vigilance below orange: shown, no crisis posture proposed)."""
+    now = utcnow()
+    press = [
+        item(
+            f"demo-presse-{n}",
+            title,
+            link=f"{base}/demo/articles/{n}",
+            description=f"<p>{text}</p>",
+            when=now - timedelta(hours=3 * n + 1),
+        )  # fmt: skip
+        for n, (title, text) in enumerate(_PRESS)
+    ]
+    feeds.put("/demo/presse", rss_document(press, title="Presse régionale (simulée)", ttl_min=60))
+    for n, (title, text) in enumerate(_PRESS):  # the articles the board links to
+        page = (
+            f'<!doctype html><html lang="fr"><meta charset="utf-8"><title>{title}</title><h1>{title}</h1><p>{text}</p>'
+        )
+        feeds.put(f"/demo/articles/{n}", page.encode(), content_type="text/html; charset=utf-8")
+    warning = {
+        "id": "demo-meteoalarm-34-orages",
+        "title": "Vigilance jaune orages : Hérault",
+        "event": "Yellow thunderstorm warning",
+        "severity": "Moderate",
+        "area": "Hérault",
+        "emma": "FR034",
+    }
+    feeds.put("/demo/meteoalarm", cap_document([warning]), content_type=ATOM)

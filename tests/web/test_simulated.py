@@ -53,3 +53,27 @@ async def test_simulated_networks_connect_the_seed_accounts(runtime: Runtime, de
     for account in on_fakes:
         assert account.status == AccountStatus.CONNECTED and account.credentials_encrypted
         assert runtime.vault.decrypt(account.credentials_encrypted).access_token
+
+
+@pytest.mark.anyio
+async def test_the_demo_watch_reads_the_simulated_feeds(runtime: Runtime, demo: dict[str, DemoLogin]) -> None:
+    from core.db.models import VeilleItem, VeilleSource
+    from core.veille.collect import collect_due
+
+    simulated = SimulatedNetworks()
+    simulated.start()
+    try:
+        assert await simulated.seed_veille(runtime) == 2
+        assert await simulated.seed_veille(runtime) == 2  # a second start points the same sources again
+        run = await collect_due(runtime)
+    finally:
+        simulated.stop()
+    async with runtime.session() as session:
+        sources = (await session.scalars(select(VeilleSource))).all()
+        items = (await session.scalars(select(VeilleItem))).all()
+    assert sorted(s.plugin for s in sources) == ["meteoalarm", "rss"]
+    assert all(s.target.startswith(simulated.feeds_url) for s in sources)  # 127.0.0.1, never a real feed
+    assert run.errors == 0 and run.items == len(items) >= 7
+    [warning] = [i for i in items if i.severity]
+    assert (warning.severity, warning.area) == ("yellow", "Hérault")
+    assert all(i.url and i.url.startswith(simulated.feeds_url) for i in items if not i.severity)
