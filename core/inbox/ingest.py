@@ -36,6 +36,7 @@ from core.db.models import Account, Delivery, InboxItem, Persona
 from core.db.types import utcnow
 from core.inbox import responses
 from core.inbox.targets import Assessor
+from core.veille.posture import crisis_inbox_targets
 
 log = structlog.get_logger(__name__)
 
@@ -82,7 +83,8 @@ async def ingest(session: AsyncSession, account: Account, items: Sequence[Remote
         return result
     persona = await session.get(Persona, account.persona_id)
     assert persona is not None  # accounts.persona_id is a foreign key
-    assessor = Assessor(persona)
+    # an accepted crisis posture tightens the response targets of what arrives while it stands
+    assessor = Assessor(persona, tighter=await crisis_inbox_targets(session, persona.id))
     now = utcnow()
     # Sorted: two transactions inserting overlapping rows take their locks in the same order (no deadlock).
     ordered = [unique[remote_id] for remote_id in sorted(unique)]

@@ -49,8 +49,10 @@ class Assessor:
     """Assesses the items of one persona: its settings, clock and election windows read once
     (an ingestion of thousands of items must not re-read the persona file for each)."""
 
-    def __init__(self, persona: Persona) -> None:
+    def __init__(self, persona: Persona, *, tighter: tuple[int, int] | None = None) -> None:
         self.settings = inbox_settings(persona.definition)
+        #: a crisis posture's first- and next-response targets (minutes), instead of the file's
+        self.tighter = tighter
         self.timezone = persona.timezone
         self.institutional = persona.kind == "institution"
         self.clock = _clock(self.settings.business_hours, persona.timezone)
@@ -69,6 +71,8 @@ class Assessor:
         election = self.in_election_window(received_at)
         targets = self.settings.targets
         minutes = targets.first_response_minutes if first else targets.next_response_minutes
+        if self.tighter is not None:
+            minutes = min(minutes, self.tighter[0] if first else self.tighter[1])
         if election:
             minutes *= targets.election_factor
         return Assessment(

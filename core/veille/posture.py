@@ -8,6 +8,9 @@ holds. A crisis posture holds the *promotional* deliveries only; these still go 
 - safety messages: posts drafted from a pre-approved safety template (``Post.origin`` kind
   :data:`SAFETY`, written by ``core.veille.crisis.draft_safety_message``).
 
+While it stands, the inbox answers faster: new items get the posture's tighter response targets
+(:func:`crisis_inbox_targets`, read by ``core.inbox.ingest``).
+
 A pause pulled by hand (mourning, election silence) still holds everything. This module imports
 only the models, so the outbox can read it without importing the crisis service (which imports
 the pause, which imports the outbox).
@@ -52,3 +55,13 @@ async def lets_through(session: AsyncSession, persona_id: uuid.UUID, delivery: D
         return False
     query = select(CrisisPosture.id).where(CrisisPosture.persona_id == persona_id, CrisisPosture.state == ACCEPTED)
     return (await session.scalar(query.limit(1))) is not None
+
+
+async def crisis_inbox_targets(session: AsyncSession, persona_id: uuid.UUID) -> tuple[int, int] | None:
+    """The first- and next-response targets (minutes) of the persona's accepted posture, if one stands."""
+    query = select(CrisisPosture.detail).where(CrisisPosture.persona_id == persona_id, CrisisPosture.state == ACCEPTED)
+    detail = await session.scalar(query.limit(1))
+    targets = (detail or {}).get("inbox_targets")
+    if not targets:
+        return None
+    return int(targets["first_response_minutes"]), int(targets["next_response_minutes"])

@@ -389,3 +389,45 @@ async def test_a_posture_resumed_by_hand_is_ended_by_the_cron(world: World) -> N
     assert run.ended == 1
     [ended] = await world.postures()
     assert ended.state == "ended"
+
+
+async def test_an_accepted_posture_tightens_the_inbox_s_response_targets(world: World) -> None:
+    from core.channels import InboxKind, RemoteItem
+    from core.db.models import InboxItem
+    from core.inbox.ingest import ingest
+
+    received = datetime(2026, 12, 2, 10, 0, tzinfo=UTC)  # a Wednesday, within business hours
+
+    async def arrives(remote_id: str) -> datetime:
+        async with world.runtime.session() as session:
+            account = await session.scalar(
+                select(Account).where(Account.persona_id == world.region.id, Account.channel == "facebook")
+            )
+            assert account is not None
+            item = RemoteItem(
+                remote_id=remote_id,
+                kind=InboxKind.COMMENT,
+                text="Les routes sont-elles coupées vers Carcassonne ?",
+                author_id="6200000000000009",
+                author_handle="riverain",
+                author_name="Un riverain",
+                created_at=received,
+            )
+            await ingest(session, account, [item], via="poll")
+        async with world.runtime.sessions() as session:
+            stored = await session.scalar(select(InboxItem).where(InboxItem.remote_id == remote_id))
+            assert stored is not None and stored.response_due_at is not None
+            return stored.response_due_at
+
+    usual = await arrives("before_1")
+    posture = await _proposed(world)
+    async with world.runtime.session() as session:
+        await crisis.accept(session, world.actor("dircom", Role.MANAGER), world.region.id, posture.id)
+    during = await arrives("during_1")
+    targets = posture.detail["inbox_targets"]
+    assert targets["first_response_minutes"] < targets["usual_first_response_minutes"]
+    # a quarter of the file's target (both shortened alike when an election window binds the persona)
+    assert (usual - received) / (during - received) == 4
+    async with world.runtime.session() as session:
+        await crisis.end(session, world.actor("admin", None), world.region.id, posture.id)
+    assert await arrives("after_1") == usual  # ended: the file's targets again
