@@ -139,6 +139,7 @@ class BlueskyPlugin(ChannelPlugin):
                 Feature.INBOX,
                 Feature.METRICS,
                 Feature.RECONCILE,
+                Feature.SEARCH,
                 # a block of the author by our account; no hide (threadgate hidden replies are
                 # unverified) and no deleting others' posts
                 Feature.BAN,
@@ -320,6 +321,42 @@ class BlueskyPlugin(ChannelPlugin):
             )
         caught_up = newest or since
         return InboxPage(items=items, next_cursor=_encode_cursor(since=caught_up) if caught_up else None)
+
+    async def search(self, account: AccountRef, query: str, cursor: str | None) -> InboxPage:
+        """Posts matching ``query`` (words, a ``#tag``) from ``app.bsky.feed.searchPosts``, sorted
+        latest first; the cursor works as the inbox's (``since`` = the newest ``indexedAt`` seen)."""
+        state = _decode_cursor(cursor)
+        params: dict[str, Any] = {
+            "q": query,
+            "sort": "latest",
+            "limit": int(self.settings.extra.get("search_page_size", "50")),
+        }
+        if state.get("page"):
+            params["cursor"] = state["page"]
+        body = await self._call(account, "GET", "app.bsky.feed.searchPosts", params=params)
+        posts = body.get("posts", [])
+        since = state.get("since", "")
+        fresh = [p for p in posts if _newer(p.get("indexedAt", ""), since)]
+        newest = state.get("newest") or (fresh[0]["indexedAt"] if fresh else None)
+        items = tuple(self._search_hit(p) for p in fresh)
+        if body.get("cursor") and posts and len(fresh) == len(posts):
+            return InboxPage(items=items, next_cursor=_encode_cursor(page=body["cursor"], since=since, newest=newest))
+        caught_up = newest or since
+        return InboxPage(items=items, next_cursor=_encode_cursor(since=caught_up) if caught_up else None)
+
+    def _search_hit(self, post: dict[str, Any]) -> RemoteItem:
+        record, author = post.get("record", {}), post.get("author", {})
+        return RemoteItem(
+            remote_id=post["uri"],
+            kind=InboxKind.MENTION,
+            text=record.get("text", ""),
+            author_id=author.get("did", ""),
+            author_handle=author.get("handle", ""),
+            author_name=author.get("displayName", ""),
+            created_at=_parse(record.get("createdAt")) or _parse(post.get("indexedAt")) or datetime.now(UTC),
+            thread_id=post["uri"],
+            url=self._post_url(author.get("handle") or author.get("did", ""), post["uri"]),
+        )
 
     def _remote_item(self, note: dict[str, Any]) -> RemoteItem:
         record, author = note.get("record", {}), note.get("author", {})

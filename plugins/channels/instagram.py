@@ -117,6 +117,8 @@ DEFAULT_SCOPES = (
     "business_management",
 )
 COMMENT_FIELDS = "id,text,timestamp,username,from,parent_id"
+#: what ``/{hashtag-id}/recent_media`` gives (no owner: Graph hides who posted hashtag media)
+HASHTAG_FIELDS = "id,caption,media_type,permalink,timestamp"
 #: the endpoint name of the publishing quota in usage reports (and the budgets)
 PUBLISHING_QUOTA = "content_publishing_limit"
 USER_METRICS = "reach,views,accounts_engaged,total_interactions"
@@ -162,6 +164,7 @@ class InstagramPlugin(ChannelPlugin):
                 Feature.WEBHOOKS,
                 Feature.HIDE,
                 Feature.DELETE_COMMENTS,
+                Feature.SEARCH,
                 # no BAN: the Instagram Graph API has no endpoint to block or restrict a person
             }
         ),
@@ -382,6 +385,32 @@ class InstagramPlugin(ChannelPlugin):
             handlers=handlers,
         )
 
+    # ------------------------------------------------------------------ search (veille)
+    async def search(self, account: AccountRef, query: str, cursor: str | None) -> InboxPage:
+        """Public media of the last 24 hours carrying one hashtag (Instagram has no keyword
+        search): ``GET /ig_hashtag_search?user_id&q`` gives the hashtag's id, then
+        ``GET /{hashtag-id}/recent_media?user_id&fields``, a page at a time. An IG user may query
+        at most 30 distinct hashtags in a rolling 7 days: the 31st is refused by Graph (a
+        :class:`Rejected`, code ``24/…``); the host keeps its own count so as not to ask.
+        The cursor is ``<hashtag-id>:<after>`` while pages remain; None once the sweep is done
+        (the listing covers 24 hours: the next poll reads it again, the host deduplicates)."""
+        tag = query.strip().removeprefix("#")
+        if not tag or not all(part.isalnum() or part == "_" for part in tag):
+            raise Rejected(f"instagram: {query!r} is not one hashtag", code="hashtag_only")
+        ig = account.external_id
+        if cursor and ":" in cursor:
+            hashtag_id, after = cursor.split(":", 1)
+        else:
+            found = await self._send(account, GraphCall("GET", "/ig_hashtag_search", params={"user_id": ig, "q": tag}))
+            hashtag_id, after = str(_meta.data_of(found)[0]["id"]), ""
+        params = {"user_id": ig, "fields": HASHTAG_FIELDS, "limit": str(self.page_size)}
+        if after:
+            params["after"] = after
+        body = await self._send(account, GraphCall("GET", f"/{hashtag_id}/recent_media", params=params))
+        items = tuple(_hashtag_item(media) for media in _meta.data_of(body))
+        more = _meta.next_after(body)
+        return InboxPage(items=items, next_cursor=f"{hashtag_id}:{more}" if more else None)
+
     def _on_media(self, fetch: Fetch, body: dict[str, Any]) -> tuple[list[RemoteItem], list[Fetch]]:
         size = str(self.page_size)
         params = {
@@ -553,6 +582,19 @@ class InstagramPlugin(ChannelPlugin):
 
 
 # --------------------------------------------------------------------------- moderation
+
+
+def _hashtag_item(media: dict[str, Any]) -> RemoteItem:
+    """A hashtag hit: Graph names no author for hashtag media."""
+    return RemoteItem(
+        remote_id=str(media["id"]),
+        kind=InboxKind.MENTION,
+        text=str(media.get("caption") or ""),
+        author_id="",
+        created_at=_meta.parse_time(media.get("timestamp")),
+        thread_id=str(media["id"]),
+        url=media.get("permalink"),
+    )
 
 
 def _comment_only(item: RemoteItem, what: str) -> None:

@@ -29,7 +29,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import msgspec
@@ -467,17 +467,39 @@ class MastodonPlugin(ChannelPlugin):
 
     # ------------------------------------------------------------------ search
     async def search(self, account: AccountRef, query: str, cursor: str | None) -> InboxPage:
-        """Statuses matching ``query`` (``GET /api/v2/search``, what this instance indexes);
-        the cursor is the offset of the next page."""
+        """A ``#hashtag`` is the public tag timeline (``GET /api/v1/timelines/tag/:hashtag``: what
+        this instance knows of the fediverse, newest first, followed with ``since_id``; the cursor
+        is ``page=<max_id>;since=<id>;newest=<id>`` during a sweep, ``since=<id>`` once caught up).
+        Words go to ``GET /api/v2/search`` (full-text where the instance indexes it); the cursor
+        is then the offset of the next page."""
+        tag = _hashtag(query)
+        if tag is not None:
+            return await self._tag_timeline(account, tag, cursor)
         size, offset = min(40, int(self._float("page_size", 40))), int(cursor or 0)
         params = {"q": query, "type": "statuses", "limit": size, "offset": offset}
         found = (await self._api(account, "GET", "/api/v2/search", params=params)).json()
         statuses = found.get("statuses", []) if isinstance(found, dict) else []
-        items = tuple(
-            msgspec.structs.replace(_mention_item({"status": s}), kind=InboxKind.MENTION, thread_id=str(s["id"]))
-            for s in statuses
-        )
+        items = tuple(_search_hit(s) for s in statuses)
         return InboxPage(items=items, next_cursor=str(offset + size) if len(statuses) == size else None)
+
+    async def _tag_timeline(self, account: AccountRef, tag: str, cursor: str | None) -> InboxPage:
+        state = dict(part.split("=", 1) for part in (cursor or "").split(";") if "=" in part)
+        params: dict[str, Any] = {"limit": min(40, int(self._float("page_size", 40)))}
+        if state.get("since"):
+            params["since_id"] = state["since"]
+        if state.get("page"):
+            params["max_id"] = state["page"]
+        path = f"/api/v1/timelines/tag/{quote(tag, safe='')}"
+        response = await self._api(account, "GET", path, params=params, endpoint="/api/v1/timelines/tag/:hashtag")
+        statuses = [s for s in response.json() if s.get("reblog") is None]
+        items = tuple(_search_hit(s) for s in statuses)
+        newest = state.get("newest") or (str(statuses[0]["id"]) if statuses else None)
+        older = _max_id(_next_link(response)) if statuses else None
+        if older and len(statuses) == params["limit"]:
+            parts = {"page": older, "since": state.get("since"), "newest": newest}
+            return InboxPage(items=items, next_cursor=";".join(f"{k}={v}" for k, v in parts.items() if v))
+        caught_up = newest or state.get("since")
+        return InboxPage(items=items, next_cursor=f"since={caught_up}" if caught_up else None)
 
     # ------------------------------------------------------------------ metrics
     async def fetch_account_metrics(self, account: AccountRef) -> AccountMetrics:
@@ -596,6 +618,18 @@ def _mention_item(notification: dict[str, Any]) -> RemoteItem:
         parent_id=status.get("in_reply_to_id"),
         url=status.get("url"),
         **_author(status["account"]),
+    )
+
+
+def _hashtag(query: str) -> str | None:
+    """The tag of a query that is one ``#hashtag`` (without its ``#``), else None."""
+    query = query.strip()
+    return query[1:] if re.fullmatch(r"#\w+", query) else None
+
+
+def _search_hit(status: dict[str, Any]) -> RemoteItem:
+    return msgspec.structs.replace(
+        _mention_item({"status": status}), kind=InboxKind.MENTION, thread_id=str(status["id"])
     )
 
 

@@ -9,8 +9,8 @@ headers are reported to the usage recorder.
 Settings: ``base_url`` is the API host (``https://api.x.com``). ``extra`` accepts
 ``authorize_url`` (default ``https://twitter.com/i/oauth2/authorize``), ``media_chunk_bytes``
 (default 4 MiB), ``media_poll_max`` (default 60 STATUS polls), ``inbox_page_size`` (5–100,
-default 100) and ``web_url`` (default ``https://x.com``). ``webhook_secret`` is the app's
-consumer secret used for CRC and signatures.
+default 100), ``search_page_size`` (10–100, default 100) and ``web_url`` (default
+``https://x.com``). ``webhook_secret`` is the app's consumer secret used for CRC and signatures.
 """
 
 from __future__ import annotations
@@ -133,6 +133,7 @@ class XPlugin(ChannelPlugin):
                 Feature.OAUTH,
                 Feature.RECONCILE,
                 Feature.WEBHOOKS,
+                Feature.SEARCH,
                 # hide replies to our posts; deleting others' posts and blocking (Enterprise plan only)
                 # are not offered to self-serve apps: neither DELETE_COMMENTS nor BAN
                 Feature.HIDE,
@@ -260,10 +261,29 @@ class XPlugin(ChannelPlugin):
         The cursor is ``page=<token>;since=<id>;newest=<id>`` while pages remain and
         ``since=<id>`` once a sweep is done; nothing new since: the same cursor back.
         """
-        state = _decode_cursor(cursor)
         size = self.settings.extra.get("inbox_page_size", "100")  # X accepts 5–100
+        path = f"/2/users/{account.external_id}/mentions"
+        return await self._since_page(account, path, "GET /2/users/:id/mentions", {"max_results": size}, cursor)
+
+    async def search(self, account: AccountRef, query: str, cursor: str | None) -> InboxPage:
+        """Recent posts (the last 7 days) matching ``query`` with X's own syntax (words, ``#tag``,
+        ``"phrase"``), retweets left out: ``GET /2/tweets/search/recent``. Every page is read
+        from the account's budget (its ``x-rate-limit-*`` headers are reported, 300 requests a
+        15-minute window per user, and X bills reads per post). The cursor works as the inbox's."""
+        size = self.settings.extra.get("search_page_size", "100")  # X accepts 10–100
+        params = {"query": f"{query} -is:retweet", "max_results": size}
+        page = await self._since_page(account, "/2/tweets/search/recent", "GET /2/tweets/search/recent", params, cursor)
+        found = tuple(msgspec.structs.replace(i, kind=InboxKind.MENTION, thread_id=i.remote_id) for i in page.items)
+        return msgspec.structs.replace(page, items=found)
+
+    async def _since_page(
+        self, account: AccountRef, path: str, endpoint: str, params: dict[str, str], cursor: str | None
+    ) -> InboxPage:
+        """One page of a newest-first listing followed with ``since_id`` (the cursor's grammar
+        is :meth:`fetch_inbox`'s)."""
+        state = _decode_cursor(cursor)
         params = {
-            "max_results": size,
+            **params,
             "tweet.fields": _TWEET_FIELDS,
             "expansions": "author_id",
             "user.fields": "username,name",
@@ -272,13 +292,7 @@ class XPlugin(ChannelPlugin):
             params["since_id"] = state["since"]
         if state.get("page"):
             params["pagination_token"] = state["page"]
-        body = await self._call(
-            account,
-            "GET",
-            f"/2/users/{account.external_id}/mentions",
-            "GET /2/users/:id/mentions",
-            params=params,
-        )
+        body = await self._call(account, "GET", path, endpoint, params=params)
         users = {u["id"]: u for u in body.get("includes", {}).get("users", [])}
         items = tuple(self._remote_item(account, t, users) for t in body.get("data", []))
         meta = body.get("meta", {})

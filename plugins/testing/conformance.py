@@ -612,10 +612,13 @@ class ChannelConformance:
         self, plugin: ChannelPlugin, account: AccountRef, sample_drafts: Mapping[Format, Draft]
     ) -> None:
         _require(plugin, Feature.SEARCH)
+        # a hashtag: every network that searches takes one (Instagram takes nothing else)
         marker = f"cf{uuid.uuid4().hex[:10]}"
-        post = await plugin.publish(account, unique(_sample(sample_drafts, Format.POST), marker))
-        items = await _all_pages(lambda cursor: plugin.search(account, marker, cursor))
-        assert post.remote_id in {item.remote_id for item in items}, f"searching {marker!r} missed the post"
+        draft = unique(_sample(sample_drafts, Format.POST), marker)
+        post = await plugin.publish(account, msgspec.structs.replace(draft, text=f"{draft.text} #{marker}"))
+        items = await _all_pages(lambda cursor: plugin.search(account, f"#{marker}", cursor))
+        assert post.remote_id in {item.remote_id for item in items}, f"searching #{marker} missed the post"
+        assert all(item.kind is InboxKind.MENTION for item in items), "a search hit is of kind MENTION"
 
     @pytest.mark.anyio
     async def test_metrics(

@@ -720,6 +720,33 @@ class FakeBluesky(FakeNetwork):
             return self._invalid("Error: uris must not have more than 25 elements")
         return FakeResponse(json={"posts": [self._post_view(self.records[u]) for u in uris if u in self.records]})
 
+    @route("GET", "/xrpc/app.bsky.feed.searchPosts")
+    async def search_posts(self, request: ReceivedRequest) -> FakeResponse:
+        """Posts whose text holds every term of ``q`` (case-insensitive; ``#tag`` also matches the
+        record's ``tags``), ``sort=latest`` newest first (``top`` is taken as latest), ``limit``
+        1–100 (25 by default), ``cursor``; answers ``{posts, cursor?, hitsTotal}``."""
+        actor = self._session(request)
+        if not isinstance(actor, FakeActor):
+            return actor
+        terms = (request.q("q") or "").lower().split()
+        if not terms:
+            return self._invalid('Error: Params must have the property "q"')
+
+        def hit(record: FakeRecord) -> bool:
+            text = str(record.value.get("text", "")).lower()
+            tags = {f"#{t}".lower() for t in record.value.get("tags", [])}
+            return all(term in text or term in tags for term in terms)
+
+        found = [r for r in self.records.values() if r.collection == POST and hit(r)]
+        page = self._paged(request, sorted(found, key=lambda r: r.seq, reverse=True), default=25)
+        if isinstance(page, FakeResponse):
+            return page
+        items, cursor = page
+        body: dict[str, Any] = {"posts": [self._post_view(r) for r in items], "hitsTotal": len(found)}
+        if cursor:
+            body["cursor"] = cursor
+        return FakeResponse(json=body)
+
     @route("GET", "/xrpc/app.bsky.notification.listNotifications")
     async def list_notifications(self, request: ReceivedRequest) -> FakeResponse:
         actor = self._session(request)

@@ -30,8 +30,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -51,6 +52,13 @@ from plugins.testing.fakes._meta import (
 IG_USER_ID = "17841400000000001"
 PAGE_ID = "104857600123456"
 USERNAME = "occitanie"
+#: distinct hashtags an IG user may query in a rolling 7 days (Meta's hashtag search limit)
+HASHTAG_LIMIT = 30
+HASHTAG_WINDOW = timedelta(days=7)
+#: what ``/{hashtag-id}/recent_media`` may return (no owner, no username)
+HASHTAG_MEDIA_FIELDS = frozenset(
+    {"id", "caption", "media_type", "permalink", "timestamp", "comments_count", "like_count", "media_url"}
+)
 CONTAINER_PARAMS = (
     "image_url",
     "video_url",
@@ -157,6 +165,9 @@ class FakeInstagram(GraphFake):
         for user in self.users.values():
             user.quota_usage, user.followers_count, user.follows_count = 0, 99_000, 180
         self._next_container_status: list[str] = []
+        #: IG user id -> hashtag -> when it was first queried (the rolling 7-day window)
+        self.hashtag_queries: dict[str, dict[str, datetime]] = {}
+        self._hashtags: set[str] = set()
 
     # ------------------------------------------------------------------ the default account's counters
     @property
@@ -525,6 +536,61 @@ class FakeInstagram(GraphFake):
         if "config" in names:
             entry["config"] = {"quota_total": user.quota_total, "quota_duration": 86400}
         return FakeResponse(json={"data": [entry]})
+
+    # ------------------------------------------------------------------ hashtags
+    @graph("GET", "/{version}/ig_hashtag_search", allowed=("user_id", "q"), required=("user_id", "q"))
+    async def hashtag_search(self, request: GraphRequest) -> FakeResponse:
+        """A hashtag's id, for an IG user: at most :data:`HASHTAG_LIMIT` distinct hashtags in a
+        rolling 7 days per IG user (a repeated query of a tag already counted is free)."""
+        user = self._own_user(request, request.params["user_id"], "get")
+        tag = request.params["q"].strip().lstrip("#").lower()
+        if not re.fullmatch(r"\w+", tag):
+            raise GraphError(100, "(#100) Invalid hashtag", subcode=2207035)
+        now = self.now()
+        queried = self.hashtag_queries.setdefault(user.id, {})
+        for old in [t for t, at in queried.items() if now - at > HASHTAG_WINDOW]:
+            del queried[old]
+        if tag not in queried and len(queried) >= HASHTAG_LIMIT:
+            raise GraphError(
+                24,
+                f"(#24) You have reached the limit of {HASHTAG_LIMIT} unique hashtags queried in 7 days",
+                subcode=2207034,
+            )
+        queried.setdefault(tag, now)
+        return FakeResponse(json={"data": [{"id": self.hashtag_id(tag)}]})
+
+    @graph(
+        "GET",
+        "/{version}/{hashtag_id}/recent_media",
+        allowed=("user_id", "fields", "limit", "after"),
+        required=("user_id",),
+    )
+    async def hashtag_recent_media(self, request: GraphRequest, hashtag_id: str) -> FakeResponse:
+        """Public media of the last 24 hours carrying the hashtag in their caption, newest first;
+        no owner or username (Graph does not give them for hashtag media)."""
+        self._own_user(request, request.params["user_id"], "get")
+        tag = next((t for t in self._hashtags if self.hashtag_id(t) == hashtag_id), None)
+        if tag is None:
+            raise no_object(hashtag_id, "get")
+        names = request.field_names() or {"id"}
+        unknown = names - HASHTAG_MEDIA_FIELDS
+        if unknown:
+            raise GraphError(100, f"(#100) Tried accessing nonexisting field ({sorted(unknown)[0]})")
+        since = self.now() - timedelta(hours=24)
+        found = [
+            m
+            for m in self.media.values()
+            if m["created"] >= since and f"#{tag}" in {w.lower() for w in re.findall(r"#\w+", m.get("caption") or "")}
+        ]
+        found.sort(key=lambda m: m["created"], reverse=True)
+        rows = [{k: v for k, v in self._media_fields(m).items() if k in names | {"id"}} for m in found]
+        keep = ("user_id", "fields")
+        return FakeResponse(json=self.page(request, rows, f"{hashtag_id}/recent_media", keep=keep))
+
+    def hashtag_id(self, tag: str) -> str:
+        tag = tag.lstrip("#").lower()
+        self._hashtags.add(tag)
+        return "178438" + _digits("#" + tag, 11)
 
     # ------------------------------------------------------------------ objects
     @graph("GET", "/{version}/{object_id}", allowed=("fields",))

@@ -183,7 +183,10 @@ class FakeMastodon(OAuthServer):
             "account": author,
             "media_attachments": [],
             "mentions": [],
-            "tags": [],
+            "tags": [
+                {"name": tag.lower(), "url": f"https://{self.domain}/tags/{tag.lower()}"}
+                for tag in dict.fromkeys(re.findall(r"(?<![\w/])#(\w+)", text))
+            ],
             "text_source": text,
         }
         self.statuses[status_id] = status
@@ -546,6 +549,18 @@ class FakeMastodon(OAuthServer):
             [_public(s) for s in hits[offset : offset + limit]] if request.q("type") in (None, "statuses") else []
         )
         return FakeResponse(json={"accounts": [], "statuses": statuses, "hashtags": []})
+
+    @route("GET", "/api/v1/timelines/tag/{hashtag}")
+    async def tag_timeline(self, request: ReceivedRequest, hashtag: str) -> FakeResponse:
+        """Public statuses carrying ``#hashtag`` (case-insensitive), newest first, reblogs left
+        out; ``since_id``/``min_id``/``max_id`` and ``limit`` (at most 40) as every timeline."""
+        name = hashtag.lower()
+        rows = [
+            s
+            for s in self.statuses.values()
+            if s["reblog"] is None and s["visibility"] == "public" and any(t["name"] == name for t in s["tags"])
+        ]
+        return self._page(request, rows, "id", limit_max=40)
 
     @route("GET", "/api/v2/instance")
     async def instance(self, request: ReceivedRequest) -> FakeResponse:

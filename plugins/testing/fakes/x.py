@@ -79,6 +79,7 @@ _LIMITS: dict[str, int] = {
     "PUT /2/tweets/:id/hidden": 50,
     "POST /2/users/:id/retweets": 50,
     "GET /2/users/:id/mentions": 300,
+    "GET /2/tweets/search/recent": 300,
     "GET /2/users/:id/tweets": 900,
     "GET /2/users/me": 75,
     "GET /2/users/:id": 900,
@@ -736,6 +737,24 @@ class FakeX(OAuthServer):
             tweets = [t for t in tweets if int(t.id) > int(since)]
         return self._page(request, tweets, minimum=5)
 
+    @route("GET", "/2/tweets/search/recent")
+    async def search_recent(self, request: ReceivedRequest) -> FakeResponse:
+        """Posts of the last 7 days matching ``query``: every term must appear (case-insensitive,
+        ``#tag`` as a whole tag), ``-term`` excludes, ``-is:retweet`` leaves retweets out;
+        ``since_id``, ``max_results`` 10–100, newest first."""
+        user = self._user(request)
+        if isinstance(user, FakeResponse):
+            return user
+        query = (request.q("query") or "").strip()
+        if not query or len(query) > 512:
+            return self.error(400, "The `query` query parameter value must be between 1 and 512 characters")
+        week_ago = time.time() - 7 * 86400
+        tweets = [t for t in self.tweets.values() if t.created_at >= week_ago and _matches(query, t)]
+        since = request.q("since_id")
+        if since:
+            tweets = [t for t in tweets if int(t.id) > int(since)]
+        return self._page(request, tweets, minimum=10)
+
     def _page(self, request: ReceivedRequest, tweets: list[FakeTweet], *, minimum: int) -> FakeResponse:
         """Newest first, ``max_results`` per page, ``meta.next_token`` while more remain."""
         raw = request.q("max_results") or "10"
@@ -1047,6 +1066,23 @@ def _decode_token(token: str) -> int | None:
     except ValueError:
         return None
     return int(raw[1:]) if raw.startswith("o") and raw[1:].isdigit() else None
+
+
+def _matches(query: str, tweet: FakeTweet) -> bool:
+    """A small subset of X's search syntax: terms ANDed, ``-term`` negated, ``is:retweet``."""
+    text = tweet.text.lower()
+    words = set(re.findall(r"[#@]?\w+", text))
+    for term in query.lower().split():
+        negated, term = term.startswith("-"), term.lstrip("-")
+        if term == "is:retweet":
+            found = any(r.get("type") == "retweeted" for r in tweet.referenced)
+        elif term.startswith(("#", "@")):
+            found = term in words
+        else:
+            found = term.strip('"') in text
+        if found == negated:
+            return False
+    return True
 
 
 def _endpoint_of(request: ReceivedRequest) -> str:
