@@ -522,7 +522,12 @@ class ChannelPlugin:
     async def search(self, account: AccountRef, query: str, cursor: str | None) -> InboxPage:
         """Public posts matching ``query`` (words or a ``#hashtag``), newest first, a page at a
         time; ``cursor`` and ``next_cursor`` work as in :meth:`fetch_inbox`. Each hit is a
-        :class:`RemoteItem` of kind ``MENTION`` (it mentions the query), ``thread_id`` its post."""
+        :class:`RemoteItem` of kind ``MENTION`` (it mentions the query), ``thread_id`` its post.
+
+        The watch (``core.veille.search``) keeps ``next_cursor`` between checks: a network that can
+        ask for "newer than" (X ``since_id``, Mastodon's tag timeline) hands back a cursor that
+        reads only what is new. A network that searches hashtags only refuses anything else with
+        :class:`Rejected` (Instagram, code ``hashtag_only``)."""
         raise NotSupported(f"{self.key}: search not supported")
 
     # -- metrics
