@@ -41,6 +41,7 @@ from core.usage import budget as usage_budget
 from core.usage.metrics import collect_metrics
 from core.veille import collect as veille_collect
 from core.veille import crisis
+from core.veille.search import collect_watch_searches
 
 log = structlog.get_logger(__name__)
 
@@ -145,6 +146,7 @@ CRON_JOBS = [
     cron(purge_usage, name="purge_usage", hour=3, minute=41, second=0, unique=True, timeout=600),
     # Every minute: the watch's due feeds fetched politely (core.veille.collect), new entries stored once.
     cron(collect_veille, name="collect_veille", second=5, unique=True, timeout=300),
+    cron(collect_watch_searches, name="collect_watch_searches", second=50, unique=True, timeout=300),
     # Every 5 minutes: the watch's new items (crisis keywords, orange or red vigilance) propose a crisis posture.
     cron(watch_crisis, name="watch_crisis", minute=set(range(1, 60, 5)), second=10, unique=True, timeout=300),
     # Hourly: the volume-spike check of each persona's watch (the last 24 h against the week).
