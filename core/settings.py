@@ -36,6 +36,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     simulated_networks: bool = False
     #: run the arq worker inside the web process (the embedded mode)
     embedded_worker: bool = True
+    #: the watch may read feeds on private, loopback or link-local addresses (an intranet feed);
+    #: off, an admin-entered URL cannot reach the instance's own services (the demo's simulated
+    #: feeds, on 127.0.0.1, are allowed with PORTEVOIX_SIMULATED_NETWORKS)
+    veille_private_hosts: bool = False
     default_locale: str = "fr"
     log_level: str = "INFO"
     #: secure flag on the session cookie (turn on behind HTTPS)
@@ -91,6 +95,7 @@ _EXPECTS = {
     "timezone": "an IANA time zone name such as Europe/Paris",
     "simulated_networks": "true or false",
     "embedded_worker": "true or false",
+    "veille_private_hosts": "true or false",
     "cookie_secure": "true or false",
     "default_locale": "fr or en",
     "log_level": "DEBUG, INFO, WARNING or ERROR",

@@ -109,6 +109,8 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
         "DATABASE_URL": database_url,
         "PORTEVOIX_DATA_DIR": str(tmp_path / "var"),
         "SECRET_KEY": "test-secret-key-" + "x" * 32,
+        # the fake feed servers are on 127.0.0.1 (tests/veille/test_collect.py checks the refusal)
+        "PORTEVOIX_VEILLE_PRIVATE_HOSTS": "true",
     }
     if REDIS_UP:
         env["REDIS_URL"] = REDIS_SERVER_URL

@@ -29,8 +29,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import html
+import ipaddress
 import random
 import re
+import socket
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -63,6 +65,8 @@ TIMEOUT_S = 20.0
 MAX_BODY = 5 * 1024 * 1024
 #: requests at a time to one host, and in all
 PER_HOST = 2
+#: redirects a fetch follows (each hop's address checked)
+MAX_REDIRECTS = 5
 CONCURRENCY = 32
 #: sources picked per run (the cron runs every minute)
 BATCH = 1000
@@ -218,12 +222,15 @@ class Fetcher:
         self.timeout_s, self.max_body = timeout_s, max_body
         self._client = client or httpx.AsyncClient(
             timeout=httpx.Timeout(timeout_s),
-            follow_redirects=True,
-            max_redirects=5,
+            follow_redirects=False,  # followed by hand: each hop's address is checked
             headers={"User-Agent": user_agent(settings)},
             limits=httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY),
         )
         self._owns = client is None
+        #: feeds on private, loopback or link-local addresses (an intranet, the demo's simulated
+        #: feeds): refused unless the instance allows them, so an admin-entered URL cannot reach
+        #: the instance's own database, Redis or a cloud metadata service
+        self.private_allowed = settings.veille_private_hosts or settings.simulated_networks
         self._all = asyncio.Semaphore(CONCURRENCY)
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
@@ -253,22 +260,52 @@ class Fetcher:
             except httpx.HTTPError as exc:
                 return Fetched(error=f"{type(exc).__name__}: {exc}"[:MAX_ERROR])
 
+    async def _public(self, url: str) -> None:
+        """Refuse a URL (the source's, or a redirect's) whose host is not a public address."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise FetchError(f"not an http(s) address: {url[:200]}")
+        if self.private_allowed:
+            return
+        host = parts.hostname
+        try:
+            addresses = [ipaddress.ip_address(host)]
+        except ValueError:
+            try:
+                found = await asyncio.get_running_loop().getaddrinfo(host, parts.port or 443, type=socket.SOCK_STREAM)
+            except OSError:
+                raise FetchError(f"{host} does not resolve") from None
+            addresses = [ipaddress.ip_address(info[4][0]) for info in found]
+        for address in addresses:
+            if not address.is_global:
+                raise FetchError(f"{host} is a private address ({address}): PORTEVOIX_VEILLE_PRIVATE_HOSTS allows it")
+
     async def _get(self, url: str, headers: dict[str, str]) -> Fetched:
-        async with self._client.stream("GET", url, headers=headers) as response:
-            answer = {k.lower(): v for k, v in response.headers.items()}
-            if response.status_code != 200:
-                return Fetched(status=response.status_code, headers=answer)
-            declared = answer.get("content-length", "")
-            too_big = f"the body is larger than {self.max_body:,} bytes"
-            if declared.isdigit() and int(declared) > self.max_body:
+        # redirects followed here, one hop at a time, so that each hop's address is checked
+        for _ in range(MAX_REDIRECTS + 1):
+            await self._public(url)
+            async with self._client.stream("GET", url, headers=headers, follow_redirects=False) as response:
+                if response.is_redirect and "location" in response.headers:
+                    url = str(response.url.join(response.headers["location"]))
+                    continue
+                return await self._read(response)
+        raise FetchError(f"more than {MAX_REDIRECTS} redirects")
+
+    async def _read(self, response: httpx.Response) -> Fetched:
+        answer = {k.lower(): v for k, v in response.headers.items()}
+        if response.status_code != 200:
+            return Fetched(status=response.status_code, headers=answer)
+        declared = answer.get("content-length", "")
+        too_big = f"the body is larger than {self.max_body:,} bytes"
+        if declared.isdigit() and int(declared) > self.max_body:
+            raise FetchError(too_big)
+        chunks, size = [], 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > self.max_body:
                 raise FetchError(too_big)
-            chunks, size = [], 0
-            async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self.max_body:
-                    raise FetchError(too_big)
-                chunks.append(chunk)
-            return Fetched(status=200, body=b"".join(chunks), headers=answer)
+            chunks.append(chunk)
+        return Fetched(status=200, body=b"".join(chunks), headers=answer)
 
 
 # ------------------------------------------------------------------ entries to rows

@@ -145,7 +145,12 @@ def _print(label: str, figures: dict[str, float]) -> None:
 
 async def _run(database_url: str, folder: Path, base: str) -> None:
     settings = load_settings(
-        {"DATABASE_URL": database_url, "PORTEVOIX_DATA_DIR": str(folder), "PORTEVOIX_LOG_LEVEL": "WARNING"},
+        {
+            "DATABASE_URL": database_url,
+            "PORTEVOIX_DATA_DIR": str(folder),
+            "PORTEVOIX_LOG_LEVEL": "WARNING",
+            "PORTEVOIX_VEILLE_PRIVATE_HOSTS": "true",  # the fake feeds are on 127.0.0.1
+        },
         dotenv=None,
     )
     runtime = Runtime(settings)

@@ -368,3 +368,52 @@ def test_relative_links_are_resolved_against_the_feed() -> None:
     assert entry.url == "https://presse.example/article"
     assert 'href="https://presse.example/page"' in entry.summary
     assert entry.guid == "r1"
+
+
+# ------------------------------------------------------------------ private addresses (SSRF)
+
+
+async def test_a_feed_on_a_private_address_is_refused_unless_the_instance_allows_it(
+    runtime: Runtime, base: str
+) -> None:
+    import msgspec
+
+    from core.veille.collect import Fetcher, FetchError
+
+    closed = Runtime(msgspec.structs.replace(runtime.settings, veille_private_hosts=False))
+    try:
+        persona = await _persona(closed)
+        source_id = await _source(closed, persona, f"{base}/rss")
+        run = await collect_due(closed, now=NOW)
+        assert (run.errors, run.items) == (1, 0)
+        refused = await _get(closed, source_id)
+        assert refused.last_error is not None and "private address" in refused.last_error
+        assert await _items(closed, source_id) == []
+    finally:
+        await closed.aclose()
+    fetcher = Fetcher(msgspec.structs.replace(runtime.settings, veille_private_hosts=False))
+    try:
+        for url in (
+            "http://169.254.169.254/latest/meta-data/",  # a cloud's metadata service
+            "http://10.0.0.7/rss",
+            "http://[::1]:6379/",
+            "http://100.64.0.1/",  # shared address space
+            "ftp://presse.example/rss",
+        ):
+            with pytest.raises(FetchError):
+                await fetcher._public(url)
+        await fetcher._public("http://93.184.216.34/rss")  # a public address: no refusal
+    finally:
+        await fetcher.aclose()
+
+
+async def test_redirects_are_followed_hop_by_hop(runtime: Runtime, feeds: FakeFeeds, base: str) -> None:
+    feeds.put("/moved", b"", status=301, headers={"location": "/rss"}, validators=False)
+    feeds.put("/away", b"", status=302, headers={"location": "ftp://presse.example/rss"}, validators=False)
+    persona = await _persona(runtime)
+    moved = await _source(runtime, persona, f"{base}/moved")
+    away = await _source(runtime, persona, f"{base}/away")
+    await collect_due(runtime, now=NOW)
+    assert len(await _items(runtime, moved)) == 3  # the RSS behind the redirect
+    refused = await _get(runtime, away)
+    assert refused.last_error is not None and "not an http(s) address" in refused.last_error
