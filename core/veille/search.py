@@ -39,8 +39,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.channels import AccountRef, ChannelError, Feature, InboxKind, RateLimited, RemoteItem
 from core.channels.host import NotConnected
+from core.channels.registry import ChannelRegistry
 from core.db.enums import AccountStatus
 from core.db.models import Account, InboxItem, Persona, VeilleSource, utcnow
+from core.errors import N_, Refusal
 from core.publishing.outbox import flush_usage, throttle
 from core.runtime import Runtime
 from core.usage import budget
@@ -136,6 +138,45 @@ def due(now: datetime) -> Any:
         & VeilleSource.kind.in_(KINDS)
         & (VeilleSource.next_check_at.is_(None) | (VeilleSource.next_check_at <= now))
     )
+
+
+class SearchRefusal(Refusal):
+    """A search the persona's accounts cannot run as asked."""
+
+
+async def searchable_accounts(session: AsyncSession, registry: ChannelRegistry, persona_id: uuid.UUID) -> list[Account]:
+    """The persona's connected accounts on networks whose plugin offers a search."""
+    accounts = (
+        await session.scalars(
+            select(Account)
+            .where(Account.persona_id == persona_id, Account.status == AccountStatus.CONNECTED)
+            .order_by(Account.channel, Account.handle)
+        )
+    ).all()
+    return [
+        a for a in accounts if a.channel in registry and registry.get(a.channel).capabilities.supports(Feature.SEARCH)
+    ]
+
+
+async def check_search(
+    session: AsyncSession, registry: ChannelRegistry, persona_id: uuid.UUID, account_id: uuid.UUID | None, query: str
+) -> Account:
+    """The account a new search runs with (the persona's own, on a network that searches), and
+    the query it takes (Instagram searches one hashtag): refused here rather than at the first check."""
+    accounts = {a.id: a for a in await searchable_accounts(session, registry, persona_id)}
+    account = accounts.get(account_id) if account_id is not None else None
+    if account is None:
+        raise SearchRefusal(
+            N_("choose one of the persona's connected accounts on a network that offers a search"),
+            field="accountId",
+            code="search_account",
+        )
+    words = query.split()
+    if account.channel == "instagram" and (len(words) != 1 or not words[0].startswith("#") or len(words[0]) < 2):
+        raise SearchRefusal(
+            N_("Instagram searches one hashtag at a time, such as #occitanie"), field="target", code="hashtag_only"
+        )
+    return account
 
 
 async def collect_watch_searches(ctx: dict[str, Any]) -> int:

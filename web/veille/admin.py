@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db.models import Persona
 from core.people.permissions import Action
 from core.publishing.compose import StaffActor
-from core.veille import board
+from core.runtime import Runtime
+from core.veille import board, search
 from core.veille import sources as service
 from core.veille.feeds import feed_registry
 from web import access
@@ -55,6 +56,12 @@ class SourceForm(msgspec.Struct):
     label: str = ""
     plugin: str = "rss"
     crisis: str = ""
+
+
+class SearchForm(msgspec.Struct):
+    account_id: str = ""
+    target: str = ""
+    label: str = ""
 
 
 def status_label(status: str) -> str:
@@ -157,12 +164,18 @@ class AdminVeilleController(Controller):
     # -------------------------------------------------------------- sources
     @get(_SOURCES, **access.persona(Action.SEE_VEILLE))
     async def sources_page(
-        self, db_session: NamedDependency[AsyncSession], persona: NamedDependency[Persona]
+        self,
+        db_session: NamedDependency[AsyncSession],
+        persona: NamedDependency[Persona],
+        runtime: NamedDependency[Runtime],
     ) -> Template:
+        sources = await service.sources_of(db_session, persona.id)
         context = {
             "persona": persona,
-            "sources": await service.sources_of(db_session, persona.id),
+            "sources": sources,
             "plugins": feed_registry().keys(),
+            "search_accounts": await search.searchable_accounts(db_session, runtime.channels, persona.id),
+            "watches_mentions": any(s.kind == "mentions" for s in sources),
         }
         return Template("veille/sources.html", context=context)
 
@@ -186,6 +199,48 @@ class AdminVeilleController(Controller):
             actor=actor.actor,
         )
         flash(request, _("Source added: it is checked in a moment."))
+        return _to_sources(persona.id)
+
+    @post(_SOURCES + "/search", status_code=303, refused=_BACK_TO_SOURCES, **access.persona(Action.MANAGE_SOURCES))
+    async def add_search(
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        actor: NamedDependency[StaffActor],
+        persona: NamedDependency[Persona],
+        runtime: NamedDependency[Runtime],
+        data: Annotated[SearchForm, Form],
+    ) -> Redirect:
+        try:
+            chosen: uuid.UUID | None = uuid.UUID(data.account_id)
+        except ValueError:
+            chosen = None
+        account = await search.check_search(db_session, runtime.channels, persona.id, chosen, data.target)
+        await service.create_source(
+            db_session,
+            persona,
+            kind="search",
+            plugin=account.channel,
+            target=data.target,
+            label=data.label or data.target,
+            account_id=account.id,
+            actor=actor.actor,
+        )
+        flash(request, _("Search added: it is checked in a moment."))
+        return _to_sources(persona.id)
+
+    @post(_SOURCES + "/mentions", status_code=303, refused=_BACK_TO_SOURCES, **access.persona(Action.MANAGE_SOURCES))
+    async def add_mentions(
+        self,
+        request: Request[StaffUser, Any, Any],
+        db_session: NamedDependency[AsyncSession],
+        actor: NamedDependency[StaffActor],
+        persona: NamedDependency[Persona],
+    ) -> Redirect:
+        await service.create_source(
+            db_session, persona, kind="mentions", plugin="inbox", target="", label=_("Mentions"), actor=actor.actor
+        )
+        flash(request, _("The persona's mentions now come onto the watch."))
         return _to_sources(persona.id)
 
     @post(_SOURCE + "/disable", status_code=303, refused=_BACK_TO_SOURCES, **access.persona(Action.MANAGE_SOURCES))

@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db.models import Persona, VeilleSource
 from core.people.permissions import Action
 from core.publishing.compose import StaffActor
-from core.veille import board
+from core.runtime import Runtime
+from core.veille import board, search
 from core.veille import sources as service
 from web import access
 from web.access import ConflictException
@@ -81,7 +82,13 @@ class VeilleApiController(Controller):
         actor: NamedDependency[StaffActor],
         persona: NamedDependency[Persona],
         data: JSONBody[SourceIn],
+        runtime: NamedDependency[Runtime],
     ) -> SourceOut:
+        account_id = data.account_id
+        if data.kind == "search":  # the persona's own account, on a network that searches
+            account_id = (
+                await search.check_search(db_session, runtime.channels, persona.id, data.account_id, data.target)
+            ).id
         source = await service.create_source(
             db_session,
             persona,
@@ -91,7 +98,7 @@ class VeilleApiController(Controller):
             label=data.label,
             crisis=data.crisis,
             interval_s=data.interval_s,
-            account_id=data.account_id,
+            account_id=account_id,
             actor=actor.actor,
         )
         return out(source, SourceOut)
