@@ -79,7 +79,7 @@ async def _pause_out(db: AsyncSession, persona: Persona) -> PauseOut:
     )
 
 
-def _choices_from_form(form: FormMultiDict, persona: Persona) -> list[service.OverdueChoice]:
+def choices_from_form(form: FormMultiDict, persona: Persona) -> list[service.OverdueChoice]:
     """``choice-<delivery id>`` (send_now, reschedule, cancel), ``local_time-<id>``, ``reason-<id>``."""
     choices = []
     for key in form:
@@ -101,7 +101,7 @@ def _choices_from_form(form: FormMultiDict, persona: Persona) -> list[service.Ov
     return choices
 
 
-def _choices_from_api(data: ResumeIn | None, persona: Persona) -> list[service.OverdueChoice]:
+def choices_from_api(data: ResumeIn | None, persona: Persona) -> list[service.OverdueChoice]:
     choices = []
     for c in data.choices if data is not None else []:
         when = resolve_when(persona, c.scheduled_at, c.local_time) if c.choice == "reschedule" else None
@@ -137,7 +137,7 @@ class AdminPauseController(Controller):
         """What the resume would send at once, a choice for each; the later ones go at their time."""
         if not persona.paused:
             return Redirect(f"/admin/personas/{persona.id}#publishing", status_code=303)
-        return await _resume_page(request, db_session, persona, form=None, error=None)
+        return await resume_page(request, db_session, persona, form=None, error=None)
 
     @post(_PERSONA + "/resume", status_code=303, refused=_BACK_TO_PERSONA, **access.persona(Action.PAUSE))
     async def resume(
@@ -150,19 +150,19 @@ class AdminPauseController(Controller):
         form = await request.form()
         # the choices applied before a refusal go away with it (a savepoint): all or nothing
         async with on_the_form(db_session) as shown:
-            choices = _choices_from_form(form, persona)
+            choices = choices_from_form(form, persona)
             await service.resume_persona(
                 db_session, pause_actor(request.user, persona.id), persona.id, choices=choices, registry=registry
             )
         if shown.refusal is not None:
             first_step = isinstance(shown.refusal, service.OverdueWithoutChoice) and not form.get("step")
             error = None if first_step else refusal_text(shown.refusal)
-            return await _resume_page(request, db_session, persona, form=form, error=error, status_code=200)
+            return await resume_page(request, db_session, persona, form=form, error=error, status_code=200)
         flash(request, _("Resumed: scheduled posts go out at their time."))
         return Redirect(f"/admin/personas/{persona.id}#publishing", status_code=303)
 
 
-async def _resume_page(
+async def resume_page(
     request: Request[StaffUser, Any, Any],
     db: AsyncSession,
     persona: Persona,
@@ -170,7 +170,10 @@ async def _resume_page(
     form: FormMultiDict | None,
     error: str | None,
     status_code: int = 200,
+    action: str | None = None,
 ) -> Template:
+    """The overdue list and a choice for each; ``action`` where the form posts (ending a crisis
+    posture resumes through this same page)."""
     await db.refresh(persona)
     held = await service.paused_deliveries(db, persona.id)
     overdue = await service.overdue_deliveries(db, persona.id)
@@ -183,6 +186,8 @@ async def _resume_page(
         "typed": {key: form.get(key, "") for key in form} if form is not None else {},
         "error": error,
     }
+    if action is not None:
+        context["resume_action"] = action
     return Template("publishing/resume.html", context=context, status_code=status_code)
 
 
@@ -230,7 +235,7 @@ class PauseApiController(Controller):
         persona: NamedDependency[Persona],
         data: JSONBody[ResumeIn | None] = None,
     ) -> PauseOut:
-        choices = _choices_from_api(data, persona)
+        choices = choices_from_api(data, persona)
         try:
             await service.resume_persona(
                 db_session, pause_actor(request.user, persona.id), persona.id, choices=choices, registry=registry

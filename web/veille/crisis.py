@@ -34,7 +34,7 @@ from web.auth import StaffUser
 from web.forms import Form, flash
 from web.i18n import gettext as _
 from web.messages import refusal_text
-from web.publishing.pause import ResumeIn, _choices_from_api, _choices_from_form, pause_actor
+from web.publishing.pause import ResumeIn, choices_from_api, choices_from_form, pause_actor, resume_page
 from web.refusals import back, on_the_form
 from web.structs import ApiStruct
 
@@ -195,7 +195,7 @@ class AdminCrisisController(Controller):
     ) -> Template | Redirect:
         form = await request.form()
         async with on_the_form(db_session) as shown:
-            choices = _choices_from_form(form, persona)
+            choices = choices_from_form(form, persona)
             actor = pause_actor(request.user, persona.id)
             await service.end(db_session, actor, persona.id, posture_id, choices=choices, registry=registry)
         if shown.refusal is not None:
@@ -234,20 +234,15 @@ async def _end_page(
     form: Any,
     error: Any,
 ) -> Template:
-    await db.refresh(persona)
-    held = await pause.paused_deliveries(db, persona.id)
-    overdue = await pause.overdue_deliveries(db, persona.id)
-    overdue_ids = {d.id for d in overdue}
-    context = {
-        "persona": persona,
-        "my_role": request.user.role_on(persona.id),
-        "overdue": overdue,
-        "later": [d for d in held if d.id not in overdue_ids],
-        "typed": {key: form.get(key, "") for key in form},
-        "error": refusal_text(error) if error is not None else None,
-        "resume_action": f"/admin/personas/{persona.id}/veille/postures/{posture_id}/end",
-    }
-    return Template("publishing/resume.html", context=context)
+    """The pause's resume page, posting back to the posture's end."""
+    return await resume_page(
+        request,
+        db,
+        persona,
+        form=form,
+        error=refusal_text(error) if error is not None else None,
+        action=f"/admin/personas/{persona.id}/veille/postures/{posture_id}/end",
+    )
 
 
 class CrisisApiController(Controller):
@@ -320,7 +315,7 @@ class CrisisApiController(Controller):
         data: JSONBody[ResumeIn | None] = None,
     ) -> PostureOut:
         actor = pause_actor(request.user, persona.id)
-        choices = _choices_from_api(data, persona)
+        choices = choices_from_api(data, persona)
         try:
             posture = await service.end(db_session, actor, persona.id, posture_id, choices=choices, registry=registry)
         except pause.OverdueWithoutChoice as exc:
