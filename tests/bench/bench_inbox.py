@@ -28,7 +28,6 @@ from sqlalchemy import func, insert, select
 
 from core.audit import Actor
 from core.channels import InboxKind, RemoteItem
-from core.db import migrate
 from core.db.enums import InboxStatus
 from core.db.models import Account, InboxItem
 from core.inbox.ingest import ingest
@@ -36,6 +35,7 @@ from core.personas.service import KNOWN_FORMATS, known_channels, upsert_personas
 from core.runtime import Runtime
 from core.settings import load_settings
 from personas import SEED_DIR, load_dir
+from tests.bench.databases import throwaway_database
 
 PAGE = 1000
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -218,31 +218,13 @@ async def inbox_page(
 
 async def run(database: str, count: int, small: int, big: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        name = ""
-        if database == "sqlite":
-            database_url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
-        else:
-            import asyncpg
-
-            name = f"portevoix_bench_{uuid.uuid4().hex[:6]}"
-            admin = await asyncpg.connect("postgresql://postgres@127.0.0.1/postgres")
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            await admin.close()
-            database_url = f"postgresql+asyncpg://postgres@127.0.0.1/{name}"
-        await asyncio.to_thread(migrate.upgrade, database_url)
-        runtime, personas = await _setup(database_url, folder)
-        try:
-            real, raw, unique = await ingestion(runtime, personas["region-occitanie"], count)
-            small_s, big_s, how = await inbox_page(runtime, personas, small, big)
-        finally:
-            await runtime.aclose()
-            if name:
-                import asyncpg
-
-                admin = await asyncpg.connect("postgresql://postgres@127.0.0.1/postgres")
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                await admin.close()
+        async with throwaway_database(database, Path(tmp)) as database_url:
+            runtime, personas = await _setup(database_url, Path(tmp))
+            try:
+                real, raw, unique = await ingestion(runtime, personas["region-occitanie"], count)
+                small_s, big_s, how = await inbox_page(runtime, personas, small, big)
+            finally:
+                await runtime.aclose()
     print(f"\n== inbox, {database}: {count:,} items, 10 % duplicates, pages of {PAGE} ==")
     print(f"raw executemany INSERT      : {raw:10.0f} rows/s")
     print(f"ingest (upsert, threading)  : {real:10.0f} rows/s   ({unique:,} rows, exactly one copy of each)")

@@ -29,7 +29,6 @@ import sqlalchemy as sa
 from litestar import Litestar, get
 
 from core.audit import Actor
-from core.db import migrate
 from core.db.enums import DeliveryState, Role
 from core.db.models import Account, Delivery, Post
 from core.pagination import decode_cursor, encode_cursor
@@ -39,6 +38,7 @@ from core.personas.service import KNOWN_FORMATS, known_channels, upsert_personas
 from core.runtime import Runtime
 from core.settings import load_settings
 from personas import SEED_DIR, load_dir
+from tests.bench.databases import throwaway_database
 from web.app import create_app
 
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -225,30 +225,12 @@ async def measure(runtime: Runtime, personas: dict[str, uuid.UUID], secret: str,
 
 async def run(database: str, small: int, big: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        folder = Path(tmp)
-        name = ""
-        if database == "sqlite":
-            database_url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
-        else:
-            import asyncpg
-
-            name = f"portevoix_bench_{uuid.uuid4().hex[:6]}"
-            admin = await asyncpg.connect("postgresql://postgres@127.0.0.1/postgres")
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            await admin.close()
-            database_url = f"postgresql+asyncpg://postgres@127.0.0.1/{name}"
-        await asyncio.to_thread(migrate.upgrade, database_url)
-        runtime, personas, secret = await _setup(database_url, folder)
-        try:
-            lines, plan = await measure(runtime, personas, secret, small, big)
-        finally:
-            await runtime.aclose()
-            if name:
-                import asyncpg
-
-                admin = await asyncpg.connect("postgresql://postgres@127.0.0.1/postgres")
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                await admin.close()
+        async with throwaway_database(database, Path(tmp)) as database_url:
+            runtime, personas, secret = await _setup(database_url, Path(tmp))
+            try:
+                lines, plan = await measure(runtime, personas, secret, small, big)
+            finally:
+                await runtime.aclose()
     print(f"\n== a persona's deliveries, {database}: pages of {LIMIT}, API with a token beside a bare Core route ==")
     print(f"{'deliveries':>10} | {'page':<10} | {'bare':>8} | {'API':>8} | API/bare (<= 1.5)")
     by_page: dict[str, dict[int, float]] = {}

@@ -29,7 +29,6 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy import insert, select
 
 from core.audit import Actor
-from core.db import migrate
 from core.db.enums import Role
 from core.db.models import Account, Persona
 from core.people.staff import assign, create_staff
@@ -39,6 +38,7 @@ from core.runtime import Runtime
 from core.settings import Settings, load_settings
 from core.usage import series
 from personas import SEED_DIR, load_dir
+from tests.bench.databases import throwaway_database
 from tests.usage.history import fill
 from web.app import create_app
 from web.usage.schemas import UsageOut, usage_out
@@ -141,40 +141,21 @@ async def measure(settings: Settings, persona_id: uuid.UUID, token: str, kind: s
 async def run(database: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        name = ""
-        if database == "sqlite":
-            database_url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
-        else:
-            import asyncpg
-
-            name = f"portevoix_bench_{uuid.uuid4().hex[:6]}"
-            admin = await asyncpg.connect("postgresql://postgres@127.0.0.1/postgres")
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            await admin.close()
-            database_url = f"postgresql+asyncpg://postgres@127.0.0.1/{name}"
-        settings = load_settings(
-            {
-                "DATABASE_URL": database_url,
-                "PORTEVOIX_DATA_DIR": str(folder / "var"),
-                "SECRET_KEY": "bench-secret-key-" + "b" * 32,
-                "PORTEVOIX_LOG_LEVEL": "WARNING",
-                "PORTEVOIX_EMBEDDED_WORKER": "false",  # nothing else runs beside the requests
-            },
-            dotenv=None,
-        )
-        try:
-            await asyncio.to_thread(migrate.upgrade, database_url)
+        async with throwaway_database(database, folder) as database_url:
+            settings = load_settings(
+                {
+                    "DATABASE_URL": database_url,
+                    "PORTEVOIX_DATA_DIR": str(folder / "var"),
+                    "SECRET_KEY": "bench-secret-key-" + "b" * 32,
+                    "PORTEVOIX_LOG_LEVEL": "WARNING",
+                    "PORTEVOIX_EMBEDDED_WORKER": "false",  # nothing else runs beside the requests
+                },
+                dotenv=None,
+            )
             started = time.perf_counter()
             persona_id, token, counts = await _setup(settings)
             filled = time.perf_counter() - started
             results = {kind: await measure(settings, persona_id, token, kind) for kind in ("week", "month")}
-        finally:
-            if name:
-                import asyncpg
-
-                admin = await asyncpg.connect("postgresql://postgres@127.0.0.1/postgres")
-                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                await admin.close()
     rows = ", ".join(f"{n:,} {table}" for table, n in counts.items())
     print(f"\n== usage, {database}: {DAYS} days on 7 accounts ({rows}; written in {filled:.1f} s) ==")
     for kind, (api, raw) in results.items():
