@@ -18,14 +18,22 @@ import asyncio
 import contextlib
 import random
 import uuid
+import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from typing import Any, ClassVar, Protocol
 
 import httpx
 import msgspec
 import structlog
-from sqlalchemy import and_, func, or_, select, update
+from arq.connections import ArqRedis
+from arq.constants import job_key_prefix, result_key_prefix
+from arq.jobs import serialize_job
+from arq.utils import timestamp_ms, to_unix_ms
+from sqlalchemy import Row, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased, selectinload
 
@@ -129,10 +137,54 @@ async def dispatch_due(runtime: Runtime, queue: Enqueuer, *, now: datetime | Non
             queued_at=now,
             updated_at=now,
         )
+    jobs = []
     for delivery_id, attempts, scheduled_at, next_attempt_at in claimed:
         due = next_attempt_at or scheduled_at
-        await _enqueue_publish(queue, delivery_id, attempts, due if due and due > now else None)
+        jobs.append((delivery_id, attempts, due if due and due > now else None))
+    await _enqueue_publishes(queue, jobs)
     return len(claimed)
+
+
+#: arq's enqueue for many jobs in one round trip: each job is written only if neither it nor its
+#: result is there yet (what ``ArqRedis.enqueue_job`` checks under WATCH), then put in the queue
+_ENQUEUE_MANY = """
+local queue = KEYS[1]
+local added = 0
+for i = 2, #KEYS, 2 do
+  local n = (i - 2) / 2 * 4
+  if redis.call('exists', KEYS[i], KEYS[i + 1]) == 0 then
+    redis.call('psetex', KEYS[i], ARGV[n + 3], ARGV[n + 4])
+    redis.call('zadd', queue, ARGV[n + 2], ARGV[n + 1])
+    added = added + 1
+  end
+end
+return added
+"""
+#: jobs per script call: one burst of a thousand is a few calls, none of them holding Redis long
+_ENQUEUE_CHUNK = 250
+
+
+async def _enqueue_publishes(queue: Enqueuer, jobs: list[tuple[uuid.UUID, int, datetime | None]]) -> None:
+    """Enqueue the claimed deliveries' jobs: with arq's Redis, one script call per chunk."""
+    if not isinstance(queue, ArqRedis):  # another courier (tests): one job at a time
+        for delivery_id, attempts, defer_until in jobs:
+            await _enqueue_publish(queue, delivery_id, attempts, defer_until)
+        return
+    # A lost enqueue is not lost work: the rows stay ``queued`` and the sweeper enqueues them again.
+    with contextlib.suppress(Exception):
+        for start in range(0, len(jobs), _ENQUEUE_CHUNK):
+            keys: list[str] = [queue.default_queue_name]
+            args: list[Any] = []
+            for delivery_id, attempts, defer_until in jobs[start : start + _ENQUEUE_CHUNK]:
+                job_id = publish_job_id(delivery_id, attempts)
+                enqueued_ms = timestamp_ms()
+                score = to_unix_ms(defer_until) if defer_until is not None else enqueued_ms
+                payload = serialize_job(
+                    "publish_delivery", (str(delivery_id),), {}, None, enqueued_ms, serializer=queue.job_serializer
+                )
+                keys += [job_key_prefix + job_id, result_key_prefix + job_id]
+                args += [job_id, score, score - enqueued_ms + queue.expires_extra_ms, payload]
+            await queue.eval(_ENQUEUE_MANY, len(keys), *keys, *args)
 
 
 async def _enqueue_publish(
@@ -233,6 +285,8 @@ class Claim:
     account: AccountRef
     #: what a reply answers, as the plugin knows it
     answering: RemoteItem | None = None
+    #: the account's id on its network: the usage reports of the send name it
+    external_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,11 +327,22 @@ QUEUED = (DeliveryState.QUEUED,)
 UNCERTAIN = (DeliveryState.UNCERTAIN,)
 
 
-async def publish_delivery(runtime: Runtime, delivery_id: uuid.UUID, *, worker_id: str) -> str:
-    """Publish one queued delivery; returns what happened (for logs and tests)."""
+async def publish_delivery(
+    runtime: Runtime,
+    delivery_id: uuid.UUID,
+    *,
+    worker_id: str,
+    before_send: Callable[[uuid.UUID], Awaitable[None]] | None = None,
+) -> str:
+    """Publish one queued delivery; returns what happened (for logs and tests).
+
+    ``before_send`` gets the claimed delivery's account id before the send (the worker's
+    budget warning); it must not raise."""
     claim = await _claim(runtime, delivery_id, worker_id)
     if isinstance(claim, str):
         return claim
+    if before_send is not None:
+        await before_send(claim.account_id)
     heartbeat = asyncio.create_task(_renew_lease(runtime, claim.delivery_id, worker_id))
     try:
         outcome = await _send(runtime, claim)
@@ -286,29 +351,19 @@ async def publish_delivery(runtime: Runtime, delivery_id: uuid.UUID, *, worker_i
         with contextlib.suppress(asyncio.CancelledError):
             await heartbeat
     await _record(runtime, claim, outcome)
-    await _flush_usage_quietly(runtime)  # a quota spent throttles the account before its next request
     return outcome.label
 
 
 async def _claim(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str) -> Claim | str:
     now = utcnow()
     async with runtime.session() as session:
-        # One query for the delivery and everything it needs (the hot path of the worker).
-        parent = aliased(InboxItem)
-        row = (
-            await session.execute(
-                select(Delivery, Account, Post, Persona, InboxItem, parent.remote_id)
-                .join(Account, Account.id == Delivery.account_id)
-                .join(Post, Post.id == Delivery.post_id)
-                .join(Persona, Persona.id == Account.persona_id)
-                .outerjoin(InboxItem, InboxItem.id == Delivery.in_reply_to_id)
-                .outerjoin(parent, parent.id == InboxItem.parent_id)
-                .where(Delivery.id == delivery_id)
-            )
-        ).first()
-        if row is None or row.Delivery.state != DeliveryState.QUEUED:
+        # One Core query for the delivery and everything it needs (the hot path of the worker):
+        # plain rows, no ORM objects to build, track and flush.
+        row = (await session.execute(_claim_query(), {"delivery_id": delivery_id})).first()
+        if row is None or row._mapping["deliveries__state"] != DeliveryState.QUEUED:
             return "skipped"
-        delivery, account, post, persona, item, parent_remote_id = row
+        delivery, account, post, persona, item = _split(row)
+        parent_remote_id = row._mapping["parent__remote_id"]
         paused = persona.paused and not await lets_through(session, persona.id, delivery, post)
         held = _held_reason(paused, account, now)
         if held:
@@ -338,9 +393,8 @@ async def _claim(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str) -> Cl
             )
             await mark_needs_reauth(session, account.id, account.persona_id, actor=SYSTEM, reason=str(exc))
             return "account_not_connected"
-        media = list(
-            (await session.scalars(select(Media).where(Media.post_id == post.id).order_by(Media.position))).all()
-        )
+        media = await _media(session, post.id) if row._mapping["has__media"] else []
+        persona.definition = await _definition(runtime, session, persona)
         if await _held_by_policy(runtime, session, delivery, persona, account, post, media, now):
             return "held_by_policy"
         attempt = delivery.attempts + 1
@@ -372,7 +426,89 @@ async def _claim(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str) -> Cl
             persona_id=persona.id,
             account=ref,
             answering=remote_item(item, parent_remote_id) if item is not None else None,
+            external_id=account.external_id,
         )
+
+
+class _Loaded(SimpleNamespace):
+    """A row read with Core, its columns as attributes under the model's names: what the
+    policy runner, the draft and the plugin host read of a model, without an ORM object."""
+
+
+#: the claim's models, each with its mapped attributes; the persona's definition is left out
+#: (the largest column: it comes from :func:`_definition`'s cache)
+_CLAIM_MODELS: tuple[tuple[type[Any], tuple[str, ...]], ...] = ()
+_claim_statement: Any = None
+
+
+def _attributes(model: type[Any], *leave_out: str) -> tuple[str, ...]:
+    return tuple(p.key for p in sa_inspect(model).column_attrs if p.key not in leave_out)
+
+
+def _claim_query() -> Any:
+    """Built once: the statement, its compiled form and its cache key are reused by every claim."""
+    global _claim_statement, _CLAIM_MODELS
+    if _claim_statement is not None:
+        return _claim_statement
+    parent = aliased(InboxItem)
+    models = (
+        (Delivery, _attributes(Delivery)),
+        (Account, _attributes(Account)),
+        (Post, _attributes(Post)),
+        (Persona, _attributes(Persona, "definition")),
+        (InboxItem, _attributes(InboxItem)),
+    )
+    columns = [getattr(model, key).label(f"{model.__tablename__}__{key}") for model, keys in models for key in keys]
+    has_media = select(Media.id).where(Media.post_id == Post.id).exists()
+    _claim_statement = (
+        select(*columns, parent.remote_id.label("parent__remote_id"), has_media.label("has__media"))
+        .join(Account, Account.id == Delivery.account_id)
+        .join(Post, Post.id == Delivery.post_id)
+        .join(Persona, Persona.id == Account.persona_id)
+        .outerjoin(InboxItem, InboxItem.id == Delivery.in_reply_to_id)
+        .outerjoin(parent, parent.id == InboxItem.parent_id)
+        .where(Delivery.id == bindparam("delivery_id"))
+    )
+    _CLAIM_MODELS = tuple((model, keys) for model, keys in models)
+    return _claim_statement
+
+
+def _split(row: Row[Any]) -> tuple[Any, Any, Any, Any, Any]:
+    """The claim's row as (delivery, account, post, persona, item); item None without one."""
+    mapping = row._mapping
+    loaded = [
+        _Loaded(**{key: mapping[f"{model.__tablename__}__{key}"] for key in keys}) for model, keys in _CLAIM_MODELS
+    ]
+    if loaded[4].id is None:
+        loaded[4] = None
+    return tuple(loaded)  # type: ignore[return-value]
+
+
+_MEDIA_KEYS: tuple[str, ...] = ()
+
+
+async def _media(session: AsyncSession, post_id: uuid.UUID) -> list[Any]:
+    global _MEDIA_KEYS
+    _MEDIA_KEYS = _MEDIA_KEYS or _attributes(Media)
+    rows = await session.execute(
+        select(*(getattr(Media, key) for key in _MEDIA_KEYS)).where(Media.post_id == post_id).order_by(Media.position)
+    )
+    return [_Loaded(**dict(zip(_MEDIA_KEYS, r, strict=True))) for r in rows.all()]
+
+
+#: runtime → persona id → (updated_at, definition): the persona file changes rarely, and every
+#: delivery of a burst reads it (``updated_at`` moves with every change of the row)
+_definitions: weakref.WeakKeyDictionary[Runtime, dict[uuid.UUID, tuple[datetime, Any]]] = weakref.WeakKeyDictionary()
+
+
+async def _definition(runtime: Runtime, session: AsyncSession, persona: Any) -> Any:
+    known = _definitions.setdefault(runtime, {})
+    kept = known.get(persona.id)
+    if kept is not None and kept[0] == persona.updated_at:
+        return kept[1]
+    definition = await session.scalar(select(Persona.definition).where(Persona.id == persona.id))
+    known[persona.id] = (persona.updated_at, definition)
+    return definition
 
 
 def _draft(
@@ -516,27 +652,50 @@ def backoff_seconds(attempt: int) -> float:
 
 
 async def _record(runtime: Runtime, claim: Claim, outcome: SendOutcome) -> None:
+    """The outcome, its history and the send's usage reports: one transaction."""
     async with runtime.session() as session:
-        match outcome:
-            case Sent(result=result):
-                await _record_sent(session, claim, result, outcome.label)
-            case Crashed(error=error):
-                await move(
-                    session,
-                    claim.delivery_id,
-                    to=DeliveryState.UNCERTAIN,
-                    from_=PUBLISHING,
-                    event="uncertain",
-                    detail={"error": repr(error)},
-                    lease_until=None,
-                    last_error=str(error),
-                    error_kind=ErrorKind.UNKNOWN,
-                )
-            case Refused():
-                await _record_error(runtime, session, claim, outcome, utcnow())
+        samples = await _record_outcome(runtime, session, claim, outcome)
+        # A quota spent throttles the account before its next request (store_usage).
+        reports = [r for r in runtime.host.usage.drain() if r.account_external_id]
+        known = {(claim.channel, claim.external_id): claim.account_id}
+        if reports and _plain_calls(reports, known):
+            # The usual case: the send's own calls, counted beside its "sent" sample.
+            samples += _usage_rows(reports, known, utcnow())
+        elif reports:
+            try:  # usage is bookkeeping: failing to store it never keeps the outcome from being recorded
+                async with session.begin_nested():
+                    await store_usage(session, reports, known=known)
+            except Exception:
+                log.exception("usage reports not stored")
+        if samples:  # the outcome's and the calls' samples: one Core executemany
+            await session.execute(insert(UsageSample.__table__), samples)
 
 
-async def _record_sent(session: AsyncSession, claim: Claim, result: PublishResult, label: str) -> None:
+async def _record_outcome(
+    runtime: Runtime, session: AsyncSession, claim: Claim, outcome: SendOutcome
+) -> list[dict[str, Any]]:
+    """Record the outcome; returns the usage samples it adds (written with the send's calls)."""
+    match outcome:
+        case Sent(result=result):
+            return await _record_sent(session, claim, result, outcome.label)
+        case Crashed(error=error):
+            await move(
+                session,
+                claim.delivery_id,
+                to=DeliveryState.UNCERTAIN,
+                from_=PUBLISHING,
+                event="uncertain",
+                detail={"error": repr(error)},
+                lease_until=None,
+                last_error=str(error),
+                error_kind=ErrorKind.UNKNOWN,
+            )
+        case Refused():
+            await _record_error(runtime, session, claim, outcome, utcnow())
+    return []
+
+
+async def _record_sent(session: AsyncSession, claim: Claim, result: PublishResult, label: str) -> list[dict[str, Any]]:
     now = utcnow()
     detail: dict[str, Any] = {"remote_id": result.remote_id, "url": result.url, "requests": result.requests}
     if label == "dry_run" and claim.answering is not None:
@@ -556,9 +715,9 @@ async def _record_sent(session: AsyncSession, claim: Claim, result: PublishResul
         last_error=None,
         error_kind=None,
     )
-    session.add(UsageSample(account_id=claim.account_id, at=now, metric=SENT_METRIC[claim.kind], value=1))
     if moved and claim.kind == DeliveryKind.REPLY and label != "dry_run":
         await reply_published(session, claim.delivery_id, result.published_at or now)
+    return [{**_sample(claim.account_id, now, SENT_METRIC[claim.kind], 1), "detail": {}}]
 
 
 async def _record_error(runtime: Runtime, session: AsyncSession, claim: Claim, outcome: Refused, now: datetime) -> None:
@@ -684,36 +843,65 @@ async def flush_usage(runtime: Runtime) -> None:
     reports = [r for r in runtime.host.usage.drain() if r.account_external_id]
     if not reports:
         return
-    now = utcnow()
     async with runtime.session() as session:
+        await store_usage(session, reports)
+
+
+async def store_usage(
+    session: AsyncSession, reports: list[UsageReport], *, known: dict[tuple[str, str], uuid.UUID] | None = None
+) -> None:
+    """:func:`flush_usage`'s work in the caller's transaction; ``known`` maps (channel, external
+    id) to the account already at hand (the delivery just sent), saving its look-up."""
+    now = utcnow()
+    accounts = dict(known or {})
+    unknown = {r.account_external_id for r in reports if (r.channel, r.account_external_id) not in accounts}
+    if unknown:
         # Only the accounts the reports name: this runs after every publish.
         rows = await session.execute(
-            select(Account.id, Account.channel, Account.external_id).where(
-                Account.external_id.in_({r.account_external_id for r in reports})
-            )
+            select(Account.id, Account.channel, Account.external_id).where(Account.external_id.in_(unknown))
         )
-        accounts = {(channel, external_id): account_id for account_id, channel, external_id in rows.all()}
-        calls: dict[tuple[uuid.UUID, str], int] = {}
-        for report in reports:
-            account_id = accounts.get((report.channel, report.account_external_id or ""))
-            if account_id is None:
-                continue
-            if _exhausted(report, now):
-                assert report.reset_at is not None
-                until = await throttle(session, account_id, report.reset_at)
-                log.info("quota exhausted: account throttled", account=str(account_id), endpoint=report.endpoint,
-                         until=until.isoformat())  # fmt: skip
-            sample = _quota_sample(account_id, report, now)
-            if sample is not None:
-                session.add(sample)
-            else:
-                calls[(account_id, report.endpoint)] = calls.get((account_id, report.endpoint), 0) + 1
-        for (account_id, endpoint), count in calls.items():
-            session.add(
-                UsageSample(
-                    account_id=account_id, at=now, metric="api_calls", value=count, detail={"endpoint": endpoint}
-                )
-            )
+        accounts.update({(channel, external_id): account_id for account_id, channel, external_id in rows.all()})
+    for report in reports:
+        account_id = accounts.get((report.channel, report.account_external_id or ""))
+        if account_id is not None and _exhausted(report, now):
+            assert report.reset_at is not None
+            until = await throttle(session, account_id, report.reset_at)
+            log.info("quota exhausted: account throttled", account=str(account_id), endpoint=report.endpoint,
+                     until=until.isoformat())  # fmt: skip
+    samples = _usage_rows(reports, accounts, now)
+    if samples:  # Core rows, one executemany: no ORM objects on the hot path
+        await session.execute(insert(UsageSample.__table__), samples)
+
+
+def _plain_calls(reports: list[UsageReport], known: dict[tuple[str, str], uuid.UUID]) -> bool:
+    """Every report is a bare count of one call by an account at hand: nothing to look up or throttle."""
+    return all(
+        (r.channel, r.account_external_id) in known and r.remaining is None and r.used_percent is None for r in reports
+    )
+
+
+def _usage_rows(
+    reports: list[UsageReport], accounts: dict[tuple[str, str], uuid.UUID], now: datetime
+) -> list[dict[str, Any]]:
+    """The samples the reports make: a snapshot per quota report, the calls counted per endpoint."""
+    samples: list[dict[str, Any]] = []
+    calls: dict[tuple[uuid.UUID, str], int] = {}
+    for report in reports:
+        account_id = accounts.get((report.channel, report.account_external_id or ""))
+        if account_id is None:
+            continue
+        sample = _quota_sample(account_id, report, now)
+        if sample is not None:
+            samples.append(sample)
+        else:
+            calls[(account_id, report.endpoint)] = calls.get((account_id, report.endpoint), 0) + 1
+    for (account_id, endpoint), count in calls.items():
+        samples.append({**_sample(account_id, now, "api_calls", count), "detail": {"endpoint": endpoint}})
+    return samples
+
+
+def _sample(account_id: uuid.UUID, at: datetime, metric: str, value: float) -> dict[str, Any]:
+    return {"id": uuid.uuid4(), "account_id": account_id, "at": at, "metric": metric, "value": value}
 
 
 def _exhausted(report: UsageReport, now: datetime) -> bool:
@@ -722,16 +910,12 @@ def _exhausted(report: UsageReport, now: datetime) -> bool:
     return spent and report.reset_at is not None and report.reset_at > now
 
 
-def _quota_sample(account_id: uuid.UUID, report: UsageReport, now: datetime) -> UsageSample | None:
+def _quota_sample(account_id: uuid.UUID, report: UsageReport, now: datetime) -> dict[str, Any] | None:
     detail = {"endpoint": report.endpoint, "limit": report.limit, "reset_at": msgspec.to_builtins(report.reset_at)}
     if report.remaining is not None:
-        return UsageSample(
-            account_id=account_id, at=now, metric="quota_remaining", value=report.remaining, detail=detail
-        )
+        return {**_sample(account_id, now, "quota_remaining", report.remaining), "detail": detail}
     if report.used_percent is not None:
-        return UsageSample(
-            account_id=account_id, at=now, metric="quota_used_percent", value=report.used_percent, detail=detail
-        )
+        return {**_sample(account_id, now, "quota_used_percent", report.used_percent), "detail": detail}
     return None
 
 

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Row, update
+from sqlalchemy import ColumnElement, Row, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.enums import DeliveryState
@@ -87,7 +87,7 @@ async def move(
     moved = await _update(session, from_, to, (Delivery.id == delivery_id, *where), values)
     if not moved:
         return False
-    record_event(session, delivery_id, event, actor=actor, **(detail or {}))
+    await _insert_events(session, [(delivery_id, event, actor, detail)])
     if isinstance(delivery, Delivery):
         await session.refresh(delivery)
     return True
@@ -110,10 +110,33 @@ async def move_many(
     may compute each row's event detail from its row.
     """
     rows = await _update(session, from_, to, tuple(where), values, returning)
-    for row in rows:
-        found = detail(row) if callable(detail) else detail
-        record_event(session, row[0], event, **(found or {}))
+    if rows:
+        await _insert_events(
+            session, [(row[0], event, None, detail(row) if callable(detail) else detail) for row in rows]
+        )
     return rows
+
+
+async def _insert_events(
+    session: AsyncSession, events: Sequence[tuple[uuid.UUID, str, uuid.UUID | None, Detail | None]]
+) -> None:
+    # One Core INSERT beside the compare-and-set (many rows: one executemany), not ORM objects
+    # flushed at commit: the unit of work cost more than the move itself on the worker's hot path.
+    now = utcnow()
+    await session.execute(
+        insert(DeliveryEvent.__table__),
+        [
+            {
+                "id": uuid.uuid4(),
+                "delivery_id": delivery_id,
+                "at": now,
+                "kind": kind,
+                "actor_id": actor,
+                "detail": msgspec.to_builtins(dict(detail or {})),
+            }
+            for delivery_id, kind, actor, detail in events
+        ],
+    )
 
 
 async def renew_lease(session: AsyncSession, delivery_id: uuid.UUID, worker_id: str, until: datetime) -> bool:

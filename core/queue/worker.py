@@ -20,6 +20,7 @@ import signal
 import socket
 import time
 import uuid
+import weakref
 from typing import Any
 
 import structlog
@@ -47,6 +48,9 @@ log = structlog.get_logger(__name__)
 
 #: how often the worker polls Redis for jobs; also bounds how late a due post can start
 POLL_DELAY_S = 0.1
+#: jobs one worker runs at once; arq starts at most this many per poll, so it caps a burst's pace
+#: too (a delivery mostly waits on the database and the network, not on this process's CPU)
+MAX_JOBS = 50
 #: what a lost Redis raises (redis-py's errors, and the socket's: refused, reset, timed out)
 REDIS_DOWN = (RedisError, OSError)
 #: waits between two attempts to reach Redis again: doubling from the first to the last
@@ -62,15 +66,40 @@ def worker_id() -> str:
 
 async def publish_delivery(ctx: dict[str, Any], delivery_id: str) -> str:
     runtime: Runtime = ctx["runtime"]
-    await _warn_if_budget_low(runtime, uuid.UUID(delivery_id))
-    return await publisher.publish_delivery(runtime, uuid.UUID(delivery_id), worker_id=ctx["worker_id"])
+    delivery = uuid.UUID(delivery_id)
+
+    async def before_send(account_id: uuid.UUID) -> None:
+        await _warn_if_budget_low(runtime, delivery, account_id)
+
+    return await publisher.publish_delivery(runtime, delivery, worker_id=ctx["worker_id"], before_send=before_send)
 
 
-async def _warn_if_budget_low(runtime: Runtime, delivery_id: uuid.UUID) -> None:
-    """A low API budget warns the persona before the send; the send goes on (posts come first)."""
+#: an account whose budget was not low is not looked at again for this long (in this process):
+#: a burst of sends on one account reads its quota snapshots once a second, not once a send
+BUDGET_FRESH_S = 1.0
+#: runtime → account id → when its budget was last found not low (monotonic seconds)
+_budget_fine: weakref.WeakKeyDictionary[Runtime, dict[uuid.UUID, float]] = weakref.WeakKeyDictionary()
+
+
+async def _warn_if_budget_low(runtime: Runtime, delivery_id: uuid.UUID, account_id: uuid.UUID | None = None) -> None:
+    """A low API budget warns the persona before the send; the send goes on (posts come first).
+
+    A low budget is checked before every send (each one warns); a budget found not low is
+    trusted for :data:`BUDGET_FRESH_S`: it only moves with the networks' reports."""
+    fine = _budget_fine.setdefault(runtime, {})
+    if account_id is not None and time.monotonic() - fine.get(account_id, -BUDGET_FRESH_S) < BUDGET_FRESH_S:
+        return
     try:
         async with runtime.session() as session:
-            await usage_budget.warn_before_send(session, delivery_id)
+            if account_id is None:
+                low = await usage_budget.warn_before_send(session, delivery_id)
+            else:
+                low = await usage_budget.warn_if_low(session, account_id)
+        if account_id is not None:
+            if low is None:
+                fine[account_id] = time.monotonic()
+            else:
+                fine.pop(account_id, None)
     except Exception:  # bookkeeping: it never stops a send
         log.exception("budget check before a send failed", delivery=str(delivery_id))
 
@@ -197,7 +226,7 @@ class WorkerSettings:
     on_shutdown = _shutdown
     on_job_start = _job_started
     poll_delay = POLL_DELAY_S
-    max_jobs = 20
+    max_jobs = MAX_JOBS
     job_timeout = JOB_TIMEOUT_S
     keep_result = 0
     redis_settings = redis_settings(os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0")
@@ -213,7 +242,7 @@ def make_worker(runtime: Runtime, pool: ArqRedis, *, ctx: dict[str, Any] | None 
         ctx=ctx,
         handle_signals=False,
         poll_delay=POLL_DELAY_S,
-        max_jobs=options.pop("max_jobs", 20),
+        max_jobs=options.pop("max_jobs", MAX_JOBS),
         job_timeout=JOB_TIMEOUT_S,
         keep_result=0,
         on_job_start=_job_started,
