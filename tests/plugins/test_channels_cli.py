@@ -58,7 +58,10 @@ def test_lists_the_built_ins_the_example_and_a_broken_plugin_with_its_reason(sit
         assert f"\n  {key:<10} " in out, f"{key} missing from:\n{out}"
     assert "X (Twitter)  ·  porte-voix 0.1.0  ·  contract 1" in out
     assert "portevoix_webhook_channel:WebhookChannel" in out and "portevoix-webhook-channel 0.1.0" in out
-    assert "features: delete, hide, inbox, metrics, oauth, publish, quote, reconcile, reply, repost, search, webhooks" in out
+    assert (
+        "features: delete, hide, inbox, metrics, oauth, publish, quote, reconcile, reply, repost, search, webhooks"
+        in out
+    )
     disabled = out.split("Disabled:")[1]
     assert f"kaput      {BROKEN}.raises_on_import:Plugin  ·  portevoix-kaput 0.0.1" in disabled
     assert "ImportError: portevoix_broken needs the 'frobnicate' package" in disabled
