@@ -24,7 +24,16 @@ from litestar.testing import AsyncTestClient, TestClient
 
 from core.audit import Actor
 from core.db.enums import InboxKind, Role
-from core.db.models import Account, InboxItem, Media, ModerationAction, SavedReply
+from core.db.models import (
+    Account,
+    CrisisPosture,
+    InboxItem,
+    Media,
+    ModerationAction,
+    SavedReply,
+    VeilleItem,
+    VeilleSource,
+)
 from core.db.types import utcnow
 from core.personas.service import KNOWN_FORMATS, known_channels, upsert_personas
 from core.runtime import Runtime
@@ -100,12 +109,27 @@ async def _inbox_ids(runtime: Runtime, account: Account) -> dict[str, str]:
             item_id=item.id, persona_id=account.persona_id, action="ban", state="pending_review", reason_code="spam"
         )
         session.add(ban)
+        source = VeilleSource(
+            persona_id=account.persona_id, kind="feed", plugin="rss", target="https://presse.example/rss", label="P"
+        )
+        session.add(source)
+        await session.flush()
+        watched = VeilleItem(
+            source_id=source.id, persona_id=account.persona_id, dedup_key="0" * 64, title="T", content_hash="0" * 64
+        )
+        session.add(watched)
+        await session.flush()
+        posture = CrisisPosture(persona_id=account.persona_id, trigger="manual", item_id=watched.id)
+        session.add(posture)
         await session.flush()
         return {
             "item_id": str(item.id),
             "saved_reply_id": str(saved.id),
             "action_id": str(ban.id),
             "media_id": str(media.id),
+            "source_id": str(source.id),
+            "watch_item_id": str(watched.id),
+            "posture_id": str(posture.id),
         }
 
 
