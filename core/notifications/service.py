@@ -242,11 +242,27 @@ def derive(connection: sa.Connection, rows: Iterable[object]) -> int:
     return sum(give(connection, notice) for notice in _notices(connection, wanted))
 
 
+def notify_written(session: Session, events: list[DeliveryEvent]) -> None:
+    """The same derivation for history rows written with Core statements (the worker's hot path
+    and the state machine's moves), which no flush sees. Call with the rows just inserted."""
+    wanted = [row for row in events if _wanted(row)]
+    if wanted:
+        _derive_in_savepoint(session, wanted)
+
+
+def is_notable(kind: str, detail: dict[str, Any] | None) -> bool:
+    """Whether a history row of this kind tells someone something (most do not: "published")."""
+    return _wanted(DeliveryEvent(kind=kind, detail=detail or {}))
+
+
 @sa_event.listens_for(Session, "before_flush")
 def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     wanted = [row for row in session.new if _wanted(row)]
-    if not wanted:
-        return
+    if wanted:
+        _derive_in_savepoint(session, wanted)
+
+
+def _derive_in_savepoint(session: Session, wanted: list[object]) -> None:
     connection = session.connection()
     try:
         with connection.begin_nested():

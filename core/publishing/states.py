@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db.enums import DeliveryState
 from core.db.models import Delivery, DeliveryEvent
 from core.db.types import utcnow
+from core.notifications import service as notifications
 
 S = DeliveryState
 
@@ -123,20 +124,23 @@ async def _insert_events(
     # One Core INSERT beside the compare-and-set (many rows: one executemany), not ORM objects
     # flushed at commit: the unit of work cost more than the move itself on the worker's hot path.
     now = utcnow()
-    await session.execute(
-        insert(DeliveryEvent.__table__),
-        [
-            {
-                "id": uuid.uuid4(),
-                "delivery_id": delivery_id,
-                "at": now,
-                "kind": kind,
-                "actor_id": actor,
-                "detail": msgspec.to_builtins(dict(detail or {})),
-            }
-            for delivery_id, kind, actor, detail in events
-        ],
-    )
+    rows = [
+        {
+            "id": uuid.uuid4(),
+            "delivery_id": delivery_id,
+            "at": now,
+            "kind": kind,
+            "actor_id": actor,
+            "detail": msgspec.to_builtins(dict(detail or {})),
+        }
+        for delivery_id, kind, actor, detail in events
+    ]
+    await session.execute(insert(DeliveryEvent.__table__), rows)
+    # No flush sees these rows: the notifications they tell (failed, sent back, waiting for
+    # approval) are derived here, for the few rows that tell any.
+    notable = [DeliveryEvent(**row) for row in rows if notifications.is_notable(row["kind"], row["detail"])]
+    if notable:
+        await session.run_sync(notifications.notify_written, notable)
 
 
 async def renew_lease(session: AsyncSession, delivery_id: uuid.UUID, worker_id: str, until: datetime) -> bool:
