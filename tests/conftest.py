@@ -25,9 +25,10 @@ from core.db.engine import make_engine
 from core.db.models import Base
 from core.runtime import Runtime
 from core.settings import Settings, load_settings
+from tests import redis_claims
+from tests.redis_claims import SERVER
 
 PG_ADMIN_URL = os.environ.get("PORTEVOIX_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_SERVER_URL = os.environ.get("PORTEVOIX_TEST_REDIS", "redis://127.0.0.1:6379/14")
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -40,6 +41,14 @@ def _reachable(host: str, port: int) -> bool:
 
 POSTGRES_UP = _reachable("127.0.0.1", 5432)
 REDIS_UP = _reachable("127.0.0.1", 6379)
+#: this session's own database of the Redis server (``tests/redis_claims.py``), given back at the end
+_CLAIMED = None if os.environ.get("PORTEVOIX_TEST_REDIS") or not REDIS_UP else redis_claims.claim()
+REDIS_SERVER_URL = os.environ.get("PORTEVOIX_TEST_REDIS") or (_CLAIMED[0] if _CLAIMED else SERVER.format(db=14))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _CLAIMED is not None:
+        redis_claims.release(_CLAIMED[1], _CLAIMED[2])
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import atexit
 import contextlib
 import tempfile
 import time
@@ -47,6 +48,7 @@ from core.runtime import EmbeddedRedis, Runtime
 from core.settings import load_settings
 from personas import ChannelPolicy, PersonaFile
 from plugins.testing import serve_in_thread
+from tests import redis_claims
 from tests.bench.instant import InstantNetwork, InstantPlugin
 
 
@@ -55,10 +57,14 @@ def _redis_url(folder: Path) -> tuple[str, EmbeddedRedis | None]:
 
     try:
         socket.create_connection(("127.0.0.1", 6379), timeout=1).close()
-        return "redis://127.0.0.1:6379/12", None
+        claimed = redis_claims.claim()  # a database no test run holds: the bench flushes it
     except OSError:
-        server = EmbeddedRedis(folder / "redis")
-        return server.url, server
+        claimed = None
+    if claimed is not None:
+        atexit.register(redis_claims.release, claimed[1], claimed[2])
+        return claimed[0], None
+    server = EmbeddedRedis(folder / "redis")
+    return server.url, server
 
 
 async def _setup(

@@ -31,11 +31,7 @@ from core.settings import Settings, load_settings
 from personas import SEED_DIR, load_dir
 from plugins.testing import serve_in_thread
 from plugins.testing.fakes.x import FakeX
-from tests.conftest import REDIS_UP
-
-SERVER_REDIS = "redis://127.0.0.1:6379/{db}"
-#: where test sessions claim their database (never flushed by the tests)
-CLAIMS = "redis://127.0.0.1:6379/15"
+from tests.conftest import REDIS_SERVER_URL, REDIS_UP
 
 
 @pytest.fixture(scope="session")
@@ -46,22 +42,12 @@ def fake_x() -> Iterator[tuple[FakeX, str]]:
 
 
 @pytest.fixture(scope="session")
-def server_redis() -> Iterator[str]:
-    """A database of the Redis server for this test session alone: two test runs on one machine
-    (two engineers, CI and a laptop) never take each other's jobs or flush each other's queue."""
+def server_redis() -> str:
+    """The session's own database of the Redis server (claimed in ``tests/conftest.py``): two
+    test runs on one machine never take each other's jobs or flush each other's queue."""
     if not REDIS_UP:
         pytest.skip("no Redis server on 127.0.0.1:6379")
-    import redis
-
-    claims, token = redis.Redis.from_url(CLAIMS), uuid.uuid4().hex
-    for db in range(13, 0, -1):
-        if claims.set(f"portevoix:test-redis-db:{db}", token, nx=True, ex=3600):
-            yield SERVER_REDIS.format(db=db)
-            if claims.get(f"portevoix:test-redis-db:{db}") == token.encode():
-                claims.delete(f"portevoix:test-redis-db:{db}")
-            claims.close()
-            return
-    pytest.skip("every Redis database is claimed by another test session")
+    return REDIS_SERVER_URL
 
 
 @pytest.fixture(params=["embedded-redis", "redis-server"])
