@@ -88,11 +88,14 @@ class Notice:
 # ------------------------------------------------------------------ from what is recorded
 
 
+def is_notable(kind: str, detail: dict[str, Any] | None) -> bool:
+    """Whether a delivery history row of this kind tells someone something (most do not: "published")."""
+    return kind in _DELIVERY_KINDS or (kind in _INTO_APPROVAL and (detail or {}).get("state") == "pending_approval")
+
+
 def _wanted(row: object) -> bool:
     if isinstance(row, DeliveryEvent):
-        if row.kind in _DELIVERY_KINDS:
-            return True
-        return row.kind in _INTO_APPROVAL and (row.detail or {}).get("state") == "pending_approval"
+        return is_notable(row.kind, row.detail)
     return isinstance(row, AuditEvent) and row.action == "account.needs_reauth"
 
 
@@ -248,11 +251,6 @@ def notify_written(session: Session, events: list[DeliveryEvent]) -> None:
     wanted = [row for row in events if _wanted(row)]
     if wanted:
         _derive_in_savepoint(session, wanted)
-
-
-def is_notable(kind: str, detail: dict[str, Any] | None) -> bool:
-    """Whether a history row of this kind tells someone something (most do not: "published")."""
-    return _wanted(DeliveryEvent(kind=kind, detail=detail or {}))
 
 
 @sa_event.listens_for(Session, "before_flush")
