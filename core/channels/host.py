@@ -19,6 +19,8 @@ from core.channels.registry import ChannelRegistry
 from core.db.models import Account
 from core.security import CredentialVault
 
+#: account references kept per process (one per account in use)
+_REFS_KEPT = 1024
 _SETTINGS_FIELDS = ("base_url", "client_id", "client_secret", "redirect_uri", "webhook_secret")
 
 
@@ -71,6 +73,9 @@ class ChannelHost:
         self.usage = UsageBuffer()
         self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)))
         self._plugins: dict[str, ChannelPlugin] = {}
+        #: (external id, handle, sealed credentials) → the reference: a burst of sends on one
+        #: account opens its credentials once (new credentials are a new key)
+        self._refs: dict[tuple[str, str, bytes], AccountRef] = {}
 
     def plugin(self, key: str, *, redirect_uri: str | None = None) -> ChannelPlugin:
         """The channel's plugin instance; with ``redirect_uri``, a one-off instance whose OAuth
@@ -89,11 +94,18 @@ class ChannelHost:
     def account_ref(self, account: Account) -> AccountRef:
         if account.credentials_encrypted is None:
             raise NotConnected(f"account @{account.handle} on {account.channel} is not connected")
-        return AccountRef(
-            external_id=account.external_id,
-            handle=account.handle,
-            credentials=self.vault.decrypt(account.credentials_encrypted),
-        )
+        key = (account.external_id, account.handle, bytes(account.credentials_encrypted))
+        ref = self._refs.get(key)
+        if ref is None:
+            ref = AccountRef(
+                external_id=account.external_id,
+                handle=account.handle,
+                credentials=self.vault.decrypt(account.credentials_encrypted),
+            )
+            if len(self._refs) >= _REFS_KEPT:
+                self._refs.clear()
+            self._refs[key] = ref
+        return ref
 
     def seal(self, credentials: Credentials) -> bytes:
         return self.vault.encrypt(credentials)

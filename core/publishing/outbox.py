@@ -62,7 +62,8 @@ from core.db.types import utcnow
 from core.inbox.remote import remote_item
 from core.inbox.responses import reply_published
 from core.policy import check_post_on_account, plugin_draft
-from core.publishing.states import move, move_many, renew_lease
+from core.publishing.group_commit import GroupCommit
+from core.publishing.states import move, move_each, move_many, renew_lease
 from core.runtime import Runtime
 from core.veille.posture import lets_through, through_crisis_pause
 from personas.policy import Outcome, Stage, decide
@@ -336,9 +337,12 @@ async def publish_delivery(
 ) -> str:
     """Publish one queued delivery; returns what happened (for logs and tests).
 
+    The claim and the record are group commits (:mod:`core.publishing.group_commit`): the jobs
+    of this process that claim, or record, at the same moment share one transaction.
     ``before_send`` gets the claimed delivery's account id before the send (the worker's
     budget warning); it must not raise."""
-    claim = await _claim(runtime, delivery_id, worker_id)
+    steps = _steps(runtime, worker_id)
+    claim = await steps.claim(delivery_id)
     if isinstance(claim, str):
         return claim
     if before_send is not None:
@@ -350,84 +354,163 @@ async def publish_delivery(
         heartbeat.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await heartbeat
-    await _record(runtime, claim, outcome)
+    await steps.record((claim, outcome))
     return outcome.label
 
 
-async def _claim(runtime: Runtime, delivery_id: uuid.UUID, worker_id: str) -> Claim | str:
+@dataclass
+class _Steps:
+    """A worker's two grouped steps (one pair per runtime and worker id)."""
+
+    claim: GroupCommit[uuid.UUID, Claim | str]
+    record: GroupCommit[tuple[Claim, SendOutcome], None]
+
+
+_step_pairs: weakref.WeakKeyDictionary[Runtime, dict[str, _Steps]] = weakref.WeakKeyDictionary()
+#: the most deliveries one claim or record transaction carries (arq starts at most MAX_JOBS at once)
+GROUP_LARGEST = 100
+
+
+def _steps(runtime: Runtime, worker_id: str) -> _Steps:
+    pairs = _step_pairs.setdefault(runtime, {})
+    steps = pairs.get(worker_id)
+    if steps is None:
+
+        async def claim_many(delivery_ids: list[uuid.UUID]) -> list[Claim | str]:
+            return await _claim_many(runtime, delivery_ids, worker_id)
+
+        async def record_many(sends: list[tuple[Claim, SendOutcome]]) -> list[None]:
+            await _record_many(runtime, sends)
+            return [None] * len(sends)
+
+        steps = pairs[worker_id] = _Steps(
+            GroupCommit(claim_many, largest=GROUP_LARGEST), GroupCommit(record_many, largest=GROUP_LARGEST)
+        )
+    return steps
+
+
+async def _claim_many(runtime: Runtime, delivery_ids: list[uuid.UUID], worker_id: str) -> list[Claim | str]:
+    """Claim a group of queued deliveries in one transaction: one query reads them and all they
+    need, the held ones go back with their reason, the others move to ``publishing`` in one
+    compare-and-set. Returns, per id, the claim or why there is none."""
     now = utcnow()
+    reasons: dict[uuid.UUID, str] = {}
     async with runtime.session() as session:
-        # One Core query for the delivery and everything it needs (the hot path of the worker):
+        # One Core query for the deliveries and everything they need (the hot path of the worker):
         # plain rows, no ORM objects to build, track and flush.
-        row = (await session.execute(_claim_query(), {"delivery_id": delivery_id})).first()
-        if row is None or row._mapping["deliveries__state"] != DeliveryState.QUEUED:
-            return "skipped"
-        delivery, account, post, persona, item = _split(row)
-        parent_remote_id = row._mapping["parent__remote_id"]
-        paused = persona.paused and not await lets_through(session, persona.id, delivery, post)
-        held = _held_reason(paused, account, now)
-        if held:
-            reason, values = held
-            await move(
+        rows = (await session.execute(_claim_query(), {"delivery_ids": list(set(delivery_ids))})).all()
+        rows = [row for row in rows if row._mapping["deliveries__state"] == DeliveryState.QUEUED]
+        media_of = await _media(session, [row._mapping["posts__id"] for row in rows if row._mapping["has__media"]])
+        ready: list[tuple[Any, ...]] = []
+        for row in rows:
+            loaded = _split(row)
+            ref = await _ready(runtime, session, *loaded, media_of, now)
+            if isinstance(ref, str):
+                reasons[loaded[0].id] = ref
+            else:
+                ready.append((*loaded, row._mapping["parent__remote_id"], ref))
+        attempts = dict(
+            await move_many(
                 session,
-                delivery.id,
-                to=DeliveryState.SCHEDULED,
+                to=DeliveryState.PUBLISHING,
                 from_=QUEUED,
-                event="held",
-                detail={"reason": reason},
-                **values,
+                where=(Delivery.id.in_([loaded[0].id for loaded in ready]),),
+                event="attempt",
+                detail=lambda moved: {"attempt": moved[1], "worker": worker_id},
+                returning=(Delivery.attempts,),
+                attempts=Delivery.attempts + 1,
+                lease_until=now + timedelta(seconds=runtime.settings.publish_lease_seconds),
+                leased_by=worker_id,
             )
-            return reason
-        try:
-            ref = runtime.host.account_ref(account)
-        except (NotConnected, ValueError) as exc:  # no credentials, or sealed with another SECRET_KEY
-            await move(
-                session,
-                delivery.id,
-                to=DeliveryState.SCHEDULED,
-                from_=QUEUED,
-                event="held",
-                detail={"reason": "account_not_connected"},
-                error_kind=ErrorKind.NEEDS_REAUTH,
-                last_error=str(exc),
-            )
-            await mark_needs_reauth(session, account.id, account.persona_id, actor=SYSTEM, reason=str(exc))
-            return "account_not_connected"
-        media = await _media(session, post.id) if row._mapping["has__media"] else []
-        persona.definition = await _definition(runtime, session, persona)
-        if await _held_by_policy(runtime, session, delivery, persona, account, post, media, now):
-            return "held_by_policy"
-        attempt = delivery.attempts + 1
-        claimed = await move(
+            if ready
+            else ()
+        )
+        claims: dict[uuid.UUID, Claim] = {}
+        for delivery, account, post, _persona, item, parent_remote_id, ref in ready:
+            if delivery.id in attempts:
+                claims[delivery.id] = await _claim_of(
+                    runtime, session, (delivery, account, post, item), parent_remote_id, ref, attempts[delivery.id],
+                    media_of.get(post.id, []), now,
+                )  # fmt: skip
+    given: list[Claim | str] = []
+    for delivery_id in delivery_ids:
+        # The same delivery twice in a group (a job and its re-enqueued twin): one claim only.
+        given.append(claims.pop(delivery_id, None) or reasons.get(delivery_id, "skipped"))
+    return given
+
+
+async def _ready(
+    runtime: Runtime,
+    session: AsyncSession,
+    delivery: Any,
+    account: Any,
+    post: Any,
+    persona: Any,
+    item: Any,
+    media_of: dict[uuid.UUID, list[Any]],
+    now: datetime,
+) -> AccountRef | str:
+    """The account to send with, or why a queued delivery cannot be sent now (it is moved back,
+    with its reason)."""
+    paused = persona.paused and not await lets_through(session, persona.id, delivery, post)
+    held = _held_reason(paused, account, now)
+    if held:
+        reason, values = held
+        await move(
+            session, delivery.id, to=DeliveryState.SCHEDULED, from_=QUEUED, event="held", detail={"reason": reason},
+            **values,
+        )  # fmt: skip
+        return reason
+    try:
+        ref = runtime.host.account_ref(account)
+    except (NotConnected, ValueError) as exc:  # no credentials, or sealed with another SECRET_KEY
+        await move(
             session,
             delivery.id,
-            to=DeliveryState.PUBLISHING,
+            to=DeliveryState.SCHEDULED,
             from_=QUEUED,
-            event="attempt",
-            detail={"attempt": attempt, "worker": worker_id},
-            attempts=attempt,
-            lease_until=now + timedelta(seconds=runtime.settings.publish_lease_seconds),
-            leased_by=worker_id,
+            event="held",
+            detail={"reason": "account_not_connected"},
+            error_kind=ErrorKind.NEEDS_REAUTH,
+            last_error=str(exc),
         )
-        if not claimed:
-            return "skipped"
-        # A reconcile looks back to the first attempt's start: every post an attempt made is younger.
-        started = (await first_attempt_at(session, delivery.id) if attempt > 1 else None) or now
-        return Claim(
-            delivery_id=delivery.id,
-            attempt=attempt,
-            channel=account.channel,
-            mode=account.mode,
-            kind=delivery.kind,
-            draft=_draft(runtime, delivery, post, account, media, item),
-            repost_of=post.repost_of,
-            window_start=started - RECONCILE_SLACK,
-            account_id=account.id,
-            persona_id=persona.id,
-            account=ref,
-            answering=remote_item(item, parent_remote_id) if item is not None else None,
-            external_id=account.external_id,
-        )
+        await mark_needs_reauth(session, account.id, account.persona_id, actor=SYSTEM, reason=str(exc))
+        return "account_not_connected"
+    persona.definition = await _definition(runtime, session, persona)
+    media = media_of.get(post.id, [])
+    if await _held_by_policy(runtime, session, delivery, persona, account, post, media, now):
+        return "held_by_policy"
+    return ref
+
+
+async def _claim_of(
+    runtime: Runtime,
+    session: AsyncSession,
+    loaded: tuple[Any, Any, Any, Any],
+    parent_remote_id: str | None,
+    ref: AccountRef,
+    attempt: int,
+    media: list[Any],
+    now: datetime,
+) -> Claim:
+    delivery, account, post, item = loaded
+    # A reconcile looks back to the first attempt's start: every post an attempt made is younger.
+    started = (await first_attempt_at(session, delivery.id) if attempt > 1 else None) or now
+    return Claim(
+        delivery_id=delivery.id,
+        attempt=attempt,
+        channel=account.channel,
+        mode=account.mode,
+        kind=delivery.kind,
+        draft=_draft(runtime, delivery, post, account, media, item),
+        repost_of=post.repost_of,
+        window_start=started - RECONCILE_SLACK,
+        account_id=account.id,
+        persona_id=account.persona_id,
+        account=ref,
+        answering=remote_item(item, parent_remote_id) if item is not None else None,
+        external_id=account.external_id,
+    )
 
 
 class _Loaded(SimpleNamespace):
@@ -467,7 +550,7 @@ def _claim_query() -> Any:
         .join(Persona, Persona.id == Account.persona_id)
         .outerjoin(InboxItem, InboxItem.id == Delivery.in_reply_to_id)
         .outerjoin(parent, parent.id == InboxItem.parent_id)
-        .where(Delivery.id == bindparam("delivery_id"))
+        .where(Delivery.id.in_(bindparam("delivery_ids", expanding=True)))
     )
     _CLAIM_MODELS = tuple((model, keys) for model, keys in models)
     return _claim_statement
@@ -487,13 +570,22 @@ def _split(row: Row[Any]) -> tuple[Any, Any, Any, Any, Any]:
 _MEDIA_KEYS: tuple[str, ...] = ()
 
 
-async def _media(session: AsyncSession, post_id: uuid.UUID) -> list[Any]:
+async def _media(session: AsyncSession, post_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Any]]:
+    """The media of the given posts, in their order: one query for a group of claims."""
     global _MEDIA_KEYS
+    if not post_ids:
+        return {}
     _MEDIA_KEYS = _MEDIA_KEYS or _attributes(Media)
     rows = await session.execute(
-        select(*(getattr(Media, key) for key in _MEDIA_KEYS)).where(Media.post_id == post_id).order_by(Media.position)
+        select(*(getattr(Media, key) for key in _MEDIA_KEYS))
+        .where(Media.post_id.in_(set(post_ids)))
+        .order_by(Media.post_id, Media.position)
     )
-    return [_Loaded(**dict(zip(_MEDIA_KEYS, r, strict=True))) for r in rows.all()]
+    media: dict[uuid.UUID, list[Any]] = {}
+    for row in rows.all():
+        loaded = _Loaded(**dict(zip(_MEDIA_KEYS, row, strict=True)))
+        media.setdefault(loaded.post_id, []).append(loaded)
+    return media
 
 
 #: runtime → persona id → (updated_at, definition): the persona file changes rarely, and every
@@ -651,15 +743,19 @@ def backoff_seconds(attempt: int) -> float:
     return min(300.0, 2.0**attempt) * random.uniform(0.5, 1.5)
 
 
-async def _record(runtime: Runtime, claim: Claim, outcome: SendOutcome) -> None:
-    """The outcome, its history and the send's usage reports: one transaction."""
+async def _record_many(runtime: Runtime, sends: list[tuple[Claim, SendOutcome]]) -> None:
+    """A group's outcomes, their history and the sends' usage reports: one transaction."""
     async with runtime.session() as session:
-        samples = await _record_outcome(runtime, session, claim, outcome)
+        sent = [(claim, outcome) for claim, outcome in sends if isinstance(outcome, Sent)]
+        samples = await _record_sent(session, sent)
+        for claim, outcome in sends:
+            if not isinstance(outcome, Sent):
+                await _record_failure(runtime, session, claim, outcome)
         # A quota spent throttles the account before its next request (store_usage).
         reports = [r for r in runtime.host.usage.drain() if r.account_external_id]
-        known = {(claim.channel, claim.external_id): claim.account_id}
+        known = {(claim.channel, claim.external_id): claim.account_id for claim, _ in sends}
         if reports and _plain_calls(reports, known):
-            # The usual case: the send's own calls, counted beside its "sent" sample.
+            # The usual case: the sends' own calls, counted beside their "sent" samples.
             samples += _usage_rows(reports, known, utcnow())
         elif reports:
             try:  # usage is bookkeeping: failing to store it never keeps the outcome from being recorded
@@ -667,57 +763,65 @@ async def _record(runtime: Runtime, claim: Claim, outcome: SendOutcome) -> None:
                     await store_usage(session, reports, known=known)
             except Exception:
                 log.exception("usage reports not stored")
-        if samples:  # the outcome's and the calls' samples: one Core executemany
+        if samples:  # the outcomes' and the calls' samples: one Core executemany
             await session.execute(insert(UsageSample.__table__), samples)
 
 
-async def _record_outcome(
-    runtime: Runtime, session: AsyncSession, claim: Claim, outcome: SendOutcome
-) -> list[dict[str, Any]]:
-    """Record the outcome; returns the usage samples it adds (written with the send's calls)."""
-    match outcome:
-        case Sent(result=result):
-            return await _record_sent(session, claim, result, outcome.label)
-        case Crashed(error=error):
-            await move(
-                session,
-                claim.delivery_id,
-                to=DeliveryState.UNCERTAIN,
-                from_=PUBLISHING,
-                event="uncertain",
-                detail={"error": repr(error)},
-                lease_until=None,
-                last_error=str(error),
-                error_kind=ErrorKind.UNKNOWN,
-            )
-        case Refused():
-            await _record_error(runtime, session, claim, outcome, utcnow())
-    return []
+async def _record_failure(runtime: Runtime, session: AsyncSession, claim: Claim, outcome: Refused | Crashed) -> None:
+    if isinstance(outcome, Crashed):
+        await move(
+            session,
+            claim.delivery_id,
+            to=DeliveryState.UNCERTAIN,
+            from_=PUBLISHING,
+            event="uncertain",
+            detail={"error": repr(outcome.error)},
+            lease_until=None,
+            last_error=str(outcome.error),
+            error_kind=ErrorKind.UNKNOWN,
+        )
+    else:
+        await _record_error(runtime, session, claim, outcome, utcnow())
 
 
-async def _record_sent(session: AsyncSession, claim: Claim, result: PublishResult, label: str) -> list[dict[str, Any]]:
+async def _record_sent(session: AsyncSession, sent: list[tuple[Claim, Sent]]) -> list[dict[str, Any]]:
+    """The sent ones move to ``published`` (one statement per label); returns their usage samples."""
     now = utcnow()
-    detail: dict[str, Any] = {"remote_id": result.remote_id, "url": result.url, "requests": result.requests}
-    if label == "dry_run" and claim.answering is not None:
-        detail["draft"] = claim.draft
-    # From ``uncertain`` too: the sweeper may have given up on a worker that was only slow.
-    moved = await move(
-        session,
-        claim.delivery_id,
-        to=DeliveryState.PUBLISHED,
-        from_=(DeliveryState.PUBLISHING, DeliveryState.UNCERTAIN),
-        event=label,
-        detail=detail,
-        remote_id=result.remote_id,
-        remote_url=result.url,
-        published_at=result.published_at or now,
-        lease_until=None,
-        last_error=None,
-        error_kind=None,
-    )
-    if moved and claim.kind == DeliveryKind.REPLY and label != "dry_run":
-        await reply_published(session, claim.delivery_id, result.published_at or now)
-    return [{**_sample(claim.account_id, now, SENT_METRIC[claim.kind], 1), "detail": {}}]
+    for label in ("published", "dry_run"):
+        group = [(claim, outcome.result) for claim, outcome in sent if outcome.label == label]
+        if not group:
+            continue
+        changes: dict[uuid.UUID, dict[str, Any]] = {}
+        details: dict[uuid.UUID, dict[str, Any]] = {}
+        for claim, result in group:
+            changes[claim.delivery_id] = {
+                "remote_id": result.remote_id,
+                "remote_url": result.url,
+                "published_at": result.published_at or now,
+            }
+            detail = details[claim.delivery_id] = {
+                "remote_id": result.remote_id,
+                "url": result.url,
+                "requests": result.requests,
+            }
+            if label == "dry_run" and claim.answering is not None:
+                detail["draft"] = claim.draft
+        # From ``uncertain`` too: the sweeper may have given up on a worker that was only slow.
+        moved = await move_each(
+            session,
+            changes,
+            to=DeliveryState.PUBLISHED,
+            from_=(DeliveryState.PUBLISHING, DeliveryState.UNCERTAIN),
+            event=label,
+            detail=details,
+            lease_until=None,
+            last_error=None,
+            error_kind=None,
+        )
+        for claim, result in group:
+            if claim.delivery_id in moved and claim.kind == DeliveryKind.REPLY and label != "dry_run":
+                await reply_published(session, claim.delivery_id, result.published_at or now)
+    return [{**_sample(claim.account_id, now, SENT_METRIC[claim.kind], 1), "detail": {}} for claim, _ in sent]
 
 
 async def _record_error(runtime: Runtime, session: AsyncSession, claim: Claim, outcome: Refused, now: datetime) -> None:

@@ -1,7 +1,8 @@
 """The delivery state machine: one table of arrows, one way to follow them.
 
-Every change of a delivery's state goes through :func:`move` (one row) or :func:`move_many`
-(the dispatcher's claim, the sweeper's expiry). Both check the arrow against
+Every change of a delivery's state goes through :func:`move` (one row), :func:`move_many`
+(the dispatcher's claim, the sweeper's expiry, a worker's claim of a group of jobs) or
+:func:`move_each` (a worker's record of a group: values of each row's own). All check the arrow against
 :data:`TRANSITIONS`, perform a compare-and-set (``UPDATE … WHERE state IN (…)``: two workers,
 two dispatchers, a web request and a worker never both move the same row) and write the
 delivery's history event in the same transaction. ``docs/publishing.md`` draws the same arrows;
@@ -17,7 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Row, insert, update
+from sqlalchemy import ColumnElement, Row, case, insert, literal, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.enums import DeliveryState
@@ -118,9 +119,50 @@ async def move_many(
     return rows
 
 
+async def move_each(
+    session: AsyncSession,
+    changes: Mapping[uuid.UUID, Mapping[str, Any]],
+    *,
+    to: DeliveryState,
+    from_: Sequence[DeliveryState],
+    event: str,
+    detail: Mapping[uuid.UUID, Detail],
+    **values: Any,
+) -> set[uuid.UUID]:
+    """Move several deliveries, each with values of its own (``changes``: id → columns), in one
+    compare-and-set statement; ``values`` are set on all of them. Returns the ids it moved.
+
+    The worker records a group of outcomes this way: a value that differs between rows is a
+    ``CASE`` on the row's id, one that does not is set plainly."""
+    if not changes:
+        return set()
+    columns = Delivery.__table__.c
+    for key in {key for row in changes.values() for key in row}:
+        given = [row.get(key) for row in changes.values()]
+        if all(value == given[0] for value in given):
+            values[key] = given[0]
+        else:
+            values[key] = case(
+                *(
+                    (Delivery.id == delivery_id, literal(row.get(key), columns[key].type))
+                    for delivery_id, row in changes.items()
+                ),
+                else_=columns[key],
+            )
+    rows = await _update(session, from_, to, (Delivery.id.in_(list(changes)),), values)
+    moved = {row[0] for row in rows}
+    await _insert_events(
+        session,
+        [(delivery_id, event, None, detail.get(delivery_id)) for delivery_id in changes if delivery_id in moved],
+    )
+    return moved
+
+
 async def _insert_events(
     session: AsyncSession, events: Sequence[tuple[uuid.UUID, str, uuid.UUID | None, Detail | None]]
 ) -> None:
+    if not events:
+        return
     # One Core INSERT beside the compare-and-set (many rows: one executemany), not ORM objects
     # flushed at commit: the unit of work cost more than the move itself on the worker's hot path.
     now = utcnow()
