@@ -281,7 +281,13 @@ def main() -> None:
     parser.add_argument(
         "--veille", action="store_true", help="200 feeds × 50 items collected in one cycle (bench_veille.py)"
     )
+    parser.add_argument("--memory", action="store_true", help="portevoix run's memory and start (bench_memory.py)")
     args = parser.parse_args()
+    if args.memory:
+        from tests.bench import bench_memory
+
+        bench_memory.main()
+        return
     if args.veille:
         from tests.bench import bench_veille
 
