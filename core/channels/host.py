@@ -19,6 +19,9 @@ from core.channels.registry import ChannelRegistry
 from core.db.models import Account
 from core.security import CredentialVault
 
+#: a worker sends up to ``MAX_JOBS`` (50) requests at once: as many connections stay open between
+#: them (httpx keeps 20 by default, so a burst closed and reopened a connection for most requests)
+HTTP_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=64)
 #: account references kept per process (one per account in use)
 _REFS_KEPT = 1024
 _SETTINGS_FIELDS = ("base_url", "client_id", "client_secret", "redirect_uri", "webhook_secret")
@@ -71,7 +74,9 @@ class ChannelHost:
         #: environment's (``client_id``, ``extra_authorize_url``…): the demo's simulated networks
         self.settings_overrides: dict[str, dict[str, str]] = {k: dict(v) for k, v in (settings_overrides or {}).items()}
         self.usage = UsageBuffer()
-        self._http = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)))
+        self._http = httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout_s, connect=min(10.0, timeout_s)), limits=HTTP_LIMITS
+        )
         self._plugins: dict[str, ChannelPlugin] = {}
         #: (external id, handle, sealed credentials) → the reference: a burst of sends on one
         #: account opens its credentials once (new credentials are a new key)

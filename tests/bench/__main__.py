@@ -43,7 +43,8 @@ from core.db.enums import DeliveryState
 from core.db.models import Account, Delivery, DeliveryEvent, Post
 from core.people.staff import create_staff
 from core.personas.service import upsert_personas
-from core.queue.worker import EmbeddedWorker, redis_settings
+from core.channels.host import HTTP_LIMITS
+from core.queue.worker import MAX_JOBS, POLL_DELAY_S, EmbeddedWorker, redis_settings
 from core.runtime import EmbeddedRedis, Runtime
 from core.settings import load_settings
 from personas import ChannelPolicy, PersonaFile
@@ -156,7 +157,7 @@ async def pipeline_throughput(
 
 async def bare_arq_throughput(redis_url: str, network_url: str, count: int) -> float:
     """The same HTTP call from a plain arq job, with the same worker settings (poll delay, max jobs)."""
-    client = httpx.AsyncClient()
+    client = httpx.AsyncClient(limits=HTTP_LIMITS)  # the plugins' client's limits
     done = asyncio.Event()
     finished = 0
 
@@ -176,8 +177,8 @@ async def bare_arq_throughput(redis_url: str, network_url: str, count: int) -> f
         functions=[func(post, name="post", keep_result=0)],
         redis_pool=pool,
         handle_signals=False,
-        poll_delay=0.1,
-        max_jobs=20,
+        poll_delay=POLL_DELAY_S,
+        max_jobs=MAX_JOBS,
         keep_result=0,
     )
     start = time.perf_counter()
@@ -247,7 +248,7 @@ async def run(database: str, count: int, late_count: int) -> None:
         if embedded is not None:
             embedded.close()
     redis_kind = "embedded redis" if embedded else "redis server"
-    print(f"\n== {database}, {redis_kind}, one worker (max_jobs=20), {count} deliveries ==")
+    print(f"\n== {database}, {redis_kind}, one worker (max_jobs={MAX_JOBS}), {count} deliveries ==")
     print(f"bare arq job, one HTTP call : {bare:8.1f} jobs/s")
     print(f"whole publishing path       : {whole:8.1f} deliveries/s")
     print(f"ratio                       : {whole / bare:8.2f}   (target >= 0.5)")
