@@ -100,7 +100,9 @@ async def test_a_burst_is_published_once_each_with_its_history_and_usage(idle: P
                 )
             ).all()
         )
-        # the send's quota snapshot (the fake X's rate-limit headers) beside its "sent" sample
-        assert samples["posts_sent"] == 30 and samples["quota_remaining"] == 30
+        # each send's quota snapshot (the fake X's rate-limit headers) beside its "sent" sample; the
+        # embedded worker's own calls (an inbox sync, a watch search) bring snapshots of their own
+        assert samples["posts_sent"] == 30
+        assert 30 <= samples["quota_remaining"] <= len(idle.fake.received)
         published = (await session.scalars(select(Delivery).where(Delivery.id.in_(ids)))).all()
         assert all(d.attempts == 1 and d.lease_until is None and d.remote_id for d in published)
