@@ -35,21 +35,22 @@ import httpx
 from arq.connections import create_pool
 from arq.worker import Worker, func
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core.audit import Actor
+from core.channels.host import HTTP_LIMITS
 from core.db import migrate
 from core.db.enums import DeliveryState
-from core.db.models import Account, Delivery, DeliveryEvent, Post
+from core.db.models import Account, Delivery, Post
 from core.people.staff import create_staff
 from core.personas.service import upsert_personas
-from core.channels.host import HTTP_LIMITS
 from core.queue.worker import MAX_JOBS, POLL_DELAY_S, EmbeddedWorker, redis_settings
 from core.runtime import EmbeddedRedis, Runtime
 from core.settings import load_settings
 from personas import ChannelPolicy, PersonaFile
 from plugins.testing import serve_in_thread
 from tests import redis_claims
+from tests.bench import processes
 from tests.bench.instant import InstantNetwork, InstantPlugin
 
 
@@ -193,26 +194,55 @@ async def bare_arq_throughput(redis_url: str, network_url: str, count: int) -> f
 
 
 async def lateness(
-    runtime: Runtime, persona_id: uuid.UUID, account_id: uuid.UUID, staff_id: uuid.UUID, count: int
+    runtime: Runtime,
+    network: InstantNetwork,
+    ids_for: tuple[uuid.UUID, uuid.UUID, uuid.UUID],
+    count: int,
 ) -> tuple[list[float], list[float]]:
-    due = (datetime.now(UTC) + timedelta(seconds=8)).replace(microsecond=0)
+    """1,000 deliveries due in the same second: how late each request reaches the network, and
+    each delivery is recorded published (seconds after the due time)."""
+    persona_id, account_id, staff_id = ids_for
+    due = processes.due_time(8)
     ids = await _create_due(runtime, persona_id, account_id, staff_id, count, due)
+    mark = len(network.received)
     worker = EmbeddedWorker(runtime)
     await worker.start()
     await _wait_published(runtime, ids, timeout=600)
     await worker.stop()
     async with runtime.sessions() as session:
         published = (await session.scalars(select(Delivery.published_at).where(Delivery.id.in_(ids)))).all()
-        starts = (
-            await session.execute(
-                select(DeliveryEvent.delivery_id, DeliveryEvent.at).where(
-                    DeliveryEvent.delivery_id.in_(ids), DeliveryEvent.kind == "attempt"
-                )
-            )
-        ).all()
-    start_late = [(at - due).total_seconds() for _, at in starts]
-    publish_late = [(at - due).total_seconds() for at in published if at is not None]
-    return start_late, publish_late
+    reached = [r.at - due.timestamp() for r in network.received[mark:]]
+    return reached, [(at - due).total_seconds() for at in published if at is not None]
+
+
+async def bare_burst(redis_url: str, network: InstantNetwork, network_url: str, count: int) -> list[float]:
+    """The same burst as bare arq jobs deferred to the same second: how late each request reaches the network."""
+    client = httpx.AsyncClient(limits=HTTP_LIMITS)
+
+    async def post(ctx: dict[str, object], i: int) -> None:
+        (await client.post(f"{network_url}/posts", json={"text": f"Message de test n°{i}."})).raise_for_status()
+
+    pool = await create_pool(redis_settings(redis_url))
+    await pool.flushdb()
+    due = processes.due_time(4)
+    await processes.enqueue_bare(redis_url, count, at=due)
+    mark = len(network.received)
+    worker = Worker(
+        functions=[func(post, name="post", keep_result=0)],
+        redis_pool=pool,
+        handle_signals=False,
+        poll_delay=POLL_DELAY_S,
+        max_jobs=MAX_JOBS,
+        keep_result=0,
+    )
+    task = asyncio.create_task(worker.async_run())
+    stamps = await processes.wait_requests(lambda: [r.at for r in network.received[mark:]], count)
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await worker.close()
+    await client.aclose()
+    await pool.aclose()
+    return [at - due.timestamp() for at in stamps]
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -220,22 +250,27 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+async def _database(database: str, folder: Path) -> str:
+    if database == "sqlite":
+        url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
+    else:
+        import asyncpg
+
+        name = f"portevoix_bench_{uuid.uuid4().hex[:6]}"
+        admin = await asyncpg.connect("postgresql://postgres@127.0.0.1/postgres")
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        await admin.close()
+        url = f"postgresql+asyncpg://postgres@127.0.0.1/{name}"
+    await asyncio.to_thread(migrate.upgrade, url)
+    return url
+
+
 async def run(database: str, count: int, late_count: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         redis_url, embedded = _redis_url(folder)
         await Redis.from_url(redis_url).flushdb()
-        if database == "sqlite":
-            database_url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
-        else:
-            import asyncpg
-
-            name = f"portevoix_bench_{uuid.uuid4().hex[:6]}"
-            admin = await asyncpg.connect("postgresql://postgres@127.0.0.1/postgres")
-            await admin.execute(f'CREATE DATABASE "{name}"')
-            await admin.close()
-            database_url = f"postgresql+asyncpg://postgres@127.0.0.1/{name}"
-        await asyncio.to_thread(migrate.upgrade, database_url)
+        database_url = await _database(database, folder)
         network = InstantNetwork()
         with serve_in_thread(network) as network_url:
             runtime, persona_id, account_id, staff_id = await _setup(database_url, redis_url, folder, network_url)
@@ -243,25 +278,75 @@ async def run(database: str, count: int, late_count: int) -> None:
             await Redis.from_url(redis_url).flushdb()
             whole = await pipeline_throughput(runtime, persona_id, account_id, staff_id, count)
             await Redis.from_url(redis_url).flushdb()
-            starts, published = await lateness(runtime, persona_id, account_id, staff_id, late_count)
+            bare_late = await bare_burst(redis_url, network, network_url, late_count)
+            await Redis.from_url(redis_url).flushdb()
+            reached, published = await lateness(runtime, network, (persona_id, account_id, staff_id), late_count)
             await runtime.aclose()
         if embedded is not None:
             embedded.close()
     redis_kind = "embedded redis" if embedded else "redis server"
-    print(f"\n== {database}, {redis_kind}, one worker (max_jobs={MAX_JOBS}), {count} deliveries ==")
-    print(f"bare arq job, one HTTP call : {bare:8.1f} jobs/s")
-    print(f"whole publishing path       : {whole:8.1f} deliveries/s")
-    print(f"ratio                       : {whole / bare:8.2f}   (target >= 0.5)")
-    print(f"\n== {late_count} deliveries due in the same second ==")
-    print(f"first start      {min(starts):6.2f} s   (the scheduler's own precision: the burst starts on time)")
+    print(f"\n== {database}, {redis_kind}, one worker (max_jobs={MAX_JOBS}) ==")
+    print(f"{'figure':44} {'baseline (bare arq)':>20} {'whole path':>12} {'ratio':>7}  target")
     print(
-        f"start lateness   p50 {_percentile(starts, 0.5):6.2f} s   p99 {_percentile(starts, 0.99):6.2f} s"
-        f"   max {max(starts):6.2f} s"
+        f"{'B1 throughput, ' + str(count) + ' due now (/s)':44} {bare:20.1f} {whole:12.1f} {whole / bare:7.2f}  >= 0.5"
     )
+    bare_p99, p99 = _percentile(bare_late, 0.99), _percentile(reached, 0.99)
+    print(f"{'B2 ' + str(late_count) + ' due in one second: p99 lateness (s)':44} {bare_p99:20.2f} {p99:12.2f}"
+          f" {p99 / bare_p99:7.2f}  <= 1.25")  # fmt: skip
+    print(f"{'B2 first request after its due time (s)':44} {min(bare_late):20.2f} {min(reached):12.2f}"
+          f" {'':7}  <= 0.2")  # fmt: skip
+    print(f"{'   p50 lateness (s)':44} {_percentile(bare_late, 0.5):20.2f} {_percentile(reached, 0.5):12.2f}")
+    print(f"{'   published p99 (recorded, s)':44} {'':20} {_percentile(published, 0.99):12.2f}")
+
+
+async def scaling(database: str, counts: list[int], jobs: int) -> None:
+    """B1 with 1, 2, 4… worker processes: bare arq beside the whole path, rates at the network."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        redis_url, embedded = _redis_url(folder)
+        await Redis.from_url(redis_url).flushdb()
+        database_url = await _database(database, folder)
+        network = InstantNetwork()
+        with serve_in_thread(network) as network_url:
+            runtime, persona_id, account_id, staff_id = await _setup(database_url, redis_url, folder, network_url)
+            for k in counts:
+                await Redis.from_url(redis_url).flushdb()
+                async with processes.Processes(k, ["bare", redis_url, network_url], redis_url):
+                    mark = len(network.received)
+                    await processes.enqueue_bare(redis_url, jobs)
+                    bare = processes.rate(
+                        await processes.wait_requests(lambda m=mark: [r.at for r in network.received[m:]], jobs)
+                    )
+                await Redis.from_url(redis_url).flushdb()
+                later = datetime.now(UTC) + timedelta(hours=1)
+                ids = await _create_due(runtime, persona_id, account_id, staff_id, jobs, later)
+                argv = ["whole", str(folder), database_url, redis_url, network_url]
+                async with processes.Processes(k, argv, redis_url):
+                    mark = len(network.received)
+                    async with runtime.session() as session:  # all due at once
+                        await session.execute(
+                            update(Delivery).where(Delivery.id.in_(ids)).values(scheduled_at=datetime.now(UTC))
+                        )
+                    whole = processes.rate(
+                        await processes.wait_requests(lambda m=mark: [r.at for r in network.received[m:]], jobs)
+                    )
+                    await _wait_published(runtime, ids, timeout=600)
+                rows.append((k, bare, whole))
+            await runtime.aclose()
+        if embedded is not None:
+            embedded.close()
+    print(f"\n== {database}: worker processes, {jobs} jobs / deliveries each, rates at the network ==")
     print(
-        f"publish lateness p50 {_percentile(published, 0.5):6.2f} s   p99 {_percentile(published, 0.99):6.2f} s"
-        f"   max {max(published):6.2f} s   (target p99 <= 1 s)"
+        f"{'processes':>9} {'bare arq (/s)':>14} {'speed-up':>9} {'whole path (/s)':>16} {'speed-up':>9} {'ratio':>6}"
     )
+    for k, bare, whole in rows:
+        print(f"{k:9d} {bare:14.1f} {bare / rows[0][1]:9.2f} {whole:16.1f} {whole / rows[0][2]:9.2f}"
+              f" {whole / bare:6.2f}")  # fmt: skip
+    if len(rows) > 1 and rows[1][0] == 2:
+        bare_gain, whole_gain = rows[1][1] / rows[0][1], rows[1][2] / rows[0][2]
+        print(f"2 processes: the whole path gains {whole_gain:.2f}x where bare arq gains {bare_gain:.2f}x:"
+              f" {whole_gain / bare_gain:.2f} of it (target >= 0.9)")  # fmt: skip
 
 
 def main() -> None:
@@ -280,10 +365,18 @@ def main() -> None:
     )
     parser.add_argument("--lists-big", type=int, default=1_000_000, help="deliveries of the big persona")
     parser.add_argument(
+        "--workers", type=int, nargs="+", help="B1 with these numbers of worker processes (processes.py)"
+    )
+    parser.add_argument("--jobs", type=int, default=2000, help="jobs and deliveries per --workers figure")
+    parser.add_argument(
         "--veille", action="store_true", help="200 feeds × 50 items collected in one cycle (bench_veille.py)"
     )
     parser.add_argument("--memory", action="store_true", help="portevoix run's memory and start (bench_memory.py)")
     args = parser.parse_args()
+    if args.workers:
+        for database in ("sqlite", "postgresql") if args.postgres else ("sqlite",):
+            asyncio.run(scaling(database, args.workers, args.jobs))
+        return
     if args.memory:
         from tests.bench import bench_memory
 
